@@ -1,0 +1,38 @@
+"""uqcore: training-free uncertainty estimation for dense regression networks.
+
+Public API (see DESIGN.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
+``estimate``, ``sweep``, ``evaluate``, ``read_image``, ``read_depth``, ``metrics``, ``InputError``.
+Submodules are imported on first use so that ``import uqcore`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from uqcore.errors import InputError
+
+_LAZY = {
+    "list_models": "uqcore.models",
+    "load_model": "uqcore.models",
+    "model_card": "uqcore.models",
+    "wrap": "uqcore.models",
+    "UQModel": "uqcore.models",
+    "list_layers": "uqcore.layers",
+    "estimate": "uqcore.sampler",
+    "Estimate": "uqcore.sampler",
+    "sweep": "uqcore.sweep",
+    "evaluate": "uqcore.evaluation",
+    "read_image": "uqcore.io",
+    "read_depth": "uqcore.io",
+}
+_SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models"}
+
+__all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"uqcore.{name}")
+    raise AttributeError(f"module 'uqcore' has no attribute {name!r}")

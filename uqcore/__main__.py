@@ -1,0 +1,5 @@
+import sys
+
+from uqcore.cli import main
+
+sys.exit(main())

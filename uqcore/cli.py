@@ -1,0 +1,50 @@
+"""Headless commands: ``python -m uqcore <command> ...``.
+
+Each command lives in the module that owns its computation; that module exposes
+``configure_parser(parser)`` and ``run(args) -> int``. This file only dispatches, and
+imports a command's module when that command is used, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("uqcore.evaluation", "score uncertainty methods on a folder of images"),
+    "sweep": ("uqcore.sweep", "tolerability sweep: layers x strengths on one image"),
+    "train": ("uqcore.training", "train a bundled model (sr or depth)"),
+    "make-scenes": ("uqcore.scenes", "render synthetic indoor RGB-D scenes"),
+    "reproduce": ("uqcore.reproduce", "reproduce the paper's tables and figures"),
+    "layers": ("uqcore.layers", "list a model's injection points"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m uqcore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        parser.print_help()
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = argparse.ArgumentParser(prog=f"python -m uqcore {name}", description=COMMANDS[name][1])
+    module.configure_parser(sub)
+    args = sub.parse_args(rest)
+    from uqcore.errors import InputError
+
+    try:
+        return int(module.run(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,144 @@
+"""The wrapper every model goes through: task, scale, output kind, per-device copies.
+
+A ``UQModel`` is shared by all callers (the dashboard caches one per model for every browser
+session), so nothing here changes state during sampling: per-device copies are made once under
+a lock, and perturbations are applied by hooks that only act for the caller that made them.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from uqcore.errors import InputError
+
+TASKS = ("sr", "depth", "image")
+OUTPUTS = ("mean", "mean_logvar")
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+@dataclass(eq=False)
+class UQModel:
+    """An image-to-image regressor with what the engine needs to know about it.
+
+    module:   the network; takes float32 [B, C, H, W] (images in [0, 1]) and returns
+              [B, C', H*scale, W*scale]. For ``output="mean_logvar"`` the channels are the
+              mean followed by the log-variance, split in half.
+    members:  for a deep ensemble, the member networks (``module`` is the first one).
+    """
+
+    module: nn.Module
+    task: str = "image"
+    scale: int = 1
+    name: str = "custom"
+    output: str = "mean"
+    members: list[nn.Module] = field(default_factory=list)
+    in_channels: int = 3
+    card: dict[str, Any] = field(default_factory=dict)
+    probe_size: tuple[int, int] = (32, 32)
+    _copies: dict[str, list[nn.Module]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InputError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.output not in OUTPUTS:
+            raise InputError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+        if int(self.scale) < 1:
+            raise InputError(f"scale must be a positive integer, got {self.scale!r}")
+        self.scale = int(self.scale)
+        if not self.members:
+            self.members = [self.module]
+        for member in self.members:
+            member.eval()
+
+    # -- what the model supports -------------------------------------------------------------
+    @property
+    def dropout_modules(self) -> list[str]:
+        """Dotted names of the model's own dropout layers (used by ``mc_dropout``)."""
+        return [n for n, m in self.module.named_modules() if isinstance(m, DROPOUT_TYPES)]
+
+    @property
+    def methods(self) -> list[str]:
+        """The estimation methods that make sense for this model, in display order."""
+        found = ["transform", "noise", "dropout"]
+        if self.dropout_modules:
+            found.append("mc_dropout")
+        if len(self.members) > 1:
+            found.append("ensemble")
+        if self.output == "mean_logvar":
+            found.append("llm")
+        return found
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.module.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    # -- per-device copies -------------------------------------------------------------------
+    def members_on(self, device: torch.device) -> list[nn.Module]:
+        """The member networks on ``device``; copies are made once and kept (thread-safe)."""
+        device = torch.device(device)
+        if _same_device(self.device, device):
+            return self.members
+        key = str(device)
+        with self._lock:
+            if key not in self._copies:
+                self._copies[key] = [copy.deepcopy(m).to(device).eval() for m in self.members]
+            return self._copies[key]
+
+    def module_on(self, device: torch.device) -> nn.Module:
+        return self.members_on(device)[0]
+
+    def split_output(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(mean, logvar) for ``mean_logvar`` models, (out, None) otherwise."""
+        if self.output == "mean_logvar":
+            half = out.shape[1] // 2
+            return out[:, :half], out[:, half:]
+        return out, None
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type == "cuda":
+        return (a.index or 0) == (b.index or torch.cuda.current_device())
+    return True
+
+
+def wrap(
+    module: nn.Module,
+    task: str = "sr",
+    scale: int = 1,
+    *,
+    name: str = "custom",
+    output: str = "mean",
+    members: list[nn.Module] | None = None,
+    in_channels: int = 3,
+    card: dict[str, Any] | None = None,
+    probe_size: tuple[int, int] = (32, 32),
+) -> UQModel:
+    """Wrap any ``nn.Module`` for the engine. Puts it (and any members) in eval mode."""
+    if not isinstance(module, nn.Module):
+        raise InputError(f"wrap() needs a torch.nn.Module, got {type(module).__name__}")
+    return UQModel(
+        module=module,
+        task=task,
+        scale=scale,
+        name=name,
+        output=output,
+        members=list(members or []),
+        in_channels=in_channels,
+        card=dict(card or {}),
+        probe_size=tuple(probe_size),
+    )

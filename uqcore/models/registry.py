@@ -1,0 +1,123 @@
+"""The bundled model zoo and loading by name or path.
+
+Each bundled model is a JSON model card in ``assets/models/`` next to its safetensors weights:
+
+    {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
+     "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
+     "output": "mean",                                              # or "mean_logvar"
+     "probe_size": [32, 32], ... free-form documentation fields ...}
+
+``architecture`` names an entry of ``ARCHITECTURES`` (a ``module:callable`` built with
+``arch_kwargs``). Weights are only ever read with safetensors: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+from torch import nn
+
+from uqcore.errors import InputError
+from uqcore.models.base import UQModel
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+MODELS_DIR = ASSETS / "models"
+
+ARCHITECTURES: dict[str, str] = {
+    "srresnet": "uqcore.models.srresnet:SRResNet",
+    "fcrn": "uqcore.models.fcrn:FCRN",
+}
+
+
+def _cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
+    cards = {}
+    for path in sorted(models_dir.glob("*.json")):
+        card = json.loads(path.read_text())
+        card["_path"] = str(path)
+        cards[card["name"]] = card
+    return cards
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the bundled models, optionally only those of ``task`` ("sr" or "depth")."""
+    return [n for n, c in _cards().items() if task is None or c["task"] == task]
+
+
+def model_card(name: str) -> dict:
+    cards = _cards()
+    if name not in cards:
+        raise InputError(f"no bundled model named {name!r}; available: {', '.join(cards) or 'none'}")
+    return {k: v for k, v in cards[name].items() if not k.startswith("_")}
+
+
+def resolve_callable(spec: str):
+    """Import ``package.module:attribute``."""
+    if ":" not in spec:
+        raise InputError(f"expected 'package.module:callable', got {spec!r}")
+    module_name, attr = spec.split(":", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"cannot import {module_name!r} from {spec!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise InputError(f"module {module_name!r} has no attribute {attr!r}") from exc
+
+
+def build_architecture(architecture: str, **kwargs) -> nn.Module:
+    if architecture not in ARCHITECTURES:
+        raise InputError(f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
+    return resolve_callable(ARCHITECTURES[architecture])(**kwargs)
+
+
+def _load_weights(module: nn.Module, path: Path) -> nn.Module:
+    if not path.exists():
+        raise InputError(f"weights file {path} is missing; rebuild it with the command in the model card")
+    state = load_file(str(path))
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InputError(
+            f"{path.name} does not fit the architecture: missing {list(missing)[:5]}, "
+            f"unexpected {list(unexpected)[:5]}"
+        )
+    return module
+
+
+def load_from_card(card: dict, base_dir: Path) -> UQModel:
+    weights = card["weights"]
+    files = weights if isinstance(weights, list) else [weights]
+    members = [
+        _load_weights(build_architecture(card["architecture"], **card.get("arch_kwargs", {})), base_dir / f)
+        for f in files
+    ]
+    doc = {k: v for k, v in card.items() if not k.startswith("_")}
+    return UQModel(
+        module=members[0],
+        members=members,
+        task=card["task"],
+        scale=card.get("scale", 1),
+        name=card["name"],
+        output=card.get("output", "mean"),
+        in_channels=card.get("in_channels", 3),
+        card=doc,
+        probe_size=tuple(card.get("probe_size", (32, 32))),
+    )
+
+
+def load_model(name_or_path: str) -> UQModel:
+    """Load a bundled model by name, or a model card (``.json``) from a path."""
+    cards = _cards()
+    if name_or_path in cards:
+        card = cards[name_or_path]
+        return load_from_card(card, Path(card["_path"]).parent)
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.exists():
+        return load_from_card(json.loads(path.read_text()), path.parent)
+    raise InputError(
+        f"{name_or_path!r} is neither a bundled model ({', '.join(cards) or 'none bundled yet'}) "
+        "nor a model card .json file"
+    )
