@@ -1,0 +1,53 @@
+"""Tiny models shared by the unit tests (random weights, fixed seeds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import uqcore
+
+
+class TinySR(nn.Module):
+    """SRResNet-shaped x2 network: head, residual body with a global skip, dropout, sub-pixel tail."""
+
+    def __init__(self, feats: int = 8, blocks: int = 3, dropout: float = 0.2):
+        super().__init__()
+        self.head = nn.Conv2d(3, feats, 3, padding=1)
+        self.body = nn.Sequential(
+            *[nn.Sequential(nn.Conv2d(feats, feats, 3, padding=1), nn.ReLU()) for _ in range(blocks)]
+        )
+        self.drop = nn.Dropout(dropout)
+        self.tail = nn.Sequential(nn.Conv2d(feats, 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+
+    def forward(self, x):
+        h = self.head(x)
+        return self.tail(self.drop(self.body(h) + h))
+
+
+class ConcatSkip(TinySR):
+    """A skip connection concatenated after the body: prefix reuse cannot expand there."""
+
+    def __init__(self):
+        super().__init__()
+        self.fuse = nn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        h = self.head(x)
+        return self.tail(self.fuse(torch.cat([self.body(h), h], 1)))
+
+
+def make_tiny_sr(seed: int = 0, cls=TinySR) -> uqcore.UQModel:
+    torch.manual_seed(seed)
+    return uqcore.wrap(cls(), task="sr", scale=2, name="tiny-sr")
+
+
+@pytest.fixture
+def tiny_sr() -> uqcore.UQModel:
+    return make_tiny_sr()
+
+
+@pytest.fixture
+def image() -> torch.Tensor:
+    return torch.rand((1, 3, 12, 16), generator=torch.Generator().manual_seed(1))

@@ -1,0 +1,105 @@
+"""Discovering a model's candidate injection points and resolving dotted layer names."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from uqcore.errors import InputError
+from uqcore.hooks import forward_hooks
+from uqcore.models.base import UQModel
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One injection point: dotted name, class name, output shape for the probe, parameters."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    parameters: int
+    calls: int = 1
+
+    def label(self) -> str:
+        return f"{self.name} ({self.kind}, {'×'.join(map(str, self.shape[1:]))})"
+
+
+def probe_input(model: UQModel) -> torch.Tensor:
+    """A fixed smooth random image of the model's probe size (deterministic)."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand((1, model.in_channels, *model.probe_size), generator=gen)
+
+
+def list_layers(model: UQModel, x: torch.Tensor | None = None) -> list[LayerInfo]:
+    """Candidate injection points in forward order (order of first call), with output shapes.
+
+    Every named submodule whose output is a single tensor with a batch dimension qualifies;
+    modules that are called but never produce a tensor (or are never called) are left out.
+    """
+    module = model.module
+    x = probe_input(model) if x is None else x
+    device = model.device
+    order: list[str] = []
+    calls: dict[str, int] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    named = [(n, m) for n, m in module.named_modules() if n]
+
+    def pre_for(name):
+        def fn(_module, _inputs):
+            if name not in calls:
+                order.append(name)
+            calls[name] = calls.get(name, 0) + 1
+
+        return fn
+
+    def post_for(name):
+        def fn(_module, _inputs, output):
+            if name not in shapes and isinstance(output, torch.Tensor) and output.dim() >= 2:
+                shapes[name] = tuple(output.shape)
+
+        return fn
+
+    with torch.inference_mode(), forward_hooks(
+        post={m: post_for(n) for n, m in named}, pre={m: pre_for(n) for n, m in named}
+    ):
+        module(x.to(device))
+    by_name = dict(named)
+    return [
+        LayerInfo(
+            name=n,
+            kind=type(by_name[n]).__name__,
+            shape=shapes[n],
+            parameters=sum(p.numel() for p in by_name[n].parameters()),
+            calls=calls[n],
+        )
+        for n in order
+        if n in shapes
+    ]
+
+
+def resolve_layer(module: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name``; an InputError listing valid names if there is none."""
+    modules = dict(module.named_modules())
+    if name and name in modules:
+        return modules[name]
+    valid = [n for n in modules if n]
+    close = difflib.get_close_matches(str(name), valid, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    shown = ", ".join(valid[:40]) + (f", … ({len(valid)} in all)" if len(valid) > 40 else "")
+    raise InputError(f"the model has no layer named {name!r}.{hint} Valid layer names: {shown}")
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="bundled model name or model card path")
+
+
+def run(args: argparse.Namespace) -> int:
+    from uqcore.models import load_model
+
+    for info in list_layers(load_model(args.model)):
+        print(f"{info.name:32s} {info.kind:20s} {'x'.join(map(str, info.shape)):>20s} {info.parameters:>10d}")
+    return 0

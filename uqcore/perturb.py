@@ -1,0 +1,126 @@
+"""Perturbations: dihedral transforms with exact inverses, and seeded feature-map perturbations.
+
+Feature-map perturbations draw every sample's randomness from that sample's own generator,
+seeded from ``(seed, sample index)``, so a sample's perturbation does not depend on how samples
+are batched or chunked, on prefix reuse, or on other callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from uqcore.errors import InputError
+
+# name -> (quarter turns counter-clockwise, horizontal flip first); identity first, then the
+# rotations, so that taking the first 4 gives the 4 rotations.
+DIHEDRAL: dict[str, tuple[int, bool]] = {
+    "identity": (0, False),
+    "rot90": (1, False),
+    "rot180": (2, False),
+    "rot270": (3, False),
+    "flip": (0, True),
+    "flip_rot90": (1, True),
+    "flip_rot180": (2, True),
+    "flip_rot270": (3, True),
+}
+# Orientation is a strong prior for depth: only the horizontal flip is tolerable there.
+DEPTH_TRANSFORMS = ("identity", "flip")
+
+
+def default_transforms(task: str) -> tuple[str, ...]:
+    return DEPTH_TRANSFORMS if task == "depth" else tuple(DIHEDRAL)
+
+
+def check_transforms(names: Sequence[str]) -> list[str]:
+    names = list(names)
+    unknown = [n for n in names if n not in DIHEDRAL]
+    if unknown or not names:
+        raise InputError(f"unknown transforms {unknown or names}; choose from {', '.join(DIHEDRAL)}")
+    return names
+
+
+def apply_transform(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Flip (if any) then rotate the last two dims of ``x``."""
+    turns, flip = DIHEDRAL[name]
+    if flip:
+        x = torch.flip(x, dims=(-1,))
+    return torch.rot90(x, turns, dims=(-2, -1)) if turns else x
+
+
+def invert_transform(y: torch.Tensor, name: str) -> torch.Tensor:
+    """Exact inverse of ``apply_transform``: rotate back, then undo the flip."""
+    turns, flip = DIHEDRAL[name]
+    if turns:
+        y = torch.rot90(y, -turns, dims=(-2, -1))
+    return torch.flip(y, dims=(-1,)) if flip else y
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """An independent 63-bit seed for sample ``index`` of a call seeded with ``seed``."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(index)]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def sample_generators(seed: int, indices: Sequence[int], device: torch.device) -> list[torch.Generator]:
+    return [torch.Generator(device=device).manual_seed(sample_seed(seed, i)) for i in indices]
+
+
+class FeaturePerturbation:
+    """A forward-hook body that perturbs a module's output, one sample per batch element.
+
+    With ``expand=True`` (prefix reuse) a batch-1 output is first expanded to the number of
+    samples, so everything before the hooked layer ran once for all samples.
+    """
+
+    def __init__(self, kind: str, strength: float, generators: list[torch.Generator], expand: bool):
+        self.kind = kind
+        self.strength = float(strength)
+        self.generators = generators
+        self.expand = expand
+
+    def __call__(self, module: nn.Module, inputs: tuple, output):
+        if not isinstance(output, torch.Tensor):
+            raise InputError(
+                f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
+                "choose a layer whose output is a feature map"
+            )
+        k = len(self.generators)
+        if output.shape[0] == 1 and k > 1 and self.expand:
+            output = output.expand(k, *output.shape[1:])
+        if output.shape[0] != k:
+            raise PrefixMismatch(f"expected batch {k} at the perturbed layer, got {output.shape[0]}")
+        if self.kind == "noise":
+            return output + self._noise(output) if self.strength > 0 else output.clone()
+        p = self.strength if self.kind == "dropout" else _module_rate(module)
+        if p <= 0:
+            return output.clone()
+        return output * self._keep_mask(output, p, channelwise=_channelwise(module, self.kind)) / (1.0 - p)
+
+    def _noise(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.stack(
+            [torch.randn(out.shape[1:], generator=g, device=out.device, dtype=out.dtype) for g in self.generators]
+        ).mul_(self.strength)
+
+    def _keep_mask(self, out: torch.Tensor, p: float, channelwise: bool) -> torch.Tensor:
+        shape = out.shape[1:]
+        if channelwise:
+            shape = (shape[0],) + (1,) * (len(shape) - 1)
+        draws = [torch.rand(shape, generator=g, device=out.device) for g in self.generators]
+        return (torch.stack(draws) >= p).to(out.dtype)
+
+
+class PrefixMismatch(RuntimeError):
+    """Prefix reuse did not fit this model; the sampler falls back to batching the input."""
+
+
+def _module_rate(module: nn.Module) -> float:
+    return float(getattr(module, "p", 0.0))
+
+
+def _channelwise(module: nn.Module, kind: str) -> bool:
+    """MC-dropout keeps the model's own dropout type: DropoutNd drops whole channels."""
+    return kind == "mc_dropout" and isinstance(module, (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d))
