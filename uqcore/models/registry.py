@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -32,12 +33,24 @@ ARCHITECTURES: dict[str, str] = {
 }
 
 
-def _cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
+def model_dirs() -> list[Path]:
+    """``assets/models`` plus any folders in ``UQCORE_MODEL_DIRS`` (os.pathsep-separated)."""
+    extra = [Path(p) for p in os.environ.get("UQCORE_MODEL_DIRS", "").split(os.pathsep) if p]
+    return [MODELS_DIR, *extra]
+
+
+def _cards() -> dict[str, dict]:
     cards = {}
-    for path in sorted(models_dir.glob("*.json")):
-        card = json.loads(path.read_text())
-        card["_path"] = str(path)
-        cards[card["name"]] = card
+    for folder in model_dirs():
+        for path in sorted(folder.glob("*.json")):
+            try:
+                card = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                continue  # not a model card (or half-written); never break the zoo listing
+            if not isinstance(card, dict) or not {"name", "task", "architecture", "weights"} <= card.keys():
+                continue
+            card["_path"] = str(path)
+            cards[card["name"]] = card
     return cards
 
 

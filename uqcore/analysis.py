@@ -1,0 +1,151 @@
+"""One image's view: inputs prepared for a model, and an estimate scored against ground truth.
+
+This is what the dashboard's Explore page shows; it keeps the maths out of the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from uqcore import metrics
+from uqcore.errors import InputError
+from uqcore.models.base import UQModel
+from uqcore.sampler import Estimate
+
+SIGMA_TILE = 16  # checkerboard tile size for the single-image σ-scaling split
+
+
+def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """The project's LR degradation (see ``uqcore.models.srresnet.bicubic_downscale``)."""
+    from uqcore.models.srresnet import bicubic_downscale as degrade
+
+    return degrade(hr, scale)
+
+
+def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """Crop the bottom/right edge so H and W are multiples of ``scale``."""
+    h, w = image.shape[-2:]
+    return image[..., : h - h % scale, : w - w % scale]
+
+
+@dataclass
+class PreparedInput:
+    """The model input, the ground truth (or None) and a note saying how they were made."""
+
+    x: torch.Tensor
+    target: torch.Tensor | None
+    note: str = ""
+
+
+def prepare_sr(model: UQModel, lr: torch.Tensor | None = None, hr: torch.Tensor | None = None) -> PreparedInput:
+    """SR inputs: an LR image, an HR image, or both.
+
+    HR only: HR is cropped to a multiple of the scale and the LR input is its bicubic
+    downscaling (``bicubic_downscale``). Both: the HR must be exactly ``scale`` × the LR size.
+    LR only: no ground truth.
+    """
+    s = model.scale
+    if lr is None and hr is None:
+        raise InputError("give a low-resolution image, a high-resolution image, or both")
+    if hr is not None and lr is None:
+        cropped = crop_to_multiple(hr, s)
+        if min(cropped.shape[-2:]) < 2 * s:
+            raise InputError(f"the HR image is too small for ×{s}: it needs at least {2 * s}×{2 * s} pixels")
+        note = f"LR input made by bicubic downscaling of the HR image by ×{s}; the HR image is the ground truth"
+        if cropped.shape != hr.shape:
+            note += f" (HR cropped from {hr.shape[-2]}×{hr.shape[-1]} to {cropped.shape[-2]}×{cropped.shape[-1]})"
+        return PreparedInput(bicubic_downscale(cropped, s), cropped, note)
+    if hr is not None:
+        want = (lr.shape[-2] * s, lr.shape[-1] * s)
+        if tuple(hr.shape[-2:]) != want:
+            raise InputError(
+                f"the HR image is {hr.shape[-2]}×{hr.shape[-1]} but ×{s} the LR image "
+                f"({lr.shape[-2]}×{lr.shape[-1]}) is {want[0]}×{want[1]}; upload a matching pair, or only the HR image"
+            )
+        return PreparedInput(lr, hr, "LR input and HR ground truth as uploaded")
+    return PreparedInput(lr, None, "no ground truth: the error map and error-based metrics need an HR image")
+
+
+def prepare_depth(rgb: torch.Tensor, depth: torch.Tensor | None = None) -> PreparedInput:
+    """Depth inputs: an RGB image and optionally its depth map (metres, same H×W)."""
+    if depth is None:
+        return PreparedInput(rgb, None, "no ground-truth depth: the error map and error-based metrics need one")
+    if tuple(depth.shape[-2:]) != tuple(rgb.shape[-2:]):
+        raise InputError(
+            f"the depth map is {depth.shape[-2]}×{depth.shape[-1]} but the RGB image is "
+            f"{rgb.shape[-2]}×{rgb.shape[-1]}; they must be the same size"
+        )
+    return PreparedInput(rgb, depth.reshape(1, *depth.shape[-2:]), "ground-truth depth as uploaded (0/NaN/inf = missing)")
+
+
+@dataclass
+class Analysis:
+    """An estimate scored against ground truth (numpy, ready to plot)."""
+
+    prediction: np.ndarray  # [C, H, W]
+    variance: np.ndarray  # [H, W]
+    error: np.ndarray | None = None  # [H, W] absolute error, NaN where invalid
+    mask: np.ndarray | None = None  # [H, W] valid ground truth
+    curve: metrics.Sparsification | None = None
+    values: dict[str, float] = field(default_factory=dict)
+
+
+def _checkerboard(shape: tuple[int, int], tile: int = SIGMA_TILE) -> np.ndarray:
+    rows = (np.arange(shape[0]) // tile)[:, None]
+    cols = (np.arange(shape[1]) // tile)[None, :]
+    return (rows + cols) % 2 == 0
+
+
+def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analysis:
+    """Error map, sparsification curve and the metrics row for one estimate.
+
+    values: ause/aurg and corr (Pearson) at pixel, patch (16×16) and block (superpixels of the
+    prediction) level; nll (raw) and nll_scaled (σ-scaling fitted on the "black" 16×16 tiles of
+    a checkerboard and evaluated on the "white" ones, since one image has no separate
+    calibration set); quality: PSNR/SSIM (Y channel, border = scale) for SR, abs-rel/δ1/RMSE for
+    depth; seconds and samples.
+    """
+    prediction = est.prediction.numpy()
+    variance = est.variance.numpy()
+    values: dict[str, float] = {"seconds": est.seconds, "samples": float(est.samples)}
+    if target is None:
+        values["variance_mean"] = float(variance.mean())
+        return Analysis(prediction, variance, values=values)
+    target_np = target.detach().cpu().numpy()
+    target_np = target_np[0] if target_np.ndim == 4 else target_np
+    if target_np.shape[-2:] != prediction.shape[-2:]:
+        raise InputError(
+            f"the ground truth is {target_np.shape[-2]}×{target_np.shape[-1]} but the model output is "
+            f"{prediction.shape[-2]}×{prediction.shape[-1]}"
+        )
+    mask = metrics.valid_mask(target_np) if model.task == "depth" else None
+    error = metrics.error_map(prediction, target_np, mask=mask)
+    sq_error = metrics.error_map(prediction, target_np, kind="sq", mask=mask)
+    valid = np.ones(error.shape, bool) if mask is None else mask
+    curve = metrics.sparsification(error, variance, mask=mask)
+    values.update(metrics.correlations(error, variance, mask=mask, prediction=prediction))
+    values["nll"] = metrics.nll(prediction, target_np, variance, mask=mask)
+    board = _checkerboard(error.shape)
+    fit, held = valid & board, valid & ~board
+    try:
+        scale = metrics.fit_scale_vectors(sq_error[fit], variance[fit])
+        values["sigma_scale"] = scale
+        values["nll_scaled"] = metrics.nll_vectors(sq_error[held], scale * variance[held])
+    except InputError:
+        values["sigma_scale"] = values["nll_scaled"] = float("nan")
+    if model.task == "sr":
+        values["psnr"] = metrics.psnr(prediction, target_np, border=model.scale)
+        values["ssim"] = metrics.ssim(prediction, target_np, border=model.scale)
+    elif model.task == "depth":
+        values.update(metrics.depth_quality(prediction, target_np, mask=mask))
+    error_display = np.where(valid, error, np.nan)
+    return Analysis(prediction, variance, error_display, mask, curve, values)
+
+
+def upsample_for_display(prediction: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic resize of a [C, H, W] image (e.g. an LR input shown next to the output)."""
+    return F.interpolate(prediction[None], size=size, mode="bicubic", align_corners=False)[0].clamp(0, 1)
