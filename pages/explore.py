@@ -8,7 +8,8 @@ import streamlit as st
 import uqcore
 from pages import glue
 from uqcore import export, plots
-from uqcore.analysis import analyse, prepare_depth, prepare_sr
+from pages.inputs import pick_input
+from uqcore.analysis import analyse
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 METHOD_HELP = {
@@ -39,48 +40,8 @@ if carry and carry.get("model") == model_name:
     st.toast(f"Using {carry['method']} at {carry['layer']}, strength {carry['strength']:g} from the Tolerability page")
 
 # -- input --------------------------------------------------------------------------------------
-source = st.radio("Input", ["Bundled sample", "Upload"], horizontal=True, key="source")
-prepared = None
-input_label = ""
 try:
-    if source == "Bundled sample":
-        files = glue.sample_files(task)
-        if not files:
-            st.warning("No bundled samples for this task yet; upload an image instead.")
-            st.stop()
-        names = [p.stem for p in files]
-        thumbs = st.columns(min(len(files), 8))
-        for col, path in zip(thumbs, files[:8]):
-            col.image(str(path), caption=path.stem, width="stretch")
-        choice = st.selectbox("Sample", names, key=f"sample_{task}")
-        path = files[names.index(choice)]
-        input_label = path.name
-        if task == "sr":
-            prepared = prepare_sr(model, hr=uqcore.read_image(path))
-        else:
-            depth_path = glue.depth_file_for(path)
-            prepared = prepare_depth(uqcore.read_image(path), uqcore.read_depth(depth_path) if depth_path else None)
-    else:
-        left, right = st.columns(2)
-        if task == "sr":
-            lr_file = left.file_uploader("Low-resolution image (model input)", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"], key="up_lr")
-            hr_file = right.file_uploader("High-resolution image (ground truth; alone, the LR is made from it)", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"], key="up_hr")
-            if lr_file is None and hr_file is None:
-                st.info(f"Upload an LR image, an HR image (the app makes the LR input by bicubic ×{model.scale} downscaling and uses the HR as ground truth), or both.")
-                st.stop()
-            lr = uqcore.read_image(lr_file.getvalue()) if lr_file else None
-            hr = uqcore.read_image(hr_file.getvalue()) if hr_file else None
-            prepared = prepare_sr(model, lr=lr, hr=hr)
-            input_label = (lr_file or hr_file).name
-        else:
-            rgb_file = left.file_uploader("RGB image", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"], key="up_rgb")
-            depth_file = right.file_uploader("Depth map (optional): 16-bit PNG in millimetres or .npy in metres", type=["png", "npy"], key="up_depth")
-            if rgb_file is None:
-                st.info("Upload an RGB image and, optionally, its depth map.")
-                st.stop()
-            depth = uqcore.read_depth(depth_file.getvalue(), name=depth_file.name) if depth_file else None
-            prepared = prepare_depth(uqcore.read_image(rgb_file.getvalue()), depth)
-            input_label = rgb_file.name
+    prepared, input_label = pick_input(task, model, "explore")
 except uqcore.InputError as exc:
     glue.show_error(exc)
     st.stop()
