@@ -137,8 +137,10 @@ if result.curve is not None:
 else:
     cells += [("mean variance", f"{v['variance_mean']:.3g}")]
 cells += [("time", f"{est.seconds:.2f} s"), ("samples", str(est.samples))]
-for col, (label, value) in zip(st.columns(len(cells)), cells):
-    col.metric(label, value)
+per_row = 6
+for start in range(0, len(cells), per_row):
+    for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
+        col.metric(label, value)
 st.caption("NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half. "
            "PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
 

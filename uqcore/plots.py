@@ -63,7 +63,7 @@ def panels_figure(
     shared_scale: bool = False,
     depth: bool = False,
     max_side: int = MAX_DISPLAY_SIDE,
-    height: int = 360,
+    height: int = 400,
 ) -> go.Figure:
     """Prediction | variance | error (if given), one row, axes matched, hover shows all three.
 
@@ -133,7 +133,7 @@ def panels_figure(
     return fig
 
 
-def sparsification_figure(curve, height: int = 360) -> go.Figure:
+def sparsification_figure(curve, height: int = 400) -> go.Figure:
     """Estimate, oracle and random sparsification curves; AUSE and AURG in the legend."""
     fig = go.Figure()
     f = np.asarray(curve.fractions)
@@ -143,7 +143,7 @@ def sparsification_figure(curve, height: int = 360) -> go.Figure:
                              line=dict(dash="dot")))
     fig.update_layout(
         title="sparsification", height=height, margin=dict(l=5, r=5, t=40, b=5),
-        xaxis_title="fraction of pixels removed", yaxis_title="mean error (normalised)",
+        xaxis_title="fraction removed", yaxis_title="mean error (normalised)",
         legend=dict(orientation="h", y=-0.25, x=0),
     )
     return fig
