@@ -1,0 +1,211 @@
+"""AppTest: every page renders, and the main flows produce the figures they should."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]
+TIMEOUT = 240
+
+
+def app(model: str = "tiny-sr", task: str = "sr", page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["task"] = task
+    at.session_state[f"model_{task}"] = model
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def arr(value) -> np.ndarray:
+    """Plotly JSON arrays: plain lists, or typed arrays {"dtype", "bdata", "shape"} (base64)."""
+    if isinstance(value, dict) and "bdata" in value:
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            data = data.reshape([int(v) for v in str(shape).split(",")] if isinstance(shape, str) else shape)
+        return data
+    return np.asarray(value, dtype=float)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def png_bytes(h: int, w: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("task,model", [("sr", "tiny-sr"), ("depth", "tiny-depth")])
+def test_every_page_renders(page, task, model):
+    at = app(model, task, page)
+    assert_clean(at)
+    assert at.sidebar.radio(key="task").value == task
+    assert at.sidebar.selectbox(key=f"model_{task}").value == model
+
+
+def test_explore_default_shows_four_panels():
+    at = app()
+    assert_clean(at)
+    panels, curve = charts(at)
+    assert [t["type"] for t in panels["data"]] == ["image", "heatmap", "heatmap"]
+    assert [a["text"] for a in panels["layout"]["annotations"]][:3] == ["prediction", "variance", "error |pred − target|"]
+    names = [t["name"] for t in curve["data"]]
+    assert names[0].startswith("estimate (AUSE") and names[1] == "oracle" and names[2].startswith("random (AURG")
+    assert len(arr(curve["data"][0]["y"])) == 50 and arr(curve["data"][0]["y"])[0] == pytest.approx(1.0)
+    values = metrics(at)
+    assert values["samples"] == "8" and float(values["Corr pixel"]) <= 1.0
+    assert {"AUSE pixel", "AUSE patch", "AUSE block", "NLL", "NLL σ-scaled", "PSNR (Y) dB", "SSIM (Y)"} <= set(values)
+    assert len(at.get("download_button")) == 5  # variance PNG + npy, error npy, metrics JSON, HTML report
+    assert "bicubic downscaling" in " ".join(c.value for c in at.caption)
+
+
+def test_explore_controls_change_the_result():
+    at = app()
+    before = arr(charts(at)[0]["data"][1]["z"])
+    at.selectbox(key="method").set_value("noise").run()
+    at.selectbox(key="layer_tiny-sr").set_value("body.0")
+    at.select_slider(key="strength_noise").set_value(0.1)
+    at.slider(key="samples").set_value(4).run()
+    assert_clean(at)
+    assert metrics(at)["samples"] == "4"
+    after = arr(charts(at)[0]["data"][1]["z"])
+    assert before.shape == after.shape and not np.allclose(before, after, equal_nan=True)
+    at.selectbox(key="method").set_value("dropout").run()
+    at.slider(key="strength_dropout").set_value(0.3).run()
+    assert_clean(at)
+    assert metrics(at)["samples"] == "4"
+
+
+def test_display_options_do_not_recompute():
+    at = app()
+    cached = dict(at.session_state["_results"])
+    at.selectbox(key="colormap").set_value("magma")
+    at.checkbox(key="log_variance").check().run()
+    assert_clean(at)
+    assert dict(at.session_state["_results"]).keys() == cached.keys()
+    assert charts(at)[0]["data"][1]["colorscale"][0][1] != "#440154"  # magma, not viridis
+    assert "log10" in charts(at)[0]["layout"]["annotations"][1]["text"]
+
+
+@pytest.mark.parametrize("model,method", [("tiny-sr-mcdrop", "mc_dropout"), ("tiny-sr-ens", "ensemble"), ("tiny-sr-llm", "llm")])
+def test_explore_baselines(model, method):
+    at = app(model)
+    assert method in at.selectbox(key="method").options
+    at.selectbox(key="method").set_value(method).run()
+    assert_clean(at)
+    assert len(charts(at)) == 2
+    assert metrics(at)["samples"] == {"mc_dropout": "8", "ensemble": "2", "llm": "0"}[method]
+
+
+def test_explore_upload_lr_only_has_no_error_panel():
+    at = app()
+    at.radio(key="explore_source").set_value("Upload").run()
+    at.file_uploader(key="explore_up_lr").upload("lr.png", png_bytes(24, 20), "image/png").run()
+    assert_clean(at)
+    (panels,) = charts(at)
+    assert [t["type"] for t in panels["data"]] == ["image", "heatmap"]
+    assert any("no ground truth" in i.value for i in at.info)
+    assert "mean variance" in metrics(at)
+
+
+def test_explore_upload_hr_makes_lr_and_pair_checks_size():
+    at = app()
+    at.radio(key="explore_source").set_value("Upload").run()
+    at.file_uploader(key="explore_up_hr").upload("hr.png", png_bytes(66, 81), "image/png").run()
+    assert_clean(at)
+    assert len(charts(at)) == 2
+    assert "cropped from 66×81 to 64×80" in " ".join(c.value for c in at.caption)
+    at.file_uploader(key="explore_up_lr").upload("lr.png", png_bytes(10, 10), "image/png").run()
+    assert not at.exception
+    assert any("must" not in e.value and "×4 the LR image" in e.value for e in at.error)
+
+
+def test_explore_bad_upload_gives_a_clear_message():
+    at = app()
+    at.radio(key="explore_source").set_value("Upload").run()
+    at.file_uploader(key="explore_up_lr").upload("fake.png", b"this is text, not a PNG", "image/png").run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+
+
+def test_explore_depth_upload_with_ground_truth():
+    at = app("tiny-depth", "depth")
+    at.radio(key="explore_source").set_value("Upload").run()
+    rng = np.random.default_rng(0)
+    depth = io.BytesIO()
+    np.save(depth, rng.uniform(1, 5, (48, 64)).astype(np.float32))
+    at.file_uploader(key="explore_up_rgb").upload("room.png", png_bytes(48, 64), "image/png")
+    at.file_uploader(key="explore_up_depth").upload("room_depth.npy", depth.getvalue(), "application/octet-stream").run()
+    assert_clean(at)
+    panels, _ = charts(at)
+    assert [t["type"] for t in panels["data"]] == ["heatmap", "heatmap", "heatmap"]
+    assert {"abs-rel", "δ<1.25"} <= set(metrics(at))
+    assert metrics(at)["samples"] == "2"  # transform for depth: identity + flip
+
+
+def test_tolerability_sweep_and_carry_to_explore():
+    at = app(page="pages/tolerability.py")
+    at.multiselect(key="tol_layers_tiny-sr").set_value(["body.0", "body.1"])
+    at.slider(key="tol_count").set_value(2)
+    at.slider(key="tol_samples").set_value(2).run()
+    at.button(key="tol_run").click().run()
+    assert_clean(at)
+    loss_fig, increase_fig, heat = charts(at)
+    assert [t["name"] for t in loss_fig["data"]][:2] == ["body.0", "body.1"]
+    assert [t["text"] for t in loss_fig["data"][:2]] == [["0.001", "0.1"], ["0.001", "0.1"]]
+    assert increase_fig["layout"]["xaxis"]["title"]["text"] == "loss increase"
+    assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["y"] == ["body.0", "body.1"]
+    at.slider(key="tol_tolerance").set_value(0.5).run()
+    assert at.success, "a recommended setting is shown"
+    at.button(key="tol_carry").click().run()
+    assert_clean(at)
+    assert at.session_state["method"] == "noise"
+    assert len(charts(at)) == 2  # now on the Explore page with the carried setting
+
+
+def test_compare_runs_a_small_evaluation():
+    at = app(page="pages/compare.py")
+    at.multiselect(key="cmp_methods_tiny-sr").set_value(["transform", "noise"])
+    at.multiselect(key="cmp_counts").set_value([2])
+    at.number_input(key="cmp_limit").set_value(2).run()
+    at.button(key="cmp_run").click().run()
+    assert_clean(at)
+    (bars,) = charts(at)
+    assert [t["name"] for t in bars["data"]] == ["mean", "patch", "block", "pixel"]
+    assert bars["data"][0]["x"] == ["transform ×2", "noise ×2"]
+    assert len(at.dataframe) == 1
+
+
+def test_models_page_lists_zoo_and_layers():
+    at = app(page="pages/models.py")
+    assert_clean(at)
+    labels = [e.label for e in at.expander]
+    assert any("tiny-sr" in label for label in labels)
+    layers = at.dataframe[0].value
+    assert list(layers.columns) == ["name", "kind", "shape", "parameters"]
+    assert "body.0" in set(layers["name"])
+    at.text_input(key="models_filter").set_value("Conv2d").run()
+    assert set(at.dataframe[0].value["kind"]) == {"Conv2d"}
