@@ -245,3 +245,27 @@ def test_running_moments_match_numpy():
     np.testing.assert_allclose(moments.mean.numpy(), data.numpy().mean(0), atol=1e-12)
     np.testing.assert_allclose(moments.variance.numpy(), data.numpy().var(0), atol=1e-12)
     assert moments.count == 23
+
+
+def test_out_of_memory_halves_the_chunk_and_retries(tiny_sr, image):
+    class Picky(nn.Module):
+        """Raises CUDA's out-of-memory error for batches above 2, like a full GPU would."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.batches = []
+
+        def forward(self, x):
+            if x.shape[0] > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            self.batches.append(x.shape[0])
+            return self.inner(x)
+
+    picky = uqcore.wrap(Picky(tiny_sr.module), task="sr", scale=2)
+    est = uqcore.estimate(picky, image, method="noise", layer="inner.body.1", strength=0.1, samples=7,
+                          chunk_size=8, prefix_reuse=False)
+    ref = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.1, samples=7,
+                          chunk_size=2, prefix_reuse=False)
+    assert est.samples == 7 and max(picky.module.batches) == 2
+    torch.testing.assert_close(est.variance, ref.variance)

@@ -28,7 +28,6 @@ from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
 from uqcore.models.base import DROPOUT_TYPES, UQModel, wrap
 from uqcore.perturb import (
-    DIHEDRAL,
     FeaturePerturbation,
     PrefixMismatch,
     apply_transform,
@@ -200,7 +199,7 @@ def estimate(
         else:
             if method == "transform":
                 names = check_transforms(transforms or default_transforms(model.task))[:samples]
-                moments = run.transform(names)
+                moments = run.transform(names, original)
             elif method == "ensemble":
                 moments = run.ensemble(min(samples, len(members)))
             else:
@@ -308,21 +307,25 @@ class _Run:
             start = stop
         return moments
 
-    def transform(self, names: list[str]) -> RunningMoments:
+    def transform(self, names: list[str], original: torch.Tensor) -> RunningMoments:
+        """Transformed inputs, batched by shape (90° rotations swap H and W of non-square
+        images); outputs inverted. The identity's output is the unperturbed one, not rerun."""
+
         def run_chunk(indices: range) -> torch.Tensor:
-            outs = []
-            # Rotations by 90° swap H and W: batch only transforms of the same shape together.
-            group: list[str] = []
-            for name in [names[i] for i in indices] + [None]:
-                if group and (name is None or _swaps(name) != _swaps(group[0])):
-                    batch = torch.cat([apply_transform(self.x, n) for n in group])
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                    y = self.forward(self.members[0], batch)
-                    outs += [invert_transform(y[j : j + 1], n) for j, n in enumerate(group)]
-                    group = []
-                if name is not None:
-                    group.append(name)
-            return torch.cat(outs)
+            chunk_names = [names[i] for i in indices]
+            outs: dict[str, torch.Tensor] = {}
+            groups: dict[tuple[int, ...], list[str]] = {}
+            for name in chunk_names:
+                if name == "identity":
+                    outs[name] = original
+                else:
+                    shape = tuple(apply_transform(self.x, name).shape)
+                    groups.setdefault(shape, []).append(name)
+            for group in groups.values():
+                batch = torch.cat([apply_transform(self.x, n) for n in group])
+                y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last))
+                outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(group)})
+            return torch.cat([outs[n] for n in chunk_names])
 
         return self._chunked(len(names), run_chunk)
 
@@ -354,7 +357,3 @@ class _Run:
             except (PrefixMismatch, ModelRunError):
                 self._prefix_unsafe.add(key)
         return self._chunked(samples, lambda idx: run_chunk(idx, False)), False
-
-
-def _swaps(name: str) -> bool:
-    return DIHEDRAL[name][0] % 2 == 1
