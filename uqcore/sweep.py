@@ -1,0 +1,461 @@
+"""Tolerability sweeps (the paper's Fig. 4): layers x strengths on one image.
+
+For every (layer, strength) the perturbation is applied with ``uqcore.estimate`` and we record
+how much it hurts the prediction and how well its variance tracks the error:
+
+* ``loss``: the **mean per-sample L1 loss of the perturbed outputs** against the target,
+  i.e. the predictive performance *after* perturbation (paper, Fig. 4): the mean over samples
+  of mean |sample - target| over valid pixels and channels. The samples are scored as they
+  stream out of the engine (``sample_callback``); none are stored.
+* ``base_loss``: the same L1 loss of the unperturbed output.
+* ``loss_increase``: (loss - base_loss) / base_loss, the relative loss increase.
+* ``corr_pixel``, ``corr_patch``, ``corr_block``, ``spearman_pixel``: correlation between the
+  error of the unperturbed output (the prediction of the training-free methods) and the
+  variance, at the levels defined in :mod:`uqcore.metrics`; ``ause`` / ``aurg``: pixel level.
+* ``variance_mean``: mean of the variance map (the uncertainty's magnitude).
+
+Several images at once (lists for ``x`` and ``target``): losses and variance are averaged over
+the images, the relative increase is taken of the averages, correlations are averaged.
+
+Without a target (``target=None``) the reference is the unperturbed output: ``loss`` = mean
+per-sample L1 distance to it, ``base_loss`` = 0, ``loss_increase`` = loss / mean |unperturbed
+output| (the relative change of the output), and the correlation / AUSE fields are None --
+use ``variance_mean`` as the uncertainty axis instead.
+
+Depth targets: pixels that are zero, NaN or inf in the target are excluded everywhere; an output
+whose size differs from the target's is resized bilinearly to the target's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from uqcore import metrics as M
+from uqcore.errors import InputError
+
+SWEEP_METHODS = ("noise", "dropout")
+DEFAULT_STRENGTHS = {
+    "noise": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2),
+    "dropout": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
+}
+# Plain containers: their output is that of their last child, so they add no new injection point.
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+_TRIVIAL = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten")
+
+Progress = Callable[[int, int], None]
+
+
+# -- layer choice --------------------------------------------------------------------------------
+def candidate_layers(model: Any) -> list[str]:
+    """Injection points a person would pick, in forward order.
+
+    The model's *blocks*: modules with children that are not plain containers (Sequential,
+    ModuleList, ModuleDict), are called once, and contain no other such block -- e.g.
+    ``body.0`` ... ``body.7`` and ``upsample`` of SRResNet, the residual and up-projection blocks
+    of FCRN. A model without such blocks (a plain ``nn.Sequential``) falls back to its leaf
+    layers other than Identity/Dropout. The model's last layer (its output) is never a
+    candidate: noise there is just noise on the output."""
+    from uqcore.layers import list_layers
+
+    model = _as_model(model)
+    layers = list_layers(model)
+    if not layers:
+        raise InputError("the model has no named layers to perturb; wrap a model built from submodules")
+    modules = dict(model.module.named_modules())
+    last = layers[-1].name
+    names = [info.name for info in layers]
+
+    def has_children(name: str) -> bool:
+        return any(True for _ in modules[name].children())
+
+    blocks = [i.name for i in layers
+              if i.calls == 1 and has_children(i.name) and i.kind not in _CONTAINERS and i.name != last]
+    blocks = [b for b in blocks if not any(o != b and o.startswith(b + ".") for o in blocks)]
+    if blocks:
+        return blocks
+    leaves = [i.name for i in layers if not has_children(i.name) and i.kind not in _TRIVIAL and i.name != last]
+    if leaves:
+        return leaves
+    return [n for n in names if n != last] or names
+
+
+def default_layers(model: Any, k: int = 4) -> list[str]:
+    """About ``k`` layers spread evenly from early to late over :func:`candidate_layers`."""
+    cands = candidate_layers(model)
+    if len(cands) <= k:
+        return cands
+    idx = np.unique(np.round(np.linspace(0, len(cands) - 1, int(k))).astype(int))
+    return [cands[i] for i in idx]
+
+
+def default_layer(model: Any) -> str:
+    """A middle layer of :func:`candidate_layers` (intermediate layers suit infer-noise/-dropout)."""
+    cands = candidate_layers(model)
+    return cands[len(cands) // 2]
+
+
+def default_strengths(method: str) -> list[float]:
+    if method not in DEFAULT_STRENGTHS:
+        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
+    return list(DEFAULT_STRENGTHS[method])
+
+
+def _as_model(model: Any) -> Any:
+    from uqcore.models.base import UQModel, wrap
+
+    if isinstance(model, UQModel):
+        return model
+    if isinstance(model, torch.nn.Module):
+        return wrap(model, task="image")
+    raise InputError(f"expected a uqcore model (uqcore.load_model / uqcore.wrap), got {type(model).__name__}")
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+class _SampleLoss:
+    """Accumulates mean |sample - reference| per sample from streamed chunks [k, C, H, W]."""
+
+    def __init__(self, reference: torch.Tensor, mask: torch.Tensor | None) -> None:
+        self.reference = reference  # [C or 1, H, W], CPU float32
+        self.mask = mask            # [H, W] bool or None
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self.total = 0.0
+        self.count = 0
+
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = str(device)
+        if key not in self._cache:
+            m = None if self.mask is None else self.mask.to(device)
+            self._cache[key] = (self.reference.to(device), m)
+        return self._cache[key]
+
+    def __call__(self, chunk: torch.Tensor) -> None:
+        ref, mask = self._on(chunk.device)
+        out = chunk.float()
+        if out.shape[-2:] != ref.shape[-2:]:
+            out = F.interpolate(out, size=tuple(ref.shape[-2:]), mode="bilinear", align_corners=False)
+        diff = (out - ref.unsqueeze(0)).abs().mean(1)  # [k, H, W]
+        if mask is not None:
+            per = (diff * mask).sum((1, 2)) / mask.sum()
+        else:
+            per = diff.mean((1, 2))
+        self.total += float(per.double().sum())
+        self.count += int(per.shape[0])
+
+    @property
+    def value(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+
+def _target_tensor(model: Any, target: Any, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(target [C or 1, H, W] CPU float32 with invalid pixels zeroed, valid mask or None)."""
+    t = target.detach().cpu() if isinstance(target, torch.Tensor) else torch.from_numpy(np.asarray(target))
+    t = t.float()
+    while t.dim() > 3 and t.shape[0] == 1:
+        t = t[0]
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    if t.dim() != 3:
+        raise InputError(f"target must be [C, H, W] or [H, W] (batch of 1 allowed), got {tuple(t.shape)}")
+    mask = None
+    if model.task == "depth":
+        mask = torch.from_numpy(M.valid_mask(t.numpy()))
+        if not bool(mask.any()):
+            raise InputError("the depth target has no valid pixel (all zero, NaN or inf)")
+        t = torch.where(mask.unsqueeze(0), t, torch.zeros_like(t))
+    elif not bool(torch.isfinite(t).all()):
+        raise InputError("the target contains NaN or inf values; give a clean ground-truth image")
+    if model.task != "depth" and tuple(t.shape[-2:]) != tuple(shape):
+        raise InputError(
+            f"the target is {t.shape[-2]}x{t.shape[-1]} but the model output is {shape[0]}x{shape[1]}; "
+            "for super-resolution give the HR image whose bicubic downscale is the input"
+        )
+    return t, mask
+
+
+def _resize_to(img: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """[C, H, W] or [H, W] -> same rank at ``shape`` (bilinear); unchanged if already there."""
+    if tuple(img.shape[-2:]) == tuple(shape):
+        return img
+    x = img if img.dim() == 3 else img.unsqueeze(0)
+    y = F.interpolate(x.unsqueeze(0).float(), size=tuple(shape), mode="bilinear", align_corners=False)[0]
+    return y if img.dim() == 3 else y[0]
+
+
+class _Image:
+    """One image of a sweep: its input, reference for the loss, and (with a target) error map."""
+
+    def __init__(self, model: Any, x: torch.Tensor, target: Any, method: str, layer: str, seed: int,
+                 device: Any) -> None:
+        from uqcore.sampler import estimate
+
+        # The unperturbed output: strength 0 draws no noise (one forward pass).
+        base = estimate(model, x, method=method, layer=layer, strength=0.0, samples=1, seed=seed, device=device)
+        original = base.original
+        self.x = x
+        self.has_target = target is not None
+        self.error = self.segments = self.mask_np = None
+        if target is None:
+            self.reference, self.mask = original, None
+            self.base_loss = 0.0
+            self.scale = float(original.abs().mean())  # loss_increase = relative change of the output
+        else:
+            self.reference, self.mask = _target_tensor(model, target, tuple(original.shape[-2:]))
+            pred = _resize_to(original, tuple(self.reference.shape[-2:]))
+            self.mask_np = None if self.mask is None else self.mask.numpy()
+            self.error = M.error_map(pred, self.reference, mask=self.mask_np)
+            meter = _SampleLoss(self.reference, self.mask)  # the same arithmetic as the samples'
+            meter(original.unsqueeze(0))
+            self.base_loss = meter.value
+            self.scale = self.base_loss
+            self.segments = M.superpixels(pred)
+
+
+def _as_lists(x: Any, target: Any) -> tuple[list, list]:
+    if isinstance(x, (list, tuple)):
+        xs = list(x)
+        if not xs:
+            raise InputError("give at least one image to sweep")
+        if target is None:
+            ts = [None] * len(xs)
+        elif isinstance(target, (list, tuple)) and len(target) == len(xs):
+            ts = list(target)
+        else:
+            raise InputError(f"got {len(xs)} images; pass a list of as many targets (or target=None)")
+        if any(t is None for t in ts) and any(t is not None for t in ts):
+            raise InputError("give a target for every image or for none")
+        return xs, ts
+    return [x], [target]
+
+
+def sweep(
+    model: Any,
+    x: torch.Tensor | Sequence[torch.Tensor],
+    target: Any = None,
+    method: str = "noise",
+    layers: Sequence[str] | None = None,
+    strengths: Sequence[float] | None = None,
+    samples: int = 8,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+    *,
+    patch: int = 16,
+    steps: int = 50,
+) -> list[dict[str, Any]]:
+    """Tolerability sweep of ``method`` ("noise" or "dropout") over ``layers`` x ``strengths``.
+
+    x: the model input [1, C, H, W] in [0, 1]; target: the ground truth ([C, H', W'] image for
+    SR / image tasks, [H', W'] metres for depth) or None. x and target may also be lists (several
+    images): ``loss`` / ``base_loss`` / ``variance_mean`` are then means over the images,
+    ``loss_increase`` = (loss - base_loss) / base_loss of those means, and the correlation /
+    AUSE fields are means over the images (NaN values left out). layers default to
+    :func:`default_layers`, strengths to :data:`DEFAULT_STRENGTHS`. ``progress(done, total)`` is
+    called after each (setting, image). Returns one dict per (layer, strength), in layer-major
+    order, with the fields described in the module docstring plus method, samples, seed,
+    seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed")."""
+    from uqcore.sampler import estimate
+
+    model = _as_model(model)
+    if method not in SWEEP_METHODS:
+        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
+    xs, ts = _as_lists(x, target)
+    layers = list(default_layers(model) if layers is None else layers)
+    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
+    if not layers or not strengths:
+        raise InputError("give at least one layer and one strength to sweep")
+    images = [_Image(model, xi, ti, method, layers[0], seed, device) for xi, ti in zip(xs, ts)]
+    has_target = images[0].has_target
+    base_loss = float(np.mean([im.base_loss for im in images]))
+    scale = float(np.mean([im.scale for im in images]))
+
+    rows: list[dict[str, Any]] = []
+    total = len(layers) * len(strengths) * len(images)
+    done = 0
+    for layer in layers:
+        for strength in strengths:
+            losses, variances, seconds, drawn = [], [], 0.0, 0
+            stats: list[dict[str, float]] = []
+            for im in images:
+                meter = _SampleLoss(im.reference, im.mask)
+                est = estimate(model, im.x, method=method, layer=layer, strength=strength, samples=samples,
+                               seed=seed, device=device, sample_callback=meter)
+                losses.append(meter.value)
+                variances.append(float(est.variance.double().mean()))
+                seconds += float(est.seconds)
+                drawn = est.samples
+                if has_target:
+                    var = _resize_to(est.variance, tuple(im.reference.shape[-2:]))
+                    stats.append(M.correlations(im.error, var, mask=im.mask_np, patch=patch,
+                                                segments=im.segments, steps=steps))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            loss = float(np.mean(losses))
+            if scale > 0:
+                increase = (loss - base_loss) / scale
+            else:
+                increase = 0.0 if loss == base_loss else math.inf
+            row: dict[str, Any] = {
+                "method": method,
+                "layer": layer,
+                "strength": strength,
+                "samples": drawn,
+                "seed": int(seed),
+                "loss": loss,
+                "base_loss": base_loss,
+                "loss_increase": float(increase),
+                "corr_pixel": None,
+                "corr_patch": None,
+                "corr_block": None,
+                "spearman_pixel": None,
+                "ause": None,
+                "aurg": None,
+                "variance_mean": float(np.mean(variances)),
+                "seconds": seconds,
+                "n_images": len(images),
+                "reference": "target" if has_target else "unperturbed",
+            }
+            if has_target:
+                for field, key in (("corr_pixel", "corr_pixel"), ("corr_patch", "corr_patch"),
+                                   ("corr_block", "corr_block"), ("spearman_pixel", "spearman_pixel"),
+                                   ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
+                    row[field] = _nanmean([st[key] for st in stats])
+            rows.append(row)
+    return rows
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+def _finite(v: Any) -> bool:
+    return v is not None and isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))
+
+
+def recommend(rows: Sequence[dict[str, Any]], tolerance: float = 0.05, key: str | None = None) -> dict[str, Any] | None:
+    """The row with the highest ``key`` among rows with ``loss_increase <= tolerance``.
+
+    ``key`` defaults to ``corr_pixel``; when no row has a correlation (no ground truth) it is
+    ``variance_mean`` -- the strongest uncertainty signal the tolerance allows. Rows whose key is
+    None/NaN are skipped; ties go to the earliest row. None if no row qualifies."""
+    if key is None:
+        key = "corr_pixel" if any(_finite(r.get("corr_pixel")) for r in rows) else "variance_mean"
+    best = None
+    for r in rows:
+        inc = r.get("loss_increase")
+        if not _finite(inc) or inc > tolerance or not _finite(r.get(key)):
+            continue
+        if best is None or r[key] > best[key]:
+            best = r
+    return best
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="bundled model name or model path")
+    parser.add_argument("--image", required=True, help="the model input (for SR with --hr: the HR image)")
+    parser.add_argument("--target", help="ground truth: HR image (SR) or depth map (16-bit PNG mm / .npy m)")
+    parser.add_argument("--hr", action="store_true",
+                        help="SR: --image is the HR ground truth; the input is its bicubic downscale by the model's scale")
+    parser.add_argument("--method", default="noise", choices=SWEEP_METHODS)
+    parser.add_argument("--layers", help="comma-separated layer names (default: ~4 spread from early to late)")
+    parser.add_argument("--strengths", help="comma-separated noise stds or dropout rates")
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
+    parser.add_argument("--out", help="write the rows to this .csv or .json file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from uqcore.evaluation import write_rows
+    from uqcore.io import read_depth, read_image
+    from uqcore.models import load_model
+
+    model = load_model(args.model)
+    x = read_image(args.image)
+    target = None
+    if args.hr:
+        if model.task != "sr":
+            raise InputError("--hr only applies to super-resolution models")
+        if args.target:
+            raise InputError("give either --hr (the image is the HR target) or --target, not both")
+        from uqcore.evaluation import make_lr
+
+        x, target = make_lr(x, model.scale)
+        target = target[0]
+    elif args.target:
+        target = read_depth(args.target) if model.task == "depth" else read_image(args.target)[0]
+    strengths = _split(args.strengths)
+    try:
+        strengths = None if strengths is None else [float(s) for s in strengths]
+    except ValueError as exc:
+        raise InputError(f"--strengths must be numbers separated by commas, got {args.strengths!r}") from exc
+    layers = _split(args.layers)
+    n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
+    with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        rows = sweep(model, x, target, method=args.method, layers=layers, strengths=strengths,
+                     samples=args.samples, seed=args.seed, device=args.device, progress=progress)
+    print(format_rows(rows))
+    best = recommend(rows, args.tolerance)
+    if best is None:
+        print(f"\nno setting stays within a {args.tolerance:.1%} loss increase")
+    else:
+        what = "corr_pixel" if best.get("corr_pixel") is not None else "variance_mean"
+        print(f"\nrecommended (highest {what} within {args.tolerance:.1%} loss increase): "
+              f"layer={best['layer']} strength={best['strength']:g} ({what}={best[what]:.4f}, "
+              f"loss increase {best['loss_increase']:.2%})")
+    if args.out:
+        write_rows(rows, args.out)
+        print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
+
+
+def format_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of sweep rows."""
+    cols = ["layer", "strength", "loss", "loss_increase", "corr_pixel", "corr_patch", "ause", "variance_mean"]
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    table = [cols] + [[fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table)
+
+
+class _CallableModule(types.ModuleType):
+    """``uqcore.sweep`` is both this module and the function: importing the submodule rebinds
+    the package attribute to the module, so the module forwards calls to :func:`sweep`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
