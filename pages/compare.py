@@ -63,30 +63,16 @@ drop_rate = l3.number_input("Dropout rate", 0.0, 0.95, 0.1, key="cmp_drop")
 settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(methods), counts=tuple(counts),
                 limit=int(limit), seed=seed, layer=layer, noise=noise_std, dropout=drop_rate)
 key = glue.digest("compare", settings)
-if st.button("Run comparison", type="primary", disabled=not methods or not counts, key="cmp_run"):
-    def compute():
-        _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
-        bar = st.progress(0.0, text="Evaluating…")
-        try:
-            return evaluation.evaluate(model, pairs, methods=methods, samples=sorted(counts), layer=layer,
-                                       strength={"noise": noise_std, "dropout": drop_rate}, seed=seed,
-                                       progress=glue.progress_callback(bar, "Images × settings done"))
-        finally:
-            bar.empty()
 
-    try:
-        st.session_state["cmp_rows"] = (key, glue.cached_result(key, compute))
-    except uqcore.InputError as exc:
-        glue.show_error(exc)
-        st.stop()
 
-saved = st.session_state.get("cmp_rows")
-if not saved:
-    st.info("Choose methods and sample counts, then run the comparison.")
-    st.stop()
-saved_key, rows = saved
-if saved_key != key:
-    st.warning("The settings changed since this comparison ran; press **Run comparison** to update it.")
+def compute(progress):
+    _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
+    return evaluation.evaluate(model, pairs, methods=methods, samples=sorted(counts), layer=layer,
+                               strength={"noise": noise_std, "dropout": drop_rate}, seed=seed, progress=progress)
+
+
+rows = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not methods or not counts,
+                         progress_text="Images × settings done…")
 st.subheader("Table (shaped like the paper's Table 1)")
 st.dataframe(evaluation.table_frame(rows).style.format("{:.4f}", na_rep="–"), width="stretch")
 frame = pd.DataFrame(rows)

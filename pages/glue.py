@@ -132,3 +132,30 @@ def progress_callback(bar, label: str):
 def show_error(exc: Exception) -> None:
     """Bad input or a failing model: say what is wrong and what to do; keep the app alive."""
     st.error(str(exc), icon="⚠️")
+
+
+def run_on_click(label: str, name: str, key: str, compute, *, disabled: bool = False, progress_text: str = "Working…"):
+    """A primary button that runs ``compute(progress)`` (cached per session under ``key``) and
+    keeps the latest result in ``st.session_state[name]``. Returns the rows, or stops the page
+    with a hint when nothing has run yet; warns when the settings changed since the last run."""
+    if st.button(label, type="primary", disabled=disabled, key=f"{name}_run"):
+        def run():
+            bar = st.progress(0.0, text=progress_text)
+            try:
+                return compute(progress_callback(bar, progress_text.rstrip("…")))
+            finally:
+                bar.empty()
+
+        try:
+            st.session_state[name] = (key, cached_result(key, run))
+        except uqcore.InputError as exc:
+            show_error(exc)
+            st.stop()
+    saved = st.session_state.get(name)
+    if not saved:
+        st.info(f"Choose the settings, then press **{label}**.")
+        st.stop()
+    saved_key, rows = saved
+    if saved_key != key:
+        st.warning(f"The settings changed since the last run; press **{label}** to update the results.")
+    return rows

@@ -52,30 +52,14 @@ st.caption(f"{len(layers)} layers × {len(strengths)} strengths ({', '.join(f'{s
 settings = dict(model=model_name, input=input_label, method=method, layers=tuple(layers),
                 strengths=tuple(strengths), samples=samples, seed=seed)
 key = glue.digest("sweep", settings, prepared.x, prepared.target)
-store = st.session_state.setdefault("_results", {})
-if st.button("Run sweep", type="primary", disabled=not layers, key="tol_run"):
-    def compute():
-        bar = st.progress(0.0, text="Sweeping…")
-        try:
-            return sweeps.sweep(model, prepared.x, prepared.target, method=method, layers=layers,
-                                strengths=strengths, samples=samples, seed=seed,
-                                progress=glue.progress_callback(bar, "Settings done"))
-        finally:
-            bar.empty()
 
-    try:
-        st.session_state["tol_rows"] = (key, glue.cached_result(key, compute))
-    except uqcore.InputError as exc:
-        glue.show_error(exc)
-        st.stop()
 
-saved = st.session_state.get("tol_rows")
-if not saved:
-    st.info("Choose layers and strengths, then run the sweep.")
-    st.stop()
-saved_key, rows = saved
-if saved_key != key:
-    st.warning("The settings changed since this sweep ran; press **Run sweep** to update it.")
+def compute(progress):
+    return sweeps.sweep(model, prepared.x, prepared.target, method=method, layers=layers, strengths=strengths,
+                        samples=samples, seed=seed, progress=progress)
+
+
+rows = glue.run_on_click("Run sweep", "tol", key, compute, disabled=not layers, progress_text="Settings done…")
 has_truth = rows[0]["corr_pixel"] is not None
 y_field = "corr_pixel" if has_truth else "variance_mean"
 if not has_truth:
