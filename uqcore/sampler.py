@@ -42,6 +42,11 @@ MAX_SAMPLES = 1024
 # Samples per forward pass. On CPU batching helps little beyond a few samples (measured in
 # benchmarks/bench_sampling.py); on CUDA larger batches keep the GPU busy.
 DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
+# Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
+# output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
+# shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
+ACTIVATION_FACTOR = 16
+CHUNK_MEMORY_BYTES = 2 * 1024**3
 
 Progress = Callable[[int, int], None]
 
@@ -190,6 +195,8 @@ def estimate(
 
     with torch.inference_mode():
         original = run.forward(members[0], x)
+        if chunk_size is None:
+            run.chunk = _memory_bounded_chunk(chunk, original)
         used_prefix = False
         if method == "llm":
             mean, logvar = model.split_output(_raw_forward(members[0], x))
@@ -232,6 +239,11 @@ def estimate(
         device=str(dev),
         prefix_reuse=used_prefix,
     )
+
+
+def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:
+    per_sample = output.numel() * output.element_size() * ACTIVATION_FACTOR
+    return max(1, min(chunk, CHUNK_MEMORY_BYTES // max(per_sample, 1)))
 
 
 def _perturbed_modules(module: nn.Module, method: str, layer: str | None) -> list[nn.Module]:
