@@ -95,8 +95,10 @@ def main() -> int:
         cases += [(method, layer, strength) for layer in (early, middle, late)]
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"model: {label}; input 1x3x{args.size}x{args.size}; {args.samples} samples; device: {name}")
-    print(f"{'case':30s} {'naive s':>9s} {'engine s':>9s} {'ratio':>6s} {'max |dvar|':>11s}")
+    print(f"model: {label}; input 1x3x{args.size}x{args.size}; {args.samples} samples; device: {name}; "
+          f"median of {args.repeats} alternating runs")
+    print("| case | naive s | engine s | ratio naive/engine | max abs diff of variance |")
+    print("|---|---:|---:|---:|---:|")
     ratios = []
     for method, layer, strength in cases:
         def run_engine():
@@ -115,7 +117,7 @@ def main() -> int:
         n, e = statistics.median(naive_t), statistics.median(engine_t)
         ratios.append(n / e)
         case = method if layer is None else f"{method} @ {layer}"
-        print(f"{case:30s} {n:9.3f} {e:9.3f} {n / e:6.2f} {diff:11.2e}", flush=True)
+        print(f"| {case} | {n:.3f} | {e:.3f} | {n / e:.2f} | {diff:.1e} |", flush=True)
     print(f"minimum ratio naive/engine: {min(ratios):.2f}")
     return 0
 

@@ -38,6 +38,13 @@ class ConcatSkip(TinySR):
         return self.tail(self.fuse(torch.cat([self.body(h), h], 1)))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Write docs/RELIABILITY.md from what the reliability tests recorded in this run."""
+    from tests import reliability_record
+
+    reliability_record.write()
+
+
 def make_tiny_sr(seed: int = 0, cls=TinySR) -> uqcore.UQModel:
     torch.manual_seed(seed)
     return uqcore.wrap(cls(), task="sr", scale=2, name="tiny-sr")

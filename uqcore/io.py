@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from uqcore import limits
 from uqcore.errors import InputError
 
 Source = Union[str, Path, bytes, bytearray, BinaryIO]
-DEFAULT_MAX_PIXELS = 16_000_000  # decompression-bomb guard and memory bound; configurable
 
 
 def _read_bytes(source: Source) -> tuple[bytes, str]:
@@ -45,8 +45,8 @@ def _open(data: bytes, label: str, max_pixels: int) -> Image.Image:
             w, h = img.size
             if w * h > max_pixels:
                 raise InputError(
-                    f"{label} is {w}×{h} pixels, more than the limit of {max_pixels:,}; "
-                    "downscale or crop it first"
+                    f"{label} is {w}×{h} pixels, more than the limit of {max_pixels:,} "
+                    "(UQCORE_MAX_PIXELS); downscale or crop it first"
                 )
             img.load()
     except InputError:
@@ -77,14 +77,14 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
 
 
-def read_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: int = 2) -> torch.Tensor:
+def read_image(source: Source, *, max_pixels: int | None = None, min_size: int = 2) -> torch.Tensor:
     """float32 tensor [1, 3, H, W] in [0, 1]; EXIF orientation applied.
 
     Grayscale is replicated to RGB, transparency is composited on white, 16-bit images are
     scaled by 1/65535, CMYK and palette images are converted to RGB.
     """
     data, label = _read_bytes(source)
-    img = _open(data, label, max_pixels)
+    img = _open(data, label, max_pixels or limits.max_pixels())
     img = ImageOps.exif_transpose(img)
     if min(img.size) < min_size:
         raise InputError(f"{label} is only {img.size[0]}×{img.size[1]} pixels; it needs at least {min_size}×{min_size}")
@@ -92,7 +92,7 @@ def read_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_size
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
 
 
-def read_depth(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> torch.Tensor:
+def read_depth(source: Source, *, max_pixels: int | None = None, name: str | None = None) -> torch.Tensor:
     """float32 tensor [H, W] in metres from a 16-bit PNG (millimetres) or a ``.npy`` (metres).
 
     Missing ground truth stays invalid: 0 in the PNG stays 0; NaN/inf in a .npy stay as they are;
@@ -101,6 +101,7 @@ def read_depth(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: st
     """
     data, label = _read_bytes(source)
     label = name or label
+    max_pixels = max_pixels or limits.max_pixels()
     if not data:
         raise InputError(f"{label} is empty (0 bytes); give a 16-bit PNG in millimetres or a .npy in metres")
     if data[:6] == b"\x93NUMPY":

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
@@ -38,7 +39,6 @@ from uqcore.perturb import (
 )
 
 METHODS = ("transform", "noise", "dropout", "mc_dropout", "ensemble", "llm")
-MAX_SAMPLES = 1024
 # Samples per forward pass. On CPU batching helps little beyond a few samples (measured in
 # benchmarks/bench_sampling.py); on CUDA larger batches keep the GPU busy.
 DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
@@ -142,8 +142,8 @@ def _check_args(model: UQModel, method: str, strength, samples) -> tuple[float, 
         )
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
         raise InputError(f"samples must be an integer, got {samples!r}")
-    if not 1 <= int(samples) <= MAX_SAMPLES:
-        raise InputError(f"samples must be between 1 and {MAX_SAMPLES}, got {samples}")
+    if not 1 <= int(samples) <= limits.max_samples():
+        raise InputError(f"samples must be between 1 and {limits.max_samples()} (UQCORE_MAX_SAMPLES), got {samples}")
     strength = float(strength) if strength is not None else 0.0
     if not math.isfinite(strength) or strength < 0:
         raise InputError(f"strength must be a finite number >= 0, got {strength}")
@@ -185,6 +185,10 @@ def estimate(
     strength, samples = _check_args(model, method, strength, samples)
     x = _check_input(model, x)
     dev = resolve_device(device)
+    # Up-front memory estimate (one sample's activations + the running moments), before any work.
+    out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
+    estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2
+    limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
     chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")

@@ -20,6 +20,12 @@ from uqcore.errors import InputError
 TASKS = ("sr", "depth", "image")
 OUTPUTS = ("mean", "mean_logvar")
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+# Methods that perturb a layer through forward hooks (unavailable where hooks cannot reach layers).
+HOOK_METHODS = ("noise", "dropout", "mc_dropout")
+NO_HOOKS_REASON = (
+    "its layers cannot take forward hooks (a TorchScript module runs as one compiled program); "
+    "only methods that need no hooks (transform) work on it"
+)
 
 
 @dataclass(eq=False)
@@ -30,6 +36,10 @@ class UQModel:
               [B, C', H*scale, W*scale]. For ``output="mean_logvar"`` the channels are the
               mean followed by the log-variance, split in half.
     members:  for a deep ensemble, the member networks (``module`` is the first one).
+    hookable: False where forward hooks cannot reach the layers (TorchScript): the hook-based
+              methods (noise, dropout, mc_dropout) are then not offered.
+    disabled_methods: method -> reason, for methods this model must not offer; ``methods``
+              leaves them out, so ``estimate`` refuses them.
     """
 
     module: nn.Module
@@ -41,6 +51,8 @@ class UQModel:
     in_channels: int = 3
     card: dict[str, Any] = field(default_factory=dict)
     probe_size: tuple[int, int] = (32, 32)
+    hookable: bool = True
+    disabled_methods: dict[str, str] = field(default_factory=dict)
     _copies: dict[str, list[nn.Module]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -52,6 +64,10 @@ class UQModel:
         if int(self.scale) < 1:
             raise InputError(f"scale must be a positive integer, got {self.scale!r}")
         self.scale = int(self.scale)
+        self.disabled_methods = dict(self.disabled_methods)
+        if not self.hookable:
+            for method in HOOK_METHODS:
+                self.disabled_methods.setdefault(method, NO_HOOKS_REASON)
         if not self.members:
             self.members = [self.module]
         for member in self.members:
@@ -73,7 +89,7 @@ class UQModel:
             found.append("ensemble")
         if self.output == "mean_logvar":
             found.append("llm")
-        return found
+        return [m for m in found if m not in self.disabled_methods]
 
     @property
     def device(self) -> torch.device:

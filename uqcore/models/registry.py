@@ -130,7 +130,16 @@ def load_model(name_or_path: str) -> UQModel:
     path = Path(name_or_path)
     if path.suffix == ".json" and path.exists():
         return load_from_card(json.loads(path.read_text()), path.parent)
-    raise InputError(
-        f"{name_or_path!r} is neither a bundled model ({', '.join(cards) or 'none bundled yet'}) "
-        "nor a model card .json file"
-    )
+    # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
+    # or hub id, or "package.module:factory"); see uqcore/models/loaders.py.
+    from uqcore.models.loaders import load_user_model
+
+    try:
+        return load_user_model(name_or_path)
+    except InputError:
+        if path.exists() or any(c in str(name_or_path) for c in (":", "/", os.sep)):
+            raise  # it names a file or spec: the loader's message says what is wrong with it
+        raise InputError(
+            f"{name_or_path!r} is neither a bundled model ({', '.join(cards) or 'none bundled yet'}) nor an "
+            "existing model file / directory / 'package.module:factory' / Hugging Face id"
+        ) from None

@@ -1,0 +1,106 @@
+"""AppTest: loading your own model on the Models page (upload, what is shown, sidebar selection)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+
+
+def models_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["task"] = "sr"
+    at.session_state["model_sr"] = "tiny-sr"
+    at.switch_page("pages/models.py")
+    return at.run()
+
+
+def tiny_compact_bytes() -> bytes:
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(0)
+    return save(Compact(num_feat=8, num_conv=2, upscale=2).state_dict())
+
+
+def test_upload_spandrel_checkpoint_selects_it_everywhere():
+    at = models_page()
+    assert not at.exception
+    at.file_uploader(key="own_upload").upload("my_compact.safetensors", tiny_compact_bytes()).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    message = at.success[0].value
+    assert "my_compact" in message and "RealESRGAN Compact" in message and "×2" in message and "parameters" in message
+    box = at.sidebar.selectbox(key="model_sr")
+    assert "my_compact" in box.options and box.value == "my_compact"
+    assert "Layers of my_compact" in [s.value for s in at.subheader]
+    card = json.loads(at.code[-1].value)
+    assert card["format"] == "spandrel" and card["scale"] == 2 and card["source"] == "upload: my_compact.safetensors"
+    # every page's sidebar offers it (custom models live in the session)
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception
+    assert "my_compact" in at.sidebar.selectbox(key="model_sr").options
+
+
+def test_bad_and_malicious_uploads_are_refused_with_a_message(tmp_path):
+    at = models_page()
+    at.file_uploader(key="own_upload").upload("broken.pth", b"this is not a checkpoint").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception
+    assert "not a" in at.error[0].value and "broken.pth" in at.error[0].value
+    assert "broken" not in at.sidebar.selectbox(key="model_sr").options
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"body.0.weight": torch.zeros(1), "x": Exploit()}, evil)
+    at.file_uploader(key="own_upload").clear().upload("evil.pth", evil.read_bytes()).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception
+    assert "refused" in at.error[0].value
+    assert not marker.exists()
+    assert "evil" not in at.sidebar.selectbox(key="model_sr").options
+    assert not ("custom_models" in at.session_state and at.session_state["custom_models"])
+
+
+class _Up(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = torch.nn.PixelShuffle(2)
+
+    def forward(self, x):
+        return self.shuffle(self.conv(x))
+
+
+def test_upload_torchscript_with_sidecar_offers_transform_only(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream, still supported
+        torch.jit.script(_Up().eval()).save(str(tmp_path / "net.pt"))
+    at = models_page()
+    uploader = at.file_uploader(key="own_upload")
+    uploader.upload("net.pt", (tmp_path / "net.pt").read_bytes())
+    uploader.upload("net.json", json.dumps({"task": "sr", "scale": 2}).encode(), "application/json").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "torchscript" in at.success[0].value and "×2" in at.success[0].value
+    assert any("noise is not offered" in c.value and "forward hooks" in c.value for c in at.caption)
+    assert any("No injection points" in i.value for i in at.info)
+    assert at.sidebar.selectbox(key="model_sr").value == "net"
+    at.switch_page("pages/explore.py").run()  # the other pages run it with the methods it has
+    at.sidebar.selectbox(key="model_sr").set_value("net").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="method").options == ["transform"]

@@ -1,0 +1,47 @@
+"""The bundled FCRN-style depth model: loads by name, runs, has dropout, meets the quality bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import uqcore
+from uqcore.models.fcrn import FCRN, evaluate_folder
+
+SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples" / "depth"
+
+
+def test_architecture_shapes_and_names():
+    torch.manual_seed(0)
+    net = FCRN(widths=(8, 8, 16, 16, 24), blocks=(1, 1, 1, 1), reduce=16, decoder=(16, 8, 8, 8)).eval()
+    for h, w in [(64, 96), (50, 70)]:
+        y = net(torch.rand(2, 3, h, w))
+        assert y.shape == (2, 1, h, w)
+        assert torch.isfinite(y).all() and (y > 0).all()
+    names = dict(net.named_modules())
+    for name in ["encoder.layer1", "encoder.layer4", "decoder.up1", "decoder.up4", "dropout", "predict"]:
+        assert name in names
+    assert isinstance(names["dropout"], torch.nn.Dropout)
+
+
+def test_bundled_model_loads_and_runs():
+    assert "fcrn" in uqcore.list_models(task="depth")
+    model = uqcore.load_model("fcrn")
+    assert model.task == "depth" and model.scale == 1
+    assert model.dropout_modules == ["dropout"]
+    assert "mc_dropout" in model.methods
+    h, w = model.probe_size
+    with torch.no_grad():
+        y = model.module(torch.rand(1, 3, h, w))
+    assert y.shape == (1, 1, h, w)
+    assert torch.isfinite(y).all() and (y > 0).all()
+
+
+def test_bundled_model_quality_on_three_scenes():
+    model = uqcore.load_model("fcrn")
+    result = evaluate_folder(model.module, SAMPLES, limit=3)
+    assert result["images"] == 3
+    assert result["model"]["abs_rel"] < 0.12

@@ -1,0 +1,193 @@
+"""``python -m uqcore reproduce``: the paper reproduction command.
+
+* unit checks of the split, the crop, the transcribed paper tables and the claim rules;
+* the whole ``--quick`` pipeline on a tiny random-weight zoo (always runs; names passed with
+  the --*-model flags);
+* ``--quick`` on the bundled models, exactly as a user runs it (skipped, with the reason, only
+  when a bundled model it needs is absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from uqcore import reproduce as R
+from uqcore.cli import main
+from uqcore.errors import InputError
+from uqcore.models.registry import build_architecture, list_models
+
+SR = dict(scale=4, n_feats=8, n_blocks=4)
+TINY = {
+    "t-srresnet": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=SR),
+    "t-srgan": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=SR),
+    "t-mcdrop": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=dict(SR, dropout_p=0.1, dropout_at=1)),
+    "t-llm": dict(architecture="srresnet", task="sr", scale=4, output="mean_logvar", arch_kwargs=dict(SR, logvar=True)),
+    "t-ens": dict(architecture="srresnet", task="sr", scale=4, members=2, arch_kwargs=SR),
+    "t-fcrn": dict(architecture="fcrn", task="depth", scale=1, probe_size=[64, 80],
+                   arch_kwargs=dict(widths=[8, 8, 16, 16, 16], blocks=[1, 1, 1, 1], reduce=16, decoder=[16, 8, 8, 8])),
+}
+TINY_FLAGS = ["--sr-models", "t-srresnet,t-srgan", "--mcdrop-model", "t-mcdrop", "--ensemble-model", "t-ens",
+              "--llm-model", "t-llm", "--depth-model", "t-fcrn"]
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for seed, (name, spec) in enumerate(TINY.items()):
+        spec = dict(spec)
+        members = spec.pop("members", 1)
+        files = []
+        for m in range(members):
+            torch.manual_seed(100 + 10 * seed + m)
+            files.append(f"{name}.{m}.safetensors")
+            save_file(build_architecture(spec["architecture"], **spec["arch_kwargs"]).state_dict(), str(folder / files[-1]))
+        card = dict(name=name, description=f"tiny random-weight {name}", weights=files if members > 1 else files[0], **spec)
+        (folder / f"{name}.json").write_text(json.dumps(card))
+    monkeypatch.setenv("UQCORE_MODEL_DIRS", str(folder))
+    return folder
+
+
+# -- units ----------------------------------------------------------------------------------------
+def test_split_is_seeded_disjoint_and_complete():
+    cal, test = R.split_indices(12, 4, seed=0)
+    assert len(cal) == 4 and len(test) == 8
+    assert sorted(cal + test) == list(range(12))
+    assert (cal, test) == R.split_indices(12, 4, seed=0)
+    assert (cal, test) != R.split_indices(12, 4, seed=1)
+    assert R.split_indices(3, 10, seed=0)[1]  # always leaves a test image
+    with pytest.raises(InputError):
+        R.split_indices(1, 1, seed=0)
+
+
+def test_centre_crop():
+    img = torch.arange(10 * 6).float().reshape(1, 1, 10, 6)
+    out = R.centre_crop(img, 4)
+    assert out.shape[-2:] == (4, 4)
+    assert out[0, 0, 0, 0] == img[0, 0, 3, 1]
+    assert R.centre_crop(img, 0) is img
+    assert R.centre_crop(img, 100).shape == img.shape
+
+
+def test_paper_tables_are_complete_and_transcribed():
+    assert set(R.PAPER_TABLES) == {"srgan", "srresnet", "fcrn"}
+    for name, table in R.PAPER_TABLES.items():
+        assert len(table) == (9 if name == "fcrn" else 13)
+        for col in table.values():
+            assert set(col) == set(R.METRIC_ROWS)
+            assert all(math.isfinite(v) for v in col.values())
+    # spot checks against the paper's text
+    assert R.PAPER_TABLES["srgan"][("transform", 8)]["Corr block"] == 0.767
+    assert R.PAPER_TABLES["srresnet"][("llm", 1)]["NLL"] == 1.422
+    assert R.PAPER_TABLES["srresnet"][("transform", 4)]["NLL"] == 107.243
+    assert R.PAPER_TABLES["fcrn"][("noise", 8)]["Corr mean"] == 0.708
+    assert R.PAPER_TABLES["fcrn"][("mc_dropout2", 2)]["AUSE patch"] == 0.122
+
+
+def test_claim_rules_on_the_papers_own_tables():
+    # SRGAN: infer-transformation is the best training-free method at every level (the paper's claim).
+    srgan = R._transform_best(R.PAPER_TABLES["srgan"])
+    assert all(srgan[lv]["best_tf"] for lv in R.LEVELS)
+    # SRresnet: the LLM head beats every training-free method by more than the margin at every level.
+    reach = R._reach(R.PAPER_TABLES["srresnet"], R.TRAINING_REQUIRED)
+    assert not any(reach[lv]["within"] for lv in R.LEVELS)
+    # FCRN: training-free methods beat MC-dropout at every level.
+    reach = R._reach(R.PAPER_TABLES["fcrn"], ("mc_dropout1", "mc_dropout2"))
+    assert all(reach[lv]["within"] and reach[lv]["tf"] > reach[lv]["tr"] for lv in R.LEVELS)
+
+
+def test_tolerance_trend_and_layer_profile():
+    rows = [dict(layer=l, strength=s, loss_increase=inc, corr_pixel=c)
+            for l, s, inc, c in [("a", 0.1, 0.01, 0.5), ("a", 0.2, 0.2, 0.3), ("b", 0.1, 0.02, 0.6),
+                                 ("b", 0.2, 0.5, 0.1), ("c", 0.1, 0.03, 0.4), ("c", 0.2, 0.9, 0.0)]]
+    tr = R._tolerance_trend(rows, 0.05)
+    assert tr["rho"] < -0.9 and tr["best_layer"] == "b" and tr["best_within"]
+    assert tr["n_within"] == 3 and tr["n_beyond"] == 3
+    prof = R._layer_profile(rows)
+    assert [p[0] for p in prof] == ["a", "b", "c"] and prof[1][1] == 0.6
+
+
+def test_missing_model_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("UQCORE_MODEL_DIRS", str(tmp_path))
+    code = main(["reproduce", "--quick", "--out", str(tmp_path / "R.md"), "--depth-model", "no-such-depth-model"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'no-such-depth-model'" in err and "--depth-model" in err
+    assert not (tmp_path / "R.md").exists()
+
+
+# -- the whole pipeline ----------------------------------------------------------------------------
+def _check_outputs(out: Path, quick: bool = True) -> tuple:
+    text = out.read_text()
+    for heading in ("## Setup", "## Time per part", "## Tolerability (Fig. 4 analog)", "## Table 2 analog",
+                    "## Discussion (generated from the numbers above)", "### 1.", "### 2.", "### 3.", "### 4."):
+        assert heading in text, heading
+    assert "python -m uqcore reproduce" in text and "--quick" in text
+    assert ("Quick mode" in text) == quick
+    assert "torch " + torch.__version__ in text
+    rows = list(csv.DictReader(out.with_name("results_rows.csv").open()))
+    sweeps = list(csv.DictReader(out.with_name("results_sweeps.csv").open()))
+    assert rows and sweeps
+    # every method of the tables is there, at every level
+    methods = {(r["table"], r["method"]) for r in rows}
+    levels = {r["level"] for r in rows}
+    assert levels == set(R.LEVELS)
+    return text, rows, sweeps, methods
+
+
+def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
+    out = tmp_path / "docs" / "RESULTS.md"
+    code = main(["reproduce", "--quick", "--threads", "1", "--no-figures", "--out", str(out), *TINY_FLAGS])
+    assert code == 0
+    text, rows, sweeps, methods = _check_outputs(out)
+    for table in ("t-srresnet", "t-srgan"):
+        for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm"):
+            assert (table, m) in methods, (table, m)
+    for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2"):
+        assert ("t-fcrn", m) in methods
+    assert "## Table 1 analog: `t-srresnet`" in text and "## Table 1 analog: `t-srgan`" in text
+    # the sweeps cover every model x method; the chosen settings are sweep rows
+    assert {(r["model"], r["method"]) for r in sweeps} == {(m, meth) for m in ("t-srresnet", "t-srgan", "t-fcrn")
+                                                        for meth in ("noise", "dropout")}
+    # sigma-scaling was fitted on the calibration split and applied to the test split
+    cal_test = {(r["n_images"], r["n_calibration"]) for r in rows}
+    assert cal_test == {("3", "2")}
+    finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]
+    assert finite and all(math.isfinite(v) for v in finite)
+    # a number in the markdown comes from the rows
+    t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
+    assert R._fmt(float(t8["corr"])) in text
+    assert "No figures" in text or "figures" in text
+
+
+@pytest.mark.slow
+def test_quick_on_bundled_models(tmp_path):
+    s = R.Settings()
+    missing = [m for m in R.required_models(s) if m not in list_models()]
+    if missing:
+        pytest.skip(f"bundled model(s) {', '.join(missing)} not in assets/models (train them: docs/MODELS.md)")
+    out = tmp_path / "RESULTS.md"
+    started = time.perf_counter()
+    code = main(["reproduce", "--quick", "--threads", "1", "--out", str(out)])
+    seconds = time.perf_counter() - started
+    assert code == 0
+    text, rows, sweeps, methods = _check_outputs(out)
+    assert "## Table 1 analog: `srresnet`" in text and "## Table 1 analog: `srgan`" in text
+    assert {t for t, _ in methods} == {"srresnet", "srgan", "fcrn"}
+    figures = sorted((tmp_path / "figures").glob("fig4_*.png"))
+    if figures:
+        assert {f.name for f in figures} >= {"fig4_srresnet_noise.png", "fig4_srresnet_dropout.png",
+                                             "fig4_fcrn_noise.png", "fig4_fcrn_dropout.png"}
+        assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
+        assert "figures/fig4_srresnet_noise.png" in text
+    else:
+        assert "No figures" in text  # kaleido / chromium unavailable: said so in the report
+    assert seconds < 240, f"--quick took {seconds:.0f} s; it must stay around a minute or two"
