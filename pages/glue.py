@@ -50,11 +50,17 @@ def layer_table(name: str) -> list[dict]:
 
 
 def layers_for(name: str) -> list[dict]:
+    """The model's injection points; when the probe run fails (a broken model), say why and stop
+    the page instead of crashing it."""
     custom = st.session_state.get("custom_models", {})
-    if name in custom:
-        return [dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameters,
-                     label=i.label()) for i in uqcore.list_layers(custom[name])]
-    return layer_table(name)
+    try:
+        if name in custom:
+            return [dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameters,
+                         label=i.label()) for i in uqcore.list_layers(custom[name])]
+        return layer_table(name)
+    except uqcore.InputError as exc:
+        show_error(exc)
+        st.stop()
 
 
 def device_label() -> str:

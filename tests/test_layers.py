@@ -29,3 +29,18 @@ def test_unknown_layer_lists_valid_names(tiny_sr):
         resolve_layer(tiny_sr.module, "body.7")
     message = str(info.value)
     assert "body.7" in message and "head" in message and "Did you mean" in message
+
+
+def test_list_layers_on_a_model_whose_forward_raises_is_a_clear_error():
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            return self.conv(x).view(-1, 7)  # fails for most sizes
+
+    model = uqcore.wrap(Broken(), task="image")
+    with pytest.raises(uqcore.InputError, match="forward pass failed"):
+        uqcore.list_layers(model)
+    assert hook_count(model.module) == 0

@@ -11,7 +11,7 @@ from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.hooks import forward_hooks
-from uqcore.models.base import UQModel
+from uqcore.models.base import UQModel, checked_forward
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def list_layers(model: UQModel, x: torch.Tensor | None = None) -> list[LayerInfo
     with torch.inference_mode(), forward_hooks(
         post={m: post_for(n) for n, m in named}, pre={m: pre_for(n) for n, m in named}
     ):
-        module(x.to(device))
+        checked_forward(module, x.to(device))
     by_name = dict(named)
     return [
         LayerInfo(

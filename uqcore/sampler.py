@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from uqcore import limits
-from uqcore.errors import InputError
+from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
-from uqcore.models.base import DROPOUT_TYPES, UQModel, wrap
+from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
 from uqcore.perturb import (
     FeaturePerturbation,
     PrefixMismatch,
@@ -203,7 +203,7 @@ def estimate(
             run.chunk = _memory_bounded_chunk(chunk, original)
         used_prefix = False
         if method == "llm":
-            mean, logvar = model.split_output(_raw_forward(members[0], x))
+            mean, logvar = model.split_output(checked_forward(members[0], x))
             moments = None
             variance = logvar.float().exp().mean(1)[0]
             drawn = 0
@@ -261,29 +261,6 @@ def _perturbed_modules(module: nn.Module, method: str, layer: str | None) -> lis
     return [resolve_layer(module, layer)]
 
 
-class ModelRunError(InputError):
-    """The model's own forward pass failed or returned something unusable."""
-
-
-def _raw_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    try:
-        out = module(x)
-    except (InputError, torch.cuda.OutOfMemoryError):
-        raise
-    except Exception as exc:  # the model's own code failed: report it, do not crash the caller
-        raise ModelRunError(
-            f"the model's forward pass failed on a {x.shape[-2]}×{x.shape[-1]} input: "
-            f"{type(exc).__name__}: {exc}. Check the model accepts this input size and channels."
-        ) from exc
-    if not isinstance(out, torch.Tensor):
-        raise ModelRunError(f"the model returned {type(out).__name__}; it must return one image tensor")
-    if out.dim() != 4:
-        raise ModelRunError(f"the model returned shape {tuple(out.shape)}; expected [B, C, H, W]")
-    if not torch.isfinite(out).all():
-        raise ModelRunError("the model produced NaN or infinite values for this input")
-    return out
-
-
 class _Run:
     """State of one ``estimate`` call: chunked forward passes feeding running moments."""
 
@@ -296,7 +273,7 @@ class _Run:
         self.chunk, self.progress, self.callback = chunk, progress, callback
 
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return self.model.split_output(_raw_forward(module, x))[0]
+        return self.model.split_output(checked_forward(module, x))[0]
 
     def _emit(self, moments: RunningMoments, batch: torch.Tensor, total: int) -> None:
         moments.update(batch)

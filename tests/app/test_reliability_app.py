@@ -7,11 +7,19 @@ import pytest
 
 from tests.app.test_pages import app, charts
 from tests.reliability_record import record
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import torch
+from safetensors.torch import save
+from streamlit.testing.v1 import AppTest
+
+import uqcore
 from tests.test_reliability import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, RGB, depth_npy, png
 
 AREA = "Uploads on the Explore page (AppTest)"
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
 
 
 def outcome(at) -> str:
@@ -71,3 +79,58 @@ def test_wrong_size_ground_truth_in_the_app():
     at.file_uploader(key="explore_up_hr").upload("hr.png", png(np.zeros((97, 80, 3), np.uint8)), "image/png").run()
     assert not at.exception and at.error and "×4 the LR image" in at.error[0].value
     record(AREA, "LR 24×20 with an HR off by one row (97×80 instead of 96×80)", outcome(at))
+
+
+class Raises(torch.nn.Module):
+    def forward(self, x):
+        raise RuntimeError("CUDA kernel failed (simulated)")
+
+
+class NonFinite(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.interpolate(x, scale_factor=2) / 0.0
+
+
+@pytest.mark.parametrize("case,module,match", [
+    ("a model whose forward raises", Raises(), "forward pass failed"),
+    ("a model that returns non-finite values", NonFinite(), "NaN or infinite"),
+], ids=["raises", "non-finite"])
+def test_models_that_misbehave_in_the_app(case, module, match):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["custom_models"] = {"bad": uqcore.wrap(module, task="sr", scale=2, name="bad")}
+    at.session_state["task"] = "sr"
+    at.session_state["model_sr"] = "bad"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and match in at.error[0].value
+    assert not at.session_state["_results"] if "_results" in at.session_state else True  # nothing broken cached
+    record("Models in the dashboard (AppTest)", f"{case}, selected on the Explore page", outcome(at))
+    at.sidebar.selectbox(key="model_sr").set_value("tiny-sr").run()  # the app keeps working
+    assert not at.exception and not at.error and len(charts(at)) == 2
+
+
+def test_model_file_of_the_wrong_architecture_on_the_models_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["task"] = "sr"
+    at.session_state["model_sr"] = "tiny-sr"
+    at.switch_page("pages/models.py")
+    at.run()
+    weights = save({"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)})
+    at.file_uploader(key="own_upload").upload("unknown.safetensors", weights).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception and at.error
+    record("Models in the dashboard (AppTest)", "upload of a checkpoint of an architecture nobody knows",
+           outcome(at))
+    assert "unknown" not in at.sidebar.selectbox(key="model_sr").options
+
+
+def test_widgets_bound_samples_and_strength():
+    at = app()
+    samples = at.slider(key="samples")
+    assert (samples.min, samples.max) == (1, 64)
+    at.selectbox(key="method").set_value("dropout").run()
+    rate = at.slider(key="strength_dropout")
+    assert 0 < rate.min and rate.max < 1
+    record(AREA, "samples 0 / huge, dropout rate out of [0, 1), negative noise std",
+           f"cannot be entered: samples slider {samples.min}–{samples.max}, dropout rate {rate.min}–{rate.max}, "
+           "noise std a log-scale slider over 1e-4…1 (the core refuses other values: see Arguments above)")

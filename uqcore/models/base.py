@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from uqcore.errors import InputError
+from uqcore.errors import InputError, ModelRunError
 
 TASKS = ("sr", "depth", "image")
 OUTPUTS = ("mean", "mean_logvar")
@@ -158,3 +158,24 @@ def wrap(
         card=dict(card or {}),
         probe_size=tuple(probe_size),
     )
+
+
+def checked_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``module(x)``; any failure of the model's own code, or an unusable output, becomes a
+    ModelRunError (an InputError) with a message for the user instead of a crash."""
+    try:
+        out = module(x)
+    except (InputError, torch.cuda.OutOfMemoryError):
+        raise
+    except Exception as exc:  # the model's own code failed: report it, do not crash the caller
+        raise ModelRunError(
+            f"the model's forward pass failed on a {x.shape[-2]}×{x.shape[-1]} input: "
+            f"{type(exc).__name__}: {exc}. Check the model accepts this input size and channels."
+        ) from exc
+    if not isinstance(out, torch.Tensor):
+        raise ModelRunError(f"the model returned {type(out).__name__}; it must return one image tensor")
+    if out.dim() != 4:
+        raise ModelRunError(f"the model returned shape {tuple(out.shape)}; expected [B, C, H, W]")
+    if not torch.isfinite(out).all():
+        raise ModelRunError("the model produced NaN or infinite values for this input")
+    return out
