@@ -8,7 +8,7 @@ SRResNet-shaped x4 network (the bundled ``srresnet`` when present, else the same
 with random weights) and a 128x128 LR input. Timings alternate naive/engine ``--repeats`` times
 and keep the median of each, so load from other processes hits both sides alike.
 
-    python benchmarks/bench_sampling.py [--device cpu|cuda] [--samples 16] [--repeats 3]
+    python benchmarks/bench_sampling.py [--device cpu|cuda] [--samples 16] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = uqcore.sampler.resolve_device(args.device)
     model, label = load_srresnet()
     module = model.module_on(device)

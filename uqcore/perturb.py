@@ -89,28 +89,33 @@ class FeaturePerturbation:
                 "choose a layer whose output is a feature map"
             )
         k = len(self.generators)
-        if output.shape[0] == 1 and k > 1 and self.expand:
-            output = output.expand(k, *output.shape[1:])
-        if output.shape[0] != k:
+        shared = output.shape[0] == 1 and k > 1 and self.expand  # one output, branched into k samples
+        if output.shape[0] != k and not shared:
             raise PrefixMismatch(f"expected batch {k} at the perturbed layer, got {output.shape[0]}")
         if self.kind == "noise":
-            return output + self._noise(output) if self.strength > 0 else output.clone()
+            if self.strength <= 0:
+                return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
+            # each sample's draw goes straight into one buffer, scaled and shifted in place:
+            # the same numbers as output + strength * randn per sample, in fewer passes (the
+            # output is made contiguous like the buffer: a channels-last operand makes add_ slow)
+            return self._draws(output, torch.randn).mul_(self.strength).add_(output.contiguous())
         p = self.strength if self.kind == "dropout" else _module_rate(module)
         if p <= 0:
-            return output.clone()
-        return output * self._keep_mask(output, p, channelwise=_channelwise(module, self.kind)) / (1.0 - p)
-
-    def _noise(self, out: torch.Tensor) -> torch.Tensor:
-        return torch.stack(
-            [torch.randn(out.shape[1:], generator=g, device=out.device, dtype=out.dtype) for g in self.generators]
-        ).mul_(self.strength)
-
-    def _keep_mask(self, out: torch.Tensor, p: float, channelwise: bool) -> torch.Tensor:
-        shape = out.shape[1:]
-        if channelwise:
+            return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
+        shape = output.shape[1:]
+        if _channelwise(module, self.kind):
             shape = (shape[0],) + (1,) * (len(shape) - 1)
-        draws = [torch.rand(shape, generator=g, device=out.device) for g in self.generators]
-        return (torch.stack(draws) >= p).to(out.dtype)
+        keep = self._draws(output, torch.rand, shape=shape, dtype=torch.float32) >= p
+        # == output * keep / (1 - p) for finite outputs; the scaling runs once on a shared output
+        return torch.where(keep, (output / (1.0 - p)).contiguous(), output.new_zeros(()))
+
+    def _draws(self, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
+        """[k, *shape] with row i drawn by ``sampler`` from generator i (into one buffer)."""
+        shape = tuple(out.shape[1:] if shape is None else shape)
+        buffer = torch.empty((len(self.generators),) + shape, device=out.device, dtype=dtype or out.dtype)
+        for row, g in zip(buffer, self.generators):
+            sampler(shape, generator=g, out=row)
+        return buffer
 
 
 class PrefixMismatch(RuntimeError):

@@ -42,6 +42,10 @@ METHODS = ("transform", "noise", "dropout", "mc_dropout", "ensemble", "llm")
 # Samples per forward pass. On CPU batching helps little beyond a few samples (measured in
 # benchmarks/bench_sampling.py); on CUDA larger batches keep the GPU busy.
 DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
+# With prefix reuse each chunk re-runs the network up to the perturbed layer once, so larger
+# chunks save whole prefix passes (measured: benchmarks/bench_sampling.py, late layers).
+PREFIX_CHUNK = {"cpu": 16, "cuda": 32}
+PREFIX_METHODS = ("noise", "dropout", "mc_dropout")
 # Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
 # output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
 # shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
@@ -189,7 +193,8 @@ def estimate(
     out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
     estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2
     limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
-    chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
+    defaults = PREFIX_CHUNK if method in PREFIX_METHODS else DEFAULT_CHUNK
+    chunk = int(chunk_size or defaults.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     started = time.perf_counter()
