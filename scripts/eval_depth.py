@@ -54,12 +54,58 @@ def time_forward(module, size: tuple[int, int], threads: int, repeats: int = 20)
     }
 
 
+def base_card(weights: Path) -> dict:
+    """The card's fixed part, from the weights' own metadata (written by the training command)."""
+    import platform
+
+    import torch
+
+    with safe_open(str(weights), "pt") as f:
+        meta = f.metadata()
+        params = sum(f.get_slice(k).get_shape().numel() if hasattr(f.get_slice(k).get_shape(), "numel")
+                     else int(torch.tensor(f.get_slice(k).get_shape()).prod()) for k in f.keys()
+                     if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    arch = json.loads(meta["arch_kwargs"])
+    return {
+        "name": weights.stem,
+        "task": "depth",
+        "scale": 1,
+        "architecture": "fcrn",
+        "arch_kwargs": arch,
+        "weights": weights.name,
+        "output": "mean",
+        "probe_size": [128, 160],
+        "in_channels": 3,
+        "description": "FCRN-style monocular depth network (residual encoder, up-projection decoder, "
+                       f"dropout p={arch.get('dropout')} before the prediction) trained on synthetic indoor scenes "
+                       "(uqcore.scenes); see docs/MODELS.md.",
+        "input_range": "RGB float32 in [0, 1] (ImageNet normalisation inside the module); output depth in metres "
+                       "at the input resolution",
+        "parameters": params,
+        "training": {
+            "command": meta["command"].replace("/tmp/d5/train", "data/depth_train"),
+            "data": "python -m uqcore make-scenes --n 2400 --seed 0 --out data/depth_train (seeds 0-2399, 160x128); "
+                    "monitoring set seeds 2000000-2000023; bundled held-out set assets/samples/depth (seeds 1000000-1000011)",
+            "steps": int(meta["steps"]),
+            "seed": int(meta["seed"]),
+            "loss": meta["loss"],
+            "train_pairs": int(meta["train_pairs"]),
+            "train_seconds": float(meta["train_seconds"]),
+            "hardware": f"CPU ({platform.processor() or platform.machine()}), 1 torch thread, shared 2-core machine",
+            "train_mean_depth_m": float(meta["train_mean_depth"]),
+            **({"init": meta["init"]} if meta.get("init") else {}),
+        },
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fcrn", help="bundled model name or card path")
     parser.add_argument("--data", default=str(ROOT / "assets" / "samples" / "depth"))
     parser.add_argument("--mean", type=float, default=None, help="training-mean depth (m) for the baseline")
     parser.add_argument("--write-card", action="store_true", help="store the metrics in the model card")
+    parser.add_argument("--new-card", default=None, metavar="WEIGHTS",
+                        help="first (re)write the card's fixed part from these weights' metadata")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--time", action="store_true", help="also time one forward pass at the probe size")
     args = parser.parse_args(argv)
@@ -67,6 +113,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.new_card:
+        weights = Path(args.new_card)
+        (weights.parent / f"{weights.stem}.json").write_text(json.dumps(base_card(weights), indent=2) + "\n")
     model = load_model(args.model)
     card_path = Path(args.model) if args.model.endswith(".json") else MODELS_DIR / f"{args.model}.json"
     weights = card_path.parent / model.card["weights"]
