@@ -178,7 +178,7 @@ def write_card(name: str, files: list[str], output: str, desc: str, metas: list[
     return card
 
 
-def crop_figure(models: dict, image: str = "chelsea.png", box=(120, 180, 96, 96), zoom: int = 3) -> None:
+def crop_figure(models: dict, image: str = "gravel.png", box=(100, 100, 96, 96), zoom: int = 3) -> None:
     """bicubic | srresnet | srgan | HR on a crop of one eval image, nearest-neighbour zoomed."""
     from PIL import Image, ImageDraw
 
