@@ -42,10 +42,13 @@ METHODS = ("transform", "noise", "dropout", "mc_dropout", "ensemble", "llm")
 # Samples per forward pass. On CPU batching helps little beyond a few samples (measured in
 # benchmarks/bench_sampling.py); on CUDA larger batches keep the GPU busy.
 DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
-# With prefix reuse each chunk re-runs the network up to the perturbed layer once, so larger
-# chunks save whole prefix passes (measured: benchmarks/bench_sampling.py, late layers).
+# With prefix reuse each chunk re-runs the network up to the perturbed layer once. When that
+# prefix is most of the network (a late layer), larger chunks save whole prefix passes; for an
+# early layer, large batches only cost memory traffic on CPU (benchmarks/bench_sampling.py).
+# The prefix's share is counted on the unperturbed forward pass that every call makes anyway.
 PREFIX_CHUNK = {"cpu": 16, "cuda": 32}
 PREFIX_METHODS = ("noise", "dropout", "mc_dropout")
+LATE_LAYER_SHARE = 0.5
 # Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
 # output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
 # shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
@@ -193,8 +196,7 @@ def estimate(
     out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
     estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2
     limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
-    defaults = PREFIX_CHUNK if method in PREFIX_METHODS else DEFAULT_CHUNK
-    chunk = int(chunk_size or defaults.get(dev.type, 4))
+    chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     started = time.perf_counter()
@@ -202,8 +204,14 @@ def estimate(
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
 
+    targets = _perturbed_modules(members[0], method, layer) if method in PREFIX_METHODS else []
     with torch.inference_mode():
-        original = run.forward(members[0], x)
+        if targets and chunk_size is None:
+            original, share = _prefix_share(run, members[0], x, targets[0])
+            if dev.type != "cpu" or share >= LATE_LAYER_SHARE:
+                chunk = PREFIX_CHUNK.get(dev.type, chunk)
+        else:
+            original = run.forward(members[0], x)
         if chunk_size is None:
             run.chunk = _memory_bounded_chunk(chunk, original)
         used_prefix = False
@@ -219,7 +227,6 @@ def estimate(
             elif method == "ensemble":
                 moments = run.ensemble(min(samples, len(members)))
             else:
-                targets = _perturbed_modules(members[0], method, layer)
                 if method in ("noise", "dropout") and strength == 0:
                     # No perturbation: every sample is the original output. Computing them would
                     # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
@@ -248,6 +255,30 @@ def estimate(
         device=str(dev),
         prefix_reuse=used_prefix,
     )
+
+
+def _prefix_share(run: "_Run", module: nn.Module, x: torch.Tensor, target: nn.Module) -> tuple[torch.Tensor, float]:
+    """The unperturbed output, and the share of the forward pass's work done before ``target``'s
+    output. Work is counted, not timed, so the chunk (and the map's last bits) never depend on
+    machine load: a leaf module costs its output size times its weights per output channel."""
+    done = [0.0]
+    at_target: list[float] = []
+
+    def count(mod, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            weight = getattr(mod, "weight", None)
+            per_out = weight.numel() / max(weight.shape[0], 1) if isinstance(weight, torch.Tensor) and weight.dim() > 1 else 1
+            done[0] += output.numel() * per_out
+
+    def mark(_mod, _inputs, _output):
+        if not at_target:
+            at_target.append(done[0])
+
+    leaves = {m: count for m in module.modules() if next(m.children(), None) is None}
+    with forward_hooks(post=leaves):
+        with forward_hooks(post={target: mark}):
+            original = run.forward(module, x)
+    return original, at_target[0] / done[0] if at_target and done[0] > 0 else 0.0
 
 
 def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:
