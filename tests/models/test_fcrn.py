@@ -40,8 +40,23 @@ def test_bundled_model_loads_and_runs():
     assert torch.isfinite(y).all() and (y > 0).all()
 
 
-def test_bundled_model_quality_on_three_scenes():
+def test_bundled_model_matches_its_card():
+    """The card's numbers come from this model (recomputed on the 12 held-out scenes), and it
+    meets the issue's other bars: delta1 >= 0.85, abs-rel at most half the mean-depth baseline's."""
     model = uqcore.load_model("fcrn")
-    result = evaluate_folder(model.module, SAMPLES, limit=3)
-    assert result["images"] == 3
-    assert result["model"]["abs_rel"] < 0.12
+    metrics = model.card["metrics"]
+    result = evaluate_folder(model.module, SAMPLES, constant=metrics["train_mean_depth_m"])
+    assert result["images"] == metrics["images"] == 12
+    for key in ("abs_rel", "rmse", "delta1"):
+        assert result["model"][key] == pytest.approx(metrics["model"][key], abs=6e-4)
+    assert result["model"]["abs_rel"] <= 0.5 * result["constant"]["abs_rel"]
+    assert result["model"]["delta1"] >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="the bundled fcrn misses the abs-rel <= 0.12 bar of its issue on the "
+                   "held-out set (0.145 over the 12 scenes; 0.105 on the first three alone, so a three-scene "
+                   "check would hide it); strict: this fails once a model meets the bar")
+def test_bundled_model_meets_the_abs_rel_bar_on_the_held_out_set():
+    model = uqcore.load_model("fcrn")
+    result = evaluate_folder(model.module, SAMPLES)
+    assert result["model"]["abs_rel"] <= 0.12
