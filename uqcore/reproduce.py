@@ -160,8 +160,8 @@ class Settings:
     depth_limit: int | None = None
     depth_calibration: int = 4
     sweep_layers: int = 4             # layers spread from early to late (uqcore.sweep.default_layers)
-    noise_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
-    dropout_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
+    noise_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    dropout_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5)
     sweep_samples: int = 8
     tolerance: float = 0.05
     sr_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: {
