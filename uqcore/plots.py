@@ -81,6 +81,12 @@ def panels_figure(
     if err is not None:
         titles.append("error |pred − target|")
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.04)
+
+    def colorbar(col: int) -> dict:  # horizontal, under its own panel: never over a neighbour
+        lo, hi = fig.layout[f"xaxis{'' if col == 1 else col}"].domain
+        return dict(orientation="h", x=(lo + hi) / 2, xanchor="center", len=0.8 * (hi - lo), y=-0.02,
+                    yanchor="top", thickness=10, tickfont=dict(size=10), nticks=4)
+
     pred_value = pred[0] if pred.shape[0] == 1 else pred.mean(0)
     layers = [pred_value, var] + ([err] if err is not None else [])
     # float32: plotly sends numpy arrays as binary typed arrays, so this halves what the browser loads
@@ -96,7 +102,7 @@ def panels_figure(
     if depth or pred.shape[0] != 3:
         fig.add_trace(
             go.Heatmap(z=pred_value.astype(np.float32), x=x, y=y, colorscale="magma", customdata=custom, hovertemplate=hover,
-                       colorbar=dict(len=0.9, x=1 / len(titles) - 0.02, thickness=10), name="prediction"),
+                       colorbar=colorbar(1), name="prediction"),
             row=1, col=1,
         )
     else:
@@ -115,13 +121,13 @@ def panels_figure(
         shown_var = np.log10(np.maximum(var, 1e-12))
     fig.add_trace(
         go.Heatmap(z=shown_var.astype(np.float32), x=x, y=y, colorscale=colormap, customdata=custom, hovertemplate=hover,
-                   colorbar=dict(len=0.9, x=2 / len(titles) - 0.02, thickness=10), name="variance", **zrange),
+                   colorbar=colorbar(2), name="variance", **zrange),
         row=1, col=2,
     )
     if err is not None:
         fig.add_trace(
             go.Heatmap(z=err.astype(np.float32), x=x, y=y, colorscale=colormap, customdata=custom, hovertemplate=hover,
-                       colorbar=dict(len=0.9, x=1.0, thickness=10), name="error", **zrange),
+                       colorbar=colorbar(3), name="error", **zrange),
             row=1, col=3,
         )
     for i in range(1, len(titles) + 1):
@@ -129,8 +135,11 @@ def panels_figure(
         fig.update_xaxes(matches="x", showticklabels=False, constrain="domain", row=1, col=i)
         fig.update_yaxes(matches="y", autorange="reversed", scaleanchor=f"x{suffix}", scaleratio=1,
                          showticklabels=False, constrain="domain", row=1, col=i)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), dragmode="zoom",
-                      meta={"display_factor": factor}, title=dict(text=scale_note, font=dict(size=11), x=0.5))
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=70 if scale_note else 50), dragmode="zoom",
+                      meta={"display_factor": factor})
+    if scale_note:  # below the panels, where it cannot collide with the titles
+        fig.add_annotation(text=scale_note.strip(), showarrow=False, x=0.5, y=0, xref="paper", yref="paper",
+                           yanchor="top", yshift=-48, font=dict(size=11, color="grey"))
     return fig
 
 

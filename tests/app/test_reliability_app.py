@@ -134,3 +134,25 @@ def test_widgets_bound_samples_and_strength():
     record(AREA, "samples 0 / huge, dropout rate out of [0, 1), negative noise std",
            f"cannot be entered: samples slider {samples.min}–{samples.max}, dropout rate {rate.min}–{rate.max}, "
            "noise std a log-scale slider over 1e-4…1 (the core refuses other values: see Arguments above)")
+
+
+def test_exif_rotated_jpeg_in_the_app():
+    from PIL import Image
+
+    from tests.app.test_pages import arr
+    from tests.test_reliability import jpeg
+
+    stored = np.zeros((24, 40, 3), np.uint8)  # stored landscape, left half white
+    stored[:, :20] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": shown portrait, white half on top
+    at = app()
+    at.radio(key="explore_source").set_value("Upload").run()
+    at.file_uploader(key="explore_up_hr").upload("photo.jpg", jpeg(stored, exif=exif.tobytes(), quality=95),
+                                                 "image/jpeg").run()
+    assert not at.exception and not at.error
+    variance = next(t for t in charts(at)[0]["data"] if t.get("name") == "variance")
+    assert arr(variance["z"]).shape == (40, 24)  # the output follows the displayed (portrait) orientation
+    record(AREA, "EXIF-rotated JPEG (stored 40×24 landscape, orientation 6)",
+           f"analysed in its displayed orientation: variance map {arr(variance['z']).shape[0]}×"
+           f"{arr(variance['z']).shape[1]} (portrait)")
