@@ -37,7 +37,7 @@ if layers_key not in st.session_state:
 layers = c2.multiselect("Layers", layer_names, key=layers_key, format_func=labels.get)
 c3, c4, c5, c6 = st.columns([2, 1, 1, 1])
 if method == "noise":
-    low, high = c3.select_slider("Noise std range (log scale)", NOISE_RANGE, value=(0.001, 0.1), key="tol_noise_range")
+    low, high = c3.select_slider("Noise std range (log scale)", NOISE_RANGE, value=(0.01, 1.0), key="tol_noise_range")
     count = c4.slider("Strengths", 2, 8, 5, key="tol_count")
     strengths = [float(f"{v:.3g}") for v in np.geomspace(low, high, count)] if low < high else [low]
 else:

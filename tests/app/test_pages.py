@@ -175,7 +175,7 @@ def test_tolerability_sweep_and_carry_to_explore():
     assert_clean(at)
     loss_fig, increase_fig, heat = charts(at)
     assert [t["name"] for t in loss_fig["data"]][:2] == ["body.0", "body.1"]
-    assert [t["text"] for t in loss_fig["data"][:2]] == [["0.001", "0.1"], ["0.001", "0.1"]]
+    assert [t["text"] for t in loss_fig["data"][:2]] == [["0.01", "1"], ["0.01", "1"]]
     assert increase_fig["layout"]["xaxis"]["title"]["text"] == "loss increase"
     assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["y"] == ["body.0", "body.1"]
     at.slider(key="tol_tolerance").set_value(0.5).run()
