@@ -9,6 +9,7 @@ display options never recomputes, and one session's results never show in anothe
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from uqcore.models.registry import ASSETS
 TASKS = {"sr": "Super-resolution", "depth": "Depth"}
 DEFAULT_MODEL = {"sr": "srresnet", "depth": "fcrn"}
 RESULT_CACHE_SIZE = 24
+SHARED_CACHE_SIZE = 64
 SAMPLES_DIR = ASSETS / "samples"
 
 
@@ -94,6 +96,21 @@ def sample_files(task: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if folder.exists() else []
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def thumbnail(path: str, side: int = 144) -> bytes:
+    """A small PNG of a gallery image: the browser gets kilobytes, not the full-size sample."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        img.thumbnail((side, side))
+        buffer = BytesIO()
+        img.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def depth_file_for(rgb: Path) -> Path | None:
     for suffix in ("_depth.png", "_depth.npy"):
         candidate = rgb.with_name(rgb.stem + suffix)
@@ -115,17 +132,44 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-def cached_result(key: str, compute):
-    """Per-session LRU: return the stored result for ``key`` or compute and store it."""
+@st.cache_resource
+def _shared_results() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def cached_result(key: str, compute, *, shared: bool = False):
+    """Per-session LRU: return the stored result for ``key`` or compute and store it.
+
+    ``shared``: also look in, and add to, a process-wide LRU. Only for results that involve
+    nothing of any user's (a bundled model on a bundled sample), so one visitor's default view
+    is every later visitor's too, without recomputing; uploads and own models stay per session.
+    """
     store: OrderedDict = st.session_state.setdefault("_results", OrderedDict())
     if key in store:
         store.move_to_end(key)
         return store[key]
-    value = compute()
+    if shared:
+        common, lock = _shared_results()
+        with lock:
+            value = common.get(key)
+        if value is None:
+            value = compute()
+            with lock:
+                common[key] = value
+                while len(common) > SHARED_CACHE_SIZE:
+                    common.popitem(last=False)
+    else:
+        value = compute()
     store[key] = value
     while len(store) > RESULT_CACHE_SIZE:
         store.popitem(last=False)
     return value
+
+
+def is_bundled(model_name: str, prefix: str) -> bool:
+    """True when the page's input is a bundled sample and the model a bundled one."""
+    return (st.session_state.get(f"{prefix}_source") == "Bundled sample"
+            and model_name not in st.session_state.get("custom_models", {}))
 
 
 def progress_callback(bar, label: str):

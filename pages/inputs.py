@@ -23,7 +23,7 @@ def pick_input(task: str, model: uqcore.UQModel, prefix: str) -> tuple[PreparedI
         names = [p.stem for p in files]
         with st.container(horizontal=True):
             for path in files[:10]:
-                st.image(str(path), caption=path.stem, width=72)
+                st.image(glue.thumbnail(str(path)), caption=path.stem, width=72)
         choice = st.selectbox("Sample", names, key=f"{prefix}_sample_{task}")
         path = files[names.index(choice)]
         if task == "sr":

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import uqcore
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]
 TIMEOUT = 240
@@ -209,3 +211,32 @@ def test_models_page_lists_zoo_and_layers():
     assert "body.0" in set(layers["name"])
     at.text_input(key="models_filter").set_value("Conv2d").run()
     assert set(at.dataframe[0].value["kind"]) == {"Conv2d"}
+
+
+def test_bundled_results_are_shared_between_sessions_uploads_are_not(monkeypatch):
+    calls = []
+    real = uqcore.estimate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("seed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(uqcore, "estimate", counting)
+    first = app()
+    first.number_input(key="seed").set_value(4242).run()  # settings no other test uses
+    assert_clean(first)
+    assert calls.count(4242) == 1
+    second = app()
+    second.number_input(key="seed").set_value(4242).run()  # a new session, same bundled view
+    assert_clean(second)
+    assert calls.count(4242) == 1, "the second session recomputed a bundled result"
+    assert len(charts(second)) == 2
+    # an upload is never served from another session's result
+    sample = sorted((ROOT / "assets" / "samples" / "sr").glob("*.png"))[0].read_bytes()
+    before = len(calls)
+    for session in range(2):
+        at = app()
+        at.radio(key="explore_source").set_value("Upload").run()
+        at.file_uploader(key="explore_up_hr").upload("mine.png", sample, "image/png").run()
+        assert_clean(at)
+    assert len(calls) - before == 2  # each upload computed in its own session (the default views were shared)
