@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import streamlit as st
 
@@ -147,19 +145,12 @@ st.caption("NLL σ-scaled: variance scale fitted on half the 16×16 tiles (check
            "PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
 
 # -- downloads ------------------------------------------------------------------------------------
-# Callables: each file is made when its button is pressed, not on every run (the HTML report
-# embeds the figures and takes longer than drawing them).
 stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}"
-figures = [panels] + ([curve_fig] if curve_fig else [])
 d1, d2, d3, d4, d5 = st.columns(5)
-d1.download_button("Variance (16-bit PNG)", partial(export.map_png16, result.variance), f"{stem}_variance.png",
-                   "image/png")
-d2.download_button("Variance (.npy)", partial(export.npy_bytes, result.variance.astype(np.float32)),
-                   f"{stem}_variance.npy")
+d1.download_button("Variance (16-bit PNG)", export.map_png16(result.variance), f"{stem}_variance.png", "image/png")
+d2.download_button("Variance (.npy)", export.npy_bytes(result.variance.astype(np.float32)), f"{stem}_variance.npy")
 if result.error is not None:
-    d3.download_button("Error map (.npy)", partial(export.npy_bytes, result.error.astype(np.float32)),
-                       f"{stem}_error.npy")
-d4.download_button("Metrics (JSON)", partial(export.metrics_json, v, settings), f"{stem}_metrics.json",
-                   "application/json")
-d5.download_button("HTML report", partial(export.html_report, f"uqcore — {stem}", settings, v, figures, [prepared.note]),
-                   f"{stem}_report.html", "text/html")
+    d3.download_button("Error map (.npy)", export.npy_bytes(result.error.astype(np.float32)), f"{stem}_error.npy")
+d4.download_button("Metrics (JSON)", export.metrics_json(v, settings), f"{stem}_metrics.json", "application/json")
+report = export.html_report(f"uqcore — {stem}", settings, v, [panels] + ([curve_fig] if curve_fig else []), [prepared.note])
+d5.download_button("HTML report", report, f"{stem}_report.html", "text/html")

@@ -109,8 +109,10 @@ def test_explore_default_view_and_upload(server, browser):
     legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
     assert any("AUSE" in t for t in legend) and any("AURG" in t for t in legend)
 
-    # downloads are made when pressed: the metrics JSON and the self-contained HTML report arrive
+    # the metrics JSON and the self-contained HTML report download (once the script run is over)
     import json
+
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=PANEL_TIMEOUT_MS)
 
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Metrics (JSON)").click()
