@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -58,12 +59,9 @@ def base_card(weights: Path) -> dict:
     """The card's fixed part, from the weights' own metadata (written by the training command)."""
     import platform
 
-    import torch
-
     with safe_open(str(weights), "pt") as f:
         meta = f.metadata()
-        params = sum(f.get_slice(k).get_shape().numel() if hasattr(f.get_slice(k).get_shape(), "numel")
-                     else int(torch.tensor(f.get_slice(k).get_shape()).prod()) for k in f.keys()
+        params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()
                      if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     arch = json.loads(meta["arch_kwargs"])
     return {
