@@ -99,11 +99,23 @@ def test_explore_default_view_and_upload(server, browser):
     # view (bundled SR model, first sample, transform, 8 samples). Bundled results are shared
     # between sessions (pages/glue.py), so this is the page, transfer and rendering time.
     page = browser.new_page(viewport={"width": 1280, "height": 1700})
+    marks: dict[str, float] = {}
     started = time.perf_counter()
+
+    def mark_once(name: str) -> None:
+        marks.setdefault(name, time.perf_counter() - started)
+
+    # where the time goes: the figure's websocket message, and Streamlit's lazily loaded plotly.js chunk
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda frame: mark_once("figure received") if len(frame or b"") > 500_000 else None))
+    page.on("requestfinished", lambda req: mark_once("plotly.js chunk loaded") if "/PlotlyChart" in req.url else None)
     page.goto(server)
+    page.wait_for_selector("h1", timeout=PANEL_TIMEOUT_MS)
+    mark_once("page title shown")
     wait_for_panels(page)
     seconds = time.perf_counter() - started
     print(f"default Explore view, a later visitor: four panels {seconds:.2f} s after opening the page (quality bar: 5 s)")
+    print("  timeline: " + ", ".join(f"{name} {t:.2f} s" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
     page.screenshot(path=str(ARTIFACTS / "explore_default.png"), full_page=True)
     # the sparsification legend carries AUSE / AURG
     legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
