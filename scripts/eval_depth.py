@@ -55,15 +55,57 @@ def time_forward(module, size: tuple[int, int], threads: int, repeats: int = 20)
     }
 
 
-def base_card(weights: Path) -> dict:
-    """The card's fixed part, from the weights' own metadata (written by the training command)."""
+def training_stage(meta: dict) -> dict:
+    """One training run, from the metadata the training command wrote into its weights."""
     import platform
 
+    command = meta["command"].replace("/tmp/d5/train", "data/depth_train")
+    n = int(meta["train_pairs"])
+    stage = {
+        "command": command,
+        "data": f"python -m uqcore make-scenes --n {n} --seed 0 --out data/depth_train (seeds 0-{n - 1}, 160x128)",
+        "steps": int(meta["steps"]),
+        "seed": int(meta["seed"]),
+        "loss": meta["loss"],
+        "train_pairs": n,
+        "train_seconds": float(meta["train_seconds"]),
+        "hardware": f"CPU ({platform.processor() or platform.machine()}), 1 torch thread, shared 2-core machine",
+        "train_mean_depth_m": float(meta["train_mean_depth"]),
+    }
+    if "--init " in command:
+        stage["init"] = command.split("--init ", 1)[1].split()[0]
+    return stage
+
+
+def base_card(weights: Path, previous: dict | None = None) -> dict:
+    """The card's fixed part, from the weights' own metadata (written by the training command).
+
+    Weights fine-tuned from an earlier model (``--init``) keep that model's recipe: ``previous``
+    is the card of the weights they started from, and its training becomes the first stage."""
     with safe_open(str(weights), "pt") as f:
         meta = f.metadata()
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()
                      if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     arch = json.loads(meta["arch_kwargs"])
+    stage = training_stage(meta)
+    if "init" in stage:
+        if previous is None:
+            raise SystemExit(f"{weights} was fine-tuned from {stage['init']}: pass that model's card with --init-card")
+        stages = previous["training"].get("stages") or [previous["training"]]
+        stages = [dict(s, stage=i + 1) for i, s in enumerate(stages)]
+        stage["init"] = f"{stage['init']} (the weights of stage {len(stages)})"
+        stages.append(dict(stage, stage=len(stages) + 1))
+        training = {
+            "stages": stages,
+            "total_steps": sum(s["steps"] for s in stages),
+            "total_train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
+            "train_pairs": stage["train_pairs"],
+            "train_mean_depth_m": stage["train_mean_depth_m"],
+            "monitoring": "seeds 2000000-2000023; bundled held-out set assets/samples/depth (seeds 1000000-1000011)",
+        }
+    else:
+        training = dict(stage, monitoring="seeds 2000000-2000023; bundled held-out set assets/samples/depth "
+                                          "(seeds 1000000-1000011)")
     return {
         "name": weights.stem,
         "task": "depth",
@@ -80,19 +122,7 @@ def base_card(weights: Path) -> dict:
         "input_range": "RGB float32 in [0, 1] (ImageNet normalisation inside the module); output depth in metres "
                        "at the input resolution",
         "parameters": params,
-        "training": {
-            "command": meta["command"].replace("/tmp/d5/train", "data/depth_train"),
-            "data": "python -m uqcore make-scenes --n 2400 --seed 0 --out data/depth_train (seeds 0-2399, 160x128); "
-                    "monitoring set seeds 2000000-2000023; bundled held-out set assets/samples/depth (seeds 1000000-1000011)",
-            "steps": int(meta["steps"]),
-            "seed": int(meta["seed"]),
-            "loss": meta["loss"],
-            "train_pairs": int(meta["train_pairs"]),
-            "train_seconds": float(meta["train_seconds"]),
-            "hardware": f"CPU ({platform.processor() or platform.machine()}), 1 torch thread, shared 2-core machine",
-            "train_mean_depth_m": float(meta["train_mean_depth"]),
-            **({"init": meta["init"]} if meta.get("init") else {}),
-        },
+        "training": training,
     }
 
 
@@ -104,6 +134,8 @@ def main(argv=None) -> int:
     parser.add_argument("--write-card", action="store_true", help="store the metrics in the model card")
     parser.add_argument("--new-card", default=None, metavar="WEIGHTS",
                         help="first (re)write the card's fixed part from these weights' metadata")
+    parser.add_argument("--init-card", default=None, metavar="CARD",
+                        help="with --new-card for fine-tuned weights: the card of the weights they started from")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--time", action="store_true", help="also time one forward pass at the probe size")
     args = parser.parse_args(argv)
@@ -113,7 +145,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     if args.new_card:
         weights = Path(args.new_card)
-        (weights.parent / f"{weights.stem}.json").write_text(json.dumps(base_card(weights), indent=2) + "\n")
+        previous = json.loads(Path(args.init_card).read_text()) if args.init_card else None
+        (weights.parent / f"{weights.stem}.json").write_text(json.dumps(base_card(weights, previous), indent=2) + "\n")
     model = load_model(args.model)
     card_path = Path(args.model) if args.model.endswith(".json") else MODELS_DIR / f"{args.model}.json"
     weights = card_path.parent / model.card["weights"]

@@ -69,3 +69,28 @@ def test_bad_inputs(tmp_path):
     assert main(["train", "depth", "--data", str(empty), "--steps", "1", "--out", str(tmp_path / "x.safetensors")]) == 2
     assert _train(empty, tmp_path / "x.pt", "--steps", "1") == 2
     assert _train(empty, tmp_path / "y.safetensors", "--steps", "1", "--resume") == 2
+
+
+def test_fine_tuned_card_keeps_the_first_stage(scene_folder, tmp_path):
+    """scripts/eval_depth.py --new-card on weights trained with --init records both runs."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from eval_depth import base_card
+
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    assert _train(scene_folder, first, "--steps", "2") == 0
+    assert _train(scene_folder, second, "--steps", "3", "--init", str(first), "--lr", "0.0005") == 0
+    first_card = base_card(first)
+    assert "stages" not in first_card["training"] and first_card["training"]["steps"] == 2
+    with pytest.raises(SystemExit, match="--init-card"):
+        base_card(second)
+    card = base_card(second, previous=first_card)
+    stages = card["training"]["stages"]
+    assert [s["stage"] for s in stages] == [1, 2]
+    assert [s["steps"] for s in stages] == [2, 3] and card["training"]["total_steps"] == 5
+    assert "--init" not in stages[0]["command"] and f"--init {first}" in stages[1]["command"]
+    assert stages[1]["init"].startswith(str(first))
+    assert card["training"]["total_train_seconds"] == pytest.approx(
+        stages[0]["train_seconds"] + stages[1]["train_seconds"], abs=0.11)
