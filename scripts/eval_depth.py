@@ -26,6 +26,7 @@ from uqcore.models.fcrn import METRIC_NAMES, evaluate_folder  # noqa: E402
 from uqcore.models.registry import MODELS_DIR, load_model  # noqa: E402
 
 COMMAND = "python scripts/eval_depth.py --time --write-card"
+MONITORING = "seeds 2000000-2000023; bundled held-out set assets/samples/depth (seeds 1000000-1000011)"
 
 
 def time_forward(module, size: tuple[int, int], threads: int, repeats: int = 20) -> dict:
@@ -51,7 +52,7 @@ def time_forward(module, size: tuple[int, int], threads: int, repeats: int = 20)
         "min_s": round(times[0], 4),
         "threads": threads,
         "device": f"cpu ({platform.processor() or platform.machine()})",
-        "command": "python scripts/eval_depth.py --time --write-card",
+        "command": COMMAND,
     }
 
 
@@ -101,11 +102,10 @@ def base_card(weights: Path, previous: dict | None = None) -> dict:
             "total_train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
             "train_pairs": stage["train_pairs"],
             "train_mean_depth_m": stage["train_mean_depth_m"],
-            "monitoring": "seeds 2000000-2000023; bundled held-out set assets/samples/depth (seeds 1000000-1000011)",
+            "monitoring": MONITORING,
         }
     else:
-        training = dict(stage, monitoring="seeds 2000000-2000023; bundled held-out set assets/samples/depth "
-                                          "(seeds 1000000-1000011)")
+        training = dict(stage, monitoring=MONITORING)
     return {
         "name": weights.stem,
         "task": "depth",
