@@ -1,11 +1,14 @@
-"""uqcore dashboard: page config, session defaults, navigation. Pages live in pages/."""
+"""uqcore dashboard: page config and navigation over pages/.
+
+Every page starts with ``ui.session.page_setup()``: the shared sidebar drawn from the one current
+setting (``ui.state``), which no widget owns, so nothing is forgotten on a page change, and the
+URL mirrors it. (Pages set themselves up rather than app.py, so that each also runs alone, as
+Streamlit's AppTest runs a page of a ``pages/`` folder.)
+"""
 
 import streamlit as st
 
-from pages.glue import init_session
-
 st.set_page_config(page_title="uqcore — where is my network unsure?", page_icon=":material/blur_on:", layout="wide")
-init_session()
 st.navigation(
     [
         st.Page("pages/explore.py", title="Explore", icon=":material/search:", default=True),

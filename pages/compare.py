@@ -9,10 +9,21 @@ import pandas as pd
 import streamlit as st
 
 import uqcore
-from pages import glue
+from ui import glue, session, state
 from uqcore import evaluation, plots
 
-task, model_name = glue.sidebar()
+CMP = state.page_store("compare", dict(source="Bundled evaluation set", counts=[8], limit=4, seed=0, metric="ause",
+                                       noise=0.05, dropout=0.1))
+
+
+def _keep_files() -> None:
+    """Keep the uploaded set beyond the uploader's life (a page change must not lose it)."""
+    files = st.session_state.get("cmp_upload") or []
+    st.session_state[CMP]["files"] = [(f.name, f.getvalue()) for f in files]
+
+
+setting = session.page_setup()
+task, model_name = setting["task"], setting["model"]
 st.title("Compare")
 st.caption("AUSE and correlation at mean / patch / block / pixel level and NLL for each method and "
            "sample count, on the bundled evaluation set or your own images.")
@@ -22,60 +33,71 @@ except uqcore.InputError as exc:
     glue.show_error(exc)
     st.stop()
 
-source = st.radio("Images", ["Bundled evaluation set", "Upload"], horizontal=True, key="cmp_source")
+options = st.session_state[CMP]
+source = state.bound(st.radio, "Images", "source", store=CMP, options=["Bundled evaluation set", "Upload"],
+                     horizontal=True)
 if source == "Bundled evaluation set":
     folder = glue.SAMPLES_DIR / task
     upload_key = None
 else:
     hint = ("HR images (the LR inputs are made by bicubic downscaling)" if task == "sr"
             else "RGB images `name.png` with depth maps `name_depth.png` (16-bit mm) or `name_depth.npy` (m)")
-    files = st.file_uploader(f"Upload {hint}", accept_multiple_files=True, key="cmp_upload",
-                             type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "npy"])
+    st.file_uploader(f"Upload {hint}", accept_multiple_files=True, key="cmp_upload", on_change=_keep_files,
+                     type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "npy"])
+    files = options.get("files") or []
+    if files and not st.session_state.get("cmp_upload"):
+        st.caption(f"Using the {len(files)} files uploaded earlier; upload again to replace them.")
     if not files:
         st.info(f"Upload {hint}.")
         st.stop()
-    upload_key = glue.digest(*[f.name.encode() + f.getvalue() for f in files])
+    upload_key = glue.digest(*[name.encode() + data for name, data in files])
     folder = Path(tempfile.gettempdir()) / f"uqcore_upload_{upload_key[:16]}"
     folder.mkdir(exist_ok=True)
-    for f in files:
-        (folder / Path(f.name).name).write_bytes(f.getvalue())
+    for name, data in files:
+        (folder / Path(name).name).write_bytes(data)
 
 choices = []
 for m in model.methods:
     choices += ["mc_dropout1", "mc_dropout2"] if m == "mc_dropout" else [m]
-default = [m for m in ("transform", "noise", "dropout") if m in choices]
+options.setdefault(f"methods_{model_name}", [m for m in ("transform", "noise", "dropout") if m in choices])
+method_help = "\n\n".join(f"**{m}**: {session.METHOD_HELP[m]}" for m in model.methods)
+if "mc_dropout" in model.methods:
+    method_help += "\n\nmc_dropout1: the original output as prediction; mc_dropout2: the sample mean"
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
-methods = c1.multiselect("Methods", choices, default=default, key=f"cmp_methods_{model_name}",
-                         help="mc_dropout1: original output as prediction; mc_dropout2: sample mean")
-counts = c2.multiselect("Sample counts", [2, 4, 8, 16, 32], default=[8], key="cmp_counts")
-limit = c3.number_input("Max images", 1, 100, 4, key="cmp_limit")
-seed = int(c4.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_seed"))
+methods = state.bound(c1.multiselect, "Methods", f"methods_{model_name}", store=CMP, options=choices, help=method_help)
+counts = state.bound(c2.multiselect, "Sample counts", "counts", store=CMP, options=[2, 4, 8, 16, 32])
+limit = state.bound(c3.number_input, "Max images", "limit", store=CMP, min_value=1, max_value=100)
+seed = int(state.bound(c4.number_input, "Seed", "seed", store=CMP, min_value=0, max_value=2**31 - 1))
 st.caption("Noise and dropout use a middle layer (noise std 0.05, dropout rate 0.1) unless set here; tune them "
            "on the Tolerability page.")
-layer_names = [r["name"] for r in glue.layers_for(model_name)]
+layer_rows = glue.layers_for(model_name)
+labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
+if options.get(f"layer_{model_name}") not in labels:
+    default_layer = evaluation.default_layer(model)
+    options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
 l1, l2, l3 = st.columns([2, 1, 1])
-default_layer = evaluation.default_layer(model)
-layer = l1.selectbox("Layer (noise / dropout)", layer_names,
-                     index=layer_names.index(default_layer) if default_layer in layer_names else 0, key=f"cmp_layer_{model_name}")
-noise_std = l2.number_input("Noise std", 0.0, 10.0, 0.05, format="%.4f", key="cmp_noise")
-drop_rate = l3.number_input("Dropout rate", 0.0, 0.95, 0.1, key="cmp_drop")
+layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP, options=list(labels),
+                    format_func=labels.get)
+noise_std = state.bound(l2.number_input, "Noise std", "noise", store=CMP, min_value=0.0, max_value=10.0, format="%.4f")
+drop_rate = state.bound(l3.number_input, "Dropout rate", "dropout", store=CMP, min_value=0.0, max_value=0.95)
 
 settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(methods), counts=tuple(counts),
                 limit=int(limit), seed=seed, layer=layer, noise=noise_std, dropout=drop_rate)
 key = glue.digest("compare", settings)
 
 
-def compute(progress):
+def compute(report, progress):
     _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
     return evaluation.evaluate(model, pairs, methods=methods, samples=sorted(counts), layer=layer,
                                strength={"noise": noise_std, "dropout": drop_rate}, seed=seed, progress=progress)
 
 
-rows = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not methods or not counts,
-                         progress_text="Images × settings done…")
+rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not methods or not counts,
+                            progress_text="Images × settings done…")
 st.subheader("Table (shaped like the paper's Table 1)")
 st.dataframe(evaluation.table_frame(rows).style.format("{:.4f}", na_rep="–"), width="stretch")
 frame = pd.DataFrame(rows)
-metric = st.radio("Bar chart", ["ause", "corr", "nll", "nll_scaled"], horizontal=True, key="cmp_metric")
+metric = state.bound(st.radio, "Bar chart", "metric", store=CMP, options=["ause", "corr", "nll", "nll_scaled"],
+                     horizontal=True)
 st.plotly_chart(plots.metric_bars(frame, metric), width="stretch", key="cmp_bars")
-st.download_button("Rows (CSV)", frame.to_csv(index=False), f"compare_{model_name}.csv", "text/csv")
+st.download_button("Rows (CSV)", frame.to_csv(index=False), f"compare_{model_name}.csv", "text/csv", on_click="ignore")

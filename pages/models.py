@@ -14,7 +14,9 @@ import pandas as pd
 import streamlit as st
 
 import uqcore
-from pages import glue
+from ui import glue, session
+from ui.state import TASKS
+from ui.state import current as current_setting
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -85,7 +87,7 @@ def _from_spec(spec: str, weights: str, options: dict) -> uqcore.UQModel:
 
 def load_own_model() -> None:
     """Button callback (runs before the page, so it may select the model in the sidebar)."""
-    state = st.session_state
+    state, setting = st.session_state, current_setting()
     options = {}
     if state.get("own_task", "detect") != "detect":
         options["task"] = state["own_task"]
@@ -112,16 +114,15 @@ def load_own_model() -> None:
         notes.append("an image-to-image model at ×1: listed under Super-resolution")
     model.name = _unique_name(model.name)
     state.setdefault("custom_models", {})[model.name] = model
-    state["task"] = model.task
-    state[f"model_{model.task}"] = model.name
+    setting.update(task=model.task, model=model.name, resolved_for=None)  # selected on every page
     state["own_result"] = {"name": model.name, "notes": notes}
 
 
 def remove_own_model(name: str) -> None:
     custom = st.session_state.get("custom_models", {})
     model = custom.pop(name, None)
-    if model is not None and st.session_state.get(f"model_{model.task}") == name:
-        st.session_state.pop(f"model_{model.task}", None)
+    if model is not None and current_setting()["model"] == name:
+        current_setting().update(model=None, resolved_for=None)  # back to the task's default model
     result = st.session_state.get("own_result") or {}
     if result.get("name") == name:
         st.session_state["own_result"] = None
@@ -168,7 +169,7 @@ def own_model_section() -> None:
         model = custom[result["name"]]
         info = loaders.describe(model)
         st.success(f"Loaded **{model.name}**: {info['architecture']} ({info['format']}) · "
-                   f"{glue.TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameters:,} parameters "
+                   f"{TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameters:,} parameters "
                    "— selected in the sidebar for every page.", icon="✅")
         for note in result.get("notes", []):
             st.caption(note)
@@ -183,16 +184,47 @@ def own_model_section() -> None:
                 st.button("Remove", key=f"own_remove_{name}", on_click=remove_own_model, args=(name,))
 
 
-task, model_name = glue.sidebar()
+def card_summary(card: dict) -> None:
+    """A model card as a person reads it: what it is, what it was trained on, how good it is, and
+    the setting Explore opens on. The full card stays one click away."""
+    st.markdown(card.get("description") or card.get("architecture", ""))
+    facts = [("Architecture", f"{card.get('architecture', '?')} · ×{card.get('scale', 1)} · "
+                              f"{card.get('parameters', 0):,} parameters" + (f" · {card['members']} members"
+                                                                            if card.get("members", 1) > 1 else ""))]
+    if card.get("input_range"):
+        facts.append(("Input / output", card["input_range"]))
+    training = card.get("training") or {}
+    data = training.get("data") or (training.get("stages") or [{}])[-1].get("data")
+    if data:
+        folder = data.get("folder", data) if isinstance(data, dict) else data
+        count = len(data.get("images", [])) if isinstance(data, dict) else 0
+        facts.append(("Training data", f"{folder}" + (f" ({count} images)" if count else "")
+                      + (f"; {data['sources']}" if isinstance(data, dict) and data.get("sources") else "")))
+    if training.get("total_train_seconds"):
+        facts.append(("Training time", f"{training['total_train_seconds'] / 60:,.0f} min"))
+    quality = card.get("eval", {}).get("mean") or card.get("metrics", {}).get("model")
+    if quality:
+        where = card.get("eval", {}).get("set") or card.get("metrics", {}).get("data", "")
+        facts.append(("Quality", ", ".join(f"{k} {v:g}" for k, v in quality.items()) + (f" (on {where})" if where else "")))
+    rec = card.get("recommended")
+    if rec:
+        text = rec["method"] + (f" at {rec['layer']}, strength {rec['strength']:g}" if rec.get("layer") else "")
+        facts.append(("Recommended setting", f"{text}, {rec.get('samples', 8)} samples — {rec.get('source', '')}"))
+    st.markdown("\n".join(f"- **{label}:** {text}" for label, text in facts))
+    with st.popover("Full card (JSON)"):
+        st.json(card, expanded=1)
+
+
+setting = session.page_setup()
+task, model_name = setting["task"], setting["model"]
 st.title("Models")
 
 st.subheader("Bundled zoo")
 for name in uqcore.list_models():
     card = uqcore.model_card(name)
-    summary = card.get("description") or card.get("architecture", "")
-    with st.expander(f"**{name}** · {glue.TASKS.get(card['task'], card['task'])} · ×{card.get('scale', 1)} · {summary}"[:200],
+    with st.expander(f"**{name}** · {TASKS.get(card['task'], card['task'])} · ×{card.get('scale', 1)}",
                      expanded=name == model_name):
-        st.code(json.dumps(card, indent=2, ensure_ascii=False), language="json")
+        card_summary(card)
 
 own_model_section()
 

@@ -7,15 +7,20 @@ shows the prediction, variance and error at that pixel.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 COLORMAPS = ("viridis", "magma", "cividis", "inferno", "plasma")
-MAX_DISPLAY_SIDE = 320  # pixels per panel side sent to the browser; metrics use full resolution
+MAX_DISPLAY_SIDE = 512  # pixels per panel side sent to the browser; metrics use full resolution
+VIEW_SIDE = 448  # larger images open zoomed into their centre at full size
 
 
 def display_factor(shape: Sequence[int], max_side: int = MAX_DISPLAY_SIDE) -> int:
@@ -53,93 +58,171 @@ def _rgb_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(np.nan_to_num(image.transpose(1, 2, 0)), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def _png_source(rgb: np.ndarray) -> str:
+    """[3, H, W] RGB in [0, 1] -> a PNG data URI: a few times smaller than the raw pixels in the
+    figure's JSON, which is most of what the browser waits for."""
+    buffer = io.BytesIO()
+    Image.fromarray(_rgb_uint8(rgb)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@dataclass(frozen=True)
+class Units:
+    """What the colour bars say: the output's unit, e.g. "m" for depth, "intensity" for images
+    in [0, 1]; the variance is in that unit squared."""
+
+    output: str = "intensity"
+
+    @property
+    def variance(self) -> str:
+        return f"{self.output}²"
+
+
 def panels_figure(
     prediction: np.ndarray,
     variance: np.ndarray,
     error: np.ndarray | None = None,
     *,
+    model_input: np.ndarray | None = None,
+    truth: np.ndarray | None = None,
     colormap: str = "viridis",
     log_variance: bool = False,
     shared_scale: bool = False,
     depth: bool = False,
     max_side: int = MAX_DISPLAY_SIDE,
-    height: int = 400,
+    view_side: int = VIEW_SIDE,
+    panel_height: int = 330,
 ) -> go.Figure:
-    """Prediction | variance | error (if given), one row, axes matched, hover shows all three.
+    """The image panels of one estimate, axes linked (zoom or pan one, all follow).
 
-    prediction: [3, H, W] RGB in [0, 1], or [1, H, W] depth (shown with ``magma``).
-    log_variance: colour by log10(variance) (hover still shows the variance itself).
-    shared_scale: variance and error each divided by their 99th percentile and drawn on one
-    colour range [0, 1] (relative units), so their patterns compare directly.
-    Large images are shown block-averaged to at most ``max_side`` pixels a side.
+    Without ``model_input`` / ``truth``: one row, prediction | variance | error (if given).
+    With them: the input and the ground truth join the prediction on a first row and the
+    variance and error form a second. prediction / truth: [3, H, W] RGB in [0, 1], or
+    [1, H, W] depth in metres (``magma``); model_input: [C, h, w] RGB drawn over the output's
+    pixel grid (an LR input covers the same area, each of its pixels ``H / h`` output pixels).
+    log_variance: colour by log10(variance). shared_scale: variance and error each divided by
+    their 99th percentile and drawn on one colour range [0, 1] (relative units). Images longer
+    than ``max_side`` are shown as block means; images larger than ``view_side`` open zoomed
+    into their centre at full size (double-click to see all) instead of shrinking.
     """
     factor = display_factor(prediction.shape, max_side)
-    pred = block_mean(prediction, factor)
-    var = block_mean(variance, factor)
+    units = Units("m" if depth else "intensity")
+    pred, var = block_mean(prediction, factor), block_mean(variance, factor)
     err = None if error is None else block_mean(error, factor)
-    titles = ["prediction" + (" (m)" if depth else ""), "variance" + (" (log10)" if log_variance else "")]
-    if err is not None:
-        titles.append("error |pred − target|")
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.04)
+    panels: list[tuple[str, go.BaseTraceType]] = []
+    height, width = pred.shape[-2:]
+    grid = _grid(factor)
 
-    def colorbar(col: int) -> dict:  # horizontal, under its own panel: never over a neighbour
-        lo, hi = fig.layout[f"xaxis{'' if col == 1 else col}"].domain
-        return dict(orientation="h", x=(lo + hi) / 2, xanchor="center", len=0.8 * (hi - lo), y=-0.02,
-                    yanchor="top", thickness=10, tickfont=dict(size=10), nticks=4)
+    depth_range = {}
+    if depth:  # prediction and ground truth share one colour range, so they compare directly
+        both = [pred] + ([] if truth is None else [block_mean(truth, factor)])
+        finite = np.concatenate([b[np.isfinite(b) & (b > 0)] for b in both] or [np.zeros(1)])
+        if finite.size:
+            depth_range = dict(zmin=float(np.percentile(finite, 1)), zmax=float(np.percentile(finite, 99)))
 
-    pred_value = pred[0] if pred.shape[0] == 1 else pred.mean(0)
-    layers = [pred_value, var] + ([err] if err is not None else [])
-    # float32: plotly sends numpy arrays as binary typed arrays, so this halves what the browser loads
-    custom = np.stack(layers, axis=-1).astype(np.float32)
-    names = ["prediction", "variance", "error"][: len(layers)]
-    hover = "x %{x}, y %{y}<br>" + "<br>".join(
-        f"{n}: %{{customdata[{i}]:.4g}}" for i, n in enumerate(names)
-    ) + "<extra></extra>"
-    scale_note = f" (display: {factor}×{factor} block means)" if factor > 1 else ""
+    def picture(title: str, image: np.ndarray, step: float, colorbar: bool, rgb: bool) -> tuple[str, go.BaseTraceType]:
+        if rgb and image.shape[0] == 3:
+            return title, go.Image(source=_png_source(image), **_grid(step), name=title,
+                                   hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")
+        z = (image[0] if image.shape[0] == 1 else image.mean(0)).astype(np.float32)
+        return title, go.Heatmap(z=z, colorscale="magma", name=title, showscale=colorbar, **depth_range,
+                                 colorbar=dict(title=dict(text=units.output, side="top")),
+                                 hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {units.output}<extra></extra>",
+                                 **_grid(step))
 
-    x = np.arange(pred.shape[-1]) * factor
-    y = np.arange(pred.shape[-2]) * factor
-    if depth or pred.shape[0] != 3:
-        fig.add_trace(
-            go.Heatmap(z=pred_value.astype(np.float32), x=x, y=y, colorscale="magma", customdata=custom, hovertemplate=hover,
-                       colorbar=colorbar(1), name="prediction"),
-            row=1, col=1,
-        )
-    else:
-        fig.add_trace(
-            go.Image(z=_rgb_uint8(pred), x0=0, dx=factor, y0=0, dy=factor, customdata=custom,
-                     hovertemplate=hover, name="prediction"),
-            row=1, col=1,
-        )
-    shown_var = var
-    zrange: dict = {}
+    two_rows = model_input is not None or truth is not None
+    if model_input is not None:
+        step = prediction.shape[-1] / model_input.shape[-1]  # output pixels per input pixel
+        panels.append(picture(f"input ({model_input.shape[-1]}×{model_input.shape[-2]})", model_input, step, False, True))
+    panels.append(picture("prediction" + (" (m)" if depth else ""), pred, factor, truth is None, not depth))
+    if truth is not None:
+        panels.append(picture("ground truth" + (" (m)" if depth else ""), block_mean(truth, factor), factor, True,
+                              not depth))
+
+    shown_var, zrange = var, {}
+    var_title, var_unit = "variance", units.variance
     if shared_scale and err is not None:
         shown_var = var / max(np.nanpercentile(var, 99), 1e-12)
         err = err / max(np.nanpercentile(err, 99), 1e-12)
-        zrange = dict(zmin=0.0, zmax=1.0)
+        zrange, var_unit = dict(zmin=0.0, zmax=1.0), "relative"
     elif log_variance:
         shown_var = np.log10(np.maximum(var, 1e-12))
-    fig.add_trace(
-        go.Heatmap(z=shown_var.astype(np.float32), x=x, y=y, colorscale=colormap, customdata=custom, hovertemplate=hover,
-                   colorbar=colorbar(2), name="variance", **zrange),
-        row=1, col=2,
-    )
+        var_title, var_unit = "variance (log10)", f"log10 {units.variance}"
+    maps = [(var_title, shown_var, var_unit)]
     if err is not None:
-        fig.add_trace(
-            go.Heatmap(z=err.astype(np.float32), x=x, y=y, colorscale=colormap, customdata=custom, hovertemplate=hover,
-                       colorbar=colorbar(3), name="error", **zrange),
-            row=1, col=3,
-        )
-    for i in range(1, len(titles) + 1):
-        suffix = "" if i == 1 else str(i)
-        fig.update_xaxes(matches="x", showticklabels=False, constrain="domain", row=1, col=i)
-        fig.update_yaxes(matches="y", autorange="reversed", scaleanchor=f"x{suffix}", scaleratio=1,
-                         showticklabels=False, constrain="domain", row=1, col=i)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=70 if scale_note else 50), dragmode="zoom",
-                      meta={"display_factor": factor})
-    if scale_note:  # below the panels, where it cannot collide with the titles
-        fig.add_annotation(text=scale_note.strip(), showarrow=False, x=0.5, y=0, xref="paper", yref="paper",
-                           yanchor="top", yshift=-48, font=dict(size=11, color="grey"))
+        maps.append(("error |pred − target|", err, "relative" if shared_scale else units.output))
+    map_panels = [
+        (title, go.Heatmap(z=z.astype(np.float32), colorscale=colormap, name=title.split(" ")[0], **zrange,
+                           colorbar=dict(title=dict(text=unit, side="top")), **grid,
+                           hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
+        for title, z, unit in maps
+    ]
+    rows = [panels, map_panels] if two_rows else [panels + map_panels]
+    cols = max(len(r) for r in rows)
+    titles = [t for r in rows for t, _ in r + [("", None)] * (cols - len(r))]
+    fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.085,
+                        vertical_spacing=0.08)
+    for i, row in enumerate(rows, start=1):
+        for j, (_, trace) in enumerate(row, start=1):
+            fig.add_trace(trace, row=i, col=j)
+            _place_colorbar(fig, fig.data[-1], i, j)
+    view = _initial_view(width * factor, height * factor, view_side)
+    for n in range(1, len(rows) * cols + 1):
+        suffix = "" if n == 1 else str(n)
+        fig.layout[f"xaxis{suffix}"].update(matches=None if n == 1 else "x", showticklabels=False, constrain="domain",
+                                            **({"range": view[0]} if view else {}))
+        fig.layout[f"yaxis{suffix}"].update(matches=None if n == 1 else "y", scaleanchor=f"x{suffix}", scaleratio=1,
+                                            showticklabels=False, constrain="domain",
+                                            **({"range": view[1]} if view else {"autorange": "reversed"}))
+    notes = []
+    if factor > 1:
+        notes.append(f"display: {factor}×{factor} block means")
+    if view:
+        notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width * factor}×{height * factor} image")
+    fig.update_layout(height=panel_height * len(rows) + 40, margin=dict(l=5, r=5, t=30, b=40 if notes else 10),
+                      dragmode="zoom", meta={"display_factor": factor}, showlegend=False)
+    if notes:  # below the panels, where it cannot collide with the titles
+        fig.add_annotation(text=" · ".join(notes), showarrow=False, x=0, xanchor="left", y=0, xref="paper",
+                           yref="paper", yanchor="top", yshift=-12, font=dict(size=11, color="grey"))
+    return fig
+
+
+def _grid(step: float) -> dict:
+    """Heatmap cell centres on the output's pixel grid (cell i covers [i·step, (i+1)·step))."""
+    return dict(x0=(step - 1) / 2, dx=step, y0=(step - 1) / 2, dy=step)
+
+
+def _place_colorbar(fig: go.Figure, trace, row: int, col: int) -> None:
+    """A vertical colour bar just right of its own panel, as tall as the panel."""
+    if not isinstance(trace, go.Heatmap) or trace.showscale is False:
+        return
+    axis = fig.get_subplot(row, col)
+    x0, x1 = axis.xaxis.domain
+    y0, y1 = axis.yaxis.domain
+    trace.colorbar.update(x=x1 + 0.004, xanchor="left", y=(y0 + y1) / 2, yanchor="middle", len=(y1 - y0) * 0.9,
+                          thickness=8, tickfont=dict(size=9), nticks=4, title_font=dict(size=10))
+
+
+def _initial_view(width: int, height: int, side: int) -> tuple[list[float], list[float]] | None:
+    """Axis ranges of a ``side``-pixel centre region, or None when the image is small enough."""
+    if max(width, height) <= side:
+        return None
+    w, h = min(width, side), min(height, side)
+    x0, y0 = (width - w) / 2, (height - h) / 2
+    return [x0 - 0.5, x0 + w - 0.5], [y0 + h - 0.5, y0 - 0.5]
+
+
+def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridis", depth: bool = False,
+                    max_side: int = MAX_DISPLAY_SIDE, height: int = 330) -> go.Figure:
+    """One variance map (the live view while samples are drawn)."""
+    factor = display_factor(variance.shape, max_side)
+    unit = Units("m" if depth else "intensity").variance
+    fig = go.Figure(go.Heatmap(z=block_mean(variance, factor).astype(np.float32), colorscale=colormap,
+                               colorbar=dict(title=dict(text=unit, side="right"), thickness=10), **_grid(factor),
+                               hovertemplate=f"x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, showticklabels=False, constrain="domain")
+    fig.update_layout(title=title, height=height, margin=dict(l=5, r=5, t=40, b=5))
     return fig
 
 
@@ -164,24 +247,35 @@ def _strength_label(value) -> str:
 
 
 def tolerability_figure(rows: Sequence[dict], y: str = "corr_pixel", x: str = "loss",
-                        highlight: dict | None = None, height: int = 420) -> go.Figure:
+                        highlight: dict | None = None, height: int = 420, tolerance: float | None = None) -> go.Figure:
     """One line per layer: ``y`` (correlation, or variance magnitude) against ``x`` (loss after
-    perturbation), points labelled by strength — the paper's Fig. 4."""
+    perturbation, or its relative increase, drawn in percent) — the paper's Fig. 4. Strengths
+    show on hover; only the highlighted (recommended) point carries a label, so labels never
+    pile up. ``tolerance``: a dashed line at that loss increase."""
     fig = go.Figure()
+    percent = x == "loss_increase"
     for layer in dict.fromkeys(r["layer"] for r in rows):
         pts = sorted((r for r in rows if r["layer"] == layer), key=lambda r: r["strength"])
         fig.add_trace(go.Scatter(
-            x=[r[x] for r in pts], y=[r[y] for r in pts], mode="lines+markers+text", name=str(layer),
-            text=[_strength_label(r["strength"]) for r in pts], textposition="top center",
-            hovertemplate=f"layer {layer}<br>strength %{{text}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra></extra>",
+            x=[r[x] for r in pts], y=[r[y] for r in pts], mode="lines+markers", name=str(layer),
+            customdata=[_strength_label(r["strength"]) for r in pts],
+            hovertemplate=(f"layer {layer}<br>strength %{{customdata}}<br>{x.replace('_', ' ')} "
+                           + ("%{x:.1%}" if percent else "%{x:.4g}") + f"<br>{y.replace('_', ' ')} %{{y:.4g}}<extra></extra>"),
         ))
     if highlight is not None:
         fig.add_trace(go.Scatter(
-            x=[highlight[x]], y=[highlight[y]], mode="markers", name="recommended",
+            x=[highlight[x]], y=[highlight[y]], mode="markers+text", name="recommended",
+            text=[f"{highlight['layer']} @ {_strength_label(highlight['strength'])}"], textposition="bottom center",
             marker=dict(size=18, symbol="star", color="gold", line=dict(width=1, color="black")),
         ))
-    fig.update_layout(height=height, xaxis_title=x.replace("_", " "), yaxis_title=y.replace("_", " "),
-                      margin=dict(l=5, r=5, t=30, b=5))
+    if tolerance is not None and percent:
+        fig.add_vline(x=tolerance, line_dash="dash", line_color="grey",
+                      annotation_text=f"tolerance {tolerance:.0%}", annotation_position="top left")
+    fig.update_layout(height=height, xaxis_title=("loss increase" if percent else x.replace("_", " ")),
+                      yaxis_title=y.replace("_", " "), margin=dict(l=5, r=5, t=30, b=5),
+                      legend=dict(orientation="h", y=-0.2, x=0))
+    if percent:
+        fig.update_xaxes(tickformat=".0%")
     return fig
 
 

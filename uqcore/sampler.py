@@ -174,6 +174,7 @@ def estimate(
     prefix_reuse: bool = True,
     sample_callback: Callable[[torch.Tensor], None] | None = None,
     progress: Progress | None = None,
+    on_update: Callable[[Estimate, int], None] | None = None,
 ) -> Estimate:
     """Perturbation-based uncertainty map of ``model`` on one image ``x`` [1, C, H, W] in [0, 1].
 
@@ -186,6 +187,8 @@ def estimate(
     samples:  perturbed outputs to draw (capped by the transform set / ensemble size).
     sample_callback: called with each chunk of perturbed outputs [k, C, H', W'] (on the device).
     progress: called as ``progress(done, total)`` after each chunk.
+    on_update: called as ``on_update(estimate_so_far, total)`` after each chunk, for live views
+              (a stopped run keeps the last one; its ``samples`` says how many were drawn).
     """
     if not isinstance(model, UQModel):
         model = wrap(model, task="image")
@@ -203,7 +206,28 @@ def estimate(
     members = model.members_on(dev)
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
+    used_prefix = False
 
+    def result(mean: torch.Tensor, variance: torch.Tensor, drawn: int) -> Estimate:
+        """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
+        mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
+        return Estimate(
+            prediction=mean if method in ("ensemble", "mc_dropout") else unperturbed,
+            original=unperturbed,
+            mean=mean,
+            variance=variance.float().cpu(),
+            samples=drawn,
+            method=method,
+            layer=layer if method in ("noise", "dropout") else None,
+            strength=strength if method in ("noise", "dropout") else None,
+            seed=int(seed),
+            seconds=time.perf_counter() - started,
+            device=str(dev),
+            prefix_reuse=used_prefix,
+        )
+
+    if on_update is not None:
+        run.on_moments = lambda m, total: on_update(result(m.mean, m.variance.mean(0), m.count), total)
     targets = _perturbed_modules(members[0], method, layer) if method in PREFIX_METHODS else []
     with torch.inference_mode():
         if targets and chunk_size is None:
@@ -214,7 +238,6 @@ def estimate(
             original = run.forward(members[0], x)
         if chunk_size is None:
             run.chunk = _memory_bounded_chunk(chunk, original)
-        used_prefix = False
         if method == "llm":
             mean, logvar = model.split_output(checked_forward(members[0], x))
             moments = None
@@ -236,25 +259,7 @@ def estimate(
             mean = moments.mean.unsqueeze(0)
             variance = moments.variance.mean(0)
             drawn = moments.count
-    mean = mean[0].float().cpu()
-    original = original[0].float().cpu()
-    prediction = mean if method in ("ensemble", "mc_dropout") else original
-    if method == "llm":
-        prediction = original
-    return Estimate(
-        prediction=prediction,
-        original=original,
-        mean=mean,
-        variance=variance.float().cpu(),
-        samples=drawn,
-        method=method,
-        layer=layer if method in ("noise", "dropout") else None,
-        strength=strength if method in ("noise", "dropout") else None,
-        seed=int(seed),
-        seconds=time.perf_counter() - started,
-        device=str(dev),
-        prefix_reuse=used_prefix,
-    )
+    return result(mean[0], variance, drawn)
 
 
 def _prefix_share(run: "_Run", module: nn.Module, x: torch.Tensor, target: nn.Module) -> tuple[torch.Tensor, float]:
@@ -307,6 +312,7 @@ class _Run:
     def __init__(self, model, members, x, seed, chunk, progress, callback):
         self.model, self.members, self.x, self.seed = model, members, x, seed
         self.chunk, self.progress, self.callback = chunk, progress, callback
+        self.on_moments = None  # set by estimate() for live views
 
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self.model.split_output(checked_forward(module, x))[0]
@@ -315,6 +321,8 @@ class _Run:
         moments.update(batch)
         if self.callback is not None:
             self.callback(batch)
+        if self.on_moments is not None:
+            self.on_moments(moments, total)
         if self.progress is not None:
             self.progress(moments.count, total)
 
@@ -386,3 +394,16 @@ class _Run:
             except (PrefixMismatch, ModelRunError):
                 self._prefix_unsafe.add(key)
         return self._chunked(samples, lambda idx: run_chunk(idx, False)), False
+
+
+def sample_cap(model: UQModel, method: str) -> int:
+    """The most samples ``method`` draws on ``model``: the transform set's size for
+    ``transform`` (8 dihedral transforms; 2 for depth, identity and flip), the members for
+    ``ensemble``, 0 for ``llm`` (one pass), else the ``UQCORE_MAX_SAMPLES`` limit."""
+    if method == "transform":
+        return len(default_transforms(model.task))
+    if method == "ensemble":
+        return len(model.members)
+    if method == "llm":
+        return 0
+    return limits.max_samples()

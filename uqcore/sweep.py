@@ -250,6 +250,7 @@ def sweep(
     *,
     patch: int = 16,
     steps: int = 50,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Tolerability sweep of ``method`` ("noise" or "dropout") over ``layers`` x ``strengths``.
 
@@ -261,7 +262,8 @@ def sweep(
     :func:`default_layers`, strengths to :data:`DEFAULT_STRENGTHS`. ``progress(done, total)`` is
     called after each (setting, image). Returns one dict per (layer, strength), in layer-major
     order, with the fields described in the module docstring plus method, samples, seed,
-    seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed")."""
+    seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed").
+    ``on_row(row)`` is called as each setting finishes (live plots)."""
     from uqcore.sampler import estimate
 
     model = _as_model(model)
@@ -330,6 +332,8 @@ def sweep(
                                    ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
                     row[field] = _nanmean([st[key] for st in stats])
             rows.append(row)
+            if on_row is not None:
+                on_row(row)
     return rows
 
 

@@ -15,10 +15,10 @@ TIMEOUT = 240
 
 def models_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["task"] = "sr"
-    at.session_state["model_sr"] = "tiny-sr"
-    at.switch_page("pages/models.py")
-    return at.run()
+    at.query_params["task"] = "sr"
+    at.query_params["model"] = "tiny-sr"
+    at.run()  # app.py registers the pages (st.navigation) on its first run
+    return at.switch_page("pages/models.py").run()
 
 
 def tiny_compact_bytes() -> bytes:
@@ -37,7 +37,7 @@ def test_upload_spandrel_checkpoint_selects_it_everywhere():
     assert not at.error, [e.value for e in at.error]
     message = at.success[0].value
     assert "my_compact" in message and "RealESRGAN Compact" in message and "×2" in message and "parameters" in message
-    box = at.sidebar.selectbox(key="model_sr")
+    box = at.sidebar.selectbox(key="model")
     assert "my_compact" in box.options and box.value == "my_compact"
     assert "Layers of my_compact" in [s.value for s in at.subheader]
     card = json.loads(at.code[-1].value)
@@ -45,7 +45,7 @@ def test_upload_spandrel_checkpoint_selects_it_everywhere():
     # every page's sidebar offers it (custom models live in the session)
     at.switch_page("pages/explore.py").run()
     assert not at.exception
-    assert "my_compact" in at.sidebar.selectbox(key="model_sr").options
+    assert "my_compact" in at.sidebar.selectbox(key="model").options
 
 
 def test_bad_and_malicious_uploads_are_refused_with_a_message(tmp_path):
@@ -54,7 +54,7 @@ def test_bad_and_malicious_uploads_are_refused_with_a_message(tmp_path):
     at.button(key="own_load").click().run()
     assert not at.exception
     assert "not a" in at.error[0].value and "broken.pth" in at.error[0].value
-    assert "broken" not in at.sidebar.selectbox(key="model_sr").options
+    assert "broken" not in at.sidebar.selectbox(key="model").options
 
     marker = tmp_path / "pwned"
 
@@ -69,7 +69,7 @@ def test_bad_and_malicious_uploads_are_refused_with_a_message(tmp_path):
     assert not at.exception
     assert "refused" in at.error[0].value
     assert not marker.exists()
-    assert "evil" not in at.sidebar.selectbox(key="model_sr").options
+    assert "evil" not in at.sidebar.selectbox(key="model").options
     assert not ("custom_models" in at.session_state and at.session_state["custom_models"])
 
 
@@ -99,8 +99,8 @@ def test_upload_torchscript_with_sidecar_offers_transform_only(tmp_path):
     assert "torchscript" in at.success[0].value and "×2" in at.success[0].value
     assert any("noise is not offered" in c.value and "forward hooks" in c.value for c in at.caption)
     assert any("No injection points" in i.value for i in at.info)
-    assert at.sidebar.selectbox(key="model_sr").value == "net"
+    assert at.sidebar.selectbox(key="model").value == "net"
     at.switch_page("pages/explore.py").run()  # the other pages run it with the methods it has
-    at.sidebar.selectbox(key="model_sr").set_value("net").run()
+    at.sidebar.selectbox(key="model").set_value("net").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="method").options == ["transform"]

@@ -21,11 +21,10 @@ TIMEOUT = 240
 
 def app(model: str = "tiny-sr", task: str = "sr", page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["task"] = task
-    at.session_state[f"model_{task}"] = model
-    if page:
-        at.switch_page(page)
-    return at.run()
+    at.query_params["task"] = task
+    at.query_params["model"] = model
+    at.run()  # app.py registers the pages (st.navigation) on its first run
+    return at.switch_page(page).run() if page else at
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -41,6 +40,11 @@ def arr(value) -> np.ndarray:
             data = data.reshape([int(v) for v in str(shape).split(",")] if isinstance(shape, str) else shape)
         return data
     return np.asarray(value, dtype=float)
+
+
+def trace(chart: dict, name: str) -> dict:
+    """The panels figure's trace called ``name`` (input, prediction, ground, variance, error)."""
+    return next(t for t in chart["data"] if t.get("name", "").split(" ")[0] == name)
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -65,15 +69,18 @@ def test_every_page_renders(page, task, model):
     at = app(model, task, page)
     assert_clean(at)
     assert at.sidebar.radio(key="task").value == task
-    assert at.sidebar.selectbox(key=f"model_{task}").value == model
+    assert at.sidebar.selectbox(key="model").value == model
 
 
 def test_explore_default_shows_four_panels():
     at = app()
     assert_clean(at)
     panels, curve = charts(at)
-    assert [t["type"] for t in panels["data"]] == ["image", "heatmap", "heatmap"]
-    assert [a["text"] for a in panels["layout"]["annotations"]][:3] == ["prediction", "variance", "error |pred − target|"]
+    assert [t["type"] for t in panels["data"]] == ["image", "image", "image", "heatmap", "heatmap"]
+    titles = [a["text"] for a in panels["layout"]["annotations"]][:5]
+    assert titles[0].startswith("input (") and titles[1:] == ["prediction", "ground truth", "variance",
+                                                              "error |pred − target|"]
+    assert {panels["layout"][f"xaxis{n}"]["matches"] for n in range(2, 6)} == {"x"}  # zoom and pan together
     names = [t["name"] for t in curve["data"]]
     assert names[0].startswith("estimate (AUSE") and names[1] == "oracle" and names[2].startswith("random (AURG")
     assert len(arr(curve["data"][0]["y"])) == 50 and arr(curve["data"][0]["y"])[0] == pytest.approx(1.0)
@@ -86,17 +93,17 @@ def test_explore_default_shows_four_panels():
 
 def test_explore_controls_change_the_result():
     at = app()
-    before = arr(charts(at)[0]["data"][1]["z"])
+    before = arr(trace(charts(at)[0], "variance")["z"])
     at.selectbox(key="method").set_value("noise").run()
-    at.selectbox(key="layer_tiny-sr").set_value("body.0")
-    at.select_slider(key="strength_noise").set_value(0.1)
+    at.selectbox(key="layer").set_value("body.0")
+    at.select_slider(key="strength").set_value(0.1)
     at.slider(key="samples").set_value(4).run()
     assert_clean(at)
     assert metrics(at)["samples"] == "4"
-    after = arr(charts(at)[0]["data"][1]["z"])
+    after = arr(trace(charts(at)[0], "variance")["z"])
     assert before.shape == after.shape and not np.allclose(before, after, equal_nan=True)
     at.selectbox(key="method").set_value("dropout").run()
-    at.slider(key="strength_dropout").set_value(0.3).run()
+    at.select_slider(key="strength").set_value(0.3).run()
     assert_clean(at)
     assert metrics(at)["samples"] == "4"
 
@@ -104,12 +111,12 @@ def test_explore_controls_change_the_result():
 def test_display_options_do_not_recompute():
     at = app()
     cached = dict(at.session_state["_results"])
-    at.selectbox(key="colormap").set_value("magma")
-    at.checkbox(key="log_variance").check().run()
+    at.selectbox(key="explore_display.colormap").set_value("magma")
+    at.checkbox(key="explore_display.log_variance").check().run()
     assert_clean(at)
     assert dict(at.session_state["_results"]).keys() == cached.keys()
-    assert charts(at)[0]["data"][1]["colorscale"][0][1] != "#440154"  # magma, not viridis
-    assert "log10" in charts(at)[0]["layout"]["annotations"][1]["text"]
+    assert trace(charts(at)[0], "variance")["colorscale"][0][1] != "#440154"  # magma, not viridis
+    assert any("log10" in a["text"] for a in charts(at)[0]["layout"]["annotations"])
 
 
 @pytest.mark.parametrize("model,method", [("tiny-sr-mcdrop", "mc_dropout"), ("tiny-sr-ens", "ensemble"), ("tiny-sr-llm", "llm")])
@@ -124,75 +131,77 @@ def test_explore_baselines(model, method):
 
 def test_explore_upload_lr_only_has_no_error_panel():
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_lr").upload("lr.png", png_bytes(24, 20), "image/png").run()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_lr").upload("lr.png", png_bytes(24, 20), "image/png").run()
     assert_clean(at)
     (panels,) = charts(at)
-    assert [t["type"] for t in panels["data"]] == ["image", "heatmap"]
+    assert [t["type"] for t in panels["data"]] == ["image", "image", "heatmap"]  # input, prediction, variance
     assert any("no ground truth" in i.value for i in at.info)
     assert "mean variance" in metrics(at)
 
 
 def test_explore_upload_hr_makes_lr_and_pair_checks_size():
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_hr").upload("hr.png", png_bytes(66, 81), "image/png").run()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_hr").upload("hr.png", png_bytes(66, 81), "image/png").run()
     assert_clean(at)
     assert len(charts(at)) == 2
     assert "cropped from 66×81 to 64×80" in " ".join(c.value for c in at.caption)
-    at.file_uploader(key="explore_up_lr").upload("lr.png", png_bytes(10, 10), "image/png").run()
+    at.file_uploader(key="up_lr").upload("lr.png", png_bytes(10, 10), "image/png").run()
     assert not at.exception
     assert any("must" not in e.value and "×4 the LR image" in e.value for e in at.error)
 
 
 def test_explore_bad_upload_gives_a_clear_message():
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_lr").upload("fake.png", b"this is text, not a PNG", "image/png").run()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_lr").upload("fake.png", b"this is text, not a PNG", "image/png").run()
     assert not at.exception
     assert any("not an image" in e.value for e in at.error)
 
 
 def test_explore_depth_upload_with_ground_truth():
     at = app("tiny-depth", "depth")
-    at.radio(key="explore_source").set_value("Upload").run()
+    at.radio(key="source").set_value("upload").run()
     rng = np.random.default_rng(0)
     depth = io.BytesIO()
     np.save(depth, rng.uniform(1, 5, (48, 64)).astype(np.float32))
-    at.file_uploader(key="explore_up_rgb").upload("room.png", png_bytes(48, 64), "image/png")
-    at.file_uploader(key="explore_up_depth").upload("room_depth.npy", depth.getvalue(), "application/octet-stream").run()
+    at.file_uploader(key="up_rgb").upload("room.png", png_bytes(48, 64), "image/png")
+    at.file_uploader(key="up_depth").upload("room_depth.npy", depth.getvalue(), "application/octet-stream").run()
     assert_clean(at)
     panels, _ = charts(at)
-    assert [t["type"] for t in panels["data"]] == ["heatmap", "heatmap", "heatmap"]
+    # RGB input, then depth prediction and ground truth, variance and error as heatmaps
+    assert [t["type"] for t in panels["data"]] == ["image", "heatmap", "heatmap", "heatmap", "heatmap"]
     assert {"abs-rel", "δ<1.25"} <= set(metrics(at))
     assert metrics(at)["samples"] == "2"  # transform for depth: identity + flip
 
 
 def test_tolerability_sweep_and_carry_to_explore():
     at = app(page="pages/tolerability.py")
-    at.multiselect(key="tol_layers_tiny-sr").set_value(["body.0", "body.1"])
-    at.slider(key="tol_count").set_value(2)
-    at.slider(key="tol_samples").set_value(2).run()
+    at.multiselect(key="tolerability.layers_tiny-sr").set_value(["body.0", "body.1"])
+    at.slider(key="tolerability.count").set_value(2)
+    at.slider(key="tolerability.samples").set_value(2).run()
     at.button(key="tol_run").click().run()
     assert_clean(at)
     loss_fig, increase_fig, heat = charts(at)
     assert [t["name"] for t in loss_fig["data"]][:2] == ["body.0", "body.1"]
-    assert [t["text"] for t in loss_fig["data"][:2]] == [["0.01", "1"], ["0.01", "1"]]
+    assert [t["customdata"] for t in loss_fig["data"][:2]] == [["0.01", "1"], ["0.01", "1"]]  # strengths on hover
     assert increase_fig["layout"]["xaxis"]["title"]["text"] == "loss increase"
+    assert increase_fig["layout"]["xaxis"]["tickformat"] == ".0%"
     assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["y"] == ["body.0", "body.1"]
-    at.slider(key="tol_tolerance").set_value(0.5).run()
+    at.slider(key="tolerability.tolerance").set_value(0.5).run()
     assert at.success, "a recommended setting is shown"
     at.button(key="tol_carry").click().run()
     assert_clean(at)
-    assert at.session_state["method"] == "noise"
+    assert at.session_state["setting"]["method"] == "noise"
     assert len(charts(at)) == 2  # now on the Explore page with the carried setting
 
 
 def test_compare_runs_a_small_evaluation():
     at = app(page="pages/compare.py")
-    at.multiselect(key="cmp_methods_tiny-sr").set_value(["transform", "noise"])
-    at.multiselect(key="cmp_counts").set_value([2])
-    at.number_input(key="cmp_limit").set_value(2).run()
+    at.multiselect(key="compare.methods_tiny-sr").set_value(["transform", "noise"])
+    at.multiselect(key="compare.counts").set_value([2])
+    at.number_input(key="compare.limit").set_value(2).run()
     at.button(key="cmp_run").click().run()
     assert_clean(at)
     (bars,) = charts(at)
@@ -236,7 +245,7 @@ def test_bundled_results_are_shared_between_sessions_uploads_are_not(monkeypatch
     before = len(calls)
     for session in range(2):
         at = app()
-        at.radio(key="explore_source").set_value("Upload").run()
-        at.file_uploader(key="explore_up_hr").upload("mine.png", sample, "image/png").run()
+        at.radio(key="source").set_value("upload").run()
+        at.file_uploader(key="up_hr").upload("mine.png", sample, "image/png").run()
         assert_clean(at)
     assert len(calls) - before == 2  # each upload computed in its own session (the default views were shared)

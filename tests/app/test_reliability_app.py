@@ -33,9 +33,9 @@ def outcome(at) -> str:
 @pytest.mark.parametrize("case,data,match", IMAGE_CASES, ids=[c[0] for c in IMAGE_CASES])
 def test_bad_and_odd_images_in_the_app(case, data, match):
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
+    at.radio(key="source").set_value("upload").run()
     cached = set(at.session_state["_results"]) if "_results" in at.session_state else set()
-    at.file_uploader(key="explore_up_hr").upload("upload.png", data, "image/png").run()
+    at.file_uploader(key="up_hr").upload("upload.png", data, "image/png").run()
     assert not at.exception
     if match is None:
         assert not at.error and len(charts(at)) == 2
@@ -44,7 +44,7 @@ def test_bad_and_odd_images_in_the_app(case, data, match):
         assert set(at.session_state["_results"] if "_results" in at.session_state else []) == cached  # nothing broken cached
     record(AREA, f"HR upload: {case}", outcome(at))
     # the app keeps working: a good upload right after is analysed
-    at.file_uploader(key="explore_up_hr").set_value(("good.png", GOOD_PNG, "image/png")).run()
+    at.file_uploader(key="up_hr").set_value(("good.png", GOOD_PNG, "image/png")).run()
     assert not at.exception and not at.error and len(charts(at)) == 2
 
 
@@ -58,12 +58,12 @@ def partly_invalid_depth() -> bytes:
 @pytest.mark.parametrize("case,data,match", DEPTH_CASES, ids=[c[0] for c in DEPTH_CASES])
 def test_bad_depth_maps_in_the_app(case, data, match):
     at = app("tiny-depth", "depth")
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_rgb").upload("rgb.png", GOOD_PNG, "image/png")
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_rgb").upload("rgb.png", GOOD_PNG, "image/png")
     if match is None:  # partly invalid ground truth is normal (missing depth): masked, not refused
         data = partly_invalid_depth()
     name = "d_depth.npy" if data[:6] == b"\x93NUMPY" else "d_depth.png"
-    at.file_uploader(key="explore_up_depth").upload(name, data, "application/octet-stream").run()
+    at.file_uploader(key="up_depth").upload(name, data, "application/octet-stream").run()
     assert not at.exception
     if match is None:
         assert not at.error and len(charts(at)) == 2
@@ -74,9 +74,9 @@ def test_bad_depth_maps_in_the_app(case, data, match):
 
 def test_wrong_size_ground_truth_in_the_app():
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_lr").upload("lr.png", GOOD_PNG, "image/png")
-    at.file_uploader(key="explore_up_hr").upload("hr.png", png(np.zeros((97, 80, 3), np.uint8)), "image/png").run()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_lr").upload("lr.png", GOOD_PNG, "image/png")
+    at.file_uploader(key="up_hr").upload("hr.png", png(np.zeros((97, 80, 3), np.uint8)), "image/png").run()
     assert not at.exception and at.error and "×4 the LR image" in at.error[0].value
     record(AREA, "LR 24×20 with an HR off by one row (97×80 instead of 96×80)", outcome(at))
 
@@ -98,41 +98,46 @@ class NonFinite(torch.nn.Module):
 def test_models_that_misbehave_in_the_app(case, module, match):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.session_state["custom_models"] = {"bad": uqcore.wrap(module, task="sr", scale=2, name="bad")}
-    at.session_state["task"] = "sr"
-    at.session_state["model_sr"] = "bad"
+    at.query_params["task"] = "sr"
+    at.query_params["model"] = "bad"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and match in at.error[0].value
     assert not at.session_state["_results"] if "_results" in at.session_state else True  # nothing broken cached
     record("Models in the dashboard (AppTest)", f"{case}, selected on the Explore page", outcome(at))
-    at.sidebar.selectbox(key="model_sr").set_value("tiny-sr").run()  # the app keeps working
+    at.sidebar.selectbox(key="model").set_value("tiny-sr").run()  # the app keeps working
     assert not at.exception and not at.error and len(charts(at)) == 2
 
 
 def test_model_file_of_the_wrong_architecture_on_the_models_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["task"] = "sr"
-    at.session_state["model_sr"] = "tiny-sr"
-    at.switch_page("pages/models.py")
-    at.run()
+    at.query_params["task"] = "sr"
+    at.query_params["model"] = "tiny-sr"
+    at.run()  # app.py registers the pages (st.navigation) on its first run
+    at.switch_page("pages/models.py").run()
     weights = save({"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)})
     at.file_uploader(key="own_upload").upload("unknown.safetensors", weights).run()
     at.button(key="own_load").click().run()
     assert not at.exception and at.error
     record("Models in the dashboard (AppTest)", "upload of a checkpoint of an architecture nobody knows",
            outcome(at))
-    assert "unknown" not in at.sidebar.selectbox(key="model_sr").options
+    assert "unknown" not in at.sidebar.selectbox(key="model").options
 
 
 def test_widgets_bound_samples_and_strength():
     at = app()
+    at.selectbox(key="method").set_value("transform").run()
+    assert at.slider(key="samples").max == 8  # what transform can draw: the 8 dihedral transforms
+    at.selectbox(key="method").set_value("noise").run()
     samples = at.slider(key="samples")
     assert (samples.min, samples.max) == (1, 64)
     at.selectbox(key="method").set_value("dropout").run()
-    rate = at.slider(key="strength_dropout")
-    assert 0 < rate.min and rate.max < 1
+    rate = at.select_slider(key="strength")
+    rates = [float(o) for o in rate.proto.options]
+    assert 0 < min(rates) and max(rates) < 1
     record(AREA, "samples 0 / huge, dropout rate out of [0, 1), negative noise std",
-           f"cannot be entered: samples slider {samples.min}–{samples.max}, dropout rate {rate.min}–{rate.max}, "
+           f"cannot be entered: samples slider {samples.min}–{samples.max}, dropout rate "
+           f"{min(rates)}–{max(rates)}, "
            "noise std a log-scale slider over 1e-4…1 (the core refuses other values: see Arguments above)")
 
 
@@ -147,8 +152,8 @@ def test_exif_rotated_jpeg_in_the_app():
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display": shown portrait, white half on top
     at = app()
-    at.radio(key="explore_source").set_value("Upload").run()
-    at.file_uploader(key="explore_up_hr").upload("photo.jpg", jpeg(stored, exif=exif.tobytes(), quality=95),
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_hr").upload("photo.jpg", jpeg(stored, exif=exif.tobytes(), quality=95),
                                                  "image/jpeg").run()
     assert not at.exception and not at.error
     variance = next(t for t in charts(at)[0]["data"] if t.get("name") == "variance")

@@ -1,0 +1,107 @@
+"""The input picker shared by the Explore and Tolerability pages: bundled gallery or uploads.
+
+The choice lives in the shared setting (``source``, ``sample``), and uploaded files are kept in
+the session, so an input chosen on one page is the input on the other, and nothing uploaded is
+lost by a page change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import streamlit as st
+
+import uqcore
+from ui import glue, state
+from uqcore.analysis import PreparedInput, prepare_depth, prepare_sr
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
+SOURCE_LABELS = {"sample": "Bundled sample", "upload": "Upload"}
+UPLOADS = "uploads"
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+def _keep_upload(slot: str, key: str) -> None:
+    """Uploader callback: remember the file (or its removal) beyond the widget's life."""
+    file = st.session_state.get(key)
+    store = st.session_state.setdefault(UPLOADS, {})
+    if file is None:
+        store.pop(slot, None)
+    else:
+        store[slot] = Upload(file.name, file.getvalue())
+
+
+def _uploader(target, label: str, slot: str, types: list[str], **kwargs) -> Upload | None:
+    key = f"up_{slot}"
+    target.file_uploader(label, type=types, key=key, on_change=_keep_upload, args=(slot, key), **kwargs)
+    kept = st.session_state.get(UPLOADS, {}).get(slot)
+    if kept is not None and st.session_state.get(key) is None:
+        target.caption(f"Using **{kept.name}** (uploaded earlier); upload another file to replace it.")
+    return kept
+
+
+def pick_input(model: uqcore.UQModel) -> tuple[PreparedInput, str]:
+    """Widgets for one input image (+ ground truth). Stops the page with a message if there is
+    no usable input yet; raises ``InputError`` for a bad one."""
+    setting = state.current()
+    task = setting["task"]
+    state.bound(st.radio, "Input", "source", options=list(SOURCE_LABELS), format_func=SOURCE_LABELS.get,
+                horizontal=True)
+    if setting["source"] == "sample":
+        files = glue.sample_files(task)
+        if not files:
+            st.warning("No bundled samples for this task; upload an image instead.")
+            st.stop()
+        with st.container(horizontal=True):
+            for path in files[:12]:
+                st.image(glue.thumbnail(str(path)), caption=path.stem, width=72)
+        names = [p.stem for p in files]
+        state.bound(st.selectbox, "Sample", "sample", options=names)
+        path = files[names.index(setting["sample"])]
+        if task == "sr":
+            return prepare_sr(model, hr=uqcore.read_image(path)), path.name
+        depth_path = glue.depth_file_for(path)
+        depth = uqcore.read_depth(depth_path) if depth_path else None
+        return prepare_depth(uqcore.read_image(path), depth), path.name
+
+    left, right = st.columns(2)
+    if task == "sr":
+        lr = _uploader(left, "Low-resolution image (model input)", "lr", IMAGE_TYPES)
+        hr = _uploader(right, "High-resolution image (ground truth)", "hr", IMAGE_TYPES,
+                       help=f"Alone, the app makes the LR input by bicubic ×{model.scale} downscaling.")
+        if lr is None and hr is None:
+            st.info(f"Upload an LR image, an HR image (the app makes the LR input by bicubic ×{model.scale} "
+                    "downscaling and uses the HR as ground truth), or both.")
+            st.stop()
+        prepared = prepare_sr(model, lr=uqcore.read_image(lr.data) if lr else None,
+                              hr=uqcore.read_image(hr.data) if hr else None)
+        return prepared, (lr or hr).name
+    rgb = _uploader(left, "RGB image", "rgb", IMAGE_TYPES)
+    depth_file = _uploader(right, "Depth map (optional): 16-bit PNG in millimetres or .npy in metres", "depth",
+                           ["png", "npy"])
+    if rgb is None:
+        st.info("Upload an RGB image and, optionally, its depth map.")
+        st.stop()
+    depth = uqcore.read_depth(depth_file.data, name=depth_file.name) if depth_file else None
+    return prepare_depth(uqcore.read_image(rgb.data), depth), rgb.name
+
+
+def display_arrays(prepared: PreparedInput) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model input [C, h, w] and the ground truth [C, H, W] (or None) as numpy, for the
+    Explore panels."""
+    truth = None if prepared.target is None else prepared.target.reshape(-1, *prepared.target.shape[-2:]).numpy()
+    return prepared.x[0].numpy(), truth
+
+
+def is_bundled(model_name: str) -> bool:
+    """True when the input is a bundled sample and the model a bundled one (results may then be
+    shared between sessions)."""
+    return (state.current()["source"] == "sample"
+            and model_name not in st.session_state.get("custom_models", {}))

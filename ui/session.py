@@ -1,0 +1,138 @@
+"""The shared sidebar and the rules that keep the current setting valid for its model.
+
+Every page starts with :func:`page_setup`: :func:`resolve` corrects what does not fit the chosen
+model (a method it lacks, a layer it does not have), then the sidebar's task and model widgets
+are drawn from the setting, so they show the same values on every page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+import uqcore
+from uqcore.sampler import sample_cap
+from ui import glue, state
+
+DEFAULT_MODEL = {"sr": "srresnet", "depth": "fcrn"}
+FALLBACK_STRENGTH = {"noise": 0.05, "dropout": 0.1}
+LAYER_METHODS = ("noise", "dropout")
+METHOD_HELP = {
+    "transform": "infer-transformation: rotations/flips of the input, inverted on the output (black box)",
+    "noise": "infer-noise: Gaussian noise added to one layer's output",
+    "dropout": "infer-dropout: dropout applied to one layer's output at inference",
+    "mc_dropout": "MC-dropout: the model's own dropout layers switched on (baseline, needs training)",
+    "ensemble": "deep ensemble: one output per member (baseline, needs training)",
+    "llm": "likelihood head: the model predicts its own variance (baseline, needs training)",
+}
+
+
+def model_names(task: str) -> list[str]:
+    custom = st.session_state.get("custom_models", {})
+    return uqcore.list_models(task) + [n for n, m in custom.items() if m.task == task]
+
+
+def recommended(model: uqcore.UQModel) -> dict[str, Any]:
+    """The model card's recommended setting (bundled models: from the paper run's tolerability
+    sweeps on the calibration split); own models start on their first method."""
+    return dict(model.card.get("recommended") or {"method": model.methods[0], "samples": 8})
+
+
+def _apply_recommended(setting: dict, model: uqcore.UQModel) -> None:
+    rec = recommended(model)
+    setting.update(method=rec["method"], layer=rec.get("layer"), strength=rec.get("strength"),
+                   samples=int(rec.get("samples", 8)))
+
+
+def _layer_names(name: str) -> list[str]:
+    return [row["name"] for row in glue.layers_for(name)]
+
+
+def resolve() -> None:
+    """Make the setting valid: a model of its task, a method the model offers, a layer it has, a
+    strength for the method, a bundled sample of the task. A model change (or a first visit)
+    starts from the model's recommended setting; a view restored from a URL keeps its own."""
+    setting = state.current()
+    names = model_names(setting["task"])
+    if not names:
+        st.error(f"No {state.TASKS[setting['task']].lower()} model is available; see the Models page.")
+        st.stop()
+    if setting["model"] not in names:
+        remembered = st.session_state.setdefault("last_model", {}).get(setting["task"])
+        default = DEFAULT_MODEL[setting["task"]]
+        setting["model"] = remembered if remembered in names else default if default in names else names[0]
+    st.session_state.setdefault("last_model", {})[setting["task"]] = setting["model"]
+    try:
+        model = glue.model_for(setting["model"])
+    except uqcore.InputError as exc:
+        glue.show_error(exc)
+        st.stop()
+    if setting.get("resolved_for") != setting["model"]:
+        if not setting.pop("from_url", False):
+            _apply_recommended(setting, model)
+        setting["resolved_for"] = setting["model"]
+    if setting["method"] not in model.methods:
+        _apply_recommended(setting, model)
+        if setting["method"] not in model.methods:
+            setting["method"] = model.methods[0]
+    method = setting["method"]
+    if method in LAYER_METHODS:
+        layers = _layer_names(setting["model"])
+        if setting["layer"] not in layers:
+            rec = recommended(model)
+            setting["layer"] = rec["layer"] if rec.get("layer") in layers else layers[len(layers) // 2]
+        strength = setting["strength"]
+        if strength is None or strength <= 0 or (method == "dropout" and strength >= 1):
+            rec = recommended(model)
+            setting["strength"] = rec["strength"] if rec.get("method") == method else FALLBACK_STRENGTH[method]
+    setting["samples"] = min(max(1, int(setting["samples"])), state.MAX_SAMPLES)
+    samples = glue.sample_files(setting["task"])
+    if setting["source"] == "sample" and samples and setting["sample"] not in [p.stem for p in samples]:
+        setting["sample"] = samples[0].stem
+
+
+def samples_to_draw(model: uqcore.UQModel, setting: dict) -> int:
+    """What ``estimate`` will actually draw for the setting (the Samples control shows this)."""
+    return min(int(setting["samples"]), sample_cap(model, setting["method"]))
+
+
+def _task_changed() -> None:
+    state.update(model=None, sample=None, resolved_for=None)
+
+
+def _model_changed() -> None:
+    state.update(resolved_for=None)
+
+
+def page_setup() -> dict[str, Any]:
+    """The start of every page: the setting made valid, the sidebar, the URL; returns the setting."""
+    state.init()
+    st.session_state.setdefault("custom_models", {})
+    resolve()
+    sidebar()
+    state.to_url()
+    return state.current()
+
+
+def sidebar() -> None:
+    """Task, model and device, drawn on every page from the setting (see :func:`page_setup`)."""
+    setting = state.current()
+    with st.sidebar:
+        state.bound(st.radio, "Task", "task", options=list(state.TASKS), format_func=state.TASKS.get,
+                    horizontal=True, after=_task_changed)
+        state.bound(st.selectbox, "Model", "model", options=model_names(setting["task"]), after=_model_changed)
+        st.caption(f"Device: {glue.device_label()}")
+
+
+def cap_note(model: uqcore.UQModel, method: str) -> str | None:
+    """Why the Samples control stops where it does, for methods with a fixed sample set."""
+    cap = sample_cap(model, method)
+    if method == "transform" and model.task == "depth":
+        return (f"transform draws {cap} samples on depth: the identity and a horizontal flip (a depth network is not "
+                "rotation-invariant, so rotated or upside-down inputs would measure the wrong thing).")
+    if method == "transform":
+        return f"transform draws at most {cap} samples: the {cap} rotations and flips of the image (dihedral group)."
+    if method == "ensemble":
+        return f"an ensemble draws one sample per member: at most {cap} here."
+    return None
