@@ -4,7 +4,6 @@ selected model."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ import streamlit as st
 
 import uqcore
 from pages import glue
+from uqcore import limits
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -22,7 +22,7 @@ TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
 # Set UQCORE_ALLOW_LOCAL_MODELS=0 when the dashboard is shared: paths and module:factory specs
 # read the server's disk and import the server's Python code.
-ALLOW_LOCAL = os.environ.get("UQCORE_ALLOW_LOCAL_MODELS", "1") != "0"
+ALLOW_LOCAL = limits.allow_local_models()
 
 
 def _upload_limit_mb() -> int:
