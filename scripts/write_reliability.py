@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_reliability.py", "tests/app/test_reliability_app.py"]
+TESTS = ["tests/app/test_reliability_app.py", "tests/test_reliability.py"]  # the order of a full run
 
 
 def main(argv: list[str] | None = None) -> int:
