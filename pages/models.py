@@ -4,7 +4,6 @@ selected model."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ import uqcore
 from ui import glue, session
 from ui.state import TASKS
 from ui.state import current as current_setting
+from uqcore import limits
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -24,7 +24,7 @@ TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
 # Set UQCORE_ALLOW_LOCAL_MODELS=0 when the dashboard is shared: paths and module:factory specs
 # read the server's disk and import the server's Python code.
-ALLOW_LOCAL = os.environ.get("UQCORE_ALLOW_LOCAL_MODELS", "1") != "0"
+ALLOW_LOCAL = limits.allow_local_models()
 
 
 def _upload_limit_mb() -> int:

@@ -38,11 +38,19 @@ class ConcatSkip(TinySR):
         return self.tail(self.fuse(torch.cat([self.body(h), h], 1)))
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Write docs/RELIABILITY.md from what the reliability tests recorded in this run."""
-    from tests import reliability_record
+def pytest_addoption(parser):
+    parser.addoption("--reliability-record", metavar="PATH", default=None,
+                     help="write what the reliability tests observed to PATH (scripts/write_reliability.py "
+                          "passes docs/RELIABILITY.md); without it no file is written")
 
-    reliability_record.write()
+
+def pytest_sessionfinish(session, exitstatus):
+    """Write the reliability record only when asked to (``--reliability-record PATH``)."""
+    target = session.config.getoption("--reliability-record")
+    if target:
+        from tests import reliability_record
+
+        reliability_record.write(target)
 
 
 def make_tiny_sr(seed: int = 0, cls=TinySR) -> uqcore.UQModel:

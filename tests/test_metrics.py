@@ -436,7 +436,7 @@ def test_spearman_with_many_ties_matches_scipy():
     e = RNG.integers(0, 5, (12, 12)).astype(float)
     u = RNG.integers(0, 3, (12, 12)).astype(float) + e
     assert M.spearman(e, u) == pytest.approx(scipy.stats.spearmanr(e.ravel(), u.ravel())[0], abs=1e-12)
-    np.testing.assert_allclose(M._ranks(e.ravel()), scipy.stats.rankdata(e.ravel()))
+    np.testing.assert_allclose(M.ranks(e.ravel()), scipy.stats.rankdata(e.ravel()))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -446,3 +446,26 @@ def test_cuda_tensors_equal_numpy():
     assert M.ause(e.cuda(), u.cuda()) == M.ause(e.numpy(), u.numpy())
     assert M.pearson(e.cuda(), u.cuda(), level="patch", patch=8) == M.pearson(e.numpy(), u.numpy(), level="patch", patch=8)
     assert M.nll(e.cuda(), u.cuda(), u.cuda()) == M.nll(e.numpy(), u.numpy(), u.numpy())
+
+
+# -- the docstrings' examples ---------------------------------------------------------------------
+METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "quality"]
+
+
+@pytest.mark.parametrize("family", METRIC_FAMILIES)
+def test_docstring_examples_run(family):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"uqcore.metrics.{family}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0 and result.failed == 0, result
+
+
+def test_every_public_metric_has_an_example():
+    """As torchmetrics does: each public function (and class) shows a ``>>>`` example."""
+    for name in M.__all__:
+        obj = getattr(M, name)
+        if callable(obj):
+            assert ">>> " in (obj.__doc__ or ""), f"uqcore.metrics.{name} has no >>> example"
+            assert obj.__module__.startswith("uqcore.metrics."), name

@@ -305,3 +305,27 @@ def test_property_record():
     assert PROPERTY_EXAMPLES, "the property tests above run first"
     for name, examples in PROPERTY_EXAMPLES.items():
         record("Property tests (hypothesis)", name, f"held on all {examples} generated examples")
+
+
+def test_an_ordinary_run_never_rewrites_the_record(tmp_path, monkeypatch):
+    """docs/RELIABILITY.md is written only by ``python scripts/write_reliability.py``
+    (``--reliability-record PATH``); pytest on its own writes no tracked file."""
+    from types import SimpleNamespace
+
+    from tests import conftest, reliability_record
+
+    def refuse(path):
+        raise AssertionError(f"the record was written to {path} without --reliability-record")
+
+    monkeypatch.setattr(reliability_record, "write", refuse)
+    session = SimpleNamespace(config=SimpleNamespace(getoption=lambda name: None))
+    conftest.pytest_sessionfinish(session, 0)  # no option: nothing is written
+
+    monkeypatch.undo()
+    monkeypatch.setattr(reliability_record, "RECORD", [])
+    reliability_record.record("Limits", "core case", "InputError: x")
+    assert not reliability_record.write(tmp_path / "partial.md")  # a core-only run writes nothing
+    reliability_record.record("Uploads (AppTest)", "app case", "error shown: y | z")
+    assert reliability_record.write(tmp_path / "full.md")
+    text = (tmp_path / "full.md").read_text()
+    assert reliability_record.COMMAND in text and "| app case | error shown: y / z |" in text

@@ -1,6 +1,6 @@
 """uqcore: training-free uncertainty estimation for dense regression networks.
 
-Public API (see DESIGN.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
+Public API (each name documents itself): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
 ``estimate``, ``sweep``, ``evaluate``, ``read_image``, ``read_depth``, ``metrics``, ``InputError``.
 Submodules are imported on first use so that ``import uqcore`` stays cheap.
 """

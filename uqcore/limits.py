@@ -1,10 +1,19 @@
-"""Request limits that keep a small shared machine responsive, configurable by environment.
+"""Every ``UQCORE_*`` environment variable: read here, parsed one way, nowhere else.
 
-| variable                  | default | what it bounds                                            |
-|---------------------------|---------|-----------------------------------------------------------|
-| ``UQCORE_MAX_PIXELS``     | 16e6    | decoded image size (also the decompression-bomb guard)    |
-| ``UQCORE_MAX_SAMPLES``    | 1024    | samples per ``estimate`` call                             |
-| ``UQCORE_MAX_REQUEST_MB`` | 6144    | estimated peak memory of one ``estimate`` call            |
+| variable                    | default  | meaning                                                        |
+|-----------------------------|----------|----------------------------------------------------------------|
+| ``UQCORE_MAX_PIXELS``       | 16e6     | decoded image size (also the decompression-bomb guard); > 0     |
+| ``UQCORE_MAX_SAMPLES``      | 1024     | samples per ``estimate`` call; > 0                             |
+| ``UQCORE_MAX_REQUEST_MB``   | 6144     | estimated peak memory of one ``estimate`` call (MiB); > 0      |
+| ``UQCORE_MAX_MODEL_BYTES``  | 2 GiB    | size of a user's model file / HF weights (bytes); 0 = no limit |
+| ``UQCORE_CPU_MAX_PIXELS``   | 512×512  | per-image input of own-model wrappers on CPU; 0 = no limit      |
+| ``UQCORE_MODEL_DIRS``       | (none)   | extra folders of model cards, ``os.pathsep``-separated          |
+| ``UQCORE_ALLOW_LOCAL_MODELS`` | 1      | 0 = the dashboard loads own models from uploads only            |
+
+Numbers are read with :func:`env_number` (a float, e.g. ``1e6``; negative values are refused,
+and 0 only where the table says "0 = no limit"); switches with :func:`env_flag` (1/true/yes/on,
+0/false/no/off). An unusable value raises an ``InputError`` naming the variable. Values are read
+on every call, so a changed environment takes effect without a restart.
 
 Requests over a limit are refused up front with an ``InputError`` saying which limit and how
 to get under it; nothing is half-run. The dashboard's upload size is capped separately by
@@ -14,33 +23,104 @@ to get under it; nothing is half-run. The dashboard's upload size is capped sepa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from uqcore.errors import InputError
 
+DEFAULT_MAX_PIXELS = 16_000_000
+DEFAULT_MAX_SAMPLES = 1024
+DEFAULT_MAX_REQUEST_MB = 6144
+DEFAULT_MAX_MODEL_BYTES = 2 * 1024**3
+DEFAULT_CPU_MAX_PIXELS = 512 * 512
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+# name -> what it bounds (README lists the same names; a test keeps the two in step)
+VARIABLES: dict[str, str] = {
+    "UQCORE_MAX_PIXELS": "decoded image size in pixels",
+    "UQCORE_MAX_SAMPLES": "samples per estimate call",
+    "UQCORE_MAX_REQUEST_MB": "estimated peak memory of one estimate call (MiB)",
+    "UQCORE_MAX_MODEL_BYTES": "size of a user's model file (bytes; 0 = no limit)",
+    "UQCORE_CPU_MAX_PIXELS": "per-image input of own models on CPU (0 = no limit)",
+    "UQCORE_MODEL_DIRS": "extra folders of model cards (os.pathsep-separated)",
+    "UQCORE_ALLOW_LOCAL_MODELS": "0: the dashboard loads own models from uploads only",
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _raw(name: str) -> str:
+    if name not in VARIABLES:  # a typo here would silently read nothing
+        raise KeyError(f"{name} is not a UQCORE_* variable known to uqcore.limits")
+    return os.environ.get(name, "")
+
+
+def env_number(name: str, default: float, *, zero_is_no_limit: bool = False) -> float:
+    """The number in environment variable ``name``, or ``default`` when it is unset or empty.
+
+    Negative values are refused; 0 is refused too unless ``zero_is_no_limit`` (then 0 means
+    "no limit" to the caller).
+
+    >>> env_number("UQCORE_MAX_SAMPLES", 1024)  # unset in the doctest environment
+    1024
+    """
+    raw = _raw(name).strip()
+    if not raw:
         return default
     try:
         value = float(raw)
-    except ValueError as exc:
-        raise InputError(f"{name}={raw!r} is not a number") from exc
-    if value <= 0:
-        raise InputError(f"{name} must be positive, got {raw}")
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number") from None
+    if value != value or value < 0 or (value == 0 and not zero_is_no_limit):
+        rule = ">= 0 (0 = no limit)" if zero_is_no_limit else "positive"
+        raise InputError(f"{name} must be {rule}, got {raw}")
     return value
 
 
+def env_flag(name: str, default: bool) -> bool:
+    """The switch in environment variable ``name`` (1/true/yes/on or 0/false/no/off)."""
+    raw = _raw(name).strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise InputError(f"{name}={raw!r} is not a switch; use 1 or 0")
+
+
 def max_pixels() -> int:
-    return int(_env_number("UQCORE_MAX_PIXELS", 16_000_000))
+    """Decoded image size limit (``UQCORE_MAX_PIXELS``)."""
+    return int(env_number("UQCORE_MAX_PIXELS", DEFAULT_MAX_PIXELS))
 
 
 def max_samples() -> int:
-    return int(_env_number("UQCORE_MAX_SAMPLES", 1024))
+    """Samples per ``estimate`` call (``UQCORE_MAX_SAMPLES``)."""
+    return int(env_number("UQCORE_MAX_SAMPLES", DEFAULT_MAX_SAMPLES))
 
 
 def max_request_bytes() -> int:
-    return int(_env_number("UQCORE_MAX_REQUEST_MB", 6144) * 1024**2)
+    """Estimated peak memory of one ``estimate`` call, in bytes (``UQCORE_MAX_REQUEST_MB``)."""
+    return int(env_number("UQCORE_MAX_REQUEST_MB", DEFAULT_MAX_REQUEST_MB) * 1024**2)
+
+
+def max_model_bytes() -> int:
+    """Model file size limit in bytes (``UQCORE_MAX_MODEL_BYTES``); 0 = no limit."""
+    return int(env_number("UQCORE_MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES, zero_is_no_limit=True))
+
+
+def cpu_max_pixels() -> int:
+    """Per-image input limit of own-model wrappers on CPU (``UQCORE_CPU_MAX_PIXELS``); 0 = no limit."""
+    return int(env_number("UQCORE_CPU_MAX_PIXELS", DEFAULT_CPU_MAX_PIXELS, zero_is_no_limit=True))
+
+
+def model_dirs() -> list[Path]:
+    """Extra folders of model cards (``UQCORE_MODEL_DIRS``, ``os.pathsep``-separated)."""
+    return [Path(p) for p in _raw("UQCORE_MODEL_DIRS").split(os.pathsep) if p]
+
+
+def allow_local_models() -> bool:
+    """Whether the dashboard may load models from server paths and ``module:factory`` specs
+    (``UQCORE_ALLOW_LOCAL_MODELS``, default on; set 0 on a shared server: uploads only)."""
+    return env_flag("UQCORE_ALLOW_LOCAL_MODELS", True)
 
 
 def check_request_memory(estimated_bytes: int, what: str) -> None:

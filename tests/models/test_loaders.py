@@ -314,3 +314,80 @@ def test_hf_size_rules_match_processors():
         for hw in [(50, 70), (100, 40), (64, 64)]:
             out = processor(images=[torch.rand(3, *hw)], do_rescale=False, return_tensors="pt").pixel_values
             assert hf_input_size(*hw, settings) == tuple(out.shape[-2:]), (type(processor).__name__, hw)
+
+
+# -- explicit format: format= and spec prefixes ---------------------------------------------------
+def test_format_prefixes_and_argument(tmp_path, x):
+    from spandrel.architectures.Compact import Compact
+
+    from uqcore.models.loaders import split_format
+
+    torch.manual_seed(0)
+    sd_path = tmp_path / "compact.safetensors"
+    save_file(Compact(num_feat=4, num_conv=1, upscale=2).state_dict(), str(sd_path))
+    ts_path = tmp_path / "scripted.pt"
+    torch.jit.script(_ScriptedUp().eval()).save(str(ts_path))
+
+    assert split_format("hf:Intel/dpt-hybrid-midas") == ("hf", "Intel/dpt-hybrid-midas")
+    assert split_format("hf-hub:Intel/dpt") == ("hf", "Intel/dpt")
+    assert split_format("factory:tests.models.factory_fixture:make") == ("factory", "tests.models.factory_fixture:make")
+    assert split_format("tests.models.factory_fixture:make") == (None, "tests.models.factory_fixture:make")
+    assert split_format("mine.pt", "TorchScript") == ("torchscript", "mine.pt")
+
+    assert load_user_model(f"spandrel:{sd_path}").card["format"] == "spandrel"
+    assert load_user_model(sd_path, format="spandrel").card["format"] == "spandrel"
+    assert uqcore.load_model(f"torchscript:{ts_path}").card["format"] == "torchscript"
+    assert uqcore.load_model(str(ts_path), format="torchscript").scale == 2
+    made = uqcore.load_model("factory:tests.models.factory_fixture:make")
+    assert (made.card["format"], made.name) == ("factory", "make")
+    assert load_user_model("tests.models.factory_fixture:make", format="factory").scale == 2
+
+
+def test_wrong_format_is_a_clear_input_error(tmp_path):
+    ts_path = tmp_path / "scripted.pt"
+    torch.jit.script(_ScriptedUp().eval()).save(str(ts_path))
+    sd_path = tmp_path / "weights.pth"
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, sd_path)
+
+    with pytest.raises(uqcore.InputError, match="format must be one of spandrel, torchscript, hf, factory"):
+        load_user_model(ts_path, format="onnx")
+    with pytest.raises(uqcore.InputError, match="format must be one of"):
+        uqcore.load_model(str(ts_path), format="pickle")
+    with pytest.raises(uqcore.InputError, match="format='spandrel' was given but the spec starts with 'hf:'"):
+        load_user_model("hf:Intel/dpt-hybrid-midas", format="spandrel")
+    with pytest.raises(uqcore.InputError, match="weights.pth is not a loadable TorchScript file"):
+        load_user_model(sd_path, format="torchscript")
+    with pytest.raises(uqcore.InputError, match="not a 'package.module:factory' spec"):
+        load_user_model(f"factory:{ts_path}")
+    with pytest.raises(uqcore.InputError, match="neither a directory written by save_pretrained"):
+        load_user_model(ts_path, format="hf")
+    with pytest.raises(uqcore.InputError, match="a spandrel model is one file"):
+        load_user_model(f"spandrel:{tmp_path}")
+    with pytest.raises(uqcore.InputError, match="weights= is only for 'package.module:factory'"):
+        load_user_model(ts_path, format="torchscript", weights=sd_path)
+
+
+def test_probe_uses_checked_forward():
+    from uqcore.errors import ModelRunError
+    from uqcore.models.loaders.common import probe
+
+    class NaNOut(nn.Module):
+        def forward(self, x):
+            return x * float("nan")
+
+    with pytest.raises(ModelRunError, match="NaN or infinite"):
+        probe(NaNOut(), 3, (8, 8))
+    with pytest.raises(ModelRunError, match=r"8×8 input of 2 channels.*forward pass failed.*in_channels="):
+        probe(nn.Conv2d(3, 3, 1), 2, (8, 8))
+
+
+def test_zoo_weights_of_the_wrong_shape_give_an_input_error(tmp_path):
+    from uqcore.models.registry import MODELS_DIR
+
+    card = json.loads((MODELS_DIR / "srresnet.json").read_text())
+    card["arch_kwargs"] = {**card["arch_kwargs"], "n_feats": 8}  # the file holds 32-feature weights
+    (tmp_path / "srresnet.safetensors").symlink_to(MODELS_DIR / "srresnet.safetensors")
+    path = tmp_path / "narrow.json"
+    path.write_text(json.dumps(card))
+    with pytest.raises(uqcore.InputError, match=r"srresnet.safetensors does not fit the architecture: .*size mismatch"):
+        uqcore.load_model(str(path))

@@ -13,7 +13,6 @@ Each bundled model is a JSON model card in ``assets/models/`` next to its safete
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -21,8 +20,10 @@ from pathlib import Path
 from safetensors.torch import load_file
 from torch import nn
 
+from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
+from uqcore.models.loaders import fit_state_dict, load_user_model, resolve_callable
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MODELS_DIR = ASSETS / "models"
@@ -35,8 +36,7 @@ ARCHITECTURES: dict[str, str] = {
 
 def model_dirs() -> list[Path]:
     """``assets/models`` plus any folders in ``UQCORE_MODEL_DIRS`` (os.pathsep-separated)."""
-    extra = [Path(p) for p in os.environ.get("UQCORE_MODEL_DIRS", "").split(os.pathsep) if p]
-    return [MODELS_DIR, *extra]
+    return [MODELS_DIR, *limits.model_dirs()]
 
 
 def _cards() -> dict[str, dict]:
@@ -66,21 +66,6 @@ def model_card(name: str) -> dict:
     return {k: v for k, v in cards[name].items() if not k.startswith("_")}
 
 
-def resolve_callable(spec: str):
-    """Import ``package.module:attribute``."""
-    if ":" not in spec:
-        raise InputError(f"expected 'package.module:callable', got {spec!r}")
-    module_name, attr = spec.split(":", 1)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"cannot import {module_name!r} from {spec!r}: {exc}") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError as exc:
-        raise InputError(f"module {module_name!r} has no attribute {attr!r}") from exc
-
-
 def build_architecture(architecture: str, **kwargs) -> nn.Module:
     if architecture not in ARCHITECTURES:
         raise InputError(f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
@@ -90,14 +75,7 @@ def build_architecture(architecture: str, **kwargs) -> nn.Module:
 def _load_weights(module: nn.Module, path: Path) -> nn.Module:
     if not path.exists():
         raise InputError(f"weights file {path} is missing; rebuild it with the command in the model card")
-    state = load_file(str(path))
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise InputError(
-            f"{path.name} does not fit the architecture: missing {list(missing)[:5]}, "
-            f"unexpected {list(unexpected)[:5]}"
-        )
-    return module
+    return fit_state_dict(module, load_file(str(path)), path.name, "the architecture")
 
 
 def load_from_card(card: dict, base_dir: Path) -> UQModel:
@@ -121,8 +99,14 @@ def load_from_card(card: dict, base_dir: Path) -> UQModel:
     )
 
 
-def load_model(name_or_path: str) -> UQModel:
-    """Load a bundled model by name, or a model card (``.json``) from a path."""
+def load_model(name_or_path: str, *, format: str | None = None) -> UQModel:
+    """Load a bundled model by name, a model card (``.json``) from a path, or the user's own model.
+
+    ``format=`` ("spandrel", "torchscript", "hf", "factory") or a spec prefix (``"hf:owner/name"``)
+    names the user's model's format instead of guessing it (see ``uqcore.models.loaders``); for
+    task, scale, weights and the other options call ``loaders.load_user_model`` directly."""
+    if format is not None:
+        return load_user_model(name_or_path, format=format)
     cards = _cards()
     if name_or_path in cards:
         card = cards[name_or_path]
@@ -131,9 +115,7 @@ def load_model(name_or_path: str) -> UQModel:
     if path.suffix == ".json" and path.exists():
         return load_from_card(json.loads(path.read_text()), path.parent)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
-    # or hub id, or "package.module:factory"); see uqcore/models/loaders.py.
-    from uqcore.models.loaders import load_user_model
-
+    # or hub id, or "package.module:factory"); see uqcore/models/loaders/.
     try:
         return load_user_model(name_or_path)
     except InputError:

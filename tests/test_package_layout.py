@@ -1,0 +1,81 @@
+"""The packages split out in issue 14 (loaders, metrics, limits, io, registry) keep their shape:
+no import cycle (imports inside functions count), no private name imported across modules, no
+module over 600 lines and no function over 100."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OWNED = sorted([*(ROOT / "uqcore" / "models" / "loaders").glob("*.py"), *(ROOT / "uqcore" / "metrics").glob("*.py"),
+                ROOT / "uqcore" / "limits.py", ROOT / "uqcore" / "io.py", ROOT / "uqcore" / "models" / "registry.py"])
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) for every ``import`` / ``from ... import`` anywhere in the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names]
+    return found
+
+
+def _uqcore_graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in (ROOT / "uqcore").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = set()
+        for module, names in _imports(path):
+            for target in [module, *(f"{module}.{n}" for n in names)]:
+                if target in modules and target != name:
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def test_no_import_cycle_through_the_owned_modules():
+    graph = _uqcore_graph()
+    owned = {_module_name(p) for p in OWNED}
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == goal:
+                    return path + [nxt]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+        return None
+
+    for name in owned:
+        for nxt in graph[name]:
+            back = reaches(nxt, name)
+            # a package importing its own submodules (and those importing siblings) is not a cycle
+            if back and not all(m == name or m.startswith(name + ".") for m in back):
+                pytest.fail(f"import cycle: {name} -> {' -> '.join(back)}")
+
+
+@pytest.mark.parametrize("path", OWNED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_private_imports_and_small_units(path):
+    for module, names in _imports(path):
+        if module.startswith("uqcore"):
+            private = [n for n in names if n.startswith("_")]
+            assert not private, f"{path.name} imports private {private} from {module}"
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 600, f"{path.name} has {len(text.splitlines())} lines"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            assert length <= 100, f"{path.name}:{node.name} is {length} lines"

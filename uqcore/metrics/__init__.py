@@ -1,0 +1,77 @@
+"""Uncertainty metrics: error maps, sparsification / AUSE / AURG, correlations, NLL, calibration.
+
+Every function is functional: validate -> compute -> return a float / numpy array. Inputs may be
+numpy arrays or torch tensors (CPU or CUDA); each input is copied to the host once and computed
+on in float64. Memory stays O(pixels): sparsification sorts once and uses cumulative sums, the
+calibration curve sorts once and uses ``searchsorted`` (no pixels x bins matrices).
+
+Definitions (the reference for every number in docs/; each function repeats its own):
+
+* **Error map** -- per-pixel absolute error between prediction and target, averaged over
+  channels (``kind="sq"``: squared error). **Uncertainty map** -- the per-pixel sample variance
+  averaged over channels (what ``uqcore.estimate`` returns as ``variance``).
+* **Valid pixels** -- ``mask=`` (bool [H, W]) restricts every metric to the pixels where it is
+  True; values outside the mask are ignored (they may be NaN). :func:`valid_mask` gives the mask
+  for depth ground truth (zero, negative, NaN and inf are invalid).
+* **Sparsification curve** (Ilg et al. 2018) -- for fractions f = 0, 1/K, ..., (K-1)/K
+  (K = ``steps``, default 50) remove the floor(f*N) of the N valid pixels with the highest
+  uncertainty and take the mean error of the rest. The oracle curve ranks by the error itself;
+  the random curve is flat at the mean error. All three are divided by the mean error at f = 0
+  so each starts at 1 (if the mean error is 0 every curve is 0).
+* **Ties** -- pixels with equal uncertainty (e.g. a zero-variance region, or all pixels of one
+  tile at patch level) are *averaged*: when the cut at floor(f*N) falls inside a group of tied
+  pixels, the removed part of the group counts with the group's mean error. This is exactly the
+  expectation over all orderings of the tied pixels, is deterministic, and makes every curve
+  independent of the pixel order (a constant uncertainty gives the random curve, AURG = 0).
+  Ties in the oracle ranking (equal errors) cannot change the curve.
+* **AUSE** -- area between the estimate and oracle curves, trapezoid rule over the K points
+  f_k = k/K (x spacing 1/K). **AURG** -- area between the random and estimate curves.
+  Lower AUSE / higher AURG is better.
+* **Levels** (paper's supplement), for correlations and AUSE alike:
+  ``pixel`` -- the pixels of one image; ``patch`` -- error and uncertainty replaced by their
+  means over non-overlapping ``patch`` x ``patch`` tiles anchored at the top-left corner (a
+  partial tile at the right / bottom edge is its own, smaller tile; tile means use valid pixels
+  only), then computed over the (valid) pixels, so each tile weighs by its pixel count;
+  ``block`` -- the same with superpixels of the *prediction* (:func:`superpixels`) instead of
+  tiles; ``mean`` -- over a set of images, one point per image: the per-image mean error and
+  mean uncertainty (pass lists of maps, or 1-D arrays of per-image values).
+  In a dataset report pixel / patch / block values are averaged over images.
+* **Correlation** -- Pearson's r (:func:`pearson`); Spearman's rho (:func:`spearman`, ties get
+  average ranks) as an extra. A constant input has no correlation: the result is NaN.
+* **NLL** -- Gaussian, mean over pixels (and channels) of
+  1/2 log(2 pi (sigma^2 + eps)) + (y - mu)^2 / (2 (sigma^2 + eps)).
+* **Calibration** (Kuleshov et al. 2018) -- for confidence levels p, the observed fraction of
+  targets inside the central Gaussian interval mu +- z_{(1+p)/2} sigma against the expected p.
+
+Families (one module each): ``validation`` (inputs, valid pixels, error maps), ``levels`` (tiles,
+superpixels, pooling), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
+Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
+``quality`` (PSNR, SSIM, depth errors). Every public function carries a ``>>>`` example that the
+tests run (``tests/test_metrics.py``).
+"""
+
+from __future__ import annotations
+
+from uqcore.metrics.correlation import correlations, pearson, ranks, spearman
+from uqcore.metrics.levels import LEVELS, SLIC_COMPACTNESS, SLIC_PIXELS_PER_SEGMENT, patch_labels, superpixels
+from uqcore.metrics.likelihood import (
+    apply_variance_scale,
+    calibration_curve,
+    calibration_error,
+    calibration_vectors,
+    default_levels,
+    fit_scale_vectors,
+    fit_variance_scale,
+    nll,
+    nll_vectors,
+)
+from uqcore.metrics.quality import DEPTH_MIN, depth_quality, psnr, ssim
+from uqcore.metrics.sparsification import Sparsification, aurg, ause, sparsification
+from uqcore.metrics.validation import error_map, valid_mask
+
+__all__ = [
+    "LEVELS", "Sparsification", "valid_mask", "error_map", "patch_labels", "superpixels", "sparsification",
+    "ause", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
+    "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
+    "apply_variance_scale", "psnr", "ssim", "depth_quality",
+]

@@ -1,0 +1,192 @@
+"""The scoring levels (pixel, patch, block, mean): tiles, superpixels and pooling.
+
+``prepare`` turns (error, uncertainty) maps into the 1-D vectors scored at a level; the
+sparsification and correlation families both use it. Definitions in ``uqcore.metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from uqcore.errors import InputError
+from uqcore.metrics.validation import (
+    as_float64,
+    as_image,
+    as_map,
+    as_mask,
+    check_finite,
+    check_same_shape,
+    squeeze_to,
+)
+
+LEVELS = ("pixel", "patch", "block", "mean")
+
+# Superpixel parameters (block level); see :func:`superpixels`.
+SLIC_COMPACTNESS = 10.0
+SLIC_PIXELS_PER_SEGMENT = 256  # = a 16 x 16 tile, the default patch size
+
+__all__ = ["LEVELS", "patch_labels", "superpixels"]
+
+
+def patch_labels(shape: tuple[int, int], patch: int = 16) -> np.ndarray:
+    """int64 [H, W] tile index of every pixel: non-overlapping ``patch`` x ``patch`` tiles
+    anchored at the top-left; a partial tile at the right / bottom edge is its own tile.
+
+    >>> from uqcore.metrics import patch_labels
+    >>> patch_labels((3, 5), patch=2)
+    array([[0, 0, 1, 1, 2],
+           [0, 0, 1, 1, 2],
+           [3, 3, 4, 4, 5]])
+    """
+    if int(patch) < 1:
+        raise InputError(f"patch must be a positive integer, got {patch!r}")
+    patch = int(patch)
+    h, w = shape
+    cols = -(-w // patch)
+    rows = np.arange(h) // patch
+    colsi = np.arange(w) // patch
+    return rows[:, None] * cols + colsi[None, :]
+
+
+def superpixels(prediction: Any, n_segments: int | None = None, compactness: float = SLIC_COMPACTNESS) -> np.ndarray:
+    """int64 [H, W] superpixel labels (0..S-1) of a prediction, for the block level.
+
+    Algorithm: ``skimage.segmentation.slic`` (SLIC, Achanta et al. 2012) with
+    ``n_segments = max(1, round(H*W / 256))`` (about one segment per 16 x 16 tile, the default
+    patch size), ``compactness=10``, ``sigma=0``, ``start_label=0``, ``enforce_connectivity=True``,
+    ``max_num_iter=10``. A 3-channel prediction is clipped to [0, 1] and segmented in CIELAB
+    (``convert2lab=True``, L in 0..100). Any other channel count (e.g. depth in metres) is
+    min-max normalised per image to 0..100 -- the same range as L -- so that ``compactness``
+    means the same thing for every task. Labels are relabelled to be consecutive. If enforcing
+    connectivity leaves a single segment (an unstructured, noise-like prediction), SLIC is rerun
+    with ``enforce_connectivity=False`` so the block level still has blocks.
+
+    >>> import numpy as np
+    >>> from uqcore.metrics import superpixels
+    >>> labels = superpixels(np.random.default_rng(0).random((3, 32, 32)))
+    >>> labels.shape, labels.dtype, int(labels.min())
+    ((32, 32), dtype('int64'), 0)
+    """
+    from skimage.segmentation import slic  # heavy (0.3 s): imported on first use, so `import uqcore.metrics` stays light
+
+    p = as_image(prediction, "prediction")
+    c, h, w = p.shape
+    check_finite(p, "prediction")
+    if n_segments is None:
+        n_segments = max(1, int(round(h * w / SLIC_PIXELS_PER_SEGMENT)))
+    img = np.moveaxis(p, 0, -1)
+    if c == 3:
+        img = np.clip(img, 0.0, 1.0)
+        lab = True
+    else:
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) * 100.0 if hi > lo else np.zeros_like(img)
+        lab = False
+    kw = dict(n_segments=int(n_segments), compactness=float(compactness), sigma=0, start_label=0,
+              max_num_iter=10, convert2lab=lab, channel_axis=-1)
+    labels = slic(img, enforce_connectivity=True, **kw)
+    if labels.max() == 0 and n_segments > 1:
+        # Pure noise (no structure) makes every SLIC cluster fragmented, and enforcing
+        # connectivity then merges everything into one segment; keep the clusters instead.
+        labels = slic(img, enforce_connectivity=False, **kw)
+    _, inverse = np.unique(labels, return_inverse=True)
+    return inverse.reshape(h, w).astype(np.int64)
+
+
+def _pool(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each entry replaced by the mean of its label group (1-D arrays of equal length)."""
+    counts = np.bincount(labels)
+    sums = np.bincount(labels, weights=values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    return means[labels]
+
+
+def _labels_for(level: str, shape: tuple[int, int], patch: int, segments: Any, prediction: Any) -> np.ndarray:
+    if level == "patch":
+        return patch_labels(shape, patch)
+    # block
+    if segments is not None:
+        if hasattr(segments, "detach"):
+            segments = segments.detach().cpu().numpy()
+        seg = squeeze_to(np.asarray(segments), 2)
+        if seg.shape != tuple(shape):
+            raise InputError(f"segments has shape {tuple(seg.shape)} but the maps are {tuple(shape)}; they must match")
+        if not np.issubdtype(seg.dtype, np.integer):
+            raise InputError("segments must be an integer label map (e.g. from uqcore.metrics.superpixels)")
+        _, inverse = np.unique(seg, return_inverse=True)
+        return inverse.reshape(shape).astype(np.int64)
+    if prediction is None:
+        raise InputError(
+            "the block level needs superpixels of the prediction: pass prediction= (the model output) "
+            "or segments=uqcore.metrics.superpixels(prediction)"
+        )
+    seg = superpixels(prediction)
+    if seg.shape != tuple(shape):
+        raise InputError(f"prediction is {seg.shape[0]}x{seg.shape[1]} but the maps are {shape[0]}x{shape[1]}; they must match")
+    return seg
+
+
+def _image_means(maps: Any, masks: Any, name: str) -> np.ndarray:
+    """Per-image means for the ``mean`` level: a 1-D array passes through (already per image)."""
+    if isinstance(maps, np.ndarray) or hasattr(maps, "detach"):
+        arr = as_float64(maps, name)
+        if arr.ndim == 1:
+            return arr
+        if arr.ndim != 3:
+            raise InputError(f"the mean level needs a list of [H, W] maps, a [N, H, W] array or 1-D per-image values; {name} has shape {tuple(arr.shape)}")
+        items = list(arr)
+    elif isinstance(maps, Sequence):
+        items = list(maps)
+    else:
+        raise InputError(f"the mean level needs a list of per-image maps for {name}, got {type(maps).__name__}")
+    if not items:
+        raise InputError(f"{name} is an empty list; the mean level needs at least two images")
+    if masks is None or (isinstance(masks, np.ndarray) and masks.ndim == 2) or hasattr(masks, "detach"):
+        masks = [masks] * len(items)
+    elif len(masks) != len(items):
+        raise InputError(f"got {len(items)} {name} maps but {len(masks)} masks; pass one mask per image")
+    out = np.empty(len(items))
+    for i, (m, k) in enumerate(zip(items, masks)):
+        a = as_map(m, f"{name}[{i}]")
+        k = as_mask(k, a.shape)
+        v = a[k] if k is not None else a.ravel()
+        check_finite(v, f"{name}[{i}]")
+        out[i] = v.mean()
+    return out
+
+
+def prepare(error: Any, uncertainty: Any, level: str, mask: Any, patch: int, segments: Any, prediction: Any,
+             masks: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validated 1-D (error, uncertainty) vectors of the scored points at ``level``."""
+    if level not in LEVELS:
+        raise InputError(f"level must be one of {LEVELS}, got {level!r}")
+    if level == "mean":
+        if masks is None:
+            masks = mask  # a list of per-image masks, or one mask for all images
+        e = _image_means(error, masks, "error")
+        u = _image_means(uncertainty, masks, "uncertainty")
+        if e.shape != u.shape:
+            raise InputError(f"got {e.size} error values but {u.size} uncertainty values; pass one of each per image")
+        check_finite(e, "error")
+        check_finite(u, "uncertainty")
+        return e, u
+    e = as_map(error, "error")
+    u = as_map(uncertainty, "uncertainty")
+    check_same_shape(e, u, "error", "uncertainty")
+    m = as_mask(mask, e.shape)
+    if m is None:
+        ev, uv = e.ravel(), u.ravel()
+    else:
+        ev, uv = e[m], u[m]
+    check_finite(ev, "error")
+    check_finite(uv, "uncertainty")
+    if level == "pixel":
+        return ev, uv
+    labels = _labels_for(level, e.shape, patch, segments, prediction)
+    lv = labels.ravel() if m is None else labels[m]
+    return _pool(ev, lv), _pool(uv, lv)
+
