@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 import uqcore
-import uqcore.sweep as sweeps
+import uqcore.tolerability as sweeps
 from pages import glue
 from pages.inputs import pick_input
 from uqcore import plots
