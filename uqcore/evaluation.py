@@ -265,7 +265,7 @@ def table_frame(rows: Sequence[dict[str, Any]]):
     """pandas DataFrame shaped like the paper's Table 1: rows "AUSE mean", "AUSE patch",
     "AUSE block", "AUSE pixel", "Corr mean", ..., "Corr pixel", "NLL", "NLL (σ-scaled)",
     "s / image"; columns "method (samples)" in the order the rows list them."""
-    import pandas as pd
+    import pandas as pd  # lazy: pandas is slow to import and only the tables need it
 
     columns: list[str] = []
     for r in rows:
