@@ -8,11 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+import plotly.graph_objects as go
+
 from uqcore.paper.discussion import as_float
 from uqcore.paper.report import Report
 from uqcore.paper.values import NOISE
-import plotly.graph_objects as go
-
 from uqcore.plots import tolerability_figure
 
 
