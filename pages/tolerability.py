@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 import uqcore
-import uqcore.sweep as sweeps
+import uqcore.tolerability as sweeps
 from ui import glue, session, state
 from ui.inputs import pick_input
 from uqcore import plots

@@ -64,3 +64,39 @@ def test_analyse_without_target():
     result = analyse(model, est, None)
     assert result.error is None and result.curve is None
     assert result.values["variance_mean"] == pytest.approx(float(est.variance.mean()))
+
+
+@pytest.mark.parametrize("task", ["sr", "depth"])
+def test_dashboard_metrics_row_equals_evaluate(task):
+    """The Explore page's numbers (analyse) are evaluate's for the same image and settings."""
+    from uqcore.evaluation import evaluate
+
+    torch.manual_seed(0)
+    if task == "sr":
+        model = make_tiny_sr()
+        hr = torch.nn.functional.interpolate(torch.rand(1, 3, 10, 12), size=(40, 48), mode="bilinear")
+        prepared = prepare_sr(model, hr=hr)
+        target_for_eval = prepared.target[0]
+        quality = ("psnr", "ssim")
+    else:
+        model = uqcore.wrap(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                                                torch.nn.Conv2d(8, 1, 3, padding=1), torch.nn.Softplus()),
+                            task="depth")
+        rgb = torch.rand(1, 3, 24, 28)
+        depth = torch.rand(24, 28) * 3 + 0.5
+        depth[:2] = 0  # missing ground truth
+        prepared = prepare_depth(rgb, depth)
+        target_for_eval = depth
+        quality = ("abs_rel", "rmse", "log10", "delta1")
+    est = uqcore.estimate(model, prepared.x, method="noise", layer="0" if task == "depth" else "body.0",
+                          strength=0.05, samples=4, seed=3)
+    values = analyse(model, est, prepared.target).values
+    rows = evaluate(model, [(prepared.x, target_for_eval)], methods=["noise"], samples=[4],
+                    layer="0" if task == "depth" else "body.0", strength=0.05, seed=3)
+    by_level = {r["level"]: r for r in rows}
+    for level in ("pixel", "patch", "block"):
+        for key in ("corr", "ause", "aurg", "spearman"):
+            assert values[f"{key}_{level}"] == pytest.approx(by_level[level][key], abs=1e-12, nan_ok=True)
+    assert values["nll"] == pytest.approx(rows[0]["nll"], abs=1e-12)
+    for key in quality:
+        assert values[key] == pytest.approx(rows[0][key], abs=1e-12)

@@ -280,7 +280,7 @@ def test_cli_evaluate_writes_csv_and_prints_table(tmp_path, capsys):
 
 
 def test_score_image_matches_metrics():
-    from uqcore.evaluation import score_image
+    from uqcore.scoring import image_values as score_image
 
     model = make_tiny_sr()
     lr, hr = sr_pairs(1)[0]

@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from uqcore import reproduce as R
+from uqcore import paper as R
 from uqcore.cli import main
 from uqcore.errors import InputError
 from uqcore.models.registry import build_architecture, list_models
@@ -94,13 +94,13 @@ def test_paper_tables_are_complete_and_transcribed():
 
 def test_claim_rules_on_the_papers_own_tables():
     # SRGAN: infer-transformation is the best training-free method at every level (the paper's claim).
-    srgan = R._transform_best(R.PAPER_TABLES["srgan"])
+    srgan = R.transform_best(R.PAPER_TABLES["srgan"])
     assert all(srgan[lv]["best_tf"] for lv in R.LEVELS)
     # SRresnet: the LLM head beats every training-free method by more than the margin at every level.
-    reach = R._reach(R.PAPER_TABLES["srresnet"], R.TRAINING_REQUIRED)
+    reach = R.reach(R.PAPER_TABLES["srresnet"], R.TRAINING_REQUIRED)
     assert not any(reach[lv]["within"] for lv in R.LEVELS)
     # FCRN: training-free methods beat MC-dropout at every level.
-    reach = R._reach(R.PAPER_TABLES["fcrn"], ("mc_dropout1", "mc_dropout2"))
+    reach = R.reach(R.PAPER_TABLES["fcrn"], ("mc_dropout1", "mc_dropout2"))
     assert all(reach[lv]["within"] and reach[lv]["tf"] > reach[lv]["tr"] for lv in R.LEVELS)
 
 
@@ -108,10 +108,10 @@ def test_tolerance_trend_and_layer_profile():
     rows = [dict(layer=l, strength=s, loss_increase=inc, corr_pixel=c)
             for l, s, inc, c in [("a", 0.1, 0.01, 0.5), ("a", 0.2, 0.2, 0.3), ("b", 0.1, 0.02, 0.6),
                                  ("b", 0.2, 0.5, 0.1), ("c", 0.1, 0.03, 0.4), ("c", 0.2, 0.9, 0.0)]]
-    tr = R._tolerance_trend(rows, 0.05)
+    tr = R.tolerance_trend(rows, 0.05)
     assert tr["rho"] < -0.9 and tr["best_layer"] == "b" and tr["best_within"]
     assert tr["n_within"] == 3 and tr["n_beyond"] == 3
-    prof = R._layer_profile(rows)
+    prof = R.layer_profile(rows)
     assert [p[0] for p in prof] == ["a", "b", "c"] and prof[1][1] == 0.6
 
 
@@ -164,7 +164,7 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert finite and all(math.isfinite(v) for v in finite)
     # a number in the markdown comes from the rows
     t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
-    assert R._fmt(float(t8["corr"])) in text
+    assert R.fmt(float(t8["corr"])) in text
     assert "No figures" in text or "figures" in text
 
 

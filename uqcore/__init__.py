@@ -1,6 +1,6 @@
 """uqcore: training-free uncertainty estimation for dense regression networks.
 
-Public API (each name documents itself): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
+Public API (module map in docs/ARCHITECTURE.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
 ``estimate``, ``sweep``, ``evaluate``, ``read_image``, ``read_depth``, ``metrics``, ``InputError``.
 Submodules are imported on first use so that ``import uqcore`` stays cheap.
 """
@@ -20,12 +20,13 @@ _LAZY = {
     "list_layers": "uqcore.layers",
     "estimate": "uqcore.sampler",
     "Estimate": "uqcore.sampler",
-    "sweep": "uqcore.sweep",
+    "sweep": "uqcore.tolerability",
     "evaluate": "uqcore.evaluation",
     "read_image": "uqcore.io",
     "read_depth": "uqcore.io",
 }
-_SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models"}
+_SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models", "methods", "scoring",
+               "evaluation", "tolerability"}
 
 __all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
 

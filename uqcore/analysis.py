@@ -14,16 +14,9 @@ import torch.nn.functional as F
 from uqcore import metrics
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
+from uqcore.models.srresnet import bicubic_downscale
 from uqcore.sampler import Estimate
-
-SIGMA_TILE = 16  # checkerboard tile size for the single-image σ-scaling split
-
-
-def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """The project's LR degradation (see ``uqcore.models.srresnet.bicubic_downscale``)."""
-    from uqcore.models.srresnet import bicubic_downscale as degrade
-
-    return degrade(hr, scale)
+from uqcore.scoring import SIGMA_TILE, image_values  # noqa: F401  (SIGMA_TILE re-exported)
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -94,20 +87,15 @@ class Analysis:
     values: dict[str, float] = field(default_factory=dict)
 
 
-def _checkerboard(shape: tuple[int, int], tile: int = SIGMA_TILE) -> np.ndarray:
-    rows = (np.arange(shape[0]) // tile)[:, None]
-    cols = (np.arange(shape[1]) // tile)[None, :]
-    return (rows + cols) % 2 == 0
-
-
 def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analysis:
     """Error map, sparsification curve and the metrics row for one estimate.
 
-    values: ause/aurg and corr (Pearson) at pixel, patch (16×16) and block (superpixels of the
-    prediction) level; nll (raw) and nll_scaled (σ-scaling fitted on the "black" 16×16 tiles of
-    a checkerboard and evaluated on the "white" ones, since one image has no separate
-    calibration set); quality: PSNR/SSIM (Y channel, border = scale) for SR, abs-rel/δ1/RMSE for
-    depth; seconds and samples.
+    values: :func:`uqcore.scoring.image_values` -- the numbers ``evaluate`` gives for this image
+    (ause/aurg, corr/spearman at pixel, patch (16×16) and block (superpixels of the prediction)
+    level; nll; quality: PSNR/SSIM for SR with the scorer's border rule, abs_rel/rmse/log10/δ1 for
+    depth) -- with nll_scaled from σ-scaling fitted on the "black" 16×16 tiles of a checkerboard
+    and evaluated on the "white" ones (one image has no separate calibration set; the scale is
+    also under ``sigma_scale``); seconds and samples.
     """
     prediction = est.prediction.numpy()
     variance = est.variance.numpy()
@@ -124,24 +112,10 @@ def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analy
         )
     mask = metrics.valid_mask(target_np) if model.task == "depth" else None
     error = metrics.error_map(prediction, target_np, mask=mask)
-    sq_error = metrics.error_map(prediction, target_np, kind="sq", mask=mask)
     valid = np.ones(error.shape, bool) if mask is None else mask
     curve = metrics.sparsification(error, variance, mask=mask)
-    values.update(metrics.correlations(error, variance, mask=mask, prediction=prediction))
-    values["nll"] = metrics.nll(prediction, target_np, variance, mask=mask)
-    board = _checkerboard(error.shape)
-    fit, held = valid & board, valid & ~board
-    try:
-        scale = metrics.fit_scale_vectors(sq_error[fit], variance[fit])
-        values["sigma_scale"] = scale
-        values["nll_scaled"] = metrics.nll_vectors(sq_error[held], scale * variance[held])
-    except InputError:
-        values["sigma_scale"] = values["nll_scaled"] = float("nan")
-    if model.task == "sr":
-        values["psnr"] = metrics.psnr(prediction, target_np, border=model.scale)
-        values["ssim"] = metrics.ssim(prediction, target_np, border=model.scale)
-    elif model.task == "depth":
-        values.update(metrics.depth_quality(prediction, target_np, mask=mask))
+    values.update(image_values(model, est.prediction, est.variance, target_np, split="checkerboard"))
+    values["sigma_scale"] = values["variance_scale"]
     error_display = np.where(valid, error, np.nan)
     return Analysis(prediction, variance, error_display, mask, curve, values)
 

@@ -11,13 +11,15 @@ import argparse
 import importlib
 import sys
 
+from uqcore.errors import InputError
+
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("uqcore.evaluation", "score uncertainty methods on a folder of images"),
-    "sweep": ("uqcore.sweep", "tolerability sweep: layers x strengths on one image"),
+    "sweep": ("uqcore.tolerability", "tolerability sweep: layers x strengths on one image"),
     "train": ("uqcore.training", "train a bundled model (sr or depth)"),
     "make-scenes": ("uqcore.scenes", "render synthetic indoor RGB-D scenes"),
-    "reproduce": ("uqcore.reproduce", "reproduce the paper's tables and figures"),
+    "reproduce": ("uqcore.paper", "reproduce the paper's tables and figures"),
     "layers": ("uqcore.layers", "list a model's injection points"),
 }
 
@@ -41,8 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"python -m uqcore {name}", description=COMMANDS[name][1])
     module.configure_parser(sub)
     args = sub.parse_args(rest)
-    from uqcore.errors import InputError
-
     try:
         return int(module.run(args) or 0)
     except InputError as exc:

@@ -24,11 +24,11 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   transforms at the transform set's size and ensembles at the member count), ``layer``,
   ``strength``, ``seed``, ``n_images``, ``n_calibration``, ``task``, ``model``.
 
-Method names: the engine's ("transform", "noise", "dropout", "mc_dropout", "ensemble", "llm")
-plus ``"mc_dropout1"`` (MC-drop1: the unperturbed output is the prediction) and
-``"mc_dropout2"`` (MC-drop2: the sample mean is the prediction; plain "mc_dropout" is the same).
-Both MC variants share one set of samples. The training-free methods score ``est.prediction``,
-the unperturbed output. Every image is sampled with the same ``seed``.
+Method names: the variants of :data:`uqcore.methods.VARIANTS` -- the engine's methods plus
+MC-drop1 (the unperturbed output is the prediction) and MC-drop2 (the sample mean is the
+prediction, as for plain MC-dropout). Variants of one engine method share one set of samples.
+The training-free methods score the unperturbed output. Every image is sampled with the same
+``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
 Datasets from a folder (:func:`load_pairs`): SR -- every image is an HR image; it is cropped to a
 multiple of the model's scale (rows/columns beyond the largest multiple are dropped at the
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import sys
@@ -55,26 +54,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from uqcore import metrics as M
+from uqcore import methods as _methods
 from uqcore.errors import InputError
-from uqcore.sweep import _as_model, _resize_to, default_layer
+from uqcore.io import read_depth, read_image
+from uqcore.layers import default_layer
+from uqcore.models.base import as_model
+from uqcore.models.srresnet import bicubic_downscale
+from uqcore.sampler import estimate
+from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
 
-LEVELS = ("mean", "patch", "block", "pixel")
-DEFAULT_STRENGTH = {"noise": 0.05, "dropout": 0.1}
-LAYER_METHODS = ("noise", "dropout")
-# method name -> (engine method, which output is the prediction)
-METHOD_VARIANTS = {
-    "transform": ("transform", "prediction"),
-    "noise": ("noise", "prediction"),
-    "dropout": ("dropout", "prediction"),
-    "ensemble": ("ensemble", "prediction"),
-    "llm": ("llm", "prediction"),
-    "mc_dropout": ("mc_dropout", "mean"),
-    "mc_dropout1": ("mc_dropout", "original"),
-    "mc_dropout2": ("mc_dropout", "mean"),
-}
+DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
+LAYER_METHODS = _methods.LAYER_METHODS
+# method name -> (engine method, which output of the estimate is the prediction)
+METHOD_VARIANTS = {n: (v.engine, v.prediction) for n, v in _methods.VARIANTS.items()}
+# What evaluate scores when no methods are given: the training-free methods.
+DEFAULT_METHODS = _methods.TRAINING_FREE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-EPS = 1e-6
 
 Progress = Callable[[int, int], None]
 
@@ -83,8 +78,6 @@ Progress = Callable[[int, int], None]
 def make_lr(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(LR input, cropped HR) from an HR image [1, C, H, W]: crop to a multiple of ``scale``
     (bottom/right rows and columns dropped), then bicubic downscale by ``scale``."""
-    from uqcore.models.srresnet import bicubic_downscale
-
     h, w = hr.shape[-2] // scale * scale, hr.shape[-1] // scale * scale
     if h < 2 * scale or w < 2 * scale:
         raise InputError(f"the HR image ({hr.shape[-2]}x{hr.shape[-1]}) is too small for x{scale} super-resolution")
@@ -130,9 +123,7 @@ def load_pairs(folder: str | Path, model: Any, limit: int | None = None) -> tupl
     """(names, [(input [1, C, h, w], target)]) from a folder, for ``model``'s task.
 
     SR target: the cropped HR [3, H, W]; depth target: [H, W] metres; image: [C, H, W]."""
-    from uqcore.io import read_depth, read_image
-
-    model = _as_model(model)
+    model = as_model(model)
     entries = list_pair_files(folder, model.task)
     if limit is not None:
         if limit < 1:
@@ -163,34 +154,23 @@ def _per_method(value: Any, method: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _method_plan(model: Any, methods: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """[(engine method, [(row label, prediction source), ...])] in first-appearance order."""
+def method_plan(model: Any, methods: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """[(engine method, [(variant name, prediction source), ...])] in first-appearance order:
+    variants of one engine method (e.g. mc_dropout1 / mc_dropout2) share its samples."""
     if isinstance(methods, str):
         methods = [methods]
     if not methods:
         raise InputError("give at least one method")
     plan: dict[str, list[tuple[str, str]]] = {}
     for name in methods:
-        if name not in METHOD_VARIANTS:
-            raise InputError(f"unknown method {name!r}; choose from {', '.join(METHOD_VARIANTS)}")
-        engine, source = METHOD_VARIANTS[name]
-        if engine not in model.methods:
+        var = _methods.variant(name)
+        if var.engine not in model.methods:
             raise InputError(f"method {name!r} does not apply to model {model.name!r}; it supports "
                              f"{', '.join(model.methods)}")
-        variants = plan.setdefault(engine, [])
+        variants = plan.setdefault(var.engine, [])
         if name not in [v[0] for v in variants]:
-            variants.append((name, source))
+            variants.append((name, var.prediction))
     return list(plan.items())
-
-
-def _calibration_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int], str]:
-    if not 0.0 < fraction < 1.0:
-        raise InputError(f"calibration_fraction must be between 0 and 1, got {fraction}")
-    if n < 2:
-        return list(range(n)), list(range(n)), "in-sample"
-    k = min(max(1, int(round(fraction * n))), n - 1)
-    perm = np.random.default_rng(seed).permutation(n)
-    return sorted(perm[:k].tolist()), sorted(perm[k:].tolist()), "held-out"
 
 
 def _check_pairs(pairs: Any) -> list[tuple[Any, Any]]:
@@ -204,155 +184,10 @@ def _check_pairs(pairs: Any) -> list[tuple[Any, Any]]:
     return out
 
 
-def _prepare_target(model: Any, target: Any) -> np.ndarray:
-    t = target.detach().cpu().numpy() if isinstance(target, torch.Tensor) else np.asarray(target)
-    t = t.astype(np.float64)
-    while t.ndim > 3 and t.shape[0] == 1:
-        t = t[0]
-    if t.ndim == 2 and model.task != "depth":
-        t = t[None]
-    return t
-
-
-class _ImageScore:
-    """What an image contributes to the summary (O(valid pixels) per image)."""
-
-    __slots__ = ("stats", "mean_error", "mean_variance", "r2", "var", "nll", "quality", "seconds", "drawn")
-
-
-def _score(model: Any, pred: torch.Tensor, variance: torch.Tensor, target: np.ndarray, seconds: float, drawn: int,
-           segment_cache: dict, key: Any, patch: int, steps: int) -> _ImageScore:
-    depth = model.task == "depth"
-    tshape = tuple(target.shape[-2:])
-    if depth:
-        pred = _resize_to(pred, tshape)
-        variance = _resize_to(variance, tshape)
-    elif tuple(pred.shape[-2:]) != tshape:
-        raise InputError(f"the model output is {pred.shape[-2]}x{pred.shape[-1]} but the target is "
-                         f"{tshape[0]}x{tshape[1]}; for SR the target must be the HR image of the input")
-    p = pred.double().numpy()
-    v = variance.double().numpy()
-    mask = M.valid_mask(target) if depth else None
-    err = M.error_map(p, target, mask=mask)
-    digest = hashlib.blake2b(np.ascontiguousarray(p).tobytes(), digest_size=16).hexdigest()
-    seg_key = (key, digest)
-    if seg_key not in segment_cache:
-        segment_cache[seg_key] = M.superpixels(p)
-    s = _ImageScore()
-    s.stats = M.correlations(err, v, mask=mask, patch=patch, segments=segment_cache[seg_key], steps=steps)
-    valid = np.ones(tshape, bool) if mask is None else mask
-    s.mean_error = float(err[valid].mean())
-    s.mean_variance = float(v[valid].mean())
-    pc = p if p.ndim == 3 else p[None]
-    tc = target if target.ndim == 3 else target[None]
-    s.r2 = ((pc - tc)[:, valid] ** 2).astype(np.float32)  # [C, N]
-    s.var = v[valid].astype(np.float32)                   # [N]
-    if (s.var < 0).any() or not np.isfinite(s.var).all():
-        raise InputError("the method returned a negative or non-finite variance")
-    s.nll = M.nll_vectors(s.r2.astype(np.float64), s.var.astype(np.float64), EPS)
-    if depth:
-        q = M.depth_quality(p[0] if p.ndim == 3 else p, target, mask)
-        s.quality = {k: q[k] for k in ("abs_rel", "rmse", "log10", "delta1")}
-    elif model.task == "sr":
-        border = model.scale if min(tshape) > 2 * model.scale + 7 else 0
-        s.quality = {"psnr": M.psnr(p, target, border=border), "ssim": M.ssim(p, target, border=border)}
-    else:
-        s.quality = {"psnr": M.psnr(p, target, y_channel=False)}
-        if min(tshape) >= 7:
-            s.quality["ssim"] = M.ssim(p, target, y_channel=False)
-    s.seconds = seconds
-    s.drawn = drawn
-    return s
-
-
-def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, variance_scale: float | None = None,
-                patch: int = 16, steps: int = 50) -> dict[str, float]:
-    """Every single-image number of a report (the dashboard's metrics row), as one flat dict:
-    ``corr_``/``spearman_``/``ause_``/``aurg_`` + ``pixel``/``patch``/``block``, ``nll``,
-    ``nll_scaled`` with ``variance_scale`` (the given scale, e.g. fitted on a calibration set
-    with :func:`uqcore.metrics.fit_variance_scale`; if None, fitted on this image itself --
-    an in-sample, optimistic number), ``calibration_error`` (raw), and the prediction quality
-    (psnr/ssim, or abs_rel/rmse/log10/delta1 for depth). prediction [C, H, W] and variance [H, W]
-    as returned by ``estimate``; target as for :func:`evaluate`."""
-    model = _as_model(model)
-    pred = prediction if isinstance(prediction, torch.Tensor) else torch.as_tensor(np.asarray(prediction))
-    var = variance if isinstance(variance, torch.Tensor) else torch.as_tensor(np.asarray(variance))
-    pred, var = pred.detach().cpu(), var.detach().cpu()
-    while pred.dim() > 3 and pred.shape[0] == 1:
-        pred = pred[0]
-    while var.dim() > 2 and var.shape[0] == 1:
-        var = var[0]
-    s = _score(model, pred, var, _prepare_target(model, target), 0.0, 0, {}, None, patch, steps)
-    out: dict[str, float] = dict(s.stats)
-    out["nll"] = s.nll
-    r2, v = s.r2.astype(np.float64), s.var.astype(np.float64)
-    e, o = M.calibration_vectors(r2, v, eps=EPS)
-    out["calibration_error"] = float(np.mean((e - o) ** 2))
-    if variance_scale is None:
-        try:
-            variance_scale = M.fit_scale_vectors(r2.mean(0), v, EPS)
-        except InputError:
-            variance_scale = float("nan")
-    out["variance_scale"] = float(variance_scale)
-    out["nll_scaled"] = (M.nll_vectors(r2, variance_scale * v, EPS) if math.isfinite(variance_scale)
-                         else float("nan"))
-    out.update(s.quality)
-    return out
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if arr.size else float("nan")
-
-
-def _summarise(scores: list[_ImageScore], cal: list[int], test: list[int], steps: int) -> dict[str, dict[str, float]]:
-    """{level: {ause, aurg, corr, spearman}} plus the level-independent numbers under "common"."""
-    out: dict[str, dict[str, float]] = {}
-    for level in ("pixel", "patch", "block"):
-        out[level] = {k: _nanmean([s.stats[f"{k_src}_{level}"] for s in scores])
-                      for k, k_src in (("ause", "ause"), ("aurg", "aurg"), ("corr", "corr"), ("spearman", "spearman"))}
-    me = np.array([s.mean_error for s in scores])
-    mv = np.array([s.mean_variance for s in scores])
-    if len(scores) >= 2:
-        sp = M.sparsification(me, mv, steps=steps, level="mean")
-        out["mean"] = {"ause": sp.ause, "aurg": sp.aurg, "corr": M.pearson(me, mv, level="mean"),
-                       "spearman": M.spearman(me, mv, level="mean")}
-    else:
-        out["mean"] = {"ause": float("nan"), "aurg": float("nan"), "corr": float("nan"), "spearman": float("nan")}
-    common: dict[str, float] = {"nll": float(np.mean([s.nll for s in scores]))}
-    try:
-        scale = M.fit_scale_vectors(np.concatenate([scores[i].r2.astype(np.float64).mean(0) for i in cal]),
-                                    np.concatenate([scores[i].var.astype(np.float64) for i in cal]), EPS)
-    except InputError:
-        scale = float("nan")  # zero variance everywhere (e.g. a deterministic method): no scale
-    common["variance_scale"] = scale
-    common["nll_heldout"] = float(np.mean([scores[i].nll for i in test]))
-    r2_test = np.concatenate([scores[i].r2 for i in test], axis=1).astype(np.float64)
-    v_test = np.concatenate([scores[i].var for i in test]).astype(np.float64)
-    e, o = M.calibration_vectors(r2_test, v_test, eps=EPS)
-    common["calibration_error"] = float(np.mean((e - o) ** 2))
-    if math.isfinite(scale):
-        common["nll_scaled"] = float(np.mean([M.nll_vectors(scores[i].r2.astype(np.float64),
-                                                            scale * scores[i].var.astype(np.float64), EPS)
-                                              for i in test]))
-        e, o = M.calibration_vectors(r2_test, scale * v_test, eps=EPS)
-        common["calibration_error_scaled"] = float(np.mean((e - o) ** 2))
-    else:
-        common["nll_scaled"] = float("nan")
-        common["calibration_error_scaled"] = float("nan")
-    for k in scores[0].quality:
-        common[k] = _nanmean([s.quality.get(k) for s in scores])
-    common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))
-    common["samples_drawn"] = int(round(np.mean([s.drawn for s in scores])))
-    out["common"] = common
-    return out
-
-
 def evaluate(
     model: Any,
     pairs: Sequence[tuple[Any, Any]],
-    methods: Sequence[str] = ("transform", "noise", "dropout"),
+    methods: Sequence[str] = DEFAULT_METHODS,
     samples: Sequence[int] | int = (8,),
     layer: str | dict[str, str] | None = None,
     strength: float | dict[str, float] | None = None,
@@ -368,28 +203,18 @@ def evaluate(
     (method, sample count, level), levels in the order mean, patch, block, pixel.
 
     layer / strength: for "noise" and "dropout"; one value for both, a dict {method: value}, or
-    None for the defaults (:func:`uqcore.sweep.default_layer`, a middle block; noise std 0.05,
-    dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
+    None for the defaults (:func:`uqcore.layers.default_layer`, a middle block; the strength is
+    the method's ``default_strength`` in :mod:`uqcore.methods`: noise std 0.05, dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
     (name, input, target) triples. See the module docstring for every field."""
-    from uqcore.sampler import estimate
-
-    model = _as_model(model)
+    model = as_model(model)
     pairs = _check_pairs(pairs)
-    plan = _method_plan(model, methods)
+    plan = method_plan(model, methods)
     sample_counts = [samples] if isinstance(samples, (int, np.integer)) else list(samples)
     if not sample_counts:
         raise InputError("give at least one sample count")
-    cal, test, cal_kind = _calibration_split(len(pairs), calibration_fraction, seed)
-    targets = [_prepare_target(model, t) for _, t in pairs]
-
-    settings: dict[str, tuple[str | None, float | None]] = {}
-    for engine, _ in plan:
-        if engine in LAYER_METHODS:
-            lay = _per_method(layer, engine, None) or default_layer(model)
-            st = _per_method(strength, engine, None)
-            settings[engine] = (lay, float(DEFAULT_STRENGTH[engine] if st is None else st))
-        else:
-            settings[engine] = (None, None)
+    cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
+    targets = [prepare_target(model.task, t) for _, t in pairs]
+    settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
 
     total = len(plan) * len(sample_counts) * len(pairs)
     done = 0
@@ -398,19 +223,19 @@ def evaluate(
     for engine, variants in plan:
         lay, st = settings[engine]
         for n in sample_counts:
-            scores: dict[str, list[_ImageScore]] = {label: [] for label, _ in variants}
+            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=segment_cache)
+                       for label, _ in variants}
             for i, (x, _) in enumerate(pairs):
                 est = estimate(model, x, method=engine, layer=lay, strength=st,
                                samples=int(n), seed=seed, device=device)
                 for label, source in variants:
-                    pred = getattr(est, source)
-                    scores[label].append(_score(model, pred, est.variance, targets[i], est.seconds, est.samples,
-                                                segment_cache, i, patch, steps))
+                    scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
+                                          drawn=est.samples, key=i)
                 done += 1
                 if progress is not None:
                     progress(done, total)
             for label, _ in variants:
-                summary = _summarise(scores[label], cal, test, steps)
+                summary = scorers[label].compute(calibration=cal, test=test)
                 for level in LEVELS:
                     row = {"method": label, "samples": int(n), "level": level, **summary[level],
                            **summary["common"], "layer": lay, "strength": st, "seed": int(seed),
@@ -418,6 +243,17 @@ def evaluate(
                            "task": model.task, "model": model.name}
                     rows.append(row)
     return rows
+
+
+def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
+    """(layer, strength) of ``engine``: the given ones or the defaults; (None, None) where the
+    method takes no layer."""
+    spec = _methods.spec(engine)
+    if not spec.needs_layer:
+        return None, None
+    lay = _per_method(layer, engine, None) or default_layer(model)
+    st = _per_method(strength, engine, None)
+    return lay, float(spec.default_strength if st is None else st)
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -429,7 +265,7 @@ def table_frame(rows: Sequence[dict[str, Any]]):
     """pandas DataFrame shaped like the paper's Table 1: rows "AUSE mean", "AUSE patch",
     "AUSE block", "AUSE pixel", "Corr mean", ..., "Corr pixel", "NLL", "NLL (σ-scaled)",
     "s / image"; columns "method (samples)" in the order the rows list them."""
-    import pandas as pd
+    import pandas as pd  # lazy: pandas is slow to import and only the tables need it
 
     columns: list[str] = []
     for r in rows:
@@ -495,8 +331,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundled model name or model path")
     parser.add_argument("--data", required=True,
                         help="folder: SR -> HR images; depth -> name.png + name_depth.png (mm) / name_depth.npy (m)")
-    parser.add_argument("--methods", default="transform,noise,dropout",
-                        help="comma-separated: transform, noise, dropout, mc_dropout1, mc_dropout2, ensemble, llm")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                        help="comma-separated: " + ", ".join(_methods.VARIANTS))
     parser.add_argument("--samples", default="8", help="comma-separated sample counts, e.g. 8,32")
     parser.add_argument("--layer", help="layer for noise/dropout: NAME or noise:NAME,dropout:NAME (default: a middle block)")
     parser.add_argument("--strength", help="noise std / dropout rate: VALUE or noise:0.05,dropout:0.1")
@@ -509,6 +345,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the progress bar and the model registry are needed by the CLI command only
     from tqdm import tqdm
 
     from uqcore.models import load_model

@@ -1,17 +1,24 @@
-"""Discovering a model's candidate injection points and resolving dotted layer names."""
+"""Discovering a model's candidate injection points, resolving dotted layer names, and the default
+choice of layers (the blocks a person would pick; a middle one for noise / dropout)."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.hooks import forward_hooks
-from uqcore.models.base import UQModel, checked_forward
+from uqcore.models.base import UQModel, as_model, checked_forward
+
+# Plain containers: their output is that of their last child, so they add no new injection point.
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+_TRIVIAL = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten")
 
 
 @dataclass(frozen=True)
@@ -93,12 +100,58 @@ def resolve_layer(module: nn.Module, name: str) -> nn.Module:
     raise InputError(f"the model has no layer named {name!r}.{hint} Valid layer names: {shown}")
 
 
+def candidate_layers(model: Any) -> list[str]:
+    """Injection points a person would pick, in forward order.
+
+    The model's *blocks*: modules with children that are not plain containers (Sequential,
+    ModuleList, ModuleDict), are called once, and contain no other such block -- e.g.
+    ``body.0`` ... ``body.7`` and ``upsample`` of SRResNet, the residual and up-projection blocks
+    of FCRN. A model without such blocks (a plain ``nn.Sequential``) falls back to its leaf
+    layers other than Identity/Dropout. The model's last layer (its output) is never a
+    candidate: noise there is just noise on the output."""
+    model = as_model(model)
+    layers = list_layers(model)
+    if not layers:
+        raise InputError("the model has no named layers to perturb; wrap a model built from submodules")
+    modules = dict(model.module.named_modules())
+    last = layers[-1].name
+    names = [info.name for info in layers]
+
+    def has_children(name: str) -> bool:
+        return any(True for _ in modules[name].children())
+
+    blocks = [i.name for i in layers
+              if i.calls == 1 and has_children(i.name) and i.kind not in _CONTAINERS and i.name != last]
+    blocks = [b for b in blocks if not any(o != b and o.startswith(b + ".") for o in blocks)]
+    if blocks:
+        return blocks
+    leaves = [i.name for i in layers if not has_children(i.name) and i.kind not in _TRIVIAL and i.name != last]
+    if leaves:
+        return leaves
+    return [n for n in names if n != last] or names
+
+
+def default_layers(model: Any, k: int = 4) -> list[str]:
+    """About ``k`` layers spread evenly from early to late over :func:`candidate_layers`."""
+    cands = candidate_layers(model)
+    if len(cands) <= k:
+        return cands
+    idx = np.unique(np.round(np.linspace(0, len(cands) - 1, int(k))).astype(int))
+    return [cands[i] for i in idx]
+
+
+def default_layer(model: Any) -> str:
+    """A middle layer of :func:`candidate_layers` (intermediate layers suit infer-noise/-dropout)."""
+    cands = candidate_layers(model)
+    return cands[len(cands) // 2]
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundled model name or model card path")
 
 
 def run(args: argparse.Namespace) -> int:
-    from uqcore.models import load_model
+    from uqcore.models import load_model  # lazy: the registry and loaders are only needed by the CLI
 
     for info in list_layers(load_model(args.model)):
         print(f"{info.name:32s} {info.kind:20s} {'x'.join(map(str, info.shape)):>20s} {info.parameters:>10d}")

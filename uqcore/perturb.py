@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from uqcore.errors import InputError
+from uqcore.methods import FEATURE_DROPOUT, FEATURE_GAUSSIAN, FEATURE_OWN_DROPOUT
 
 # name -> (quarter turns counter-clockwise, horizontal flip first); identity first, then the
 # rotations, so that taking the first 4 gives the 4 rotations.
@@ -72,11 +73,15 @@ def sample_generators(seed: int, indices: Sequence[int], device: torch.device) -
 class FeaturePerturbation:
     """A forward-hook body that perturbs a module's output, one sample per batch element.
 
+    ``kind`` is a method's ``spec.feature`` (:mod:`uqcore.methods`): Gaussian noise of std
+    ``strength``, dropout at rate ``strength``, or the module's own dropout at its own rate.
     With ``expand=True`` (prefix reuse) a batch-1 output is first expanded to the number of
     samples, so everything before the hooked layer ran once for all samples.
     """
 
     def __init__(self, kind: str, strength: float, generators: list[torch.Generator], expand: bool):
+        if kind not in (FEATURE_GAUSSIAN, FEATURE_DROPOUT, FEATURE_OWN_DROPOUT):
+            raise InputError(f"unknown feature perturbation {kind!r}")
         self.kind = kind
         self.strength = float(strength)
         self.generators = generators
@@ -92,14 +97,14 @@ class FeaturePerturbation:
         shared = output.shape[0] == 1 and k > 1 and self.expand  # one output, branched into k samples
         if output.shape[0] != k and not shared:
             raise PrefixMismatch(f"expected batch {k} at the perturbed layer, got {output.shape[0]}")
-        if self.kind == "noise":
+        if self.kind == FEATURE_GAUSSIAN:
             if self.strength <= 0:
                 return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
             # each sample's draw goes straight into one buffer, scaled and shifted in place:
             # the same numbers as output + strength * randn per sample, in fewer passes (the
             # output is made contiguous like the buffer: a channels-last operand makes add_ slow)
             return self._draws(output, torch.randn).mul_(self.strength).add_(output.contiguous())
-        p = self.strength if self.kind == "dropout" else _module_rate(module)
+        p = self.strength if self.kind == FEATURE_DROPOUT else _module_rate(module)
         if p <= 0:
             return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
         shape = output.shape[1:]
@@ -128,4 +133,4 @@ def _module_rate(module: nn.Module) -> float:
 
 def _channelwise(module: nn.Module, kind: str) -> bool:
     """MC-dropout keeps the model's own dropout type: DropoutNd drops whole channels."""
-    return kind == "mc_dropout" and isinstance(module, (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d))
+    return kind == FEATURE_OWN_DROPOUT and isinstance(module, (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d))

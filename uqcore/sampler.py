@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from uqcore import limits
+from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
@@ -38,7 +39,7 @@ from uqcore.perturb import (
     sample_generators,
 )
 
-METHODS = ("transform", "noise", "dropout", "mc_dropout", "ensemble", "llm")
+METHODS = _methods.METHODS
 # Samples per forward pass. On CPU batching helps little beyond a few samples (measured in
 # benchmarks/bench_sampling.py); on CUDA larger batches keep the GPU busy.
 DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
@@ -47,7 +48,7 @@ DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
 # early layer, large batches only cost memory traffic on CPU (benchmarks/bench_sampling.py).
 # The prefix's share is counted on the unperturbed forward pass that every call makes anyway.
 PREFIX_CHUNK = {"cpu": 16, "cuda": 32}
-PREFIX_METHODS = ("noise", "dropout", "mc_dropout")
+PREFIX_METHODS = _methods.PREFIX_METHODS
 LATE_LAYER_SHARE = 0.5
 # Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
 # output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
@@ -141,8 +142,7 @@ def _check_input(model: UQModel, x) -> torch.Tensor:
 
 
 def _check_args(model: UQModel, method: str, strength, samples) -> tuple[float, int]:
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    spec = _methods.spec(method)  # InputError for an unknown method
     if method not in model.methods:
         raise InputError(
             f"method {method!r} does not apply to model {model.name!r}; it supports {', '.join(model.methods)}"
@@ -154,7 +154,7 @@ def _check_args(model: UQModel, method: str, strength, samples) -> tuple[float, 
     strength = float(strength) if strength is not None else 0.0
     if not math.isfinite(strength) or strength < 0:
         raise InputError(f"strength must be a finite number >= 0, got {strength}")
-    if method == "dropout" and strength >= 1:
+    if spec.feature == _methods.FEATURE_DROPOUT and strength >= 1:
         raise InputError(f"the dropout rate must be below 1, got {strength}")
     return strength, int(samples)
 
@@ -162,7 +162,7 @@ def _check_args(model: UQModel, method: str, strength, samples) -> tuple[float, 
 def estimate(
     model: UQModel | nn.Module,
     x: torch.Tensor,
-    method: str = "transform",
+    method: str = _methods.DEFAULT_METHOD,
     layer: str | None = None,
     strength: float | None = 0.05,
     samples: int = 8,
@@ -193,6 +193,7 @@ def estimate(
     if not isinstance(model, UQModel):
         model = wrap(model, task="image")
     strength, samples = _check_args(model, method, strength, samples)
+    spec = _methods.spec(method)
     x = _check_input(model, x)
     dev = resolve_device(device)
     # Up-front memory estimate (one sample's activations + the running moments), before any work.
@@ -212,14 +213,14 @@ def estimate(
         """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
         mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
         return Estimate(
-            prediction=mean if method in ("ensemble", "mc_dropout") else unperturbed,
+            prediction=mean if spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
             original=unperturbed,
             mean=mean,
             variance=variance.float().cpu(),
             samples=drawn,
             method=method,
-            layer=layer if method in ("noise", "dropout") else None,
-            strength=strength if method in ("noise", "dropout") else None,
+            layer=layer if spec.needs_layer else None,
+            strength=strength if spec.needs_layer else None,
             seed=int(seed),
             seconds=time.perf_counter() - started,
             device=str(dev),
@@ -228,7 +229,7 @@ def estimate(
 
     if on_update is not None:
         run.on_moments = lambda m, total: on_update(result(m.mean, m.variance.mean(0), m.count), total)
-    targets = _perturbed_modules(members[0], method, layer) if method in PREFIX_METHODS else []
+    targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
     with torch.inference_mode():
         if targets and chunk_size is None:
             original, share = _prefix_share(run, members[0], x, targets[0])
@@ -238,24 +239,25 @@ def estimate(
             original = run.forward(members[0], x)
         if chunk_size is None:
             run.chunk = _memory_bounded_chunk(chunk, original)
-        if method == "llm":
+        if spec.sampling == _methods.SAMPLING_HEAD:
             mean, logvar = model.split_output(checked_forward(members[0], x))
             moments = None
             variance = logvar.float().exp().mean(1)[0]
             drawn = 0
         else:
-            if method == "transform":
+            if spec.sampling == _methods.SAMPLING_TRANSFORM:
                 names = check_transforms(transforms or default_transforms(model.task))[:samples]
                 moments = run.transform(names, original)
-            elif method == "ensemble":
+            elif spec.sampling == _methods.SAMPLING_MEMBERS:
                 moments = run.ensemble(min(samples, len(members)))
             else:
-                if method in ("noise", "dropout") and strength == 0:
+                if spec.needs_layer and strength == 0:
                     # No perturbation: every sample is the original output. Computing them would
                     # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
                     moments = run.repeated(original, samples)
                 else:
-                    moments, used_prefix = run.perturbed(method, targets, strength, samples, layer, prefix_reuse)
+                    moments, used_prefix = run.perturbed(spec, targets, strength, samples, layer,
+                                                         prefix_reuse and spec.prefix_reuse)
             mean = moments.mean.unsqueeze(0)
             variance = moments.variance.mean(0)
             drawn = moments.count
@@ -291,14 +293,14 @@ def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:
     return max(1, min(chunk, CHUNK_MEMORY_BYTES // max(per_sample, 1)))
 
 
-def _perturbed_modules(module: nn.Module, method: str, layer: str | None) -> list[nn.Module]:
-    if method == "mc_dropout":
+def _perturbed_modules(module: nn.Module, spec: _methods.MethodSpec, layer: str | None) -> list[nn.Module]:
+    if spec.feature == _methods.FEATURE_OWN_DROPOUT:
         found = [m for m in module.modules() if isinstance(m, DROPOUT_TYPES)]
         if not found:
-            raise InputError("mc_dropout needs a model with dropout layers; this one has none")
+            raise InputError(f"{spec.name} needs a model with dropout layers; this one has none")
         return found
     if not layer:
-        raise InputError(f"method {method!r} needs a layer; see uqcore.list_layers(model) for valid names")
+        raise InputError(f"method {spec.name!r} needs a layer; see uqcore.list_layers(model) for valid names")
     return [resolve_layer(module, layer)]
 
 
@@ -374,13 +376,13 @@ class _Run:
             count, lambda idx: torch.cat([self.forward(self.members[i], self.x) for i in idx])
         )
 
-    def perturbed(self, method, targets, strength, samples, layer, prefix_reuse):
+    def perturbed(self, spec, targets, strength, samples, layer, prefix_reuse):
         key = (id(self.members[0]), layer or "<dropout>")
         use_prefix = prefix_reuse and key not in self._prefix_unsafe
 
         def run_chunk(indices: range, expand: bool) -> torch.Tensor:
             gens = sample_generators(self.seed, indices, self.x.device)
-            hook = FeaturePerturbation(method, strength, gens, expand=expand)
+            hook = FeaturePerturbation(spec.feature, strength, gens, expand=expand)
             x = self.x if expand else self.x.expand(len(indices), *self.x.shape[1:])
             with forward_hooks(post={m: hook for m in targets}):
                 out = self.forward(self.members[0], x)
@@ -400,10 +402,11 @@ def sample_cap(model: UQModel, method: str) -> int:
     """The most samples ``method`` draws on ``model``: the transform set's size for
     ``transform`` (8 dihedral transforms; 2 for depth, identity and flip), the members for
     ``ensemble``, 0 for ``llm`` (one pass), else the ``UQCORE_MAX_SAMPLES`` limit."""
-    if method == "transform":
+    sampling = _methods.spec(method).sampling
+    if sampling == _methods.SAMPLING_TRANSFORM:
         return len(default_transforms(model.task))
-    if method == "ensemble":
+    if sampling == _methods.SAMPLING_MEMBERS:
         return len(model.members)
-    if method == "llm":
+    if sampling == _methods.SAMPLING_HEAD:
         return 0
     return limits.max_samples()

@@ -15,13 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 
 TASKS = ("sr", "depth", "image")
 OUTPUTS = ("mean", "mean_logvar")
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 # Methods that perturb a layer through forward hooks (unavailable where hooks cannot reach layers).
-HOOK_METHODS = ("noise", "dropout", "mc_dropout")
+HOOK_METHODS = _methods.HOOK_METHODS
 NO_HOOKS_REASON = (
     "its layers cannot take forward hooks (a TorchScript module runs as one compiled program); "
     "only methods that need no hooks (transform) work on it"
@@ -82,14 +83,13 @@ class UQModel:
     @property
     def methods(self) -> list[str]:
         """The estimation methods that make sense for this model, in display order."""
-        found = ["transform", "noise", "dropout"]
-        if self.dropout_modules:
-            found.append("mc_dropout")
-        if len(self.members) > 1:
-            found.append("ensemble")
-        if self.output == "mean_logvar":
-            found.append("llm")
-        return [m for m in found if m not in self.disabled_methods]
+        has = {
+            None: True,
+            _methods.NEEDS_DROPOUT_LAYERS: bool(self.dropout_modules),
+            _methods.NEEDS_MEMBERS: len(self.members) > 1,
+            _methods.NEEDS_VARIANCE_HEAD: self.output == "mean_logvar",
+        }
+        return [s.name for s in _methods.SPECS if has[s.requires] and s.name not in self.disabled_methods]
 
     @property
     def device(self) -> torch.device:
@@ -158,6 +158,15 @@ def wrap(
         card=dict(card or {}),
         probe_size=tuple(probe_size),
     )
+
+
+def as_model(model: Any) -> UQModel:
+    """``model`` itself if it is a UQModel; a plain ``nn.Module`` wrapped as a generic image model."""
+    if isinstance(model, UQModel):
+        return model
+    if isinstance(model, nn.Module):
+        return wrap(model, task="image")
+    raise InputError(f"expected a uqcore model (uqcore.load_model / uqcore.wrap), got {type(model).__name__}")
 
 
 def checked_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,8 @@
 """Tolerability sweeps (the paper's Fig. 4): layers x strengths on one image.
 
+``uqcore.sweep`` is :func:`sweep` of this module. Layer choice (:func:`uqcore.layers.default_layers`)
+and the default grids (:mod:`uqcore.methods`) live with their owners.
+
 For every (layer, strength) the perturbation is applied with ``uqcore.estimate`` and we record
 how much it hurts the prediction and how well its variance tracks the error:
 
@@ -31,7 +34,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,82 +43,22 @@ import torch.nn.functional as F
 
 from uqcore import metrics as M
 from uqcore.errors import InputError
-
-SWEEP_METHODS = ("noise", "dropout")
-DEFAULT_STRENGTHS = {
-    "noise": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2),
-    "dropout": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
-}
-# Plain containers: their output is that of their last child, so they add no new injection point.
-_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
-_TRIVIAL = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten")
+from uqcore.evaluation import make_lr, write_rows
+from uqcore.io import read_depth, read_image
+from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
+from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
+from uqcore.models.base import as_model
+from uqcore.sampler import estimate
+from uqcore.scoring import nanmean, resize_to
 
 Progress = Callable[[int, int], None]
 
 
-# -- layer choice --------------------------------------------------------------------------------
-def candidate_layers(model: Any) -> list[str]:
-    """Injection points a person would pick, in forward order.
-
-    The model's *blocks*: modules with children that are not plain containers (Sequential,
-    ModuleList, ModuleDict), are called once, and contain no other such block -- e.g.
-    ``body.0`` ... ``body.7`` and ``upsample`` of SRResNet, the residual and up-projection blocks
-    of FCRN. A model without such blocks (a plain ``nn.Sequential``) falls back to its leaf
-    layers other than Identity/Dropout. The model's last layer (its output) is never a
-    candidate: noise there is just noise on the output."""
-    from uqcore.layers import list_layers
-
-    model = _as_model(model)
-    layers = list_layers(model)
-    if not layers:
-        raise InputError("the model has no named layers to perturb; wrap a model built from submodules")
-    modules = dict(model.module.named_modules())
-    last = layers[-1].name
-    names = [info.name for info in layers]
-
-    def has_children(name: str) -> bool:
-        return any(True for _ in modules[name].children())
-
-    blocks = [i.name for i in layers
-              if i.calls == 1 and has_children(i.name) and i.kind not in _CONTAINERS and i.name != last]
-    blocks = [b for b in blocks if not any(o != b and o.startswith(b + ".") for o in blocks)]
-    if blocks:
-        return blocks
-    leaves = [i.name for i in layers if not has_children(i.name) and i.kind not in _TRIVIAL and i.name != last]
-    if leaves:
-        return leaves
-    return [n for n in names if n != last] or names
-
-
-def default_layers(model: Any, k: int = 4) -> list[str]:
-    """About ``k`` layers spread evenly from early to late over :func:`candidate_layers`."""
-    cands = candidate_layers(model)
-    if len(cands) <= k:
-        return cands
-    idx = np.unique(np.round(np.linspace(0, len(cands) - 1, int(k))).astype(int))
-    return [cands[i] for i in idx]
-
-
-def default_layer(model: Any) -> str:
-    """A middle layer of :func:`candidate_layers` (intermediate layers suit infer-noise/-dropout)."""
-    cands = candidate_layers(model)
-    return cands[len(cands) // 2]
-
-
 def default_strengths(method: str) -> list[float]:
+    """The default grid of ``method`` (:attr:`uqcore.methods.MethodSpec.sweep_strengths`)."""
     if method not in DEFAULT_STRENGTHS:
         raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
     return list(DEFAULT_STRENGTHS[method])
-
-
-def _as_model(model: Any) -> Any:
-    from uqcore.models.base import UQModel, wrap
-
-    if isinstance(model, UQModel):
-        return model
-    if isinstance(model, torch.nn.Module):
-        return wrap(model, task="image")
-    raise InputError(f"expected a uqcore model (uqcore.load_model / uqcore.wrap), got {type(model).__name__}")
 
 
 # -- the sweep -----------------------------------------------------------------------------------
@@ -181,22 +123,11 @@ def _target_tensor(model: Any, target: Any, shape: tuple[int, int]) -> tuple[tor
     return t, mask
 
 
-def _resize_to(img: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """[C, H, W] or [H, W] -> same rank at ``shape`` (bilinear); unchanged if already there."""
-    if tuple(img.shape[-2:]) == tuple(shape):
-        return img
-    x = img if img.dim() == 3 else img.unsqueeze(0)
-    y = F.interpolate(x.unsqueeze(0).float(), size=tuple(shape), mode="bilinear", align_corners=False)[0]
-    return y if img.dim() == 3 else y[0]
-
-
 class _Image:
     """One image of a sweep: its input, reference for the loss, and (with a target) error map."""
 
     def __init__(self, model: Any, x: torch.Tensor, target: Any, method: str, layer: str, seed: int,
                  device: Any) -> None:
-        from uqcore.sampler import estimate
-
         # The unperturbed output: strength 0 draws no noise (one forward pass).
         base = estimate(model, x, method=method, layer=layer, strength=0.0, samples=1, seed=seed, device=device)
         original = base.original
@@ -209,7 +140,7 @@ class _Image:
             self.scale = float(original.abs().mean())  # loss_increase = relative change of the output
         else:
             self.reference, self.mask = _target_tensor(model, target, tuple(original.shape[-2:]))
-            pred = _resize_to(original, tuple(self.reference.shape[-2:]))
+            pred = resize_to(original, tuple(self.reference.shape[-2:]))
             self.mask_np = None if self.mask is None else self.mask.numpy()
             self.error = M.error_map(pred, self.reference, mask=self.mask_np)
             meter = _SampleLoss(self.reference, self.mask)  # the same arithmetic as the samples'
@@ -240,7 +171,7 @@ def sweep(
     model: Any,
     x: torch.Tensor | Sequence[torch.Tensor],
     target: Any = None,
-    method: str = "noise",
+    method: str = SWEEP_METHODS[0],
     layers: Sequence[str] | None = None,
     strengths: Sequence[float] | None = None,
     samples: int = 8,
@@ -264,9 +195,7 @@ def sweep(
     order, with the fields described in the module docstring plus method, samples, seed,
     seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed").
     ``on_row(row)`` is called as each setting finishes (live plots)."""
-    from uqcore.sampler import estimate
-
-    model = _as_model(model)
+    model = as_model(model)
     if method not in SWEEP_METHODS:
         raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
     xs, ts = _as_lists(x, target)
@@ -295,7 +224,7 @@ def sweep(
                 seconds += float(est.seconds)
                 drawn = est.samples
                 if has_target:
-                    var = _resize_to(est.variance, tuple(im.reference.shape[-2:]))
+                    var = resize_to(est.variance, tuple(im.reference.shape[-2:]))
                     stats.append(M.correlations(im.error, var, mask=im.mask_np, patch=patch,
                                                 segments=im.segments, steps=steps))
                 done += 1
@@ -330,17 +259,11 @@ def sweep(
                 for field, key in (("corr_pixel", "corr_pixel"), ("corr_patch", "corr_patch"),
                                    ("corr_block", "corr_block"), ("spearman_pixel", "spearman_pixel"),
                                    ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
-                    row[field] = _nanmean([st[key] for st in stats])
+                    row[field] = nanmean([st[key] for st in stats])
             rows.append(row)
             if on_row is not None:
                 on_row(row)
     return rows
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if arr.size else float("nan")
 
 
 def _finite(v: Any) -> bool:
@@ -379,7 +302,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="ground truth: HR image (SR) or depth map (16-bit PNG mm / .npy m)")
     parser.add_argument("--hr", action="store_true",
                         help="SR: --image is the HR ground truth; the input is its bicubic downscale by the model's scale")
-    parser.add_argument("--method", default="noise", choices=SWEEP_METHODS)
+    parser.add_argument("--method", default=SWEEP_METHODS[0], choices=SWEEP_METHODS)
     parser.add_argument("--layers", help="comma-separated layer names (default: ~4 spread from early to late)")
     parser.add_argument("--strengths", help="comma-separated noise stds or dropout rates")
     parser.add_argument("--samples", type=int, default=8)
@@ -390,10 +313,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the progress bar and the model registry are needed by the CLI command only
     from tqdm import tqdm
 
-    from uqcore.evaluation import write_rows
-    from uqcore.io import read_depth, read_image
     from uqcore.models import load_model
 
     model = load_model(args.model)
@@ -404,8 +326,6 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--hr only applies to super-resolution models")
         if args.target:
             raise InputError("give either --hr (the image is the HR target) or --target, not both")
-        from uqcore.evaluation import make_lr
-
         x, target = make_lr(x, model.scale)
         target = target[0]
     elif args.target:
@@ -452,14 +372,3 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     table = [cols] + [[fmt(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table)
-
-
-class _CallableModule(types.ModuleType):
-    """``uqcore.sweep`` is both this module and the function: importing the submodule rebinds
-    the package attribute to the module, so the module forwards calls to :func:`sweep`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

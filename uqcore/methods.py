@@ -1,0 +1,183 @@
+"""The one table of uncertainty methods: every property of a method that another module needs.
+
+Each engine method (what ``uqcore.estimate(method=...)`` accepts) is one :class:`MethodSpec` in
+:data:`SPECS`. Every other module reads this table instead of spelling out method names:
+
+* ``sampler``   -- which methods exist (:data:`METHODS`), which sampling routine runs them
+  (``spec.sampling``), prefix reuse (``spec.prefix_reuse``), where the prediction comes from
+  (``spec.prediction``) and which feature perturbation a hook applies (``spec.feature``);
+* ``models.base`` -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
+  must have for a method to apply (``spec.requires``);
+* ``evaluation`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
+  MC-dropout's samples and differ in the prediction), labels and the training-free split;
+* ``tolerability`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
+* the dashboard -- labels and help texts.
+
+Adding a method is one entry here plus its sampling code in ``sampler`` (and a perturbation in
+``perturb`` where ``spec.feature`` is new). Look-ups: :func:`spec` (engine methods) and
+:func:`variant` (evaluation names, which include the engine names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from uqcore.errors import InputError
+
+# Where the prediction a user would use comes from: the unperturbed output of the (first)
+# network, or the mean of the drawn samples.
+ORIGINAL, SAMPLE_MEAN = "original", "mean"
+# The sampling routines of ``uqcore.sampler``.
+SAMPLING_TRANSFORM = "dihedral"   # transformed inputs, outputs inverted
+SAMPLING_FEATURE = "feature"      # a forward hook perturbs one or more layers' outputs
+SAMPLING_MEMBERS = "members"      # one sample per ensemble member
+SAMPLING_HEAD = "head"            # no sampling: the model predicts its own variance
+# The feature perturbations of ``uqcore.perturb.FeaturePerturbation``.
+FEATURE_GAUSSIAN = "gaussian"     # + strength * N(0, 1)
+FEATURE_DROPOUT = "dropout_rate"  # dropout at rate ``strength``
+FEATURE_OWN_DROPOUT = "own_dropout"  # the model's own dropout layers at their own rate
+# What a model must have for a method to apply (``uqcore.models.base.UQModel.methods``).
+NEEDS_DROPOUT_LAYERS = "dropout layers"
+NEEDS_MEMBERS = "ensemble members"
+NEEDS_VARIANCE_HEAD = "variance head"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A scored column of a dataset table: an engine method plus which output is the prediction."""
+
+    name: str
+    engine: str
+    prediction: str   # ORIGINAL or SAMPLE_MEAN: the ``Estimate`` field that is scored
+    label: str        # the paper's column label, e.g. "MC-drop1"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One engine method.
+
+    name:             what ``estimate(method=...)`` takes.
+    label:            display label (the paper's column name).
+    help:             one line for the dashboard / CLI.
+    training_free:    works on any trained model (the paper's contribution) vs. a baseline that
+                      needs training (MC-dropout, ensembles, likelihood heads).
+    sampling:         the sampler routine (SAMPLING_*).
+    prediction:       ORIGINAL or SAMPLE_MEAN: what ``Estimate.prediction`` is.
+    needs_layer:      the user picks a layer (``layer=``) and a strength (``strength=``).
+    hooks:            perturbs layers through forward hooks (unavailable on TorchScript).
+    prefix_reuse:     the network before the perturbed layer can run once per chunk.
+    feature:          the hook's perturbation (FEATURE_*), for hook methods.
+    requires:         what a model must have (NEEDS_*), or None.
+    default_strength: the strength used when none is given (layer methods).
+    sweep_strengths:  the default tolerability grid (layer methods).
+    strength_name:    what the strength is, e.g. "noise std".
+    sampled:          draws samples (False for a variance head: 0 samples).
+    variants:         extra evaluation variants (name, prediction, label, help); the method
+                      itself is always a variant with its own prediction and label.
+    """
+
+    name: str
+    label: str
+    help: str
+    training_free: bool
+    sampling: str
+    prediction: str = ORIGINAL
+    needs_layer: bool = False
+    hooks: bool = False
+    prefix_reuse: bool = False
+    feature: str | None = None
+    requires: str | None = None
+    default_strength: float | None = None
+    sweep_strengths: tuple[float, ...] = ()
+    strength_name: str = ""
+    sampled: bool = True
+    variants: tuple[tuple[str, str, str, str], ...] = ()
+
+
+SPECS: tuple[MethodSpec, ...] = (
+    MethodSpec(
+        name="transform", label="Infer-trans", training_free=True, sampling=SAMPLING_TRANSFORM,
+        help="infer-transformation: rotations/flips of the input, inverted on the output (black box)",
+    ),
+    MethodSpec(
+        name="noise", label="Infer-noise", training_free=True, sampling=SAMPLING_FEATURE,
+        help="infer-noise: Gaussian noise added to one layer's output",
+        needs_layer=True, hooks=True, prefix_reuse=True, feature=FEATURE_GAUSSIAN,
+        default_strength=0.05, sweep_strengths=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2), strength_name="noise std",
+    ),
+    MethodSpec(
+        name="dropout", label="Infer-drop", training_free=True, sampling=SAMPLING_FEATURE,
+        help="infer-dropout: dropout applied to one layer's output at inference",
+        needs_layer=True, hooks=True, prefix_reuse=True, feature=FEATURE_DROPOUT,
+        default_strength=0.1, sweep_strengths=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3), strength_name="dropout rate",
+    ),
+    MethodSpec(
+        name="mc_dropout", label="MC-dropout", training_free=False, sampling=SAMPLING_FEATURE,
+        help="MC-dropout: the model's own dropout layers switched on (baseline, needs training)",
+        prediction=SAMPLE_MEAN, hooks=True, prefix_reuse=True, feature=FEATURE_OWN_DROPOUT,
+        requires=NEEDS_DROPOUT_LAYERS,
+        variants=(
+            ("mc_dropout1", ORIGINAL, "MC-drop1", "MC-dropout with the original output (dropout off) as prediction"),
+            ("mc_dropout2", SAMPLE_MEAN, "MC-drop2", "MC-dropout with the sample mean as prediction"),
+        ),
+    ),
+    MethodSpec(
+        name="ensemble", label="Ensemble", training_free=False, sampling=SAMPLING_MEMBERS,
+        help="deep ensemble: one output per member (baseline, needs training)",
+        prediction=SAMPLE_MEAN, requires=NEEDS_MEMBERS,
+    ),
+    MethodSpec(
+        name="llm", label="LLM", training_free=False, sampling=SAMPLING_HEAD,
+        help="likelihood head: the model predicts its own variance (baseline, needs training)",
+        requires=NEEDS_VARIANCE_HEAD, sampled=False,
+    ),
+)
+
+TABLE: dict[str, MethodSpec] = {s.name: s for s in SPECS}
+# Engine methods, in display order.
+METHODS: tuple[str, ...] = tuple(TABLE)
+TRAINING_FREE: tuple[str, ...] = tuple(s.name for s in SPECS if s.training_free)
+LAYER_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.needs_layer)
+HOOK_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.hooks)
+PREFIX_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.prefix_reuse)
+# Methods a tolerability sweep can perturb (a layer and a strength), and their grids.
+SWEEP_METHODS: tuple[str, ...] = LAYER_METHODS
+DEFAULT_STRENGTH: dict[str, float] = {s.name: s.default_strength for s in SPECS if s.default_strength is not None}
+DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {s.name: s.sweep_strengths for s in SPECS if s.sweep_strengths}
+DEFAULT_METHOD: str = METHODS[0]
+
+VARIANTS: dict[str, Variant] = {}
+for _s in SPECS:
+    VARIANTS[_s.name] = Variant(_s.name, _s.name, _s.prediction, _s.label, _s.help)
+    for _name, _prediction, _label, _help in _s.variants:
+        VARIANTS[_name] = Variant(_name, _s.name, _prediction, _label, _help)
+del _s, _name, _prediction, _label, _help
+# Evaluation names that are not engine methods (e.g. mc_dropout1, mc_dropout2).
+EXTRA_VARIANTS: tuple[str, ...] = tuple(n for n in VARIANTS if n not in TABLE)
+LABELS: dict[str, str] = {n: v.label for n, v in VARIANTS.items()}
+HELP: dict[str, str] = {s.name: s.help for s in SPECS}
+
+
+def spec(name: str) -> MethodSpec:
+    """The spec of engine method ``name``; an InputError listing the methods if there is none."""
+    if name not in TABLE:
+        raise InputError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return TABLE[name]
+
+
+def variant(name: str) -> Variant:
+    """The evaluation variant ``name`` (an engine method or e.g. ``mc_dropout1``)."""
+    if name not in VARIANTS:
+        raise InputError(f"unknown method {name!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def variants_of(engine: str) -> list[str]:
+    """Evaluation names that score ``engine``'s samples, the engine's own name first."""
+    return [n for n, v in VARIANTS.items() if v.engine == engine]
+
+
+def label(name: str) -> str:
+    """Display label of a method or variant (the name itself if unknown)."""
+    return LABELS.get(name, name)

@@ -1,0 +1,66 @@
+"""``python -m uqcore reproduce``: the paper's Tables 1-2 and Fig. 4 on the bundled models.
+
+Mi et al., "Training-Free Uncertainty Estimation for Dense Regression: Sensitivity as a
+Surrogate", AAAI 2022. One command runs, on the bundled models and eval sets, and writes the
+markdown report named by ``--out`` (the command's default is ``docs/RESULTS.md``, relative to the
+working directory), ``<stem>_rows.csv`` / ``<stem>_sweeps.csv`` next to it and the
+``fig4_*.png`` tolerability plots in ``--figures`` (default ``figures/`` next to ``--out``).
+It writes nowhere else.
+
+Modules: :mod:`~uqcore.paper.values` (the published numbers and the paper's columns),
+:mod:`~uqcore.paper.report` (settings and the report), :mod:`~uqcore.paper.run` (splits, sweeps,
+tables; scored by :class:`uqcore.scoring.Scorer`), :mod:`~uqcore.paper.figures`,
+:mod:`~uqcore.paper.discussion`, :mod:`~uqcore.paper.markdown`, :mod:`~uqcore.paper.cli`.
+
+Steps:
+
+1. **Split.** Each eval set (``assets/samples/sr``: HR images; ``assets/samples/depth``:
+   RGB + 16-bit depth scenes) is split into a *calibration* split and a *test* split by a
+   seeded permutation (``numpy.random.default_rng(seed).permutation``; the first
+   ``--sr-calibration`` / ``--depth-calibration`` images of the permutation are the
+   calibration split). SR images are first centre-cropped to at most ``--sr-crop`` pixels
+   per side (then to a multiple of the scale) and bicubic-downscaled to make the input
+   (:func:`uqcore.evaluation.make_lr`).
+2. **Tolerability sweeps** (Fig. 4 analog) on the calibration split, for each SR model
+   (``srresnet``, ``srgan``) and the depth model (``fcrn``), for infer-noise and
+   infer-dropout: :func:`uqcore.sweep` over ~4 layers spread from early to late
+   (:func:`uqcore.layers.default_layers`) x a few strengths. The setting used on the test
+   split is :func:`uqcore.tolerability.recommend` with ``--tolerance`` (default 5 % relative loss
+   increase): the highest pixel correlation among settings whose loss after perturbation is
+   at most 5 % above the unperturbed loss. If no setting qualifies, the setting with the
+   smallest loss increase is used (and the report says so).
+3. **Tables** on the test split: Table 1 analog for each SR model (infer-transformation 4 / 8,
+   infer-dropout and infer-noise 8 / 32 at the chosen settings, MC-drop1 / MC-drop2 8 / 32 with
+   ``srresnet-mcdrop``, the ensemble ``srresnet-ens`` (4 members), the likelihood head
+   ``srresnet-llm``) and Table 2 analog for ``fcrn`` (transformation 2 = identity + flip,
+   dropout / noise 2 / 8, MC-drop1 / MC-drop2 2 / 8 with FCRN's own dropout layer). Rows: AUSE
+   and Pearson correlation at the mean / patch / block / pixel levels, NLL, and -- beyond the
+   paper -- the NLL after sigma-scaling, whose variance scale is fitted on the calibration
+   split (:func:`uqcore.metrics.fit_scale_vectors`) and applied to the test split. Metric
+   definitions: :mod:`uqcore.metrics` and :mod:`uqcore.scoring`.
+4. **Discussion** generated from the numbers: each of the paper's claims is tested with a
+   stated rule (see :func:`discussion`) on our numbers and, where the rule applies, on the
+   paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree.
+
+``--quick`` runs the same pipeline on fewer and smaller images with fewer settings and sample
+counts (about a minute on a 2-core CPU); CI runs it to keep the command working.
+"""
+
+from __future__ import annotations
+
+from uqcore.paper.cli import DEFAULT_OUT, command_line, configure_parser, run, settings_from_args
+from uqcore.paper.discussion import (REACH_MARGIN, column_values, discussion, fmt, layer_profile, reach,
+                                     tolerance_trend, transform_best)
+from uqcore.paper.markdown import render_markdown, results_table, write_outputs
+from uqcore.paper.report import QUICK, Report, Settings, check_models, required_models
+from uqcore.paper.run import centre_crop, load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
+from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE_NAMES, PAPER_TABLES, TRAINING_FREE,
+                                 TRAINING_REQUIRED)
+
+__all__ = [
+    "DEFAULT_OUT", "command_line", "configure_parser", "run", "settings_from_args", "REACH_MARGIN", "column_values",
+    "discussion", "fmt", "layer_profile", "reach", "tolerance_trend", "transform_best", "render_markdown",
+    "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_models", "required_models", "centre_crop",
+    "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
+    "METHOD_LABELS", "METRIC_ROWS", "PAPER_TABLE_NAMES", "PAPER_TABLES", "TRAINING_FREE", "TRAINING_REQUIRED",
+]

@@ -1,0 +1,90 @@
+"""``python -m uqcore reproduce``: the command line of the paper run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from uqcore.errors import InputError
+from uqcore.paper.markdown import sibling_csv
+from uqcore.paper.report import DEPTH_DATA, QUICK, SR_DATA, Settings
+from uqcore.paper.run import run_reproduction
+
+DEFAULT_OUT = "docs/RESULTS.md"  # relative to the working directory: run it from the repository root
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="few small images and settings (about a minute): a smoke test, used in CI")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"markdown report to write (default {DEFAULT_OUT})")
+    parser.add_argument("--figures", default=None, help="folder for the Fig. 4 PNGs (default: figures/ next to --out)")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNGs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice; 1 is much faster on a busy machine)")
+    parser.add_argument("--sr-crop", type=int, default=None,
+                        help="HR centre crop, pixels per side (default 256; --quick 96; 0 = whole images)")
+    parser.add_argument("--tolerance", type=float, default=0.05,
+                        help="relative loss increase a chosen perturbation may cause (default 0.05)")
+    parser.add_argument("--sr-models", default="srresnet,srgan", help="comma-separated SR models for Table 1")
+    parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
+    parser.add_argument("--ensemble-model", default="srresnet-ens")
+    parser.add_argument("--llm-model", default="srresnet-llm")
+    parser.add_argument("--depth-model", default="fcrn")
+    parser.add_argument("--sr-data", default=str(SR_DATA), help="folder of HR images")
+    parser.add_argument("--depth-data", default=str(DEPTH_DATA), help="folder of name.png + name_depth.png")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    s = Settings(**QUICK) if args.quick else Settings()
+    sr_models = tuple(m.strip() for m in args.sr_models.split(",") if m.strip())
+    if not sr_models:
+        raise InputError("--sr-models needs at least one model name")
+    if not 0 < args.tolerance < 10:
+        raise InputError(f"--tolerance is a relative loss increase such as 0.05, got {args.tolerance}")
+    s = replace(s, seed=args.seed, device=args.device, tolerance=args.tolerance, sr_models=sr_models,
+                mcdrop_model=args.mcdrop_model, ensemble_model=args.ensemble_model, llm_model=args.llm_model,
+                depth_model=args.depth_model, sr_data=args.sr_data, depth_data=args.depth_data)
+    if args.sr_crop is not None:
+        if args.sr_crop < 0:
+            raise InputError(f"--sr-crop must be 0 (whole images) or a positive size, got {args.sr_crop}")
+        s = replace(s, sr_crop=args.sr_crop)
+    return s
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as it would be typed: ``python -m uqcore reproduce`` plus every option that differs
+    from its default."""
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    defaults = vars(parser.parse_args([]))
+    parts = ["python -m uqcore reproduce"]
+    for action in parser._actions:
+        dest = action.dest
+        if dest == "help" or dest not in vars(args) or getattr(args, dest) == defaults.get(dest):
+            continue
+        flag = action.option_strings[-1]
+        value = getattr(args, dest)
+        parts.append(flag if isinstance(value, bool) else f"{flag} {shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    s = settings_from_args(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    figures = None if args.no_figures else (Path(args.figures) if args.figures else out.parent / "figures")
+    command = command_line(args)
+    report = run_reproduction(s, command=command, out=out, figures=figures)
+    print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}"
+          + (f" and {len(report.figures)} figures in {figures}" if report.figures else ""))
+    return 0
+

@@ -1,0 +1,360 @@
+"""The discussion: each of the paper's claims tested with a stated rule on our numbers and, where
+the rule applies to a published table, on the paper's numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from uqcore.paper.report import Report
+from uqcore.paper.values import (DEPTH_REQUIRED, DROPOUT, LEVELS, LLM, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES,
+                                 PAPER_TABLES, TRAINING_FREE, TRAINING_REQUIRED, TRANSFORM)
+
+# A training-free method is "within reach" of the training-required ones at a level when its best
+# correlation is at most this much (absolute) below theirs.
+REACH_MARGIN = 0.05
+
+
+def as_float(v: Any) -> float:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def column_values(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, int], dict[str, float]]:
+    """{(method, samples): {row label: value}} from table rows (labels of :data:`METRIC_ROWS`
+    plus "NLL (σ-scaled)", "σ scale", "PSNR", "SSIM", "AbsRel", "RMSE", "δ1", "s / image")."""
+    out: dict[tuple[str, int], dict[str, float]] = {}
+    for r in rows:
+        col = out.setdefault((r["method"], int(r["samples"])), {})
+        col[f"AUSE {r['level']}"] = as_float(r.get("ause"))
+        col[f"Corr {r['level']}"] = as_float(r.get("corr"))
+        col["NLL"] = as_float(r.get("nll"))
+        col["NLL (σ-scaled)"] = as_float(r.get("nll_scaled"))
+        col["σ scale"] = as_float(r.get("variance_scale"))
+        for k, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("abs_rel", "AbsRel"), ("rmse", "RMSE (m)"),
+                         ("delta1", "δ1")):
+            if k in r:
+                col[label] = as_float(r.get(k))
+        col["s / image"] = as_float(r.get("seconds_per_image"))
+    return out
+
+
+def best(cols: dict[tuple[str, int], dict[str, float]], methods: Sequence[str], row: str,
+          higher: bool = True) -> tuple[float, tuple[str, int] | None]:
+    """Best value of ``row`` over the columns of ``methods`` (any sample count)."""
+    best, arg = float("nan"), None
+    for (m, n), vals in cols.items():
+        v = vals.get(row, float("nan"))
+        if m not in methods or not math.isfinite(v):
+            continue
+        if arg is None or (v > best if higher else v < best):
+            best, arg = v, (m, n)
+    return best, arg
+
+
+def column_label(col: tuple[str, int] | None) -> str:
+    if col is None:
+        return "-"
+    m, n = col
+    return f"{METHOD_LABELS.get(m, m)} ({0 if m == LLM else n})"
+
+
+def transform_best(cols: dict[tuple[str, int], dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Per level: is infer-transformation's best correlation the highest among the training-free
+    methods / among all methods?"""
+    out = {}
+    for lv in LEVELS:
+        row = f"Corr {lv}"
+        t, _ = best(cols, (TRANSFORM,), row)
+        other_tf, other_tf_col = best(cols, [m for m in TRAINING_FREE if m != TRANSFORM], row)
+        all_v, all_col = best(cols, TRAINING_FREE + TRAINING_REQUIRED, row)
+        out[lv] = {"method": t, "best_other_tf": other_tf, "best_other_tf_col": other_tf_col,
+                   "best_all": all_v, "best_all_col": all_col,
+                   "best_tf": math.isfinite(t) and (not math.isfinite(other_tf) or t >= other_tf),
+                   "best_overall": math.isfinite(t) and math.isfinite(all_v) and t >= all_v}
+    return out
+
+
+def reach(cols: dict[tuple[str, int], dict[str, float]], required: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for lv in LEVELS:
+        row = f"Corr {lv}"
+        tf, tf_col = best(cols, TRAINING_FREE, row)
+        tr, tr_col = best(cols, required, row)
+        a_tf, a_tf_col = best(cols, TRAINING_FREE, f"AUSE {lv}", higher=False)
+        a_tr, a_tr_col = best(cols, required, f"AUSE {lv}", higher=False)
+        out[lv] = {"tf": tf, "tf_col": tf_col, "tr": tr, "tr_col": tr_col,
+                   "within": math.isfinite(tf) and math.isfinite(tr) and tf >= tr - REACH_MARGIN,
+                   "ause_tf": a_tf, "ause_tf_col": a_tf_col, "ause_tr": a_tr, "ause_tr_col": a_tr_col}
+    return out
+
+
+def layer_profile(rows: Sequence[dict[str, Any]], key: str = "corr_pixel") -> list[tuple[str, float, float]]:
+    """[(layer, best correlation over strengths, strength of it)] in sweep (early -> late) order."""
+    out = []
+    for layer in dict.fromkeys(r["layer"] for r in rows):
+        pts = [r for r in rows if r["layer"] == layer and math.isfinite(as_float(r.get(key)))]
+        if not pts:
+            out.append((layer, float("nan"), float("nan")))
+            continue
+        b = max(pts, key=lambda r: r[key])
+        out.append((layer, float(b[key]), float(b["strength"])))
+    return out
+
+
+def tolerance_trend(rows: Sequence[dict[str, Any]], tolerance: float) -> dict[str, Any]:
+    pts = [(r["loss_increase"], r["corr_pixel"]) for r in rows
+           if math.isfinite(as_float(r.get("loss_increase"))) and math.isfinite(as_float(r.get("corr_pixel")))]
+    out: dict[str, Any] = {"n": len(pts), "rho": float("nan"), "p": float("nan")}
+    if len(pts) >= 3 and len({p[0] for p in pts}) > 1 and len({p[1] for p in pts}) > 1:
+        res = spearmanr([p[0] for p in pts], [p[1] for p in pts])
+        out["rho"], out["p"] = float(res.statistic), float(res.pvalue)
+    if pts:
+        best = max(rows, key=lambda r: as_float(r.get("corr_pixel")) if math.isfinite(as_float(r.get("corr_pixel"))) else -math.inf)
+        out["best_layer"], out["best_strength"] = best["layer"], best["strength"]
+        out["best_corr"], out["best_increase"] = float(best["corr_pixel"]), float(best["loss_increase"])
+        out["best_within"] = best["loss_increase"] <= tolerance
+        within = [p for p in pts if p[0] <= tolerance]
+        beyond = [p for p in pts if p[0] > tolerance]
+        out["mean_within"] = float(np.mean([p[1] for p in within])) if within else float("nan")
+        out["mean_beyond"] = float(np.mean([p[1] for p in beyond])) if beyond else float("nan")
+        out["n_within"], out["n_beyond"] = len(within), len(beyond)
+    return out
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    v = as_float(v)
+    if not math.isfinite(v):
+        return "–"
+    if abs(v) >= 1000:
+        return f"{v:.0f}"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def pct(v: Any) -> str:
+    v = as_float(v)
+    return "–" if not math.isfinite(v) else f"{v:+.1%}"
+
+
+def verdict(k: int, n: int) -> str:
+    if n == 0:
+        return "cannot be checked"
+    if k == n:
+        return "holds"
+    if k == 0:
+        return "does not hold"
+    return "holds only partly"
+
+
+def discussion(report: Report) -> list[str]:
+    """The claims, each tested with a stated rule on our numbers (and the paper's, where the rule
+    applies to a published table). Returns markdown lines. Every sentence depends on the numbers."""
+    sr = [m for m in report.settings.sr_models if m in report.tables]
+    depth = report.settings.depth_model
+    lines: list[str] = []
+    for claim in (_claim_transform, _claim_dropout_layers, _claim_tolerance, _claim_reach, _claim_depth_noise, _claim_nll):
+        lines += claim(report, sr, depth)
+    return lines
+
+
+def _claim_transform(report: Report, sr: list[str], depth: str) -> list[str]:
+    """1. Does infer-transformation give the best correlation for super-resolution?"""
+    s = report.settings
+    lines: list[str] = []
+    # 1. infer-transformation best for SR?
+    lines += ["### 1. Does infer-transformation give the best correlation for super-resolution?", "",
+              "Rule: at each level, infer-transformation's best correlation (over its sample counts) is compared "
+              "with the best of infer-dropout and infer-noise (the other training-free methods) and with the best "
+              "of all methods. The same rule is applied to the paper's published table of the same model.", ""]
+    for m in sr:
+        ours = transform_best(column_values(report.tables[m]))
+        k_tf = [lv for lv in LEVELS if ours[lv]["best_tf"]]
+        k_all = [lv for lv in LEVELS if ours[lv]["best_overall"]]
+        text = (f"- **{m}**: infer-transformation is the best training-free method at {len(k_tf)}/4 levels"
+                f"{' (' + ', '.join(k_tf) + ')' if k_tf else ''} and the best of all methods at {len(k_all)}/4"
+                f"{' (' + ', '.join(k_all) + ')' if k_all else ''}.")
+        misses = [f"{lv}: {fmt(ours[lv]['method'])} vs {fmt(ours[lv]['best_other_tf'])} for "
+                  f"{column_label(ours[lv]['best_other_tf_col'])}" for lv in LEVELS if not ours[lv]["best_tf"]]
+        if misses:
+            text += " Where it is not the best training-free method: " + "; ".join(misses) + "."
+        if m in PAPER_TABLES:
+            paper = transform_best(PAPER_TABLES[m])
+            p_tf = [lv for lv in LEVELS if paper[lv]["best_tf"]]
+            p_all = [lv for lv in LEVELS if paper[lv]["best_overall"]]
+            agree = set(k_tf) == set(p_tf)
+            text += (f" In the paper's {PAPER_TABLE_NAMES[m]}: best training-free at {len(p_tf)}/4"
+                     f"{' (' + ', '.join(p_tf) + ')' if p_tf else ''}, best overall at {len(p_all)}/4. "
+                     + ("Our levels match the paper's." if agree else "Our levels differ from the paper's."))
+        text += f" Verdict for {m}: the claim {verdict(len(k_tf), 4)} (among training-free methods)."
+        lines.append(text)
+    lines.append("")
+    return lines
+
+
+def _claim_dropout_layers(report: Report, sr: list[str], depth: str) -> list[str]:
+    """2. Are intermediate layers best for infer-dropout?"""
+    s = report.settings
+    lines: list[str] = []
+    # 2. intermediate layers best for infer-dropout?
+    lines += ["### 2. Are intermediate layers best for infer-dropout?", "",
+              "Rule: in each dropout sweep (calibration split), take every layer's best pixel correlation over the "
+              "swept rates; the claim holds for a model when the best layer is neither the first nor the last swept "
+              "layer. The paper also says location matters less for infer-noise, so the spread (max − min over "
+              "layers of the per-layer best) is shown for both.", ""]
+    held = 0
+    checked = 0
+    for m in [*sr, depth]:
+        if (m, DROPOUT) not in report.sweeps:
+            continue
+        prof = layer_profile(report.sweeps[(m, DROPOUT)])
+        finite = [p for p in prof if math.isfinite(p[1])]
+        if len(prof) < 3 or not finite:
+            lines.append(f"- **{m}**: fewer than 3 layers swept (or no correlation); cannot be checked.")
+            continue
+        checked += 1
+        top = max(finite, key=lambda p: p[1])
+        inter = top[0] not in (prof[0][0], prof[-1][0])
+        held += inter
+        spread_d = max(p[1] for p in finite) - min(p[1] for p in finite)
+        nprof = [p for p in layer_profile(report.sweeps.get((m, NOISE), [])) if math.isfinite(p[1])]
+        spread_n = (max(p[1] for p in nprof) - min(p[1] for p in nprof)) if nprof else float("nan")
+        chosen = report.chosen[(m, DROPOUT)]
+        lines.append(
+            f"- **{m}**: per-layer best correlation " + ", ".join(f"`{p[0]}` {fmt(p[1])} (p={p[2]:g})" for p in prof)
+            + f" → best at `{top[0]}`, {'an intermediate' if inter else 'the ' + ('first' if top[0] == prof[0][0] else 'last')} layer. "
+            f"The setting chosen within the tolerance is `{chosen['layer']}` p={float(chosen['strength']):g}. "
+            f"Spread over layers: dropout {fmt(spread_d)}, noise {fmt(spread_n)}"
+            + (" (location matters less for noise, as the paper says)." if math.isfinite(spread_n) and spread_n < spread_d
+               else " (location matters at least as much for noise, unlike the paper's observation)."
+               if math.isfinite(spread_n) else "."))
+    lines += ["", f"Verdict: the claim {verdict(held, checked)} ({held} of {checked} models have their best dropout "
+                  "layer in the middle).", ""]
+    return lines
+
+
+def _claim_tolerance(report: Report, sr: list[str], depth: str) -> list[str]:
+    """3. Do perturbations with a small loss increase give the highest correlation?"""
+    s = report.settings
+    lines: list[str] = []
+    # 3. small loss increase -> highest correlation?
+    lines += ["### 3. Do perturbations with a small loss increase give the highest correlation?", "",
+              f"Rule: over all rows of a sweep (layers × strengths, calibration split), the Spearman rank correlation "
+              f"ρ between the relative loss increase and the pixel correlation (negative supports the claim), and "
+              f"whether the highest-correlation setting stays within the {s.tolerance:.0%} tolerance.", ""]
+    support = 0
+    n_sweeps = 0
+    for (m, meth), rows in report.sweeps.items():
+        tr = tolerance_trend(rows, s.tolerance)
+        if tr["n"] == 0 or "best_layer" not in tr:
+            lines.append(f"- **{m} infer-{meth}**: no correlations to compare.")
+            continue
+        n_sweeps += 1
+        ok = math.isfinite(tr["rho"]) and tr["rho"] < 0 and tr["best_within"]
+        support += ok
+        lines.append(
+            f"- **{m} infer-{meth}**: ρ = {fmt(tr['rho'], 2)} (p = {fmt(tr['p'], 3)}, {tr['n']} settings); "
+            + (f"mean correlation {fmt(tr['mean_within'])} over the {tr['n_within']} settings within the tolerance vs "
+               f"{fmt(tr['mean_beyond'])} over the {tr['n_beyond']} beyond it" if tr["n_within"] and tr["n_beyond"] else
+               f"all {tr['n']} settings are {'within' if tr['n_within'] else 'beyond'} the tolerance")
+            + f"; the best setting (`{tr['best_layer']}`, "
+            f"{float(tr['best_strength']):g}: {fmt(tr['best_corr'])}) has a loss increase of {pct(tr['best_increase'])}"
+            f" ({'within' if tr['best_within'] else 'beyond'} the tolerance). "
+            + ("Consistent with the claim." if ok else "Not consistent with the claim."))
+    lines += ["", f"Verdict: the claim {verdict(support, n_sweeps)} ({support} of {n_sweeps} sweeps have ρ < 0 and "
+                  "their best setting within the tolerance).", ""]
+    return lines
+
+
+def _claim_reach(report: Report, sr: list[str], depth: str) -> list[str]:
+    """4. Do the training-free methods come within reach of the training-required ones?"""
+    s = report.settings
+    lines: list[str] = []
+    # 4. training-free within reach of training-required?
+    lines += ["### 4. Do the training-free methods come within reach of the training-required ones?", "",
+              f"Rule: at each level, the best training-free correlation (infer-trans / -drop / -noise, any sample "
+              f"count) is \"within reach\" when it is at most {REACH_MARGIN} below the best training-required one "
+              f"(MC-drop1/2, ensemble, LLM for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
+              f"group is listed too. The same rule is applied to the paper's table.", ""]
+    for m in [*sr, depth]:
+        if m not in report.tables:
+            continue
+        req = TRAINING_REQUIRED if m != depth else DEPTH_REQUIRED
+        ours = reach(column_values(report.tables[m]), req)
+        k = [lv for lv in LEVELS if ours[lv]["within"]]
+        parts = [f"{lv}: {fmt(ours[lv]['tf'])} ({column_label(ours[lv]['tf_col'])}) vs {fmt(ours[lv]['tr'])} "
+                 f"({column_label(ours[lv]['tr_col'])}), AUSE {fmt(ours[lv]['ause_tf'])} vs {fmt(ours[lv]['ause_tr'])}"
+                 for lv in LEVELS]
+        better = [lv for lv in LEVELS if math.isfinite(ours[lv]["tf"]) and math.isfinite(ours[lv]["tr"])
+                  and ours[lv]["tf"] >= ours[lv]["tr"]]
+        text = (f"- **{m}**: within reach at {len(k)}/4 levels{' (' + ', '.join(k) + ')' if k else ''}, "
+                f"training-free at least as good at {len(better)}/4. " + "; ".join(parts) + ".")
+        sampling = [r for r in req if r != LLM]
+        if len(sampling) < len(req):
+            ours_s = reach(column_values(report.tables[m]), sampling)
+            ks = [lv for lv in LEVELS if ours_s[lv]["within"]]
+            text += f" Against the sampling baselines only (MC-drop1/2, ensemble; no LLM): within reach at {len(ks)}/4."
+        if m in PAPER_TABLES:
+            paper = reach(PAPER_TABLES[m], req)
+            pk = [lv for lv in LEVELS if paper[lv]["within"]]
+            text += f" Paper ({PAPER_TABLE_NAMES[m]}), same rule: within reach at {len(pk)}/4 levels"
+            if len(sampling) < len(req):
+                paper_s = reach(PAPER_TABLES[m], sampling)
+                text += f", {len([lv for lv in LEVELS if paper_s[lv]['within']])}/4 against the sampling baselines only"
+            text += "."
+        text += f" Verdict for {m}: the claim {verdict(len(k), 4)}."
+        lines.append(text)
+    lines.append("")
+    return lines
+
+
+def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
+    """5. Is infer-noise the best training-free method for depth?"""
+    s = report.settings
+    lines: list[str] = []
+    if depth in report.tables:
+        cols = column_values(report.tables[depth])
+        wins = {}
+        for lv in LEVELS:
+            _, col = best(cols, TRAINING_FREE, f"Corr {lv}")
+            wins[lv] = col[0] if col else None
+        noise_lv = [lv for lv in LEVELS if wins[lv] == NOISE]
+        p_wins = [(best(PAPER_TABLES["fcrn"], TRAINING_FREE, f"Corr {lv}")[1] or ("-",))[0] for lv in LEVELS]
+        lines += ["### 5. Is infer-noise the best training-free method for depth?", "",
+                  f"The paper suggests infer-noise for depth estimation. Best training-free correlation per level for "
+                  f"**{depth}**: " + ", ".join(f"{lv}: {METHOD_LABELS.get(wins[lv] or '', '–')}" for lv in LEVELS)
+                  + f" (paper's Table 2: " + ", ".join(f"{lv}: {METHOD_LABELS.get(w, w)}" for lv, w in zip(LEVELS, p_wins))
+                  + f"). Verdict: the suggestion {verdict(len(noise_lv), 4)} here (infer-noise best at "
+                    f"{len(noise_lv)}/4 levels).", ""]
+    return lines
+
+
+def _claim_nll(report: Report, sr: list[str], depth: str) -> list[str]:
+    """6. NLL and σ-scaling."""
+    s = report.settings
+    lines: list[str] = []
+    lines += ["### 6. NLL and σ-scaling", "",
+              "The paper argues that NLL mixes the quality of the uncertainty with the scale of the variance and the "
+              "accuracy of the prediction. Raw NLL vs NLL after σ-scaling (scale fitted on the calibration split):", ""]
+    for m in [*sr, depth]:
+        if m not in report.tables:
+            continue
+        cols = column_values(report.tables[m])
+        raw, raw_col = best(cols, list(METHOD_LABELS), "NLL", higher=False)
+        sc, sc_col = best(cols, list(METHOD_LABELS), "NLL (σ-scaled)", higher=False)
+        worst, worst_col = best(cols, list(METHOD_LABELS), "NLL", higher=True)
+        tf_sc, tf_sc_col = best(cols, TRAINING_FREE, "NLL (σ-scaled)", higher=False)
+        lines.append(
+            f"- **{m}**: raw NLL from {fmt(raw)} ({column_label(raw_col)}) to {fmt(worst)} ({column_label(worst_col)}); after "
+            f"σ-scaling the best is {fmt(sc)} ({column_label(sc_col)}), the best training-free one {fmt(tf_sc)} "
+            f"({column_label(tf_sc_col)}).")
+    lines.append("")
+    return lines

@@ -1,0 +1,235 @@
+"""The report as markdown (plus the rows / sweeps CSVs next to it)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from uqcore.evaluation import write_rows
+from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
+from uqcore.paper.report import ROOT, Report, Settings, required_models
+from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
+from uqcore.methods import label as method_label
+
+
+def _samples_label(engine: str) -> str:
+    """A sample-count key (an engine method) as the report names it."""
+    return METHOD_LABELS.get(engine) or method_label(engine)
+
+
+def _md_table(header: Sequence[str], body: Sequence[Sequence[str]], align: str = "r") -> list[str]:
+    sep = ["---"] + [("---:" if align == "r" else "---") for _ in header[1:]]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |",
+            *["| " + " | ".join(row) + " |" for row in body]]
+
+
+def _column_order(cols: Sequence[tuple[str, int]], paper_cols: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    allc = list(dict.fromkeys([*cols, *paper_cols]))
+    return sorted(allc, key=lambda c: (order.get(c[0], 99), c[1]))
+
+
+def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: str) -> list[str]:
+    """Markdown: one column per (method, samples), cells "ours (paper)"."""
+    cols = column_values(rows)
+    paper = PAPER_TABLES.get(paper_key or "", {})
+    order = _column_order(list(cols), list(paper))
+    header = ["", *[column_label((m, n)) for m, n in order]]
+    extra = ["NLL (σ-scaled)", "σ scale"] + (["PSNR (dB)", "SSIM"] if task == "sr" else ["AbsRel", "RMSE (m)", "δ1"]) \
+        + ["s / image"]
+    body = []
+    for label in [*METRIC_ROWS, *extra]:
+        cells = [f"**{label}**"]
+        for c in order:
+            ours = cols.get(c, {}).get(label, float("nan"))
+            p = paper.get(c, {}).get(label) if label in METRIC_ROWS else None
+            if c not in cols:
+                cells.append(f"– ({fmt(p)})" if p is not None else "–")
+            elif p is not None:
+                cells.append(f"{fmt(ours, 3 if label != 'σ scale' else 4)} ({fmt(p)})")
+            else:
+                cells.append(fmt(ours, 2 if label in ("PSNR (dB)", "s / image") else 3)
+                             if label != "σ scale" else f"{as_float(ours):.3g}")
+        body.append(cells)
+    return _md_table(header, body)
+
+
+def _settings_lines(report: Report) -> list[str]:
+    s = report.settings
+    lines = []
+    for (m, meth), best in report.chosen.items():
+        lines.append(f"| {m} | infer-{meth} | `{best['layer']}` | {float(best['strength']):g} | "
+                     f"{pct(best['loss_increase'])} | {fmt(best.get('corr_pixel'))} | "
+                     f"{'no setting within the tolerance: least-damaging setting used' if report.fallback[(m, meth)] else 'highest pixel correlation within the tolerance'} |")
+    return ["| model | method | layer | strength | loss increase | pixel corr (calibration) | rule |",
+            "|---|---|---|---:|---:|---:|---|", *lines]
+
+
+def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
+    """The whole report; figure and CSV paths are written relative to ``out``."""
+    s = report.settings
+    L: list[str] = []
+    L += ["# Reproducing the paper on the bundled models", "",
+          "*Training-Free Uncertainty Estimation for Dense Regression: Sensitivity as a Surrogate* (Mi et al., AAAI 2022): "
+          "Tables 1–2 and Fig. 4, on this project's small CPU-trained models and bundled eval sets.", "",
+          f"> Written by `{report.command}` on {report.started}. Every number below comes from that command; do not edit "
+          "this file by hand — rerun the command.", ""]
+    if s.quick:
+        L += ["> **Quick mode** (`--quick`): few, small images and few settings — a smoke test of the pipeline, "
+              "not a result. Run without `--quick` for the real numbers.", ""]
+    L += _setup_lines(report)
+    L += _timing_and_tolerability_lines(report, out)
+    L += _table_lines(report)
+    L += ["## Discussion (generated from the numbers above)", ""]
+    L += discussion(report)
+    L += ["## Files", "",
+          f"- `{_relpath(sibling_csv(out, 'rows'), out.parent)}`: every table row (one per model, method, sample count "
+          "and level, with all fields of `uqcore.evaluation`).",
+          f"- `{_relpath(sibling_csv(out, 'sweeps'), out.parent)}`: every sweep row.",
+          f"- Settings: `{', '.join(f'{k}={v}' for k, v in _settings_dict(s).items())}`.", ""]
+    return "\n".join(L)
+
+
+def _setup_lines(report: Report) -> list[str]:
+    s = report.settings
+    hw = report.hardware
+    L: list[str] = []
+    L += ["## Setup", "",
+          f"- **Hardware**: {hw['cpu']}, {hw['cpu_count']} logical CPUs, {hw['torch_threads']} torch threads, device "
+          f"`{hw['device']}`{' (' + hw['gpu'] + ')' if hw.get('gpu') else ''}; torch {hw['torch']}, Python {hw['python']}; "
+          f"load average at start {hw.get('load_average')}.",
+          f"- **Total time**: {report.total_seconds / 60:.1f} min (per part below).",
+          f"- **Models** (cards in `assets/models/`): "
+          + "; ".join(f"`{n}` — {report.cards[n].get('description', report.cards[n].get('architecture', ''))}".rstrip(" —")
+                      for n in required_models(s)) + ".",
+          f"- **SR data**: `{_rel(s.sr_data)}`, {len(report.splits['sr']['calibration']) + len(report.splits['sr']['test'])} "
+          f"HR images{' (the first ' + str(s.sr_limit) + ' by name)' if s.sr_limit else ''}, "
+          + (f"centre-cropped to at most {s.sr_crop}×{s.sr_crop} px, " if s.sr_crop else "whole images, ")
+          + "cropped to a multiple of the scale and bicubic-downscaled (antialiased) to make the LR input. "
+          f"Calibration split: {', '.join(report.splits['sr']['calibration'])}; test split: {', '.join(report.splits['sr']['test'])}.",
+          f"- **Depth data**: `{_rel(s.depth_data)}` (synthetic indoor RGB-D scenes, 16-bit depth in mm), "
+          f"{len(report.splits['depth']['calibration']) + len(report.splits['depth']['test'])} scenes. Calibration split: "
+          f"{', '.join(report.splits['depth']['calibration'])}; test split: {', '.join(report.splits['depth']['test'])}.",
+          f"- **Split**: seeded permutation (`numpy.random.default_rng({s.seed}).permutation`); its first "
+          f"{s.sr_calibration} (SR) / {s.depth_calibration} (depth) images are the calibration split. The calibration "
+          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling; every table "
+          "number is measured on the test split.",
+          f"- **Tolerability sweeps** (calibration split): {s.sweep_layers} layers spread from early to late "
+          f"(`uqcore.sweep.default_layers`) × noise std {', '.join(f'{v:g}' for v in s.noise_strengths)} / dropout rate "
+          f"{', '.join(f'{v:g}' for v in s.dropout_strengths)}, {s.sweep_samples} samples, seed {s.seed}. Loss = mean L1 of "
+          "the perturbed samples against the ground truth; loss increase relative to the unperturbed loss; correlation "
+          "= pixel-level Pearson between the unperturbed output's error and the variance, averaged over images. "
+          f"Chosen setting: `uqcore.sweep.recommend` with tolerance {s.tolerance:.0%} (highest pixel correlation among "
+          "settings whose loss increase is at most the tolerance; the paper's exact threshold is not given in its text).",
+          f"- **Sample counts**: SR " + ", ".join(f"{_samples_label(k)} "
+                                              f"{'/'.join(map(str, v))}" for k, v in s.sr_samples.items())
+          + "; depth " + ", ".join(f"{_samples_label(k)} {'/'.join(map(str, v))}"
+                                   for k, v in s.depth_samples.items())
+          + ". Infer-transformation uses the dihedral transforms in order identity, rot90, rot180, rot270, flip, "
+            "flip+rot90, … (4 = the rotations, 8 = all) for SR and identity + horizontal flip for depth.",
+          "- **Metrics** (`uqcore.metrics`, `uqcore.evaluation`): error = per-pixel absolute error averaged over channels; "
+          "uncertainty = per-pixel sample variance averaged over channels; AUSE over 50 sparsification steps; levels "
+          "pixel / patch (16×16 tiles) / block (SLIC superpixels of the prediction) averaged over the test images, and "
+          "mean (one point per test image). NLL: Gaussian, eps 1e-6, mean over pixels then images. "
+          "**NLL (σ-scaled)** (not in the paper): the variance multiplied by the scale that minimises the NLL on the "
+          "calibration split (`σ scale`). Training-free methods score the unperturbed output; MC-drop2, the ensemble "
+          "and LLM score their mean.",
+          f"- **Training-required baselines**: MC-drop1/MC-drop2 use `{s.mcdrop_model}`, a *separately trained* model "
+          "(the same architecture with dropout, fine-tuned from srresnet) as in the paper — so MC-drop1's prediction "
+          "(that model's output with dropout off) differs from the srresnet / srgan prediction the training-free "
+          f"methods are scored on. The ensemble is `{s.ensemble_model}` and the likelihood head `{s.llm_model}`. These "
+          "baselines are srresnet-type models, so the **same baseline columns appear in both SR tables** (the paper "
+          "trained separate baselines for SRGAN). The ensemble has 4 members, so the paper's Ensemble (8) column has "
+          f"no counterpart. For depth, MC-dropout samples `{s.depth_model}`'s own dropout layer before the prediction, "
+          "as the paper does with FCRN.",
+          "- Our models are small and CPU-trained and the eval sets are 12 images, so the absolute numbers are not "
+          "comparable with the paper's (Set14/BSD/NYU-v2, full-size models); the mean level is a correlation over only "
+          f"{len(report.splits['sr']['test'])} (SR) / {len(report.splits['depth']['test'])} (depth) test images. "
+          "Compare the orderings, which is what the claims are about.", ""]
+    return L
+
+
+def _timing_and_tolerability_lines(report: Report, out: Path) -> list[str]:
+    L: list[str] = []
+    L += ["## Time per part", "", "| part | seconds | what |", "|---|---:|---|"]
+    L += [f"| {name} | {sec:.1f} | {what} |" for name, sec, what in report.timings]
+    L += [f"| **total** | **{report.total_seconds:.1f}** | |", ""]
+
+    L += ["## Tolerability (Fig. 4 analog)", "",
+          "Loss after perturbation vs pixel correlation on the calibration split, one line per layer, points "
+          "labelled by strength; the star is the chosen setting, the dashed line the tolerance.", ""]
+    L += _settings_lines(report) + [""]
+    if report.figures:
+        for (m, meth), path in report.figures.items():
+            L.append(f"![{m} infer-{meth}]({_relpath(Path(path), out.parent)})")
+            L.append("")
+    else:
+        L += [f"*No figures: {report.figure_note or 'rendering was skipped'}.*", ""]
+    L += ["Sweep rows (all settings): `" + _relpath(sibling_csv(out, "sweeps"), out.parent) + "`.", ""]
+
+    return L
+
+
+def _table_lines(report: Report) -> list[str]:
+    s = report.settings
+    L: list[str] = []
+    for m in s.sr_models:
+        if m not in report.tables:
+            continue
+        L += [f"## Table 1 analog: `{m}` (super-resolution ×{_scale(report, m)})", "",
+              f"Cells: ours (paper's {PAPER_TABLE_NAMES.get(m, '–')}); `–` where we have no such column. Test split, "
+              f"{report.tables[m][0]['n_images']} images. Infer-drop at `{report.chosen[(m, DROPOUT)]['layer']}` "
+              f"p={float(report.chosen[(m, DROPOUT)]['strength']):g}, infer-noise at `{report.chosen[(m, NOISE)]['layer']}` "
+              f"σ={float(report.chosen[(m, NOISE)]['strength']):g}. Lower AUSE / NLL is better, higher Corr is better.", ""]
+        L += results_table(report.tables[m], m if m in PAPER_TABLES else None, "sr") + [""]
+    d = s.depth_model
+    if d in report.tables:
+        L += [f"## Table 2 analog: `{d}` (depth)", "",
+              f"Cells: ours (paper's {PAPER_TABLE_NAMES['fcrn']}). Test split, {report.tables[d][0]['n_images']} scenes. "
+              f"Infer-drop at `{report.chosen[(d, DROPOUT)]['layer']}` p={float(report.chosen[(d, DROPOUT)]['strength']):g}, "
+              f"infer-noise at `{report.chosen[(d, NOISE)]['layer']}` σ={float(report.chosen[(d, NOISE)]['strength']):g}.", ""]
+        L += results_table(report.tables[d], "fcrn", "depth") + [""]
+
+    return L
+
+
+def _scale(report: Report, m: str) -> int:
+    return int(report.cards.get(m, {}).get("scale", 4))
+
+
+def _settings_dict(s: Settings) -> dict[str, Any]:
+    d = asdict(s)
+    d.pop("sr_data"), d.pop("depth_data")
+    return {k: v for k, v in d.items() if k not in ("sr_samples", "depth_samples")}
+
+
+def _rel(path: str | Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _relpath(path: Path, start: Path) -> str:
+    try:
+        return os.path.relpath(Path(path).resolve(), Path(start).resolve())
+    except ValueError:
+        return str(path)
+
+
+def sibling_csv(out: Path, kind: str) -> Path:
+    return out.with_name(f"{out.stem.lower()}_{kind}.csv")
+
+
+def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = [r for m in report.tables for r in report.tables[m]]
+    write_rows(rows, sibling_csv(out, "rows"))
+    write_rows([r for rs in report.sweeps.values() for r in rs], sibling_csv(out, "sweeps"))
+    out.write_text(render_markdown(report, out, figures))
+
+

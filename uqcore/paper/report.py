@@ -1,0 +1,90 @@
+"""What a paper run is configured with (:class:`Settings`) and what it produces (:class:`Report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uqcore.errors import InputError
+from uqcore.models.registry import list_models, model_dirs
+from uqcore.paper.values import (DEPTH_SAMPLES, QUICK_DEPTH_SAMPLES, QUICK_SR_SAMPLES, SR_SAMPLES)
+
+ROOT = Path(__file__).resolve().parents[2]
+SR_DATA = ROOT / "assets" / "samples" / "sr"
+DEPTH_DATA = ROOT / "assets" / "samples" / "depth"
+
+
+# -- settings -----------------------------------------------------------------------------------------
+@dataclass
+class Settings:
+    """Everything that decides the numbers (recorded in RESULTS.md)."""
+
+    quick: bool = False
+    seed: int = 0
+    sr_models: tuple[str, ...] = ("srresnet", "srgan")
+    mcdrop_model: str = "srresnet-mcdrop"
+    ensemble_model: str = "srresnet-ens"
+    llm_model: str = "srresnet-llm"
+    depth_model: str = "fcrn"
+    sr_data: str = str(SR_DATA)
+    depth_data: str = str(DEPTH_DATA)
+    sr_limit: int | None = None       # first N images (sorted by name) of the SR eval set; None = all
+    sr_calibration: int = 4           # of them, this many form the calibration split
+    sr_crop: int = 256                # HR centre crop (pixels per side, at most); 0 = whole image
+    depth_limit: int | None = None
+    depth_calibration: int = 4
+    sweep_layers: int = 4             # layers spread from early to late (uqcore.sweep.default_layers)
+    noise_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    dropout_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5)
+    sweep_samples: int = 8
+    tolerance: float = 0.05
+    sr_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(SR_SAMPLES))
+    depth_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEPTH_SAMPLES))
+    device: str | None = None
+
+
+QUICK = dict(
+    quick=True, sr_limit=5, sr_calibration=2, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
+    noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
+    sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
+)
+
+
+def required_models(s: Settings) -> list[str]:
+    return [*s.sr_models, s.mcdrop_model, s.ensemble_model, s.llm_model, s.depth_model]
+
+
+def check_models(s: Settings) -> None:
+    """Raise InputError naming every required model that is not in the zoo."""
+    have = set(list_models())
+    missing = [m for m in required_models(s) if m not in have]
+    if missing:
+        raise InputError(
+            f"reproduce needs the bundled model(s) {', '.join(repr(m) for m in missing)}, which are not in "
+            f"{', '.join(str(d) for d in model_dirs())}; train them (docs/MODELS.md: scripts/train_sr_zoo.sh, "
+            "python -m uqcore train depth) or name other models with --sr-models / --mcdrop-model / "
+            "--ensemble-model / --llm-model / --depth-model")
+
+
+
+# -- the run ----------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    settings: Settings
+    command: str
+    started: str
+    hardware: dict[str, Any]
+    timings: list[tuple[str, float, str]] = field(default_factory=list)
+    splits: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    sweeps: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    chosen: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    fallback: dict[tuple[str, str], bool] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    baselines: dict[str, str] = field(default_factory=dict)  # method -> model that produced it
+    figures: dict[tuple[str, str], str] = field(default_factory=dict)
+    figure_note: str = ""
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+

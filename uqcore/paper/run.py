@@ -1,0 +1,279 @@
+"""The paper run: splits, tolerability sweeps on the calibration split, tables on the test split."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from uqcore.errors import InputError
+from uqcore.evaluation import list_pair_files, load_pairs, make_lr, method_plan
+from uqcore.io import read_image
+from uqcore.layers import default_layers
+from uqcore.models.registry import load_model, model_card
+from uqcore.paper.figures import write_figures
+from uqcore.paper.markdown import write_outputs
+from uqcore.paper.report import Report, Settings, check_models, required_models
+from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, SWEPT)
+from uqcore.sampler import estimate, resolve_device
+from uqcore.scoring import Scorer, prepare_target
+from uqcore.tolerability import recommend, sweep
+
+Progress = Callable[[int], None]
+
+
+# -- data --------------------------------------------------------------------------------------------
+def split_indices(n: int, n_calibration: int, seed: int) -> tuple[list[int], list[int]]:
+    """(calibration, test) indices: the first ``n_calibration`` of a seeded permutation, the rest."""
+    if n < 2:
+        raise InputError(f"the eval set needs at least 2 images for a calibration and a test split, got {n}")
+    k = min(max(1, int(n_calibration)), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return sorted(perm[:k].tolist()), sorted(perm[k:].tolist())
+
+
+def centre_crop(img: torch.Tensor, side: int) -> torch.Tensor:
+    """Centre crop [.., H, W] to at most ``side`` x ``side`` (0: unchanged)."""
+    if side <= 0:
+        return img
+    h, w = img.shape[-2:]
+    ch, cw = min(h, side), min(w, side)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[..., top:top + ch, left:left + cw]
+
+
+@dataclass
+class Split:
+    names: list[str]
+    pairs: list[tuple[torch.Tensor, Any]]
+    cal: list[int]
+    test: list[int]
+
+    def part(self, which: str) -> tuple[list[str], list[tuple[torch.Tensor, Any]]]:
+        idx = self.cal if which == "cal" else self.test
+        return [self.names[i] for i in idx], [self.pairs[i] for i in idx]
+
+
+def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: int, seed: int) -> Split:
+    entries = list_pair_files(folder, "sr")[: limit or None]
+    names, pairs = [], []
+    for name, src, _ in entries:
+        lr, hr = make_lr(centre_crop(read_image(src), crop), scale)
+        names.append(name)
+        pairs.append((lr, hr[0]))
+    cal, test = split_indices(len(pairs), n_cal, seed)
+    return Split(names, pairs, cal, test)
+
+
+def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, seed: int) -> Split:
+    names, pairs = load_pairs(folder, model, limit=limit)
+    cal, test = split_indices(len(pairs), n_cal, seed)
+    return Split(list(names), list(pairs), cal, test)
+
+
+
+# -- scoring -----------------------------------------------------------------------------------------
+def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
+                  methods: Sequence[str], samples: dict[str, tuple[int, ...]], layer: dict[str, str],
+                  strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
+                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50) -> list[dict[str, Any]]:
+    """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
+    the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
+    explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
+    ``nll_scaled`` and ``calibration_error_scaled`` (on the test split with that scale), ``nll``
+    and ``calibration_error`` (on the test split, raw)."""
+    plan = method_plan(model, list(methods))
+    cal_t = [prepare_target(model.task, t) for _, t in cal_pairs]
+    test_t = [prepare_target(model.task, t) for _, t in test_pairs]
+    cache = {} if segment_cache is None else segment_cache
+    rows: list[dict[str, Any]] = []
+    for engine, variants in plan:
+        lay, st = layer.get(engine), strength.get(engine)
+        for n in samples[engine]:
+            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=cache) for label, _ in variants}
+            for which, pairs, targets in (("cal", cal_pairs, cal_t), ("test", test_pairs, test_t)):
+                for i, (x, _) in enumerate(pairs):
+                    est = estimate(model, x, method=engine, layer=lay, strength=st, samples=int(n), seed=seed,
+                                   device=device)
+                    for label, source in variants:
+                        if which == "cal":
+                            scorers[label].add_calibration(getattr(est, source), est.variance, targets[i])
+                        else:
+                            scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
+                                                  drawn=est.samples, key=("test", i))
+                    if progress is not None:
+                        progress(1)
+            for label, _ in variants:
+                summary = scorers[label].compute()
+                for level in LEVELS:
+                    rows.append({"method": label, "samples": int(n), "level": level, **summary[level],
+                                 **summary["common"], "layer": lay, "strength": st, "seed": int(seed),
+                                 "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
+                                 "calibration": "calibration split", "task": model.task, "model": model.name})
+    return rows
+
+
+def hardware_info(device: str | None) -> dict[str, Any]:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    dev = resolve_device(device)
+    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None}
+    try:
+        info["load_average"] = tuple(round(v, 2) for v in os.getloadavg())
+    except OSError:
+        info["load_average"] = None
+    return info
+
+
+class ProgressBar:
+    """A tqdm bar on stderr; ``update(k)`` as progress callback."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="est", file=sys.stderr, dynamic_ncols=True)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+    def step(self, k: int = 1) -> None:
+        self.bar.update(k)
+
+    def absolute(self, done: int, total: int) -> None:
+        self.bar.update(done - self.bar.n)
+
+
+def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, tuple[float, ...]]) -> None:
+    s = report.settings
+    _, cal = split.part("cal")
+    xs, ts = [p[0] for p in cal], [p[1] for p in cal]
+    layers = default_layers(model, s.sweep_layers)
+    for method in SWEPT:
+        t0 = time.perf_counter()
+        n = len(layers) * len(strengths[method]) * len(xs)
+        with ProgressBar(n, f"sweep {model.name} {method}") as bar:
+            rows = sweep(model, xs, ts, method=method, layers=layers, strengths=strengths[method],
+                         samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute)
+        for r in rows:
+            r["model"] = model.name
+        best = recommend(rows, s.tolerance)
+        fallback = best is None
+        if fallback:
+            finite = [r for r in rows if r.get("loss_increase") is not None and math.isfinite(r["loss_increase"])]
+            best = min(finite or rows, key=lambda r: r.get("loss_increase") or 0.0)
+        report.sweeps[(model.name, method)] = rows
+        report.chosen[(model.name, method)] = best
+        report.fallback[(model.name, method)] = fallback
+        report.timings.append((f"sweep {model.name} infer-{method} (calibration split)", time.perf_counter() - t0,
+                               f"{len(layers)} layers x {len(strengths[method])} strengths x {len(xs)} images, "
+                               f"{s.sweep_samples} samples"))
+
+
+def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence[str],
+           samples: dict[str, tuple[int, ...]], desc: str, cache: dict) -> list[dict[str, Any]]:
+    s = report.settings
+    layer = {m: report.chosen[(model.name, m)]["layer"] for m in SWEPT
+             if (model.name, m) in report.chosen}
+    strength = {m: float(report.chosen[(model.name, m)]["strength"]) for m in SWEPT
+                if (model.name, m) in report.chosen}
+    engines = [engine for engine, _ in method_plan(model, methods)]
+    n_est = sum(len(samples[e]) for e in engines) * (len(split.cal) + len(split.test))
+    t0 = time.perf_counter()
+    _, cal = split.part("cal")
+    _, test = split.part("test")
+    with ProgressBar(n_est, desc) as bar:
+        rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
+                             segment_cache=cache)
+    for r in rows:
+        r["table"] = key
+    report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
+                                                           f"{len(test)} test images per column)"))
+    return rows
+
+
+def run_reproduction(s: Settings, command: str = "", out: Path | None = None, figures: Path | None = None,
+                     render: bool = True) -> Report:
+    """Run everything and return the report (written to ``out`` if given)."""
+    check_models(s)
+    t_start = time.perf_counter()
+    report = Report(settings=s, command=command, started=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    hardware=hardware_info(s.device))
+    for name in required_models(s):
+        report.cards[name] = model_card(name)
+    torch.manual_seed(s.seed)
+    strengths = dict(zip(SWEPT, (tuple(s.noise_strengths), tuple(s.dropout_strengths))))
+
+    # -- super-resolution ------------------------------------------------------------------------
+    sr_models = [load_model(n) for n in s.sr_models]
+    base = {field: load_model(getattr(s, field)) for field, _ in SR_BASELINES}
+    for m in [*sr_models, *base.values()]:
+        if m.task != "sr":
+            raise InputError(f"model {m.name!r} is a {m.task} model; the SR tables need super-resolution models")
+    scale = sr_models[0].scale
+    if any(m.scale != scale for m in [*sr_models, *base.values()]):
+        raise InputError("all SR models of the reproduction must have the same scale")
+    sr_split = load_sr_split(s.sr_data, scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed)
+    report.splits["sr"] = {"calibration": sr_split.part("cal")[0], "test": sr_split.part("test")[0]}
+    for m in sr_models:
+        _sweep_model(report, m, sr_split, strengths)
+    sr_tf = list(SR_TRAINING_FREE)
+    for m in sr_models:
+        rows = _table(report, m.name, m, sr_split, sr_tf, s.sr_samples, f"table {m.name} (training-free)", {})
+        report.tables.setdefault(m.name, []).extend(rows)
+    # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
+    # once and shown in every SR table.
+    baseline_rows: list[dict[str, Any]] = []
+    for key, methods in SR_BASELINES:
+        model = base[key]
+        rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", {})
+        baseline_rows.extend(rows)
+        for meth in methods:
+            report.baselines[meth] = model.name
+    for m in sr_models:
+        report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows)
+
+    # -- depth ----------------------------------------------------------------------------------
+    depth = load_model(s.depth_model)
+    if depth.task != "depth":
+        raise InputError(f"model {depth.name!r} is a {depth.task} model; Table 2 needs a depth model")
+    if MC_DROPOUT not in depth.methods:
+        raise InputError(f"model {depth.name!r} has no dropout layer of its own; Table 2's MC-dropout needs one")
+    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed)
+    report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0]}
+    _sweep_model(report, depth, d_split, strengths)
+    report.tables[depth.name] = _table(report, depth.name, depth, d_split,
+                                       DEPTH_METHODS,
+                                       s.depth_samples, f"table {depth.name}", {})
+
+    # -- figures ---------------------------------------------------------------------------------
+    if render and figures is not None:
+        t0 = time.perf_counter()
+        write_figures(report, figures)
+        report.timings.append(("Fig. 4 PNGs", time.perf_counter() - t0, report.figure_note or "plotly + kaleido"))
+    report.total_seconds = time.perf_counter() - t_start
+    if out is not None:
+        write_outputs(report, out, figures)
+    return report
+
+

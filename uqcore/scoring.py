@@ -1,0 +1,328 @@
+"""The one scorer: an estimate against its ground truth, per image (update) and per dataset (compute).
+
+Every score in the project goes through here -- :func:`uqcore.evaluate`, the paper run
+(:mod:`uqcore.paper`), the tolerability sweep's output resizing and the dashboard's metrics row
+(:func:`uqcore.analysis.analyse`) -- so a definition changes in one place:
+
+* **Per image** (:func:`score_image`): a depth output whose size differs from the target's is
+  resized bilinearly to it (with its variance); SR / image outputs must match the target. Error =
+  channel-averaged absolute error over the valid pixels (depth: target > 0 and finite); AUSE /
+  AURG / Pearson / Spearman at the pixel, patch (``patch``×``patch`` tiles) and block (SLIC
+  superpixels of the float64 prediction) levels (:func:`uqcore.metrics.correlations`); Gaussian
+  NLL (eps :data:`EPS`) over pixels and channels; prediction quality (:func:`quality`).
+* **PSNR border rule** (:func:`psnr_border`): SR crops ``scale`` pixels at each border when the
+  image is larger than ``2·scale + 7`` pixels per side (none otherwise); the generic image task
+  uses RGB without border.
+* **σ-scaling rule** (:func:`fit_scale`): the variance scale minimising the Gaussian NLL of the
+  channel-mean squared residuals on the calibration pixels (:func:`uqcore.metrics.fit_scale_vectors`),
+  then applied to the held-out ones. The calibration split is a parameter: by images (indices of
+  the scored images, e.g. :func:`split_images`), an explicit list of images used only for
+  fitting (:meth:`Scorer.add_calibration`), or checkerboard tiles of one image
+  (:func:`image_values` with ``split="checkerboard"``).
+* **Dataset summary** (:meth:`Scorer.compute`): pixel / patch / block values averaged over the
+  images (NaN left out); mean level across the images (per-image mean error vs mean variance);
+  NLL averaged over images; calibration error and σ-scaled NLL on the held-out images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from uqcore import metrics as M
+from uqcore.errors import InputError
+
+# The levels of a report, in the paper's row order (the same levels as ``uqcore.metrics.LEVELS``).
+LEVELS = ("mean", "patch", "block", "pixel")
+IMAGE_LEVELS = ("pixel", "patch", "block")  # computed per image and averaged; "mean" is across images
+EPS = 1e-6
+SIGMA_TILE = 16  # checkerboard tile size for the single-image σ-scaling split
+DEPTH_QUALITY = ("abs_rel", "rmse", "log10", "delta1")
+assert set(LEVELS) == set(M.LEVELS)
+
+
+# -- inputs --------------------------------------------------------------------------------------
+def resize_to(img: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """[C, H, W] or [H, W] -> same rank at ``shape`` (bilinear); unchanged if already there."""
+    if tuple(img.shape[-2:]) == tuple(shape):
+        return img
+    x = img if img.dim() == 3 else img.unsqueeze(0)
+    y = F.interpolate(x.unsqueeze(0).float(), size=tuple(shape), mode="bilinear", align_corners=False)[0]
+    return y if img.dim() == 3 else y[0]
+
+
+def prepare_target(task: str, target: Any) -> np.ndarray:
+    """float64 target: [C, H, W] for SR / image tasks, [H, W] for depth (batch dims of 1 dropped)."""
+    t = target.detach().cpu().numpy() if isinstance(target, torch.Tensor) else np.asarray(target)
+    t = t.astype(np.float64)
+    while t.ndim > (2 if task == "depth" else 3) and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim == 2 and task != "depth":
+        t = t[None]
+    return t
+
+
+def _as_map(x: Any, dims: int) -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    t = t.detach().cpu()
+    while t.dim() > dims and t.shape[0] == 1:
+        t = t[0]
+    return t
+
+
+def psnr_border(task: str, scale: int, shape: tuple[int, int]) -> int:
+    """The one PSNR/SSIM border rule: SR crops ``scale`` pixels per side when the image is
+    larger than ``2·scale + 7`` per side; other tasks crop nothing."""
+    if task != "sr":
+        return 0
+    return scale if min(shape) > 2 * scale + 7 else 0
+
+
+def quality(model: Any, p: np.ndarray, target: np.ndarray, mask: np.ndarray | None) -> dict[str, float]:
+    """Prediction quality: depth abs_rel / rmse / log10 / delta1 (valid pixels); SR PSNR / SSIM on
+    the Y channel (BT.601, 8-bit rounding, :func:`psnr_border`); the generic image task PSNR (and
+    SSIM from 7×7 up) on RGB without border."""
+    tshape = tuple(target.shape[-2:])
+    if model.task == "depth":
+        q = M.depth_quality(p[0] if p.ndim == 3 else p, target, mask)
+        return {k: q[k] for k in DEPTH_QUALITY}
+    if model.task == "sr":
+        border = psnr_border(model.task, model.scale, tshape)
+        return {"psnr": M.psnr(p, target, border=border), "ssim": M.ssim(p, target, border=border)}
+    out = {"psnr": M.psnr(p, target, y_channel=False)}
+    if min(tshape) >= 7:
+        out["ssim"] = M.ssim(p, target, y_channel=False)
+    return out
+
+
+# -- per image -----------------------------------------------------------------------------------
+class ImageScore:
+    """What one image contributes to a summary (O(valid pixels)).
+
+    stats: ``{corr,spearman,ause,aurg}_{pixel,patch,block}``; mean_error / mean_variance over the
+    valid pixels; r2: squared residuals [C, N] (float32) and var: variance [N] (float32) on the N
+    valid pixels, in row-major order; valid: the [H, W] mask of those pixels; nll; quality;
+    seconds and drawn (samples) of the estimate."""
+
+    __slots__ = ("stats", "mean_error", "mean_variance", "r2", "var", "valid", "nll", "quality", "seconds", "drawn")
+
+
+def _segments(p: np.ndarray, cache: dict | None, key: Any) -> np.ndarray:
+    if cache is None:
+        return M.superpixels(p)
+    digest = hashlib.blake2b(np.ascontiguousarray(p).tobytes(), digest_size=16).hexdigest()
+    if (key, digest) not in cache:
+        cache[(key, digest)] = M.superpixels(p)
+    return cache[(key, digest)]
+
+
+def _aligned(model: Any, prediction: Any, variance: Any, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, variance) as float64 numpy at the target's size (depth resized, SR checked)."""
+    pred, var = _as_map(prediction, 3), _as_map(variance, 2)
+    tshape = tuple(target.shape[-2:])
+    if model.task == "depth":
+        pred, var = resize_to(pred, tshape), resize_to(var, tshape)
+    elif tuple(pred.shape[-2:]) != tshape:
+        raise InputError(f"the model output is {pred.shape[-2]}x{pred.shape[-1]} but the target is "
+                         f"{tshape[0]}x{tshape[1]}; for SR the target must be the HR image of the input")
+    return pred.double().numpy(), var.double().numpy()
+
+
+def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
+                segment_cache: dict | None = None, key: Any = None, patch: int = 16, steps: int = 50) -> ImageScore:
+    """Score one estimate (prediction [C, H, W], variance [H, W]) against ``target`` (see
+    :func:`prepare_target`). Superpixels are cached in ``segment_cache`` under (key, prediction)."""
+    target = prepare_target(model.task, target)
+    p, v = _aligned(model, prediction, variance, target)
+    mask = M.valid_mask(target) if model.task == "depth" else None
+    err = M.error_map(p, target, mask=mask)
+    s = ImageScore()
+    s.stats = M.correlations(err, v, mask=mask, patch=patch, segments=_segments(p, segment_cache, key), steps=steps)
+    s.valid = np.ones(target.shape[-2:], bool) if mask is None else mask
+    s.mean_error = float(err[s.valid].mean())
+    s.mean_variance = float(v[s.valid].mean())
+    pc = p if p.ndim == 3 else p[None]
+    tc = target if target.ndim == 3 else target[None]
+    s.r2 = ((pc - tc)[:, s.valid] ** 2).astype(np.float32)  # [C, N]
+    s.var = v[s.valid].astype(np.float32)                     # [N]
+    if (s.var < 0).any() or not np.isfinite(s.var).all():
+        raise InputError("the method returned a negative or non-finite variance")
+    s.nll = M.nll_vectors(s.r2.astype(np.float64), s.var.astype(np.float64), EPS)
+    s.quality = quality(model, p, target, mask)
+    s.seconds = seconds
+    s.drawn = drawn
+    return s
+
+
+# -- σ-scaling -----------------------------------------------------------------------------------
+Vectors = tuple[np.ndarray, np.ndarray]  # (channel-mean squared residual [N], variance [N]), float64
+
+
+def fit_vectors(model: Any, prediction: Any, variance: Any, target: Any) -> Vectors:
+    """An image used only for calibration: its (channel-mean squared residual, variance) on the
+    valid pixels, in float64 (no rounding to the stored float32 of :class:`ImageScore`)."""
+    target = prepare_target(model.task, target)
+    p, v = _aligned(model, prediction, variance, target)
+    valid = M.valid_mask(target) if model.task == "depth" else np.ones(target.shape[-2:], bool)
+    pc = p if p.ndim == 3 else p[None]
+    tc = target if target.ndim == 3 else target[None]
+    return ((pc - tc)[:, valid] ** 2).mean(0), v[valid]
+
+
+def score_vectors(score: ImageScore, pixels: np.ndarray | None = None) -> Vectors:
+    """A scored image's calibration vectors (optionally only ``pixels``, a mask over its N valid pixels)."""
+    r2, v = score.r2.astype(np.float64), score.var.astype(np.float64)
+    if pixels is not None:
+        r2, v = r2[:, pixels], v[pixels]
+    return r2.mean(0), v
+
+
+def fit_scale(vectors: Sequence[Vectors]) -> float:
+    """The σ-scaling rule: the variance scale minimising the NLL on the pooled calibration
+    pixels; NaN where the variance is zero everywhere (e.g. a deterministic method)."""
+    try:
+        return M.fit_scale_vectors(np.concatenate([r for r, _ in vectors]), np.concatenate([v for _, v in vectors]), EPS)
+    except InputError:
+        return float("nan")
+
+
+def _calibration_error(r2: np.ndarray, v: np.ndarray) -> float:
+    e, o = M.calibration_vectors(r2, v, eps=EPS)
+    return float(np.mean((e - o) ** 2))
+
+
+def checkerboard(shape: tuple[int, int], tile: int = SIGMA_TILE) -> np.ndarray:
+    """[H, W] bool: True on the "black" tiles of a ``tile``×``tile`` checkerboard."""
+    rows = (np.arange(shape[0]) // tile)[:, None]
+    cols = (np.arange(shape[1]) // tile)[None, :]
+    return (rows + cols) % 2 == 0
+
+
+def split_images(n: int, fraction: float, seed: int) -> tuple[list[int], list[int], str]:
+    """(calibration, held-out, kind): a seeded random ``fraction`` of ``n`` images fits the scale.
+    One image is both ("in-sample")."""
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"calibration_fraction must be between 0 and 1, got {fraction}")
+    if n < 2:
+        return list(range(n)), list(range(n)), "in-sample"
+    k = min(max(1, int(round(fraction * n))), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return sorted(perm[:k].tolist()), sorted(perm[k:].tolist()), "held-out"
+
+
+# -- one image's row (the dashboard's metrics row) ---------------------------------------------------
+def image_values(model: Any, prediction: Any, variance: Any, target: Any, *, variance_scale: float | None = None,
+                 split: str = "in-sample", patch: int = 16, steps: int = 50, tile: int = SIGMA_TILE) -> dict[str, float]:
+    """Every single-image number as one flat dict: ``corr_`` / ``spearman_`` / ``ause_`` / ``aurg_``
+    + ``pixel`` / ``patch`` / ``block``, ``nll``, ``calibration_error`` (raw), the quality of
+    :func:`quality`, ``variance_scale`` and ``nll_scaled``. The scale is ``variance_scale`` if
+    given (e.g. fitted on a calibration set), else fitted by ``split``: "in-sample" (on this image
+    itself, an optimistic number) or "checkerboard" (on the black ``tile``×``tile`` tiles, with
+    ``nll_scaled`` on the white ones). prediction [C, H, W] and variance [H, W] as ``estimate``
+    returns them; target as for :func:`uqcore.evaluate`."""
+    s = score_image(model, prediction, variance, target, patch=patch, steps=steps)
+    out: dict[str, float] = dict(s.stats)
+    out["nll"] = s.nll
+    r2, v = s.r2.astype(np.float64), s.var.astype(np.float64)
+    out["calibration_error"] = _calibration_error(r2, v)
+    held = None
+    if variance_scale is None:
+        if split == "checkerboard":
+            board = checkerboard(s.valid.shape, tile)[s.valid]
+            variance_scale, held = fit_scale([score_vectors(s, board)]), ~board
+        elif split == "in-sample":
+            variance_scale = fit_scale([score_vectors(s)])
+        else:
+            raise InputError(f"split must be 'in-sample' or 'checkerboard', got {split!r}")
+    out["variance_scale"] = float(variance_scale)
+    if not math.isfinite(variance_scale):
+        out["nll_scaled"] = float("nan")
+    elif held is None:
+        out["nll_scaled"] = M.nll_vectors(r2, variance_scale * v, EPS)
+    else:
+        out["nll_scaled"] = M.nll_vectors(r2[:, held], variance_scale * v[held], EPS)
+    out.update(s.quality)
+    return out
+
+
+# -- a dataset -----------------------------------------------------------------------------------
+def nanmean(values: Sequence[float | None]) -> float:
+    """Mean of the finite values (None / NaN / inf left out); NaN if there are none."""
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+class Scorer:
+    """Scores images one at a time (:meth:`update`) and summarises them (:meth:`compute`).
+
+    The calibration split is a parameter of :meth:`compute`: indices of scored images (by images),
+    or -- with no indices -- the images given to :meth:`add_calibration` (an explicit list of
+    images used only to fit the σ-scaling)."""
+
+    def __init__(self, model: Any, *, patch: int = 16, steps: int = 50, segment_cache: dict | None = None) -> None:
+        self.model, self.patch, self.steps = model, patch, steps
+        self.segment_cache = {} if segment_cache is None else segment_cache
+        self.scores: list[ImageScore] = []
+        self.calibration: list[Vectors] = []
+
+    def update(self, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
+               key: Any = None) -> ImageScore:
+        s = score_image(self.model, prediction, variance, target, seconds=seconds, drawn=drawn,
+                        segment_cache=self.segment_cache, key=key, patch=self.patch, steps=self.steps)
+        self.scores.append(s)
+        return s
+
+    def add_calibration(self, prediction: Any, variance: Any, target: Any) -> None:
+        self.calibration.append(fit_vectors(self.model, prediction, variance, target))
+
+    def compute(self, calibration: Sequence[int] | None = None, test: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
+        """{level: {ause, aurg, corr, spearman}} for every level of :data:`LEVELS`, and the
+        level-independent numbers under "common": nll (all scored images), variance_scale,
+        nll_heldout / nll_scaled / calibration_error / calibration_error_scaled (the ``test``
+        images; all scored images if None), quality, seconds_per_image, samples_drawn."""
+        scores = self.scores
+        test = list(range(len(scores))) if test is None else list(test)
+        out = self._levels()
+        vectors = self.calibration if calibration is None else [score_vectors(scores[i]) for i in calibration]
+        scale = fit_scale(vectors)
+        common: dict[str, float] = {"nll": float(np.mean([s.nll for s in scores])), "variance_scale": scale}
+        common["nll_heldout"] = float(np.mean([scores[i].nll for i in test]))
+        r2_test = np.concatenate([scores[i].r2 for i in test], axis=1).astype(np.float64)
+        v_test = np.concatenate([scores[i].var for i in test]).astype(np.float64)
+        common["calibration_error"] = _calibration_error(r2_test, v_test)
+        if math.isfinite(scale):
+            common["nll_scaled"] = float(np.mean([M.nll_vectors(scores[i].r2.astype(np.float64),
+                                                                scale * scores[i].var.astype(np.float64), EPS)
+                                                  for i in test]))
+            common["calibration_error_scaled"] = _calibration_error(r2_test, scale * v_test)
+        else:
+            common["nll_scaled"] = common["calibration_error_scaled"] = float("nan")
+        for k in scores[0].quality:
+            common[k] = nanmean([s.quality.get(k) for s in scores])
+        common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))
+        common["samples_drawn"] = int(round(np.mean([s.drawn for s in scores])))
+        out["common"] = common
+        return out
+
+    def _levels(self) -> dict[str, dict[str, float]]:
+        scores = self.scores
+        out: dict[str, dict[str, float]] = {}
+        for level in IMAGE_LEVELS:
+            out[level] = {k: nanmean([s.stats[f"{k}_{level}"] for s in scores])
+                          for k in ("ause", "aurg", "corr", "spearman")}
+        me = np.array([s.mean_error for s in scores])
+        mv = np.array([s.mean_variance for s in scores])
+        if len(scores) >= 2:
+            sp = M.sparsification(me, mv, steps=self.steps, level="mean")
+            out["mean"] = {"ause": sp.ause, "aurg": sp.aurg, "corr": M.pearson(me, mv, level="mean"),
+                           "spearman": M.spearman(me, mv, level="mean")}
+        else:
+            out["mean"] = {k: float("nan") for k in ("ause", "aurg", "corr", "spearman")}
+        return out
