@@ -10,10 +10,10 @@ import streamlit as st
 
 import uqcore
 from ui import glue, session, state
-from uqcore import evaluation, plots
+from uqcore import evaluation, methods, plots
 
 CMP = state.page_store("compare", dict(source="Bundled evaluation set", counts=[8], limit=4, seed=0, metric="ause",
-                                       noise=0.05, dropout=0.1))
+                                       **{f"strength_{m}": methods.DEFAULT_STRENGTH[m] for m in methods.LAYER_METHODS}))
 
 
 def _keep_files() -> None:
@@ -58,13 +58,11 @@ else:
 
 choices = []
 for m in model.methods:
-    choices += ["mc_dropout1", "mc_dropout2"] if m == "mc_dropout" else [m]
-options.setdefault(f"methods_{model_name}", [m for m in ("transform", "noise", "dropout") if m in choices])
-method_help = "\n\n".join(f"**{m}**: {session.METHOD_HELP[m]}" for m in model.methods)
-if "mc_dropout" in model.methods:
-    method_help += "\n\nmc_dropout1: the original output as prediction; mc_dropout2: the sample mean"
+    choices += [v for v in methods.variants_of(m) if v != m] or [m]  # e.g. mc_dropout1 / mc_dropout2
+options.setdefault(f"methods_{model_name}", [m for m in methods.TRAINING_FREE if m in choices])
+method_help = "\n\n".join(f"**{m}**: {methods.variant(m).help}" for m in choices)  # only what this model offers
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
-methods = state.bound(c1.multiselect, "Methods", f"methods_{model_name}", store=CMP, options=choices, help=method_help)
+chosen = state.bound(c1.multiselect, "Methods", f"methods_{model_name}", store=CMP, options=choices, help=method_help)
 counts = state.bound(c2.multiselect, "Sample counts", "counts", store=CMP, options=[2, 4, 8, 16, 32])
 limit = state.bound(c3.number_input, "Max images", "limit", store=CMP, min_value=1, max_value=100)
 seed = int(state.bound(c4.number_input, "Seed", "seed", store=CMP, min_value=0, max_value=2**31 - 1))
@@ -78,21 +76,23 @@ if options.get(f"layer_{model_name}") not in labels:
 l1, l2, l3 = st.columns([2, 1, 1])
 layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP, options=list(labels),
                     format_func=labels.get)
-noise_std = state.bound(l2.number_input, "Noise std", "noise", store=CMP, min_value=0.0, max_value=10.0, format="%.4f")
-drop_rate = state.bound(l3.number_input, "Dropout rate", "dropout", store=CMP, min_value=0.0, max_value=0.95)
+strengths = {m: state.bound(col.number_input, methods.spec(m).strength_name.capitalize(), f"strength_{m}", store=CMP,
+                            min_value=0.0, max_value=0.95 if methods.spec(m).feature == methods.FEATURE_DROPOUT else 10.0,
+                            format="%.4f")
+             for col, m in zip((l2, l3), methods.LAYER_METHODS)}
 
-settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(methods), counts=tuple(counts),
-                limit=int(limit), seed=seed, layer=layer, noise=noise_std, dropout=drop_rate)
+settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(chosen), counts=tuple(counts),
+                limit=int(limit), seed=seed, layer=layer, strengths=tuple(strengths.items()))
 key = glue.digest("compare", settings)
 
 
 def compute(report, progress):
     _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
-    return evaluation.evaluate(model, pairs, methods=methods, samples=sorted(counts), layer=layer,
-                               strength={"noise": noise_std, "dropout": drop_rate}, seed=seed, progress=progress)
+    return evaluation.evaluate(model, pairs, methods=chosen, samples=sorted(counts), layer=layer,
+                               strength=strengths, seed=seed, progress=progress)
 
 
-rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not methods or not counts,
+rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not chosen or not counts,
                             progress_text="Images × settings done…")
 st.subheader("Table (shaped like the paper's Table 1)")
 st.dataframe(evaluation.table_frame(rows).style.format("{:.4f}", na_rep="–"), width="stretch")

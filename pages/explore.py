@@ -9,7 +9,7 @@ import streamlit as st
 import uqcore
 from ui import glue, session, state
 from ui.inputs import display_arrays, is_bundled, pick_input
-from uqcore import export, plots
+from uqcore import export, methods, plots
 from uqcore.analysis import analyse
 from uqcore.sampler import sample_cap
 
@@ -34,15 +34,17 @@ st.caption(prepared.note)
 # -- controls (bound to the shared setting) ---------------------------------------------------------
 c1, c2, c3, c4, c5 = st.columns([1.1, 2.6, 1.6, 1.1, 0.8])
 state.bound(c1.selectbox, "Method", "method", options=model.methods,
-            help="\n\n".join(f"**{m}**: {session.METHOD_HELP[m]}" for m in model.methods))
-uses_layer = method in session.LAYER_METHODS
+            help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
+spec = methods.spec(method)
+uses_layer = spec.needs_layer
 if uses_layer:
     layer_rows = glue.layers_for(model_name)
     labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
     state.bound(c2.selectbox, "Layer", "layer", options=list(labels), format_func=labels.get,
                 help="Injection point: name · layer type · output shape for a probe input")
-    grid = NOISE_STRENGTHS if method == "noise" else DROPOUT_RATES
-    state.bound(c3.select_slider, "Noise std (log scale)" if method == "noise" else "Dropout rate", "strength",
+    log_scale = spec.feature == methods.FEATURE_GAUSSIAN
+    grid = NOISE_STRENGTHS if log_scale else DROPOUT_RATES
+    state.bound(c3.select_slider, spec.strength_name.capitalize() + (" (log scale)" if log_scale else ""), "strength",
                 options=sorted(set(grid) | {setting["strength"]}))
 else:
     c2.selectbox("Layer", ["not used by this method"], disabled=True, key="layer_off")

@@ -16,7 +16,7 @@ import uqcore
 from ui import glue, session
 from ui.state import TASKS
 from ui.state import current as current_setting
-from uqcore import limits
+from uqcore import limits, methods
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -239,7 +239,7 @@ st.caption(f"{model.parameters:,} parameters · methods: {', '.join(model.method
            f"{model.probe_size[0]}×{model.probe_size[1]} probe input")
 if not rows:
     tree = loaders.module_tree(model)
-    st.info("No injection points: " + (model.disabled_methods.get("noise", "") or "the model has no named layers")
+    st.info("No injection points: " + (model.disabled_methods.get(methods.LAYER_METHODS[0], "") or "the model has no named layers")
             + ". The modules it contains are listed for reference.")
     if tree:
         st.dataframe(pd.DataFrame(tree, columns=["name", "kind"]), width="stretch", hide_index=True)

@@ -10,11 +10,11 @@ import uqcore
 import uqcore.tolerability as sweeps
 from ui import glue, session, state
 from ui.inputs import pick_input
-from uqcore import plots
+from uqcore import methods, plots
 
 NOISE_RANGE = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RANGE = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]
-TOL = state.page_store("tolerability", dict(method="noise", noise_range=(0.01, 1.0), drop_range=(0.05, 0.5), count=5,
+TOL = state.page_store("tolerability", dict(method=methods.SWEEP_METHODS[0], noise_range=(0.01, 1.0), drop_range=(0.05, 0.5), count=5,
                                             samples=8, seed=0, tolerance=0.05))
 
 setting = session.page_setup()
@@ -39,10 +39,10 @@ layers_field = f"layers_{model_name}"
 if not isinstance(options.get(layers_field), list):
     options[layers_field] = [n for n in sweeps.default_layers(model) if n in layer_names]
 c1, c2 = st.columns([1, 3])
-method = state.bound(c1.radio, "Method", "method", store=TOL, options=["noise", "dropout"], horizontal=True)
+method = state.bound(c1.radio, "Method", "method", store=TOL, options=list(methods.SWEEP_METHODS), horizontal=True)
 layers = state.bound(c2.multiselect, "Layers", layers_field, store=TOL, options=layer_names, format_func=labels.get)
 c3, c4, c5, c6 = st.columns([2, 1, 1, 1])
-if method == "noise":
+if methods.spec(method).feature == methods.FEATURE_GAUSSIAN:
     low, high = state.bound(c3.select_slider, "Noise std range (log scale)", "noise_range", store=TOL,
                             options=NOISE_RANGE)
     strengths = [float(f"{v:.3g}") for v in np.geomspace(low, high, options["count"])] if low < high else [low]

@@ -12,20 +12,11 @@ from typing import Any
 import streamlit as st
 
 import uqcore
+from uqcore import methods
 from uqcore.sampler import sample_cap
 from ui import glue, state
 
 DEFAULT_MODEL = {"sr": "srresnet", "depth": "fcrn"}
-FALLBACK_STRENGTH = {"noise": 0.05, "dropout": 0.1}
-LAYER_METHODS = ("noise", "dropout")
-METHOD_HELP = {
-    "transform": "infer-transformation: rotations/flips of the input, inverted on the output (black box)",
-    "noise": "infer-noise: Gaussian noise added to one layer's output",
-    "dropout": "infer-dropout: dropout applied to one layer's output at inference",
-    "mc_dropout": "MC-dropout: the model's own dropout layers switched on (baseline, needs training)",
-    "ensemble": "deep ensemble: one output per member (baseline, needs training)",
-    "llm": "likelihood head: the model predicts its own variance (baseline, needs training)",
-}
 
 
 def model_names(task: str) -> list[str]:
@@ -77,15 +68,16 @@ def resolve() -> None:
         if setting["method"] not in model.methods:
             setting["method"] = model.methods[0]
     method = setting["method"]
-    if method in LAYER_METHODS:
+    spec = methods.spec(method)
+    if spec.needs_layer:
         layers = _layer_names(setting["model"])
         if setting["layer"] not in layers:
             rec = recommended(model)
             setting["layer"] = rec["layer"] if rec.get("layer") in layers else layers[len(layers) // 2]
         strength = setting["strength"]
-        if strength is None or strength <= 0 or (method == "dropout" and strength >= 1):
+        if strength is None or strength <= 0 or (spec.feature == methods.FEATURE_DROPOUT and strength >= 1):
             rec = recommended(model)
-            setting["strength"] = rec["strength"] if rec.get("method") == method else FALLBACK_STRENGTH[method]
+            setting["strength"] = rec["strength"] if rec.get("method") == method else spec.default_strength
     setting["samples"] = min(max(1, int(setting["samples"])), state.MAX_SAMPLES)
     samples = glue.sample_files(setting["task"])
     if setting["source"] == "sample" and samples and setting["sample"] not in [p.stem for p in samples]:
@@ -127,12 +119,12 @@ def sidebar() -> None:
 
 def cap_note(model: uqcore.UQModel, method: str) -> str | None:
     """Why the Samples control stops where it does, for methods with a fixed sample set."""
-    cap = sample_cap(model, method)
-    if method == "transform" and model.task == "depth":
-        return (f"transform draws {cap} samples on depth: the identity and a horizontal flip (a depth network is not "
+    cap, sampling = sample_cap(model, method), methods.spec(method).sampling
+    if sampling == methods.SAMPLING_TRANSFORM and model.task == "depth":
+        return (f"{method} draws {cap} samples on depth: the identity and a horizontal flip (a depth network is not "
                 "rotation-invariant, so rotated or upside-down inputs would measure the wrong thing).")
-    if method == "transform":
-        return f"transform draws at most {cap} samples: the {cap} rotations and flips of the image (dihedral group)."
-    if method == "ensemble":
-        return f"an ensemble draws one sample per member: at most {cap} here."
+    if sampling == methods.SAMPLING_TRANSFORM:
+        return f"{method} draws at most {cap} samples: the {cap} rotations and flips of the image (dihedral group)."
+    if sampling == methods.SAMPLING_MEMBERS:
+        return f"{method} draws one sample per member: at most {cap} here."
     return None

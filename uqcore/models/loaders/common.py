@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from uqcore import limits
+from uqcore import methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.models.base import UQModel, checked_forward
 
@@ -178,7 +179,8 @@ def _dropout_notes(module: nn.Module) -> dict[str, str]:
     """mc_dropout makes no sense when every dropout layer has rate 0 (common in HF configs)."""
     rates = [float(getattr(m, "p", 0.0)) for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
     if rates and max(rates) == 0.0:
-        return {"mc_dropout": "all of the model's dropout layers have rate 0, so MC-dropout would give zero variance"}
+        own_dropout = [m.name for m in methods.SPECS if m.requires == methods.NEEDS_DROPOUT_LAYERS]
+        return {name: "all of the model's dropout layers have rate 0, so MC-dropout would give zero variance" for name in own_dropout}
     return {}
 
 

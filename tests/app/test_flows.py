@@ -1,0 +1,196 @@
+"""Real-browser flows of the tuning loop, clicked as a user clicks them (sidebar navigation links,
+never URL jumps, except where a bookmarked URL is the point): the current setting holds across
+pages, the Tolerability → Explore hand-off, uploads keep the controls, bookmarks restore a view,
+and live maps while sampling."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_browser import ARTIFACTS, CHROMIUM, PANEL_TIMEOUT_MS, browser, server, wait_for_panels  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/test.sh installs it)"),
+]
+
+
+def settle(page) -> None:
+    """Wait until the script run that the last click started is over."""
+    page.wait_for_timeout(400)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=PANEL_TIMEOUT_MS)
+
+
+def open_app(browser, url: str):
+    page = browser.new_context(viewport={"width": 1400, "height": 1700}, accept_downloads=True).new_page()
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    return page
+
+
+def combo(page, label: str) -> str:
+    """The value a selectbox shows."""
+    return page.get_by_role("combobox", name=label).input_value()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` (the start of its text) in a selectbox, typing to filter as a user does."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option").filter(has_text=option).first.click()
+    settle(page)
+
+
+def go(page, link: str) -> None:
+    page.get_by_role("link", name=link).click()
+    page.wait_for_function(f"() => [...document.querySelectorAll('h1')].some(h => h.textContent.includes('{link}'))",
+                           timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+
+
+def metrics_json(page) -> dict:
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Metrics (JSON)").click()
+    return json.loads(Path(download.value.path()).read_text())
+
+
+def shown_metric(page, label: str) -> str:
+    cell = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
+    return cell.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def test_model_and_task_survive_page_changes(server, browser):
+    page = open_app(browser, server)
+    wait_for_panels(page)
+    choose(page, "Model", "srgan")
+    for link in ("Tolerability", "Compare", "Explore"):
+        go(page, link)
+        assert combo(page, "Model") == "srgan", f"the model was lost on the way to {link}"
+    page.get_by_text("Depth", exact=True).click()
+    settle(page)
+    assert combo(page, "Model") == "fcrn"
+    go(page, "Compare")
+    assert page.get_by_label("Depth").is_checked() and combo(page, "Model") == "fcrn"
+    page.close()
+
+
+def test_model_loaded_on_models_page_is_selected_on_explore(server, browser):
+    page = open_app(browser, server)
+    go(page, "Models")
+    page.get_by_text("Path, module:factory or Hugging Face id").click()
+    page.locator(".st-key-own_spec input").fill("tests.models.factory_fixture:make")
+    page.locator(".st-key-own_name input").fill("my-upscaler")
+    page.get_by_role("button", name="Load model").click()
+    page.wait_for_selector("text=Loaded", timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    go(page, "Explore")
+    wait_for_panels(page)
+    assert combo(page, "Model") == "my-upscaler"
+    page.close()
+
+
+def test_tolerability_hand_off_to_explore(server, browser):
+    page = open_app(browser, server)
+    choose(page, "Model", "srgan")
+    go(page, "Tolerability")
+    for layer in ("body.0", "body.3", "upsample"):  # one layer, two strengths, two samples: a quick sweep
+        page.get_by_role("button", name=f"Remove {layer} ·").click()
+        settle(page)
+    for name in ("Strengths", "Samples"):
+        page.get_by_role("slider", name=name).focus()
+        page.keyboard.press("Home")
+        settle(page)
+    page.get_by_role("button", name="Run sweep").click()
+    page.wait_for_selector("text=Recommended:", timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    text = page.get_by_text("Recommended:").inner_text()
+    strength = float(text.split("strength ")[1].split(" ")[0])
+    page.get_by_role("button", name="Use this setting on the Explore page").click()
+    page.wait_for_selector("h1:has-text('Explore')", timeout=PANEL_TIMEOUT_MS)
+    wait_for_panels(page)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "handoff_explore.png"), full_page=True)
+    assert combo(page, "Model") == "srgan" and combo(page, "Method") == "noise"
+    assert combo(page, "Layer").startswith("body.5 ")
+    computed = metrics_json(page)["settings"]
+    assert (computed["model"], computed["method"], computed["layer"]) == ("srgan", "noise", "body.5")
+    assert computed["strength"] == pytest.approx(strength)
+    page.close()
+
+
+def test_upload_keeps_the_controls_and_uses_them(server, browser):
+    page = open_app(browser, server)
+    wait_for_panels(page)
+    choose(page, "Method", "dropout")
+    choose(page, "Layer", "body.3")
+    page.get_by_role("slider", name="Dropout rate").focus()
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    wanted = (combo(page, "Method"), combo(page, "Layer"), page.url.split("strength=")[1].split("&")[0])
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    sample = sorted((ROOT / "assets" / "samples" / "sr").glob("*.png"))[2]
+    page.locator("input[type=file]").nth(1).set_input_files(str(sample))
+    page.wait_for_selector("text=bicubic downscaling of the HR image", timeout=PANEL_TIMEOUT_MS)
+    wait_for_panels(page)
+    settle(page)
+    assert (combo(page, "Method"), combo(page, "Layer"), page.url.split("strength=")[1].split("&")[0]) == wanted
+    computed = metrics_json(page)["settings"]
+    assert (computed["method"], computed["layer"]) == ("dropout", "body.3")
+    assert f"{computed['strength']:g}" == wanted[2] and computed["input"] == sample.name
+    go(page, "Tolerability")  # the upload is the input there too, and still there on the way back
+    assert page.get_by_text(f"Using **{sample.name}**").count() or page.get_by_text(sample.name).count()
+    page.close()
+
+
+def test_default_depth_view_tracks_the_error(server, browser):
+    page = open_app(browser, server)
+    page.get_by_text("Depth", exact=True).click()
+    wait_for_panels(page)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "explore_depth.png"), full_page=True)
+    assert float(shown_metric(page, "Corr pixel")) > 0
+    assert float(shown_metric(page, "samples")) == metrics_json(page)["settings"]["samples"]
+    assert page.get_by_text("PSNR/SSIM").count() == 0  # no SR footnote on depth
+    page.close()
+
+
+def test_bookmarked_url_restores_the_view(server, browser):
+    url = f"{server}/?task=sr&model=srgan&sample=coins&method=dropout&layer=body.3&strength=0.35&samples=4&seed=7"
+    page = open_app(browser, url)
+    wait_for_panels(page)
+    settle(page)
+    assert (combo(page, "Model"), combo(page, "Sample"), combo(page, "Method")) == ("srgan", "coins", "dropout")
+    assert combo(page, "Layer").startswith("body.3 ")
+    computed = metrics_json(page)["settings"]
+    assert computed == dict(model="srgan", input="coins.png", method="dropout", layer="body.3", strength=0.35,
+                            samples=4, seed=7, samples_drawn=4)
+    page.close()
+
+
+def test_live_map_while_sampling(server, browser, capsys):
+    page = open_app(browser, f"{server}/?model=srresnet&method=noise&layer=body.5&strength=0.1&samples=32")
+    wait_for_panels(page)
+    settle(page)
+    slider = page.get_by_role("slider", name="Noise std (log scale)")
+    slider.focus()
+    started = time.perf_counter()
+    page.keyboard.press("ArrowLeft")  # a setting change: the next noise std down
+    page.wait_for_selector(".js-plotly-plot .gtitle:has-text('variance so far')", timeout=PANEL_TIMEOUT_MS)
+    first_map = time.perf_counter() - started
+    page.screenshot(path=str(ARTIFACTS / "explore_live.png"), full_page=True)
+    settle(page)
+    wait_for_panels(page)
+    full = time.perf_counter() - started
+    with capsys.disabled():
+        print(f"\nnoise at 32 samples: first updated variance map {first_map:.2f} s after the setting change, "
+              f"full run drawn {full:.2f} s (ratio {first_map / full:.2f})")
+    assert first_map < full
+    page.close()
