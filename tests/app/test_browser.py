@@ -145,6 +145,6 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     wait_for_panels(page)
     page.screenshot(path=str(ARTIFACTS / "explore_upload.png"), full_page=True)
     subplot_count = page.locator(".js-plotly-plot").first.locator(".cartesianlayer .subplot").count()
-    assert subplot_count == 3
+    assert subplot_count == 5  # input, prediction, ground truth, variance, error
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
