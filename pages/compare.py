@@ -66,13 +66,18 @@ chosen = state.bound(c1.multiselect, "Methods", f"methods_{model_name}", store=C
 counts = state.bound(c2.multiselect, "Sample counts", "counts", store=CMP, options=[2, 4, 8, 16, 32])
 limit = state.bound(c3.number_input, "Max images", "limit", store=CMP, min_value=1, max_value=100)
 seed = int(state.bound(c4.number_input, "Seed", "seed", store=CMP, min_value=0, max_value=2**31 - 1))
-st.caption("Noise and dropout use a middle layer (noise std 0.05, dropout rate 0.1) unless set here; tune them "
-           "on the Tolerability page.")
+st.caption("The layer methods start from the setting chosen on Explore or Tolerability (or the model's "
+           "recommended one); change them here or tune them on the Tolerability page.")
 layer_rows = glue.layers_for(model_name)
 labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
 if options.get(f"layer_{model_name}") not in labels:
-    default_layer = evaluation.default_layer(model)
-    options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
+    # start from the current setting when it perturbs a layer, as every page shares one setting
+    if methods.spec(setting["method"]).needs_layer and setting["layer"] in labels:
+        options[f"layer_{model_name}"] = setting["layer"]
+        options[f"strength_{setting['method']}"] = setting["strength"]
+    else:
+        default_layer = evaluation.default_layer(model)
+        options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
 l1, l2, l3 = st.columns([2, 1, 1])
 layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP, options=list(labels),
                     format_func=labels.get)
@@ -95,7 +100,9 @@ def compute(report, progress):
 rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not chosen or not counts,
                             progress_text="Images × settings done…")
 st.subheader("Table (shaped like the paper's Table 1)")
-st.dataframe(evaluation.table_frame(rows).style.format("{:.4f}", na_rep="–"), width="stretch")
+table = evaluation.table_frame(rows)
+st.dataframe(table.style.format("{:.4f}", na_rep="–"), width="stretch", height=36 * (len(table) + 1) + 3,
+             column_config={"_index": st.column_config.TextColumn("metric", width="medium")})  # full labels, all rows
 frame = pd.DataFrame(rows)
 metric = state.bound(st.radio, "Bar chart", "metric", store=CMP, options=["ause", "corr", "nll", "nll_scaled"],
                      horizontal=True)

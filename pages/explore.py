@@ -117,17 +117,18 @@ if result.curve is not None and ((corr is not None and corr <= UNINFORMATIVE_COR
                      icon=":material/show_chart:")
 
 # -- panels -------------------------------------------------------------------------------------------
-panel_col, side_col = st.columns([3.2, 1])
 model_input, truth = display_arrays(prepared)
-panels = plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input, truth=truth, colormap=display["colormap"], log_variance=display["log_variance"],
+panels = plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input, truth=truth,
+                             colormap=display["colormap"], log_variance=display["log_variance"],
                              shared_scale=display["shared_scale"], depth=depth)
-panel_col.plotly_chart(panels, width="stretch", key="panels")
+st.plotly_chart(panels, width="stretch", key="panels")
+curve_col, metrics_col = st.columns([1, 2.2], vertical_alignment="center")
 curve_fig = None
 if result.curve is not None:
     curve_fig = plots.sparsification_figure(result.curve)
-    side_col.plotly_chart(curve_fig, width="stretch", key="curve")
+    curve_col.plotly_chart(curve_fig, width="stretch", key="curve")
 else:
-    side_col.info(prepared.note)
+    curve_col.info(prepared.note)
 
 
 # -- metrics row ----------------------------------------------------------------------------------
@@ -146,14 +147,15 @@ if result.curve is not None:
 else:
     cells += [("mean variance", f"{v['variance_mean']:.3g}")]
 cells += [("time", f"{est.seconds:.2f} s"), ("samples", f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
-per_row = 6
-for start in range(0, len(cells), per_row):
-    for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
-        col.metric(label, value)
+per_row = 4
+with metrics_col:
+    for start in range(0, len(cells), per_row):
+        for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
+            col.metric(label, value)
 notes = ["NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half."]
 if not depth and result.curve is not None:
     notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
-st.caption(" ".join(notes))
+metrics_col.caption(" ".join(notes))
 
 # -- downloads (a click does not rerun the page) ---------------------------------------------------------
 stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}"

@@ -60,7 +60,7 @@ def test_sparsification_and_sweep_figures():
     rows = [dict(layer=l, strength=s, loss=s, loss_increase=s, corr_pixel=s / 2) for l in ("a", "b") for s in (0.1, 0.2)]
     tol = plots.tolerability_figure(rows, highlight=rows[1])
     assert [t.name for t in tol.data] == ["a", "b", "recommended"] and list(tol.data[0].customdata) == ["0.1", "0.2"]
-    assert tol.data[0].text is None and list(tol.data[2].text) == ["a @ 0.2"]  # only the recommended point is labelled
+    assert tol.data[0].text is None and [a.text for a in tol.layout.annotations] == ["a @ 0.2"]  # only the recommended point
     pct = plots.tolerability_figure(rows, x="loss_increase", tolerance=0.05)
     assert pct.layout.xaxis.tickformat == ".0%" and pct.layout.shapes[0].x0 == 0.05
     heat = plots.heatmap_figure(rows)

@@ -107,84 +107,99 @@ def panels_figure(
     """
     factor = display_factor(prediction.shape, max_side)
     units = Units("m" if depth else "intensity")
-    pred, var = block_mean(prediction, factor), block_mean(variance, factor)
-    err = None if error is None else block_mean(error, factor)
-    panels: list[tuple[str, go.BaseTraceType]] = []
-    height, width = pred.shape[-2:]
-    grid = _grid(factor)
-
-    depth_range = {}
-    if depth:  # prediction and ground truth share one colour range, so they compare directly
-        both = [pred] + ([] if truth is None else [block_mean(truth, factor)])
-        finite = np.concatenate([b[np.isfinite(b) & (b > 0)] for b in both] or [np.zeros(1)])
-        if finite.size:
-            depth_range = dict(zmin=float(np.percentile(finite, 1)), zmax=float(np.percentile(finite, 99)))
-
-    def picture(title: str, image: np.ndarray, step: float, colorbar: bool, rgb: bool) -> tuple[str, go.BaseTraceType]:
-        if rgb and image.shape[0] == 3:
-            return title, go.Image(source=_png_source(image), **_grid(step), name=title,
-                                   hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")
-        z = (image[0] if image.shape[0] == 1 else image.mean(0)).astype(np.float32)
-        return title, go.Heatmap(z=z, colorscale="magma", name=title, showscale=colorbar, **depth_range,
-                                 colorbar=dict(title=dict(text=units.output, side="top")),
-                                 hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {units.output}<extra></extra>",
-                                 **_grid(step))
-
-    two_rows = model_input is not None or truth is not None
-    if model_input is not None:
-        step = prediction.shape[-1] / model_input.shape[-1]  # output pixels per input pixel
-        panels.append(picture(f"input ({model_input.shape[-1]}×{model_input.shape[-2]})", model_input, step, False, True))
-    panels.append(picture("prediction" + (" (m)" if depth else ""), pred, factor, truth is None, not depth))
-    if truth is not None:
-        panels.append(picture("ground truth" + (" (m)" if depth else ""), block_mean(truth, factor), factor, True,
-                              not depth))
-
-    shown_var, zrange = var, {}
-    var_title, var_unit = "variance", units.variance
-    if shared_scale and err is not None:
-        shown_var = var / max(np.nanpercentile(var, 99), 1e-12)
-        err = err / max(np.nanpercentile(err, 99), 1e-12)
-        zrange, var_unit = dict(zmin=0.0, zmax=1.0), "relative"
-    elif log_variance:
-        shown_var = np.log10(np.maximum(var, 1e-12))
-        var_title, var_unit = "variance (log10)", f"log10 {units.variance}"
-    maps = [(var_title, shown_var, var_unit)]
-    if err is not None:
-        maps.append(("error |pred − target|", err, "relative" if shared_scale else units.output))
-    map_panels = [
-        (title, go.Heatmap(z=z.astype(np.float32), colorscale=colormap, name=title.split(" ")[0], **zrange,
-                           colorbar=dict(title=dict(text=unit, side="top")), **grid,
-                           hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
-        for title, z, unit in maps
-    ]
-    rows = [panels, map_panels] if two_rows else [panels + map_panels]
+    pred = block_mean(prediction, factor)
+    truth = None if truth is None else block_mean(truth, factor)
+    images = _image_panels(pred, truth, model_input, prediction.shape[-1], factor, units, depth)
+    maps = _map_panels(block_mean(variance, factor), None if error is None else block_mean(error, factor), factor,
+                       units, colormap, log_variance, shared_scale)
+    rows = [images, maps] if model_input is not None or truth is not None else [images + maps]
     cols = max(len(r) for r in rows)
     titles = [t for r in rows for t, _ in r + [("", None)] * (cols - len(r))]
-    fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.085,
+    fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.075,
                         vertical_spacing=0.08)
     for i, row in enumerate(rows, start=1):
         for j, (_, trace) in enumerate(row, start=1):
             fig.add_trace(trace, row=i, col=j)
             _place_colorbar(fig, fig.data[-1], i, j)
-    view = _initial_view(width * factor, height * factor, view_side)
-    for n in range(1, len(rows) * cols + 1):
-        suffix = "" if n == 1 else str(n)
-        fig.layout[f"xaxis{suffix}"].update(matches=None if n == 1 else "x", showticklabels=False, constrain="domain",
-                                            **({"range": view[0]} if view else {}))
-        fig.layout[f"yaxis{suffix}"].update(matches=None if n == 1 else "y", scaleanchor=f"x{suffix}", scaleratio=1,
-                                            showticklabels=False, constrain="domain",
-                                            **({"range": view[1]} if view else {"autorange": "reversed"}))
-    notes = []
-    if factor > 1:
-        notes.append(f"display: {factor}×{factor} block means")
+    height, width = (side * factor for side in pred.shape[-2:])
+    view = _initial_view(width, height, view_side)
+    _link_axes(fig, len(rows) * cols, view)
+    notes = [f"display: {factor}×{factor} block means"] if factor > 1 else []
     if view:
-        notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width * factor}×{height * factor} image")
+        notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width}×{height} image")
     fig.update_layout(height=panel_height * len(rows) + 40, margin=dict(l=5, r=5, t=30, b=40 if notes else 10),
                       dragmode="zoom", meta={"display_factor": factor}, showlegend=False)
     if notes:  # below the panels, where it cannot collide with the titles
         fig.add_annotation(text=" · ".join(notes), showarrow=False, x=0, xanchor="left", y=0, xref="paper",
                            yref="paper", yanchor="top", yshift=-12, font=dict(size=11, color="grey"))
     return fig
+
+
+Panel = tuple[str, "go.Image | go.Heatmap"]  # (subplot title, trace)
+
+
+def _image_panels(pred: np.ndarray, truth: np.ndarray | None, model_input: np.ndarray | None, out_width: int,
+                  factor: int, units: Units, depth: bool) -> list[Panel]:
+    """Input (if given), prediction and ground truth (if given): RGB as PNG pictures, depth as
+    heatmaps on one shared colour range so prediction and truth compare directly."""
+    depth_range = {}
+    if depth:
+        finite = np.concatenate([b[np.isfinite(b) & (b > 0)] for b in [pred] + ([] if truth is None else [truth])])
+        if finite.size:
+            depth_range = dict(zmin=float(np.percentile(finite, 1)), zmax=float(np.percentile(finite, 99)))
+
+    def picture(title: str, image: np.ndarray, step: float, colorbar: bool, rgb: bool) -> Panel:
+        if rgb and image.shape[0] == 3:
+            return title, go.Image(source=_png_source(image), **_grid(step), name=title,
+                                   hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")
+        z = (image[0] if image.shape[0] == 1 else image.mean(0)).astype(np.float32)
+        return title, go.Heatmap(z=z, colorscale="magma", name=title, showscale=colorbar, **depth_range,
+                                 colorbar=dict(title=dict(text=units.output, side="top")), **_grid(step),
+                                 hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {units.output}<extra></extra>")
+
+    panels = []
+    if model_input is not None:  # drawn over the output's grid: one input pixel covers `step` output pixels
+        title = f"input ({model_input.shape[-1]}×{model_input.shape[-2]})"
+        panels.append(picture(title, model_input, out_width / model_input.shape[-1], False, True))
+    unit = " (m)" if depth else ""
+    panels.append(picture("prediction" + unit, pred, factor, truth is None, not depth))
+    if truth is not None:
+        panels.append(picture("ground truth" + unit, truth, factor, True, not depth))
+    return panels
+
+
+def _map_panels(var: np.ndarray, err: np.ndarray | None, factor: int, units: Units, colormap: str,
+                log_variance: bool, shared_scale: bool) -> list[Panel]:
+    """Variance and error (if given) heatmaps, each with its unit on the colour bar."""
+    zrange: dict = {}
+    var_title, var_unit = "variance", units.variance
+    if shared_scale and err is not None:
+        var = var / max(np.nanpercentile(var, 99), 1e-12)
+        err = err / max(np.nanpercentile(err, 99), 1e-12)
+        zrange, var_unit = dict(zmin=0.0, zmax=1.0), "relative"
+    elif log_variance:
+        var = np.log10(np.maximum(var, 1e-12))
+        var_title, var_unit = "variance (log10)", f"log10 {units.variance}"
+    maps = [(var_title, var, var_unit)]
+    if err is not None:
+        maps.append(("error |pred − target|", err, "relative" if shared_scale else units.output))
+    return [
+        (title, go.Heatmap(z=z.astype(np.float32), colorscale=colormap, name=title.split(" ")[0], **zrange,
+                           colorbar=dict(title=dict(text=unit, side="top")), **_grid(factor),
+                           hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
+        for title, z, unit in maps
+    ]
+
+
+def _link_axes(fig: go.Figure, count: int, view: tuple[list[float], list[float]] | None) -> None:
+    """Every panel follows the first (zoom and pan together), pixels square, y downwards."""
+    for n in range(1, count + 1):
+        suffix = "" if n == 1 else str(n)
+        fig.layout[f"xaxis{suffix}"].update(matches=None if n == 1 else "x", showticklabels=False, constrain="domain",
+                                            **({"range": view[0]} if view else {}))
+        fig.layout[f"yaxis{suffix}"].update(matches=None if n == 1 else "y", scaleanchor=f"x{suffix}", scaleratio=1,
+                                            showticklabels=False, constrain="domain",
+                                            **({"range": view[1]} if view else {"autorange": "reversed"}))
 
 
 def _grid(step: float) -> dict:
@@ -264,10 +279,12 @@ def tolerability_figure(rows: Sequence[dict], y: str = "corr_pixel", x: str = "l
         ))
     if highlight is not None:
         fig.add_trace(go.Scatter(
-            x=[highlight[x]], y=[highlight[y]], mode="markers+text", name="recommended",
-            text=[f"{highlight['layer']} @ {_strength_label(highlight['strength'])}"], textposition="bottom center",
+            x=[highlight[x]], y=[highlight[y]], mode="markers", name="recommended",
             marker=dict(size=18, symbol="star", color="gold", line=dict(width=1, color="black")),
         ))
+        fig.add_annotation(x=highlight[x], y=highlight[y], text=f"{highlight['layer']} @ {_strength_label(highlight['strength'])}",
+                           showarrow=True, arrowhead=0, ax=45, ay=-28, bgcolor="rgba(255,255,255,0.85)",
+                           font=dict(size=11))
     if tolerance is not None and percent:
         fig.add_vline(x=tolerance, line_dash="dash", line_color="grey",
                       annotation_text=f"tolerance {tolerance:.0%}", annotation_position="top left")
