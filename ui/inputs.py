@@ -48,8 +48,17 @@ def _uploader(target, label: str, slot: str, types: list[str], **kwargs) -> Uplo
 
 
 def pick_input(model: uqcore.UQModel) -> tuple[PreparedInput, str]:
-    """Widgets for one input image (+ ground truth). Stops the page with a message if there is
-    no usable input yet; raises ``InputError`` for a bad one."""
+    """Widgets for one input image (+ ground truth), then that input. Stops the page with a
+    message if there is no usable input yet; raises ``InputError`` for a bad one."""
+    input_widgets(model)
+    chosen = current_input(model)
+    if chosen is None:
+        st.stop()
+    return chosen
+
+
+def input_widgets(model: uqcore.UQModel) -> None:
+    """The input controls: bundled gallery and sample, or the uploaders (kept in the session)."""
     setting = state.current()
     task = setting["task"]
     state.bound(st.radio, "Input", "source", options=list(SOURCE_LABELS), format_func=SOURCE_LABELS.get,
@@ -58,19 +67,12 @@ def pick_input(model: uqcore.UQModel) -> tuple[PreparedInput, str]:
         files = glue.sample_files(task)
         if not files:
             st.warning("No bundled samples for this task; upload an image instead.")
-            st.stop()
+            return
         with st.container(horizontal=True):
             for path in files[:12]:
                 st.image(glue.thumbnail(str(path)), caption=path.stem, width=72)
-        names = [p.stem for p in files]
-        state.bound(st.selectbox, "Sample", "sample", options=names)
-        path = files[names.index(setting["sample"])]
-        if task == "sr":
-            return prepare_sr(model, hr=uqcore.read_image(path)), path.name
-        depth_path = glue.depth_file_for(path)
-        depth = uqcore.read_depth(depth_path) if depth_path else None
-        return prepare_depth(uqcore.read_image(path), depth), path.name
-
+        state.bound(st.selectbox, "Sample", "sample", options=[p.stem for p in files])
+        return
     left, right = st.columns(2)
     if task == "sr":
         lr = _uploader(left, "Low-resolution image (model input)", "lr", IMAGE_TYPES)
@@ -79,16 +81,40 @@ def pick_input(model: uqcore.UQModel) -> tuple[PreparedInput, str]:
         if lr is None and hr is None:
             st.info(f"Upload an LR image, an HR image (the app makes the LR input by bicubic ×{model.scale} "
                     "downscaling and uses the HR as ground truth), or both.")
-            st.stop()
+        return
+    rgb = _uploader(left, "RGB image", "rgb", IMAGE_TYPES)
+    _uploader(right, "Depth map (optional): 16-bit PNG in millimetres or .npy in metres", "depth", ["png", "npy"])
+    if rgb is None:
+        st.info("Upload an RGB image and, optionally, its depth map.")
+
+
+def current_input(model: uqcore.UQModel) -> tuple[PreparedInput, str] | None:
+    """The input the setting names (a bundled sample, or the files uploaded in this session),
+    prepared for ``model``; None while nothing is uploaded. Draws nothing, so a page can show a
+    stored result before its controls. Raises ``InputError`` for a bad input."""
+    setting = state.current()
+    task = setting["task"]
+    if setting["source"] == "sample":
+        files = {p.stem: p for p in glue.sample_files(task)}
+        path = files.get(setting["sample"])
+        if path is None:
+            return None
+        if task == "sr":
+            return prepare_sr(model, hr=uqcore.read_image(path)), path.name
+        depth_path = glue.depth_file_for(path)
+        depth = uqcore.read_depth(depth_path) if depth_path else None
+        return prepare_depth(uqcore.read_image(path), depth), path.name
+    uploads = st.session_state.get(UPLOADS, {})
+    if task == "sr":
+        lr, hr = uploads.get("lr"), uploads.get("hr")
+        if lr is None and hr is None:
+            return None
         prepared = prepare_sr(model, lr=uqcore.read_image(lr.data) if lr else None,
                               hr=uqcore.read_image(hr.data) if hr else None)
         return prepared, (lr or hr).name
-    rgb = _uploader(left, "RGB image", "rgb", IMAGE_TYPES)
-    depth_file = _uploader(right, "Depth map (optional): 16-bit PNG in millimetres or .npy in metres", "depth",
-                           ["png", "npy"])
+    rgb, depth_file = uploads.get("rgb"), uploads.get("depth")
     if rgb is None:
-        st.info("Upload an RGB image and, optionally, its depth map.")
-        st.stop()
+        return None
     depth = uqcore.read_depth(depth_file.data, name=depth_file.name) if depth_file else None
     return prepare_depth(uqcore.read_image(rgb.data), depth), rgb.name
 
