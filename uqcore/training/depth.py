@@ -30,6 +30,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
+from tqdm import tqdm
+
+from uqcore.errors import InputError
+from uqcore.models.fcrn import FCRN, evaluate_folder
+from uqcore.scenes import list_pairs, load_pair
+from uqcore.training.common import (load_checkpoint, pick_device, progress_bar, restore_rng, save_checkpoint,
+                                    save_weights, seeded_generator, set_lr, set_threads, smoothed)
 
 DEFAULT_ARCH = {
     "widths": [16, 32, 64, 96, 160],
@@ -80,11 +88,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 def load_folder(folder: str | Path, limit: int = 0, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """All pairs of ``folder``: (rgb uint8 [N, 3, H, W], depth float32 [N, 1, H, W] metres)."""
-    from tqdm import tqdm
-
-    from uqcore.errors import InputError
-    from uqcore.scenes import list_pairs, load_pair
-
     paths = list_pairs(folder)
     if limit:
         paths = paths[:limit]
@@ -123,113 +126,92 @@ def _lr_at(step: int, steps: int, lr: float) -> float:
     return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def run(args: argparse.Namespace) -> int:
-    from safetensors.torch import save_file
-    from tqdm import tqdm
-
-    from uqcore.errors import InputError
-    from uqcore.models.fcrn import FCRN, evaluate_folder
-
+def check_args(args: argparse.Namespace) -> Path:
+    """Validate the run's settings; returns ``--out``."""
     if args.steps < 1 or args.batch < 1:
         raise InputError("--steps and --batch must be positive")
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise InputError(f"--out must end in .safetensors, got {out}")
-    ckpt_path = out.with_suffix(".ckpt.pt")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    arch = dict(DEFAULT_ARCH)
-    if args.arch:
-        arch.update(json.loads(args.arch))
+    return out
 
-    torch.manual_seed(args.seed)
-    rgbs, depths = load_folder(args.data, args.limit, progress=not args.no_progress)
-    n = rgbs.shape[0]
-    valid = depths > 1e-3
-    train_mean = float(depths[valid].mean())
-    arch.setdefault("depth_init", float(torch.exp(torch.log(depths[valid]).mean())))
 
+def build_model(args: argparse.Namespace, arch: dict, device: torch.device) -> tuple[FCRN, torch.optim.Optimizer]:
+    """The FCRN (``--init`` weights loaded) and its AdamW optimiser."""
     model = FCRN(**arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    gen = torch.Generator().manual_seed(args.seed)
-    start = 0
     if args.init:
-        from safetensors.torch import load_file
-
         model.load_state_dict(load_file(args.init))
-    if args.resume:
-        if not ckpt_path.exists():
-            raise InputError(f"--resume: no checkpoint at {ckpt_path}")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["torch_rng"])  # dropout masks continue where they stopped
-        start = int(ckpt["step"])
-        print(f"resumed from {ckpt_path} at step {start}")
-    elapsed0 = float(ckpt["elapsed"]) if args.resume else 0.0
+    return model, opt
 
-    def save_checkpoint(step: int, elapsed: float) -> None:
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "generator": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "step": step,
-                "elapsed": elapsed,
-                "arch": json.dumps(arch),
-            },
-            tmp,
-        )
-        tmp.replace(ckpt_path)
 
-    t0 = time.time()
+def checkpoint_state(model: FCRN, opt: torch.optim.Optimizer, gen: torch.Generator, step: int, elapsed: float,
+                     arch: dict) -> dict:
+    """The ``--resume`` checkpoint: model, optimiser, RNG states, step, training time, architecture."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "step": step,
+        "elapsed": elapsed,
+        "arch": json.dumps(arch),
+    }
+
+
+def resume(ckpt_path: Path, model: FCRN, opt: torch.optim.Optimizer, gen: torch.Generator) -> tuple[int, float]:
+    """Load the ``--resume`` checkpoint (it must exist); returns (step, elapsed seconds)."""
+    if not ckpt_path.exists():
+        raise InputError(f"--resume: no checkpoint at {ckpt_path}")
+    ckpt = load_checkpoint(ckpt_path)
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    restore_rng(gen, ckpt["generator"], ckpt["torch_rng"])  # dropout masks continue where they stopped
+    start = int(ckpt["step"])
+    print(f"resumed from {ckpt_path} at step {start}")
+    return start, float(ckpt["elapsed"])
+
+
+def sample_batch(rgbs: torch.Tensor, depths: torch.Tensor, batch: int,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch (with replacement), each sample flipped horizontally with probability 1/2:
+    (rgb float32 [B, 3, H, W] in [0, 1], depth [B, 1, H, W] metres)."""
+    idx = torch.randint(0, rgbs.shape[0], (batch,), generator=gen)
+    flip = torch.rand(batch, generator=gen) < 0.5
+    x = rgbs[idx].float().div_(255.0)
+    y = depths[idx]
+    x[flip] = x[flip].flip(-1)
+    y[flip] = y[flip].flip(-1)
+    return x, y
+
+
+def train_step(args: argparse.Namespace, model: FCRN, opt: torch.optim.Optimizer,
+               batch: tuple[torch.Tensor, torch.Tensor], step: int) -> float:
+    """One optimisation step at ``step`` (0-based) on ``batch``; returns the loss."""
+    x, y = batch
+    set_lr(opt, _lr_at(step, args.steps, args.lr))
+    loss = depth_loss(model.log_depth(x), y, args.loss)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def report_validation(model: FCRN, folder: str, step: int, running: float) -> None:
+    """``--val``: score the held-out pairs and print one line under the progress bar."""
+    metrics = evaluate_folder(model, folder)["model"]
     model.train()
-    stop = min(args.until, args.steps) if args.until else args.steps
-    bar = tqdm(range(start, stop), initial=start, total=args.steps, desc="train depth", unit="step",
-                disable=args.no_progress)
-    running = None
-    for step in bar:
-        idx = torch.randint(0, n, (args.batch,), generator=gen)
-        flip = torch.rand(args.batch, generator=gen) < 0.5
-        x = rgbs[idx].float().div_(255.0)
-        y = depths[idx]
-        x[flip] = x[flip].flip(-1)
-        y[flip] = y[flip].flip(-1)
-        x, y = x.to(device), y.to(device)
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(step, args.steps, args.lr)
-        loss = depth_loss(model.log_depth(x), y, args.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.set_postfix(loss=f"{running:.4f}")
-        done = step + 1
-        if done % args.checkpoint_every == 0 or done == stop:
-            save_checkpoint(done, elapsed0 + time.time() - t0)
-            if args.val:
-                metrics = evaluate_folder(model, args.val)["model"]
-                model.train()
-                line = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-                tqdm.write(f"step {done}: loss {running:.4f} val {line}")
-    bar.close()
-    if stop < args.steps:
-        print(f"stopped at step {stop} of {args.steps}; continue with --resume")
-        return 0
+    line = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+    tqdm.write(f"step {step}: loss {running:.4f} val {line}")
 
-    elapsed = elapsed0 + time.time() - t0
-    model.eval()
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
+
+def weights_metadata(args: argparse.Namespace, arch: dict, train_mean: float, n_pairs: int, elapsed: float,
+                     device: torch.device) -> dict[str, str]:
+    """What the weights file records for the model card (``scripts/eval_depth.py`` reads it)."""
+    return {
         "arch_kwargs": json.dumps(arch),
         "train_mean_depth": f"{train_mean:.6f}",
-        "train_pairs": str(n),
+        "train_pairs": str(n_pairs),
         "steps": str(args.steps),
         "seed": str(args.seed),
         "loss": args.loss,
@@ -237,7 +219,64 @@ def run(args: argparse.Namespace) -> int:
         "device": str(device),
         "command": command_line(args),
     }
-    save_file(state, str(out), metadata=meta)
+
+
+def depth_statistics(depths: torch.Tensor) -> tuple[float, float]:
+    """(mean, geometric mean) of the training depths over valid pixels (> 1 mm), in metres: the
+    card's training-mean depth and the prediction's initial bias (``depth_init``)."""
+    valid = depths > 1e-3
+    return float(depths[valid].mean()), float(torch.exp(torch.log(depths[valid]).mean()))
+
+
+def train(args: argparse.Namespace, model: FCRN, opt: torch.optim.Optimizer, data: tuple[torch.Tensor, torch.Tensor],
+          gen: torch.Generator, device: torch.device, ckpt_path: Path, arch: dict, start: int, stop: int,
+          elapsed0: float) -> float:
+    """Steps ``start`` .. ``stop`` - 1, checkpointing every ``--checkpoint-every`` steps and at
+    ``stop`` (scored on ``--val`` then); returns the training seconds so far, resumed runs included."""
+    t0 = time.time()
+    model.train()
+    bar = progress_bar("train depth", start, args.steps, args.no_progress)
+    running = None
+    for step in range(start, stop):
+        x, y = sample_batch(*data, args.batch, gen)
+        running = smoothed(running, train_step(args, model, opt, (x.to(device), y.to(device)), step))
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}")
+        done = step + 1
+        if done % args.checkpoint_every == 0 or done == stop:
+            ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(checkpoint_state(model, opt, gen, done, elapsed0 + time.time() - t0, arch), ckpt_path)
+            if args.val:
+                report_validation(model, args.val, done, running)
+    bar.close()
+    return elapsed0 + time.time() - t0
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_args(args)
+    ckpt_path = out.with_suffix(".ckpt.pt")
+    set_threads(args.threads)
+    device = pick_device(args.device)
+    arch = dict(DEFAULT_ARCH)
+    if args.arch:
+        arch.update(json.loads(args.arch))
+
+    gen = seeded_generator(args.seed)
+    rgbs, depths = load_folder(args.data, args.limit, progress=not args.no_progress)
+    train_mean, depth_init = depth_statistics(depths)
+    arch.setdefault("depth_init", depth_init)
+    model, opt = build_model(args, arch, device)
+    start, elapsed0 = resume(ckpt_path, model, opt, gen) if args.resume else (0, 0.0)
+
+    stop = min(args.until, args.steps) if args.until else args.steps
+    elapsed = train(args, model, opt, (rgbs, depths), gen, device, ckpt_path, arch, start, stop, elapsed0)
+    if stop < args.steps:
+        print(f"stopped at step {stop} of {args.steps}; continue with --resume")
+        return 0
+
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = save_weights(model, out, weights_metadata(args, arch, train_mean, rgbs.shape[0], elapsed, device))
     print(f"wrote {out} ({sum(v.numel() for v in state.values())} values) after {elapsed:.0f} s; "
           f"training-mean depth {train_mean:.3f} m")
     return 0

@@ -39,6 +39,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,8 @@ from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.models.srresnet import SRResNet, bicubic_downscale
+from uqcore.training.common import (load_checkpoint, pick_device, progress_bar, restore_rng, save_checkpoint,
+                                    save_weights, seeded_generator, set_lr, set_threads, smoothed)
 
 ARCHS = ("srresnet", "srgan", "mcdrop", "llm")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -196,119 +199,164 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".safetensors") + ".ckpt.pt")
 
 
-def run(args: argparse.Namespace) -> int:
-    from safetensors.torch import save_file
-    from tqdm import tqdm
+@dataclass
+class Networks:
+    """What one run trains: the generator and its optimiser; for srgan also the discriminator,
+    its optimiser and its base learning rate."""
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    model: SRResNet
+    opt: torch.optim.Optimizer
+    disc: PatchDiscriminator | None = None
+    d_opt: torch.optim.Optimizer | None = None
+    d_lr: float | None = None
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse settings that cannot train, before anything is built."""
     if args.patch % args.scale:
         raise InputError(f"--patch {args.patch} must be divisible by --scale {args.scale}")
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """``--out`` and the checkpoint path, their folders created."""
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt_path = Path(args.ckpt) if args.ckpt else checkpoint_path(out)
     ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+    return out, ckpt_path
 
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    kwargs = arch_kwargs(args)
+
+def build_networks(args: argparse.Namespace, kwargs: dict, device: torch.device) -> Networks:
+    """The generator (``--init`` copied in) and, for srgan, the discriminator, with Adam each."""
     model = SRResNet(**kwargs)
     if args.init:
         load_init(model, args.init)
     model = model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-    disc = d_opt = None
+    nets = Networks(model, torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99)))
     if args.arch == "srgan":
-        disc = PatchDiscriminator().to(device).train()
-        d_lr = args.d_lr if args.d_lr is not None else args.lr
-        d_opt = torch.optim.Adam(disc.parameters(), lr=d_lr, betas=(0.9, 0.99))
+        nets.disc = PatchDiscriminator().to(device).train()
+        nets.d_lr = args.d_lr if args.d_lr is not None else args.lr
+        nets.d_opt = torch.optim.Adam(nets.disc.parameters(), lr=nets.d_lr, betas=(0.9, 0.99))
+    return nets
 
-    step, elapsed = 0, 0.0
+
+def checkpoint_state(nets: Networks, gen: torch.Generator, step: int, elapsed: float) -> dict:
+    """The ``--resume`` checkpoint: networks, optimisers, step, training time, RNG states."""
+    ck = {"model": nets.model.state_dict(), "optimizer": nets.opt.state_dict(), "step": step,
+          "elapsed": elapsed, "gen_state": gen.get_state(), "torch_rng": torch.get_rng_state()}
+    if nets.disc is not None:
+        ck["disc"], ck["d_optimizer"] = nets.disc.state_dict(), nets.d_opt.state_dict()
+    return ck
+
+
+def resume(args: argparse.Namespace, ckpt_path: Path, nets: Networks, gen: torch.Generator) -> tuple[int, float]:
+    """With ``--resume`` and a checkpoint, load it and return (step, elapsed); else (0, 0.0)."""
     if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if disc is not None:
-            disc.load_state_dict(ck["disc"])
-            d_opt.load_state_dict(ck["d_optimizer"])
-        step, elapsed = int(ck["step"]), float(ck["elapsed"])
-        gen.set_state(ck["gen_state"])
-        torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
-    elif args.resume:
+        ck = load_checkpoint(ckpt_path)
+        nets.model.load_state_dict(ck["model"])
+        nets.opt.load_state_dict(ck["optimizer"])
+        if nets.disc is not None:
+            nets.disc.load_state_dict(ck["disc"])
+            nets.d_opt.load_state_dict(ck["d_optimizer"])
+        restore_rng(gen, ck["gen_state"], ck["torch_rng"])
+        print(f"resumed from {ckpt_path} at step {int(ck['step'])}", file=sys.stderr)
+        return int(ck["step"]), float(ck["elapsed"])
+    if args.resume:
         print(f"no checkpoint at {ckpt_path}; starting from scratch", file=sys.stderr)
+    return 0, 0.0
 
-    images = load_images(Path(args.data), args.patch)
 
-    def save_ckpt() -> None:
-        ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-              "elapsed": elapsed, "gen_state": gen.get_state(), "torch_rng": torch.get_rng_state()}
-        if disc is not None:
-            ck["disc"], ck["d_optimizer"] = disc.state_dict(), d_opt.state_dict()
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(ck, tmp)
-        tmp.replace(ckpt_path)
+def adversarial_loss(args: argparse.Namespace, nets: Networks, hr: torch.Tensor, sr: torch.Tensor,
+                     step: int) -> torch.Tensor:
+    """srgan: one discriminator step on (hr, sr), then the generator's loss: pixel L1 +
+    non-saturating GAN loss + discriminator feature matching."""
+    disc, d_opt = nets.disc, nets.d_opt
+    set_lr(d_opt, _cosine(step, args.steps, nets.d_lr))
+    # discriminator step
+    d_real, _ = disc(hr)
+    d_fake, _ = disc(sr.detach())
+    d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+              + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    d_opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    d_opt.step()
+    # generator loss
+    g_fake, f_fake = disc(sr)
+    with torch.no_grad():
+        _, f_real = disc(hr)
+    adv = F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
+    fm = sum(F.l1_loss(a, b) for a, b in zip(f_fake, f_real)) / len(f_real)
+    return args.pixel_weight * F.l1_loss(sr, hr) + args.adv_weight * adv + args.fm_weight * fm
 
-    bar = tqdm(total=args.steps, initial=step, disable=args.no_progress, desc=f"train sr {args.arch}",
-               dynamic_ncols=True)
+
+def train_step(args: argparse.Namespace, nets: Networks, images: list[torch.Tensor], gen: torch.Generator,
+               device: torch.device, step: int) -> tuple[float, float]:
+    """One optimisation step at ``step`` (0-based); returns (loss, learning rate)."""
+    lr = _cosine(step, args.steps, args.lr)
+    set_lr(nets.opt, lr)
+    hr = sample_batch(images, args.batch, args.patch, gen).to(device)
+    out_img = nets.model(bicubic_downscale(hr, args.scale))
+    if args.arch == "llm":
+        loss = gaussian_nll(out_img, hr)
+    elif args.arch == "srgan":
+        loss = adversarial_loss(args, nets, hr, out_img, step)
+    else:
+        loss = F.l1_loss(out_img, hr)
+    nets.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nets.opt.step()
+    return loss.item(), lr
+
+
+def train(args: argparse.Namespace, nets: Networks, images: list[torch.Tensor], gen: torch.Generator,
+          device: torch.device, ckpt_path: Path, step: int, elapsed: float) -> tuple[int, float, float | None]:
+    """Steps from ``step`` to ``--steps`` (or ``--stop-after`` more), checkpointing every
+    ``--ckpt-every`` steps and at the end; returns (step, elapsed seconds, smoothed loss)."""
+    bar = progress_bar(f"train sr {args.arch}", step, args.steps, args.no_progress)
     running = None
     stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
     while step < stop_at:
         t0 = time.perf_counter()
-        lr = _cosine(step, args.steps, args.lr)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        hr = sample_batch(images, args.batch, args.patch, gen).to(device)
-        lr_img = bicubic_downscale(hr, args.scale)
-        out_img = model(lr_img)
-        if args.arch == "llm":
-            loss = gaussian_nll(out_img, hr)
-        elif args.arch == "srgan":
-            for group in d_opt.param_groups:
-                group["lr"] = _cosine(step, args.steps, d_lr)
-            # discriminator step
-            d_real, _ = disc(hr)
-            d_fake, _ = disc(out_img.detach())
-            d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            # generator step
-            g_fake, f_fake = disc(out_img)
-            with torch.no_grad():
-                _, f_real = disc(hr)
-            adv = F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
-            fm = sum(F.l1_loss(a, b) for a, b in zip(f_fake, f_real)) / len(f_real)
-            loss = args.pixel_weight * F.l1_loss(out_img, hr) + args.adv_weight * adv + args.fm_weight * fm
-        else:
-            loss = F.l1_loss(out_img, hr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss, lr = train_step(args, nets, images, gen, device, step)
         step += 1
         elapsed += time.perf_counter() - t0
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        running = smoothed(running, loss)
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr:.2e}")
         if step % args.ckpt_every == 0 or step == stop_at:
-            save_ckpt()
+            save_checkpoint(checkpoint_state(nets, gen, step, elapsed), ckpt_path)
     bar.close()
+    return step, elapsed, running
 
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+def weights_metadata(args: argparse.Namespace, kwargs: dict, device: torch.device, step: int, elapsed: float,
+                     n_images: int) -> dict[str, str]:
+    """What the weights file records for the model card: arch, run settings, time, hardware, command."""
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"CPU: {_cpu_name()}, torch threads={torch.get_num_threads()}")
-    meta = {
+    return {
         "arch": args.arch, "arch_kwargs": json.dumps(kwargs), "steps": str(step), "seed": str(args.seed),
         "batch": str(args.batch), "patch": str(args.patch), "lr": str(args.lr),
         "init": str(args.init or ""), "train_seconds": f"{elapsed:.1f}", "hardware": hardware,
-        "torch": torch.__version__, "data": str(args.data), "n_train_images": str(len(images)),
+        "torch": torch.__version__, "data": str(args.data), "n_train_images": str(n_images),
         "command": "python -m uqcore train sr " + " ".join(shlex.quote(a) for a in _argv_of(args)),
     }
-    save_file(state, str(out), metadata=meta)
+
+
+def run(args: argparse.Namespace) -> int:
+    set_threads(args.threads)
+    check_args(args)
+    device = pick_device(args.device)
+    out, ckpt_path = output_paths(args)
+    gen = seeded_generator(args.seed)
+    kwargs = arch_kwargs(args)
+    nets = build_networks(args, kwargs, device)
+    step, elapsed = resume(args, ckpt_path, nets, gen)
+    images = load_images(Path(args.data), args.patch)
+    step, elapsed, running = train(args, nets, images, gen, device, ckpt_path, step, elapsed)
+    save_weights(nets.model, out, weights_metadata(args, kwargs, device, step, elapsed, len(images)))
     print(f"wrote {out} ({step} steps, {elapsed:.0f} s, final loss {running})", file=sys.stderr)
     return 0
 
