@@ -409,16 +409,20 @@ def test_split_half_reliability_cases():
     assert split_half_reliability(a, -a) == 0.0                                # negative r counts as 0
 
 
-def test_running_moments_minus_gives_the_other_part():
+def test_sample_moments_keep_both_halves():
+    from uqcore.sampler import SampleMoments
+
     data = torch.randn(11, 3, 4, dtype=torch.float64) + 5.0
-    everything, even = RunningMoments(), RunningMoments()
+    moments, plain = SampleMoments(), RunningMoments()
     for start in range(0, 11, 3):
-        everything.update(data[start:start + 3])
-        even.update(data[start:start + 3][start % 2::2])
-    odd = everything.minus(even)
-    assert odd.count == 5
-    np.testing.assert_allclose(odd.mean.numpy(), data[1::2].numpy().mean(0), atol=1e-12)
-    np.testing.assert_allclose(odd.variance.numpy(), data[1::2].numpy().var(0), atol=1e-12)
+        moments.update(data[start:start + 3], start)
+        plain.update(data[start:start + 3])
+    assert torch.equal(moments.all.mean, plain.mean) and torch.equal(moments.all.m2, plain.m2)  # as without halves
+    odd = moments.all.minus(moments.even)
+    assert (moments.even.count, odd.count) == (6, 5)
+    for half, rows in ((moments.even, data[0::2]), (odd, data[1::2])):
+        np.testing.assert_allclose(half.mean.numpy(), rows.numpy().mean(0), atol=1e-12)
+        np.testing.assert_allclose(half.variance.numpy(), rows.numpy().var(0), atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -434,3 +438,15 @@ def test_running_moments_minus_gives_the_other_part():
 def test_bad_auto_arguments(tiny_sr, image, kwargs, match):
     with pytest.raises(InputError, match=match):
         uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.1, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["noise", "dropout", "mc_dropout"])
+def test_parallel_draws_give_the_serial_numbers(tiny_sr, image, kind, monkeypatch):
+    from uqcore import perturb
+
+    kw = dict(method=kind, samples=7, seed=2) | ({} if kind == "mc_dropout" else dict(layer="body.1", strength=0.3))
+    serial = uqcore.estimate(tiny_sr, image, **kw)
+    monkeypatch.setattr(perturb, "PARALLEL_DRAW_MIN", 1)  # every draw goes through the thread pool
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    parallel = uqcore.estimate(tiny_sr, image, **kw)
+    assert torch.equal(parallel.variance, serial.variance) and torch.equal(parallel.mean, serial.mean)
