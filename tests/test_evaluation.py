@@ -319,3 +319,45 @@ def test_evaluate_on_cuda_matches_cpu():
     gpu = evaluate(model, pairs, methods=["transform"], samples=[4], device="cuda")
     for a, b in zip(cpu, gpu):
         assert a["corr"] == pytest.approx(b["corr"], abs=1e-4, nan_ok=True)
+
+
+def test_auto_samples_rows_record_what_was_drawn():
+    model = make_tiny_sr()
+    pairs = as_pairs(sr_pairs(2))
+    rows = evaluate(model, pairs, methods=["noise", "transform"], samples=[4, "auto"], layer="body.1",
+                    strength=0.1, reliability_target=0.5, max_samples=12)
+    auto = [r for r in rows if r["samples"] == "auto" and r["method"] == "noise"]
+    ests = [uqcore.estimate(model, x, method="noise", layer="body.1", strength=0.1, samples="auto", target=0.5,
+                            max_samples=12) for x, _ in pairs]
+    drawn = [e.samples for e in ests]
+    assert all(r["samples_drawn_min"] == min(drawn) and r["samples_drawn_max"] == max(drawn) for r in auto)
+    assert auto[0]["samples_drawn"] == round(np.mean(drawn))
+    assert auto[0]["reliability"] == pytest.approx(np.mean([e.reliability for e in ests]))
+    trans = [r for r in rows if r["samples"] == "auto" and r["method"] == "transform"]
+    assert trans[0]["samples_drawn"] == 8 and trans[0]["samples_drawn_max"] == 8  # the whole set, capped
+    fixed = [r for r in rows if r["samples"] == 4 and r["method"] == "noise"][0]
+    assert fixed["samples_drawn"] == 4 and fixed["reliability"] is not None
+    assert "noise (auto)" in table_frame(rows).columns
+
+
+def test_cli_evaluate_samples_auto(tmp_path, capsys):
+    from uqcore.cli import main
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    for i in range(2):
+        save_png(data / f"img{i}.png", smooth_hr(20, 24, seed=i))
+    card = write_tiny_card(tmp_path)
+    out = tmp_path / "res.json"
+    code = main(["evaluate", "--model", str(card), "--data", str(data), "--methods", "noise", "--samples", "2,auto",
+                 "--layer", "body.1", "--strength", "0.1", "--reliability", "0.5", "--max-samples", "12",
+                 "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "noise (auto)" in printed and "samples per image, mean map reliability" in printed
+    rows = json.loads(out.read_text())
+    assert {r["samples"] for r in rows} == {2, "auto"}
+    auto = [r for r in rows if r["samples"] == "auto"]
+    assert all(4 <= r["samples_drawn_min"] <= r["samples_drawn_max"] <= 12 for r in auto)
+    assert main(["evaluate", "--model", str(card), "--data", str(data), "--samples", "lots"]) == 2
+    assert "integers) or auto" in capsys.readouterr().err

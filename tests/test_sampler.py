@@ -1,4 +1,6 @@
+import math
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import uqcore
 from uqcore.errors import InputError
 from uqcore.hooks import hook_count
 from uqcore.perturb import apply_transform, invert_transform, sample_seed
-from uqcore.sampler import RunningMoments
+from uqcore.sampler import RunningMoments, split_half_reliability
 
 from tests.conftest import ConcatSkip, make_tiny_sr
 
@@ -281,3 +283,170 @@ def test_chunk_is_bounded_by_memory(tiny_sr, image, monkeypatch):
     monkeypatch.setattr(sampler, "CHUNK_MEMORY_BYTES", out_bytes * sampler.ACTIVATION_FACTOR * 2)
     uqcore.estimate(tiny_sr, image, method="noise", layer="head", strength=0.1, samples=6, prefix_reuse=False)
     assert sizes == [1, 2, 2, 2]  # the unperturbed pass, then chunks of 2 instead of the default 4
+
+
+# -- samples="auto": rounds until the map is reliable -------------------------------------------------
+def _fields(est):
+    return est.mean, est.variance, est.prediction
+
+
+def structured_image(size: int = 48) -> torch.Tensor:
+    """Gradients and an edge under a little noise: variance maps with spatial structure."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    noise = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(7))
+    return torch.stack([xx, yy, (xx > 0.5).float()])[None] * 0.8 + 0.2 * noise
+
+
+@pytest.mark.parametrize("kwargs,target", [(dict(method="noise", layer="body.1", strength=0.2), 0.3),
+                                           (dict(method="dropout", layer="head", strength=0.3, chunk_size=3), 0.8),
+                                           (dict(method="mc_dropout", prefix_reuse=False), 0.8)])
+def test_auto_is_deterministic_and_equals_the_fixed_count_bit_for_bit(tiny_sr, kwargs, target):
+    x = structured_image(32)
+    a = uqcore.estimate(tiny_sr, x, samples="auto", target=target, seed=4, **kwargs)
+    b = uqcore.estimate(tiny_sr, x, samples="auto", target=target, seed=4, **kwargs)
+    fixed = uqcore.estimate(tiny_sr, x, samples=a.samples, seed=4, **kwargs)
+    assert 8 <= a.samples < 64 and a.reliability >= target and a.reliability_target == target
+    assert fixed.reliability_target is None
+    for u, v, w in zip(_fields(a), _fields(b), _fields(fixed)):
+        assert torch.equal(u, v) and torch.equal(u, w)
+    assert a.trace == b.trace == fixed.trace and a.reliability == fixed.reliability
+    assert all(r < target for _, r in a.trace[:-1])  # it stopped at the first round that got there
+    other = uqcore.estimate(tiny_sr, x, samples="auto", target=target, seed=5, **kwargs)
+    assert not torch.equal(other.variance, a.variance)
+
+
+def test_auto_rounds_are_whole_chunks(tiny_sr, image):
+    est = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples="auto",
+                          target=1.0, max_samples=20, round_size=4, chunk_size=3)
+    assert [n for n, _ in est.trace] == [6, 12, 18, 20]  # rounds of 4 rounded up to 2 chunks of 3
+
+
+def test_auto_stops_at_the_cap(tiny_sr, image):
+    est = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples="auto",
+                          target=1.0, max_samples=10)
+    assert est.samples == 10
+    assert [n for n, _ in est.trace] == [4, 8, 10] and est.reliability == est.trace[-1][1] < 1.0
+    assert uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples="auto",
+                           max_samples=3).samples == 3
+
+
+@pytest.mark.parametrize("kwargs", [dict(method="noise", layer="body.1", strength=0.0),
+                                    dict(method="dropout", layer="body.1", strength=0.0),
+                                    dict(method="mc_dropout")])
+def test_auto_stops_early_on_a_zero_variance_map(image, kwargs):
+    model = make_tiny_sr()
+    model.module.drop.p = 0.0  # MC-dropout at rate 0: nothing varies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NaN / constant-input warnings on the way
+        est = uqcore.estimate(model, image, samples="auto", **kwargs)
+    first_round = est.trace[0][0]  # 4 samples, or one chunk where the chunk is larger
+    assert est.samples == first_round < 64 and est.reliability == 1.0 and est.trace == [(first_round, 1.0)]
+    assert float(est.variance.abs().max()) == 0.0
+
+
+def test_auto_where_the_model_fixes_the_samples(tiny_sr, image):
+    trans = uqcore.estimate(tiny_sr, image, method="transform", samples="auto", target=0.01)
+    assert trans.samples == 8 and [n for n, _ in trans.trace] == [4, 8]  # the whole set, not the first round
+    assert uqcore.estimate(tiny_sr, image, method="transform", samples="auto", max_samples=5).samples == 5
+    members = [make_tiny_sr(seed=s).module for s in range(3)]
+    ens = uqcore.estimate(uqcore.wrap(members[0], task="sr", scale=2, members=members), image,
+                          method="ensemble", samples="auto")
+    assert ens.samples == 3 and ens.reliability is None and ens.trace == []  # fewer than 4: no halves
+    head = uqcore.wrap(nn.Conv2d(3, 6, 3, padding=1), task="image", output="mean_logvar")
+    llm = uqcore.estimate(head, image, method="llm", samples="auto")
+    assert llm.samples == 0 and llm.reliability is None and llm.trace == []
+
+
+def test_fixed_counts_record_the_reliability_reached(tiny_sr, image):
+    few = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples=3)
+    assert few.reliability is None and few.trace == []
+    est = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples=10)
+    assert [n for n, _ in est.trace] == [4, 8, 10] and est.reliability == est.trace[-1][1]
+    assert all(0.0 <= r <= 1.0 for _, r in est.trace)
+
+
+def test_auto_keeps_live_updates_and_progress_across_rounds(tiny_sr, image):
+    updates, progress = [], []
+    est = uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.2, samples="auto",
+                          target=0.5, chunk_size=2, on_update=lambda e, total: updates.append((e.samples, total, e)),
+                          progress=lambda done, total: progress.append((done, total)))
+    assert est.samples < 64
+    assert [u[0] for u in updates[:-1]] == list(range(2, est.samples + 1, 2))
+    assert all(total == 64 for _, total, _ in updates[:-1]) and updates[-1][:2] == (est.samples, est.samples)
+    assert progress[-1] == (est.samples, est.samples)
+    last = updates[-1][2]
+    assert torch.equal(last.variance, est.variance) and last.trace == est.trace
+    assert updates[1][2].reliability == updates[1][2].trace[-1][1]  # 4 samples: the first round's value
+    assert updates[0][2].reliability is None  # 2 samples: none yet
+
+
+def test_reliability_predicts_the_rank_correlation_between_maps():
+    """Split-half reliability (Spearman–Brown) estimates the rank correlation between two maps of
+    N fresh samples each; with a many-sample map M the correlation is about sqrt(rel_N rel_M)."""
+    from uqcore.metrics import spearman
+
+    model, x = make_tiny_sr(), structured_image(48)
+    for kw in (dict(method="dropout", layer="head", strength=0.3), dict(method="mc_dropout")):
+        big = uqcore.estimate(model, x, samples=256, seed=100, **kw)
+        for n in (8, 16, 32):
+            a, b = (uqcore.estimate(model, x, samples=n, seed=s, **kw) for s in (1, 2))
+            assert abs(a.reliability - spearman(a.variance, b.variance)) < 0.05, (kw, n)
+            predicted = math.sqrt(a.reliability * big.reliability)
+            assert abs(predicted - spearman(a.variance, big.variance)) < 0.05, (kw, n)
+
+
+def test_split_half_reliability_cases():
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(30, 40, generator=g)
+    b = a + 0.3 * torch.rand(30, 40, generator=g)
+    r = spearmanr(a.flatten().numpy(), b.flatten().numpy()).statistic
+    assert split_half_reliability(a, b) == pytest.approx(2 * r / (1 + r), abs=1e-12)
+    assert split_half_reliability(a, a) == 1.0
+    assert split_half_reliability(torch.zeros(4, 4), torch.zeros(4, 4)) == 1.0  # nothing varies
+    assert split_half_reliability(torch.zeros(4, 4), a[:4, :4]) == 0.0        # no rank order on one side
+    assert split_half_reliability(a, -a) == 0.0                                # negative r counts as 0
+
+
+def test_sample_moments_keep_both_halves():
+    from uqcore.sampler import SampleMoments
+
+    data = torch.randn(11, 3, 4, dtype=torch.float64) + 5.0
+    moments, plain = SampleMoments(), RunningMoments()
+    for start in range(0, 11, 3):
+        moments.update(data[start:start + 3], start)
+        plain.update(data[start:start + 3])
+    assert torch.equal(moments.all.mean, plain.mean) and torch.equal(moments.all.m2, plain.m2)  # as without halves
+    odd = moments.all.minus(moments.even)
+    assert (moments.even.count, odd.count) == (6, 5)
+    for half, rows in ((moments.even, data[0::2]), (odd, data[1::2])):
+        np.testing.assert_allclose(half.mean.numpy(), rows.numpy().mean(0), atol=1e-12)
+        np.testing.assert_allclose(half.variance.numpy(), rows.numpy().var(0), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(samples="many"), 'integer or "auto"'),
+        (dict(samples="auto", target=0), "target must be"),
+        (dict(samples="auto", target=1.5), "target must be"),
+        (dict(samples="auto", max_samples=0), "max_samples must be between"),
+        (dict(samples="auto", round_size=0), "round_size must be between"),
+    ],
+)
+def test_bad_auto_arguments(tiny_sr, image, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        uqcore.estimate(tiny_sr, image, method="noise", layer="body.1", strength=0.1, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["noise", "dropout", "mc_dropout"])
+def test_parallel_draws_give_the_serial_numbers(tiny_sr, image, kind, monkeypatch):
+    from uqcore import perturb
+
+    kw = dict(method=kind, samples=7, seed=2) | ({} if kind == "mc_dropout" else dict(layer="body.1", strength=0.3))
+    serial = uqcore.estimate(tiny_sr, image, **kw)
+    monkeypatch.setattr(perturb, "PARALLEL_DRAW_MIN", 1)  # every draw goes through the thread pool
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    parallel = uqcore.estimate(tiny_sr, image, **kw)
+    assert torch.equal(parallel.variance, serial.variance) and torch.equal(parallel.mean, serial.mean)

@@ -201,3 +201,34 @@ def test_several_images_are_averaged():
     assert both["variance_mean"] == pytest.approx(np.mean([r["variance_mean"] for r in one]))
     with pytest.raises(InputError, match="targets"):
         sweep(model, xs, ts[:1], **kw)
+
+
+def test_sweep_samples_auto_records_the_samples_drawn():
+    model = make_tiny_sr()
+    x, target = smooth(8, 10, seed=1), smooth(16, 20, seed=11)[0]
+    rows = sweep(model, x, target, method="noise", layers=["body.1"], strengths=[0.0, 0.2], samples="auto",
+                 reliability_target=0.5, max_samples=12)
+    zero, noisy = rows
+    assert zero["samples"] == 4 and zero["reliability"] == 1.0  # nothing varies: stops at the first round
+    est = uqcore.estimate(model, x, method="noise", layer="body.1", strength=0.2, samples="auto", target=0.5,
+                          max_samples=12)
+    assert noisy["samples"] == est.samples and noisy["reliability"] == est.reliability
+
+
+def test_cli_sweep_samples_auto(tmp_path, capsys):
+    from tests.test_evaluation import write_tiny_card
+    from uqcore.cli import main
+
+    card = write_tiny_card(tmp_path)
+    Image.fromarray((smooth(20, 22, seed=7)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(
+        tmp_path / "hr.png")
+    out = tmp_path / "rows.csv"
+    code = main(["sweep", "--model", str(card), "--image", str(tmp_path / "hr.png"), "--hr", "--layers", "body.1",
+                 "--strengths", "0,0.1", "--samples", "auto", "--max-samples", "8", "--out", str(out)])
+    assert code == 0
+    assert "reliability" in capsys.readouterr().out
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["samples"] == "4" and float(rows[0]["reliability"]) == 1.0
+    assert 4 <= int(rows[1]["samples"]) <= 8
+    assert main(["sweep", "--model", str(card), "--image", str(tmp_path / "hr.png"), "--samples", "x"]) == 2

@@ -20,9 +20,13 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   ``scale``-pixel border, 8-bit rounding; :func:`uqcore.metrics.psnr`), on RGB without border for
   the generic image task; ``abs_rel``, ``rmse``, ``log10``, ``delta1`` for depth (valid pixels).
 * ``seconds_per_image``: mean wall time of ``estimate`` per image (metrics not included).
-* the settings: ``method``, ``samples`` (requested), ``samples_drawn`` (the engine caps
-  transforms at the transform set's size and ensembles at the member count), ``layer``,
-  ``strength``, ``seed``, ``n_images``, ``n_calibration``, ``task``, ``model``.
+* the settings: ``method``, ``samples`` (requested: a count or "auto"), ``samples_drawn`` (the
+  mean over images, rounded; the engine caps transforms at the transform set's size and
+  ensembles at the member count, and "auto" stops per image), ``samples_drawn_min`` /
+  ``samples_drawn_max`` over the images, ``reliability`` (the variance maps' split-half
+  reliability, :attr:`uqcore.sampler.Estimate.reliability`, averaged over the images that have
+  one; None below 4 samples), ``layer``, ``strength``, ``seed``, ``n_images``,
+  ``n_calibration``, ``task``, ``model``.
 
 Method names: the variants of :data:`uqcore.methods.VARIANTS` -- the engine's methods plus
 MC-drop1 (the unperturbed output is the prediction) and MC-drop2 (the sample mean is the
@@ -60,7 +64,7 @@ from uqcore.io import read_depth, read_image
 from uqcore.layers import default_layer
 from uqcore.models.base import as_model
 from uqcore.models.srresnet import bicubic_downscale
-from uqcore.sampler import estimate
+from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
@@ -188,7 +192,7 @@ def evaluate(
     model: Any,
     pairs: Sequence[tuple[Any, Any]],
     methods: Sequence[str] = DEFAULT_METHODS,
-    samples: Sequence[int] | int = (8,),
+    samples: Sequence[int | str] | int | str = (8,),
     layer: str | dict[str, str] | None = None,
     strength: float | dict[str, float] | None = None,
     seed: int = 0,
@@ -198,9 +202,14 @@ def evaluate(
     *,
     patch: int = 16,
     steps: int = 50,
+    reliability_target: float = DEFAULT_TARGET,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> list[dict[str, Any]]:
     """Score ``methods`` x ``samples`` on (input [1, C, h, w], target) ``pairs``; one row per
     (method, sample count, level), levels in the order mean, patch, block, pixel.
+
+    samples: counts, or "auto" (``uqcore.estimate(samples="auto", target=reliability_target,
+    max_samples=max_samples)``: each image draws until its map is reliable).
 
     layer / strength: for "noise" and "dropout"; one value for both, a dict {method: value}, or
     None for the defaults (:func:`uqcore.layers.default_layer`, a middle block; the strength is
@@ -209,7 +218,7 @@ def evaluate(
     model = as_model(model)
     pairs = _check_pairs(pairs)
     plan = method_plan(model, methods)
-    sample_counts = [samples] if isinstance(samples, (int, np.integer)) else list(samples)
+    sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
     if not sample_counts:
         raise InputError("give at least one sample count")
     cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
@@ -225,9 +234,14 @@ def evaluate(
         for n in sample_counts:
             scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=segment_cache)
                        for label, _ in variants}
+            drawn: list[int] = []
+            reliability: list[float] = []
             for i, (x, _) in enumerate(pairs):
-                est = estimate(model, x, method=engine, layer=lay, strength=st,
-                               samples=int(n), seed=seed, device=device)
+                est = estimate(model, x, method=engine, layer=lay, strength=st, samples=_count(n), seed=seed,
+                               device=device, target=reliability_target, max_samples=max_samples)
+                drawn.append(est.samples)
+                if est.reliability is not None:
+                    reliability.append(est.reliability)
                 for label, source in variants:
                     scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
                                           drawn=est.samples, key=i)
@@ -237,12 +251,19 @@ def evaluate(
             for label, _ in variants:
                 summary = scorers[label].compute(calibration=cal, test=test)
                 for level in LEVELS:
-                    row = {"method": label, "samples": int(n), "level": level, **summary[level],
-                           **summary["common"], "layer": lay, "strength": st, "seed": int(seed),
+                    row = {"method": label, "samples": _count(n), "level": level, **summary[level],
+                           **summary["common"], "samples_drawn_min": min(drawn), "samples_drawn_max": max(drawn),
+                           "reliability": float(np.mean(reliability)) if reliability else None,
+                           "layer": lay, "strength": st, "seed": int(seed),
                            "n_images": len(pairs), "n_calibration": len(cal), "calibration": cal_kind,
                            "task": model.task, "model": model.name}
                     rows.append(row)
     return rows
+
+
+def _count(n: Any) -> int | str:
+    """A sample count as ``estimate`` takes it: an int, or "auto" as it is."""
+    return AUTO if isinstance(n, str) and n.strip().lower() == AUTO else int(n)
 
 
 def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
@@ -327,13 +348,35 @@ def _parse_per_method(text: str | None, convert: Callable[[str], Any], flag: str
         raise InputError(f"{flag} must be VALUE or method:VALUE,method:VALUE, got {text!r}") from exc
 
 
+def parse_samples(text: str, flag: str) -> int | str:
+    """A sample count or "auto" from the command line."""
+    text = text.strip()
+    if text.lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise InputError(f"{flag} takes sample counts (integers) or auto, got {text!r}") from exc
+
+
+def add_auto_options(parser: argparse.ArgumentParser) -> None:
+    """--reliability / --max-samples: the stop rule of ``--samples auto`` (evaluate and sweep)."""
+    parser.add_argument("--reliability", type=float, default=DEFAULT_TARGET,
+                        help=f"with --samples auto: the split-half reliability to reach (default {DEFAULT_TARGET})")
+    parser.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES,
+                        help=f"with --samples auto: the most samples per image (default {DEFAULT_MAX_SAMPLES})")
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundled model name or model path")
     parser.add_argument("--data", required=True,
                         help="folder: SR -> HR images; depth -> name.png + name_depth.png (mm) / name_depth.npy (m)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help="comma-separated: " + ", ".join(_methods.VARIANTS))
-    parser.add_argument("--samples", default="8", help="comma-separated sample counts, e.g. 8,32")
+    parser.add_argument("--samples", default="8",
+                        help="comma-separated sample counts and/or auto, e.g. 8,32,auto (auto: draw per image "
+                             "until the variance map's split-half reliability reaches --reliability)")
+    add_auto_options(parser)
     parser.add_argument("--layer", help="layer for noise/dropout: NAME or noise:NAME,dropout:NAME (default: a middle block)")
     parser.add_argument("--strength", help="noise std / dropout rate: VALUE or noise:0.05,dropout:0.1")
     parser.add_argument("--seed", type=int, default=0)
@@ -352,10 +395,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        samples = [int(s) for s in args.samples.split(",") if s.strip()]
-    except ValueError as exc:
-        raise InputError(f"--samples must be integers separated by commas, got {args.samples!r}") from exc
+    samples = [parse_samples(s, "--samples") for s in args.samples.split(",") if s.strip()]
     layer = _parse_per_method(args.layer, str, "--layer")
     strength = _parse_per_method(args.strength, float, "--strength")
     names, pairs = load_pairs(args.data, model, args.limit)
@@ -367,11 +407,16 @@ def run(args: argparse.Namespace) -> int:
 
         rows = evaluate(model, pairs, methods=methods, samples=samples, layer=layer, strength=strength,
                         seed=args.seed, calibration_fraction=args.calibration_fraction, device=args.device,
-                        progress=progress)
+                        progress=progress, reliability_target=args.reliability, max_samples=args.max_samples)
     print(format_table(rows))
     settings = sorted({(r["method"], r["layer"], r["strength"]) for r in rows if r["layer"]})
     for method, lay, st in settings:
         print(f"{method}: layer {lay}, strength {st:g}")
+    for r in rows:
+        if r["samples"] == AUTO and r["level"] == LEVELS[0]:
+            rel = "-" if r["reliability"] is None else f"{r['reliability']:.3f}"
+            print(f"{r['method']} (auto): {r['samples_drawn_min']}-{r['samples_drawn_max']} samples per image, "
+                  f"mean map reliability {rel}")
     if args.out:
         write_rows(rows, args.out)
         print(f"wrote {len(rows)} rows to {args.out}")

@@ -5,7 +5,8 @@ Each engine method (what ``uqcore.estimate(method=...)`` accepts) is one :class:
 
 * ``sampler``   -- which methods exist (:data:`METHODS`), which sampling routine runs them
   (``spec.sampling``), prefix reuse (``spec.prefix_reuse``), where the prediction comes from
-  (``spec.prediction``) and which feature perturbation a hook applies (``spec.feature``);
+  (``spec.prediction``), which feature perturbation a hook applies (``spec.feature``) and what
+  ``samples="auto"`` does (``spec.auto``);
 * ``models.base`` -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
   must have for a method to apply (``spec.requires``);
 * ``evaluation`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
@@ -40,6 +41,10 @@ FEATURE_OWN_DROPOUT = "own_dropout"  # the model's own dropout layers at their o
 NEEDS_DROPOUT_LAYERS = "dropout layers"
 NEEDS_MEMBERS = "ensemble members"
 NEEDS_VARIANCE_HEAD = "variance head"
+# What ``estimate(samples="auto")`` does (``spec.auto``):
+AUTO_ROUNDS = "rounds"  # draw in rounds until the map's split-half reliability reaches the target
+AUTO_ALL = "all"        # the model fixes the set (transforms, members): draw all of it, up to the cap
+AUTO_NONE = "none"      # nothing to draw (a variance head): one pass, 0 samples
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,11 @@ class MethodSpec:
     sweep_strengths:  the default tolerability grid (layer methods).
     strength_name:    what the strength is, e.g. "noise std".
     sampled:          draws samples (False for a variance head: 0 samples).
+    auto:             what ``samples="auto"`` does (AUTO_*): rounds until the map is reliable
+                      for open-ended draws; the whole set where the model fixes the samples
+                      (the transform set, the ensemble's members: a few, each different, so
+                      stopping part-way would drop whole kinds of perturbation); nothing for a
+                      variance head.
     variants:         extra evaluation variants (name, prediction, label, help); the method
                       itself is always a variant with its own prediction and label.
     """
@@ -92,12 +102,13 @@ class MethodSpec:
     sweep_strengths: tuple[float, ...] = ()
     strength_name: str = ""
     sampled: bool = True
+    auto: str = AUTO_ROUNDS
     variants: tuple[tuple[str, str, str, str], ...] = ()
 
 
 SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
-        name="transform", label="Infer-trans", training_free=True, sampling=SAMPLING_TRANSFORM,
+        name="transform", label="Infer-trans", training_free=True, sampling=SAMPLING_TRANSFORM, auto=AUTO_ALL,
         help="infer-transformation: rotations/flips of the input, inverted on the output (black box)",
     ),
     MethodSpec(
@@ -125,12 +136,12 @@ SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
         name="ensemble", label="Ensemble", training_free=False, sampling=SAMPLING_MEMBERS,
         help="deep ensemble: one output per member (baseline, needs training)",
-        prediction=SAMPLE_MEAN, requires=NEEDS_MEMBERS,
+        prediction=SAMPLE_MEAN, requires=NEEDS_MEMBERS, auto=AUTO_ALL,
     ),
     MethodSpec(
         name="llm", label="LLM", training_free=False, sampling=SAMPLING_HEAD,
         help="likelihood head: the model predicts its own variance (baseline, needs training)",
-        requires=NEEDS_VARIANCE_HEAD, sampled=False,
+        requires=NEEDS_VARIANCE_HEAD, sampled=False, auto=AUTO_NONE,
     ),
 )
 

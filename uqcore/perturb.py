@@ -7,7 +7,10 @@ are batched or chunked, on prefix reuse, or on other callers.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -110,17 +113,54 @@ class FeaturePerturbation:
         shape = output.shape[1:]
         if _channelwise(module, self.kind):
             shape = (shape[0],) + (1,) * (len(shape) - 1)
-        keep = self._draws(output, torch.rand, shape=shape, dtype=torch.float32) >= p
-        # == output * keep / (1 - p) for finite outputs; the scaling runs once on a shared output
-        return torch.where(keep, (output / (1.0 - p)).contiguous(), output.new_zeros(()))
+        draws = self._draws(output, torch.rand, shape=shape, dtype=torch.float32)
+        keep = draws >= p
+        # == output * keep / (1 - p) for finite outputs; the scaling runs once on a shared output.
+        # Element-wise float32 masks write the result into the draws' buffer: no fresh
+        # allocation of the (possibly large) sample batch
+        scaled, zero = (output / (1.0 - p)).contiguous(), output.new_zeros(())
+        if draws.shape[1:] == output.shape[1:] and output.dtype == draws.dtype:
+            return torch.where(keep, scaled, zero, out=draws)
+        return torch.where(keep, scaled, zero)
 
     def _draws(self, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
-        """[k, *shape] with row i drawn by ``sampler`` from generator i (into one buffer)."""
+        """[k, *shape] with row i drawn by ``sampler`` from generator i (into one buffer).
+
+        On CPU, torch draws from one generator on one thread; the rows come from independent
+        generators, so they are filled by up to ``torch.get_num_threads()`` threads at once:
+        the same numbers, in a fraction of the time where the draws are large (a layer at
+        output resolution)."""
         shape = tuple(out.shape[1:] if shape is None else shape)
         buffer = torch.empty((len(self.generators),) + shape, device=out.device, dtype=dtype or out.dtype)
-        for row, g in zip(buffer, self.generators):
-            sampler(shape, generator=g, out=row)
+        rows = list(zip(buffer, self.generators))
+
+        inference = torch.is_inference_mode_enabled()  # thread-local: carried into the workers
+
+        def fill(part: list) -> None:
+            with torch.inference_mode(inference):
+                for row, g in part:
+                    sampler(shape, generator=g, out=row)
+
+        workers = min(len(rows), torch.get_num_threads())
+        if out.device.type != "cpu" or workers < 2 or buffer[0].numel() < PARALLEL_DRAW_MIN:
+            fill(rows)
+        else:
+            list(_draw_pool().map(fill, [rows[i::workers] for i in range(workers)]))
         return buffer
+
+
+# Rows smaller than this are drawn on the calling thread (a thread hand-off costs more).
+PARALLEL_DRAW_MIN = 1 << 16
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _draw_pool() -> ThreadPoolExecutor:
+    """One process-wide pool for the draws (threads are started once, not per call)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="uqcore-draws"))
+        return _POOL[0]
 
 
 class PrefixMismatch(RuntimeError):

@@ -10,14 +10,21 @@ Speed without changing results:
   on CUDA an out-of-memory error halves the chunk and retries.
 Each sample's randomness comes from its own generator seeded by (seed, sample index), so the
 maps do not depend on chunk size, prefix reuse or concurrent callers.
+
+How many samples: ``samples="auto"`` draws in rounds and stops when the variance map's split-half
+reliability (the Spearman rank correlation between the maps of the even- and odd-indexed
+samples, Spearman–Brown-corrected to the full count: 2r / (1 + r)) reaches ``target``, or at
+``max_samples``. The moments of the even half are streamed next to the total, the odd half is
+their difference, so memory stays bounded. Rounds end on chunk boundaries, so an auto run that
+stops at N samples is the run ``samples=N`` bit for bit; fixed counts record the same trace.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -28,6 +35,7 @@ from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
+from uqcore.metrics.correlation import pearson_vectors, ranks
 from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
 from uqcore.perturb import (
     FeaturePerturbation,
@@ -58,6 +66,18 @@ CHUNK_MEMORY_BYTES = 2 * 1024**3
 
 Progress = Callable[[int, int], None]
 
+# samples="auto": draw in rounds until the variance map's split-half reliability reaches the
+# target, or the cap is hit (module docstring of ``estimate``).
+AUTO = "auto"
+DEFAULT_TARGET = 0.9
+DEFAULT_MAX_SAMPLES = 64
+DEFAULT_ROUND = 4
+# Each half needs two samples for a variance: no reliability below four samples.
+MIN_RELIABILITY_SAMPLES = 4
+# The reliability is computed on a regular grid of at most this many pixels of the map (every
+# s-th row and column): its standard error there is about 0.005, and a check stays ~10 ms.
+RELIABILITY_PIXELS = 2**16
+
 
 @dataclass
 class Estimate:
@@ -70,6 +90,15 @@ class Estimate:
     variance:   [H', W'] per-pixel variance of the samples (ddof=0), averaged over channels;
                 for ``llm`` the predicted variance exp(log-variance) averaged over channels.
     samples:    number of samples actually drawn (0 for ``llm``).
+    reliability: the variance map's split-half reliability after the last sample
+                (:func:`split_half_reliability`: the rank correlation expected between this map
+                and another one drawn with as many fresh samples); None below 4 samples and
+                for ``llm``. Its square root estimates the rank correlation with the
+                many-sample limit map.
+    trace:      [(samples drawn, reliability)] at the end of every round (``round_size``
+                samples, in whole chunks) and at the last sample, from 4 samples on: the
+                convergence curve, for a fixed count as for ``samples="auto"``.
+    reliability_target: the target of a ``samples="auto"`` call; None for a fixed count.
     """
 
     prediction: torch.Tensor
@@ -84,6 +113,9 @@ class Estimate:
     seconds: float
     device: str
     prefix_reuse: bool = False
+    reliability: float | None = None
+    trace: list[tuple[int, float]] = field(default_factory=list)
+    reliability_target: float | None = None
 
 
 class RunningMoments:
@@ -94,23 +126,116 @@ class RunningMoments:
         self.mean: torch.Tensor | None = None
         self.m2: torch.Tensor | None = None
 
-    def update(self, batch: torch.Tensor) -> None:
-        batch = batch.to(torch.float64)
+    def update(self, batch: torch.Tensor, rows: slice | None = None) -> "RunningMoments | None":
+        """Add the samples of ``batch`` [k, ...]. With ``rows`` (e.g. every other sample) it also
+        returns the moments of those rows alone, from the same deviations (two more sums over
+        them instead of a second pass over the batch)."""
         n = batch.shape[0]
-        b_mean = batch.mean(0)
-        b_m2 = ((batch - b_mean) ** 2).sum(0)
+        # float64 throughout; the same numbers as mean/((b - mean)**2).sum of the float64 batch,
+        # in fewer passes and allocations (a sample batch is tens of MB at output resolution);
+        # a channels-last batch is made contiguous first: the same numbers, half the time
+        batch = batch.contiguous()
+        b_mean = batch.mean(0, dtype=torch.float64)
+        dev = torch.sub(batch, b_mean)  # float32 - float64: computed (and stored) in float64
+        part = None
+        if rows is not None and dev[rows].shape[0]:
+            part = RunningMoments()
+            part.count = dev[rows].shape[0]
+            shift = dev[rows].sum(0).div_(part.count)  # the rows' mean minus the batch's
+            part.mean = b_mean + shift
+        b_m2 = dev.mul_(dev).sum(0)
+        if part is not None:  # sum (x - mean_rows)^2 = sum (x - b_mean)^2 - n_rows * shift^2
+            part.m2 = dev[rows].sum(0).sub_(shift.mul_(shift).mul_(part.count)).clamp_(min=0.0)
+        del dev
+        self.merge(n, b_mean, b_m2)
+        return part
+
+    def merge(self, n: int, b_mean: torch.Tensor, b_m2: torch.Tensor) -> None:
+        """Add ``n`` samples with mean ``b_mean`` and sum of squared deviations ``b_m2`` (taken
+        over; modified in place)."""
         if self.mean is None:
             self.count, self.mean, self.m2 = n, b_mean, b_m2
             return
         total = self.count + n
-        delta = b_mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + b_m2 + delta**2 * (self.count * n / total)
+        delta = b_mean.sub_(self.mean)
+        # in place, but operation for operation the merge m2 + b_m2 + delta**2 * (count n / total)
+        # (no ``alpha=``: that may fuse into one rounding and change the last bits)
+        self.m2 = self.m2.add_(b_m2).add_(delta * delta * (self.count * n / total))
+        self.mean = self.mean.add_(delta.mul_(n / total))
         self.count = total
+
+    def minus(self, part: "RunningMoments") -> "RunningMoments":
+        """The moments of the samples counted here but not in ``part`` (a subset of them):
+        Chan's merge solved for the other part. Exact up to float64 rounding; no cancellation
+        when ``part`` holds about half the samples."""
+        if part.mean is None:
+            return self
+        rest = RunningMoments()
+        rest.count = self.count - part.count
+        if rest.count <= 0:
+            raise ValueError("minus: the part holds all the samples")
+        rest.mean = (self.mean * self.count - part.mean * part.count) / rest.count
+        delta = rest.mean - part.mean
+        rest.m2 = (self.m2 - part.m2 - delta * delta * (part.count * rest.count / self.count)).clamp_(min=0.0)
+        return rest
+
+    def view(self, index) -> "RunningMoments":
+        """The moments of the elements ``mean[index]`` (a view, no copy)."""
+        part = RunningMoments()
+        part.count, part.mean, part.m2 = self.count, self.mean[index], self.m2[index]
+        return part
 
     @property
     def variance(self) -> torch.Tensor:
         return self.m2 / self.count
+
+
+def split_half_reliability(first: torch.Tensor, second: torch.Tensor) -> float:
+    """Spearman–Brown-corrected rank correlation of two half maps: r = Spearman(first, second)
+    (average ranks for ties), reliability = 2r / (1 + r), a negative r counting as 0.
+
+    The two maps are the variance maps of the even- and odd-indexed samples; the result
+    estimates the rank correlation between the map of all the samples and a fresh map with as
+    many samples. Defined cases without a rank order: two equal maps (e.g. both zero: nothing
+    perturbs the output) give 1.0, a constant map against a different one 0.0."""
+    a = first.detach().double().cpu().reshape(-1).numpy()
+    b = second.detach().double().cpu().reshape(-1).numpy()
+    if np.array_equal(a, b):
+        return 1.0
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    r = pearson_vectors(ranks(a), ranks(b))
+    r = max(r, 0.0) if math.isfinite(r) else 0.0
+    return 2.0 * r / (1.0 + r)
+
+
+class SampleMoments:
+    """The moments of one call's samples: all of them, and (for the reliability) the even-indexed
+    ones; the odd-indexed half is the difference (:meth:`RunningMoments.minus`)."""
+
+    def __init__(self) -> None:
+        self.all = RunningMoments()
+        self.even = RunningMoments()
+
+    @property
+    def count(self) -> int:
+        return self.all.count
+
+    def update(self, batch: torch.Tensor, start: int) -> None:
+        """``batch`` holds samples start, start + 1, ...; the total is updated as a whole batch,
+        exactly as without halves."""
+        even = self.all.update(batch, rows=slice(start % 2, None, 2))
+        if even is not None:
+            self.even.merge(even.count, even.mean, even.m2)
+
+    def reliability(self) -> float:
+        """:func:`split_half_reliability` of the halves' variance maps, on a regular grid of at
+        most ``RELIABILITY_PIXELS`` pixels (all of them in maps up to 256 x 256)."""
+        h, w = self.all.mean.shape[-2:]
+        step = max(1, math.ceil(math.sqrt(h * w / RELIABILITY_PIXELS)))
+        grid = (..., slice(None, None, step), slice(None, None, step))
+        everything, even = self.all.view(grid), self.even.view(grid)
+        return split_half_reliability(even.variance.mean(0), everything.minus(even).variance.mean(0))
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -141,22 +266,48 @@ def _check_input(model: UQModel, x) -> torch.Tensor:
     return x
 
 
-def _check_args(model: UQModel, method: str, strength, samples) -> tuple[float, int]:
+@dataclass(frozen=True)
+class _Plan:
+    """How many samples one call draws: ``count`` at most; with ``stop_at`` (auto mode for an
+    open-ended method) it stops at the first round whose reliability reaches ``stop_at``."""
+
+    count: int
+    round_size: int
+    stop_at: float | None = None
+    target: float | None = None  # the auto target, recorded in the Estimate
+
+
+def _check_args(model: UQModel, method: str, strength, samples, target, max_samples, round_size) -> tuple[float, _Plan]:
     spec = _methods.spec(method)  # InputError for an unknown method
     if method not in model.methods:
         raise InputError(
             f"method {method!r} does not apply to model {model.name!r}; it supports {', '.join(model.methods)}"
         )
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
-        raise InputError(f"samples must be an integer, got {samples!r}")
-    if not 1 <= int(samples) <= limits.max_samples():
-        raise InputError(f"samples must be between 1 and {limits.max_samples()} (UQCORE_MAX_SAMPLES), got {samples}")
+    cap = limits.max_samples()
+    auto = isinstance(samples, str) and samples.strip().lower() == AUTO
+    if not auto:
+        _check_count("samples", samples, cap, "UQCORE_MAX_SAMPLES")
+    _check_count("max_samples", max_samples, cap, "UQCORE_MAX_SAMPLES")
+    _check_count("round_size", round_size, cap, "UQCORE_MAX_SAMPLES")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < float(target) <= 1:
+        raise InputError(f"target must be a reliability in (0, 1], e.g. 0.9, got {target!r}")
     strength = float(strength) if strength is not None else 0.0
     if not math.isfinite(strength) or strength < 0:
         raise InputError(f"strength must be a finite number >= 0, got {strength}")
     if spec.feature == _methods.FEATURE_DROPOUT and strength >= 1:
         raise InputError(f"the dropout rate must be below 1, got {strength}")
-    return strength, int(samples)
+    if not auto:
+        return strength, _Plan(int(samples), int(round_size))
+    stop_at = float(target) if spec.auto == _methods.AUTO_ROUNDS else None
+    return strength, _Plan(int(max_samples), int(round_size), stop_at, float(target))
+
+
+def _check_count(name: str, value, cap: int, limit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        what = 'an integer or "auto"' if name == "samples" else "an integer"
+        raise InputError(f"{name} must be {what}, got {value!r}")
+    if not 1 <= int(value) <= cap:
+        raise InputError(f"{name} must be between 1 and {cap} ({limit}), got {value}")
 
 
 def estimate(
@@ -165,10 +316,13 @@ def estimate(
     method: str = _methods.DEFAULT_METHOD,
     layer: str | None = None,
     strength: float | None = 0.05,
-    samples: int = 8,
+    samples: int | str = 8,
     seed: int = 0,
     device: str | torch.device | None = None,
     *,
+    target: float = DEFAULT_TARGET,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    round_size: int = DEFAULT_ROUND,
     transforms: list[str] | None = None,
     chunk_size: int | None = None,
     prefix_reuse: bool = True,
@@ -184,84 +338,107 @@ def estimate(
               ``layer``, scaled by 1/(1-p)), "mc_dropout" (the model's own dropout layers at their
               own rate), "ensemble" (one sample per member), "llm" (the predicted variance of a
               mean/log-variance head; no sampling).
-    samples:  perturbed outputs to draw (capped by the transform set / ensemble size).
+    samples:  perturbed outputs to draw (capped by the transform set / ensemble size), or "auto":
+              draw in rounds of ``round_size`` samples (rounded up to whole chunks) and stop at
+              the end of the first round whose split-half reliability (``Estimate.reliability``)
+              reaches ``target``, or at ``max_samples``. Sample i keeps its own seed, so an auto
+              run that stops at N samples gives the map of ``samples=N`` bit for bit. Where the
+              model fixes the samples (``spec.auto`` in :mod:`uqcore.methods`: the transform set,
+              the ensemble's members) "auto" draws all of them, up to ``max_samples``; ``llm``
+              draws none. A zero-variance map (e.g. strength 0) has reliability 1.0 and stops
+              at the first round.
     sample_callback: called with each chunk of perturbed outputs [k, C, H', W'] (on the device).
     progress: called as ``progress(done, total)`` after each chunk.
     on_update: called as ``on_update(estimate_so_far, total)`` after each chunk, for live views
               (a stopped run keeps the last one; its ``samples`` says how many were drawn).
+              ``total`` is the most that may be drawn (``max_samples`` for "auto"); an auto run
+              that stops early ends with one more ``progress`` / ``on_update`` call with
+              ``total`` equal to the samples drawn.
     """
     if not isinstance(model, UQModel):
         model = wrap(model, task="image")
-    strength, samples = _check_args(model, method, strength, samples)
+    strength, plan = _check_args(model, method, strength, samples, target, max_samples, round_size)
     spec = _methods.spec(method)
     x = _check_input(model, x)
     dev = resolve_device(device)
-    # Up-front memory estimate (one sample's activations + the running moments), before any work.
-    out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
-    estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2
-    limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
+    _check_memory(model, x)
     chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
-    started = time.perf_counter()
+    call = _Call(method, spec, layer if spec.needs_layer else None, strength if spec.needs_layer else None,
+                 int(seed), str(dev), time.perf_counter(), plan.target)
     members = model.members_on(dev)
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
-    used_prefix = False
+    targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
+    with torch.inference_mode():
+        original = run.start(targets, chunk_size is None, plan)
+        if on_update is not None:
+            run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
+        if spec.sampling == _methods.SAMPLING_HEAD:
+            mean, logvar = model.split_output(checked_forward(members[0], x))
+            return call.result(run, original, mean[0], logvar.float().exp().mean(1)[0], 0)
+        count = plan.count
+        if spec.sampling == _methods.SAMPLING_TRANSFORM:
+            moments = run.transform(check_transforms(transforms or default_transforms(model.task))[:count], original)
+        elif spec.sampling == _methods.SAMPLING_MEMBERS:
+            moments = run.ensemble(min(count, len(members)))
+        elif spec.needs_layer and strength == 0:
+            # No perturbation: every sample is the original output. Computing them would
+            # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
+            moments = run.repeated(original, count)
+        else:
+            moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
+    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
 
-    def result(mean: torch.Tensor, variance: torch.Tensor, drawn: int) -> Estimate:
+
+def _variance(moments: RunningMoments) -> torch.Tensor:
+    """The variance map [H', W']: per-pixel variance averaged over channels."""
+    return moments.variance.mean(0)
+
+
+def _check_memory(model: UQModel, x: torch.Tensor) -> None:
+    """Up-front memory estimate, before any work: one sample's activations plus the running
+    moments (float64 mean and m2, for all samples and the even half)."""
+    out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
+    estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2 * 2
+    limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The settings of one ``estimate`` call that every Estimate it returns shares."""
+
+    method: str
+    spec: _methods.MethodSpec
+    layer: str | None
+    strength: float | None
+    seed: int
+    device: str
+    started: float
+    target: float | None
+
+    def result(self, run: "_Run", original: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor,
+               drawn: int) -> Estimate:
         """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
         mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
         return Estimate(
-            prediction=mean if spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
+            prediction=mean if self.spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
             original=unperturbed,
             mean=mean,
             variance=variance.float().cpu(),
             samples=drawn,
-            method=method,
-            layer=layer if spec.needs_layer else None,
-            strength=strength if spec.needs_layer else None,
-            seed=int(seed),
-            seconds=time.perf_counter() - started,
-            device=str(dev),
-            prefix_reuse=used_prefix,
+            method=self.method,
+            layer=self.layer,
+            strength=self.strength,
+            seed=self.seed,
+            seconds=time.perf_counter() - self.started,
+            device=self.device,
+            prefix_reuse=run.used_prefix,
+            reliability=run.trace[-1][1] if run.trace and run.trace[-1][0] == drawn else None,
+            trace=list(run.trace),
+            reliability_target=self.target,
         )
-
-    if on_update is not None:
-        run.on_moments = lambda m, total: on_update(result(m.mean, m.variance.mean(0), m.count), total)
-    targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
-    with torch.inference_mode():
-        if targets and chunk_size is None:
-            original, share = _prefix_share(run, members[0], x, targets[0])
-            if dev.type != "cpu" or share >= LATE_LAYER_SHARE:
-                chunk = PREFIX_CHUNK.get(dev.type, chunk)
-        else:
-            original = run.forward(members[0], x)
-        if chunk_size is None:
-            run.chunk = _memory_bounded_chunk(chunk, original)
-        if spec.sampling == _methods.SAMPLING_HEAD:
-            mean, logvar = model.split_output(checked_forward(members[0], x))
-            moments = None
-            variance = logvar.float().exp().mean(1)[0]
-            drawn = 0
-        else:
-            if spec.sampling == _methods.SAMPLING_TRANSFORM:
-                names = check_transforms(transforms or default_transforms(model.task))[:samples]
-                moments = run.transform(names, original)
-            elif spec.sampling == _methods.SAMPLING_MEMBERS:
-                moments = run.ensemble(min(samples, len(members)))
-            else:
-                if spec.needs_layer and strength == 0:
-                    # No perturbation: every sample is the original output. Computing them would
-                    # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
-                    moments = run.repeated(original, samples)
-                else:
-                    moments, used_prefix = run.perturbed(spec, targets, strength, samples, layer,
-                                                         prefix_reuse and spec.prefix_reuse)
-            mean = moments.mean.unsqueeze(0)
-            variance = moments.variance.mean(0)
-            drawn = moments.count
-    return result(mean[0], variance, drawn)
 
 
 def _prefix_share(run: "_Run", module: nn.Module, x: torch.Tensor, target: nn.Module) -> tuple[torch.Tensor, float]:
@@ -305,7 +482,8 @@ def _perturbed_modules(module: nn.Module, spec: _methods.MethodSpec, layer: str 
 
 
 class _Run:
-    """State of one ``estimate`` call: chunked forward passes feeding running moments."""
+    """State of one ``estimate`` call: chunked forward passes feeding running moments, the
+    reliability trace, and the stop rule of ``samples="auto"``."""
 
     # (id(module), layer) pairs where prefix reuse failed; tried no more. Shared on purpose:
     # it only ever skips a fast path that would fall back anyway.
@@ -315,24 +493,50 @@ class _Run:
         self.model, self.members, self.x, self.seed = model, members, x, seed
         self.chunk, self.progress, self.callback = chunk, progress, callback
         self.on_moments = None  # set by estimate() for live views
+        self.plan = _Plan(0, DEFAULT_ROUND)
+        self.round = DEFAULT_ROUND
+        self.trace: list[tuple[int, float]] = []
+        self.used_prefix = False
 
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self.model.split_output(checked_forward(module, x))[0]
 
-    def _emit(self, moments: RunningMoments, batch: torch.Tensor, total: int) -> None:
-        moments.update(batch)
-        if self.callback is not None:
-            self.callback(batch)
+    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: _Plan) -> torch.Tensor:
+        """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
+        output (the prefix's share of the work, the memory bound); rounds in whole chunks."""
+        if targets and choose_chunk:
+            original, share = _prefix_share(self, self.members[0], self.x, targets[0])
+            if self.x.device.type != "cpu" or share >= LATE_LAYER_SHARE:
+                self.chunk = PREFIX_CHUNK.get(self.x.device.type, self.chunk)
+        else:
+            original = self.forward(self.members[0], self.x)
+        if choose_chunk:
+            self.chunk = _memory_bounded_chunk(self.chunk, original)
+        self.plan = plan
+        self.round = -(-plan.round_size // self.chunk) * self.chunk
+        return original
+
+    def _checkpoint(self, moments: SampleMoments, total: int) -> bool:
+        """Record the reliability at a round's end (and at the last sample); True to stop."""
+        n = moments.count
+        if n < MIN_RELIABILITY_SAMPLES or (n % self.round and n < total):
+            return False
+        self.trace.append((n, moments.reliability()))
+        return self.plan.stop_at is not None and self.trace[-1][1] >= self.plan.stop_at
+
+    def _report(self, moments: SampleMoments, total: int) -> None:
         if self.on_moments is not None:
             self.on_moments(moments, total)
         if self.progress is not None:
             self.progress(moments.count, total)
 
-    def _chunked(self, total: int, run_chunk) -> RunningMoments:
-        """Run ``run_chunk(indices)`` over chunks; on CUDA OOM halve the chunk and retry."""
-        moments = RunningMoments()
-        start = 0
-        while start < total:
+    def sample(self, total: int, run_chunk) -> SampleMoments:
+        """Run ``run_chunk(indices)`` over chunks of samples 0..total-1 into the moments, with
+        the reliability at each round's end; stop early when ``samples="auto"`` is reached.
+        On CUDA out-of-memory the chunk is halved and the chunk retried."""
+        moments = SampleMoments()
+        while moments.count < total:
+            start = moments.count
             stop = min(start + self.chunk, total)
             try:
                 batch = run_chunk(range(start, stop))
@@ -342,11 +546,17 @@ class _Run:
                 self.chunk = max(1, self.chunk // 2)
                 torch.cuda.empty_cache()
                 continue
-            self._emit(moments, batch, total)
-            start = stop
+            moments.update(batch, start)
+            if self.callback is not None:
+                self.callback(batch)
+            reached = self._checkpoint(moments, total)
+            self._report(moments, total)
+            if reached and moments.count < total:
+                self._report(moments, moments.count)  # the run is complete at this count
+                break
         return moments
 
-    def transform(self, names: list[str], original: torch.Tensor) -> RunningMoments:
+    def transform(self, names: list[str], original: torch.Tensor) -> SampleMoments:
         """Transformed inputs, batched by shape (90° rotations swap H and W of non-square
         images); outputs inverted. The identity's output is the unperturbed one, not rerun."""
 
@@ -366,19 +576,20 @@ class _Run:
                 outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(group)})
             return torch.cat([outs[n] for n in chunk_names])
 
-        return self._chunked(len(names), run_chunk)
+        return self.sample(len(names), run_chunk)
 
-    def repeated(self, output: torch.Tensor, count: int) -> RunningMoments:
-        return self._chunked(count, lambda idx: output.expand(len(idx), *output.shape[1:]))
+    def repeated(self, output: torch.Tensor, count: int) -> SampleMoments:
+        return self.sample(count, lambda idx: output.expand(len(idx), *output.shape[1:]))
 
-    def ensemble(self, count: int) -> RunningMoments:
-        return self._chunked(
-            count, lambda idx: torch.cat([self.forward(self.members[i], self.x) for i in idx])
-        )
+    def ensemble(self, count: int) -> SampleMoments:
+        return self.sample(count, lambda idx: torch.cat([self.forward(self.members[i], self.x) for i in idx]))
 
-    def perturbed(self, spec, targets, strength, samples, layer, prefix_reuse):
+    def perturbed(self, spec, targets, strength, count, layer, prefix_reuse) -> SampleMoments:
+        """Samples with the layer(s) perturbed by a hook. With prefix reuse the input goes in at
+        batch 1; where the model does not allow that, the chunk (and every later one) runs
+        with the input batched instead."""
         key = (id(self.members[0]), layer or "<dropout>")
-        use_prefix = prefix_reuse and key not in self._prefix_unsafe
+        self.used_prefix = prefix_reuse and key not in self._prefix_unsafe
 
         def run_chunk(indices: range, expand: bool) -> torch.Tensor:
             gens = sample_generators(self.seed, indices, self.x.device)
@@ -390,12 +601,16 @@ class _Run:
                 raise PrefixMismatch(f"model output batch {out.shape[0]} != {len(indices)} samples")
             return out
 
-        if use_prefix:
-            try:
-                return self._chunked(samples, lambda idx: run_chunk(idx, True)), True
-            except (PrefixMismatch, ModelRunError):
-                self._prefix_unsafe.add(key)
-        return self._chunked(samples, lambda idx: run_chunk(idx, False)), False
+        def run_with_fallback(indices: range) -> torch.Tensor:
+            if self.used_prefix:
+                try:
+                    return run_chunk(indices, True)
+                except (PrefixMismatch, ModelRunError):
+                    self._prefix_unsafe.add(key)
+                    self.used_prefix = False
+            return run_chunk(indices, False)
+
+        return self.sample(count, run_with_fallback)
 
 
 def sample_cap(model: UQModel, method: str) -> int:

@@ -16,6 +16,9 @@ how much it hurts the prediction and how well its variance tracks the error:
   error of the unperturbed output (the prediction of the training-free methods) and the
   variance, at the levels defined in :mod:`uqcore.metrics`; ``ause`` / ``aurg``: pixel level.
 * ``variance_mean``: mean of the variance map (the uncertainty's magnitude).
+* ``samples``: the samples drawn (with several images, the mean over them, rounded; with
+  ``samples="auto"`` each image stops when its map is reliable); ``reliability``: the variance
+  map's split-half reliability (:attr:`uqcore.sampler.Estimate.reliability`), mean over images.
 
 Several images at once (lists for ``x`` and ``target``): losses and variance are averaged over
 the images, the relative increase is taken of the averages, correlations are averaged.
@@ -43,12 +46,12 @@ import torch.nn.functional as F
 
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.evaluation import make_lr, write_rows
+from uqcore.evaluation import add_auto_options, make_lr, parse_samples, write_rows
 from uqcore.io import read_depth, read_image
 from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
 from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.models.base import as_model
-from uqcore.sampler import estimate
+from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import nanmean, resize_to
 
 Progress = Callable[[int, int], None]
@@ -174,7 +177,7 @@ def sweep(
     method: str = SWEEP_METHODS[0],
     layers: Sequence[str] | None = None,
     strengths: Sequence[float] | None = None,
-    samples: int = 8,
+    samples: int | str = 8,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: Progress | None = None,
@@ -182,6 +185,8 @@ def sweep(
     patch: int = 16,
     steps: int = 50,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    reliability_target: float = DEFAULT_TARGET,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> list[dict[str, Any]]:
     """Tolerability sweep of ``method`` ("noise" or "dropout") over ``layers`` x ``strengths``.
 
@@ -194,7 +199,9 @@ def sweep(
     called after each (setting, image). Returns one dict per (layer, strength), in layer-major
     order, with the fields described in the module docstring plus method, samples, seed,
     seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed").
-    ``on_row(row)`` is called as each setting finishes (live plots)."""
+    ``on_row(row)`` is called as each setting finishes (live plots). ``samples="auto"``: each
+    estimate draws until its map's reliability reaches ``reliability_target`` (or
+    ``max_samples``); see :func:`uqcore.estimate`."""
     model = as_model(model)
     if method not in SWEEP_METHODS:
         raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
@@ -213,16 +220,19 @@ def sweep(
     done = 0
     for layer in layers:
         for strength in strengths:
-            losses, variances, seconds, drawn = [], [], 0.0, 0
+            losses, variances, seconds, drawn, reliability = [], [], 0.0, [], []
             stats: list[dict[str, float]] = []
             for im in images:
                 meter = _SampleLoss(im.reference, im.mask)
                 est = estimate(model, im.x, method=method, layer=layer, strength=strength, samples=samples,
-                               seed=seed, device=device, sample_callback=meter)
+                               seed=seed, device=device, sample_callback=meter, target=reliability_target,
+                               max_samples=max_samples)
                 losses.append(meter.value)
                 variances.append(float(est.variance.double().mean()))
                 seconds += float(est.seconds)
-                drawn = est.samples
+                drawn.append(est.samples)
+                if est.reliability is not None:
+                    reliability.append(est.reliability)
                 if has_target:
                     var = resize_to(est.variance, tuple(im.reference.shape[-2:]))
                     stats.append(M.correlations(im.error, var, mask=im.mask_np, patch=patch,
@@ -239,7 +249,8 @@ def sweep(
                 "method": method,
                 "layer": layer,
                 "strength": strength,
-                "samples": drawn,
+                "samples": int(round(float(np.mean(drawn)))),
+                "reliability": float(np.mean(reliability)) if reliability else None,
                 "seed": int(seed),
                 "loss": loss,
                 "base_loss": base_loss,
@@ -305,7 +316,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=SWEEP_METHODS[0], choices=SWEEP_METHODS)
     parser.add_argument("--layers", help="comma-separated layer names (default: ~4 spread from early to late)")
     parser.add_argument("--strengths", help="comma-separated noise stds or dropout rates")
-    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--samples", default="8",
+                        help="samples per setting, or auto (draw until the variance map's split-half "
+                             "reliability reaches --reliability)")
+    add_auto_options(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
@@ -336,13 +350,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--strengths must be numbers separated by commas, got {args.strengths!r}") from exc
     layers = _split(args.layers)
+    samples = parse_samples(args.samples, "--samples")
     n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
     with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
         rows = sweep(model, x, target, method=args.method, layers=layers, strengths=strengths,
-                     samples=args.samples, seed=args.seed, device=args.device, progress=progress)
+                     samples=samples, seed=args.seed, device=args.device, progress=progress,
+                     reliability_target=args.reliability, max_samples=args.max_samples)
     print(format_rows(rows))
     best = recommend(rows, args.tolerance)
     if best is None:
@@ -360,7 +376,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of sweep rows."""
-    cols = ["layer", "strength", "loss", "loss_increase", "corr_pixel", "corr_patch", "ause", "variance_mean"]
+    cols = ["layer", "strength", "samples", "reliability", "loss", "loss_increase", "corr_pixel", "corr_patch", "ause",
+            "variance_mean"]
 
     def fmt(v: Any) -> str:
         if v is None:
