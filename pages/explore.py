@@ -11,7 +11,7 @@ from ui import glue, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore import export, methods, plots
 from uqcore.analysis import analyse
-from uqcore.sampler import sample_cap
+from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RATES = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]
@@ -51,7 +51,10 @@ def draw_controls() -> None:
     if cap == 0:
         c4.metric("Samples", "1 pass", help="The likelihood head predicts its variance in one forward pass")
     else:
-        state.bound(c4.slider, "Samples", "samples", min_value=1, max_value=min(cap, state.MAX_SAMPLES), shown=drawn)
+        state.bound(c4.slider, "Samples", "samples", min_value=1, max_value=min(cap, state.MAX_SAMPLES), shown=drawn,
+                    disabled=setting["auto"])
+        state.bound(c4.toggle, "Auto", "auto", help=f"Draw in rounds until the variance map's split-half reliability "
+                    f"reaches {DEFAULT_TARGET:g} (at most {DEFAULT_MAX_SAMPLES} samples)")
     state.bound(c5.number_input, "Seed", "seed", min_value=0, max_value=2**31 - 1, step=1)
     note = session.cap_note(model, method)
     if note:
@@ -85,7 +88,8 @@ if chosen is None:  # nothing uploaded yet: the uploaders say what to do
     st.stop()
 prepared, input_label = chosen
 settings = dict(model=model_name, input=input_label, method=method, layer=setting["layer"] if uses_layer else None,
-                strength=setting["strength"] if uses_layer else None, samples=drawn, seed=setting["seed"])
+                strength=setting["strength"] if uses_layer else None,
+                samples="auto" if setting["auto"] and drawn > 0 else drawn, seed=setting["seed"])
 key = glue.digest("explore", settings, prepared.x, prepared.target)
 shared = is_bundled(model_name)
 done = glue.lookup(key, shared=shared)
@@ -102,7 +106,8 @@ def compute(report, progress):
                               width="stretch")
 
     est = uqcore.estimate(model, prepared.x, method=method, layer=settings["layer"], strength=settings["strength"],
-                          samples=max(drawn, 1), seed=settings["seed"], progress=progress, on_update=on_update)
+                          samples=settings["samples"] if settings["samples"] == "auto" else max(drawn, 1),
+                          seed=settings["seed"], progress=progress, on_update=on_update)
     live.empty()
     return est, analyse(model, est, prepared.target)
 
@@ -132,6 +137,7 @@ def draw_result(est, result) -> None:
         curve_col.info(prepared.note)
     with metrics_col:
         draw_metrics(est, result)
+        draw_reliability(est)
     draw_downloads(est, result, figures)
 
 
@@ -150,7 +156,8 @@ def draw_metrics(est, result, per_row: int = 4) -> None:
     else:
         cells = [("mean variance", f"{v['variance_mean']:.3g}")]
     cells += [("time", f"{est.seconds:.2f} s"),
-              ("samples", f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
+              ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
+               f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
     for start in range(0, len(cells), per_row):
         for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
             col.metric(label, value)
@@ -158,6 +165,22 @@ def draw_metrics(est, result, per_row: int = 4) -> None:
     if not depth and result.curve is not None:
         notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
     st.caption(" ".join(notes))
+
+
+def draw_reliability(est) -> None:
+    """How steady the map is: its split-half reliability, and the trace over the samples drawn."""
+    if est.reliability is None:
+        return
+    if est.reliability_target is not None:
+        text = f"Map reliability {est.reliability:.2f} after {est.samples} samples (Auto, target {est.reliability_target:g})."
+    else:
+        text = f"Map reliability {est.reliability:.2f} at {est.samples} samples."
+        if est.reliability < DEFAULT_TARGET:
+            text += f" Below {DEFAULT_TARGET:g}: more samples (or Auto) would give a steadier map."
+    st.caption(text + " Reliability: the rank correlation expected between this map and one drawn again with as many "
+               "samples (split-half, Spearman–Brown).")
+    if est.reliability_target is not None and len(est.trace) > 1:  # Auto: how it got there
+        st.plotly_chart(plots.reliability_figure(est.trace, est.reliability_target), width="stretch", key="trace")
 
 
 def draw_downloads(est, result, figures) -> None:
@@ -188,7 +211,7 @@ else:
         try:
             partial = glue.stopped_partial(key)
             if partial is not None:
-                glue.resume_button(key, f"Stopped after {partial.samples} of {drawn} samples: the maps and numbers "
+                glue.resume_button(key, f"Stopped after {partial.samples} of at most {drawn} samples: the maps and numbers "
                                         "below use those.")
                 draw_result(partial, analyse(model, partial, prepared.target))
             else:

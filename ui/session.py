@@ -85,8 +85,10 @@ def resolve() -> None:
 
 
 def samples_to_draw(model: uqcore.UQModel, setting: dict) -> int:
-    """What ``estimate`` will actually draw for the setting (the Samples control shows this)."""
-    return min(int(setting["samples"]), sample_cap(model, setting["method"]))
+    """What ``estimate`` will actually draw for the setting (the Samples control shows this); with
+    Auto on, the most it may draw."""
+    cap = sample_cap(model, setting["method"])
+    return min(state.MAX_SAMPLES if setting.get("auto") else int(setting["samples"]), cap)
 
 
 def _task_changed() -> None:

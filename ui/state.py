@@ -18,7 +18,7 @@ import streamlit as st
 SETTING = "setting"
 TASKS = {"sr": "Super-resolution", "depth": "Depth"}
 DEFAULTS: dict[str, Any] = dict(task="sr", model=None, source="sample", sample=None, method=None, layer=None,
-                                strength=None, samples=8, seed=0)
+                                strength=None, samples=8, seed=0, auto=False)
 SOURCES = ("sample", "upload")
 MAX_SAMPLES = 64
 
@@ -35,6 +35,10 @@ def _parse(field: str, text: str) -> Any:
         if not math.isfinite(value) or value < 0:
             raise ValueError(text)
         return value
+    if field == "auto":
+        if text.lower() not in ("1", "0", "true", "false"):
+            raise ValueError(text)
+        return text.lower() in ("1", "true")
     if field == "task" and text not in TASKS:
         raise ValueError(text)
     if field == "source" and text not in SOURCES:
@@ -81,6 +85,8 @@ def to_url() -> None:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

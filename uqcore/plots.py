@@ -325,3 +325,16 @@ def metric_bars(frame, metric: str, height: int = 320) -> go.Figure:
                              y=part[metric], name=str(level)))
     fig.update_layout(barmode="group", height=height, title=metric, margin=dict(l=5, r=5, t=40, b=5))
     return fig
+
+
+def reliability_figure(trace: Sequence[tuple[int, float]], target: float | None = None, height: int = 220) -> go.Figure:
+    """The variance map's split-half reliability against the samples drawn (``Estimate.trace``),
+    with the ``samples="auto"`` target as a dashed line."""
+    fig = go.Figure(go.Scatter(x=[n for n, _ in trace], y=[r for _, r in trace], mode="lines+markers",
+                               name="reliability", hovertemplate="%{x} samples: reliability %{y:.3f}<extra></extra>"))
+    if target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color="grey", annotation_text=f"target {target:g}",
+                      annotation_position="bottom right")
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5), title="map reliability",
+                      xaxis_title="samples", yaxis=dict(title="reliability", range=[0, 1.02]), showlegend=False)
+    return fig

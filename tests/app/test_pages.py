@@ -249,3 +249,18 @@ def test_bundled_results_are_shared_between_sessions_uploads_are_not(monkeypatch
         at.file_uploader(key="up_hr").upload("mine.png", sample, "image/png").run()
         assert_clean(at)
     assert len(calls) - before == 2  # each upload computed in its own session (the default views were shared)
+
+
+def test_explore_auto_samples_shows_the_reliability():
+    at = app()
+    at.selectbox(key="method").set_value("noise").run()
+    at.slider(key="samples").set_value(8).run()
+    assert any("Map reliability" in c.value and "at 8 samples" in c.value for c in at.caption)  # fixed count
+    at.toggle(key="auto").set_value(True).run()
+    assert_clean(at)
+    assert at.slider(key="samples").disabled
+    assert metrics(at)["samples"].endswith("(auto)")
+    assert any("after" in c.value and "Auto, target 0.9" in c.value for c in at.caption)
+    assert any(json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == "map reliability"
+               for c in at.get("plotly_chart"))
+    assert at.query_params["auto"] == "1"  # the URL says so too
