@@ -30,14 +30,9 @@ prediction, as for plain MC-dropout). Variants of one engine method share one se
 The training-free methods score the unperturbed output. Every image is sampled with the same
 ``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
-Datasets from a folder (:func:`load_pairs`): SR -- every image is an HR image; it is cropped to a
-multiple of the model's scale (rows/columns beyond the largest multiple are dropped at the
-bottom/right) and the input is its bicubic downscale
-(:func:`uqcore.models.srresnet.bicubic_downscale`: antialiased bicubic, clamped to [0, 1]).
-Depth -- ``name.png`` (or .jpg/.jpeg) with ``name_depth.png`` (16-bit, millimetres) or
-``name_depth.npy`` (metres). Generic image task -- ``name.png`` with ``name_target.png``.
-A depth output whose size differs from the ground truth's is resized bilinearly to it (with
-its variance) before scoring.
+Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
+documents the folder layouts. A depth output whose size differs from the ground truth's is
+resized bilinearly to it (with its variance) before scoring.
 """
 
 from __future__ import annotations
@@ -56,10 +51,10 @@ import torch
 
 from uqcore import methods as _methods
 from uqcore.errors import InputError
-from uqcore.io import read_depth, read_image
-from uqcore.layers import default_layer
+# the dataset helpers moved to uqcore.datasets; re-exported here for existing callers
+from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
+from uqcore.layers import method_setting
 from uqcore.models.base import as_model
-from uqcore.models.srresnet import bicubic_downscale
 from uqcore.sampler import estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
 
@@ -69,82 +64,8 @@ LAYER_METHODS = _methods.LAYER_METHODS
 METHOD_VARIANTS = {n: (v.engine, v.prediction) for n, v in _methods.VARIANTS.items()}
 # What evaluate scores when no methods are given: the training-free methods.
 DEFAULT_METHODS = _methods.TRAINING_FREE
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 Progress = Callable[[int, int], None]
-
-
-# -- datasets ------------------------------------------------------------------------------------
-def make_lr(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR input, cropped HR) from an HR image [1, C, H, W]: crop to a multiple of ``scale``
-    (bottom/right rows and columns dropped), then bicubic downscale by ``scale``."""
-    h, w = hr.shape[-2] // scale * scale, hr.shape[-1] // scale * scale
-    if h < 2 * scale or w < 2 * scale:
-        raise InputError(f"the HR image ({hr.shape[-2]}x{hr.shape[-1]}) is too small for x{scale} super-resolution")
-    hr = hr[..., :h, :w].contiguous()
-    return bicubic_downscale(hr, scale), hr
-
-
-def list_pair_files(folder: str | Path, task: str) -> list[tuple[str, Path, Path | None]]:
-    """(name, input file, target file or None for SR) in sorted order; see the module docstring."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputError(f"{root} is not a folder; --data needs a folder of images")
-    files = sorted(p for p in root.iterdir() if p.is_file())
-    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    found: list[tuple[str, Path, Path | None]] = []
-    if task == "sr":
-        found = [(p.stem, p, None) for p in images if not p.stem.endswith(("_depth", "_target"))]
-        what = "HR images (PNG/JPEG/...)"
-    elif task == "depth":
-        for p in images:
-            if p.stem.endswith("_depth"):
-                continue
-            for cand in (root / f"{p.stem}_depth.png", root / f"{p.stem}_depth.npy"):
-                if cand.is_file():
-                    found.append((p.stem, p, cand))
-                    break
-        what = "RGB/depth pairs (name.png + name_depth.png in mm or name_depth.npy in m)"
-    else:
-        for p in images:
-            if p.stem.endswith("_target"):
-                continue
-            cands = [root / f"{p.stem}_target{s}" for s in IMAGE_SUFFIXES]
-            match = next((c for c in cands if c.is_file()), None)
-            if match is not None:
-                found.append((p.stem, p, match))
-        what = "input/target pairs (name.png + name_target.png)"
-    if not found:
-        raise InputError(f"{root} holds no {what}")
-    return found
-
-
-def load_pairs(folder: str | Path, model: Any, limit: int | None = None) -> tuple[list[str], list[tuple[torch.Tensor, torch.Tensor]]]:
-    """(names, [(input [1, C, h, w], target)]) from a folder, for ``model``'s task.
-
-    SR target: the cropped HR [3, H, W]; depth target: [H, W] metres; image: [C, H, W]."""
-    model = as_model(model)
-    entries = list_pair_files(folder, model.task)
-    if limit is not None:
-        if limit < 1:
-            raise InputError(f"--limit must be at least 1, got {limit}")
-        entries = entries[:limit]
-    names, pairs = [], []
-    for name, src, tgt in entries:
-        img = read_image(src)
-        if model.task == "sr":
-            lr, hr = make_lr(img, model.scale)
-            pairs.append((lr, hr[0]))
-        elif model.task == "depth":
-            depth = read_depth(tgt)
-            if tuple(depth.shape) != tuple(img.shape[-2:]):
-                raise InputError(f"{tgt.name} is {depth.shape[0]}x{depth.shape[1]} but {src.name} is "
-                                 f"{img.shape[-2]}x{img.shape[-1]}; the depth map must match its image")
-            pairs.append((img, depth))
-        else:
-            pairs.append((img, read_image(tgt)[0]))
-        names.append(name)
-    return names, pairs
 
 
 # -- evaluation ----------------------------------------------------------------------------------
@@ -248,12 +169,7 @@ def evaluate(
 def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
     """(layer, strength) of ``engine``: the given ones or the defaults; (None, None) where the
     method takes no layer."""
-    spec = _methods.spec(engine)
-    if not spec.needs_layer:
-        return None, None
-    lay = _per_method(layer, engine, None) or default_layer(model)
-    st = _per_method(strength, engine, None)
-    return lay, float(spec.default_strength if st is None else st)
+    return method_setting(model, engine, _per_method(layer, engine, None), _per_method(strength, engine, None))
 
 
 # -- tables --------------------------------------------------------------------------------------
