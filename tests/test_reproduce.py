@@ -162,6 +162,14 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert cal_test == {("3", "2")}
     finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]
     assert finite and all(math.isfinite(v) for v in finite)
+    # calibrated error bars: fitted on the calibration split, measured on the test split, in the markdown
+    assert "## Calibrated error bars (conformal and isotonic)" in text and "Bar 1 (conformal 90% coverage" in text
+    bars = [r for r in rows if r["level"] == "mean"]
+    for r in bars:
+        for k in ("conformal_coverage", "conformal_width", "conformal_q", "isotonic_coverage", "ence", "ence_scaled",
+                  "ence_isotonic"):
+            assert r[k] not in ("", "nan") and math.isfinite(float(r[k])), (r["method"], k)
+        assert 0 <= float(r["conformal_coverage_min"]) <= float(r["conformal_coverage"]) <= float(r["conformal_coverage_max"]) <= 1
     # a number in the markdown comes from the rows
     t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
     assert R.fmt(float(t8["corr"])) in text

@@ -195,7 +195,7 @@ def _fit_conformal(data: Sequence[Vectors], level: float, eps: float) -> dict[st
 def _fit_risk(data: Sequence[Vectors], level: float, eps: float) -> dict[str, Any]:
     n, alpha = len(data), 1.0 - level
     target = ((n + 1) * alpha - 1.0) / n
-    if target < 0:
+    if target < -1e-12:
         raise InputError(f"risk control at level {level:g} needs at least {math.ceil(1 / alpha - 1 - 1e-9)} "
                          f"calibration images (n >= 1/α − 1); got {n}. Use kind='conformal' or more images")
     scores, weights = [], []
@@ -208,7 +208,7 @@ def _fit_risk(data: Sequence[Vectors], level: float, eps: float) -> dict[str, An
     s, w = s[order], w[order]
     values, first = np.unique(s, return_index=True)
     tail = 1.0 - np.cumsum(np.add.reduceat(w, first))  # mean loss at λ = values[k]: weight strictly above
-    k = int(np.argmax(tail <= target + 1e-12))
+    k = int(np.argmax(tail <= max(target, 0.0) + 1e-12))
     return {"lambda": float(values[k]), "n_images": n, "mean_loss": float(max(tail[k], 0.0))}
 
 

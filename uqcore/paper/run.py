@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from uqcore.calibration import Calibration
 from uqcore.errors import InputError
 from uqcore.evaluation import list_pair_files, load_pairs, make_lr, method_plan
 from uqcore.io import read_image
@@ -84,15 +85,49 @@ def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, see
 
 
 # -- scoring -----------------------------------------------------------------------------------------
+INTERVAL_KINDS = ("conformal", "isotonic")
+
+
+def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
+    """Calibrated error bars of one column: a split-conformal and an isotonic calibration at
+    ``level`` fitted on the scorer's calibration images (:meth:`Scorer.add_calibration`) and
+    measured on its scored (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
+    ``{kind}_coverage_min`` / ``_max`` (over the test images), ``conformal_q``, ``isotonic_lo`` /
+    ``isotonic_hi`` (the recalibrated quantiles, in σ) and ``ence_isotonic`` / ``ence_conformal``
+    (the calibrated variance's ENCE). NaN where a calibration cannot be fitted."""
+    out: dict[str, float] = {}
+    for kind in INTERVAL_KINDS:
+        try:
+            cal = Calibration.from_residuals(kind, scorer.calibration_residuals, level)
+        except InputError:
+            for k in ("coverage", "width", "coverage_min", "coverage_max"):
+                out[f"{kind}_{k}"] = float("nan")
+            out[f"ence_{kind}"] = float("nan")
+            continue
+        pooled = scorer.interval_summary(cal)
+        per_image = [scorer.interval_summary(cal, [i])["coverage"] for i in range(len(scorer.scores))]
+        out.update({f"{kind}_coverage": pooled["coverage"], f"{kind}_width": pooled["interval_width"],
+                    f"{kind}_coverage_min": min(per_image), f"{kind}_coverage_max": max(per_image),
+                    f"ence_{kind}": pooled["ence_calibrated"]})
+        if kind == "conformal":
+            out["conformal_q"] = cal.fitted["q"]
+        else:
+            lo, hi = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], cal.fitted["cdf"], cal.fitted["z"])
+            out["isotonic_lo"], out["isotonic_hi"] = float(lo), float(hi)
+    return out
+
+
 def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
                   methods: Sequence[str], samples: dict[str, tuple[int, ...]], layer: dict[str, str],
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
-                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50) -> list[dict[str, Any]]:
+                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
+                  interval_level: float | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
-    ``nll_scaled`` and ``calibration_error_scaled`` (on the test split with that scale), ``nll``
-    and ``calibration_error`` (on the test split, raw)."""
+    ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
+    scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
+    ``interval_level`` also the calibrated error bars of :func:`interval_columns`."""
     plan = method_plan(model, list(methods))
     cal_t = [prepare_target(model.task, t) for _, t in cal_pairs]
     test_t = [prepare_target(model.task, t) for _, t in test_pairs]
@@ -116,9 +151,10 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                         progress(1)
             for label, _ in variants:
                 summary = scorers[label].compute()
+                bars = {} if interval_level is None else interval_columns(scorers[label], interval_level)
                 for level in LEVELS:
                     rows.append({"method": label, "samples": int(n), "level": level, **summary[level],
-                                 **summary["common"], "layer": lay, "strength": st, "seed": int(seed),
+                                 **summary["common"], **bars, "layer": lay, "strength": st, "seed": int(seed),
                                  "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
                                  "calibration": "calibration split", "task": model.task, "model": model.name})
     return rows
@@ -204,7 +240,7 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     _, test = split.part("test")
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
-                             segment_cache=cache)
+                             segment_cache=cache, interval_level=s.interval_level)
     for r in rows:
         r["table"] = key
     report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
