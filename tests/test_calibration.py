@@ -14,7 +14,6 @@ import pytest
 import scipy.optimize
 import scipy.stats
 import torch
-from torch import nn
 
 import uqcore
 from uqcore import metrics as M
@@ -210,8 +209,8 @@ def test_calibrate_records_model_setting_images_and_gives_interval_maps(fitted):
     lower, upper = cal.interval(est, model=model)
     assert lower.shape == upper.shape == est.prediction.shape and lower.dtype == torch.float32
     sigma = torch.sqrt(est.variance.double() + EPS)
-    torch.testing.assert_close(upper.double() - est.prediction.double(), (cal.fitted["q"] * sigma)[None].expand(3, -1, -1),
-                               rtol=1e-5, atol=1e-6)
+    half = (cal.fitted["q"] * sigma)[None].expand(3, -1, -1)
+    torch.testing.assert_close(upper.double() - est.prediction.double(), half, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(cal.width(est), (upper - lower)[0], rtol=1e-5, atol=1e-6)
     # the image's numbers equal the metrics on the maps
     hr = pairs[3][2]
@@ -350,7 +349,8 @@ def test_cli_calibrate_then_evaluate(tmp_path, capsys):
     assert data["images"] == ["c0", "c1", "c2"] and data["setting"]["layer"] == "body.1"
     # evaluate takes the calibration's setting when none is given
     res = tmp_path / "ev.csv"
-    code = main(["evaluate", "--model", str(card), "--data", str(test_dir), "--calibration", str(out), "--out", str(res)])
+    code = main(["evaluate", "--model", str(card), "--data", str(test_dir), "--calibration", str(out),
+                 "--out", str(res)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "per image (conformal interval at level 0.9)" in printed and "t2" in printed

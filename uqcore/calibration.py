@@ -356,10 +356,12 @@ class Calibration:
             p = p[None]
         lo, hi = self.offsets(variance, level)
         if lo.shape != tuple(p.shape[-2:]):
-            raise InputError(f"the variance is {lo.shape} but the prediction is {tuple(p.shape)}; pass the estimate's own maps")
+            raise InputError(f"the variance is {lo.shape} but the prediction is {tuple(p.shape)}; pass the "
+                             "estimate's own maps")
         return (p + torch.from_numpy(lo)[None]).float(), (p + torch.from_numpy(hi)[None]).float()
 
-    def interval(self, estimate: Any, *, model: Any = None, level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def interval(self, estimate: Any, *, model: Any = None,
+                 level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(lower, upper) per-pixel maps [C, H', W'] (float32, CPU) around the estimate's
         prediction (the calibrated method's prediction source). Raises an InputError when the
         estimate (or ``model``, if given) is not the one this calibration was fitted for."""
@@ -520,7 +522,8 @@ def load_calibration(path: str | Path) -> Calibration:
     if not isinstance(fitted, dict):
         raise InputError(f"{path} has no fitted values")
     try:
-        return Calibration(kind=data.get("kind"), level=data.get("level"), fitted=fitted, eps=float(data.get("eps", EPS)),
+        return Calibration(kind=data.get("kind"), level=data.get("level"), fitted=fitted,
+                           eps=float(data.get("eps", EPS)),
                            model=dict(data.get("model") or {}), setting=dict(data.get("setting") or {}),
                            images=list(data.get("images") or []), values=dict(data.get("values") or {}),
                            created=str(data.get("created", "")))
@@ -603,11 +606,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kind", default=DEFAULT_KIND, choices=KINDS,
                         help="conformal (split-conformal intervals, default), isotonic (Kuleshov recalibration), "
-                             "sigma (σ-scaling), risk (conformal risk control over images; needs >= 1/(1-level) - 1 images)")
+                             "sigma (σ-scaling), risk (conformal risk control over images; needs >= "
+                             "1/(1-level) - 1 images)")
     parser.add_argument("--level", type=float, default=DEFAULT_LEVEL, help="interval level (default 0.9)")
     parser.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
     parser.add_argument("--max-values", type=int, default=MAX_VALUES,
-                        help=f"values (pixels x channels) kept for fitting; a seeded subsample beyond (default {MAX_VALUES})")
+                        help="values (pixels x channels) kept for fitting; a seeded subsample beyond "
+                             f"(default {MAX_VALUES})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", required=True, help="calibration JSON to write")
 

@@ -97,7 +97,8 @@ def _sq_error_and_variance(prediction: Any, target: Any, variance: Any, mask: An
     p = as_image(prediction, "prediction")
     t = as_image(target, "target")
     if t.shape[1:] != p.shape[1:] or t.shape[0] not in (1, p.shape[0]):
-        raise InputError(f"prediction has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}; they must match")
+        raise InputError(f"prediction has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}; "
+                         "they must match")
     v = as_image(variance, "variance")
     if v.shape[0] != 1 or v.shape[1:] != p.shape[1:]:
         raise InputError(f"variance has shape {tuple(v.shape)} but the prediction is {tuple(p.shape)}; pass the [H, W] "
