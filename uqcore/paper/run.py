@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import os
 import platform
@@ -24,11 +25,12 @@ from uqcore.io import read_image
 from uqcore.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.figures import write_figures
+from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
 from uqcore.paper.report import Report, Settings, check_models, required_models
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, SWEPT)
 from uqcore.sampler import estimate, resolve_device
-from uqcore.scoring import Scorer, prepare_target
+from uqcore.scoring import EPS, Scorer, prepare_target
 from uqcore.tolerability import recommend, sweep
 
 Progress = Callable[[int], None]
@@ -86,6 +88,53 @@ def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, see
 
 # -- scoring -----------------------------------------------------------------------------------------
 INTERVAL_KINDS = ("conformal", "isotonic")
+MAX_SPLITS = 500  # re-splits of the images for the conformal spread (all of them when there are fewer)
+
+
+def _kth_smallest(arrays: Sequence[np.ndarray], k: int) -> float:
+    """The k-th smallest value (1-based) of the union of sorted arrays, by bisection on the value
+    with counts from ``searchsorted`` (exact: ends at the smallest element above the last value
+    with fewer than k at or below it)."""
+    lo, hi = -1.0, max(float(a[-1]) for a in arrays)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if sum(int(np.searchsorted(a, mid, side="right")) for a in arrays) >= k:
+            hi = mid
+        else:
+            lo = mid
+    return min(float(a[i]) for a in arrays if (i := int(np.searchsorted(a, lo, side="right"))) < a.size)
+
+
+def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0) -> np.ndarray:
+    """Test coverage of the conformal interval for every way (at most :data:`MAX_SPLITS`, a seeded
+    sample beyond) of choosing as many calibration images as the run has from all its images
+    (calibration + test): how much the one split's coverage owes to which images calibrate."""
+    eps = EPS
+    images = [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None]
+              for r, v in scorer.calibration_residuals]
+    images += [s.res.astype(np.float64) / np.sqrt(s.var.astype(np.float64) + eps)[None] for s in scorer.scores]
+    scores = [np.sort(np.abs(z).ravel()) for z in images]
+    n, k = len(scores), len(scorer.calibration_residuals)
+    if k < 1 or n - k < 1:
+        return np.array([])
+    if math.comb(n, k) <= MAX_SPLITS:
+        splits = list(itertools.combinations(range(n), k))
+    else:
+        rng = np.random.default_rng(seed)
+        splits = [tuple(sorted(rng.choice(n, size=k, replace=False))) for _ in range(MAX_SPLITS)]
+    out = []
+    for cal in splits:
+        arrays = [scores[i] for i in cal]
+        total = sum(a.size for a in arrays)
+        rank = math.ceil((total + 1) * level - 1e-9)
+        if rank > total:
+            continue
+        q = _kth_smallest(arrays, rank)
+        test = [scores[i] for i in range(n) if i not in cal]
+        out.append(sum(int(np.searchsorted(a, q, side="right")) for a in test) / sum(a.size for a in test))
+    return np.array(out)
 
 
 def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
@@ -94,7 +143,9 @@ def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
     measured on its scored (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
     ``{kind}_coverage_min`` / ``_max`` (over the test images), ``conformal_q``, ``isotonic_lo`` /
     ``isotonic_hi`` (the recalibrated quantiles, in σ) and ``ence_isotonic`` / ``ence_conformal``
-    (the calibrated variance's ENCE). NaN where a calibration cannot be fitted."""
+    (the calibrated variance's ENCE), and ``conformal_splits`` / ``_splits_mean`` /
+    ``_splits_within`` (:func:`conformal_over_splits`: the number of re-splits, their mean test
+    coverage and the share within the bar's tolerance). NaN where a calibration cannot be fitted."""
     out: dict[str, float] = {}
     for kind in INTERVAL_KINDS:
         try:
@@ -111,6 +162,11 @@ def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
                     f"ence_{kind}": pooled["ence_calibrated"]})
         if kind == "conformal":
             out["conformal_q"] = cal.fitted["q"]
+            spread = conformal_over_splits(scorer, level)
+            if spread.size:
+                out["conformal_splits"] = int(spread.size)
+                out["conformal_splits_mean"] = float(spread.mean())
+                out["conformal_splits_within"] = float(np.mean(np.abs(spread - level) <= COVERAGE_TOLERANCE + 1e-12))
         else:
             lo, hi = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], cal.fitted["cdf"], cal.fitted["z"])
             out["isotonic_lo"], out["isotonic_hi"] = float(lo), float(hi)
