@@ -57,10 +57,12 @@ Kinds, what each guarantees and under which assumption (α = 1 − level):
   images). It needs n >= 1/α − 1 images (9 at level 0.9); fewer raise an InputError.
 
 Memory: a calibration keeps at most ``max_values`` (default :data:`MAX_VALUES`) values
-(pixels × channels). Beyond that every image contributes an equal share, a seeded random
-subset of its valid pixels (``numpy.random.default_rng([seed, image index])``, without
-replacement, all channels of a chosen pixel); a random subsample of exchangeable values is
-exchangeable, so the guarantees above are unchanged. The JSON records how many were used.
+(pixels × channels). :func:`calibrate` caps every image at an equal share (``max_values`` / the
+number of images) as it goes; :meth:`Calibration.from_residuals` does the same when the total is
+over the limit. A capped image keeps a seeded random subset of its valid pixels
+(``numpy.random.default_rng([seed, image index])``, without replacement, all channels of a
+chosen pixel); a random subsample of exchangeable values is exchangeable, so the guarantees above
+are unchanged. The JSON records how many values were used and how many were available.
 
 Depth: outputs are resized to the ground truth as for scoring, and only pixels with valid
 ground truth (:func:`uqcore.metrics.valid_mask`) are fitted on and scored.
