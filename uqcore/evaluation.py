@@ -54,7 +54,7 @@ from uqcore.errors import InputError
 # the dataset helpers moved to uqcore.datasets; re-exported here for existing callers
 from uqcore.calibration import load_calibration
 from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
-from uqcore.layers import method_setting
+from uqcore.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
 from uqcore.models.base import as_model
 from uqcore.sampler import estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
