@@ -377,6 +377,71 @@ def test_sigma_scaling_rejects_zero_variance():
 
 
 # -- prediction quality ---------------------------------------------------------------------------
+# -- ENCE, coverage, interval width ---------------------------------------------------------------
+def test_ence_hand_computed_3x4():
+    """12 pixels, 3 bins of 4 by variance; RMV / RMSE worked out by hand (exact squares)."""
+    var = np.array([[1.0, 4.0, 9.0, 1.0], [4.0, 9.0, 1.0, 4.0], [9.0, 1.0, 4.0, 9.0]])
+    err = np.array([[1.0, 2.0, 6.0, 1.0], [2.0, 6.0, 1.0, 2.0], [6.0, 1.0, 2.0, 6.0]])
+    # bin 1 (var 1): RMV 1, RMSE 1 -> 0; bin 2 (var 4): RMV 2, RMSE 2 -> 0; bin 3 (var 9): RMV 3, RMSE 6 -> 1
+    rel = M.reliability_diagram(np.zeros((1, 3, 4)), err[None], var, bins=3)
+    np.testing.assert_allclose(rel.rmv, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(rel.rmse, [1.0, 2.0, 6.0])
+    np.testing.assert_array_equal(rel.count, [4, 4, 4])
+    np.testing.assert_allclose(rel.sigma_edges, [[1, 1], [2, 2], [3, 3]])
+    assert M.ence(np.zeros((3, 4)), err, var, bins=3) == pytest.approx(1 / 3)
+    # signed errors and several channels: the squared error of a pixel is the channel mean
+    two = np.stack([err, -err])
+    assert M.ence(np.zeros((2, 3, 4)), two, var, bins=3) == pytest.approx(1 / 3)
+    # a mask keeps the var-1 and var-4 pixels only -> bins of (1, 1, 1, 1) ... all calibrated
+    assert M.ence(np.zeros((3, 4)), err, var, bins=2, mask=var < 5) == pytest.approx(0.0)
+
+
+def test_ence_unequal_bins_ties_and_eps():
+    # 5 pixels into 2 bins: numpy.array_split sizes 3 + 2; ties (var 1) kept in row-major order
+    var = np.array([1.0, 1.0, 1.0, 1.0, 4.0])
+    sq = np.array([1.0, 1.0, 4.0, 9.0, 4.0])
+    rel = M.reliability_vectors(sq, var, bins=2)
+    np.testing.assert_array_equal(rel.count, [3, 2])
+    assert rel.rmse[0] == pytest.approx(math.sqrt(2.0)) and rel.rmse[1] == pytest.approx(math.sqrt(6.5))
+    assert rel.rmv[1] == pytest.approx(math.sqrt(2.5))
+    ref = (abs(1 - math.sqrt(2)) / 1 + abs(math.sqrt(2.5) - math.sqrt(6.5)) / math.sqrt(2.5)) / 2
+    assert M.ence_vectors(sq, var, bins=2) == pytest.approx(ref)
+    assert M.ence_vectors(sq, var - 0.5, bins=2, eps=0.5) == pytest.approx(ref)  # eps added to the variance
+    # more bins than pixels: one pixel per bin
+    assert len(M.reliability_vectors(sq, var, bins=50).count) == 5
+    with pytest.raises(InputError):
+        M.ence_vectors(sq, -var)
+    with pytest.raises(InputError):
+        M.ence_vectors(sq, var[:3])
+
+
+def test_ence_gaussian_calibrated_and_scaled():
+    n = 200_000
+    sigma2 = RNG.uniform(0.1, 4.0, n)
+    r = RNG.standard_normal(n) * np.sqrt(sigma2)
+    assert M.ence_vectors(r ** 2, sigma2, bins=10) < 0.02
+    # a variance 4x too small: RMSE / RMV = 2 in every bin -> ENCE = 1
+    assert M.ence_vectors(r ** 2, sigma2 / 4, bins=10) == pytest.approx(1.0, abs=0.03)
+
+
+def test_coverage_and_width_hand_computed():
+    y = np.array([[[0.0, 1.0], [2.0, 3.0]], [[0.5, 5.0], [2.0, -1.0]]])  # [2, 2, 2]
+    lo = np.zeros((2, 2))
+    hi = np.full((2, 2), 2.0)       # shared by both channels
+    # inside: ch0 0, 1, 2 (3 is out); ch1 0.5, 2 (5 and -1 are out) -> 5 of 8
+    assert M.coverage(y, lo, hi) == pytest.approx(5 / 8)
+    mask = np.array([[True, True], [False, False]])
+    assert M.coverage(y, lo, hi, mask=mask) == pytest.approx(3 / 4)  # 0, 1, 0.5 in; 5 out
+    assert M.interval_width(lo, hi) == pytest.approx(2.0)
+    assert M.interval_width(np.array([[0.0, 1.0]]), np.array([[1.0, 5.0]])) == pytest.approx(2.5)
+    assert M.interval_width(lo, np.where(mask, 1.0, 9.0), mask=mask) == pytest.approx(1.0)
+    assert M.coverage(y, np.full((2, 2), -np.inf), np.full((2, 2), np.inf)) == 1.0
+    with pytest.raises(InputError):
+        M.coverage(y, hi, lo)  # swapped bounds
+    with pytest.raises(InputError):
+        M.coverage(y, np.zeros((3, 3)), np.ones((3, 3)))
+
+
 def test_psnr_ssim_match_skimage_on_y_channel_with_border():
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -449,7 +514,7 @@ def test_cuda_tensors_equal_numpy():
 
 
 # -- the docstrings' examples ---------------------------------------------------------------------
-METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "quality"]
+METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "calibration", "quality"]
 
 
 @pytest.mark.parametrize("family", METRIC_FAMILIES)

@@ -15,6 +15,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -66,6 +67,18 @@ def test_split_is_seeded_disjoint_and_complete():
     assert R.split_indices(3, 10, seed=0)[1]  # always leaves a test image
     with pytest.raises(InputError):
         R.split_indices(1, 1, seed=0)
+
+
+def test_kth_smallest_of_sorted_arrays_matches_partition():
+    from uqcore.paper.run import _kth_smallest
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        arrays = [np.sort(np.round(rng.exponential(size=rng.integers(1, 40)), rng.integers(0, 3)))
+                  for _ in range(rng.integers(1, 5))]
+        union = np.concatenate(arrays)
+        k = int(rng.integers(1, union.size + 1))
+        assert _kth_smallest(arrays, k) == np.partition(union, k - 1)[k - 1]
 
 
 def test_centre_crop():
@@ -162,6 +175,15 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert cal_test == {("3", "2")}
     finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]
     assert finite and all(math.isfinite(v) for v in finite)
+    # calibrated error bars: fitted on the calibration split, measured on the test split, in the markdown
+    assert "## Calibrated error bars (conformal and isotonic)" in text and "Bar 1 (conformal 90% coverage" in text
+    bars = [r for r in rows if r["level"] == "mean"]
+    for r in bars:
+        for k in ("conformal_coverage", "conformal_width", "conformal_q", "isotonic_coverage", "ence", "ence_scaled",
+                  "ence_isotonic"):
+            assert r[k] not in ("", "nan") and math.isfinite(float(r[k])), (r["method"], k)
+        assert 0 <= float(r["conformal_coverage_min"]) <= float(r["conformal_coverage"]) <= float(r["conformal_coverage_max"]) <= 1
+        assert r["conformal_splits"] == "10" and 0 <= float(r["conformal_splits_within"]) <= 1  # C(5, 2) re-splits
     # a number in the markdown comes from the rows
     t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
     assert R.fmt(float(t8["corr"])) in text

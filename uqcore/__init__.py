@@ -1,7 +1,8 @@
 """uqcore: training-free uncertainty estimation for dense regression networks.
 
 Public API (module map in docs/ARCHITECTURE.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
-``estimate``, ``sweep``, ``evaluate``, ``read_image``, ``read_depth``, ``metrics``, ``InputError``.
+``estimate``, ``sweep``, ``evaluate``, ``calibrate``, ``load_calibration``, ``read_image``, ``read_depth``,
+``metrics``, ``InputError``.
 Submodules are imported on first use so that ``import uqcore`` stays cheap.
 """
 
@@ -22,11 +23,14 @@ _LAZY = {
     "Estimate": "uqcore.sampler",
     "sweep": "uqcore.tolerability",
     "evaluate": "uqcore.evaluation",
+    "calibrate": "uqcore.calibration",
+    "load_calibration": "uqcore.calibration",
+    "Calibration": "uqcore.calibration",
     "read_image": "uqcore.io",
     "read_depth": "uqcore.io",
 }
 _SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models", "methods", "scoring",
-               "evaluation", "tolerability"}
+               "evaluation", "tolerability", "calibration", "datasets"}
 
 __all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -34,14 +34,9 @@ prediction, as for plain MC-dropout). Variants of one engine method share one se
 The training-free methods score the unperturbed output. Every image is sampled with the same
 ``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
-Datasets from a folder (:func:`load_pairs`): SR -- every image is an HR image; it is cropped to a
-multiple of the model's scale (rows/columns beyond the largest multiple are dropped at the
-bottom/right) and the input is its bicubic downscale
-(:func:`uqcore.models.srresnet.bicubic_downscale`: antialiased bicubic, clamped to [0, 1]).
-Depth -- ``name.png`` (or .jpg/.jpeg) with ``name_depth.png`` (16-bit, millimetres) or
-``name_depth.npy`` (metres). Generic image task -- ``name.png`` with ``name_target.png``.
-A depth output whose size differs from the ground truth's is resized bilinearly to it (with
-its variance) before scoring.
+Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
+documents the folder layouts. A depth output whose size differs from the ground truth's is
+resized bilinearly to it (with its variance) before scoring.
 """
 
 from __future__ import annotations
@@ -60,8 +55,10 @@ import torch
 
 from uqcore import methods as _methods
 from uqcore.errors import InputError
-from uqcore.io import read_depth, read_image
-from uqcore.layers import default_layer
+# the dataset helpers moved to uqcore.datasets; re-exported here for existing callers
+from uqcore.calibration import load_calibration
+from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
+from uqcore.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
 from uqcore.models.base import as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
@@ -73,82 +70,8 @@ LAYER_METHODS = _methods.LAYER_METHODS
 METHOD_VARIANTS = {n: (v.engine, v.prediction) for n, v in _methods.VARIANTS.items()}
 # What evaluate scores when no methods are given: the training-free methods.
 DEFAULT_METHODS = _methods.TRAINING_FREE
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 Progress = Callable[[int, int], None]
-
-
-# -- datasets ------------------------------------------------------------------------------------
-def make_lr(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR input, cropped HR) from an HR image [1, C, H, W]: crop to a multiple of ``scale``
-    (bottom/right rows and columns dropped), then bicubic downscale by ``scale``."""
-    h, w = hr.shape[-2] // scale * scale, hr.shape[-1] // scale * scale
-    if h < 2 * scale or w < 2 * scale:
-        raise InputError(f"the HR image ({hr.shape[-2]}x{hr.shape[-1]}) is too small for x{scale} super-resolution")
-    hr = hr[..., :h, :w].contiguous()
-    return bicubic_downscale(hr, scale), hr
-
-
-def list_pair_files(folder: str | Path, task: str) -> list[tuple[str, Path, Path | None]]:
-    """(name, input file, target file or None for SR) in sorted order; see the module docstring."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputError(f"{root} is not a folder; --data needs a folder of images")
-    files = sorted(p for p in root.iterdir() if p.is_file())
-    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    found: list[tuple[str, Path, Path | None]] = []
-    if task == "sr":
-        found = [(p.stem, p, None) for p in images if not p.stem.endswith(("_depth", "_target"))]
-        what = "HR images (PNG/JPEG/...)"
-    elif task == "depth":
-        for p in images:
-            if p.stem.endswith("_depth"):
-                continue
-            for cand in (root / f"{p.stem}_depth.png", root / f"{p.stem}_depth.npy"):
-                if cand.is_file():
-                    found.append((p.stem, p, cand))
-                    break
-        what = "RGB/depth pairs (name.png + name_depth.png in mm or name_depth.npy in m)"
-    else:
-        for p in images:
-            if p.stem.endswith("_target"):
-                continue
-            cands = [root / f"{p.stem}_target{s}" for s in IMAGE_SUFFIXES]
-            match = next((c for c in cands if c.is_file()), None)
-            if match is not None:
-                found.append((p.stem, p, match))
-        what = "input/target pairs (name.png + name_target.png)"
-    if not found:
-        raise InputError(f"{root} holds no {what}")
-    return found
-
-
-def load_pairs(folder: str | Path, model: Any, limit: int | None = None) -> tuple[list[str], list[tuple[torch.Tensor, torch.Tensor]]]:
-    """(names, [(input [1, C, h, w], target)]) from a folder, for ``model``'s task.
-
-    SR target: the cropped HR [3, H, W]; depth target: [H, W] metres; image: [C, H, W]."""
-    model = as_model(model)
-    entries = list_pair_files(folder, model.task)
-    if limit is not None:
-        if limit < 1:
-            raise InputError(f"--limit must be at least 1, got {limit}")
-        entries = entries[:limit]
-    names, pairs = [], []
-    for name, src, tgt in entries:
-        img = read_image(src)
-        if model.task == "sr":
-            lr, hr = make_lr(img, model.scale)
-            pairs.append((lr, hr[0]))
-        elif model.task == "depth":
-            depth = read_depth(tgt)
-            if tuple(depth.shape) != tuple(img.shape[-2:]):
-                raise InputError(f"{tgt.name} is {depth.shape[0]}x{depth.shape[1]} but {src.name} is "
-                                 f"{img.shape[-2]}x{img.shape[-1]}; the depth map must match its image")
-            pairs.append((img, depth))
-        else:
-            pairs.append((img, read_image(tgt)[0]))
-        names.append(name)
-    return names, pairs
 
 
 # -- evaluation ----------------------------------------------------------------------------------
@@ -188,6 +111,34 @@ def _check_pairs(pairs: Any) -> list[tuple[Any, Any]]:
     return out
 
 
+def _pair_names(pairs: Sequence[Any]) -> list[str]:
+    return [str(p[0]) if len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
+
+
+def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, sample_counts: list) -> set:
+    """{(variant, samples)} that ``calibration`` applies to; an InputError if it belongs to another
+    model or matches none of the evaluated settings."""
+    calibration.check(model)
+    runs, reasons = set(), []
+    for engine, variants in plan:
+        lay, st = settings[engine]
+        for label, _ in variants:
+            for n in sample_counts:
+                reason = calibration.mismatch(method=label, layer=lay, strength=st, samples=int(n))
+                if reason is None:
+                    runs.add((label, int(n)))
+                else:
+                    reasons.append(reason)
+    if not runs:
+        raise InputError(reasons[0] if reasons else "the calibration matches none of the evaluated methods")
+    return runs
+
+
+def _image_row(label: str, n: int, name: str, index: int, s: Any) -> dict[str, Any]:
+    return {"method": label, "samples": n, "image": name, "index": index, "nll": s.nll,
+            "corr_pixel": s.stats["corr_pixel"], "ause_pixel": s.stats["ause_pixel"], **s.quality, **s.interval}
+
+
 def evaluate(
     model: Any,
     pairs: Sequence[tuple[Any, Any]],
@@ -204,6 +155,8 @@ def evaluate(
     steps: int = 50,
     reliability_target: float = DEFAULT_TARGET,
     max_samples: int = DEFAULT_MAX_SAMPLES,
+    calibration: Any = None,
+    on_image: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Score ``methods`` x ``samples`` on (input [1, C, h, w], target) ``pairs``; one row per
     (method, sample count, level), levels in the order mean, patch, block, pixel.
@@ -214,8 +167,17 @@ def evaluate(
     layer / strength: for "noise" and "dropout"; one value for both, a dict {method: value}, or
     None for the defaults (:func:`uqcore.layers.default_layer`, a middle block; the strength is
     the method's ``default_strength`` in :mod:`uqcore.methods`: noise std 0.05, dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
-    (name, input, target) triples. See the module docstring for every field."""
+    (name, input, target) triples. See the module docstring for every field.
+
+    calibration: a fitted :class:`uqcore.calibration.Calibration` (or the path of its JSON) for
+    ``model`` and one of the evaluated settings; the rows of that method and sample count get
+    ``coverage``, ``interval_width``, ``ence`` and ``ence_calibrated`` over all the images (other
+    rows keep the raw ``ence`` only). An InputError if it belongs to another model or matches no
+    evaluated setting. ``on_image(row)`` is called with one row per (method, sample count, image):
+    method, samples, image (name), index, nll, corr_pixel, ause_pixel, quality and -- where
+    calibrated -- the four calibration columns."""
     model = as_model(model)
+    names = _pair_names(pairs)
     pairs = _check_pairs(pairs)
     plan = method_plan(model, methods)
     sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
@@ -224,6 +186,9 @@ def evaluate(
     cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
     targets = [prepare_target(model.task, t) for _, t in pairs]
     settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
+    if isinstance(calibration, (str, Path)):
+        calibration = load_calibration(calibration)
+    calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
 
     total = len(plan) * len(sample_counts) * len(pairs)
     done = 0
@@ -232,7 +197,8 @@ def evaluate(
     for engine, variants in plan:
         lay, st = settings[engine]
         for n in sample_counts:
-            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=segment_cache)
+            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=segment_cache,
+                                     calibration=calibration if (label, _count(n)) in calibrated else None)
                        for label, _ in variants}
             drawn: list[int] = []
             reliability: list[float] = []
@@ -243,8 +209,10 @@ def evaluate(
                 if est.reliability is not None:
                     reliability.append(est.reliability)
                 for label, source in variants:
-                    scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
-                                          drawn=est.samples, key=i)
+                    score = scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
+                                                  drawn=est.samples, key=i)
+                    if on_image is not None:
+                        on_image(_image_row(label, _count(n), names[i], i, score))
                 done += 1
                 if progress is not None:
                     progress(done, total)
@@ -269,12 +237,7 @@ def _count(n: Any) -> int | str:
 def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
     """(layer, strength) of ``engine``: the given ones or the defaults; (None, None) where the
     method takes no layer."""
-    spec = _methods.spec(engine)
-    if not spec.needs_layer:
-        return None, None
-    lay = _per_method(layer, engine, None) or default_layer(model)
-    st = _per_method(strength, engine, None)
-    return lay, float(spec.default_strength if st is None else st)
+    return method_setting(model, engine, _per_method(layer, engine, None), _per_method(strength, engine, None))
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -371,20 +334,51 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundled model name or model path")
     parser.add_argument("--data", required=True,
                         help="folder: SR -> HR images; depth -> name.png + name_depth.png (mm) / name_depth.npy (m)")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help="comma-separated: " + ", ".join(_methods.VARIANTS))
-    parser.add_argument("--samples", default="8",
-                        help="comma-separated sample counts and/or auto, e.g. 8,32,auto (auto: draw per image "
-                             "until the variance map's split-half reliability reaches --reliability)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated: " + ", ".join(_methods.VARIANTS)
+                             + f" (default: {','.join(DEFAULT_METHODS)}; with --calibration its method)")
+    parser.add_argument("--samples", default=None,
+                        help="comma-separated sample counts and/or auto, e.g. 8,32,auto (auto: draw per image until "
+                             "the variance map's split-half reliability reaches --reliability; default 8; with "
+                             "--calibration its count)")
+    parser.add_argument("--layer", help="layer for noise/dropout: NAME or noise:NAME,dropout:NAME (default: a middle "
+                                        "block; with --calibration its layer)")
+    parser.add_argument("--strength", help="noise std / dropout rate: VALUE or noise:0.05,dropout:0.1 (default: the "
+                                           "method's; with --calibration its strength)")
+    parser.add_argument("--seed", type=int, default=None, help="default 0 (with --calibration: its seed)")
     add_auto_options(parser)
-    parser.add_argument("--layer", help="layer for noise/dropout: NAME or noise:NAME,dropout:NAME (default: a middle block)")
-    parser.add_argument("--strength", help="noise std / dropout rate: VALUE or noise:0.05,dropout:0.1")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
     parser.add_argument("--calibration-fraction", type=float, default=0.5,
                         help="share of images used to fit the σ-scaling (default 0.5)")
+    parser.add_argument("--calibration", metavar="CAL.json",
+                        help="a calibration from `python -m uqcore calibrate`: adds coverage, interval_width, ence, "
+                             "ence_calibrated per image and to the summary of its method")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    parser.add_argument("--out", help="write the rows to this .csv (or .json) file")
+    parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
+                                      "run to <name>_images.csv / .json next to it)")
+
+
+def _cli_setting(args: argparse.Namespace, cal: Any) -> tuple[list[str], list[int | str], Any, Any, int]:
+    """methods, samples, layer, strength, seed from the flags; a calibration fills the ones not given."""
+    s = cal.setting if cal is not None else {}
+    methods = ([m.strip() for m in args.methods.split(",") if m.strip()] if args.methods
+               else [s["method"]] if s.get("method") else list(DEFAULT_METHODS))
+    text = args.samples or (str(s["samples"]) if isinstance(s.get("samples"), int) else "8")
+    samples = [parse_samples(v, "--samples") for v in text.split(",") if v.strip()]
+    layer = _parse_per_method(args.layer, str, "--layer")
+    strength = _parse_per_method(args.strength, float, "--strength")
+    if s.get("layer") is not None:
+        layer = {s["engine"]: s["layer"]} if layer is None else layer
+        strength = {s["engine"]: float(s["strength"])} if strength is None else strength
+    seed = args.seed if args.seed is not None else int(s.get("seed", 0))
+    return methods, samples, layer, strength, seed
+
+
+def _image_table(rows: Sequence[dict[str, Any]]) -> str:
+    cols = ["method", "samples", "image", "coverage", "interval_width", "ence", "ence_calibrated"]
+    body = [[str(r.get(c, "")) if not isinstance(r.get(c), float) else f"{r[c]:.4g}" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(b[j]) for b in body)) for j, c in enumerate(cols)]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in [cols, *body])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -394,20 +388,26 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models import load_model
 
     model = load_model(args.model)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    samples = [parse_samples(s, "--samples") for s in args.samples.split(",") if s.strip()]
-    layer = _parse_per_method(args.layer, str, "--layer")
-    strength = _parse_per_method(args.strength, float, "--strength")
+    cal = load_calibration(args.calibration) if args.calibration else None
+    methods, samples, layer, strength, seed = _cli_setting(args, cal)
     names, pairs = load_pairs(args.data, model, args.limit)
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} image(s) from {args.data}", file=sys.stderr)
+    if cal is not None:
+        print(cal.summary(), file=sys.stderr)
+        shared = sorted(set(names) & set(cal.images))
+        if shared:
+            print(f"note: {len(shared)} of these images ({', '.join(shared[:5])}{', ...' if len(shared) > 5 else ''}) "
+                  "were used to fit the calibration; their coverage is in-sample (optimistic)", file=sys.stderr)
+    images: list[dict[str, Any]] = []
     with tqdm(total=1, desc="evaluate", unit="image", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        rows = evaluate(model, pairs, methods=methods, samples=samples, layer=layer, strength=strength,
-                        seed=args.seed, calibration_fraction=args.calibration_fraction, device=args.device,
-                        progress=progress, reliability_target=args.reliability, max_samples=args.max_samples)
+        rows = evaluate(model, list(zip(names, *zip(*pairs))), methods=methods, samples=samples, layer=layer,
+                        strength=strength, seed=seed, calibration_fraction=args.calibration_fraction,
+                        device=args.device, progress=progress, calibration=cal, on_image=images.append,
+                        reliability_target=args.reliability, max_samples=args.max_samples)
     print(format_table(rows))
     settings = sorted({(r["method"], r["layer"], r["strength"]) for r in rows if r["layer"]})
     for method, lay, st in settings:
@@ -417,7 +417,20 @@ def run(args: argparse.Namespace) -> int:
             rel = "-" if r["reliability"] is None else f"{r['reliability']:.3f}"
             print(f"{r['method']} (auto): {r['samples_drawn_min']}-{r['samples_drawn_max']} samples per image, "
                   f"mean map reliability {rel}")
+    calibrated = [r for r in images if "coverage" in r]
+    if calibrated:
+        print(f"\nper image ({cal.kind} interval at level {cal.level:g}):")
+        print(_image_table(calibrated))
+        for r in rows:
+            if "coverage" in r and r["level"] == LEVELS[0]:
+                print(f"all images, {r['method']} ({r['samples']}): coverage {r['coverage']:.4f}, interval_width "
+                      f"{r['interval_width']:.4g}, ence {r['ence']:.4g}, ence_calibrated {r['ence_calibrated']:.4g}")
     if args.out:
         write_rows(rows, args.out)
         print(f"wrote {len(rows)} rows to {args.out}")
+        if calibrated:
+            out = Path(args.out)
+            per_image = out.with_name(f"{out.stem}_images{out.suffix}")
+            write_rows(images, per_image)
+            print(f"wrote {len(images)} per-image rows to {per_image}")
     return 0

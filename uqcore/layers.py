@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from uqcore import methods as _methods
 from uqcore.errors import InputError
 from uqcore.hooks import forward_hooks
 from uqcore.models.base import UQModel, as_model, checked_forward
@@ -144,6 +145,17 @@ def default_layer(model: Any) -> str:
     """A middle layer of :func:`candidate_layers` (intermediate layers suit infer-noise/-dropout)."""
     cands = candidate_layers(model)
     return cands[len(cands) // 2]
+
+
+def method_setting(model: Any, method: str, layer: str | None = None,
+                   strength: float | None = None) -> tuple[str | None, float | None]:
+    """(layer, strength) that engine ``method`` runs with on ``model``: the given ones, or the
+    defaults (:func:`default_layer`, the spec's ``default_strength``); (None, None) for a method
+    that takes no layer (the given values are ignored there, as ``estimate`` ignores them)."""
+    spec = _methods.spec(method)
+    if not spec.needs_layer:
+        return None, None
+    return layer or default_layer(model), float(spec.default_strength if strength is None else strength)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,15 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
   (:func:`image_values` with ``split="checkerboard"``).
 * **Dataset summary** (:meth:`Scorer.compute`): pixel / patch / block values averaged over the
   images (NaN left out); mean level across the images (per-image mean error vs mean variance);
-  NLL averaged over images; calibration error and σ-scaled NLL on the held-out images.
+  NLL averaged over images; ENCE (:data:`ENCE_BINS` equal-count bins, variance + :data:`EPS`)
+  over the pooled pixels; calibration error, ENCE and σ-scaled NLL on the held-out images.
+* **Calibrated intervals** (:mod:`uqcore.calibration` plugs in here): a scorer built with a
+  fitted ``calibration`` adds to every image (:attr:`ImageScore.interval`) and to the summary
+  ``coverage`` (fraction of valid values -- pixels x channels -- inside the interval),
+  ``interval_width`` (mean, output units), ``ence`` (raw) and ``ence_calibrated`` (the
+  calibration's variance); :meth:`Scorer.interval_summary` gives the same numbers for any fitted
+  calibration over any of the scored images (the paper run fits its own on the calibration split,
+  from the residuals :meth:`Scorer.add_calibration` keeps).
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ LEVELS = ("mean", "patch", "block", "pixel")
 IMAGE_LEVELS = ("pixel", "patch", "block")  # computed per image and averaged; "mean" is across images
 EPS = 1e-6
 SIGMA_TILE = 16  # checkerboard tile size for the single-image σ-scaling split
+ENCE_BINS = 10   # equal-count variance bins of the ENCE in summaries and calibration columns
+INTERVAL_COLUMNS = ("coverage", "interval_width", "ence", "ence_calibrated")
 DEPTH_QUALITY = ("abs_rel", "rmse", "log10", "delta1")
 assert set(LEVELS) == set(M.LEVELS)
 
@@ -107,10 +117,12 @@ class ImageScore:
 
     stats: ``{corr,spearman,ause,aurg}_{pixel,patch,block}``; mean_error / mean_variance over the
     valid pixels; r2: squared residuals [C, N] (float32) and var: variance [N] (float32) on the N
-    valid pixels, in row-major order; valid: the [H, W] mask of those pixels; nll; quality;
-    seconds and drawn (samples) of the estimate."""
+    valid pixels, in row-major order; res: the signed residuals target - prediction [C, N]
+    (float32); valid: the [H, W] mask of those pixels; nll; quality; seconds and drawn (samples)
+    of the estimate; interval: the :data:`INTERVAL_COLUMNS` of a calibrated scorer (else empty)."""
 
-    __slots__ = ("stats", "mean_error", "mean_variance", "r2", "var", "valid", "nll", "quality", "seconds", "drawn")
+    __slots__ = ("stats", "mean_error", "mean_variance", "r2", "res", "var", "valid", "nll", "quality", "seconds",
+                 "drawn", "interval")
 
 
 def _segments(p: np.ndarray, cache: dict | None, key: Any) -> np.ndarray:
@@ -135,9 +147,12 @@ def _aligned(model: Any, prediction: Any, variance: Any, target: np.ndarray) -> 
 
 
 def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
-                segment_cache: dict | None = None, key: Any = None, patch: int = 16, steps: int = 50) -> ImageScore:
+                segment_cache: dict | None = None, key: Any = None, patch: int = 16, steps: int = 50,
+                calibration: Any = None) -> ImageScore:
     """Score one estimate (prediction [C, H, W], variance [H, W]) against ``target`` (see
-    :func:`prepare_target`). Superpixels are cached in ``segment_cache`` under (key, prediction)."""
+    :func:`prepare_target`). Superpixels are cached in ``segment_cache`` under (key, prediction).
+    With a fitted ``calibration`` (:class:`uqcore.calibration.Calibration`) the image's
+    :data:`INTERVAL_COLUMNS` are computed too (:func:`interval_values`)."""
     target = prepare_target(model.task, target)
     p, v = _aligned(model, prediction, variance, target)
     mask = M.valid_mask(target) if model.task == "depth" else None
@@ -149,10 +164,13 @@ def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seco
     s.mean_variance = float(v[s.valid].mean())
     pc = p if p.ndim == 3 else p[None]
     tc = target if target.ndim == 3 else target[None]
-    s.r2 = ((pc - tc)[:, s.valid] ** 2).astype(np.float32)  # [C, N]
+    res = (tc - pc)[:, s.valid]
+    s.r2 = (res ** 2).astype(np.float32)  # [C, N]
+    s.res = res.astype(np.float32)        # [C, N]
     s.var = v[s.valid].astype(np.float32)                     # [N]
     if (s.var < 0).any() or not np.isfinite(s.var).all():
         raise InputError("the method returned a negative or non-finite variance")
+    s.interval = {} if calibration is None else interval_values(calibration, res, v[s.valid])
     s.nll = M.nll_vectors(s.r2.astype(np.float64), s.var.astype(np.float64), EPS)
     s.quality = quality(model, p, target, mask)
     s.seconds = seconds
@@ -167,12 +185,37 @@ Vectors = tuple[np.ndarray, np.ndarray]  # (channel-mean squared residual [N], v
 def fit_vectors(model: Any, prediction: Any, variance: Any, target: Any) -> Vectors:
     """An image used only for calibration: its (channel-mean squared residual, variance) on the
     valid pixels, in float64 (no rounding to the stored float32 of :class:`ImageScore`)."""
+    res, v = residual_vectors(model, prediction, variance, target)
+    return (res ** 2).mean(0), v
+
+
+def residual_vectors(model: Any, prediction: Any, variance: Any, target: Any) -> Vectors:
+    """(signed residuals target - prediction [C, N], variance [N]) on the valid pixels, float64,
+    with depth outputs resized to the target as for scoring: what a calibration is fitted on."""
     target = prepare_target(model.task, target)
     p, v = _aligned(model, prediction, variance, target)
     valid = M.valid_mask(target) if model.task == "depth" else np.ones(target.shape[-2:], bool)
     pc = p if p.ndim == 3 else p[None]
     tc = target if target.ndim == 3 else target[None]
-    return ((pc - tc)[:, valid] ** 2).mean(0), v[valid]
+    v = v[valid]
+    if (v < 0).any() or not np.isfinite(v).all():
+        raise InputError("the method returned a negative or non-finite variance")
+    return (tc - pc)[:, valid], v
+
+
+def interval_values(calibration: Any, res: np.ndarray, v: np.ndarray, bins: int = ENCE_BINS) -> dict[str, float]:
+    """:data:`INTERVAL_COLUMNS` of signed residuals ``res`` [C, N] and variances ``v`` [N] under a
+    fitted calibration (anything with ``offsets(v) -> (lo, hi)``, the interval around the
+    prediction, and ``calibrated_variance(v)``): coverage of the values, mean width, ENCE of the
+    raw variance (+ :data:`EPS`) and of the calibrated one."""
+    res, v = np.asarray(res, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if res.ndim == 1:
+        res = res[None]
+    lo, hi = calibration.offsets(v)
+    r2 = (res ** 2).mean(axis=0)
+    return {"coverage": M.coverage(res, lo[None], hi[None]), "interval_width": M.interval_width(lo, hi),
+            "ence": M.ence_vectors(r2, v, bins=bins, eps=EPS),
+            "ence_calibrated": M.ence_vectors(r2, calibration.calibrated_variance(v), bins=bins)}
 
 
 def score_vectors(score: ImageScore, pixels: np.ndarray | None = None) -> Vectors:
@@ -264,29 +307,48 @@ class Scorer:
 
     The calibration split is a parameter of :meth:`compute`: indices of scored images (by images),
     or -- with no indices -- the images given to :meth:`add_calibration` (an explicit list of
-    images used only to fit the σ-scaling)."""
+    images used only to fit the σ-scaling; their signed residuals are kept in
+    ``calibration_residuals`` for fitting other calibrations, :mod:`uqcore.calibration`).
+    ``calibration``: a fitted calibration whose :data:`INTERVAL_COLUMNS` every image and the
+    summary get (the caller checks that it belongs to this model and setting)."""
 
-    def __init__(self, model: Any, *, patch: int = 16, steps: int = 50, segment_cache: dict | None = None) -> None:
+    def __init__(self, model: Any, *, patch: int = 16, steps: int = 50, segment_cache: dict | None = None,
+                 calibration: Any = None) -> None:
         self.model, self.patch, self.steps = model, patch, steps
         self.segment_cache = {} if segment_cache is None else segment_cache
         self.scores: list[ImageScore] = []
         self.calibration: list[Vectors] = []
+        self.calibration_residuals: list[Vectors] = []
+        self.interval_calibration = calibration
 
     def update(self, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
                key: Any = None) -> ImageScore:
         s = score_image(self.model, prediction, variance, target, seconds=seconds, drawn=drawn,
-                        segment_cache=self.segment_cache, key=key, patch=self.patch, steps=self.steps)
+                        segment_cache=self.segment_cache, key=key, patch=self.patch, steps=self.steps,
+                        calibration=self.interval_calibration)
         self.scores.append(s)
         return s
 
     def add_calibration(self, prediction: Any, variance: Any, target: Any) -> None:
-        self.calibration.append(fit_vectors(self.model, prediction, variance, target))
+        res, v = residual_vectors(self.model, prediction, variance, target)
+        self.calibration.append(((res ** 2).mean(0), v))
+        self.calibration_residuals.append((res, v))
+
+    def interval_summary(self, calibration: Any, images: Sequence[int] | None = None) -> dict[str, float]:
+        """:data:`INTERVAL_COLUMNS` of a fitted ``calibration`` over the pooled valid values of the
+        scored ``images`` (indices; all if None)."""
+        idx = range(len(self.scores)) if images is None else images
+        res = np.concatenate([self.scores[i].res for i in idx], axis=1)
+        v = np.concatenate([self.scores[i].var for i in idx])
+        return interval_values(calibration, res, v)
 
     def compute(self, calibration: Sequence[int] | None = None, test: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
         """{level: {ause, aurg, corr, spearman}} for every level of :data:`LEVELS`, and the
-        level-independent numbers under "common": nll (all scored images), variance_scale,
-        nll_heldout / nll_scaled / calibration_error / calibration_error_scaled (the ``test``
-        images; all scored images if None), quality, seconds_per_image, samples_drawn."""
+        level-independent numbers under "common": nll and ence (all scored images), variance_scale,
+        nll_heldout / nll_scaled / calibration_error / calibration_error_scaled / ence_heldout /
+        ence_scaled (the ``test`` images; all scored images if None), quality, seconds_per_image,
+        samples_drawn; with a ``calibration`` also coverage, interval_width and ence_calibrated
+        (all scored images)."""
         scores = self.scores
         test = list(range(len(scores))) if test is None else list(test)
         out = self._levels()
@@ -297,13 +359,21 @@ class Scorer:
         r2_test = np.concatenate([scores[i].r2 for i in test], axis=1).astype(np.float64)
         v_test = np.concatenate([scores[i].var for i in test]).astype(np.float64)
         common["calibration_error"] = _calibration_error(r2_test, v_test)
+        common["ence_heldout"] = M.ence_vectors(r2_test, v_test, bins=ENCE_BINS, eps=EPS)
         if math.isfinite(scale):
             common["nll_scaled"] = float(np.mean([M.nll_vectors(scores[i].r2.astype(np.float64),
                                                                 scale * scores[i].var.astype(np.float64), EPS)
                                                   for i in test]))
             common["calibration_error_scaled"] = _calibration_error(r2_test, scale * v_test)
+            common["ence_scaled"] = M.ence_vectors(r2_test, scale * v_test, bins=ENCE_BINS, eps=EPS)
         else:
-            common["nll_scaled"] = common["calibration_error_scaled"] = float("nan")
+            common["nll_scaled"] = common["calibration_error_scaled"] = common["ence_scaled"] = float("nan")
+        if self.interval_calibration is not None:
+            common.update(self.interval_summary(self.interval_calibration))
+        else:
+            common["ence"] = M.ence_vectors(np.concatenate([s.r2 for s in scores], axis=1).astype(np.float64),
+                                            np.concatenate([s.var for s in scores]).astype(np.float64),
+                                            bins=ENCE_BINS, eps=EPS)
         for k in scores[0].quality:
             common[k] = nanmean([s.quality.get(k) for s in scores])
         common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))

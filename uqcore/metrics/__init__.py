@@ -42,16 +42,24 @@ Definitions (the reference for every number in docs/; each function repeats its 
   1/2 log(2 pi (sigma^2 + eps)) + (y - mu)^2 / (2 (sigma^2 + eps)).
 * **Calibration** (Kuleshov et al. 2018) -- for confidence levels p, the observed fraction of
   targets inside the central Gaussian interval mu +- z_{(1+p)/2} sigma against the expected p.
+* **ENCE** (Levi et al. 2022) -- pixels sorted by variance into ``bins`` equal-count bins
+  (ties: row-major order); ENCE = (1/B) sum_j |RMV_j - RMSE_j| / RMV_j with RMV_j = sqrt(mean
+  sigma^2) and RMSE_j = sqrt(mean squared error) in bin j (:func:`reliability_diagram` gives the
+  per-bin values). **Coverage** -- the fraction of valid values (pixels x channels) inside
+  [lower, upper]; **interval width** -- the mean of upper - lower over them.
 
 Families (one module each): ``validation`` (inputs, valid pixels, error maps), ``levels`` (tiles,
 superpixels, pooling), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
 Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
-``quality`` (PSNR, SSIM, depth errors). Every public function carries a ``>>>`` example that the
+``calibration`` (ENCE and its reliability diagram, interval coverage and width), ``quality``
+(PSNR, SSIM, depth errors). Every public function carries a ``>>>`` example that the
 tests run (``tests/test_metrics.py``).
 """
 
 from __future__ import annotations
 
+from uqcore.metrics.calibration import (Reliability, coverage, ence, ence_vectors, interval_width,
+                                        reliability_diagram, reliability_vectors)
 from uqcore.metrics.correlation import correlations, pearson, ranks, spearman
 from uqcore.metrics.levels import LEVELS, SLIC_COMPACTNESS, SLIC_PIXELS_PER_SEGMENT, patch_labels, superpixels
 from uqcore.metrics.likelihood import (
@@ -73,5 +81,6 @@ __all__ = [
     "LEVELS", "Sparsification", "valid_mask", "error_map", "patch_labels", "superpixels", "sparsification",
     "ause", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
-    "apply_variance_scale", "psnr", "ssim", "depth_quality",
+    "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",
+    "reliability_vectors", "ence", "ence_vectors", "coverage", "interval_width",
 ]

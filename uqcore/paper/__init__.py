@@ -9,7 +9,8 @@ It writes nowhere else.
 
 Modules: :mod:`~uqcore.paper.values` (the published numbers and the paper's columns),
 :mod:`~uqcore.paper.report` (settings and the report), :mod:`~uqcore.paper.run` (splits, sweeps,
-tables; scored by :class:`uqcore.scoring.Scorer`), :mod:`~uqcore.paper.figures`,
+tables; scored by :class:`uqcore.scoring.Scorer`), :mod:`~uqcore.paper.intervals` (calibrated
+error bars), :mod:`~uqcore.paper.figures`,
 :mod:`~uqcore.paper.discussion`, :mod:`~uqcore.paper.markdown`, :mod:`~uqcore.paper.cli`.
 
 Steps:
@@ -38,7 +39,11 @@ Steps:
    paper -- the NLL after sigma-scaling, whose variance scale is fitted on the calibration
    split (:func:`uqcore.metrics.fit_scale_vectors`) and applied to the test split. Metric
    definitions: :mod:`uqcore.metrics` and :mod:`uqcore.scoring`.
-4. **Discussion** generated from the numbers: each of the paper's claims is tested with a
+4. **Calibrated error bars** (:mod:`~uqcore.paper.intervals`): per column, a split-conformal and an
+   isotonic calibration at ``interval_level`` (0.9) fitted on the calibration split; their
+   coverage and width on the test split, and ENCE raw / σ-scaled / isotonic, with the issue's bars
+   checked (printed, and a section of the markdown).
+5. **Discussion** generated from the numbers: each of the paper's claims is tested with a
    stated rule (see :func:`discussion`) on our numbers and, where the rule applies, on the
    paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree.
 

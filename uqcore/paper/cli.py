@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from uqcore.errors import InputError
+from uqcore.paper.intervals import text as interval_text
 from uqcore.paper.markdown import sibling_csv
 from uqcore.paper.report import DEPTH_DATA, QUICK, SR_DATA, Settings
 from uqcore.paper.run import run_reproduction
@@ -31,6 +32,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="HR centre crop, pixels per side (default 256; --quick 96; 0 = whole images)")
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="relative loss increase a chosen perturbation may cause (default 0.05)")
+    parser.add_argument("--interval-level", type=float, default=0.9,
+                        help="level of the calibrated error bars (conformal / isotonic; default 0.9)")
     parser.add_argument("--sr-models", default="srresnet,srgan", help="comma-separated SR models for Table 1")
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
@@ -49,7 +52,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise InputError(f"--tolerance is a relative loss increase such as 0.05, got {args.tolerance}")
     s = replace(s, seed=args.seed, device=args.device, tolerance=args.tolerance, sr_models=sr_models,
                 mcdrop_model=args.mcdrop_model, ensemble_model=args.ensemble_model, llm_model=args.llm_model,
-                depth_model=args.depth_model, sr_data=args.sr_data, depth_data=args.depth_data)
+                depth_model=args.depth_model, sr_data=args.sr_data, depth_data=args.depth_data,
+                interval_level=args.interval_level)
+    if not 0 < args.interval_level < 1:
+        raise InputError(f"--interval-level must be between 0 and 1, e.g. 0.9; got {args.interval_level}")
     if args.sr_crop is not None:
         if args.sr_crop < 0:
             raise InputError(f"--sr-crop must be 0 (whole images) or a positive size, got {args.sr_crop}")
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     figures = None if args.no_figures else (Path(args.figures) if args.figures else out.parent / "figures")
     command = command_line(args)
     report = run_reproduction(s, command=command, out=out, figures=figures)
+    print(interval_text(report))
     print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}"
           + (f" and {len(report.figures)} figures in {figures}" if report.figures else ""))
     return 0

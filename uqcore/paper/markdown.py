@@ -11,6 +11,7 @@ from typing import Any
 
 from uqcore.evaluation import write_rows
 from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
+from uqcore.paper.intervals import markdown_lines as interval_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
 from uqcore.methods import label as method_label
@@ -84,6 +85,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
     L += _setup_lines(report)
     L += _timing_and_tolerability_lines(report, out)
     L += _table_lines(report)
+    L += interval_lines(report)
     L += ["## Discussion (generated from the numbers above)", ""]
     L += discussion(report)
     L += ["## Files", "",
@@ -116,8 +118,8 @@ def _setup_lines(report: Report) -> list[str]:
           f"{', '.join(report.splits['depth']['calibration'])}; test split: {', '.join(report.splits['depth']['test'])}.",
           f"- **Split**: seeded permutation (`numpy.random.default_rng({s.seed}).permutation`); its first "
           f"{s.sr_calibration} (SR) / {s.depth_calibration} (depth) images are the calibration split. The calibration "
-          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling; every table "
-          "number is measured on the test split.",
+          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling and the "
+          "calibrated error bars (conformal, isotonic); every table number is measured on the test split.",
           f"- **Tolerability sweeps** (calibration split): {s.sweep_layers} layers spread from early to late "
           f"(`uqcore.sweep.default_layers`) × noise std {', '.join(f'{v:g}' for v in s.noise_strengths)} / dropout rate "
           f"{', '.join(f'{v:g}' for v in s.dropout_strengths)}, {s.sweep_samples} samples, seed {s.seed}. Loss = mean L1 of "

@@ -42,6 +42,7 @@ class Settings:
     sr_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(SR_SAMPLES))
     depth_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEPTH_SAMPLES))
     device: str | None = None
+    interval_level: float = 0.9       # calibrated error bars: conformal / isotonic at this level
 
 
 QUICK = dict(

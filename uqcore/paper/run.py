@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import os
 import platform
@@ -17,17 +18,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from uqcore.calibration import Calibration
 from uqcore.errors import InputError
 from uqcore.evaluation import list_pair_files, load_pairs, make_lr, method_plan
 from uqcore.io import read_image
 from uqcore.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.figures import write_figures
+from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
 from uqcore.paper.report import Report, Settings, check_models, required_models
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, SWEPT)
 from uqcore.sampler import estimate, resolve_device
-from uqcore.scoring import Scorer, prepare_target
+from uqcore.scoring import EPS, Scorer, prepare_target
 from uqcore.tolerability import recommend, sweep
 
 Progress = Callable[[int], None]
@@ -84,15 +87,103 @@ def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, see
 
 
 # -- scoring -----------------------------------------------------------------------------------------
+INTERVAL_KINDS = ("conformal", "isotonic")
+MAX_SPLITS = 500  # re-splits of the images for the conformal spread (all of them when there are fewer)
+
+
+def _kth_smallest(arrays: Sequence[np.ndarray], k: int) -> float:
+    """The k-th smallest value (1-based) of the union of sorted arrays, by bisection on the value
+    with counts from ``searchsorted`` (exact: ends at the smallest element above the last value
+    with fewer than k at or below it)."""
+    lo, hi = -1.0, max(float(a[-1]) for a in arrays)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if sum(int(np.searchsorted(a, mid, side="right")) for a in arrays) >= k:
+            hi = mid
+        else:
+            lo = mid
+    return min(float(a[i]) for a in arrays if (i := int(np.searchsorted(a, lo, side="right"))) < a.size)
+
+
+def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0) -> np.ndarray:
+    """Test coverage of the conformal interval for every way (at most :data:`MAX_SPLITS`, a seeded
+    sample beyond) of choosing as many calibration images as the run has from all its images
+    (calibration + test): how much the one split's coverage owes to which images calibrate."""
+    eps = EPS
+    images = [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None]
+              for r, v in scorer.calibration_residuals]
+    images += [s.res.astype(np.float64) / np.sqrt(s.var.astype(np.float64) + eps)[None] for s in scorer.scores]
+    scores = [np.sort(np.abs(z).ravel()) for z in images]
+    n, k = len(scores), len(scorer.calibration_residuals)
+    if k < 1 or n - k < 1:
+        return np.array([])
+    if math.comb(n, k) <= MAX_SPLITS:
+        splits = list(itertools.combinations(range(n), k))
+    else:
+        rng = np.random.default_rng(seed)
+        splits = [tuple(sorted(rng.choice(n, size=k, replace=False))) for _ in range(MAX_SPLITS)]
+    out = []
+    for cal in splits:
+        arrays = [scores[i] for i in cal]
+        total = sum(a.size for a in arrays)
+        rank = math.ceil((total + 1) * level - 1e-9)
+        if rank > total:
+            continue
+        q = _kth_smallest(arrays, rank)
+        test = [scores[i] for i in range(n) if i not in cal]
+        out.append(sum(int(np.searchsorted(a, q, side="right")) for a in test) / sum(a.size for a in test))
+    return np.array(out)
+
+
+def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
+    """Calibrated error bars of one column: a split-conformal and an isotonic calibration at
+    ``level`` fitted on the scorer's calibration images (:meth:`Scorer.add_calibration`) and
+    measured on its scored (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
+    ``{kind}_coverage_min`` / ``_max`` (over the test images), ``conformal_q``, ``isotonic_lo`` /
+    ``isotonic_hi`` (the recalibrated quantiles, in σ) and ``ence_isotonic`` / ``ence_conformal``
+    (the calibrated variance's ENCE), and ``conformal_splits`` / ``_splits_mean`` /
+    ``_splits_within`` (:func:`conformal_over_splits`: the number of re-splits, their mean test
+    coverage and the share within the bar's tolerance). NaN where a calibration cannot be fitted."""
+    out: dict[str, float] = {}
+    for kind in INTERVAL_KINDS:
+        try:
+            cal = Calibration.from_residuals(kind, scorer.calibration_residuals, level)
+        except InputError:
+            for k in ("coverage", "width", "coverage_min", "coverage_max"):
+                out[f"{kind}_{k}"] = float("nan")
+            out[f"ence_{kind}"] = float("nan")
+            continue
+        pooled = scorer.interval_summary(cal)
+        per_image = [scorer.interval_summary(cal, [i])["coverage"] for i in range(len(scorer.scores))]
+        out.update({f"{kind}_coverage": pooled["coverage"], f"{kind}_width": pooled["interval_width"],
+                    f"{kind}_coverage_min": min(per_image), f"{kind}_coverage_max": max(per_image),
+                    f"ence_{kind}": pooled["ence_calibrated"]})
+        if kind == "conformal":
+            out["conformal_q"] = cal.fitted["q"]
+            spread = conformal_over_splits(scorer, level)
+            if spread.size:
+                out["conformal_splits"] = int(spread.size)
+                out["conformal_splits_mean"] = float(spread.mean())
+                out["conformal_splits_within"] = float(np.mean(np.abs(spread - level) <= COVERAGE_TOLERANCE + 1e-12))
+        else:
+            lo, hi = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], cal.fitted["cdf"], cal.fitted["z"])
+            out["isotonic_lo"], out["isotonic_hi"] = float(lo), float(hi)
+    return out
+
+
 def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
                   methods: Sequence[str], samples: dict[str, tuple[int, ...]], layer: dict[str, str],
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
-                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50) -> list[dict[str, Any]]:
+                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
+                  interval_level: float | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
-    ``nll_scaled`` and ``calibration_error_scaled`` (on the test split with that scale), ``nll``
-    and ``calibration_error`` (on the test split, raw)."""
+    ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
+    scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
+    ``interval_level`` also the calibrated error bars of :func:`interval_columns`."""
     plan = method_plan(model, list(methods))
     cal_t = [prepare_target(model.task, t) for _, t in cal_pairs]
     test_t = [prepare_target(model.task, t) for _, t in test_pairs]
@@ -116,9 +207,10 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                         progress(1)
             for label, _ in variants:
                 summary = scorers[label].compute()
+                bars = {} if interval_level is None else interval_columns(scorers[label], interval_level)
                 for level in LEVELS:
                     rows.append({"method": label, "samples": int(n), "level": level, **summary[level],
-                                 **summary["common"], "layer": lay, "strength": st, "seed": int(seed),
+                                 **summary["common"], **bars, "layer": lay, "strength": st, "seed": int(seed),
                                  "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
                                  "calibration": "calibration split", "task": model.task, "model": model.name})
     return rows
@@ -204,7 +296,7 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     _, test = split.part("test")
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
-                             segment_cache=cache)
+                             segment_cache=cache, interval_level=s.interval_level)
     for r in rows:
         r["table"] = key
     report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
