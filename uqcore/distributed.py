@@ -245,26 +245,29 @@ class Store:
         self._job: Any = None
 
     # reading
-    def _read(self) -> dict[str, UnitResult]:
+    def _read(self) -> tuple[dict[str, UnitResult], dict[str, str]]:
+        """({uid: result}, {uid: its JSON line}) of the units kept; the last line of a unit wins."""
         done: dict[str, UnitResult] = {}
+        lines: dict[str, str] = {}
         if not self.units_path.exists():
-            return done
+            return done, lines
         with self.units_path.open() as fh:
             for line in fh:
                 try:
                     rec = json.loads(line)
                     uid = rec["uid"]
+                    result = UnitResult(rec["key"], rec["status"], rec.get("values"), rec.get("error"))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a kill: that unit is not done
-                values = rec.get("values")
                 if rec.get("arrays"):
                     npz = self.scores / f"{uid}.npz"
                     if not npz.exists():
                         continue
                     with np.load(npz) as data:
-                        values = _join_arrays(values, {k: data[k] for k in data.files})
-                done[uid] = UnitResult(rec["key"], rec["status"], values, rec.get("error"))
-        return done
+                        result.values = _join_arrays(result.values, {k: data[k] for k in data.files})
+                done[uid] = result
+                lines[uid] = line if line.endswith("\n") else line + "\n"
+        return done, lines
 
     def open(self, job: Job, keys: Sequence[dict[str, Any]], resume: bool) -> dict[str, UnitResult]:
         """Start (or, with ``resume``, continue) the run of ``job``; the units of ``keys`` already done."""
@@ -285,7 +288,12 @@ class Store:
             shutil.rmtree(self.scores, ignore_errors=True)
         run_json.write_text(json.dumps(info, indent=1))
         wanted = {unit_id(k) for k in keys}
-        done = {uid: r for uid, r in self._read().items() if uid in wanted and r.ok}
+        kept, lines = self._read()
+        done = {uid: r for uid, r in kept.items() if uid in wanted and r.ok}
+        # units.jsonl rewritten with only the units kept (no half-written line, no stale failure)
+        tmp = self.units_path.with_name(self.units_path.name + ".tmp")
+        tmp.write_text("".join(lines[uid] for uid in kept if kept[uid].ok))
+        os.replace(tmp, self.units_path)
         self._job = job
         self.rows_path.parent.mkdir(parents=True, exist_ok=True)
         self._write_rows([done[unit_id(k)] for k in keys if unit_id(k) in done])

@@ -229,7 +229,8 @@ def evaluate(
     Ray actors (``ray_address`` joins a cluster; 1 worker and no address runs here), ``store`` a
     folder that keeps every (method, sample count, image) as it finishes, ``resume`` skips those
     already kept. An image that fails for a bad input is then reported (``error`` in its
-    per-image row, ``n_failed`` in the summary) and left out of the summary."""
+    per-image row, ``n_failed`` in the summary) and left out: the summary is the one of the serial
+    run on the images that were scored (the calibration split drawn among them)."""
     if _distributed.uses_units(workers, ray_address, store, resume):
         return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
                                progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
@@ -467,12 +468,8 @@ def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: A
                               "seed": int(seed), "n_images": 0, "n_failed": failed, "error": units[0].error,
                               "task": model.task, "model": model.name} for level in LEVELS]
                 continue
-            if failed:  # the split of the serial run, less the failed images (both halves kept non-empty)
-                pos = {i: k for k, i in enumerate(ok)}
-                c, t = [pos[i] for i in cal if i in pos], [pos[i] for i in test if i in pos]
-                c, t, kind = (c, t, cal_kind) if c and t else split_images(len(ok), calibration_fraction, seed)
-            else:
-                c, t, kind = cal, test, cal_kind
+            # the serial run's split of the images that were scored (all of them unless some failed)
+            c, t, kind = split_images(len(ok), calibration_fraction, seed) if failed else (cal, test, cal_kind)
             for label, _ in variants:
                 scorer = Scorer(model, patch=patch, steps=steps)
                 scorer.scores = [_image_score(units[i].values[label]) for i in ok]
