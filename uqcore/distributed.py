@@ -518,6 +518,8 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
 
 def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,
              device: Any) -> Iterator[UnitResult]:
+    if ray_address is None and workers is not None:
+        ray_address = os.environ.get("RAY_ADDRESS") or None  # Ray's own rule, once workers are asked for
     if not uses_ray(workers, ray_address):
         cache: dict = {}
         for key in keys:
