@@ -130,6 +130,19 @@ def test_resume_completes_an_interrupted_run(model, pairs, serial, tmp_path):
     assert len(keys) == len(set(keys)) == 16  # no duplicate, none missing
 
 
+def test_sweep_resume_streams_every_row_once(model, serial_sweep, sweep_args, tmp_path):
+    streamed = []
+    with pytest.raises(Stop):
+        sweep(model, **sweep_args, store=tmp_path / "sw", progress=stop_after(3), on_row=streamed.append)
+    assert len(streamed) == 3 and len(csv_rows(tmp_path / "sw" / "rows.csv")) == 3
+    streamed.clear()
+    rows = sweep(model, **sweep_args, store=tmp_path / "sw", resume=True, on_row=streamed.append)
+    same_rows(serial_sweep, rows)
+    same_rows(rows, streamed[:3] + sorted(streamed[3:], key=rows.index))  # kept rows first, then the rest
+    kept = csv_rows(tmp_path / "sw" / "rows.csv")
+    assert [(r["layer"], float(r["strength"])) for r in kept] == [(r["layer"], r["strength"]) for r in rows]
+
+
 def test_resume_refuses_another_setting_and_needs_a_store(model, pairs, tmp_path):
     evaluate(model, pairs[:2], methods=["transform"], samples=[2], store=tmp_path / "r")
     with pytest.raises(InputError, match="seed"):
@@ -264,8 +277,7 @@ def test_a_killed_worker_is_restarted_and_every_row_comes_back(local_ray, model,
 
 @pytest.mark.ray
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_resume_on_workers_after_an_interruption(local_ray, model, pairs, serial, serial_sweep, sweep_args,
-                                                 tmp_path):
+def test_resume_on_workers_after_an_interruption(local_ray, model, pairs, serial, tmp_path):
     with pytest.raises(Stop):
         evaluate(model, pairs, methods=METHODS, samples=[4], workers=2, store=tmp_path / "ev", progress=stop_after(4))
     assert not [n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX)]  # cleaned up
@@ -277,10 +289,17 @@ def test_resume_on_workers_after_an_interruption(local_ray, model, pairs, serial
     keys = [(r["method"], r["image"]) for r in csv_rows(tmp_path / "ev" / "rows.csv")]
     assert len(keys) == len(set(keys)) == 16
 
-    streamed = []
-    with pytest.raises(Stop):
-        sweep(model, **sweep_args, workers=2, store=tmp_path / "sw", progress=stop_after(3))
-    rows = sweep(model, **sweep_args, workers=2, store=tmp_path / "sw", resume=True, on_row=streamed.append)
-    same_rows(serial_sweep, rows)
-    assert sorted((r["layer"], r["strength"]) for r in streamed) == sorted((r["layer"], r["strength"]) for r in rows)
-    assert len(csv_rows(tmp_path / "sw" / "rows.csv")) == 6
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_a_worker_that_cannot_load_the_model_stops_the_run_with_the_reason(local_ray, zoo, pairs, tmp_path):
+    import shutil
+
+    for f in zoo.glob("tiny-sr.*"):
+        shutil.copy(f, tmp_path / f.name)
+    model = uqcore.load_model(str(tmp_path / "tiny-sr.json"))  # a card path: the workers load it from there
+    (tmp_path / "tiny-sr.0.safetensors").unlink()  # ... but its weights are gone by then
+    with pytest.raises(InputError, match="could not load the model"):
+        evaluate(model, pairs[:2], methods=["transform"], samples=[2], workers=2)
+    assert not [n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX)]

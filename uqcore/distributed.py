@@ -58,6 +58,7 @@ first. A line cut short by a kill, or one whose arrays are missing, does not cou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -67,7 +68,6 @@ import sys
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -359,8 +359,16 @@ class Worker:
         from uqcore.models.registry import load_source  # lazy: only workers load models by source
 
         torch.set_num_threads(int(threads))
-        self.model = load_source(source)
         self.job, self.device, self.cache = job, device, {}
+        self.model, self.error = None, None
+        try:
+            self.model = load_source(source)
+        except InputError as exc:  # reported by ready(); a restart would fail the same way
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def ready(self) -> tuple[int, str | None]:
+        """(process id, why the model could not be loaded or None)."""
+        return os.getpid(), self.error
 
     def run(self, key: dict[str, Any], data: Any) -> UnitResult:
         return run_one(self.job, self.model, key, data, self.cache, self.device)
@@ -377,7 +385,7 @@ def _cluster_env() -> dict[str, Any]:
     return {"env_vars": env}
 
 
-@contextmanager
+@contextlib.contextmanager
 def ray_session(workers: int, ray_address: str | None) -> Iterator[Any]:
     """Ray for one run: the caller's session if ``ray.init`` was already called (left running),
     else a cluster joined at ``ray_address``, else a local Ray with max(cores, workers) CPUs;
@@ -430,6 +438,12 @@ def _ray_units(ray: Any, job: Job, model: Any, keys: Sequence[dict[str, Any]], w
     run = uuid.uuid4().hex[:8]
     actors = [actor_class.options(name=f"{ACTOR_PREFIX}{job.kind}-{run}-{i}", **options)
               .remote(source, threads, job, device) for i in range(workers)]
+    try:
+        _check_ready(ray, actors, source)
+    except BaseException:
+        for actor in actors:
+            ray.kill(actor)
+        raise
     queue = deque(keys)
     inflight: dict[Any, tuple[int, dict[str, Any]]] = {}
     data_refs: dict[Any, Any] = {}
@@ -470,6 +484,22 @@ def _ray_units(ray: Any, job: Job, model: Any, keys: Sequence[dict[str, Any]], w
             ray.kill(actor)
 
 
+def _check_ready(ray: Any, actors: list, source: dict[str, Any]) -> None:
+    """Wait for the workers to load the model; an InputError that says why one could not."""
+    from ray.exceptions import RayActorError
+
+    try:
+        states = ray.get([a.ready.remote() for a in actors])
+    except RayActorError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        raise InputError(f"a Ray worker could not start ({lines[-1].strip() if lines else type(exc).__name__}); "
+                         "every node needs this project and its Python environment at the same path") from None
+    for _, error in states:
+        if error:
+            raise InputError(f"a Ray worker could not load the model {source.get('args')}: {error}. "
+                             "Every node needs the model's files at the same path (or use a bundled model)")
+
+
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
             device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
             progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None
@@ -489,23 +519,25 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
         store = Store(store)
     done: dict[str, UnitResult] = store.open(job, keys, resume) if store is not None else {}
     total = len(keys)
-    if on_result is not None:
-        for uid in uids:
-            if uid in done:
-                on_result(done[uid])
-    if progress is not None:
-        progress(len(done), total)
-    pending = [k for k, uid in zip(keys, uids) if uid not in done]
     try:
+        if on_result is not None:
+            for uid in uids:
+                if uid in done:
+                    on_result(done[uid])
+        if progress is not None:
+            progress(len(done), total)
+        pending = [k for k, uid in zip(keys, uids) if uid not in done]
         if pending:
-            for result in _execute(job, model, pending, workers, ray_address, device):
-                done[unit_id(result.key)] = result
-                if store is not None:
-                    store.add(result)
-                if on_result is not None:
-                    on_result(result)
-                if progress is not None:
-                    progress(len(done), total)
+            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device))
+            with units as stream:  # closed at once on an interruption: workers stopped, Ray shut down
+                for result in stream:
+                    done[unit_id(result.key)] = result
+                    if store is not None:
+                        store.add(result)
+                    if on_result is not None:
+                        on_result(result)
+                    if progress is not None:
+                        progress(len(done), total)
         results = [done[uid] for uid in uids]
     except BaseException:
         if store is not None:
