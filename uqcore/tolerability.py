@@ -151,6 +151,20 @@ class _Image:
             self.segments = M.superpixels(pred)
 
 
+def _grid(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any) -> tuple[Any, list, list, list,
+                                                                                             list]:
+    """(model, images, targets, layers, strengths) of a sweep: checked, the defaults filled in."""
+    model = as_model(model)
+    if method not in SWEEP_METHODS:
+        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
+    xs, ts = _as_lists(x, target)
+    layers = list(default_layers(model) if layers is None else layers)
+    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
+    if not layers or not strengths:
+        raise InputError("give at least one layer and one strength to sweep")
+    return model, xs, ts, layers, strengths
+
+
 def _as_lists(x: Any, target: Any) -> tuple[list, list]:
     if isinstance(x, (list, tuple)):
         xs = list(x)
@@ -200,27 +214,12 @@ def sweep(
     called after each (setting, image). Returns one dict per (layer, strength), in layer-major
     order, with the fields described in the module docstring plus method, samples, seed,
     seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed").
-    ``on_row(row)`` is called as each setting finishes (live plots).
-
-    Scale-out and resume (:mod:`uqcore.distributed`; the same rows as the serial run): one unit
-    per (layer, strength) on all the images. ``workers`` Ray actors (``ray_address`` joins a
-    cluster; 1 worker and no address runs here); ``store`` a folder that keeps every row as it
-    finishes; ``resume`` skips the rows already kept (``on_row`` gets those first). A setting
-    that fails for a bad input gets a row with its ``error`` and None values; the others go on.
-    ``prepared``: the images' unperturbed outputs, error maps and superpixels from an earlier call
-    (:meth:`SweepJob.run` keeps them per worker so each setting does not recompute them)."""
+    ``on_row(row)`` is called as each setting finishes (live plots). ``workers`` / ``ray_address`` /
+    ``store`` / ``resume``: scale-out and resume, the serial rows (:func:`_sweep_units`)."""
     if _distributed.uses_units(workers, ray_address, store, resume):
-        return _sweep_units(model, x, target, method, layers, strengths, samples, seed, device, progress,
-                            patch=patch, steps=steps, on_row=on_row, workers=workers, ray_address=ray_address,
-                            store=store, resume=resume)
-    model = as_model(model)
-    if method not in SWEEP_METHODS:
-        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
-    xs, ts = _as_lists(x, target)
-    layers = list(default_layers(model) if layers is None else layers)
-    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
-    if not layers or not strengths:
-        raise InputError("give at least one layer and one strength to sweep")
+        return _sweep_units(model, x, target, method, layers, strengths, samples, seed, device, progress, patch,
+                            steps, on_row, dict(workers=workers, ray_address=ray_address, store=store, resume=resume))
+    model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
     images = prepared or [_Image(model, xi, ti, method, layers[0], seed, device) for xi, ti in zip(xs, ts)]
     has_target = images[0].has_target
     base_loss = float(np.mean([im.base_loss for im in images]))
@@ -362,22 +361,20 @@ class SweepJob:
 
 
 def _sweep_units(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any, samples: int, seed: int,
-                 device: Any, progress: Progress | None, *, patch: int, steps: int, on_row: Any, workers: int | None,
-                 ray_address: str | None, store: Any, resume: bool) -> list[dict[str, Any]]:
-    """:func:`sweep` through :func:`uqcore.distributed.run_job`: the same checks and grid, one
-    unit per setting, the rows in layer-major order."""
-    model = as_model(model)
-    if method not in SWEEP_METHODS:
-        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
-    xs, ts = _as_lists(x, target)
-    layers = list(default_layers(model) if layers is None else layers)
-    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
-    if not layers or not strengths:
-        raise InputError("give at least one layer and one strength to sweep")
+                 device: Any, progress: Progress | None, patch: int, steps: int, on_row: Any,
+                 scale_out: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`sweep` through :func:`uqcore.distributed.run_job` (docs/SCALING.md): the same grid,
+    one unit per (layer, strength) on all the images, whose row is the serial sweep of that one
+    setting; rows in layer-major order. ``workers`` Ray actors (``ray_address`` joins a cluster;
+    1 worker and no address runs here); ``store`` a folder that keeps every row as it finishes;
+    ``resume`` skips the rows already kept (``on_row`` gets those first). A setting that fails
+    for a bad input gets a row with its ``error`` and None values; the others go on.
+    (``sweep(prepared=...)``: the images as :class:`_Image`, so that a worker's settings reuse
+    their unperturbed outputs, error maps and superpixels.)"""
+    model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
     job = SweepJob(model, xs, ts, method, layers, strengths, samples, seed, patch, steps)
     emit = None if on_row is None else (lambda r: on_row(job.rows(r.key, r.values, r.error)[0]))
-    results = _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
-                                   resume=resume, progress=progress, on_result=emit)
+    results = _distributed.run_job(job, model, device=device, progress=progress, on_result=emit, **scale_out)
     return [job.rows(r.key, r.values, r.error)[0] for r in results]
 
 
