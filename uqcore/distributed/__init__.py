@@ -202,5 +202,6 @@ def cli_options(args: Any, rows: str) -> dict[str, Any]:
         raise InputError("--resume needs --out: a run is kept next to its output file (in <out>_run/)")
     if uses_ray(workers, ray_address):
         where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray started for this run"
-        print(f"{workers or 'one per GPU (else CPU) of the cluster:'} worker(s) on {where}", file=sys.stderr)
+        count = f"{workers} worker(s)" if workers else "one worker per GPU (or per CPU) of the cluster"
+        print(f"{count} on {where}", file=sys.stderr)
     return {"workers": workers, "ray_address": ray_address, "store": store, "resume": bool(args.resume)}

@@ -55,6 +55,14 @@ def _cluster_env() -> dict[str, Any]:
     return {"env_vars": env}
 
 
+def _cores() -> int:
+    """The CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def ray_session(workers: int, ray_address: str | None) -> Iterator[Any]:
     """Ray for one run: the caller's session if ``ray.init`` was already called (left running),
@@ -68,7 +76,7 @@ def ray_session(workers: int, ray_address: str | None) -> Iterator[Any]:
     if ray_address is not None:
         ray.init(address=ray_address, runtime_env=_cluster_env(), **quiet)
     else:
-        ray.init(address="local", num_cpus=max(os.cpu_count() or 1, workers), include_dashboard=False, **quiet)
+        ray.init(address="local", num_cpus=max(_cores(), workers), include_dashboard=False, **quiet)
     try:
         yield ray
     finally:
