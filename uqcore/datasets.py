@@ -72,10 +72,13 @@ def list_pair_files(folder: str | Path, task: str) -> list[tuple[str, Path, Path
     return found
 
 
-def load_pairs(folder: str | Path, model: Any, limit: int | None = None) -> tuple[list[str], list[tuple[torch.Tensor, torch.Tensor]]]:
+def load_pairs(folder: str | Path, model: Any, limit: int | None = None, *,
+               keep_errors: bool = False) -> tuple[list[str], list[tuple[torch.Tensor, torch.Tensor]]]:
     """(names, [(input [1, C, h, w], target)]) from a folder, for ``model``'s task.
 
-    SR target: the cropped HR [3, H, W]; depth target: [H, W] metres; image: [C, H, W]."""
+    SR target: the cropped HR [3, H, W]; depth target: [H, W] metres; image: [C, H, W].
+    ``keep_errors``: a pair that cannot be read becomes (its InputError, None) instead of stopping
+    the load -- the unit path of :func:`uqcore.evaluate` reports it as a failed image."""
     model = as_model(model)
     entries = list_pair_files(folder, model.task)
     if limit is not None:
@@ -84,17 +87,26 @@ def load_pairs(folder: str | Path, model: Any, limit: int | None = None) -> tupl
         entries = entries[:limit]
     names, pairs = [], []
     for name, src, tgt in entries:
-        img = read_image(src)
-        if model.task == "sr":
-            lr, hr = make_lr(img, model.scale)
-            pairs.append((lr, hr[0]))
-        elif model.task == "depth":
-            depth = read_depth(tgt)
-            if tuple(depth.shape) != tuple(img.shape[-2:]):
-                raise InputError(f"{tgt.name} is {depth.shape[0]}x{depth.shape[1]} but {src.name} is "
-                                 f"{img.shape[-2]}x{img.shape[-1]}; the depth map must match its image")
-            pairs.append((img, depth))
-        else:
-            pairs.append((img, read_image(tgt)[0]))
+        try:
+            pairs.append(load_pair(model, src, tgt))
+        except InputError as exc:
+            if not keep_errors:
+                raise
+            pairs.append((exc, None))
         names.append(name)
     return names, pairs
+
+
+def load_pair(model: Any, src: Path, tgt: Path | None) -> tuple[torch.Tensor, Any]:
+    """One (input, target) of :func:`load_pairs`."""
+    img = read_image(src)
+    if model.task == "sr":
+        lr, hr = make_lr(img, model.scale)
+        return lr, hr[0]
+    if model.task == "depth":
+        depth = read_depth(tgt)
+        if tuple(depth.shape) != tuple(img.shape[-2:]):
+            raise InputError(f"{tgt.name} is {depth.shape[0]}x{depth.shape[1]} but {src.name} is "
+                             f"{img.shape[-2]}x{img.shape[-1]}; the depth map must match its image")
+        return img, depth
+    return img, read_image(tgt)[0]

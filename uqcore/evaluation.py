@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from uqcore import distributed as _distributed
 from uqcore import methods as _methods
 from uqcore.errors import InputError
 # the dataset helpers moved to uqcore.datasets; re-exported here for existing callers
@@ -63,6 +64,7 @@ from uqcore.models.base import as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
+from uqcore.scoring import DEPTH_QUALITY, ImageScore
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
 LAYER_METHODS = _methods.LAYER_METHODS
@@ -157,6 +159,10 @@ def evaluate(
     max_samples: int = DEFAULT_MAX_SAMPLES,
     calibration: Any = None,
     on_image: Callable[[dict[str, Any]], None] | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    store: Any = None,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
     """Score ``methods`` x ``samples`` on (input [1, C, h, w], target) ``pairs``; one row per
     (method, sample count, level), levels in the order mean, patch, block, pixel.
@@ -175,7 +181,22 @@ def evaluate(
     rows keep the raw ``ence`` only). An InputError if it belongs to another model or matches no
     evaluated setting. ``on_image(row)`` is called with one row per (method, sample count, image):
     method, samples, image (name), index, nll, corr_pixel, ause_pixel, quality and -- where
-    calibrated -- the four calibration columns."""
+    calibrated -- the four calibration columns.
+
+    Scale-out and resume (:mod:`uqcore.distributed`; the same rows as the serial run): ``workers``
+    Ray actors (``ray_address`` joins a cluster; 1 worker and no address runs here), ``store`` a
+    folder that keeps every (method, sample count, image) as it finishes, ``resume`` skips those
+    already kept. An image that fails for a bad input is then reported (``error`` in its
+    per-image row, ``n_failed`` in the summary) and left out: the summary is the one of the serial
+    run on the images that were scored (the calibration split drawn among them)."""
+    if _distributed.uses_units(workers, ray_address, store, resume):
+        if calibration is not None or any(_count(n) == AUTO for n in
+                                          ([samples] if isinstance(samples, (int, str)) else samples)):
+            raise InputError("--calibration and --samples auto run serially for now: drop --workers / "
+                             "--ray-address / --resume for them")
+        return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
+                               progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
+                               store=store, resume=resume)
     model = as_model(model)
     names = _pair_names(pairs)
     pairs = _check_pairs(pairs)
@@ -218,20 +239,25 @@ def evaluate(
                     progress(done, total)
             for label, _ in variants:
                 summary = scorers[label].compute(calibration=cal, test=test)
-                for level in LEVELS:
-                    row = {"method": label, "samples": _count(n), "level": level, **summary[level],
-                           **summary["common"], "samples_drawn_min": min(drawn), "samples_drawn_max": max(drawn),
-                           "reliability": float(np.mean(reliability)) if reliability else None,
-                           "layer": lay, "strength": st, "seed": int(seed),
-                           "n_images": len(pairs), "n_calibration": len(cal), "calibration": cal_kind,
-                           "task": model.task, "model": model.name}
-                    rows.append(row)
+                rows += [dict(row, samples_drawn_min=min(drawn), samples_drawn_max=max(drawn),
+                              reliability=float(np.mean(reliability)) if reliability else None)
+                         for row in _summary_rows(model, label, n, summary, lay, st, seed, len(pairs), len(cal),
+                                                  cal_kind)]
     return rows
 
 
 def _count(n: Any) -> int | str:
     """A sample count as ``estimate`` takes it: an int, or "auto" as it is."""
     return AUTO if isinstance(n, str) and n.strip().lower() == AUTO else int(n)
+
+
+def _summary_rows(model: Any, label: str, n: int, summary: dict, lay: Any, st: Any, seed: int, n_images: int,
+                  n_calibration: int, cal_kind: str) -> list[dict[str, Any]]:
+    """The rows of one (method, sample count): one per level of :data:`LEVELS`."""
+    return [{"method": label, "samples": _count(n), "level": level, **summary[level], **summary["common"],
+             "layer": lay, "strength": st, "seed": int(seed), "n_images": n_images, "n_calibration": n_calibration,
+             "calibration": cal_kind, "task": model.task, "model": model.name}
+            for level in LEVELS]
 
 
 def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
@@ -292,6 +318,149 @@ def write_rows(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         writer.writeheader()
         for r in rows:
             writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+
+
+def _report_units(rows: Sequence[dict[str, Any]], store: Any) -> None:
+    """Where the per-image rows of a unit run are, and how many images failed."""
+    failed = max((int(r.get("n_failed") or 0) for r in rows), default=0)
+    where = f"; see {store.rows_path}" if store is not None else ""
+    if failed:
+        print(f"{failed} image(s) failed and are left out of the summary{where}", file=sys.stderr)
+    if store is not None:
+        print(f"per-image rows in {store.rows_path} (run kept in {store.folder}; --resume continues it)",
+              file=sys.stderr)
+
+
+# -- units: workers and resume (uqcore.distributed runs them) ------------------------------------
+IMAGE_COLUMNS = ("method", "samples", "image", "index", "layer", "strength", "seed", "nll",
+                 *(f"{k}_{lv}" for lv in ("pixel", "patch", "block") for k in ("ause", "aurg", "corr", "spearman")),
+                 "mean_error", "mean_variance", "psnr", "ssim", *DEPTH_QUALITY, "seconds", "samples_drawn", "error")
+
+
+class EvaluateJob:
+    """One unit of :func:`evaluate` = one engine method, sample count and image: the estimate and
+    each variant's :class:`~uqcore.scoring.ImageScore` -- the serial loop's body, run anywhere.
+
+    Unit key: method (engine), layer, strength, samples, image (name) and digest (of the input
+    and target); data: the image's (input, target). Readable rows (``IMAGE_COLUMNS``): one per
+    variant with the per-image scores."""
+
+    kind = "evaluate"
+    columns = IMAGE_COLUMNS
+
+    def __init__(self, model: Any, names: Sequence[str], pairs: Sequence[tuple[Any, Any]], targets: Sequence[Any],
+                 plan: list, settings: dict, sample_counts: Sequence[int], seed: int, patch: int, steps: int) -> None:
+        self.names = list(names)
+        self._data = [(x, t) for (x, _), t in zip(pairs, targets)]
+        self.digests = [_distributed.digest(None if isinstance(x, InputError) else x, t) for x, t in self._data]
+        self.index = {(n, d): i for i, (n, d) in reversed(list(enumerate(zip(self.names, self.digests))))}
+        self.variants = dict(plan)
+        self.plan, self.settings, self.sample_counts = plan, settings, [int(n) for n in sample_counts]
+        self.seed, self.patch, self.steps = int(seed), patch, steps
+        self.fingerprint = _distributed.model_fingerprint(model)
+
+    def key(self, engine: str, n: int, i: int) -> dict[str, Any]:
+        lay, st = self.settings[engine]
+        return {"method": engine, "layer": lay, "strength": st, "samples": int(n), "image": self.names[i],
+                "digest": self.digests[i]}
+
+    def keys(self) -> list[dict[str, Any]]:
+        return [self.key(engine, n, i) for engine, _ in self.plan for n in self.sample_counts
+                for i in range(len(self.names))]
+
+    def run_info(self) -> dict[str, Any]:
+        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+
+    def data_id(self, key: dict[str, Any]) -> int:
+        return self.index[(key["image"], key["digest"])]
+
+    def data(self, i: int) -> tuple[Any, Any]:
+        return self._data[i]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_data": None}  # the images travel per unit (see uqcore.distributed)
+
+    def run(self, model: Any, key: dict[str, Any], data: tuple[Any, Any], cache: dict, device: Any) -> dict[str, Any]:
+        i = self.data_id(key)
+        x, target = data
+        if isinstance(x, InputError):  # the pair could not be read (load_pairs keep_errors)
+            raise x
+        est = estimate(model, x, method=key["method"], layer=key["layer"], strength=key["strength"],
+                       samples=key["samples"], seed=self.seed, device=device)
+        scorer = Scorer(model, patch=self.patch, steps=self.steps, segment_cache=cache.setdefault("segments", {}))
+        out = {}
+        for label, source in self.variants[key["method"]]:
+            s = scorer.update(getattr(est, source), est.variance, target, seconds=est.seconds,
+                              drawn=est.samples, key=i)
+            out[label] = {slot: getattr(s, slot) for slot in ImageScore.__slots__}
+            out[label]["reliability"] = est.reliability  # for the summary rows, as in the serial loop
+        return out
+
+    def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]:
+        i = self.index[(key["image"], key["digest"])]
+        base = {"samples": key["samples"], "image": key["image"], "index": i, "layer": key["layer"],
+                "strength": key["strength"], "seed": self.seed}
+        if values is None:
+            return [{"method": label, **base, "error": error} for label, _ in self.variants[key["method"]]]
+        return [{"method": label, **base, "nll": v["nll"], **v["stats"], "mean_error": v["mean_error"],
+                 "mean_variance": v["mean_variance"], **v["quality"], "seconds": v["seconds"],
+                 "samples_drawn": v["drawn"]} for label, v in values.items()]
+
+
+def _image_score(values: dict[str, Any]) -> ImageScore:
+    s = ImageScore()
+    for slot in ImageScore.__slots__:
+        setattr(s, slot, values[slot])
+    return s
+
+
+def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: Any, strength: Any, seed: int,
+                    calibration_fraction: float, device: Any, progress: Progress | None, *, patch: int, steps: int,
+                    workers: int | None, ray_address: str | None, store: Any, resume: bool) -> list[dict[str, Any]]:
+    """:func:`evaluate` through :func:`uqcore.distributed.run_job`: the same set-up, the units
+    run here or on Ray workers, then the same summary from the per-image scores in image order."""
+    model = as_model(model)
+    names = [str(p[0]) if isinstance(p, (tuple, list)) and len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
+    pairs = _check_pairs(pairs)
+    plan = method_plan(model, methods)
+    sample_counts = [samples] if isinstance(samples, (int, np.integer)) else list(samples)
+    if not sample_counts:
+        raise InputError("give at least one sample count")
+    cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
+    targets = [None if isinstance(x, InputError) else prepare_target(model.task, t) for x, t in pairs]
+    settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
+    job = EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps)
+    results = _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
+                                   resume=resume, progress=progress)
+    found = {_distributed.unit_id(r.key): r for r in results}
+    rows: list[dict[str, Any]] = []
+    for engine, variants in plan:
+        lay, st = settings[engine]
+        for n in sample_counts:
+            units = [found[_distributed.unit_id(job.key(engine, int(n), i))] for i in range(len(pairs))]
+            ok = [i for i, u in enumerate(units) if u.ok]
+            failed = len(units) - len(ok)
+            if not ok:
+                for label, _ in variants:
+                    rows += [{"method": label, "samples": int(n), "level": level, "layer": lay, "strength": st,
+                              "seed": int(seed), "n_images": 0, "n_failed": failed, "error": units[0].error,
+                              "task": model.task, "model": model.name} for level in LEVELS]
+                continue
+            # the serial run's split of the images that were scored (all of them unless some failed)
+            c, t, kind = split_images(len(ok), calibration_fraction, seed) if failed else (cal, test, cal_kind)
+            for label, _ in variants:
+                scorer = Scorer(model, patch=patch, steps=steps)
+                scorer.scores = [_image_score(units[i].values[label]) for i in ok]
+                summary = scorer.compute(calibration=c, test=t)
+                values = [units[i].values[label] for i in ok]
+                reliability = [v["reliability"] for v in values if v.get("reliability") is not None]
+                extra = {"samples_drawn_min": min(v["drawn"] for v in values),
+                         "samples_drawn_max": max(v["drawn"] for v in values),
+                         "reliability": float(np.mean(reliability)) if reliability else None}
+                extra.update({"n_failed": failed} if failed else {})
+                rows += [{**r, **extra} for r in _summary_rows(model, label, n, summary, lay, st, seed, len(ok),
+                                                               len(c), kind)]
+    return rows
 
 
 # -- CLI -----------------------------------------------------------------------------------------
@@ -356,6 +525,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
                                       "run to <name>_images.csv / .json next to it)")
+    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (per-image rows: <out>_images.csv)
 
 
 def _cli_setting(args: argparse.Namespace, cal: Any) -> tuple[list[str], list[int | str], Any, Any, int]:
@@ -390,7 +560,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     cal = load_calibration(args.calibration) if args.calibration else None
     methods, samples, layer, strength, seed = _cli_setting(args, cal)
-    names, pairs = load_pairs(args.data, model, args.limit)
+    scale_out = _distributed.cli_options(args, rows="images")
+    names, pairs = load_pairs(args.data, model, args.limit, keep_errors=bool(scale_out))
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} image(s) from {args.data}", file=sys.stderr)
     if cal is not None:
         print(cal.summary(), file=sys.stderr)
@@ -404,10 +575,12 @@ def run(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        rows = evaluate(model, list(zip(names, *zip(*pairs))), methods=methods, samples=samples, layer=layer,
-                        strength=strength, seed=seed, calibration_fraction=args.calibration_fraction,
-                        device=args.device, progress=progress, calibration=cal, on_image=images.append,
-                        reliability_target=args.reliability, max_samples=args.max_samples)
+        named = [(name, x, t) for name, (x, t) in zip(names, pairs)]  # names key the per-image rows
+        rows = evaluate(model, named, methods=methods, samples=samples, layer=layer, strength=strength, seed=seed,
+                        calibration_fraction=args.calibration_fraction, device=args.device, progress=progress,
+                        calibration=cal, on_image=images.append, reliability_target=args.reliability,
+                        max_samples=args.max_samples, **scale_out)
+    _report_units(rows, scale_out.get("store"))
     print(format_table(rows))
     settings = sorted({(r["method"], r["layer"], r["strength"]) for r in rows if r["layer"]})
     for method, lay, st in settings:

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from uqcore import distributed as _distributed
 from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.evaluation import add_auto_options, make_lr, parse_samples, write_rows
@@ -51,7 +52,7 @@ from uqcore.io import read_depth, read_image
 from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
 from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.models.base import as_model
-from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
+from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import nanmean, resize_to
 
 Progress = Callable[[int, int], None]
@@ -153,6 +154,20 @@ class _Image:
             self.segments = M.superpixels(pred)
 
 
+def _grid(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any) -> tuple[Any, list, list, list,
+                                                                                             list]:
+    """(model, images, targets, layers, strengths) of a sweep: checked, the defaults filled in."""
+    model = as_model(model)
+    if method not in SWEEP_METHODS:
+        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
+    xs, ts = _as_lists(x, target)
+    layers = list(default_layers(model) if layers is None else layers)
+    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
+    if not layers or not strengths:
+        raise InputError("give at least one layer and one strength to sweep")
+    return model, xs, ts, layers, strengths
+
+
 def _as_lists(x: Any, target: Any) -> tuple[list, list]:
     if isinstance(x, (list, tuple)):
         xs = list(x)
@@ -187,6 +202,11 @@ def sweep(
     on_row: Callable[[dict[str, Any]], None] | None = None,
     reliability_target: float = DEFAULT_TARGET,
     max_samples: int = DEFAULT_MAX_SAMPLES,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    store: Any = None,
+    resume: bool = False,
+    prepared: list | None = None,
 ) -> list[dict[str, Any]]:
     """Tolerability sweep of ``method`` ("noise" or "dropout") over ``layers`` x ``strengths``.
 
@@ -201,16 +221,15 @@ def sweep(
     seconds (summed over images), n_images and ``reference`` ("target" or "unperturbed").
     ``on_row(row)`` is called as each setting finishes (live plots). ``samples="auto"``: each
     estimate draws until its map's reliability reaches ``reliability_target`` (or
-    ``max_samples``); see :func:`uqcore.estimate`."""
-    model = as_model(model)
-    if method not in SWEEP_METHODS:
-        raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
-    xs, ts = _as_lists(x, target)
-    layers = list(default_layers(model) if layers is None else layers)
-    strengths = [float(s) for s in (default_strengths(method) if strengths is None else strengths)]
-    if not layers or not strengths:
-        raise InputError("give at least one layer and one strength to sweep")
-    images = [_Image(model, xi, ti, method, layers[0], seed, device) for xi, ti in zip(xs, ts)]
+    ``max_samples``); see :func:`uqcore.estimate`. ``workers`` / ``ray_address`` / ``store`` /
+    ``resume``: scale-out and resume, the serial rows (:func:`_sweep_units`)."""
+    if _distributed.uses_units(workers, ray_address, store, resume):
+        if samples == AUTO:
+            raise InputError("--samples auto runs serially for now: drop --workers / --ray-address / --resume")
+        return _sweep_units(model, x, target, method, layers, strengths, samples, seed, device, progress, patch,
+                            steps, on_row, dict(workers=workers, ray_address=ray_address, store=store, resume=resume))
+    model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
+    images = prepared or [_Image(model, xi, ti, method, layers[0], seed, device) for xi, ti in zip(xs, ts)]
     has_target = images[0].has_target
     base_loss = float(np.mean([im.base_loss for im in images]))
     scale = float(np.mean([im.scale for im in images]))
@@ -299,6 +318,79 @@ def recommend(rows: Sequence[dict[str, Any]], tolerance: float = 0.05, key: str 
     return best
 
 
+# -- units: workers and resume (uqcore.distributed runs them) ------------------------------------
+ROW_COLUMNS = ("method", "layer", "strength", "samples", "seed", "loss", "base_loss", "loss_increase", "corr_pixel",
+               "corr_patch", "corr_block", "spearman_pixel", "ause", "aurg", "variance_mean", "seconds", "n_images",
+               "reference", "error")
+
+
+class SweepJob:
+    """One unit of :func:`sweep` = one (layer, strength) on all the images: the serial sweep of
+    that single setting, so its row is the serial run's row. Unit key: method, layer, strength,
+    samples and a digest of the images and targets; data: all the images and targets."""
+
+    kind = "sweep"
+    columns = ROW_COLUMNS
+
+    def __init__(self, model: Any, xs: list, ts: list, method: str, layers: list[str], strengths: list[float],
+                 samples: int, seed: int, patch: int, steps: int) -> None:
+        self._data = (xs, ts)
+        self.n_images, self.method, self.layers, self.strengths = len(xs), method, layers, strengths
+        self.samples, self.seed, self.patch, self.steps = samples, int(seed), patch, steps
+        self.images = _distributed.digest(xs, ts)
+        self.fingerprint = _distributed.model_fingerprint(model)
+
+    def keys(self) -> list[dict[str, Any]]:
+        return [{"method": self.method, "layer": layer, "strength": strength, "samples": self.samples,
+                 "images": self.images} for layer in self.layers for strength in self.strengths]
+
+    def run_info(self) -> dict[str, Any]:
+        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+
+    def data_id(self, key: dict[str, Any]) -> int:
+        return 0
+
+    def data(self, data_id: int) -> tuple[list, list]:
+        return self._data
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_data": None}  # the images travel per unit (see uqcore.distributed)
+
+    def run(self, model: Any, key: dict[str, Any], data: tuple[list, list], cache: dict, device: Any) -> dict[str, Any]:
+        xs, ts = data
+        if "images" not in cache:  # what the serial sweep prepares once: built with the grid's first layer
+            cache["images"] = [_Image(model, xi, ti, self.method, self.layers[0], self.seed, device)
+                               for xi, ti in zip(xs, ts)]
+        x, target = (xs, ts) if len(xs) > 1 else (xs[0], ts[0])
+        return sweep(model, x, target, method=key["method"], layers=[key["layer"]], strengths=[key["strength"]],
+                     samples=key["samples"], seed=self.seed, device=device, patch=self.patch, steps=self.steps,
+                     prepared=cache["images"])[0]
+
+    def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]:
+        if values is not None:
+            return [values]
+        return [{"method": key["method"], "layer": key["layer"], "strength": key["strength"],
+                 "samples": key["samples"], "seed": self.seed, "n_images": self.n_images, "error": error}]
+
+
+def _sweep_units(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any, samples: int, seed: int,
+                 device: Any, progress: Progress | None, patch: int, steps: int, on_row: Any,
+                 scale_out: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`sweep` through :func:`uqcore.distributed.run_job` (docs/SCALING.md): the same grid,
+    one unit per (layer, strength) on all the images, whose row is the serial sweep of that one
+    setting; rows in layer-major order. ``workers`` Ray actors (``ray_address`` joins a cluster;
+    1 worker and no address runs here); ``store`` a folder that keeps every row as it finishes;
+    ``resume`` skips the rows already kept (``on_row`` gets those first). A setting that fails
+    for a bad input gets a row with its ``error`` and None values; the others go on.
+    (``sweep(prepared=...)``: the images as :class:`_Image`, so that a worker's settings reuse
+    their unperturbed outputs, error maps and superpixels.)"""
+    model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
+    job = SweepJob(model, xs, ts, method, layers, strengths, samples, seed, patch, steps)
+    emit = None if on_row is None else (lambda r: on_row(job.rows(r.key, r.values, r.error)[0]))
+    results = _distributed.run_job(job, model, device=device, progress=progress, on_result=emit, **scale_out)
+    return [job.rows(r.key, r.values, r.error)[0] for r in results]
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 def _split(text: str | None) -> list[str] | None:
     if text is None:
@@ -324,6 +416,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
     parser.add_argument("--out", help="write the rows to this .csv or .json file")
+    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (rows stream to a .csv --out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -352,13 +445,18 @@ def run(args: argparse.Namespace) -> int:
     layers = _split(args.layers)
     samples = parse_samples(args.samples, "--samples")
     n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
+    scale_out = _distributed.cli_options(args, rows="out")
     with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
         rows = sweep(model, x, target, method=args.method, layers=layers, strengths=strengths,
                      samples=samples, seed=args.seed, device=args.device, progress=progress,
-                     reliability_target=args.reliability, max_samples=args.max_samples)
+                     reliability_target=args.reliability, max_samples=args.max_samples, **scale_out)
+    failed = [r for r in rows if r.get("error")]
+    if failed:
+        print(f"{len(failed)} setting(s) failed: " + "; ".join(f"{r['layer']} {r['strength']:g}: {r['error']}"
+                                                          for r in failed[:3]), file=sys.stderr)
     print(format_rows(rows))
     best = recommend(rows, args.tolerance)
     if best is None:

@@ -41,6 +41,10 @@ class UQModel:
               methods (noise, dropout, mc_dropout) are then not offered.
     disabled_methods: method -> reason, for methods this model must not offer; ``methods``
               leaves them out, so ``estimate`` refuses them.
+    source:   how to load this model again in another process (set by ``load_model`` /
+              ``load_user_model``: the loader and its arguments, paths made absolute); None for a
+              model built in memory (``wrap``). Ray workers load their model from it
+              (:mod:`uqcore.distributed`); a module is never pickled and sent.
     """
 
     module: nn.Module
@@ -54,6 +58,7 @@ class UQModel:
     probe_size: tuple[int, int] = (32, 32)
     hookable: bool = True
     disabled_methods: dict[str, str] = field(default_factory=dict)
+    source: dict[str, Any] | None = field(default=None, repr=False)
     _copies: dict[str, list[nn.Module]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -23,7 +23,7 @@ from torch import nn
 from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
-from uqcore.models.loaders import fit_state_dict, load_user_model, resolve_callable
+from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MODELS_DIR = ASSETS / "models"
@@ -104,7 +104,25 @@ def load_model(name_or_path: str, *, format: str | None = None) -> UQModel:
 
     ``format=`` ("spandrel", "torchscript", "hf", "factory") or a spec prefix (``"hf:owner/name"``)
     names the user's model's format instead of guessing it (see ``uqcore.models.loaders``); for
-    task, scale, weights and the other options call ``loaders.load_user_model`` directly."""
+    task, scale, weights and the other options call ``loaders.load_user_model`` directly.
+    The model's ``source`` records this call (an existing path made absolute) so that another
+    process can load the same model (:func:`load_source`)."""
+    model = _load_model(name_or_path, format)
+    model.source = {"loader": "load_model",
+                    "args": {"name_or_path": portable_path(name_or_path, keep=_cards()), "format": format}}
+    return model
+
+
+def load_source(source: dict) -> UQModel:
+    """Load a model again from its ``source`` (see :class:`UQModel`): ``load_model`` or
+    ``loaders.load_user_model`` with the recorded arguments."""
+    loaders = {"load_model": load_model, "load_user_model": load_user_model}
+    if not isinstance(source, dict) or source.get("loader") not in loaders:
+        raise InputError(f"not a model source: {source!r}; expected what load_model records in model.source")
+    return loaders[source["loader"]](**source.get("args", {}))
+
+
+def _load_model(name_or_path: str, format: str | None) -> UQModel:
     if format is not None:
         return load_user_model(name_or_path, format=format)
     cards = _cards()

@@ -29,6 +29,7 @@ from uqcore.models.loaders.common import (
     RANGES,
     check_size,
     fit_state_dict,
+    portable_path,
     read_state_dict,
     resolve_callable,
 )
@@ -58,5 +59,6 @@ __all__ = [
     "load_spandrel", "load_torchscript", "load_hf_depth", "load_factory",
     "SpandrelNet", "TorchScriptNet", "HFDepthNet", "RangeAdapter",
     "check_size", "fit_state_dict", "read_state_dict", "read_sidecar", "is_torchscript", "resolve_callable",
+    "portable_path",
     "hf_input_size", "preprocess_settings", "describe", "module_tree",
 ]

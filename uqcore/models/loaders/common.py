@@ -226,3 +226,12 @@ def resolve_callable(spec: str):
         return getattr(module, attr)
     except AttributeError as exc:
         raise InputError(f"module {module_name!r} has no attribute {attr!r}") from exc
+
+
+def portable_path(spec: Any, keep: Any = ()) -> Any:
+    """``spec`` as an absolute path where it names an existing file or folder (and is not in
+    ``keep``, e.g. the bundled models' names), so another process -- a Ray worker started
+    elsewhere -- finds it; anything else (a hub id, a ``module:factory`` spec) unchanged."""
+    if isinstance(spec, (str, os.PathLike)) and str(spec) not in keep and Path(spec).expanduser().exists():
+        return str(Path(spec).expanduser().resolve())
+    return spec

@@ -15,6 +15,7 @@ given, guessed from what the spec is (the fallback, unchanged):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.models.base import TASKS, UQModel
-from uqcore.models.loaders.common import check_size, parse_range
+from uqcore.models.loaders.common import check_size, parse_range, portable_path
 from uqcore.models.loaders.factory import load_factory
 from uqcore.models.loaders.hf import import_transformers, load_hf_depth
 from uqcore.models.loaders.spandrel import load_spandrel
@@ -35,6 +36,23 @@ _SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+def _records_source(load):
+    """``load_user_model`` records its call in the model's ``source`` (an existing path made
+    absolute) so that another process -- a Ray worker -- can load the same model."""
+    @functools.wraps(load)
+    def loader(path_or_spec: str | os.PathLike, **options) -> UQModel:
+        model = load(path_or_spec, **options)
+        args = {"path_or_spec": portable_path(path_or_spec), **options}
+        for key in ("weights", "sidecar"):
+            if key in args:
+                args[key] = portable_path(args[key])
+        model.source = {"loader": "load_user_model", "args": args}
+        return model
+
+    return loader
+
+
+@_records_source
 def load_user_model(
     path_or_spec: str | os.PathLike,
     *,

@@ -1,0 +1,305 @@
+"""Scale-out and resume (uqcore.distributed): the unit path gives the serial rows, in this process
+and on Ray workers (a local Ray, a killed worker, a simulated two-node cluster), resumes an
+interrupted run without duplicates, reports bad images, and works without Ray installed.
+
+Tiny models only (the dashboard tests' tiny zoo); the Ray tests are marked ``ray`` (``-m ray``)
+and run in the normal suite."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+
+import pytest
+import torch
+
+import uqcore
+from tests.app.conftest import write_tiny_zoo
+from uqcore import distributed
+from uqcore.errors import InputError
+from uqcore.evaluation import evaluate
+from uqcore.tolerability import sweep
+
+METHODS = ["transform", "noise", "mc_dropout1", "mc_dropout2"]
+TIMING = {"seconds_per_image", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """The tiny zoo on UQCORE_MODEL_DIRS (set before any Ray starts, so local workers inherit it)."""
+    folder = tmp_path_factory.mktemp("zoo")
+    write_tiny_zoo(folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UQCORE_MODEL_DIRS", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def model(zoo):
+    return uqcore.load_model("tiny-sr-mcdrop")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    g = torch.Generator().manual_seed(3)
+    return [(f"im{i}", torch.rand(1, 3, 12, 12, generator=g), torch.rand(3, 48, 48, generator=g)) for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def serial(model, pairs):
+    return evaluate(model, pairs, methods=METHODS, samples=[4])
+
+
+@pytest.fixture(scope="module")
+def sweep_args(model, pairs):
+    x = [p[1] for p in pairs[:2]]
+    t = [p[2] for p in pairs[:2]]
+    return dict(x=x, target=t, method="noise", layers=uqcore.layers.default_layers(model)[:3],
+                strengths=[0.02, 0.2], samples=4)
+
+
+@pytest.fixture(scope="module")
+def serial_sweep(model, sweep_args):
+    return sweep(model, **sweep_args)
+
+
+def same_rows(a: list[dict], b: list[dict]) -> None:
+    """Same rows in the same order; every value equal (NaN == NaN) except wall times."""
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert set(ra) == set(rb), (sorted(set(ra) ^ set(rb)))
+        for k, va in ra.items():
+            if k in TIMING:
+                continue
+            vb = rb[k]
+            if isinstance(va, float) and math.isnan(va):
+                assert isinstance(vb, float) and math.isnan(vb), (k, va, vb)
+            else:
+                assert va == vb, (ra.get("method"), ra.get("level"), k, va, vb)
+
+
+def csv_rows(path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_after(k: int):
+    def progress(done: int, total: int) -> None:
+        if done >= k:
+            raise Stop
+    return progress
+
+
+# -- the unit path in this process -----------------------------------------------------------------
+def test_store_in_process_gives_the_serial_rows(model, pairs, serial, serial_sweep, sweep_args, tmp_path):
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4], store=tmp_path / "ev")
+    same_rows(serial, rows)
+    images = csv_rows(tmp_path / "ev" / "rows.csv")
+    # one row per (variant, image); the variants of one engine method share a unit (mc_dropout1/2)
+    order = [(m, f"im{i}") for m in METHODS[:2] for i in range(4)]
+    order += [(m, f"im{i}") for i in range(4) for m in METHODS[2:]]
+    assert [(r["method"], r["image"]) for r in images] == order
+    assert len((tmp_path / "ev" / "units.jsonl").read_text().splitlines()) == 3 * 4  # 3 engine methods
+    same_rows(serial_sweep, sweep(model, **sweep_args, store=tmp_path / "sw"))
+    same_rows(serial_sweep, sweep(model, **sweep_args, workers=1))  # one worker, no Ray: here
+
+
+def test_resume_completes_an_interrupted_run(model, pairs, serial, tmp_path):
+    store = tmp_path / "run"
+    with pytest.raises(Stop):
+        evaluate(model, pairs, methods=METHODS, samples=[4], store=store, progress=stop_after(5))
+    kept = [json.loads(line)["uid"] for line in (store / "units.jsonl").read_text().splitlines()]
+    assert len(kept) == 5
+    with (store / "units.jsonl").open("a") as fh:
+        fh.write('{"uid": "cut short by a kill')  # a half-written line does not count as done
+    seen = []
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4], store=store, resume=True,
+                    progress=lambda done, total: seen.append(done))
+    assert seen[0] == 5 and seen[-1] == 12  # the 5 kept units were not run again
+    same_rows(serial, rows)
+    uids = [json.loads(line)["uid"] for line in (store / "units.jsonl").read_text().splitlines()]
+    assert len(uids) == len(set(uids)) == 12
+    images = csv_rows(store / "rows.csv")
+    keys = [(r["method"], r["image"]) for r in images]
+    assert len(keys) == len(set(keys)) == 16  # no duplicate, none missing
+
+
+def test_sweep_resume_streams_every_row_once(model, serial_sweep, sweep_args, tmp_path):
+    streamed = []
+    with pytest.raises(Stop):
+        sweep(model, **sweep_args, store=tmp_path / "sw", progress=stop_after(3), on_row=streamed.append)
+    assert len(streamed) == 3 and len(csv_rows(tmp_path / "sw" / "rows.csv")) == 3
+    streamed.clear()
+    rows = sweep(model, **sweep_args, store=tmp_path / "sw", resume=True, on_row=streamed.append)
+    same_rows(serial_sweep, rows)
+    same_rows(rows, streamed[:3] + sorted(streamed[3:], key=rows.index))  # kept rows first, then the rest
+    kept = csv_rows(tmp_path / "sw" / "rows.csv")
+    assert [(r["layer"], float(r["strength"])) for r in kept] == [(r["layer"], r["strength"]) for r in rows]
+
+
+def test_resume_refuses_another_setting_and_needs_a_store(model, pairs, tmp_path):
+    evaluate(model, pairs[:2], methods=["transform"], samples=[2], store=tmp_path / "r")
+    with pytest.raises(InputError, match="seed"):
+        evaluate(model, pairs[:2], methods=["transform"], samples=[2], seed=1, store=tmp_path / "r", resume=True)
+    with pytest.raises(InputError, match="store"):
+        evaluate(model, pairs[:2], methods=["transform"], resume=True)
+
+
+def test_a_bad_image_is_reported_and_the_run_goes_on(model, pairs, tmp_path):
+    bad = ("wrong", torch.rand(1, 3, 12, 12), torch.rand(3, 40, 40))  # target is not the HR of the input
+    rows = evaluate(model, [*pairs[:3], bad], methods=["transform"], samples=[2], store=tmp_path / "b")
+    good = evaluate(model, pairs[:3], methods=["transform"], samples=[2])
+    assert all(r["n_failed"] == 1 and r["n_images"] == 3 for r in rows)
+    same_rows(good, [{k: v for k, v in r.items() if k != "n_failed"} for r in rows])
+    failed = [r for r in csv_rows(tmp_path / "b" / "rows.csv") if r["error"]]
+    assert [r["image"] for r in failed] == ["wrong"] and "target" in failed[0]["error"]
+
+
+def test_workers_refuse_a_model_built_in_memory(model, pairs):
+    with pytest.raises(InputError, match="load_model"):
+        evaluate(uqcore.wrap(model.module, task="sr", scale=4), pairs[:1], methods=["transform"], workers=2)
+
+
+def test_without_ray_serial_works_and_workers_say_how_to_install(model, pairs, serial, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    same_rows(serial, evaluate(model, pairs, methods=METHODS, samples=[4]))
+    with pytest.raises(InputError, match=r'pip install "ray==2\.60\.0"'):
+        evaluate(model, pairs, methods=METHODS, samples=[4], workers=2)
+
+
+def test_cli_resume_needs_out(zoo, tmp_path, capsys):
+    from PIL import Image
+
+    from uqcore.cli import main
+
+    Image.new("RGB", (16, 16)).save(tmp_path / "x.png")
+    assert main(["sweep", "--model", "tiny-sr", "--image", str(tmp_path / "x.png"), "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+
+
+# -- Ray ---------------------------------------------------------------------------------------------
+try:
+    import ray
+    import ray.util
+except ImportError:  # the tests above still run; these need Ray (requirements.txt installs it)
+    ray = None
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_cli_workers_start_a_local_ray_and_match_serial(zoo, tmp_path, capsys):
+    """`evaluate --workers 2` starts (and stops) its own Ray; its rows are the serial run's."""
+    from PIL import Image
+
+    from uqcore.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(3):
+        Image.fromarray((torch.rand(24, 32, 3, generator=g) * 255).byte().numpy()).save(data / f"im{i}.png")
+    Image.fromarray((torch.rand(5, 5, 3, generator=g) * 255).byte().numpy()).save(data / "tiny.png")
+    common = ["evaluate", "--model", "tiny-sr", "--data", str(data), "--methods", "transform,noise", "--samples", "2"]
+    assert not ray.is_initialized()
+    assert main([*common, "--workers", "2", "--out", str(tmp_path / "par.csv")]) == 0
+    assert not ray.is_initialized()  # the Ray started for the run is shut down
+    err = capsys.readouterr().err
+    assert "1 image(s) failed" in err and "local Ray" in err
+    images = csv_rows(tmp_path / "par_images.csv")
+    assert len(images) == 8 and [r["image"] for r in images if r["error"]] == ["tiny", "tiny"]
+    # the serial command stops at the unreadable image; without it both give the same summary
+    (data / "tiny.png").unlink()
+    assert main([*common, "--out", str(tmp_path / "ser.csv")]) == 0
+    par, ser = csv_rows(tmp_path / "par.csv"), csv_rows(tmp_path / "ser.csv")
+    assert len(par) == len(ser) == 8
+    for a, b in zip(par, ser):
+        assert {k: v for k, v in a.items() if k not in TIMING | {"n_failed"}} == \
+               {k: v for k, v in b.items() if k not in TIMING}
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_two_node_cluster_runs_evaluate_through_ray_address(model, pairs, serial):
+    """Two nodes of one CPU each: the two one-CPU workers land one per node."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        rows = evaluate(model, pairs, methods=METHODS, samples=[4], workers=2, ray_address=cluster.address)
+    finally:
+        cluster.shutdown()
+    same_rows(serial, rows)
+
+
+@pytest.fixture(scope="module")
+def local_ray(zoo):
+    """One local Ray for the remaining tests (evaluate/sweep use a session the caller started)."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_workers_give_the_serial_rows(local_ray, model, pairs, serial, serial_sweep, sweep_args):
+    same_rows(serial, evaluate(model, pairs, methods=METHODS, samples=[4], workers=2))
+    same_rows(serial_sweep, sweep(model, **sweep_args, workers=2))
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_a_killed_worker_is_restarted_and_every_row_comes_back(local_ray, model, pairs, serial):
+    pids = {}
+
+    def progress(done: int, total: int) -> None:
+        names = sorted(n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX))
+        if done == 1:
+            victim = ray.get_actor(names[0])
+            pids["before"] = ray.get(victim.pid.remote())
+            ray.kill(victim, no_restart=False)  # mid-run: units are queued on it
+        if done == total:
+            pids["after"] = ray.get(ray.get_actor(names[0]).pid.remote())
+
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4], workers=2, progress=progress)
+    assert pids["before"] != pids["after"]  # restarted in a new process
+    same_rows(serial, rows)  # its units were retried: nothing missing, nothing failed
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_resume_on_workers_after_an_interruption(local_ray, model, pairs, serial, tmp_path):
+    with pytest.raises(Stop):
+        evaluate(model, pairs, methods=METHODS, samples=[4], workers=2, store=tmp_path / "ev", progress=stop_after(4))
+    assert not [n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX)]  # cleaned up
+    seen = []
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4], workers=2, store=tmp_path / "ev", resume=True,
+                    progress=lambda done, total: seen.append(done))
+    assert seen[0] >= 4
+    same_rows(serial, rows)
+    keys = [(r["method"], r["image"]) for r in csv_rows(tmp_path / "ev" / "rows.csv")]
+    assert len(keys) == len(set(keys)) == 16
+
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_a_worker_that_cannot_load_the_model_stops_the_run_with_the_reason(local_ray, zoo, pairs, tmp_path):
+    import shutil
+
+    for f in zoo.glob("tiny-sr.*"):
+        shutil.copy(f, tmp_path / f.name)
+    model = uqcore.load_model(str(tmp_path / "tiny-sr.json"))  # a card path: the workers load it from there
+    (tmp_path / "tiny-sr.0.safetensors").unlink()  # ... but its weights are gone by then
+    with pytest.raises(InputError, match="could not load the model"):
+        evaluate(model, pairs[:2], methods=["transform"], samples=[2], workers=2)
+    assert not [n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX)]

@@ -1,0 +1,207 @@
+"""Scale-out and resumable runs: dataset-level work split into *units*, run in this process or by
+Ray actors, each finished unit kept on disk so an interrupted run loses nothing.
+
+Principle 10 of the design: past one machine we use Ray, never a home-made scheduler, and the
+serial path stays the embedded default with identical results. ``evaluate`` and ``sweep`` take
+``workers=`` / ``ray_address=`` / ``store=`` / ``resume=`` (CLI: ``--workers N``,
+``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them they run their
+serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
+this module only runs units and keeps them:
+
+**Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``) are plain picklable objects with
+
+* ``kind`` (a name), ``columns`` (the readable CSV's columns), ``run_info()`` (what every unit of
+  a store must agree on: model fingerprint, seed, ... -- checked on ``resume``);
+* ``keys()``: every unit's key, a JSON-able dict, in the order results are reported. A key
+  names everything that decides the unit's result (method, layer, strength, samples and a
+  digest of the image and target), so a resumed unit is only reused for the same work;
+* ``data_id(key)`` / ``data(data_id)``: the unit's input data (e.g. one image and its target)
+  and an id shared by the units that use the same data. Data travel per unit (each distinct
+  data put in Ray's object store once, released when its last unit is done), never with the
+  job: a job pickles without its data, so every worker holds only what it is working on;
+* ``run(model, key, data, cache, device)``: the unit's values (a dict; numpy arrays allowed,
+  nested dicts allowed). ``cache`` is a dict that lives as long as the worker (e.g. superpixels);
+* ``rows(key, values, error)``: the unit's readable rows (``values`` is None for a failed unit).
+
+**Where units run** (:func:`run_job`): ``workers`` None or 1 without ``ray_address``: in this
+process, in key order (no Ray needed). Otherwise Ray: a local Ray started for the run
+(``ray.init(address="local", num_cpus=max(cores, workers))``, shut down after) or, with
+``ray_address`` ("auto", "ray://host:10001", "host:6379"), an existing cluster joined as a
+client; if the caller already called ``ray.init`` that session is used and left running. Each
+of the ``workers`` actors loads the model once from its ``source`` (``load_model`` /
+``load_user_model`` arguments recorded on the model -- a module is never pickled and sent; a
+model built in memory is refused), sets ``torch.set_num_threads`` to its CPU share
+(cluster CPUs // workers, at least 1) and asks for ``num_gpus`` = GPUs / workers (at most 1)
+when the cluster has GPUs and ``device`` is not "cpu"; a worker that cannot load the model stops
+the run before any unit with an InputError saying why. The job (without its data) goes to each
+worker once; each unit's data is put in the object store once. Units are handed out with plain
+actor calls and ``ray.wait``, two queued per actor. An actor that dies (killed, out of memory)
+is restarted by Ray (``max_restarts=-1``) and its units retried (``max_task_retries`` =
+:data:`TASK_RETRIES`); a unit that kills its worker every time is reported as failed. A unit
+that raises an :class:`~uqcore.errors.InputError` (a bad input; ``ModelRunError`` included) is
+reported with its message and the run goes on.
+
+**The store** (:class:`Store`, a folder; the CLI puts it at ``<out>_run/`` next to ``--out``):
+
+* ``run.json``: the job's kind and ``run_info()``; ``resume`` refuses a store whose run info
+  differs (another model, seed, ...), naming the field.
+* ``units.jsonl``: one JSON line per finished unit, appended (and flushed) as it finishes:
+  ``{"uid", "key", "status": "ok" | "error", "error", "values"}``. Floats are written with
+  ``repr`` so they read back bit-identical; arrays are replaced by references into
+  ``scores/<uid>.npz`` (written first, atomically). The unit id is a hash of the key.
+* the readable CSV (``rows.csv`` in the folder unless the caller names another file, e.g.
+  ``<out>_images.csv``): ``rows()`` of every finished unit, appended as it finishes, rewritten
+  in key order when the run starts (from the units kept) and when it ends.
+
+With ``resume=True`` the units of this run that are already in ``units.jsonl`` with status
+"ok" are not run again (failed units are retried); without it an existing store is emptied
+first. A line cut short by a kill, or one whose arrays are missing, does not count as done;
+opening a store rewrites ``units.jsonl`` with the units kept, one line each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from uqcore.distributed.ray_workers import (
+    ACTOR_PREFIX,
+    TASK_RETRIES,
+    Worker,
+    default_workers,
+    ray_session,
+    ray_units,
+    worker_options,
+)
+from uqcore.distributed.store import Store
+from uqcore.distributed.units import (
+    INSTALL_HINT,
+    RAY_PIN,
+    Job,
+    UnitResult,
+    check_workers,
+    digest,
+    import_ray,
+    model_fingerprint,
+    model_source,
+    run_one,
+    unit_id,
+    uses_ray,
+    uses_units,
+)
+from uqcore.errors import InputError
+
+__all__ = [
+    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
+    "add_cli_options", "check_workers", "cli_options", "default_workers", "digest", "import_ray",
+    "model_fingerprint", "model_source", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
+    "worker_options",
+]
+
+Progress = Callable[[int, int], None]
+
+
+def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
+            device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
+            progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None
+            ) -> list[UnitResult]:
+    """Run every unit of ``job`` (see the module docstring); the results in ``job.keys()`` order.
+
+    ``progress(done, total)`` after each unit (units found in the store count as done at the
+    start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order)."""
+    workers = check_workers(workers)
+    if resume and store is None:
+        raise InputError("resume=True needs store= (the folder of the run to resume)")
+    keys = job.keys()
+    uids = [unit_id(k) for k in keys]
+    if len(set(uids)) != len(uids):
+        raise InputError("two units of this run have the same key (the same image twice under one name?)")
+    if store is not None and not isinstance(store, Store):
+        store = Store(store)
+    done: dict[str, UnitResult] = store.open(job, keys, resume) if store is not None else {}
+    total = len(keys)
+    try:
+        if on_result is not None:
+            for uid in uids:
+                if uid in done:
+                    on_result(done[uid])
+        if progress is not None:
+            progress(len(done), total)
+        pending = [k for k, uid in zip(keys, uids) if uid not in done]
+        if pending:
+            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device))
+            with units as stream:  # closed at once on an interruption: workers stopped, Ray shut down
+                for result in stream:
+                    done[unit_id(result.key)] = result
+                    if store is not None:
+                        store.add(result)
+                    if on_result is not None:
+                        on_result(result)
+                    if progress is not None:
+                        progress(len(done), total)
+        results = [done[uid] for uid in uids]
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if store is not None:
+        store.close(results)
+    return results
+
+
+def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,
+             device: Any) -> Iterator[UnitResult]:
+    if ray_address is None and workers is not None:
+        ray_address = os.environ.get("RAY_ADDRESS") or None  # Ray's own rule, once workers are asked for
+    if not uses_ray(workers, ray_address):
+        cache: dict = {}
+        for key in keys:
+            yield run_one(job, model, key, job.data(job.data_id(key)), cache, device)
+        return
+    model_source(model)  # refuse an in-memory model before starting Ray
+    with ray_session(workers or 1, ray_address) as ray:
+        yield from ray_units(ray, job, model, keys, workers, device)
+
+
+# -- the command line --------------------------------------------------------------------------------
+def add_cli_options(parser: Any) -> None:
+    """``--workers N``, ``--ray-address ADDRESS`` and ``--resume`` for a dataset-level command."""
+    group = parser.add_argument_group("scale-out (Ray) and resume")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="run the per-image work on N Ray worker processes (a local Ray started for the run, "
+                            "or the cluster of --ray-address); results are the serial run's")
+    group.add_argument("--ray-address", metavar="ADDRESS",
+                       help="join an existing Ray cluster (e.g. auto, 10.0.0.5:6379, ray://head:10001); default: "
+                            "the RAY_ADDRESS variable. Nodes need this project and the model's files at the same paths")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the run kept next to --out (in <out>_run/): finished units are not run again")
+
+
+def cli_options(args: Any, rows: str) -> dict[str, Any]:
+    """evaluate/sweep keyword arguments from the flags of :func:`add_cli_options`; {} (the serial
+    path) when none is given and RAY_ADDRESS is unset. With ``--out DIR/NAME.ext`` the run is kept
+    in ``DIR/NAME_run/`` and its readable rows go to ``DIR/NAME_images.csv`` (``rows="images"``)
+    or to the ``--out`` CSV itself (``rows="out"``; ``DIR/NAME_run/rows.csv`` for a JSON --out)."""
+    workers = check_workers(args.workers)
+    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
+    if workers is None and ray_address is None and not args.resume:
+        return {}
+    store = None
+    if args.out:
+        out = Path(args.out)
+        folder = out.with_name(out.stem + "_run")
+        if rows == "images":
+            store = Store(folder, out.with_name(out.stem + "_images.csv"))
+        else:
+            store = Store(folder, out if out.suffix.lower() == ".csv" else None)
+    elif args.resume:
+        raise InputError("--resume needs --out: a run is kept next to its output file (in <out>_run/)")
+    if uses_ray(workers, ray_address):
+        where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray started for this run"
+        count = f"{workers} worker(s)" if workers else "one worker per GPU (or per CPU) of the cluster"
+        print(f"{count} on {where}", file=sys.stderr)
+    return {"workers": workers, "ray_address": ray_address, "store": store, "resume": bool(args.resume)}
