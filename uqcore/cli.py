@@ -15,8 +15,8 @@ from uqcore.errors import InputError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("uqcore.evaluation", "score uncertainty methods on a folder of images"),
-    "calibrate": ("uqcore.calibration", "fit calibrated error bars (conformal, isotonic, σ-scaling) on a folder"),
+    "evaluate": ("uqcore.evaluate_command", "score uncertainty methods on a folder of images"),
+    "calibrate": ("uqcore.calibrate_command", "fit calibrated error bars (conformal, isotonic, σ-scaling) on a folder"),
     "sweep": ("uqcore.tolerability", "tolerability sweep: layers x strengths on one image"),
     "train": ("uqcore.training", "train a bundled model (sr or depth)"),
     "make-scenes": ("uqcore.scenes", "render synthetic indoor RGB-D scenes"),

@@ -1,0 +1,55 @@
+"""``python -m uqcore calibrate``: fit calibrated error bars on a folder and write them as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from uqcore import methods as _methods
+from uqcore.calibration import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
+from uqcore.datasets import load_pairs
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="bundled model name or model path")
+    parser.add_argument("--data", required=True,
+                        help="folder as for evaluate: SR -> HR images; depth -> name.png + name_depth.png (mm) / "
+                             "name_depth.npy (m); image -> name.png + name_target.png")
+    parser.add_argument("--method", default=_methods.DEFAULT_METHOD, help="one of " + ", ".join(_methods.VARIANTS))
+    parser.add_argument("--layer", help="layer for noise / dropout (default: a middle block)")
+    parser.add_argument("--strength", type=float, help="noise std / dropout rate (default: the method's)")
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kind", default=DEFAULT_KIND, choices=KINDS,
+                        help="conformal (split-conformal intervals, default), isotonic (Kuleshov recalibration), "
+                             "sigma (σ-scaling), risk (conformal risk control over images; needs >= "
+                             "1/(1-level) - 1 images)")
+    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL, help="interval level (default 0.9)")
+    parser.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
+    parser.add_argument("--max-values", type=int, default=MAX_VALUES,
+                        help="values (pixels x channels) kept for fitting; a seeded subsample beyond "
+                             f"(default {MAX_VALUES})")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    parser.add_argument("--out", required=True, help="calibration JSON to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    # lazy: the progress bar and the model registry are needed by the CLI command only
+    from tqdm import tqdm
+
+    from uqcore.models import load_model
+
+    model = load_model(args.model)
+    names, pairs = load_pairs(args.data, model, args.limit)
+    print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} calibration image(s) from {args.data}",
+          file=sys.stderr)
+    with tqdm(total=len(pairs), desc="calibrate", unit="image", file=sys.stderr) as bar:
+        cal = calibrate(model, pairs, method=args.method, layer=args.layer, strength=args.strength,
+                        samples=args.samples, seed=args.seed, level=args.level, kind=args.kind, names=names,
+                        device=args.device, max_values=args.max_values,
+                        progress=lambda done, total: bar.update(done - bar.n))
+    cal.save(args.out)
+    print(cal.summary())
+    print(f"wrote {args.out}")
+    return 0
