@@ -79,18 +79,30 @@ class FeaturePerturbation:
     ``kind`` is a method's ``spec.feature`` (:mod:`uqcore.methods`): Gaussian noise of std
     ``strength``, dropout at rate ``strength``, or the module's own dropout at its own rate.
     With ``expand=True`` (prefix reuse) a batch-1 output is first expanded to the number of
-    samples, so everything before the hooked layer ran once for all samples.
+    samples, so everything before the hooked layer ran once for all samples. With
+    ``keep_layout=True`` a channels-last output gives a channels-last result, so the rest of the
+    network keeps running in the layout the engine chose (the draws themselves are contiguous:
+    the same numbers in the same places); the sampler turns it off where the rest of the network
+    is cheaper than the copy (a layer near the output).
     """
 
-    def __init__(self, kind: str, strength: float, generators: list[torch.Generator], expand: bool):
+    def __init__(self, kind: str, strength: float, generators: list[torch.Generator], expand: bool,
+                 keep_layout: bool = False):
         if kind not in (FEATURE_GAUSSIAN, FEATURE_DROPOUT, FEATURE_OWN_DROPOUT):
             raise InputError(f"unknown feature perturbation {kind!r}")
         self.kind = kind
         self.strength = float(strength)
         self.generators = generators
         self.expand = expand
+        self.keep_layout = keep_layout
 
     def __call__(self, module: nn.Module, inputs: tuple, output):
+        result = self._perturb(module, output)
+        if self.keep_layout and output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last):
+            return result.contiguous(memory_format=torch.channels_last)
+        return result
+
+    def _perturb(self, module: nn.Module, output):
         if not isinstance(output, torch.Tensor):
             raise InputError(
                 f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "

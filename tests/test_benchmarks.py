@@ -1,0 +1,44 @@
+"""The benchmark scripts run in their smoke mode (tiny random networks, 2 samples) so they cannot rot."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_smoke(script: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--smoke"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def table_rows(out: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| case") and not line.startswith("| peer")]
+
+
+def test_bench_sampling_smoke():
+    out = run_smoke("bench_sampling.py")
+    rows = table_rows(out)
+    assert [r[0] for r in rows] == ["transform", "noise @ body.0", "noise @ body.1", "noise @ upsample.2",
+                                    "dropout @ body.0", "dropout @ body.1", "dropout @ upsample.2", "mc_dropout"]
+    assert all(float(r[-1]) < 1e-5 for r in rows)  # the engine's map is the naive loop's
+    assert "(prefix)" in rows[1][1]  # the limit follows the engine's prefix reuse
+    assert re.fullmatch(r"maximum engine/limit: \d+\.\d\d", out.strip().splitlines()[-1])
+
+
+def test_bench_peers_smoke():
+    pytest.importorskip("ttach", reason="the peers' packages are installed from benchmarks/requirements.txt")
+    pytest.importorskip("torch_uncertainty.methods", reason="the peers' packages come from benchmarks/requirements.txt")
+    out = run_smoke("bench_peers.py")
+    rows = table_rows(out)
+    assert len(rows) == 4
+    assert float(rows[0][4].split()[-1]) < 1e-5 and float(rows[1][4].split()[-1]) < 1e-6  # transform maps agree
+    assert re.fullmatch(r"minimum peer/uqcore: \d+\.\d\d", out.strip().splitlines()[-1])
