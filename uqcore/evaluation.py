@@ -182,12 +182,8 @@ def evaluate(
     method, samples, image (name), index, nll, corr_pixel, ause_pixel, quality and -- where
     calibrated -- the four calibration columns.
 
-    Scale-out and resume (:mod:`uqcore.distributed`; the same rows as the serial run): ``workers``
-    Ray actors (``ray_address`` joins a cluster; 1 worker and no address runs here), ``store`` a
-    folder that keeps every (method, sample count, image) as it finishes, ``resume`` skips those
-    already kept. An image that fails for a bad input is then reported (``error`` in its
-    per-image row, ``n_failed`` in the summary) and left out: the summary is the one of the serial
-    run on the images that were scored (the calibration split drawn among them)."""
+    ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
+    resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there."""
     if _distributed.uses_units(workers, ray_address, store, resume):
         if calibration is not None or any(_count(n) == AUTO for n in
                                           ([samples] if isinstance(samples, (int, str)) else samples)):

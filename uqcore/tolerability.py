@@ -259,41 +259,37 @@ def sweep(
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            loss = float(np.mean(losses))
-            if scale > 0:
-                increase = (loss - base_loss) / scale
-            else:
-                increase = 0.0 if loss == base_loss else math.inf
-            row: dict[str, Any] = {
-                "method": method,
-                "layer": layer,
-                "strength": strength,
-                "samples": int(round(float(np.mean(drawn)))),
-                "reliability": float(np.mean(reliability)) if reliability else None,
-                "seed": int(seed),
-                "loss": loss,
-                "base_loss": base_loss,
-                "loss_increase": float(increase),
-                "corr_pixel": None,
-                "corr_patch": None,
-                "corr_block": None,
-                "spearman_pixel": None,
-                "ause": None,
-                "aurg": None,
-                "variance_mean": float(np.mean(variances)),
-                "seconds": seconds,
-                "n_images": len(images),
-                "reference": "target" if has_target else "unperturbed",
-            }
-            if has_target:
-                for field, key in (("corr_pixel", "corr_pixel"), ("corr_patch", "corr_patch"),
-                                   ("corr_block", "corr_block"), ("spearman_pixel", "spearman_pixel"),
-                                   ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
-                    row[field] = nanmean([st[key] for st in stats])
+            row = _setting_row(method, layer, strength, seed, losses, base_loss, scale, drawn, reliability,
+                               variances, seconds, len(images), stats if has_target else None)
             rows.append(row)
             if on_row is not None:
                 on_row(row)
     return rows
+
+
+def _setting_row(method: str, layer: str, strength: float, seed: int, losses: list, base_loss: float, scale: float,
+                 drawn: list, reliability: list, variances: list, seconds: float, n_images: int,
+                 stats: list | None) -> dict[str, Any]:
+    """One sweep row (fields in the module docstring); ``stats``: per-image correlations, or None
+    without ground truth."""
+    loss = float(np.mean(losses))
+    if scale > 0:
+        increase = (loss - base_loss) / scale
+    else:
+        increase = 0.0 if loss == base_loss else math.inf
+    row: dict[str, Any] = {
+        "method": method, "layer": layer, "strength": strength, "samples": int(round(float(np.mean(drawn)))),
+        "reliability": float(np.mean(reliability)) if reliability else None, "seed": int(seed), "loss": loss,
+        "base_loss": base_loss, "loss_increase": float(increase), "corr_pixel": None, "corr_patch": None,
+        "corr_block": None, "spearman_pixel": None, "ause": None, "aurg": None,
+        "variance_mean": float(np.mean(variances)), "seconds": seconds, "n_images": n_images,
+        "reference": "target" if stats is not None else "unperturbed",
+    }
+    if stats is not None:
+        for field, key in (("corr_pixel", "corr_pixel"), ("corr_patch", "corr_patch"), ("corr_block", "corr_block"),
+                           ("spearman_pixel", "spearman_pixel"), ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
+            row[field] = nanmean([st[key] for st in stats])
+    return row
 
 
 def _finite(v: Any) -> bool:
