@@ -24,6 +24,10 @@ three alike and the best run is the least disturbed one. The last line is
 
     python benchmarks/bench_sampling.py [--device cpu|cuda] [--samples 16] [--repeats 3] [--threads N]
     python benchmarks/bench_sampling.py --smoke     # tiny random network, 2 samples (the CI test)
+    python benchmarks/bench_sampling.py --profile "noise @ upsample.5"   # where the engine's extra time goes
+
+``--profile CASE`` runs torch's profiler over one limit run and one engine run of that case and
+prints the operators whose time differs most (self CPU seconds, limit vs engine).
 """
 
 from __future__ import annotations
@@ -157,6 +161,24 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def profile_case(module, xc, target, schedule, run_engine, top: int = 10) -> None:
+    """Operators by self CPU time, the limit against the engine, largest difference first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def ops(fn) -> dict[str, float]:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        return {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+
+    limit, engine = ops(lambda: run_limit(module, xc, target, schedule)), ops(run_engine)
+    keys = sorted(set(limit) | set(engine), key=lambda k: limit.get(k, 0.0) - engine.get(k, 0.0))
+    print(f"| operator | limit s | engine s | engine - limit |\n|---|---:|---:|---:|")
+    for k in keys[:top]:
+        print(f"| {k} | {limit.get(k, 0.0):.3f} | {engine.get(k, 0.0):.3f} | {engine.get(k, 0.0) - limit.get(k, 0.0):+.3f} |")
+    print(f"| all operators | {sum(limit.values()):.3f} | {sum(engine.values()):.3f} | "
+          f"{sum(engine.values()) - sum(limit.values()):+.3f} |")
+
+
 def describe(schedule: list[tuple[int, int]]) -> str:
     """The engine's sample passes, e.g. "4x b4" or "4x b1>4 (prefix)"; the unperturbed pass left out."""
     passes = schedule[1:]
@@ -178,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny random network, 2 samples, 16x16, 1 repeat")
+    parser.add_argument("--profile", metavar="CASE", help='profile one case instead, e.g. "noise @ upsample.5"')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,10 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"model: {label} (MC-dropout: {mc.name}); input 1x3x{args.size}x{args.size}; {args.samples} samples; "
           f"device: {name}; best of {args.repeats} alternating runs")
-    print("| case | engine passes | limit s | engine s | engine/limit | naive s | naive/engine | max abs diff |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    if not args.profile:
+        print("| case | engine passes | limit s | engine s | engine/limit | naive s | naive/engine | max abs diff |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
     ratios = []
     for case_model, method, layer, strength in cases(model, mc):
+        case = method if layer is None else f"{method} @ {layer}"
+        if args.profile and case != args.profile:
+            continue
         module = case_model.module_on(device)
         target = perturbed_module(module, method, layer)
         xc = x.contiguous(memory_format=torch.channels_last)
@@ -208,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         ref = naive(module, x, method, target, strength, args.samples, 0)  # warm-up and the results check
         run_limit(module, xc, target, schedule)
         diff = float((ref.cpu() - est.variance).abs().max())
+        if args.profile:
+            return profile_case(module, xc, target, schedule, run_engine) or 0
         times: dict[str, list[float]] = {"limit": [], "engine": [], "naive": []}
         for _ in range(args.repeats):
             times["limit"].append(timed(lambda: run_limit(module, xc, target, schedule)))
@@ -215,9 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             times["naive"].append(timed(lambda: naive(module, x, method, target, strength, args.samples, 0)))
         lim, eng, nai = (min(times[k]) for k in ("limit", "engine", "naive"))
         ratios.append(eng / lim)
-        case = method if layer is None else f"{method} @ {layer}"
         print(f"| {case} | {describe(schedule)} | {lim:.3f} | {eng:.3f} | {eng / lim:.2f} | {nai:.3f} | "
               f"{nai / eng:.2f} | {diff:.1e} |", flush=True)
+    if not ratios:
+        raise SystemExit(f"no case {args.profile!r}")
     print(f"maximum engine/limit: {max(ratios):.2f}")
     return 0
 
