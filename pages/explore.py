@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 import uqcore
+from ui import calibration as current_cal
 from ui import glue, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore import export, methods, plots
@@ -124,10 +125,21 @@ def draw_result(est, result) -> None:
             st.page_link("pages/tolerability.py", label="Tune the perturbation on the Tolerability page",
                          icon=":material/show_chart:")
     model_input, truth = display_arrays(prepared)
+    try:
+        view, refused = current_cal.interval_view(model, est, prepared.target, input_label)
+    except uqcore.InputError as exc:
+        view, refused = None, str(exc)
+    if refused:
+        draw_refusal(refused)
     panels = plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input, truth=truth,
                                  colormap=display["colormap"], log_variance=display["log_variance"],
-                                 shared_scale=display["shared_scale"], depth=depth)
+                                 shared_scale=display["shared_scale"], depth=depth,
+                                 interval_width=None if view is None else view.width,
+                                 outside=None if view is None else view.outside,
+                                 level=None if view is None else view.calibration.level)
     st.plotly_chart(panels, width="stretch", key="panels")
+    if view is not None:
+        draw_interval_note(view)
     curve_col, metrics_col = st.columns([1, 2.2], vertical_alignment="center")
     figures = [panels]
     if result.curve is not None:
@@ -136,7 +148,7 @@ def draw_result(est, result) -> None:
     else:
         curve_col.info(prepared.note)
     with metrics_col:
-        draw_metrics(est, result)
+        draw_metrics(est, result, view)
         draw_reliability(est)
     draw_downloads(est, result, figures)
 
@@ -145,7 +157,39 @@ def fmt(value, digits: int = 4) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def draw_metrics(est, result, per_row: int = 4) -> None:
+def draw_refusal(reason: str) -> None:
+    """A calibration is in use but not for this model or setting: say so, never apply it."""
+    with st.container(border=True):
+        st.warning(f"The calibration in use is not applied here: {reason}", icon=":material/block:")
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.page_link("pages/compare.py", label="Fit one for this setting on the Compare page (Calibrated error bars)",
+                       icon=":material/table_chart:")
+        right.button("Stop using it", key="cal_forget_explore", on_click=current_cal.forget)
+
+
+def draw_interval_note(view) -> None:
+    cal = view.calibration
+    text = f"Calibrated error bars: {current_cal.describe(cal)}."
+    if view.outside is not None:
+        text += " Outside the interval: the fraction of the pixel's values (channels) outside it."
+    if view.in_sample:
+        text += " This image is one of the calibration images, so its coverage here is in-sample."
+    st.caption(text)
+
+
+def interval_cells(view) -> list[tuple[str, str]]:
+    """The calibration's cells of the metrics row: coverage (with ground truth), mean interval width."""
+    level = f"{view.calibration.level * 100:g}%"
+    cells = []
+    if "coverage" in view.values:
+        cells.append((f"Coverage ({level} interval)", f"{view.values['coverage']:.1%}"))
+    cells.append(("Interval width", f"{view.values['interval_width']:.4g} {'m' if depth else 'intensity'}"))
+    if "ence_calibrated" in view.values:
+        cells.append(("ENCE raw → calibrated", f"{view.values['ence']:.2f} → {view.values['ence_calibrated']:.2f}"))
+    return cells
+
+
+def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
     v = result.values
     if result.curve is not None:
         cells = [(f"AUSE {lv}", fmt(v.get(f"ause_{lv}"))) for lv in ("pixel", "patch", "block")]
@@ -155,6 +199,8 @@ def draw_metrics(est, result, per_row: int = 4) -> None:
             [("PSNR (Y) dB", fmt(v.get("psnr"), 2)), ("SSIM (Y)", fmt(v.get("ssim"), 3))]
     else:
         cells = [("mean variance", f"{v['variance_mean']:.3g}")]
+    if view is not None:
+        cells += interval_cells(view)
     cells += [("time", f"{est.seconds:.2f} s"),
               ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
