@@ -181,9 +181,9 @@ def calibration_view() -> None:
                        horizontal=True, help=KIND_HELP)
     level = state.bound(c3.slider, "Level", "level", store=CMP, min_value=0.5, max_value=0.99, step=0.01,
                         help="The intended coverage: the fraction of values inside the interval")
-    limit = int(state.bound(c4.number_input, "Images", "cal_limit", store=CMP, min_value=2, max_value=max(count, 2),
-                            help=f"How many images of the set to use ({count} there)"))
-    limit = min(limit, count)
+    options["cal_limit"] = min(max(1, int(options["cal_limit"])), count)  # an uploaded set may be smaller
+    limit = int(state.bound(c4.number_input, "Images to use", "cal_limit", store=CMP, min_value=1,
+                            max_value=count, help=f"How many images of the set to use ({count} there)"))
     options["fit"] = min(max(1, int(options["fit"])), limit)
     fit = int(state.bound(c5.number_input, "Fit on the first", "fit", store=CMP, min_value=1, max_value=limit,
                           help="The first images fit the calibration; the others check it (held out)"))
@@ -213,7 +213,8 @@ def calibration_result(check) -> None:
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(f"Coverage ({cal.level * 100:g}% nominal)", f"{check.mean('coverage'):.1%}",
               help="Mean over the checked images of the fraction of their values inside the interval")
-    m2.metric("Mean interval width", f"{check.mean('interval_width'):.4g} {unit}")
+    m2.metric(f"Mean interval width ({unit})", f"{check.mean('interval_width'):.4g}",
+              help="Mean over the checked images of the interval's width (upper − lower), in output units")
     m3.metric("ENCE raw", f"{check.raw.ence:.3f}", help="ENCE of the raw variance over the checked pixels, pooled")
     m4.metric("ENCE calibrated", f"{check.calibrated.ence:.3f}")
     st.caption(f"Checked on {where}." + (" In-sample coverage is not evidence of the guarantee; keep some images "

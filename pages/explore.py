@@ -183,7 +183,7 @@ def interval_cells(view) -> list[tuple[str, str]]:
     cells = []
     if "coverage" in view.values:
         cells.append((f"Coverage ({level} interval)", f"{view.values['coverage']:.1%}"))
-    cells.append(("Interval width", f"{view.values['interval_width']:.4g} {'m' if depth else 'intensity'}"))
+    cells.append((f"Interval width ({'m' if depth else 'intensity'})", f"{view.values['interval_width']:.4g}"))
     if "ence_calibrated" in view.values:
         cells.append(("ENCE raw → calibrated", f"{view.values['ence']:.2f} → {view.values['ence_calibrated']:.2f}"))
     return cells
