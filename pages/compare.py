@@ -213,7 +213,7 @@ def calibration_result(check) -> None:
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(f"Coverage ({cal.level * 100:g}% nominal)", f"{check.mean('coverage'):.1%}",
               help="Mean over the checked images of the fraction of their values inside the interval")
-    m2.metric(f"Mean interval width ({unit})", f"{check.mean('interval_width'):.4g}",
+    m2.metric(f"Mean width ({unit})", f"{check.mean('interval_width'):.4g}",
               help="Mean over the checked images of the interval's width (upper − lower), in output units")
     m3.metric("ENCE raw", f"{check.raw.ence:.3f}", help="ENCE of the raw variance over the checked pixels, pooled")
     m4.metric("ENCE calibrated", f"{check.calibrated.ence:.3f}")

@@ -177,15 +177,19 @@ def draw_interval_note(view) -> None:
     st.caption(text)
 
 
-def interval_cells(view) -> list[tuple[str, str]]:
-    """The calibration's cells of the metrics row: coverage (with ground truth), mean interval width."""
-    level = f"{view.calibration.level * 100:g}%"
+def interval_cells(view) -> list[tuple[str, ...]]:
+    """The calibration's cells of the metrics row (label, value, help): coverage and ENCE (with
+    ground truth), mean interval width."""
+    level, unit = f"{view.calibration.level * 100:g}%", "m" if depth else "intensity"
+    v = view.values
     cells = []
-    if "coverage" in view.values:
-        cells.append((f"Coverage ({level} interval)", f"{view.values['coverage']:.1%}"))
-    cells.append((f"Interval width ({'m' if depth else 'intensity'})", f"{view.values['interval_width']:.4g}"))
-    if "ence_calibrated" in view.values:
-        cells.append(("ENCE raw → calibrated", f"{view.values['ence']:.2f} → {view.values['ence_calibrated']:.2f}"))
+    if "coverage" in v:
+        cells.append((f"Coverage ({level})", f"{v['coverage']:.1%}",
+                      f"Fraction of the image's values inside the calibrated {level} interval"))
+    cells.append(("Interval width", f"{v['interval_width']:.4g}", f"Mean width (upper − lower) in {unit}"))
+    if "ence_calibrated" in v:
+        cells += [("ENCE raw", f"{v['ence']:.3f}", "ENCE of the raw variance (10 equal-count bins)"),
+                  ("ENCE calibrated", f"{v['ence_calibrated']:.3f}", "ENCE of the calibrated variance")]
     return cells
 
 
@@ -205,8 +209,8 @@ def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
               ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
     for start in range(0, len(cells), per_row):
-        for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
-            col.metric(label, value)
+        for col, (label, value, *tip) in zip(st.columns(per_row), cells[start : start + per_row]):
+            col.metric(label, value, help=tip[0] if tip else None)
     notes = ["NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half."]
     if not depth and result.curve is not None:
         notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")

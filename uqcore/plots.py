@@ -206,15 +206,17 @@ def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int,
                      level: float | None) -> list[Panel]:
     """A calibration's interval width map and, with ground truth, its "outside the interval" map."""
     at = "" if level is None else f" ({level * 100:g}% interval)"
+    unit = units.output
     panels = [(f"interval width{at}", go.Heatmap(
-        z=width.astype(np.float32), colorscale=colormap, name="interval", colorbar=dict(title=dict(text=units.output,
-                                                                                                  side="top")),
-        **_grid(factor), hovertemplate=f"interval width<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {units.output}<extra></extra>"))]
+        z=width.astype(np.float32), colorscale=colormap, name="interval", **_grid(factor),
+        colorbar=dict(title=dict(text=unit, side="top")),
+        hovertemplate=f"interval width<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))]
     if outside is not None:
         panels.append((f"outside the interval{at}", go.Heatmap(
             z=outside.astype(np.float32), colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
             colorbar=dict(title=dict(text="fraction outside", side="top")), **_grid(factor),
-            hovertemplate="outside the interval<br>x %{x}, y %{y}<br>fraction of values outside %{z:.2f}<extra></extra>")))
+            hovertemplate="outside the interval<br>x %{x}, y %{y}<br>fraction of values outside %{z:.2f}"
+                          "<extra></extra>")))
     return panels
 
 
@@ -373,9 +375,11 @@ def interval_reliability_figure(raw, calibrated, *, unit: str = "intensity", hei
     variance and the calibrated one (``uqcore.metrics.Reliability`` each); a calibrated map lies
     on the diagonal. Log axes: raw training-free variances are off by orders of magnitude."""
     fig = go.Figure()
-    for name, r, dash in (("raw variance", raw, "dot"), ("calibrated", calibrated, "solid")):
+    for name, r, dash, colour in (("raw variance", raw, "dot", "#e67e22"), ("calibrated", calibrated, "solid",
+                                                                           "#1f77b4")):
         fig.add_trace(go.Scatter(
-            x=r.rmv, y=r.rmse, mode="lines+markers", name=f"{name} (ENCE {r.ence:.3g})", line=dict(dash=dash),
+            x=r.rmv, y=r.rmse, mode="lines+markers", name=f"{name} (ENCE {r.ence:.3g})",
+            line=dict(dash=dash, color=colour), marker=dict(color=colour),
             customdata=np.asarray(r.count), hovertemplate=(f"{name}<br>RMV %{{x:.4g}} {unit}<br>RMSE %{{y:.4g}} {unit}"
                                                            "<br>%{customdata} pixels<extra></extra>")))
     values = np.concatenate([np.asarray(v, dtype=np.float64) for v in (raw.rmv, raw.rmse, calibrated.rmv,
@@ -397,6 +401,7 @@ def coverage_figure(rows: Sequence[dict], level: float, height: int = 340) -> go
     nominal level as a dashed line; rows: dicts with image, coverage, interval_width."""
     fig = go.Figure(go.Bar(
         x=[str(r["image"]) for r in rows], y=[r["coverage"] for r in rows], name="coverage",
+        texttemplate="%{y:.1%}", textposition="inside",
         customdata=[r["interval_width"] for r in rows],
         hovertemplate="%{x}<br>coverage %{y:.1%}<br>mean interval width %{customdata:.4g}<extra></extra>"))
     fig.add_hline(y=level, line_dash="dash", line_color="grey", annotation_text=f"nominal {level * 100:g}%",

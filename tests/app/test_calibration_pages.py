@@ -71,9 +71,9 @@ def test_fit_on_compare_then_interval_maps_and_coverage_on_explore():
     # conformal: width = 2·q·sqrt(v + eps) per pixel
     np.testing.assert_allclose(width, 2 * cal.fitted["q"] * np.sqrt(variance.astype(np.float64) + cal.eps), rtol=1e-3)
     values = metrics(at)
-    coverage_shown = float(values["Coverage (90% interval)"].rstrip("%")) / 100
+    coverage_shown = float(values["Coverage (90%)"].rstrip("%")) / 100
     assert 1 - outside.mean() == pytest.approx(coverage_shown, abs=1e-3)  # the map and the number agree
-    assert float(values["Interval width (intensity)"]) == pytest.approx(width.mean(), rel=1e-3)
+    assert float(values["Interval width"]) == pytest.approx(width.mean(), rel=1e-3)
     assert any("one of the calibration images" in c.value for c in at.caption)  # astronaut: in-sample, said so
 
 
@@ -95,14 +95,14 @@ def test_loaded_calibration_applies_only_to_its_model_and_setting(calibration_js
     assert any("In use on Explore" in m.value and "loaded from cal.json" in m.value for m in at.markdown)
     at.switch_page("pages/explore.py").run()
     assert_clean(at)
-    assert "Coverage (90% interval)" in metrics(at)
+    assert "Coverage (90%)" in metrics(at)
     assert {"interval", "outside"} <= {t["name"] for t in charts(at)[0]["data"]}
 
     at.select_slider(key="strength").set_value(0.15).run()  # another setting: refused, not applied
     assert_clean(at)
     refusals = [w.value for w in at.warning if "not applied" in w.value]
     assert refusals and "strength 0.1" in refusals[0] and "strength 0.15" in refusals[0]
-    assert "Coverage (90% interval)" not in metrics(at)
+    assert "Coverage (90%)" not in metrics(at)
     assert not {"interval", "outside"} & {t["name"] for t in charts(at)[0]["data"]}
 
     at.sidebar.selectbox(key="model").set_value("tiny-sr-mcdrop").run()  # another model: refused, named
