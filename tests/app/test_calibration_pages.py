@@ -12,7 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import uqcore
-from tests.app.test_pages import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, trace
+from tests.app.test_pages import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, png_bytes, trace
 
 CAL_TAB = "Calibrated error bars"
 NOISE = dict(method="noise", layer="body.0", strength="0.1", samples="2")
@@ -97,6 +97,12 @@ def test_loaded_calibration_applies_only_to_its_model_and_setting(calibration_js
     assert_clean(at)
     assert "Coverage (90%)" in metrics(at)
     assert {"interval", "outside"} <= {t["name"] for t in charts(at)[0]["data"]}
+    at.radio(key="source").set_value("upload").run()  # no ground truth: the width map only, no coverage
+    at.file_uploader(key="up_lr").upload("lr.png", png_bytes(24, 20), "image/png").run()
+    assert_clean(at)
+    names = {t["name"] for t in charts(at)[0]["data"]}
+    assert "interval" in names and "outside" not in names
+    assert "Interval width" in metrics(at) and "Coverage (90%)" not in metrics(at)
 
     at.select_slider(key="strength").set_value(0.15).run()  # another setting: refused, not applied
     assert_clean(at)
