@@ -150,7 +150,7 @@ def draw_result(est, result) -> None:
     with metrics_col:
         draw_metrics(est, result, view)
         draw_reliability(est)
-    draw_downloads(est, result, figures)
+    draw_downloads(est, result, figures, view)
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -233,10 +233,15 @@ def draw_reliability(est) -> None:
         st.plotly_chart(plots.reliability_figure(est.trace, est.reliability_target), width="stretch", key="trace")
 
 
-def draw_downloads(est, result, figures) -> None:
-    """Maps, metrics and a self-contained report; a click does not rerun the page."""
+def draw_downloads(est, result, figures, view=None) -> None:
+    """Maps, metrics (with a matching calibration's coverage, width, ENCE) and a self-contained
+    report; a click does not rerun the page."""
     stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}"
     record = dict(settings, samples_drawn=est.samples)
+    values = dict(result.values)
+    if view is not None:
+        values.update(view.values)
+        record["calibration"] = view.calibration.summary()
     d1, d2, d3, d4, d5 = st.columns(5)
     d1.download_button("Variance (16-bit PNG)", export.map_png16(result.variance), f"{stem}_variance.png", "image/png",
                        on_click="ignore")
@@ -245,9 +250,9 @@ def draw_downloads(est, result, figures) -> None:
     if result.error is not None:
         d3.download_button("Error map (.npy)", export.npy_bytes(result.error.astype(np.float32)), f"{stem}_error.npy",
                            on_click="ignore")
-    d4.download_button("Metrics (JSON)", export.metrics_json(result.values, record), f"{stem}_metrics.json",
+    d4.download_button("Metrics (JSON)", export.metrics_json(values, record), f"{stem}_metrics.json",
                        "application/json", on_click="ignore")
-    report = export.html_report(f"uqcore — {stem}", record, result.values, figures, [prepared.note])
+    report = export.html_report(f"uqcore — {stem}", record, values, figures, [prepared.note])
     d5.download_button("HTML report", report, f"{stem}_report.html", "text/html", on_click="ignore")
 
 

@@ -5,7 +5,7 @@ link to Explore shows the interval-width and "outside the interval" maps and the
 from __future__ import annotations
 
 from tests.app.test_browser import ARTIFACTS, PANEL_TIMEOUT_MS, browser, server, wait_for_panels  # noqa: F401
-from tests.app.test_flows import go, open_app, pytestmark, settle, shown_metric  # noqa: F401
+from tests.app.test_flows import go, metrics_json, open_app, pytestmark, settle, shown_metric  # noqa: F401
 
 
 def fill(page, label: str, value: int) -> None:
@@ -44,13 +44,17 @@ def test_fit_on_compare_then_interval_maps_on_explore(server, browser):
     page.get_by_role("link", name="See the interval maps on Explore").click()
     page.wait_for_selector("h1:has-text('Explore')", timeout=PANEL_TIMEOUT_MS)
     wait_for_panels(page)
-    page.wait_for_selector(".js-plotly-plot .annotation-text:has-text('outside the interval')", timeout=PANEL_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot .annotation-text:has-text('outside the interval')",
+                           timeout=PANEL_TIMEOUT_MS)
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "explore_intervals.png"), full_page=True)
     titles = page.locator(".js-plotly-plot .annotation-text").all_text_contents()
     assert "interval width (90% interval)" in titles
     assert 0 < float(shown_metric(page, "Coverage (90%)").rstrip("%")) <= 100
     assert float(shown_metric(page, "Interval width")) > 0
+    saved = metrics_json(page)  # the download carries the calibrated numbers and says which calibration
+    assert saved["settings"]["calibration"].startswith("conformal calibration at level 0.9")
+    assert f"{saved['metrics']['coverage']:.1%}" == shown_metric(page, "Coverage (90%)")
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
 
