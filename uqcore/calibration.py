@@ -71,10 +71,8 @@ ground truth (:func:`uqcore.metrics.valid_mask`) are fitted on and scored.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +85,7 @@ from uqcore import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.layers import method_setting
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
 from uqcore.sampler import estimate
 from uqcore.scoring import EPS, ENCE_BINS, fit_scale, interval_values, prepare_target, residual_vectors, resize_to
 
@@ -125,35 +123,6 @@ def _check_kind(kind: str) -> str:
     if kind not in KINDS:
         raise InputError(f"unknown calibration kind {kind!r}; choose one of {', '.join(KINDS)}")
     return kind
-
-
-_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def fingerprint(model: Any) -> str:
-    """A short digest of the model's weights and buffers (every ensemble member), which
-    identifies the model a calibration belongs to independently of its name or path."""
-    model = as_model(model)
-    members = model.members
-    versions = tuple(t._version for m in members for t in m.state_dict(keep_vars=True).values())
-    cached = _FINGERPRINTS.get(members[0])
-    if cached is not None and cached[0] == versions:
-        return cached[1]
-    h = hashlib.blake2b(digest_size=8)
-    for m in members:
-        for name, t in sorted(m.state_dict().items()):
-            h.update(name.encode())
-            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
-            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    digest = h.hexdigest()
-    _FINGERPRINTS[members[0]] = (versions, digest)
-    return digest
-
-
-def model_identity(model: Any) -> dict[str, Any]:
-    """What a calibration records about its model: name, task, scale, weights fingerprint."""
-    model = as_model(model)
-    return {"name": model.name, "task": model.task, "scale": model.scale, "fingerprint": fingerprint(model)}
 
 
 def _subsample(res: np.ndarray, v: np.ndarray, budget: int, seed: int, index: int) -> Vectors:

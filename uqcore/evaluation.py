@@ -60,7 +60,7 @@ from uqcore.errors import InputError
 from uqcore.calibration import load_calibration
 from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
 from uqcore.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, model_identity
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
 from uqcore.scoring import DEPTH_QUALITY, ImageScore
@@ -352,7 +352,7 @@ class EvaluateJob:
         self.variants = dict(plan)
         self.plan, self.settings, self.sample_counts = plan, settings, [int(n) for n in sample_counts]
         self.seed, self.patch, self.steps = int(seed), patch, steps
-        self.fingerprint = _distributed.model_fingerprint(model)
+        self.identity = model_identity(model)
 
     def key(self, engine: str, n: int, i: int) -> dict[str, Any]:
         lay, st = self.settings[engine]
@@ -364,7 +364,7 @@ class EvaluateJob:
                 for i in range(len(self.names))]
 
     def run_info(self) -> dict[str, Any]:
-        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+        return {"model": self.identity, "seed": self.seed, "patch": self.patch, "steps": self.steps}
 
     def data_id(self, key: dict[str, Any]) -> int:
         return self.index[(key["image"], key["digest"])]

@@ -51,7 +51,7 @@ from uqcore.evaluation import add_auto_options, make_lr, parse_samples, write_ro
 from uqcore.io import read_depth, read_image
 from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
 from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, model_identity
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import nanmean, resize_to
 
@@ -334,14 +334,14 @@ class SweepJob:
         self.n_images, self.method, self.layers, self.strengths = len(xs), method, layers, strengths
         self.samples, self.seed, self.patch, self.steps = samples, int(seed), patch, steps
         self.images = _distributed.digest(xs, ts)
-        self.fingerprint = _distributed.model_fingerprint(model)
+        self.identity = model_identity(model)
 
     def keys(self) -> list[dict[str, Any]]:
         return [{"method": self.method, "layer": layer, "strength": strength, "samples": self.samples,
                  "images": self.images} for layer in self.layers for strength in self.strengths]
 
     def run_info(self) -> dict[str, Any]:
-        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+        return {"model": self.identity, "seed": self.seed, "patch": self.patch, "steps": self.steps}
 
     def data_id(self, key: dict[str, Any]) -> int:
         return 0

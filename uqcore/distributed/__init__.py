@@ -11,7 +11,7 @@ this module only runs units and keeps them:
 **Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``) are plain picklable objects with
 
 * ``kind`` (a name), ``columns`` (the readable CSV's columns), ``run_info()`` (what every unit of
-  a store must agree on: model fingerprint, seed, ... -- checked on ``resume``);
+  a store must agree on: the model's identity (:func:`uqcore.models.base.model_identity`), seed, ... -- checked on ``resume``);
 * ``keys()``: every unit's key, a JSON-able dict, in the order results are reported. A key
   names everything that decides the unit's result (method, layer, strength, samples and a
   digest of the image and target), so a resumed unit is only reused for the same work;
@@ -86,7 +86,6 @@ from uqcore.distributed.units import (
     check_workers,
     digest,
     import_ray,
-    model_fingerprint,
     model_source,
     run_one,
     unit_id,
@@ -98,7 +97,7 @@ from uqcore.errors import InputError
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
     "add_cli_options", "check_workers", "cli_options", "default_workers", "digest", "import_ray",
-    "model_fingerprint", "model_source", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
+    "model_source", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
 
