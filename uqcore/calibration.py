@@ -81,6 +81,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from uqcore import distributed as _distributed
 from uqcore import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
@@ -519,10 +520,25 @@ def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], li
     return found, out
 
 
+def pair_statistics(model: Any, x: Any, target: Any, *, method: str, layer: str | None, strength: float | None,
+                    samples: Any, seed: int, budget: int, index: int, device: Any = None) -> dict[str, Any]:
+    """One calibration pair's statistics: ``residuals`` [C, N] and ``variance`` [N] (float64, the
+    valid pixels, subsampled to ``budget`` values seeded by (``seed``, ``index``)), ``available``
+    (values before subsampling) and ``drawn`` (samples) of the setting's estimate on ``x``."""
+    var = _methods.variant(method)
+    est = estimate(model, x, method=var.engine, layer=layer, strength=strength, samples=samples, seed=seed,
+                   device=device)
+    res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
+    res_kept, v_kept = _subsample(res, v, budget, seed, index)
+    return {"residuals": res_kept, "variance": v_kept, "available": int(res.size), "drawn": int(est.samples)}
+
+
 def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_METHOD, layer: str | None = None,
               strength: float | None = None, samples: Any = 8, seed: int = 0, level: float = DEFAULT_LEVEL,
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
-              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS) -> Calibration:
+              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
+              workers: int | None = None, ray_address: str | None = None, store: Any = None,
+              resume: bool = False) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
@@ -530,7 +546,10 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     method: an engine method or evaluation variant (e.g. "mc_dropout1"); layer / strength: the
     layer method's setting (None: :func:`uqcore.layers.method_setting`'s defaults); samples /
     seed: as for :func:`uqcore.estimate`. ``progress(done, total)`` after each image. At most
-    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that)."""
+    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that).
+    ``workers`` / ``ray_address`` / ``store`` / ``resume``: the per-pair statistics
+    (:func:`pair_statistics`) as units on Ray workers or in a resumable store
+    (:func:`uqcore.distributed.map_pairs`, docs/SCALING.md); the same calibration."""
     model = as_model(model)
     _check_kind(kind)
     level = _check_level(level)
@@ -540,18 +559,21 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
                          f"{', '.join(model.methods)}")
     names, pairs = _named_pairs(pairs, names)
     lay, st = method_setting(model, var.engine, layer, strength)
-    budget = max(1, int(max_values) // len(pairs))
-    data: list[Vectors] = []
-    drawn: list[int] = []
-    total = 0
-    for i, (x, target) in enumerate(pairs):
-        est = estimate(model, x, method=var.engine, layer=lay, strength=st, samples=samples, seed=seed, device=device)
-        res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
-        total += res.size
-        data.append(_subsample(res, v, budget, seed, i))
-        drawn.append(int(est.samples))
-        if progress is not None:
-            progress(i + 1, len(pairs))
+    params = {"method": method, "layer": lay, "strength": st, "samples": samples, "seed": int(seed),
+              "budget": max(1, int(max_values) // len(pairs))}
+    if _distributed.uses_units(workers, ray_address, store, resume):
+        stats = _distributed.map_pairs(pair_statistics, model, names, pairs, params, kind="calibrate", workers=workers,
+                                       ray_address=ray_address, device=device, store=store, resume=resume,
+                                       progress=progress)
+    else:
+        stats = []
+        for i, (x, target) in enumerate(pairs):
+            stats.append(pair_statistics(model, x, target, index=i, device=device, **params))
+            if progress is not None:
+                progress(i + 1, len(pairs))
+    data: list[Vectors] = [(p["residuals"], p["variance"]) for p in stats]
+    drawn = [p["drawn"] for p in stats]
+    total = sum(p["available"] for p in stats)
     setting = {"method": method, "engine": var.engine, "prediction": var.prediction, "layer": lay,
                "strength": st, "samples": samples if isinstance(samples, str) else int(samples),
                "samples_drawn": sorted(set(drawn)), "seed": int(seed)}
