@@ -76,6 +76,16 @@ def serial_auto(model, pairs):
 
 
 @pytest.fixture(scope="module")
+def sweep_auto_args(sweep_args):
+    return {**sweep_args, "layers": sweep_args["layers"][:2], "samples": "auto", "max_samples": 8}
+
+
+@pytest.fixture(scope="module")
+def serial_sweep_auto(model, sweep_auto_args):
+    return sweep(model, **sweep_auto_args)
+
+
+@pytest.fixture(scope="module")
 def serial_cal(model, pairs):
     return calibrate(model, pairs, **CAL_ARGS)
 
@@ -147,7 +157,8 @@ def test_store_in_process_gives_the_serial_rows(model, pairs, serial, serial_swe
 
 
 def test_store_in_process_gives_the_serial_calibration_auto_and_intervals(model, pairs, serial_cal, serial_auto,
-                                                                         serial_calibrated, interval_cal, tmp_path):
+                                                                         serial_calibrated, interval_cal, tmp_path,
+                                                                         serial_sweep_auto, sweep_auto_args):
     cal = calibrate(model, pairs, **CAL_ARGS, store=tmp_path / "cal")
     same_calibration(serial_cal, cal)
     assert serial_cal.values["used"] < serial_cal.values["available"]  # the subsample is exercised
@@ -156,6 +167,7 @@ def test_store_in_process_gives_the_serial_calibration_auto_and_intervals(model,
     rows = evaluate(model, pairs, **AUTO_ARGS, store=tmp_path / "auto")
     same_rows(serial_auto, rows)
     assert {r["samples"] for r in rows} == {2, "auto"}
+    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, store=tmp_path / "sw"))
     images = []
     rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
                     on_image=images.append, store=tmp_path / "ci")
@@ -337,9 +349,11 @@ def test_workers_give_the_serial_rows(local_ray, model, pairs, serial, serial_sw
 @pytest.mark.ray
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
 def test_workers_give_the_serial_calibration_auto_rows_and_intervals(local_ray, model, pairs, serial_cal, serial_auto,
-                                                                     serial_calibrated, interval_cal):
+                                                                     serial_calibrated, interval_cal,
+                                                                     serial_sweep_auto, sweep_auto_args):
     same_calibration(serial_cal, calibrate(model, pairs, **CAL_ARGS, workers=2))
     same_rows(serial_auto, evaluate(model, pairs, **AUTO_ARGS, workers=2))
+    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, workers=2))
     images = []
     rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
                     on_image=images.append, workers=2)
