@@ -559,7 +559,8 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
                          f"{', '.join(model.methods)}")
     names, pairs = _named_pairs(pairs, names)
     lay, st = method_setting(model, var.engine, layer, strength)
-    params = {"method": method, "layer": lay, "strength": st, "samples": samples, "seed": int(seed),
+    params = {"method": method, "layer": lay, "strength": st, "seed": int(seed),
+              "samples": samples if isinstance(samples, str) else int(samples),  # JSON-able: a unit key
               "budget": max(1, int(max_values) // len(pairs))}
     if _distributed.uses_units(workers, ray_address, store, resume):
         stats = _distributed.map_pairs(pair_statistics, model, names, pairs, params, kind="calibrate", workers=workers,
