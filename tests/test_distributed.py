@@ -18,6 +18,7 @@ import torch
 import uqcore
 from tests.app.conftest import write_tiny_zoo
 from uqcore import distributed
+from uqcore.calibration import calibrate
 from uqcore.errors import InputError
 from uqcore.evaluation import evaluate
 from uqcore.tolerability import sweep
@@ -65,6 +66,51 @@ def serial_sweep(model, sweep_args):
     return sweep(model, **sweep_args)
 
 
+AUTO_ARGS = dict(methods=["noise", "mc_dropout1"], samples=[2, "auto"], max_samples=8)
+CAL_ARGS = dict(method="mc_dropout2", samples=4, kind="conformal", max_values=1000)  # 250 of 6912 values an image
+
+
+@pytest.fixture(scope="module")
+def serial_auto(model, pairs):
+    return evaluate(model, pairs, **AUTO_ARGS)
+
+
+@pytest.fixture(scope="module")
+def sweep_auto_args(sweep_args):
+    return {**sweep_args, "layers": sweep_args["layers"][:2], "samples": "auto", "max_samples": 8}
+
+
+@pytest.fixture(scope="module")
+def serial_sweep_auto(model, sweep_auto_args):
+    return sweep(model, **sweep_auto_args)
+
+
+@pytest.fixture(scope="module")
+def serial_cal(model, pairs):
+    return calibrate(model, pairs, **CAL_ARGS)
+
+
+@pytest.fixture(scope="module")
+def interval_cal(model, pairs):
+    """A calibration of noise with 4 samples, for evaluate --calibration."""
+    return calibrate(model, pairs[:2], method="noise", samples=4, level=0.8)
+
+
+@pytest.fixture(scope="module")
+def serial_calibrated(model, pairs, interval_cal):
+    images = []
+    rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
+                    on_image=images.append)
+    return rows, images
+
+
+def same_calibration(a, b) -> None:
+    """Every recorded field of two calibrations equal but the creation time."""
+    da, db = a.to_dict(), b.to_dict()
+    assert da.pop("created") and db.pop("created")
+    assert da == db
+
+
 def same_rows(a: list[dict], b: list[dict]) -> None:
     """Same rows in the same order; every value equal (NaN == NaN) except wall times."""
     assert len(a) == len(b)
@@ -108,6 +154,50 @@ def test_store_in_process_gives_the_serial_rows(model, pairs, serial, serial_swe
     assert len((tmp_path / "ev" / "units.jsonl").read_text().splitlines()) == 3 * 4  # 3 engine methods
     same_rows(serial_sweep, sweep(model, **sweep_args, store=tmp_path / "sw"))
     same_rows(serial_sweep, sweep(model, **sweep_args, workers=1))  # one worker, no Ray: here
+
+
+def test_store_in_process_gives_the_serial_calibration_auto_and_intervals(model, pairs, serial_cal, serial_auto,
+                                                                         serial_calibrated, interval_cal, tmp_path,
+                                                                         serial_sweep_auto, sweep_auto_args):
+    cal = calibrate(model, pairs, **CAL_ARGS, store=tmp_path / "cal")
+    same_calibration(serial_cal, cal)
+    assert serial_cal.values["used"] < serial_cal.values["available"]  # the subsample is exercised
+    kept = csv_rows(tmp_path / "cal" / "rows.csv")
+    assert [r["image"] for r in kept] == [f"im{i}" for i in range(4)] and all(not r["error"] for r in kept)
+    rows = evaluate(model, pairs, **AUTO_ARGS, store=tmp_path / "auto")
+    same_rows(serial_auto, rows)
+    assert {r["samples"] for r in rows} == {2, "auto"}
+    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, store=tmp_path / "sw"))
+    images = []
+    rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
+                    on_image=images.append, store=tmp_path / "ci")
+    same_rows(serial_calibrated[0], rows)
+    same_rows(serial_calibrated[1], images)
+    assert sum("coverage" in r for r in images) == 4  # noise only: the calibration's setting
+    per_image = [r for r in csv_rows(tmp_path / "ci" / "rows.csv") if r["method"] == "noise"]
+    assert [float(r["coverage"]) for r in per_image] == [r["coverage"] for r in images if "coverage" in r]
+
+
+def test_resume_refuses_another_calibration_or_stop_rule(model, pairs, interval_cal, tmp_path):
+    common = dict(methods=["noise"], samples=["auto"], max_samples=6)
+    evaluate(model, pairs[:2], **common, store=tmp_path / "r")
+    seen = []
+    evaluate(model, pairs[:2], **common, store=tmp_path / "r", resume=True, progress=lambda d, t: seen.append(d))
+    assert seen == [2]  # same stop rule: every unit kept
+    seen.clear()
+    evaluate(model, pairs[:2], methods=["noise"], samples=["auto"], max_samples=8, store=tmp_path / "r",
+             resume=True, progress=lambda d, t: seen.append(d))
+    assert seen == [0, 1, 2]  # another max_samples: other units, none reused
+    evaluate(model, pairs[:2], methods=["noise"], samples=[4], store=tmp_path / "c")
+    with pytest.raises(InputError, match="another calibration"):  # its units lack the interval columns
+        evaluate(model, pairs[:2], methods=["noise"], samples=[4], calibration=interval_cal, store=tmp_path / "c",
+                 resume=True)
+
+
+def test_calibrate_units_report_a_bad_pair(model, pairs, tmp_path):
+    bad = ("wrong", torch.rand(1, 3, 12, 12), torch.rand(3, 40, 40))
+    with pytest.raises(InputError, match=r"1 of 3 calibrate pair\(s\) failed \(wrong: .*target"):
+        calibrate(model, [*pairs[:2], bad], **CAL_ARGS, store=tmp_path / "c")
 
 
 def test_resume_completes_an_interrupted_run(model, pairs, serial, tmp_path):
@@ -254,6 +344,44 @@ def local_ray(zoo):
 def test_workers_give_the_serial_rows(local_ray, model, pairs, serial, serial_sweep, sweep_args):
     same_rows(serial, evaluate(model, pairs, methods=METHODS, samples=[4], workers=2))
     same_rows(serial_sweep, sweep(model, **sweep_args, workers=2))
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_workers_give_the_serial_calibration_auto_rows_and_intervals(local_ray, model, pairs, serial_cal, serial_auto,
+                                                                     serial_calibrated, interval_cal,
+                                                                     serial_sweep_auto, sweep_auto_args):
+    same_calibration(serial_cal, calibrate(model, pairs, **CAL_ARGS, workers=2))
+    same_rows(serial_auto, evaluate(model, pairs, **AUTO_ARGS, workers=2))
+    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, workers=2))
+    images = []
+    rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
+                    on_image=images.append, workers=2)
+    same_rows(serial_calibrated[0], rows)
+    same_rows(serial_calibrated[1], images)
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_cli_calibrate_with_workers_writes_the_serial_json(local_ray, zoo, tmp_path):
+    """`calibrate --workers 2` (on the session already started) writes the serial run's JSON."""
+    from PIL import Image
+
+    from uqcore.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    g = torch.Generator().manual_seed(1)
+    for i in range(3):
+        Image.fromarray((torch.rand(24, 32, 3, generator=g) * 255).byte().numpy()).save(data / f"im{i}.png")
+    common = ["calibrate", "--model", "tiny-sr", "--data", str(data), "--method", "noise", "--samples", "3",
+              "--kind", "isotonic"]
+    assert main([*common, "--out", str(tmp_path / "ser.json")]) == 0
+    assert main([*common, "--workers", "2", "--out", str(tmp_path / "par.json")]) == 0
+    ser, par = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("ser", "par"))
+    assert ser.pop("created") and par.pop("created")
+    assert ser == par and len(ser["fitted"]["z"]) > 10
+    assert len(csv_rows(tmp_path / "par_run" / "rows.csv")) == 3
 
 
 @pytest.mark.ray

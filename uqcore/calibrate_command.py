@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uqcore import distributed as _distributed
 from uqcore import methods as _methods
 from uqcore.calibration import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
 from uqcore.datasets import load_pairs
@@ -32,6 +33,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              f"(default {MAX_VALUES})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", required=True, help="calibration JSON to write")
+    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models import load_model
 
     model = load_model(args.model)
+    scale_out = _distributed.cli_options(args, rows="out")
     names, pairs = load_pairs(args.data, model, args.limit)
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} calibration image(s) from {args.data}",
           file=sys.stderr)
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         cal = calibrate(model, pairs, method=args.method, layer=args.layer, strength=args.strength,
                         samples=args.samples, seed=args.seed, level=args.level, kind=args.kind, names=names,
                         device=args.device, max_values=args.max_values,
-                        progress=lambda done, total: bar.update(done - bar.n))
+                        progress=lambda done, total: bar.update(done - bar.n), **scale_out)
     cal.save(args.out)
     print(cal.summary())
     print(f"wrote {args.out}")

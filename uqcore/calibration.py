@@ -71,10 +71,8 @@ ground truth (:func:`uqcore.metrics.valid_mask`) are fitted on and scored.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,11 +81,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from uqcore import distributed as _distributed
 from uqcore import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.layers import method_setting
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
 from uqcore.sampler import estimate
 from uqcore.scoring import EPS, ENCE_BINS, fit_scale, interval_values, prepare_target, residual_vectors, resize_to
 
@@ -125,35 +124,6 @@ def _check_kind(kind: str) -> str:
     if kind not in KINDS:
         raise InputError(f"unknown calibration kind {kind!r}; choose one of {', '.join(KINDS)}")
     return kind
-
-
-_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def fingerprint(model: Any) -> str:
-    """A short digest of the model's weights and buffers (every ensemble member), which
-    identifies the model a calibration belongs to independently of its name or path."""
-    model = as_model(model)
-    members = model.members
-    versions = tuple(t._version for m in members for t in m.state_dict(keep_vars=True).values())
-    cached = _FINGERPRINTS.get(members[0])
-    if cached is not None and cached[0] == versions:
-        return cached[1]
-    h = hashlib.blake2b(digest_size=8)
-    for m in members:
-        for name, t in sorted(m.state_dict().items()):
-            h.update(name.encode())
-            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
-            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    digest = h.hexdigest()
-    _FINGERPRINTS[members[0]] = (versions, digest)
-    return digest
-
-
-def model_identity(model: Any) -> dict[str, Any]:
-    """What a calibration records about its model: name, task, scale, weights fingerprint."""
-    model = as_model(model)
-    return {"name": model.name, "task": model.task, "scale": model.scale, "fingerprint": fingerprint(model)}
 
 
 def _subsample(res: np.ndarray, v: np.ndarray, budget: int, seed: int, index: int) -> Vectors:
@@ -550,10 +520,25 @@ def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], li
     return found, out
 
 
+def pair_statistics(model: Any, x: Any, target: Any, *, method: str, layer: str | None, strength: float | None,
+                    samples: Any, seed: int, budget: int, index: int, device: Any = None) -> dict[str, Any]:
+    """One calibration pair's statistics: ``residuals`` [C, N] and ``variance`` [N] (float64, the
+    valid pixels, subsampled to ``budget`` values seeded by (``seed``, ``index``)), ``available``
+    (values before subsampling) and ``drawn`` (samples) of the setting's estimate on ``x``."""
+    var = _methods.variant(method)
+    est = estimate(model, x, method=var.engine, layer=layer, strength=strength, samples=samples, seed=seed,
+                   device=device)
+    res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
+    res_kept, v_kept = _subsample(res, v, budget, seed, index)
+    return {"residuals": res_kept, "variance": v_kept, "available": int(res.size), "drawn": int(est.samples)}
+
+
 def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_METHOD, layer: str | None = None,
               strength: float | None = None, samples: Any = 8, seed: int = 0, level: float = DEFAULT_LEVEL,
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
-              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS) -> Calibration:
+              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
+              workers: int | None = None, ray_address: str | None = None, store: Any = None,
+              resume: bool = False) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
@@ -561,7 +546,10 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     method: an engine method or evaluation variant (e.g. "mc_dropout1"); layer / strength: the
     layer method's setting (None: :func:`uqcore.layers.method_setting`'s defaults); samples /
     seed: as for :func:`uqcore.estimate`. ``progress(done, total)`` after each image. At most
-    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that)."""
+    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that).
+    ``workers`` / ``ray_address`` / ``store`` / ``resume``: the per-pair statistics
+    (:func:`pair_statistics`) as units on Ray workers or in a resumable store
+    (:func:`uqcore.distributed.map_pairs`, docs/SCALING.md); the same calibration."""
     model = as_model(model)
     _check_kind(kind)
     level = _check_level(level)
@@ -571,18 +559,22 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
                          f"{', '.join(model.methods)}")
     names, pairs = _named_pairs(pairs, names)
     lay, st = method_setting(model, var.engine, layer, strength)
-    budget = max(1, int(max_values) // len(pairs))
-    data: list[Vectors] = []
-    drawn: list[int] = []
-    total = 0
-    for i, (x, target) in enumerate(pairs):
-        est = estimate(model, x, method=var.engine, layer=lay, strength=st, samples=samples, seed=seed, device=device)
-        res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
-        total += res.size
-        data.append(_subsample(res, v, budget, seed, i))
-        drawn.append(int(est.samples))
-        if progress is not None:
-            progress(i + 1, len(pairs))
+    params = {"method": method, "layer": lay, "strength": st, "seed": int(seed),
+              "samples": samples if isinstance(samples, str) else int(samples),  # JSON-able: a unit key
+              "budget": max(1, int(max_values) // len(pairs))}
+    if _distributed.uses_units(workers, ray_address, store, resume):
+        stats = _distributed.map_pairs(pair_statistics, model, names, pairs, params, kind="calibrate", workers=workers,
+                                       ray_address=ray_address, device=device, store=store, resume=resume,
+                                       progress=progress)
+    else:
+        stats = []
+        for i, (x, target) in enumerate(pairs):
+            stats.append(pair_statistics(model, x, target, index=i, device=device, **params))
+            if progress is not None:
+                progress(i + 1, len(pairs))
+    data: list[Vectors] = [(p["residuals"], p["variance"]) for p in stats]
+    drawn = [p["drawn"] for p in stats]
+    total = sum(p["available"] for p in stats)
     setting = {"method": method, "engine": var.engine, "prediction": var.prediction, "layer": lay,
                "strength": st, "samples": samples if isinstance(samples, str) else int(samples),
                "samples_drawn": sorted(set(drawn)), "seed": int(seed)}

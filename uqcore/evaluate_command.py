@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         if calibrated:
             out = Path(args.out)
             per_image = out.with_name(f"{out.stem}_images{out.suffix}")
-            write_rows(images, per_image)
-            print(f"wrote {len(images)} per-image rows to {per_image}")
+            store = scale_out.get("store")
+            if store is None or store.rows_path != per_image:  # a run's store already wrote them there
+                write_rows(images, per_image)
+                print(f"wrote {len(images)} per-image rows to {per_image}")
     return 0

@@ -60,10 +60,10 @@ from uqcore.errors import InputError
 from uqcore.calibration import load_calibration
 from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
 from uqcore.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, model_identity
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
-from uqcore.scoring import DEPTH_QUALITY, ImageScore
+from uqcore.scoring import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
 LAYER_METHODS = _methods.LAYER_METHODS
@@ -125,9 +125,9 @@ def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, s
         lay, st = settings[engine]
         for label, _ in variants:
             for n in sample_counts:
-                reason = calibration.mismatch(method=label, layer=lay, strength=st, samples=int(n))
+                reason = calibration.mismatch(method=label, layer=lay, strength=st, samples=_count(n))
                 if reason is None:
-                    runs.add((label, int(n)))
+                    runs.add((label, _count(n)))
                 else:
                     reasons.append(reason)
     if not runs:
@@ -185,13 +185,10 @@ def evaluate(
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
     resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there."""
     if _distributed.uses_units(workers, ray_address, store, resume):
-        if calibration is not None or any(_count(n) == AUTO for n in
-                                          ([samples] if isinstance(samples, (int, str)) else samples)):
-            raise InputError("--calibration and --samples auto run serially for now: drop --workers / "
-                             "--ray-address / --resume for them")
         return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
                                progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
-                               store=store, resume=resume)
+                               store=store, resume=resume, reliability_target=reliability_target,
+                               max_samples=max_samples, calibration=calibration, on_image=on_image)
     model = as_model(model)
     names = _pair_names(pairs)
     pairs = _check_pairs(pairs)
@@ -329,7 +326,8 @@ def report_units(rows: Sequence[dict[str, Any]], store: Any) -> None:
 # -- units: workers and resume (uqcore.distributed runs them) ------------------------------------
 IMAGE_COLUMNS = ("method", "samples", "image", "index", "layer", "strength", "seed", "nll",
                  *(f"{k}_{lv}" for lv in ("pixel", "patch", "block") for k in ("ause", "aurg", "corr", "spearman")),
-                 "mean_error", "mean_variance", "psnr", "ssim", *DEPTH_QUALITY, "seconds", "samples_drawn", "error")
+                 "mean_error", "mean_variance", "psnr", "ssim", *DEPTH_QUALITY, "seconds", "samples_drawn",
+                 *INTERVAL_COLUMNS, "error")
 
 
 class EvaluateJob:
@@ -337,34 +335,44 @@ class EvaluateJob:
     each variant's :class:`~uqcore.scoring.ImageScore` -- the serial loop's body, run anywhere.
 
     Unit key: method (engine), layer, strength, samples, image (name) and digest (of the input
-    and target); data: the image's (input, target). Readable rows (``IMAGE_COLUMNS``): one per
-    variant with the per-image scores."""
+    and target), and for ``samples="auto"`` its stop rule (target, max_samples); data: the image's
+    (input, target). Readable rows (``IMAGE_COLUMNS``): one per variant with the per-image scores
+    (and the interval columns where ``calibration`` applies: the (variant, samples) in
+    ``calibrated``, as in the serial loop). The run info names the calibration by a hash."""
 
     kind = "evaluate"
     columns = IMAGE_COLUMNS
 
     def __init__(self, model: Any, names: Sequence[str], pairs: Sequence[tuple[Any, Any]], targets: Sequence[Any],
-                 plan: list, settings: dict, sample_counts: Sequence[int], seed: int, patch: int, steps: int) -> None:
+                 plan: list, settings: dict, sample_counts: Sequence[int | str], seed: int, patch: int, steps: int,
+                 *, reliability_target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES,
+                 calibration: Any = None, calibrated: set | None = None) -> None:
         self.names = list(names)
         self._data = [(x, t) for (x, _), t in zip(pairs, targets)]
         self.digests = [_distributed.digest(None if isinstance(x, InputError) else x, t) for x, t in self._data]
         self.index = {(n, d): i for i, (n, d) in reversed(list(enumerate(zip(self.names, self.digests))))}
         self.variants = dict(plan)
-        self.plan, self.settings, self.sample_counts = plan, settings, [int(n) for n in sample_counts]
+        self.plan, self.settings, self.sample_counts = plan, settings, [_count(n) for n in sample_counts]
         self.seed, self.patch, self.steps = int(seed), patch, steps
-        self.fingerprint = _distributed.model_fingerprint(model)
+        self.auto = {"target": float(reliability_target), "max_samples": int(max_samples)}
+        self.calibration, self.calibrated = calibration, set(calibrated or ())
+        self.identity = model_identity(model)
 
-    def key(self, engine: str, n: int, i: int) -> dict[str, Any]:
+    def key(self, engine: str, n: int | str, i: int) -> dict[str, Any]:
         lay, st = self.settings[engine]
-        return {"method": engine, "layer": lay, "strength": st, "samples": int(n), "image": self.names[i],
-                "digest": self.digests[i]}
+        auto = self.auto if _count(n) == AUTO else {}  # the stop rule decides an auto unit's draws
+        return {"method": engine, "layer": lay, "strength": st, "samples": _count(n), **auto,
+                "image": self.names[i], "digest": self.digests[i]}
 
     def keys(self) -> list[dict[str, Any]]:
         return [self.key(engine, n, i) for engine, _ in self.plan for n in self.sample_counts
                 for i in range(len(self.names))]
 
     def run_info(self) -> dict[str, Any]:
-        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+        info = {"model": self.identity, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+        if self.calibration is not None:  # the interval columns depend on it
+            info["calibration"] = _distributed.unit_id({**self.calibration.to_dict(), "created": None})
+        return info
 
     def data_id(self, key: dict[str, Any]) -> int:
         return self.index[(key["image"], key["digest"])]
@@ -381,10 +389,13 @@ class EvaluateJob:
         if isinstance(x, InputError):  # the pair could not be read (load_pairs keep_errors)
             raise x
         est = estimate(model, x, method=key["method"], layer=key["layer"], strength=key["strength"],
-                       samples=key["samples"], seed=self.seed, device=device)
-        scorer = Scorer(model, patch=self.patch, steps=self.steps, segment_cache=cache.setdefault("segments", {}))
+                       samples=key["samples"], seed=self.seed, device=device,
+                       target=key.get("target", DEFAULT_TARGET), max_samples=key.get("max_samples", DEFAULT_MAX_SAMPLES))
         out = {}
         for label, source in self.variants[key["method"]]:
+            calibration = self.calibration if (label, key["samples"]) in self.calibrated else None
+            scorer = Scorer(model, patch=self.patch, steps=self.steps, segment_cache=cache.setdefault("segments", {}),
+                            calibration=calibration)
             s = scorer.update(getattr(est, source), est.variance, target, seconds=est.seconds,
                               drawn=est.samples, key=i)
             out[label] = {slot: getattr(s, slot) for slot in ImageScore.__slots__}
@@ -399,7 +410,7 @@ class EvaluateJob:
             return [{"method": label, **base, "error": error} for label, _ in self.variants[key["method"]]]
         return [{"method": label, **base, "nll": v["nll"], **v["stats"], "mean_error": v["mean_error"],
                  "mean_variance": v["mean_variance"], **v["quality"], "seconds": v["seconds"],
-                 "samples_drawn": v["drawn"]} for label, v in values.items()]
+                 "samples_drawn": v["drawn"], **(v.get("interval") or {})} for label, v in values.items()]
 
 
 def _image_score(values: dict[str, Any]) -> ImageScore:
@@ -411,20 +422,28 @@ def _image_score(values: dict[str, Any]) -> ImageScore:
 
 def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: Any, strength: Any, seed: int,
                     calibration_fraction: float, device: Any, progress: Progress | None, *, patch: int, steps: int,
-                    workers: int | None, ray_address: str | None, store: Any, resume: bool) -> list[dict[str, Any]]:
+                    workers: int | None, ray_address: str | None, store: Any, resume: bool,
+                    reliability_target: float, max_samples: int, calibration: Any,
+                    on_image: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     """:func:`evaluate` through :func:`uqcore.distributed.run_job`: the same set-up, the units
-    run here or on Ray workers, then the same summary from the per-image scores in image order."""
+    run here or on Ray workers, then the same summary (and ``on_image`` rows, in the serial
+    loop's order) from the per-image scores in image order."""
     model = as_model(model)
     names = [str(p[0]) if isinstance(p, (tuple, list)) and len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
     pairs = _check_pairs(pairs)
     plan = method_plan(model, methods)
-    sample_counts = [samples] if isinstance(samples, (int, np.integer)) else list(samples)
+    sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
     if not sample_counts:
         raise InputError("give at least one sample count")
     cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
     targets = [None if isinstance(x, InputError) else prepare_target(model.task, t) for x, t in pairs]
     settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
-    job = EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps)
+    if isinstance(calibration, (str, Path)):
+        calibration = load_calibration(calibration)
+    calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
+    job = EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps,
+                      reliability_target=reliability_target, max_samples=max_samples, calibration=calibration,
+                      calibrated=calibrated)
     results = _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
                                    resume=resume, progress=progress)
     found = {_distributed.unit_id(r.key): r for r in results}
@@ -432,19 +451,24 @@ def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: A
     for engine, variants in plan:
         lay, st = settings[engine]
         for n in sample_counts:
-            units = [found[_distributed.unit_id(job.key(engine, int(n), i))] for i in range(len(pairs))]
+            units = [found[_distributed.unit_id(job.key(engine, n, i))] for i in range(len(pairs))]
             ok = [i for i, u in enumerate(units) if u.ok]
             failed = len(units) - len(ok)
             if not ok:
                 for label, _ in variants:
-                    rows += [{"method": label, "samples": int(n), "level": level, "layer": lay, "strength": st,
+                    rows += [{"method": label, "samples": _count(n), "level": level, "layer": lay, "strength": st,
                               "seed": int(seed), "n_images": 0, "n_failed": failed, "error": units[0].error,
                               "task": model.task, "model": model.name} for level in LEVELS]
                 continue
             # the serial run's split of the images that were scored (all of them unless some failed)
             c, t, kind = split_images(len(ok), calibration_fraction, seed) if failed else (cal, test, cal_kind)
+            if on_image is not None:
+                for i in ok:
+                    for label, _ in variants:
+                        on_image(_image_row(label, _count(n), names[i], i, _image_score(units[i].values[label])))
             for label, _ in variants:
-                scorer = Scorer(model, patch=patch, steps=steps)
+                scorer = Scorer(model, patch=patch, steps=steps,
+                                calibration=calibration if (label, _count(n)) in calibrated else None)
                 scorer.scores = [_image_score(units[i].values[label]) for i in ok]
                 summary = scorer.compute(calibration=c, test=t)
                 values = [units[i].values[label] for i in ok]

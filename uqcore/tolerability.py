@@ -51,7 +51,7 @@ from uqcore.evaluation import add_auto_options, make_lr, parse_samples, write_ro
 from uqcore.io import read_depth, read_image
 from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
 from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
-from uqcore.models.base import as_model
+from uqcore.models.base import as_model, model_identity
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring import nanmean, resize_to
 
@@ -224,10 +224,10 @@ def sweep(
     ``max_samples``); see :func:`uqcore.estimate`. ``workers`` / ``ray_address`` / ``store`` /
     ``resume``: scale-out and resume, the serial rows (:func:`_sweep_units`)."""
     if _distributed.uses_units(workers, ray_address, store, resume):
-        if samples == AUTO:
-            raise InputError("--samples auto runs serially for now: drop --workers / --ray-address / --resume")
+        auto = {"target": float(reliability_target), "max_samples": int(max_samples)} if samples == AUTO else {}
         return _sweep_units(model, x, target, method, layers, strengths, samples, seed, device, progress, patch,
-                            steps, on_row, dict(workers=workers, ray_address=ray_address, store=store, resume=resume))
+                            steps, on_row, dict(workers=workers, ray_address=ray_address, store=store, resume=resume),
+                            auto)
     model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
     images = prepared or [_Image(model, xi, ti, method, layers[0], seed, device) for xi, ti in zip(xs, ts)]
     has_target = images[0].has_target
@@ -323,25 +323,27 @@ ROW_COLUMNS = ("method", "layer", "strength", "samples", "seed", "loss", "base_l
 class SweepJob:
     """One unit of :func:`sweep` = one (layer, strength) on all the images: the serial sweep of
     that single setting, so its row is the serial run's row. Unit key: method, layer, strength,
-    samples and a digest of the images and targets; data: all the images and targets."""
+    samples (for "auto" also its stop rule: target, max_samples) and a digest of the images and
+    targets; data: all the images and targets."""
 
     kind = "sweep"
     columns = ROW_COLUMNS
 
     def __init__(self, model: Any, xs: list, ts: list, method: str, layers: list[str], strengths: list[float],
-                 samples: int, seed: int, patch: int, steps: int) -> None:
+                 samples: int | str, seed: int, patch: int, steps: int, auto: dict[str, Any] | None = None) -> None:
         self._data = (xs, ts)
         self.n_images, self.method, self.layers, self.strengths = len(xs), method, layers, strengths
         self.samples, self.seed, self.patch, self.steps = samples, int(seed), patch, steps
+        self.auto = dict(auto or {})  # the stop rule of samples="auto"; {} for a count
         self.images = _distributed.digest(xs, ts)
-        self.fingerprint = _distributed.model_fingerprint(model)
+        self.identity = model_identity(model)
 
     def keys(self) -> list[dict[str, Any]]:
-        return [{"method": self.method, "layer": layer, "strength": strength, "samples": self.samples,
+        return [{"method": self.method, "layer": layer, "strength": strength, "samples": self.samples, **self.auto,
                  "images": self.images} for layer in self.layers for strength in self.strengths]
 
     def run_info(self) -> dict[str, Any]:
-        return {"model": self.fingerprint, "seed": self.seed, "patch": self.patch, "steps": self.steps}
+        return {"model": self.identity, "seed": self.seed, "patch": self.patch, "steps": self.steps}
 
     def data_id(self, key: dict[str, Any]) -> int:
         return 0
@@ -360,7 +362,8 @@ class SweepJob:
         x, target = (xs, ts) if len(xs) > 1 else (xs[0], ts[0])
         return sweep(model, x, target, method=key["method"], layers=[key["layer"]], strengths=[key["strength"]],
                      samples=key["samples"], seed=self.seed, device=device, patch=self.patch, steps=self.steps,
-                     prepared=cache["images"])[0]
+                     prepared=cache["images"], reliability_target=key.get("target", DEFAULT_TARGET),
+                     max_samples=key.get("max_samples", DEFAULT_MAX_SAMPLES))[0]
 
     def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]:
         if values is not None:
@@ -371,7 +374,7 @@ class SweepJob:
 
 def _sweep_units(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any, samples: int, seed: int,
                  device: Any, progress: Progress | None, patch: int, steps: int, on_row: Any,
-                 scale_out: dict[str, Any]) -> list[dict[str, Any]]:
+                 scale_out: dict[str, Any], auto: dict[str, Any]) -> list[dict[str, Any]]:
     """:func:`sweep` through :func:`uqcore.distributed.run_job` (docs/SCALING.md): the same grid,
     one unit per (layer, strength) on all the images, whose row is the serial sweep of that one
     setting; rows in layer-major order. ``workers`` Ray actors (``ray_address`` joins a cluster;
@@ -381,7 +384,7 @@ def _sweep_units(model: Any, x: Any, target: Any, method: str, layers: Any, stre
     (``sweep(prepared=...)``: the images as :class:`_Image`, so that a worker's settings reuse
     their unperturbed outputs, error maps and superpixels.)"""
     model, xs, ts, layers, strengths = _grid(model, x, target, method, layers, strengths)
-    job = SweepJob(model, xs, ts, method, layers, strengths, samples, seed, patch, steps)
+    job = SweepJob(model, xs, ts, method, layers, strengths, samples, seed, patch, steps, auto)
     emit = None if on_row is None else (lambda r: on_row(job.rows(r.key, r.values, r.error)[0]))
     results = _distributed.run_job(job, model, device=device, progress=progress, on_result=emit, **scale_out)
     return [job.rows(r.key, r.values, r.error)[0] for r in results]

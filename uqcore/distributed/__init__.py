@@ -2,16 +2,18 @@
 Ray actors, each finished unit kept on disk so an interrupted run loses nothing.
 
 Principle 10 of the design: past one machine we use Ray, never a home-made scheduler, and the
-serial path stays the embedded default with identical results. ``evaluate`` and ``sweep`` take
+serial path stays the embedded default with identical results. ``evaluate``, ``sweep`` and ``calibrate`` take
 ``workers=`` / ``ray_address=`` / ``store=`` / ``resume=`` (CLI: ``--workers N``,
 ``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them they run their
 serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
 this module only runs units and keeps them:
 
-**Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``) are plain picklable objects with
+**Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``, and :class:`PairJob` -- one unit
+per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func:`map_pairs`) are
+plain picklable objects with
 
 * ``kind`` (a name), ``columns`` (the readable CSV's columns), ``run_info()`` (what every unit of
-  a store must agree on: model fingerprint, seed, ... -- checked on ``resume``);
+  a store must agree on: the model's identity (:func:`uqcore.models.base.model_identity`), seed, ... -- checked on ``resume``);
 * ``keys()``: every unit's key, a JSON-able dict, in the order results are reported. A key
   names everything that decides the unit's result (method, layer, strength, samples and a
   digest of the image and target), so a resumed unit is only reused for the same work;
@@ -64,7 +66,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,7 @@ from uqcore.distributed.ray_workers import (
     ray_units,
     worker_options,
 )
+from uqcore.distributed.pairs import PAIR_COLUMNS, PairJob, pair_values
 from uqcore.distributed.store import Store
 from uqcore.distributed.units import (
     INSTALL_HINT,
@@ -86,7 +89,6 @@ from uqcore.distributed.units import (
     check_workers,
     digest,
     import_ray,
-    model_fingerprint,
     model_source,
     run_one,
     unit_id,
@@ -97,8 +99,9 @@ from uqcore.errors import InputError
 
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
-    "add_cli_options", "check_workers", "cli_options", "default_workers", "digest", "import_ray",
-    "model_fingerprint", "model_source", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
+    "PAIR_COLUMNS", "PairJob",
+    "add_cli_options", "check_workers", "cli_options", "default_workers", "digest", "import_ray", "map_pairs",
+    "model_source", "pair_values", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
 
@@ -151,6 +154,19 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
     if store is not None:
         store.close(results)
     return results
+
+
+def map_pairs(fn: Callable[..., dict[str, Any]], model: Any, names: Sequence[str], pairs: Sequence[tuple[Any, Any]],
+              params: dict[str, Any], *, kind: str, workers: int | None = None, ray_address: str | None = None,
+              device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
+              progress: Progress | None = None) -> list[dict[str, Any]]:
+    """``[fn(model, x, t, index=i, device=device, **params) for i, (x, t) in enumerate(pairs)]``
+    as the units of a :class:`~uqcore.distributed.pairs.PairJob` (here, or on Ray workers; kept in
+    ``store``); an InputError naming the pairs that failed (a bad input), after the others ran."""
+    job = PairJob(kind, fn, model, names, pairs, params)
+    results = run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
+                      resume=resume, progress=progress)
+    return pair_values(results, kind)
 
 
 def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,

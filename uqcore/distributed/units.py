@@ -111,18 +111,6 @@ def digest(*arrays: Any) -> str:
     return h.hexdigest()
 
 
-def model_fingerprint(model: Any) -> str:
-    """The model's name, task, scale and a hash of every member's parameters and buffers."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(f"{model.name}|{model.task}|{model.scale}|{model.output}".encode())
-    for member in model.members:
-        for name, t in list(member.state_dict().items()):
-            h.update(name.encode())
-            h.update(np.ascontiguousarray(t.detach().cpu().float().numpy() if t.is_floating_point()
-                                          else t.detach().cpu().numpy()).tobytes())
-    return h.hexdigest()
-
-
 def unit_id(key: dict[str, Any]) -> str:
     return hashlib.blake2b(json.dumps(key, sort_keys=True, default=str).encode(), digest_size=10).hexdigest()
 

@@ -8,7 +8,9 @@ a lock, and perturbations are applied by hooks that only act for the caller that
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +174,39 @@ def as_model(model: Any) -> UQModel:
     if isinstance(model, nn.Module):
         return wrap(model, task="image")
     raise InputError(f"expected a uqcore model (uqcore.load_model / uqcore.wrap), got {type(model).__name__}")
+
+
+# -- identity -------------------------------------------------------------------------------------
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fingerprint(model: Any) -> str:
+    """A short digest of the model's weights and buffers (every ensemble member, by name, dtype,
+    shape and bytes), which identifies a model independently of its name or path: what a
+    calibration records and what a resumed run (:mod:`uqcore.distributed`) must match. Cached per
+    model until a tensor changes (``_version``)."""
+    model = as_model(model)
+    members = model.members
+    versions = tuple(t._version for m in members for t in m.state_dict(keep_vars=True).values())
+    cached = _FINGERPRINTS.get(members[0])
+    if cached is not None and cached[0] == versions:
+        return cached[1]
+    h = hashlib.blake2b(digest_size=8)
+    for m in members:
+        for name, t in sorted(m.state_dict().items()):
+            h.update(name.encode())
+            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    digest = h.hexdigest()
+    _FINGERPRINTS[members[0]] = (versions, digest)
+    return digest
+
+
+def model_identity(model: Any) -> dict[str, Any]:
+    """What a calibration (and a run's ``run.json``) records about its model: name, task, scale,
+    weights :func:`fingerprint`."""
+    model = as_model(model)
+    return {"name": model.name, "task": model.task, "scale": model.scale, "fingerprint": fingerprint(model)}
 
 
 def checked_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
