@@ -107,13 +107,13 @@ def probe_features(model: UQModel, layers) -> tuple[torch.Tensor, torch.Tensor, 
     return x, out, feats
 
 
-def config_for(model: UQModel, layers, hidden: int = 16, fine: int = 8) -> HeadConfig:
+def config_for(model: UQModel, layers, hidden: int = 16, fine: int = 8, last_kernel: int = 3) -> HeadConfig:
     """The head configuration that reads ``layers`` of ``model`` (channels and ratios probed)."""
     x, out, feats = probe_features(model, list(layers))
     mean, _ = model.split_output(out)
     return HeadConfig(layers=tuple(layers), channels=tuple(int(f.shape[1]) for f in feats),
                       ratios=tuple(round(f.shape[-1] / x.shape[-1], 4) for f in feats),
-                      out_channels=int(mean.shape[1]), hidden=hidden, fine=fine)
+                      out_channels=int(mean.shape[1]), hidden=hidden, fine=fine, last_kernel=last_kernel)
 
 
 def check_fit(model: UQModel, head: StudentHead, label: str = "the student head") -> None:
@@ -121,7 +121,7 @@ def check_fit(model: UQModel, head: StudentHead, label: str = "the student head"
     was trained on, and predicts for the model's output channels."""
     want = head.config
     try:
-        have = config_for(model, want.layers, want.hidden, want.fine)
+        have = config_for(model, want.layers, want.hidden, want.fine, want.last_kernel)
     except InputError as exc:
         raise InputError(f"{label} does not fit model {model.name!r}: {exc}") from None
     problems = []

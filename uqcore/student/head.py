@@ -8,7 +8,7 @@ Architecture (``StudentHead``), cheapest where the pixels are many:
   fixed statistics (``fit_normalisation``, from the first training batch), concatenated ->
   3x3 conv (``hidden``) -> ReLU -> 3x3 conv (``hidden``) -> ReLU;
 * output path, at the prediction's resolution: the base result upsampled bilinearly, the last
-  feature map (resized bilinearly to the output) through a 1x1 conv (``fine`` channels), and the
+  feature map (resized bilinearly to the output) through a ``last_kernel`` conv (``fine`` channels), and the
   normalised prediction, concatenated -> 3x3 conv (``fine``) -> ReLU -> 1x1 conv -> log-variance
   [B, 1, H', W'].
 
@@ -45,6 +45,7 @@ class HeadConfig:
                4.0 after a x4 upsampler, 0.25 after two stride-2 stages), for the fit check.
     out_channels: channels of the model's prediction.
     hidden / fine: widths of the base path and of the output-resolution path.
+    last_kernel: kernel size of the conv that reads the last feature map at output resolution.
     """
 
     layers: tuple[str, ...]
@@ -53,6 +54,7 @@ class HeadConfig:
     out_channels: int
     hidden: int = 16
     fine: int = 8
+    last_kernel: int = 3
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -62,7 +64,8 @@ class HeadConfig:
         try:
             return cls(layers=tuple(data["layers"]), channels=tuple(int(c) for c in data["channels"]),
                        ratios=tuple(float(r) for r in data["ratios"]), out_channels=int(data["out_channels"]),
-                       hidden=int(data.get("hidden", 16)), fine=int(data.get("fine", 8)))
+                       hidden=int(data.get("hidden", 16)), fine=int(data.get("fine", 8)),
+                       last_kernel=int(data.get("last_kernel", 1)))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a student head configuration ({type(exc).__name__}: {exc})") from None
 
@@ -80,7 +83,7 @@ class StudentHead(nn.Module):
         self.register_buffer("pred_std", torch.ones(config.out_channels))
         self.base1 = nn.Conv2d(c_in, config.hidden, 3, padding=1)
         self.base2 = nn.Conv2d(config.hidden, config.hidden, 3, padding=1)
-        self.last = nn.Conv2d(config.channels[-1], config.fine, 1)
+        self.last = nn.Conv2d(config.channels[-1], config.fine, config.last_kernel, padding=config.last_kernel // 2)
         self.fuse = nn.Conv2d(config.hidden + config.fine + config.out_channels, config.fine, 3, padding=1)
         self.out = nn.Conv2d(config.fine, 1, 1)
 

@@ -184,6 +184,7 @@ class Settings:
     rank_weight: float
     jitter: float
     hidden: int
+    last_kernel: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -254,6 +255,7 @@ def distill(
     rank_weight: float = 0.0,
     jitter: float = 0.2,
     hidden: int = 16,
+    last_kernel: int = 3,
     ckpt: str | Path | None = None,
     ckpt_every: int = 0,
     resume: bool = False,
@@ -281,11 +283,12 @@ def distill(
     t = default_teacher(model) if teacher is None else {"method": teacher, "layer": layer, "strength": strength}
     lay, st = method_setting(model, t["method"], layer or t.get("layer"), t.get("strength") if strength is None else strength)
     s = Settings(t["method"], lay, st, int(samples or t.get("samples") or 8), tuple(features or default_feature_layers(model)),
-                 int(steps), int(crop), int(batch), float(lr), int(seed), loss, float(rank_weight), float(jitter), int(hidden))
+                 int(steps), int(crop), int(batch), float(lr), int(seed), loss, float(rank_weight), float(jitter), int(hidden),
+                 int(last_kernel))
     _check_settings(model, s)
     names, imgs = training_images(images)
     gen = seeded_generator(s.seed)
-    head = StudentHead(config_for(model, s.features, hidden=s.hidden)).to(dev)
+    head = StudentHead(config_for(model, s.features, hidden=s.hidden, last_kernel=s.last_kernel)).to(dev)
     optim = torch.optim.Adam(head.parameters(), lr=s.lr)
     ckpt = Path(ckpt) if ckpt else (Path(out).with_suffix(".ckpt.pt") if out else None)
     step, elapsed, running, losses = 0, 0.0, None, []
