@@ -3,14 +3,16 @@ and output a per-pixel log-variance, in the same forward pass as the prediction.
 
 Architecture (``StudentHead``), cheapest where the pixels are many:
 
-* base path, at the resolution of the smallest captured feature map: every feature map (average-
-  pooled to that size where larger) and the prediction (pooled too), each normalised per channel by
-  fixed statistics (``fit_normalisation``, from the first training batch), concatenated ->
-  3x3 conv (``hidden``) -> ReLU -> 3x3 conv (``hidden``) -> ReLU;
-* output path, at the prediction's resolution: the base result upsampled bilinearly, the last
-  feature map (resized bilinearly to the output) through a ``last_kernel`` conv (``fine`` channels), and the
-  normalised prediction, concatenated -> 3x3 conv (``fine``) -> ReLU -> 1x1 conv -> log-variance
-  [B, 1, H', W'].
+* base path, at the resolution of the smallest of the feature maps but the last (all of them when
+  there is one): those maps (average-pooled to that size where larger) and the prediction (pooled
+  too), normalised per channel by fixed statistics (``fit_normalisation``, from the first training
+  batch), concatenated -> 3x3 conv (``hidden``) -> ReLU -> 3x3 conv (``hidden``) -> ReLU -> 1x1
+  conv (``fine``);
+* fine path, at the resolution of the last feature map: a ``last_kernel`` conv of that map plus a
+  3x3 conv of the prediction (pooled to that size where larger), both normalised by folding the
+  statistics into the weights (no normalised copy of the large maps), plus the base path upsampled
+  bilinearly -> ReLU -> 1x1 conv -> log-variance, upsampled bilinearly to the prediction's size
+  where that is larger: [B, 1, H', W'].
 
 The features are captured with ``uqcore.hooks.forward_hooks`` as observers (the hook returns None,
 so the network's output is untouched) and detached: a stop-gradient, the frozen network never
@@ -76,33 +78,42 @@ class StudentHead(nn.Module):
     def __init__(self, config: HeadConfig):
         super().__init__()
         self.config = config
-        c_in = sum(config.channels) + config.out_channels
-        self.register_buffer("feat_mean", torch.zeros(sum(config.channels)))
-        self.register_buffer("feat_std", torch.ones(sum(config.channels)))
-        self.register_buffer("pred_mean", torch.zeros(config.out_channels))
-        self.register_buffer("pred_std", torch.ones(config.out_channels))
-        self.base1 = nn.Conv2d(c_in, config.hidden, 3, padding=1)
-        self.base2 = nn.Conv2d(config.hidden, config.hidden, 3, padding=1)
-        self.last = nn.Conv2d(config.channels[-1], config.fine, config.last_kernel, padding=config.last_kernel // 2)
-        self.fuse = nn.Conv2d(config.hidden + config.fine + config.out_channels, config.fine, 3, padding=1)
-        self.out = nn.Conv2d(config.fine, 1, 1)
+        c = config
+        self.register_buffer("feat_mean", torch.zeros(sum(c.channels)))
+        self.register_buffer("feat_std", torch.ones(sum(c.channels)))
+        self.register_buffer("pred_mean", torch.zeros(c.out_channels))
+        self.register_buffer("pred_std", torch.ones(c.out_channels))
+        self.base1 = nn.Conv2d(self.n_early + c.out_channels, c.hidden, 3, padding=1)
+        self.base2 = nn.Conv2d(c.hidden, c.hidden, 3, padding=1)
+        self.to_fine = nn.Conv2d(c.hidden, c.fine, 1)
+        self.last = nn.Conv2d(c.channels[-1], c.fine, c.last_kernel, padding=c.last_kernel // 2)
+        self.pred = nn.Conv2d(c.out_channels, c.fine, 3, padding=1)
+        self.out = nn.Conv2d(c.fine, 1, 1)
+
+    @property
+    def n_early(self) -> int:
+        """Channels the base path reads: all feature maps but the last (the last when it is alone)."""
+        return sum(self.config.channels[:-1]) if len(self.config.channels) > 1 else self.config.channels[0]
+
+    def _early(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        return features[:-1] if len(features) > 1 else features
 
     def forward(self, features: list[torch.Tensor], prediction: torch.Tensor) -> torch.Tensor:
         """features (as captured, in ``config.layers`` order), prediction [B, C, H', W'] ->
         log-variance [B, 1, H', W']."""
-        base = min((f.shape[-2:] for f in features), key=lambda s: s[0] * s[1])
-        pooled = [f if f.shape[-2:] == base else F.adaptive_avg_pool2d(f, base) for f in features]
-        feats = _normalise(torch.cat(pooled, 1), self.feat_mean, self.feat_std)
-        pred = _normalise(prediction, self.pred_mean, self.pred_std)
-        pred_small = pred if pred.shape[-2:] == base else F.adaptive_avg_pool2d(pred, base)
+        early = self._early(features)
+        base = min((f.shape[-2:] for f in early), key=lambda s: s[0] * s[1])
+        feats = _normalise(torch.cat([_fit(f, base) for f in early], 1), self.feat_mean[: self.n_early],
+                           self.feat_std[: self.n_early])
+        pred_small = _normalise(_fit(prediction, base), self.pred_mean, self.pred_std)
         h = F.relu(self.base1(torch.cat([feats, pred_small], 1)))
-        h = F.relu(self.base2(h))
-        size = prediction.shape[-2:]
+        h = self.to_fine(F.relu(self.base2(h)))
+        last = features[-1]
+        size = last.shape[-2:]
         n_last = self.config.channels[-1]
-        last = _normalise(features[-1], self.feat_mean[-n_last:], self.feat_std[-n_last:])
-        last = self.last(last if last.shape[-2:] == size else _resize(last, size))
-        h = F.relu(self.fuse(torch.cat([_resize(h, size), last, pred], 1)))
-        return self.out(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        z = (_folded(self.last, last, self.feat_mean[-n_last:], self.feat_std[-n_last:])
+             + _folded(self.pred, _fit(prediction, size), self.pred_mean, self.pred_std) + _fit(h, size))
+        return _fit(self.out(F.relu(z)), prediction.shape[-2:]).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     @torch.no_grad()
     def fit_normalisation(self, features: list[torch.Tensor], prediction: torch.Tensor) -> None:
@@ -123,12 +134,25 @@ class StudentHead(nn.Module):
         return prediction, self(features, prediction.detach())
 
 
+def _fit(x: torch.Tensor, size) -> torch.Tensor:
+    """``x`` at spatial ``size``: itself, average-pooled when larger, bilinear when smaller."""
+    if x.shape[-2:] == size:
+        return x
+    if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
+        return F.adaptive_avg_pool2d(x, size)
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _folded(conv: nn.Conv2d, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """``conv((x - mean) / std)`` with the per-channel normalisation folded into the weights (the
+    zero padding then pads the raw map): no normalised copy of a large map is made."""
+    weight = conv.weight / std.view(1, -1, 1, 1)
+    bias = conv.bias - (weight * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
+    return F.conv2d(x, weight, bias, padding=conv.padding)
+
+
 def _normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-
-
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    return x if x.shape[-2:] == size else F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def find_layers(module: nn.Module, names) -> list[nn.Module]:
