@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 import uqcore
+from ui import calibration as current_cal
 from ui import glue, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore import export, methods, plots
@@ -124,10 +125,21 @@ def draw_result(est, result) -> None:
             st.page_link("pages/tolerability.py", label="Tune the perturbation on the Tolerability page",
                          icon=":material/show_chart:")
     model_input, truth = display_arrays(prepared)
+    try:
+        view, refused = current_cal.interval_view(model, est, prepared.target, input_label)
+    except uqcore.InputError as exc:
+        view, refused = None, str(exc)
+    if refused:
+        draw_refusal(refused)
     panels = plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input, truth=truth,
                                  colormap=display["colormap"], log_variance=display["log_variance"],
-                                 shared_scale=display["shared_scale"], depth=depth)
+                                 shared_scale=display["shared_scale"], depth=depth,
+                                 interval_width=None if view is None else view.width,
+                                 outside=None if view is None else view.outside,
+                                 level=None if view is None else view.calibration.level)
     st.plotly_chart(panels, width="stretch", key="panels")
+    if view is not None:
+        draw_interval_note(view)
     curve_col, metrics_col = st.columns([1, 2.2], vertical_alignment="center")
     figures = [panels]
     if result.curve is not None:
@@ -136,16 +148,52 @@ def draw_result(est, result) -> None:
     else:
         curve_col.info(prepared.note)
     with metrics_col:
-        draw_metrics(est, result)
+        draw_metrics(est, result, view)
         draw_reliability(est)
-    draw_downloads(est, result, figures)
+    draw_downloads(est, result, figures, view)
 
 
 def fmt(value, digits: int = 4) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def draw_metrics(est, result, per_row: int = 4) -> None:
+def draw_refusal(reason: str) -> None:
+    """A calibration is in use but not for this model or setting: say so, never apply it."""
+    with st.container(border=True):
+        st.warning(f"The calibration in use is not applied here: {reason}", icon=":material/block:")
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.page_link("pages/compare.py", label="Fit one for this setting on the Compare page (Calibrated error bars)",
+                       icon=":material/table_chart:")
+        right.button("Stop using it", key="cal_forget_explore", on_click=current_cal.forget)
+
+
+def draw_interval_note(view) -> None:
+    cal = view.calibration
+    text = f"Calibrated error bars: {current_cal.describe(cal)}."
+    if view.outside is not None:
+        text += " Outside the interval: the fraction of the pixel's values (channels) outside it."
+    if view.in_sample:
+        text += " This image is one of the calibration images, so its coverage here is in-sample."
+    st.caption(text)
+
+
+def interval_cells(view) -> list[tuple[str, ...]]:
+    """The calibration's cells of the metrics row (label, value, help): coverage and ENCE (with
+    ground truth), mean interval width."""
+    level, unit = f"{view.calibration.level * 100:g}%", "m" if depth else "intensity"
+    v = view.values
+    cells = []
+    if "coverage" in v:
+        cells.append((f"Coverage ({level})", f"{v['coverage']:.1%}",
+                      f"Fraction of the image's values inside the calibrated {level} interval"))
+    cells.append(("Interval width", f"{v['interval_width']:.4g}", f"Mean width (upper − lower) in {unit}"))
+    if "ence_calibrated" in v:
+        cells += [("ENCE raw", f"{v['ence']:.3f}", "ENCE of the raw variance (10 equal-count bins)"),
+                  ("ENCE calibrated", f"{v['ence_calibrated']:.3f}", "ENCE of the calibrated variance")]
+    return cells
+
+
+def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
     v = result.values
     if result.curve is not None:
         cells = [(f"AUSE {lv}", fmt(v.get(f"ause_{lv}"))) for lv in ("pixel", "patch", "block")]
@@ -155,12 +203,14 @@ def draw_metrics(est, result, per_row: int = 4) -> None:
             [("PSNR (Y) dB", fmt(v.get("psnr"), 2)), ("SSIM (Y)", fmt(v.get("ssim"), 3))]
     else:
         cells = [("mean variance", f"{v['variance_mean']:.3g}")]
+    if view is not None:
+        cells += interval_cells(view)
     cells += [("time", f"{est.seconds:.2f} s"),
               ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
     for start in range(0, len(cells), per_row):
-        for col, (label, value) in zip(st.columns(per_row), cells[start : start + per_row]):
-            col.metric(label, value)
+        for col, (label, value, *tip) in zip(st.columns(per_row), cells[start : start + per_row]):
+            col.metric(label, value, help=tip[0] if tip else None)
     notes = ["NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half."]
     if not depth and result.curve is not None:
         notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
@@ -183,10 +233,15 @@ def draw_reliability(est) -> None:
         st.plotly_chart(plots.reliability_figure(est.trace, est.reliability_target), width="stretch", key="trace")
 
 
-def draw_downloads(est, result, figures) -> None:
-    """Maps, metrics and a self-contained report; a click does not rerun the page."""
+def draw_downloads(est, result, figures, view=None) -> None:
+    """Maps, metrics (with a matching calibration's coverage, width, ENCE) and a self-contained
+    report; a click does not rerun the page."""
     stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}"
     record = dict(settings, samples_drawn=est.samples)
+    values = dict(result.values)
+    if view is not None:
+        values.update(view.values)
+        record["calibration"] = view.calibration.summary()
     d1, d2, d3, d4, d5 = st.columns(5)
     d1.download_button("Variance (16-bit PNG)", export.map_png16(result.variance), f"{stem}_variance.png", "image/png",
                        on_click="ignore")
@@ -195,9 +250,9 @@ def draw_downloads(est, result, figures) -> None:
     if result.error is not None:
         d3.download_button("Error map (.npy)", export.npy_bytes(result.error.astype(np.float32)), f"{stem}_error.npy",
                            on_click="ignore")
-    d4.download_button("Metrics (JSON)", export.metrics_json(result.values, record), f"{stem}_metrics.json",
+    d4.download_button("Metrics (JSON)", export.metrics_json(values, record), f"{stem}_metrics.json",
                        "application/json", on_click="ignore")
-    report = export.html_report(f"uqcore — {stem}", record, result.values, figures, [prepared.note])
+    report = export.html_report(f"uqcore — {stem}", record, values, figures, [prepared.note])
     d5.download_button("HTML report", report, f"{stem}_report.html", "text/html", on_click="ignore")
 
 

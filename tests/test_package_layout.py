@@ -1,7 +1,8 @@
 """The packages split out in issue 14 (loaders, metrics, limits, io, registry) and the sampler keep their shape:
 no import cycle (imports inside functions count), no private name imported across modules, no
 module over 600 lines and no function over 100; the size limits also hold for all of uqcore/
-(with an explicit allow-list while the last oversize functions are split)."""
+(with an explicit allow-list while the last oversize functions are split) and for the dashboard
+(app.py, ui/, pages/)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ OVERSIZE_ALLOWED: set[str] = set()
 def _oversize_units() -> tuple[list[str], set[str]]:
     """(modules over the line limit as "path (N lines)", functions over it as "path:name")."""
     modules, functions = [], set()
-    for path in sorted((ROOT / "uqcore").rglob("*.py")):
+    dashboard = [ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")]
+    for path in sorted([*(ROOT / "uqcore").rglob("*.py"), *dashboard]):
         rel = path.relative_to(ROOT).as_posix()
         text = path.read_text(encoding="utf-8")
         if len(text.splitlines()) > MAX_MODULE_LINES:

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 COLORMAPS = ("viridis", "magma", "cividis", "inferno", "plasma")
 MAX_DISPLAY_SIDE = 512  # pixels per panel side sent to the browser; metrics use full resolution
 VIEW_SIDE = 448  # larger images open zoomed into their centre at full size
+OUTSIDE_COLORS = [[0.0, "#f2f2f2"], [1.0, "#c0392b"]]  # inside light grey, outside red
 
 
 def display_factor(shape: Sequence[int], max_side: int = MAX_DISPLAY_SIDE) -> int:
@@ -92,6 +93,9 @@ def panels_figure(
     max_side: int = MAX_DISPLAY_SIDE,
     view_side: int = VIEW_SIDE,
     panel_height: int = 330,
+    interval_width: np.ndarray | None = None,
+    outside: np.ndarray | None = None,
+    level: float | None = None,
 ) -> go.Figure:
     """The image panels of one estimate, axes linked (zoom or pan one, all follow).
 
@@ -104,6 +108,9 @@ def panels_figure(
     their 99th percentile and drawn on one colour range [0, 1] (relative units). Images longer
     than ``max_side`` are shown as block means; images larger than ``view_side`` open zoomed
     into their centre at full size (double-click to see all) instead of shrinking.
+    interval_width / outside (a calibration's maps at ``level``, same grid as the prediction):
+    a further row with the interval width (output units) and the fraction of the pixel's
+    channels outside the interval (NaN: no valid ground truth).
     """
     factor = display_factor(prediction.shape, max_side)
     units = Units("m" if depth else "intensity")
@@ -113,6 +120,10 @@ def panels_figure(
     maps = _map_panels(block_mean(variance, factor), None if error is None else block_mean(error, factor), factor,
                        units, colormap, log_variance, shared_scale)
     rows = [images, maps] if model_input is not None or truth is not None else [images + maps]
+    if interval_width is not None:
+        rows.append(_interval_panels(block_mean(interval_width, factor),
+                                     None if outside is None else block_mean(outside, factor), factor, units,
+                                     colormap, level))
     cols = max(len(r) for r in rows)
     titles = [t for r in rows for t, _ in r + [("", None)] * (cols - len(r))]
     fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.075,
@@ -189,6 +200,24 @@ def _map_panels(var: np.ndarray, err: np.ndarray | None, factor: int, units: Uni
                            hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
         for title, z, unit in maps
     ]
+
+
+def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int, units: Units, colormap: str,
+                     level: float | None) -> list[Panel]:
+    """A calibration's interval width map and, with ground truth, its "outside the interval" map."""
+    at = "" if level is None else f" ({level * 100:g}% interval)"
+    unit = units.output
+    panels = [(f"interval width{at}", go.Heatmap(
+        z=width.astype(np.float32), colorscale=colormap, name="interval", **_grid(factor),
+        colorbar=dict(title=dict(text=unit, side="top")),
+        hovertemplate=f"interval width<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))]
+    if outside is not None:
+        panels.append((f"outside the interval{at}", go.Heatmap(
+            z=outside.astype(np.float32), colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
+            colorbar=dict(title=dict(text="fraction outside", side="top")), **_grid(factor),
+            hovertemplate="outside the interval<br>x %{x}, y %{y}<br>fraction of values outside %{z:.2f}"
+                          "<extra></extra>")))
+    return panels
 
 
 def _link_axes(fig: go.Figure, count: int, view: tuple[list[float], list[float]] | None) -> None:
@@ -337,4 +366,47 @@ def reliability_figure(trace: Sequence[tuple[int, float]], target: float | None 
                       annotation_position="bottom right")
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5), title="map reliability",
                       xaxis_title="samples", yaxis=dict(title="reliability", range=[0, 1.02]), showlegend=False)
+    return fig
+
+
+def interval_reliability_figure(raw, calibrated, *, unit: str = "intensity", height: int = 400) -> go.Figure:
+    """Reliability diagram of a calibration (the bins of ENCE, Levi et al. 2022): per equal-count
+    variance bin the observed RMSE against the predicted RMV (root mean variance), for the raw
+    variance and the calibrated one (``uqcore.metrics.Reliability`` each); a calibrated map lies
+    on the diagonal. Log axes: raw training-free variances are off by orders of magnitude."""
+    fig = go.Figure()
+    for name, r, dash, colour in (("raw variance", raw, "dot", "#e67e22"), ("calibrated", calibrated, "solid",
+                                                                           "#1f77b4")):
+        fig.add_trace(go.Scatter(
+            x=r.rmv, y=r.rmse, mode="lines+markers", name=f"{name} (ENCE {r.ence:.3g})",
+            line=dict(dash=dash, color=colour), marker=dict(color=colour),
+            customdata=np.asarray(r.count), hovertemplate=(f"{name}<br>RMV %{{x:.4g}} {unit}<br>RMSE %{{y:.4g}} {unit}"
+                                                           "<br>%{customdata} pixels<extra></extra>")))
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in (raw.rmv, raw.rmse, calibrated.rmv,
+                                                                       calibrated.rmse)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size:
+        lo, hi = float(values.min()) / 1.5, float(values.max()) * 1.5
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="ideal (RMSE = RMV)", hoverinfo="skip",
+                                 line=dict(dash="dash", color="grey", width=1)))
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), title="reliability diagram (ENCE bins)",
+                      xaxis=dict(type="log", title=f"predicted: root mean variance ({unit})"),
+                      yaxis=dict(type="log", title=f"observed: RMSE ({unit})"),
+                      legend=dict(orientation="h", y=-0.22, x=0))
+    return fig
+
+
+def coverage_figure(rows: Sequence[dict], level: float, height: int = 340) -> go.Figure:
+    """Coverage per image (bars: the fraction of its valid values inside the interval) with the
+    nominal level as a dashed line; rows: dicts with image, coverage, interval_width."""
+    fig = go.Figure(go.Bar(
+        x=[str(r["image"]) for r in rows], y=[r["coverage"] for r in rows], name="coverage",
+        texttemplate="%{y:.1%}", textposition="inside",
+        customdata=[r["interval_width"] for r in rows],
+        hovertemplate="%{x}<br>coverage %{y:.1%}<br>mean interval width %{customdata:.4g}<extra></extra>"))
+    fig.add_hline(y=level, line_dash="dash", line_color="grey", annotation_text=f"nominal {level * 100:g}%",
+                  annotation_position="bottom right")
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), title="coverage per image", showlegend=False,
+                      xaxis=dict(title="image", type="category"), yaxis=dict(title="coverage", tickformat=".0%",
+                                                                             range=[0, 1.02]))
     return fig
