@@ -27,7 +27,7 @@ def test_train_a_head_on_the_models_page_then_explore_and_compare_offer_student(
     at.file_uploader(key="student_images").upload("a.png", png_bytes(48, 48, 1)).upload("b.png", png_bytes(40, 56, 2)).run()
     for key, value in (("student_steps_tiny-sr", 3), ("student_crop_tiny-sr", 16), ("student_samples_tiny-sr", 2)):
         at.number_input(key=key).set_value(value).run()
-    line = at.code[-1].value  # the equivalent CLI line follows the form
+    line = next(c.value for c in at.code if c.language == "bash")  # the equivalent CLI line
     assert line.startswith("python -m uqcore distill --model tiny-sr --images ")
     assert "--teacher transform" in line and "--samples 2 --steps 3 --crop 16" in line
     at.button(key="student_train").click().run()
