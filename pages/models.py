@@ -292,7 +292,7 @@ def student_section(name: str) -> None:
                          accept_multiple_files=True, key="student_images")
         options = train_form(name, model)
         st.caption("The same run headless (any number of steps, checkpoints, --resume):")
-        st.code(student_glue.cli_line(model, options), language="bash")
+        st.code(student_glue.cli_line(model, options), language="bash", wrap_lines=True)
         if st.button("Train head", type="primary", key="student_train"):
             try:
                 student_glue.watch(student_glue.start(name, st.session_state.get("student_images") or [], options))

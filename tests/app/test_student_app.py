@@ -32,7 +32,7 @@ def test_train_a_head_on_the_models_page_then_explore_and_compare_offer_student(
     assert "--teacher transform" in line and "--samples 2 --steps 3 --crop 16" in line
     at.button(key="student_train").click().run()
     assert_clean(at)
-    assert "3 steps" in at.success[0].value and "attached" in at.success[0].value
+    assert "(3 steps, " in at.success[0].value and "attached" in at.success[0].value
     summary = next(m.value for m in at.markdown if "Student head attached" in m.value)
     assert "distilled from transform" in summary and "2 images, 3 steps" in summary
     downloads = {b.proto.label: b for b in at.get("download_button")}
