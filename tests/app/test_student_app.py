@@ -55,6 +55,13 @@ def test_train_a_head_on_the_models_page_then_explore_and_compare_offer_student(
     at.switch_page("pages/compare.py").run()
     assert_clean(at)
     assert "student" in at.multiselect(key="compare.methods_tiny-sr").options
+    at.multiselect(key="compare.methods_tiny-sr").set_value(["transform", "student"])
+    at.multiselect(key="compare.counts").set_value([2])
+    at.number_input(key="compare.limit").set_value(1).run()
+    at.button(key="cmp_run").click().run()
+    assert_clean(at)
+    labels = charts(at)[0]["data"][0]["x"]
+    assert labels[0] == "transform ×2" and labels[1].startswith("student") and len(labels) == 2
 
 
 def _head_bytes(model, tmp_path, name: str) -> tuple[bytes, bytes]:
