@@ -17,7 +17,7 @@ from ui import glue, session
 from ui import student as student_glue
 from ui.state import TASKS
 from ui.state import current as current_setting
-from uqcore import limits, methods
+from uqcore import evaluation, limits, methods
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -253,7 +253,8 @@ def train_form(name: str, model: uqcore.UQModel) -> dict:
     options = dict(teacher=teacher, layer=None, strength=None)
     if methods.spec(teacher).needs_layer:
         layers = [r["name"] for r in glue.layers_for(name)]
-        layer = start["layer"] if start["teacher"] == teacher and start["layer"] in layers else layers[len(layers) // 2]
+        layer = start["layer"] if start["teacher"] == teacher else evaluation.default_layer(model)
+        layer = layer if layer in layers else layers[len(layers) // 2]
         options["layer"] = c2.selectbox("Teacher layer", layers, index=layers.index(layer), key=f"student_layer_{name}")
         options["strength"] = c3.number_input(methods.spec(teacher).strength_name.capitalize(), min_value=0.0,
                                               value=student_glue.teacher_strength(model, teacher), format="%.4f",
