@@ -109,7 +109,7 @@ def methods_view() -> None:
 
     settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(chosen),
                     counts=tuple(counts), limit=int(limit), seed=seed, layer=layer, strengths=tuple(strengths.items()))
-    key = glue.digest("compare", settings)
+    key = glue.digest("compare", settings, glue.head_token(model_name))
 
     def compute(report, progress):
         _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
@@ -192,7 +192,8 @@ def calibration_view() -> None:
                f"{args['seed']} (change the layer, strength and samples on Explore or Tolerability). Fitted on "
                f"{fit} image(s), checked on {limit - fit or fit} " + ("held-out image(s)." if limit > fit else
                                                                      "image(s): the same ones (in-sample)."))
-    key = glue.digest("calibration", model_name, str(folder), upload_key, limit, fit, kind, level, args)
+    key = glue.digest("calibration", model_name, str(folder), upload_key, limit, fit, kind, level, args,
+                      glue.head_token(model_name))
 
     def compute(report, progress):
         names, pairs = evaluation.load_pairs(folder, model, limit=limit)

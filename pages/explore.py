@@ -50,14 +50,15 @@ def draw_controls() -> None:
         c3.select_slider("Strength", ["not used"], disabled=True, key="strength_off")
     cap = sample_cap(model, method)
     if cap == 0:
-        c4.metric("Samples", "1 pass", help="The likelihood head predicts its variance in one forward pass")
+        c4.metric("Samples", "1 pass", help=f"{spec.label}: the variance comes from the same forward pass as the "
+                  "prediction (no samples)")
     else:
         state.bound(c4.slider, "Samples", "samples", min_value=1, max_value=min(cap, state.MAX_SAMPLES), shown=drawn,
                     disabled=setting["auto"])
         state.bound(c4.toggle, "Auto", "auto", help=f"Draw in rounds until the variance map's split-half reliability "
                     f"reaches {DEFAULT_TARGET:g} (at most {DEFAULT_MAX_SAMPLES} samples)")
     state.bound(c5.number_input, "Seed", "seed", min_value=0, max_value=2**31 - 1, step=1)
-    note = session.cap_note(model, method)
+    note = session.cap_note(model, method) or session.student_note(model, method)
     if note:
         st.caption(note)
     with st.expander("Display options (no recomputation)"):
@@ -91,7 +92,7 @@ prepared, input_label = chosen
 settings = dict(model=model_name, input=input_label, method=method, layer=setting["layer"] if uses_layer else None,
                 strength=setting["strength"] if uses_layer else None,
                 samples="auto" if setting["auto"] and drawn > 0 else drawn, seed=setting["seed"])
-key = glue.digest("explore", settings, prepared.x, prepared.target)
+key = glue.digest("explore", settings, prepared.x, prepared.target, glue.head_token(model_name))
 shared = is_bundled(model_name)
 done = glue.lookup(key, shared=shared)
 
@@ -207,7 +208,7 @@ def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
         cells += interval_cells(view)
     cells += [("time", f"{est.seconds:.2f} s"),
               ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
-               f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples))]
+               f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples) if est.samples else "0 (one pass)")]
     for start in range(0, len(cells), per_row):
         for col, (label, value, *tip) in zip(st.columns(per_row), cells[start : start + per_row]):
             col.metric(label, value, help=tip[0] if tip else None)

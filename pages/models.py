@@ -14,9 +14,10 @@ import streamlit as st
 
 import uqcore
 from ui import glue, session
+from ui import student as student_glue
 from ui.state import TASKS
 from ui.state import current as current_setting
-from uqcore import limits, methods
+from uqcore import evaluation, limits, methods
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
@@ -121,6 +122,7 @@ def load_own_model() -> None:
 def remove_own_model(name: str) -> None:
     custom = st.session_state.get("custom_models", {})
     model = custom.pop(name, None)
+    student_glue.remove(name)
     if model is not None and current_setting()["model"] == name:
         current_setting().update(model=None, resolved_for=None)  # back to the task's default model
     result = st.session_state.get("own_result") or {}
@@ -215,6 +217,107 @@ def card_summary(card: dict) -> None:
         st.json(card, expanded=1)
 
 
+def head_summary(name: str, model: uqcore.UQModel) -> None:
+    """The head attached to the model: where it comes from, its teacher and training, downloads."""
+    own, card = student_glue.session_head(name), model.student_card
+    teacher, training = card.get("teacher") or {}, card.get("training") or {}
+    where = own["origin"] if own else "bundled with the model"
+    text = f"**Student head attached** ({where})"
+    if teacher:
+        text += f": distilled from {teacher.get('method')}" + (
+            f" at {teacher['layer']}, strength {teacher['strength']:g}" if teacher.get("layer") else "") + (
+            f", {teacher.get('samples')} samples" if teacher.get("samples") else "")
+    if training:
+        text += f"; {training.get('images', '?')} images, {training.get('steps', '?')} steps"
+    if card.get("features"):
+        text += f"; reads {', '.join(card['features'])}"
+    st.markdown(text + ". Explore and Compare offer `student` (one forward pass, no samples).")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    stem = Path(student_glue.head_file_name(name)).stem
+    if own and own["head"]:
+        c1.download_button("Head (.safetensors)", own["head"], f"{stem}.safetensors", key="student_dl_head",
+                           on_click="ignore")
+    c2.download_button("Card (JSON)", own["card"] if own else json.dumps(card, indent=1, default=str),
+                       f"{stem}.json", "application/json", key="student_dl_card", on_click="ignore")
+    if own:
+        c3.button("Remove this head", key="student_remove", on_click=student_glue.remove, args=(name,))
+
+
+def train_form(name: str, model: uqcore.UQModel) -> dict:
+    """The training settings (defaults from ``uqcore.student.default_teacher``); returns them."""
+    start = student_glue.defaults(model)
+    choices = student_glue.teachers(model)
+    c1, c2, c3, c4 = st.columns([1.2, 2.4, 1.2, 1])
+    teacher = c1.selectbox("Teacher", choices, index=choices.index(start["teacher"]) if start["teacher"] in choices else 0,
+                           key=f"student_teacher_{name}", help="The training-free method whose samples the head learns")
+    options = dict(teacher=teacher, layer=None, strength=None)
+    if methods.spec(teacher).needs_layer:
+        layers = [r["name"] for r in glue.layers_for(name)]
+        layer = start["layer"] if start["teacher"] == teacher else evaluation.default_layer(model)
+        layer = layer if layer in layers else layers[len(layers) // 2]
+        options["layer"] = c2.selectbox("Teacher layer", layers, index=layers.index(layer), key=f"student_layer_{name}")
+        options["strength"] = c3.number_input(methods.spec(teacher).strength_name.capitalize(), min_value=0.0,
+                                              value=student_glue.teacher_strength(model, teacher), format="%.4f",
+                                              key=f"student_strength_{name}_{teacher}")
+    else:
+        c2.selectbox("Teacher layer", ["not used by this teacher"], disabled=True, key="student_layer_off")
+    options["samples"] = int(c4.number_input("Samples", min_value=2, max_value=64, value=start["samples"],
+                                             key=f"student_samples_{name}", help="Teacher samples per crop"))
+    d1, d2, d3 = st.columns(3)
+    options["steps"] = int(d1.number_input("Steps", min_value=1, max_value=20000, value=start["steps"],
+                                           key=f"student_steps_{name}", help="The CLI's default is 1000"))
+    options["crop"] = int(d2.number_input("Crop (input pixels)", min_value=8, max_value=256, value=start["crop"],
+                                          key=f"student_crop_{name}"))
+    options["seed"] = int(d3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key=f"student_seed_{name}"))
+    return options
+
+
+def student_section(name: str) -> None:
+    """Train a one-pass student head for the selected model on uploaded images, or upload one."""
+    st.subheader(f"One-pass student head for {name}")
+    st.caption("A small head on the frozen network, distilled from a training-free teacher on unlabeled images, that "
+               "predicts the variance in the same forward pass as the prediction (the model's output is unchanged). "
+               "A head trained or uploaded here is attached for this browser session only.")
+    try:
+        model = glue.model_for(name)
+    except uqcore.InputError as exc:
+        glue.show_error(exc)
+        return
+    if not model.hookable:
+        st.info(f"{name} cannot carry a student head: {model.disabled_methods.get('noise', 'its layers cannot be hooked')}.")
+        return
+    message_box = st.container()
+    train_tab, upload_tab = st.tabs(["Train a head", "Upload a head"])
+    with train_tab:
+        st.file_uploader("Training images (unlabeled; not your evaluation images)", type=student_glue.IMAGE_TYPES,
+                         accept_multiple_files=True, key="student_images")
+        options = train_form(name, model)
+        st.caption("The same run headless (any number of steps, checkpoints, --resume):")
+        st.code(student_glue.cli_line(model, options), language="bash", wrap_lines=True)
+        if st.button("Train head", type="primary", key="student_train"):
+            try:
+                student_glue.watch(student_glue.start(name, st.session_state.get("student_images") or [], options))
+            except uqcore.InputError as exc:
+                st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
+    with upload_tab:
+        st.file_uploader("Student head (.safetensors, from python -m uqcore distill), plus its .json card",
+                         type=["safetensors", "json"], accept_multiple_files=True, key="student_upload")
+        if st.button("Attach head", key="student_attach"):
+            try:
+                text = student_glue.attach_upload(name, st.session_state.get("student_upload") or [])
+                st.session_state["student_message"] = dict(kind="success", text=text, name=name)
+            except uqcore.InputError as exc:
+                st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
+    st.session_state["student_message"] = student_glue.settle() or st.session_state.get("student_message")
+    with message_box:
+        message = st.session_state.get("student_message")
+        if message and message.get("name") == name:
+            getattr(st, message["kind"])(message["text"])
+        model = glue.model_for(name)
+        if model.student is not None:
+            head_summary(name, model)
+
+
 setting = session.page_setup()
 task, model_name = setting["task"], setting["model"]
 st.title("Models")
@@ -227,6 +330,7 @@ for name in uqcore.list_models():
         card_summary(card)
 
 own_model_section()
+student_section(model_name)
 
 st.subheader(f"Layers of {model_name}")
 try:

@@ -42,3 +42,13 @@ def test_bench_peers_smoke():
     assert len(rows) == 4
     assert float(rows[0][4].split()[-1]) < 1e-5 and float(rows[1][4].split()[-1]) < 1e-6  # transform maps agree
     assert re.fullmatch(r"minimum peer/uqcore: \d+\.\d\d", out.strip().splitlines()[-1])
+
+
+def test_bench_student_smoke():
+    out = run_smoke("bench_student.py")
+    rows = table_rows(out)
+    assert len(rows) == 1 and rows[0][0].startswith("smoke-sr (teacher transform")
+    assert all(float(v) > 0 for v in rows[0][2:])
+    lines = out.strip().splitlines()
+    assert re.fullmatch(r"maximum student/forward: \d+\.\d\d", lines[-2])
+    assert re.fullmatch(r"minimum teacher/student: \d+\.\d\d", lines[-1])

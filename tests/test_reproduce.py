@@ -157,6 +157,13 @@ def _check_outputs(out: Path, quick: bool = True) -> tuple:
 
 
 def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
+    from uqcore.models.registry import load_model
+    from uqcore.student import distill
+
+    # a 2-step student head for t-srresnet only, bundled the way assets/models bundles one
+    images = [torch.rand((3, 32, 32), generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    distill(load_model("t-srresnet"), images, tiny_zoo / "t-srresnet.student.safetensors", steps=2, crop=8, batch=1,
+            samples=2)
     out = tmp_path / "docs" / "RESULTS.md"
     code = main(["reproduce", "--quick", "--threads", "1", "--no-figures", "--out", str(out), *TINY_FLAGS])
     assert code == 0
@@ -166,6 +173,11 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
             assert (table, m) in methods, (table, m)
     for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2"):
         assert ("t-fcrn", m) in methods
+    # the Student column, beside its teacher, only where the model has a head
+    assert ("t-srresnet", "student") in methods and ("t-srgan", "student") not in methods
+    header = next(line for line in text.splitlines() if line.startswith("| ") and "Student (0)" in line)
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells.index("Student (0)") == cells.index("Infer-trans (4)") + 1
     assert "## Table 1 analog: `t-srresnet`" in text and "## Table 1 analog: `t-srgan`" in text
     # the sweeps cover every model x method; the chosen settings are sweep rows
     assert {(r["model"], r["method"]) for r in sweeps} == {(m, meth) for m in ("t-srresnet", "t-srgan", "t-fcrn")

@@ -9,6 +9,7 @@ display options never recomputes, and one session's results never show in anothe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -30,9 +31,42 @@ def get_model(name: str) -> uqcore.UQModel:
     return uqcore.load_model(name)
 
 
-def model_for(name: str) -> uqcore.UQModel:
+# name -> this session's copy of the model with a student head of its own (ui.student); the
+# cached model itself is shared by every session and never gets one attached.
+STUDENT_MODELS = "student_models"
+STUDENT_TOKENS = "student_tokens"  # name -> an id of that head (part of result keys)
+
+
+def base_model(name: str) -> uqcore.UQModel:
+    """The model as loaded: the session's own model of that name, else the cached bundled one."""
     custom = st.session_state.get("custom_models", {})
     return custom[name] if name in custom else get_model(name)
+
+
+def model_for(name: str) -> uqcore.UQModel:
+    """The model every page uses: with this session's student head when it has one for it."""
+    base = base_model(name)
+    own = st.session_state.get(STUDENT_MODELS, {}).get(name)
+    if own is None or own.module is base.module:
+        return base if own is None else own
+    if name in st.session_state.get("custom_models", {}):  # the own model was replaced: its head goes
+        drop_student(name)
+        return base
+    # the cache reloaded the bundled model: the same network, so the same head fits it
+    own = dataclasses.replace(base, card=dict(base.card), student=own.student, student_card=own.student_card)
+    st.session_state[STUDENT_MODELS][name] = own
+    return own
+
+
+def drop_student(name: str) -> None:
+    st.session_state.get(STUDENT_MODELS, {}).pop(name, None)
+    st.session_state.get(STUDENT_TOKENS, {}).pop(name, None)
+
+
+def head_token(name: str) -> str:
+    """An id of this session's own head for model ``name`` ("" without one): part of every
+    result key that a head changes, so a new head never shows an old head's result."""
+    return st.session_state.get(STUDENT_TOKENS, {}).get(name, "")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

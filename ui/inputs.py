@@ -127,7 +127,8 @@ def display_arrays(prepared: PreparedInput) -> tuple[np.ndarray, np.ndarray | No
 
 
 def is_bundled(model_name: str) -> bool:
-    """True when the input is a bundled sample and the model a bundled one (results may then be
-    shared between sessions)."""
+    """True when the input is a bundled sample and the model a bundled one without a student head
+    of this session's own (results may then be shared between sessions)."""
     return (state.current()["source"] == "sample"
-            and model_name not in st.session_state.get("custom_models", {}))
+            and model_name not in st.session_state.get("custom_models", {})
+            and not glue.head_token(model_name))

@@ -130,3 +130,18 @@ def cap_note(model: uqcore.UQModel, method: str) -> str | None:
     if sampling == methods.SAMPLING_MEMBERS:
         return f"{method} draws one sample per member: at most {cap} here."
     return None
+
+
+def student_note(model: uqcore.UQModel, method: str) -> str | None:
+    """Where the student head comes from: its teacher and training (from its card)."""
+    if methods.spec(method).sampling != methods.SAMPLING_STUDENT or model.student is None:
+        return None
+    card = model.student_card
+    teacher, training = card.get("teacher") or {}, card.get("training") or {}
+    text = "student: a head on the frozen model, one forward pass"
+    if teacher.get("method"):
+        text += f", distilled from {teacher['method']}" + (f" at {teacher['layer']}" if teacher.get("layer") else "") + (
+            f" ({teacher['samples']} samples)" if teacher.get("samples") else "")
+    if training.get("images"):
+        text += f" on {training['images']} images, {training.get('steps', '?')} steps"
+    return text + ". Train or replace it on the Models page."

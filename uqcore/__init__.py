@@ -2,7 +2,9 @@
 
 Public API (module map in docs/ARCHITECTURE.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
 ``estimate``, ``sweep``, ``evaluate``, ``calibrate``, ``load_calibration``, ``read_image``, ``read_depth``,
-``metrics``, ``InputError``.
+``metrics``, ``InputError``; the one-pass student (``uqcore.student``): ``distill`` (train a head on
+unlabeled images), ``attach_student`` / ``load_model(..., student=PATH)``, then
+``estimate(model, x, method="student")``.
 Submodules are imported on first use so that ``import uqcore`` stays cheap.
 """
 
@@ -28,9 +30,12 @@ _LAZY = {
     "Calibration": "uqcore.calibration",
     "read_image": "uqcore.io",
     "read_depth": "uqcore.io",
+    "distill": "uqcore.student.train",
+    "attach_student": "uqcore.student.files",
+    "load_student": "uqcore.student.files",
 }
 _SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models", "methods", "scoring",
-               "evaluation", "tolerability", "calibration", "datasets"}
+               "evaluation", "tolerability", "calibration", "datasets", "student"}
 
 __all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
 

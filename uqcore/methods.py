@@ -33,6 +33,7 @@ SAMPLING_TRANSFORM = "dihedral"   # transformed inputs, outputs inverted
 SAMPLING_FEATURE = "feature"      # a forward hook perturbs one or more layers' outputs
 SAMPLING_MEMBERS = "members"      # one sample per ensemble member
 SAMPLING_HEAD = "head"            # no sampling: the model predicts its own variance
+SAMPLING_STUDENT = "student"      # no sampling: a distilled head on the frozen model (uqcore.student)
 # The feature perturbations of ``uqcore.perturb.FeaturePerturbation``.
 FEATURE_GAUSSIAN = "gaussian"     # + strength * N(0, 1)
 FEATURE_DROPOUT = "dropout_rate"  # dropout at rate ``strength``
@@ -41,6 +42,7 @@ FEATURE_OWN_DROPOUT = "own_dropout"  # the model's own dropout layers at their o
 NEEDS_DROPOUT_LAYERS = "dropout layers"
 NEEDS_MEMBERS = "ensemble members"
 NEEDS_VARIANCE_HEAD = "variance head"
+NEEDS_STUDENT = "student head"
 # What ``estimate(samples="auto")`` does (``spec.auto``):
 AUTO_ROUNDS = "rounds"  # draw in rounds until the map's split-half reliability reaches the target
 AUTO_ALL = "all"        # the model fixes the set (transforms, members): draw all of it, up to the cap
@@ -142,6 +144,12 @@ SPECS: tuple[MethodSpec, ...] = (
         name="llm", label="LLM", training_free=False, sampling=SAMPLING_HEAD,
         help="likelihood head: the model predicts its own variance (baseline, needs training)",
         requires=NEEDS_VARIANCE_HEAD, sampled=False, auto=AUTO_NONE,
+    ),
+    MethodSpec(
+        name="student", label="Student", training_free=False, sampling=SAMPLING_STUDENT,
+        help="one-pass student: a small head on the frozen model, distilled from a training-free "
+             "teacher on unlabeled images (python -m uqcore distill)",
+        requires=NEEDS_STUDENT, sampled=False, auto=AUTO_NONE,
     ),
 )
 

@@ -37,6 +37,7 @@ from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
 from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
+from uqcore.student.head import head_on
 from uqcore.perturb import (
     FeaturePerturbation,
     PrefixMismatch,
@@ -214,7 +215,7 @@ def estimate(
               the output of ``layer``), "dropout" (dropout of rate ``strength`` on the output of
               ``layer``, scaled by 1/(1-p)), "mc_dropout" (the model's own dropout layers at their
               own rate), "ensemble" (one sample per member), "llm" (the predicted variance of a
-              mean/log-variance head; no sampling).
+              mean/log-variance head), "student" (an attached distilled head); these two: one pass.
     samples:  perturbed outputs to draw (capped by the transform set / ensemble size), or "auto":
               draw in rounds of ``round_size`` samples (rounded up to whole chunks) and stop at
               the end of the first round whose split-half reliability (``Estimate.reliability``)
@@ -249,12 +250,12 @@ def estimate(
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
     targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
     with torch.inference_mode():
+        if not spec.sampled:  # a variance head or a student head: one pass, no samples
+            original, variance = _one_pass(model, spec, members[0], x, dev)
+            return call.result(run, original, original[0], variance, 0)
         original = run.start(targets, chunk_size is None, plan)
         if on_update is not None:
             run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
-        if spec.sampling == _methods.SAMPLING_HEAD:
-            mean, logvar = model.split_output(checked_forward(members[0], x))
-            return call.result(run, original, mean[0], logvar.float().exp().mean(1)[0], 0)
         count = plan.count
         if spec.sampling == _methods.SAMPLING_TRANSFORM:
             moments = run.transform(check_transforms(transforms or default_transforms(model.task))[:count], original)
@@ -267,6 +268,18 @@ def estimate(
         else:
             moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
     return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
+
+
+def _one_pass(model: UQModel, spec: _methods.MethodSpec, module: nn.Module, x: torch.Tensor,
+              dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prediction [1, C, H', W'], variance [H', W']) of one forward pass: the model's own
+    mean / log-variance head (``llm``: exp(log-variance) averaged over channels) or the attached
+    student head (:mod:`uqcore.student`), which reads the features of the same pass."""
+    if spec.sampling == _methods.SAMPLING_STUDENT:
+        prediction, logvar = head_on(model.student, dev).predict(module, x, model.split_output)
+        return prediction, logvar.float().exp()[0, 0]
+    prediction, logvar = model.split_output(checked_forward(module, x))
+    return prediction, logvar.float().exp().mean(1)[0]
 
 
 def _variance(moments: RunningMoments) -> torch.Tensor:
@@ -497,12 +510,12 @@ class _Run:
 def sample_cap(model: UQModel, method: str) -> int:
     """The most samples ``method`` draws on ``model``: the transform set's size for
     ``transform`` (8 dihedral transforms; 2 for depth, identity and flip), the members for
-    ``ensemble``, 0 for ``llm`` (one pass), else the ``UQCORE_MAX_SAMPLES`` limit."""
+    ``ensemble``, 0 for ``llm`` and ``student`` (one pass), else the ``UQCORE_MAX_SAMPLES`` limit."""
     sampling = _methods.spec(method).sampling
     if sampling == _methods.SAMPLING_TRANSFORM:
         return len(default_transforms(model.task))
     if sampling == _methods.SAMPLING_MEMBERS:
         return len(model.members)
-    if sampling == _methods.SAMPLING_HEAD:
+    if sampling in (_methods.SAMPLING_HEAD, _methods.SAMPLING_STUDENT):
         return 0
     return limits.max_samples()

@@ -40,7 +40,7 @@ def test_upload_spandrel_checkpoint_selects_it_everywhere():
     box = at.sidebar.selectbox(key="model")
     assert "my_compact" in box.options and box.value == "my_compact"
     assert "Layers of my_compact" in [s.value for s in at.subheader]
-    card = json.loads(at.code[-1].value)
+    card = json.loads(next(c.value for c in at.code if c.language == "json"))  # the detected settings
     assert card["format"] == "spandrel" and card["scale"] == 2 and card["source"] == "upload: my_compact.safetensors"
     # every page's sidebar offers it (custom models live in the session)
     at.switch_page("pages/explore.py").run()

@@ -126,7 +126,7 @@ def test_explore_baselines(model, method):
     at.selectbox(key="method").set_value(method).run()
     assert_clean(at)
     assert len(charts(at)) == 2
-    assert metrics(at)["samples"] == {"mc_dropout": "8", "ensemble": "2", "llm": "0"}[method]
+    assert metrics(at)["samples"] == {"mc_dropout": "8", "ensemble": "2", "llm": "0 (one pass)"}[method]
 
 
 def test_explore_upload_lr_only_has_no_error_panel():

@@ -1,6 +1,20 @@
-"""Model wrapper, zoo registry and loaders."""
+"""Model wrapper, zoo registry and loaders.
 
-from uqcore.models.base import UQModel, wrap
-from uqcore.models.registry import list_models, load_model, model_card
+Names are resolved on first use: importing ``uqcore.models.base`` (which the student head, the
+layers and the sampler need) must not import the registry, which attaches bundled student heads
+(``uqcore.student.files`` imports ``uqcore.models.base``)."""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {"UQModel": "uqcore.models.base", "wrap": "uqcore.models.base", "list_models": "uqcore.models.registry",
+         "load_model": "uqcore.models.registry", "model_card": "uqcore.models.registry"}
 
 __all__ = ["UQModel", "wrap", "list_models", "load_model", "model_card"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'uqcore.models' has no attribute {name!r}")

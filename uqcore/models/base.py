@@ -43,6 +43,9 @@ class UQModel:
               methods (noise, dropout, mc_dropout) are then not offered.
     disabled_methods: method -> reason, for methods this model must not offer; ``methods``
               leaves them out, so ``estimate`` refuses them.
+    student:  an attached student head (:mod:`uqcore.student`: ``uqcore.attach_student`` or
+              ``load_model(..., student=PATH)``), which ``estimate(method="student")`` runs in the
+              same forward pass as the prediction; None without one. ``student_card``: its card.
     source:   how to load this model again in another process (set by ``load_model`` /
               ``load_user_model``: the loader and its arguments, paths made absolute); None for a
               model built in memory (``wrap``). Ray workers load their model from it
@@ -61,6 +64,8 @@ class UQModel:
     hookable: bool = True
     disabled_methods: dict[str, str] = field(default_factory=dict)
     source: dict[str, Any] | None = field(default=None, repr=False)
+    student: Any = field(default=None, repr=False)
+    student_card: dict[str, Any] = field(default_factory=dict, repr=False)
     _copies: dict[str, list[nn.Module]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -95,6 +100,7 @@ class UQModel:
             _methods.NEEDS_DROPOUT_LAYERS: bool(self.dropout_modules),
             _methods.NEEDS_MEMBERS: len(self.members) > 1,
             _methods.NEEDS_VARIANCE_HEAD: self.output == "mean_logvar",
+            _methods.NEEDS_STUDENT: self.student is not None,
         }
         return [s.name for s in _methods.SPECS if has[s.requires] and s.name not in self.disabled_methods]
 

@@ -24,6 +24,7 @@ from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
 from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
+from uqcore.student.files import attach_student, bundled_head
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MODELS_DIR = ASSETS / "models"
@@ -78,7 +79,9 @@ def _load_weights(module: nn.Module, path: Path) -> nn.Module:
     return fit_state_dict(module, load_file(str(path)), path.name, "the architecture")
 
 
-def load_from_card(card: dict, base_dir: Path) -> UQModel:
+def load_from_card(card: dict, base_dir: Path, student: bool = True) -> UQModel:
+    """The model of a card; with ``student`` its bundled head (``<name>.student.safetensors``
+    beside the card, :mod:`uqcore.student.files`) attached when there is one."""
     weights = card["weights"]
     files = weights if isinstance(weights, list) else [weights]
     members = [
@@ -86,7 +89,7 @@ def load_from_card(card: dict, base_dir: Path) -> UQModel:
         for f in files
     ]
     doc = {k: v for k, v in card.items() if not k.startswith("_")}
-    return UQModel(
+    model = UQModel(
         module=members[0],
         members=members,
         task=card["task"],
@@ -97,19 +100,30 @@ def load_from_card(card: dict, base_dir: Path) -> UQModel:
         card=doc,
         probe_size=tuple(card.get("probe_size", (32, 32))),
     )
+    head = bundled_head(base_dir, card["name"]) if student else None
+    return attach_student(model, head) if head is not None else model
 
 
-def load_model(name_or_path: str, *, format: str | None = None) -> UQModel:
+def load_model(name_or_path: str, *, format: str | None = None, student: str | Path | bool | None = None) -> UQModel:
     """Load a bundled model by name, a model card (``.json``) from a path, or the user's own model.
 
     ``format=`` ("spandrel", "torchscript", "hf", "factory") or a spec prefix (``"hf:owner/name"``)
     names the user's model's format instead of guessing it (see ``uqcore.models.loaders``); for
     task, scale, weights and the other options call ``loaders.load_user_model`` directly.
     The model's ``source`` records this call (an existing path made absolute) so that another
-    process can load the same model (:func:`load_source`)."""
-    model = _load_model(name_or_path, format)
-    model.source = {"loader": "load_model",
-                    "args": {"name_or_path": portable_path(name_or_path, keep=_cards()), "format": format}}
+    process can load the same model (:func:`load_source`).
+
+    ``student``: the path of a student head (.safetensors, from ``python -m uqcore distill``) to
+    attach (an InputError if it does not fit the model); None attaches a bundled model's bundled
+    head if it has one; False attaches none. With a head, ``"student"`` is in ``model.methods``."""
+    model = _load_model(name_or_path, format, student is not False)
+    args = {"name_or_path": portable_path(name_or_path, keep=_cards()), "format": format}
+    if student not in (None, True, False):
+        attach_student(model, student)
+        args["student"] = str(Path(student).resolve())
+    elif student is False:
+        args["student"] = False
+    model.source = {"loader": "load_model", "args": args}
     return model
 
 
@@ -122,16 +136,16 @@ def load_source(source: dict) -> UQModel:
     return loaders[source["loader"]](**source.get("args", {}))
 
 
-def _load_model(name_or_path: str, format: str | None) -> UQModel:
+def _load_model(name_or_path: str, format: str | None, student: bool) -> UQModel:
     if format is not None:
         return load_user_model(name_or_path, format=format)
     cards = _cards()
     if name_or_path in cards:
         card = cards[name_or_path]
-        return load_from_card(card, Path(card["_path"]).parent)
+        return load_from_card(card, Path(card["_path"]).parent, student)
     path = Path(name_or_path)
     if path.suffix == ".json" and path.exists():
-        return load_from_card(json.loads(path.read_text()), path.parent)
+        return load_from_card(json.loads(path.read_text()), path.parent, student)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
     # or hub id, or "package.module:factory"); see uqcore/models/loaders/.
     try:

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from uqcore.paper.report import Report
-from uqcore.paper.values import (DEPTH_REQUIRED, DROPOUT, LEVELS, LLM, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES,
+from uqcore.paper.values import (DEPTH_REQUIRED, DROPOUT, LEVELS, LLM, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES, STUDENT,
                                  PAPER_TABLES, TRAINING_FREE, TRAINING_REQUIRED, TRANSFORM)
 
 # A training-free method is "within reach" of the training-required ones at a level when its best
@@ -63,7 +63,7 @@ def column_label(col: tuple[str, int] | None) -> str:
     if col is None:
         return "-"
     m, n = col
-    return f"{METHOD_LABELS.get(m, m)} ({0 if m == LLM else n})"
+    return f"{METHOD_LABELS.get(m, m)} ({0 if m in (LLM, STUDENT) else n})"
 
 
 def transform_best(cols: dict[tuple[str, int], dict[str, float]]) -> dict[str, dict[str, Any]]:

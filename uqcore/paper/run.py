@@ -28,7 +28,7 @@ from uqcore.paper.figures import write_figures
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
 from uqcore.paper.report import Report, Settings, check_models, required_models
-from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, SWEPT)
+from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
 from uqcore.sampler import estimate, resolve_device
 from uqcore.scoring import EPS, Scorer, prepare_target
 from uqcore.tolerability import recommend, sweep
@@ -304,6 +304,11 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     return rows
 
 
+def _student(model: Any) -> list[str]:
+    """The Student column where ``model`` has a student head (a bundled one is attached on load)."""
+    return [STUDENT] if STUDENT in model.methods else []
+
+
 def run_reproduction(s: Settings, command: str = "", out: Path | None = None, figures: Path | None = None,
                      render: bool = True) -> Report:
     """Run everything and return the report (written to ``out`` if given)."""
@@ -331,7 +336,7 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
         _sweep_model(report, m, sr_split, strengths)
     sr_tf = list(SR_TRAINING_FREE)
     for m in sr_models:
-        rows = _table(report, m.name, m, sr_split, sr_tf, s.sr_samples, f"table {m.name} (training-free)", {})
+        rows = _table(report, m.name, m, sr_split, sr_tf + _student(m), s.sr_samples, f"table {m.name} (training-free)", {})
         report.tables.setdefault(m.name, []).extend(rows)
     # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
     # once and shown in every SR table.
@@ -355,7 +360,7 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0]}
     _sweep_model(report, depth, d_split, strengths)
     report.tables[depth.name] = _table(report, depth.name, depth, d_split,
-                                       DEPTH_METHODS,
+                                       [*DEPTH_METHODS, *_student(depth)],
                                        s.depth_samples, f"table {depth.name}", {})
 
     # -- figures ---------------------------------------------------------------------------------

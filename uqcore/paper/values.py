@@ -10,7 +10,7 @@ from uqcore.scoring import LEVELS
 
 METRIC_ROWS = tuple(f"AUSE {lv}" for lv in LEVELS) + tuple(f"Corr {lv}" for lv in LEVELS) + ("NLL",)
 # The paper's column order; labels from the method table.
-METHOD_ORDER = ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm")
+METHOD_ORDER = ("transform", "student", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm")
 METHOD_LABELS = {m: methods.label(m) for m in METHOD_ORDER}
 TRAINING_FREE = ("transform", "dropout", "noise")
 TRAINING_REQUIRED = ("mc_dropout1", "mc_dropout2", "ensemble", "llm")
@@ -19,13 +19,16 @@ NOISE, DROPOUT, TRANSFORM = "noise", "dropout", "transform"
 SWEPT = (NOISE, DROPOUT)
 MC_DROPOUT = methods.variant("mc_dropout1").engine
 LLM = "llm"
+# The one-pass student (uqcore.student): a column beside its teacher wherever the model has a head.
+STUDENT = "student"
 assert set(SWEPT) == set(methods.SWEEP_METHODS) and set(TRAINING_FREE) == set(methods.TRAINING_FREE)
 # Sample counts per engine method (full run and --quick).
 SR_SAMPLES = {"transform": (4, 8), "dropout": (8, 32), "noise": (8, 32), "mc_dropout": (8, 32), "ensemble": (4,),
-              "llm": (1,)}
-DEPTH_SAMPLES = {"transform": (2,), "dropout": (2, 8), "noise": (2, 8), "mc_dropout": (2, 8)}
-QUICK_SR_SAMPLES = {"transform": (4,), "dropout": (8,), "noise": (8,), "mc_dropout": (8,), "ensemble": (4,), "llm": (1,)}
-QUICK_DEPTH_SAMPLES = {"transform": (2,), "dropout": (2,), "noise": (2,), "mc_dropout": (2,)}
+              "llm": (1,), "student": (1,)}
+DEPTH_SAMPLES = {"transform": (2,), "dropout": (2, 8), "noise": (2, 8), "mc_dropout": (2, 8), "student": (1,)}
+QUICK_SR_SAMPLES = {"transform": (4,), "dropout": (8,), "noise": (8,), "mc_dropout": (8,), "ensemble": (4,), "llm": (1,),
+                    "student": (1,)}
+QUICK_DEPTH_SAMPLES = {"transform": (2,), "dropout": (2,), "noise": (2,), "mc_dropout": (2,), "student": (1,)}
 # The SR tables: the training-free columns (on every SR model) and the baselines (separate models).
 SR_TRAINING_FREE = ("transform", "dropout", "noise")
 # (the Settings field naming the baseline's model, its columns)

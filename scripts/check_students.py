@@ -1,0 +1,83 @@
+"""Quality bars of the bundled student heads (issue 16), on the bundled evaluation samples.
+
+    .venv/bin/python scripts/check_students.py [--models srresnet,srgan,fcrn] [--write]
+
+For each bundled model with a bundled head (``assets/models/<name>.student.safetensors``) it
+scores the head's teacher at 8 samples and the student on ``assets/samples/sr`` or
+``assets/samples/depth`` (never used in training) with ``uqcore.evaluate`` -- the one scorer -- and
+prints, per model, the pixel-level correlation with the error, the image-level (mean) correlation
+and the pixel-level AUSE of both, their ratios, and whether the bars hold:
+student pixel corr >= 1.0x teacher's, mean corr >= 0.9x, pixel AUSE <= 1.05x.
+``--write`` stores the numbers in each head's card under ``quality``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import uqcore  # noqa: E402
+from uqcore.datasets import load_pairs  # noqa: E402
+from uqcore.student.files import card_path  # noqa: E402
+
+SAMPLES = {"sr": ROOT / "assets/samples/sr", "depth": ROOT / "assets/samples/depth"}
+BARS = {"corr_pixel": (">=", 1.0), "corr_mean": (">=", 0.9), "ause_pixel": ("<=", 1.05)}
+COMMAND = "python scripts/check_students.py --write"
+
+
+def measure(name: str, seed: int = 0) -> dict:
+    model = uqcore.load_model(name)
+    if model.student is None:
+        raise SystemExit(f"{name} has no bundled student head")
+    teacher = model.student_card["teacher"]
+    _, pairs = load_pairs(SAMPLES[model.task], model)
+    rows = uqcore.evaluate(model, pairs, methods=[teacher["method"], "student"], samples=[8],
+                           layer=teacher["layer"], strength=teacher["strength"], seed=seed)
+    value = {(r["method"], r["level"]): r for r in rows}
+    out = {"data": str(SAMPLES[model.task].relative_to(ROOT)), "images": len(pairs), "command": COMMAND,
+           "teacher": f"{teacher['method']} (8 samples)" + (f" at {teacher['layer']}, {teacher['strength']}"
+                                                            if teacher["layer"] else "")}
+    for who in (teacher["method"], "student"):
+        key = "teacher" if who != "student" else "student"
+        out[key] = {"corr_pixel": value[(who, "pixel")]["corr"], "corr_mean": value[(who, "mean")]["corr"],
+                    "ause_pixel": value[(who, "pixel")]["ause"],
+                    "seconds_per_image": value[(who, "pixel")]["seconds_per_image"]}
+    out["ratio"] = {k: out["student"][k] / out["teacher"][k] for k in BARS}
+    out["bars"] = {k: (out["ratio"][k] >= b if op == ">=" else out["ratio"][k] <= b) for k, (op, b) in BARS.items()}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="srresnet,srgan,fcrn")
+    parser.add_argument("--write", action="store_true", help="store the numbers in each head's card")
+    args = parser.parse_args()
+    print(f"{'model':10s} {'':8s} {'corr px':>8s} {'corr mean':>9s} {'AUSE px':>8s} {'s/img':>7s}")
+    ok = True
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        q = measure(name)
+        for who in ("teacher", "student"):
+            v = q[who]
+            print(f"{name:10s} {who:8s} {v['corr_pixel']:8.4f} {v['corr_mean']:9.4f} {v['ause_pixel']:8.4f} "
+                  f"{v['seconds_per_image']:7.4f}")
+        r = q["ratio"]
+        marks = {k: "ok" if q["bars"][k] else "MISSED" for k in BARS}
+        print(f"{name:10s} {'ratio':8s} {r['corr_pixel']:8.3f} {r['corr_mean']:9.3f} {r['ause_pixel']:8.3f}   "
+              f"bars: corr px >= 1.0 {marks['corr_pixel']}, corr mean >= 0.9 {marks['corr_mean']}, "
+              f"AUSE px <= 1.05 {marks['ause_pixel']}   (teacher: {q['teacher']})")
+        ok &= all(q["bars"].values())
+        if args.write:
+            path = card_path(uqcore.models.registry.MODELS_DIR / f"{name}.student.safetensors")
+            card = json.loads(path.read_text())
+            card["quality"] = q
+            path.write_text(json.dumps(card, indent=1) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

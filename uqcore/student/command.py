@@ -1,0 +1,63 @@
+"""distil a one-pass student head from a training-free teacher on unlabeled images
+
+    python -m uqcore distill --model srresnet --images data/sr_train --out runs/srresnet.student.safetensors \\
+        [--teacher transform|noise|dropout|mc_dropout|ensemble] [--layer L --strength S] [--samples M] \\
+        [--features L1,L2] [--steps K] [--crop P] [--batch B] [--loss gaussian|laplace] [--rank-weight W] \\
+        [--seed 0] [--ckpt PATH] [--ckpt-every N] [--resume] [--threads T] [--device cpu]
+
+Writes the head (safetensors) and its card (``.json`` beside it); see :mod:`uqcore.student.train`.
+Use it with ``uqcore.load_model(MODEL, student=OUT)`` and ``estimate(..., method="student")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from uqcore.student.train import LOSSES, TEACHERS, distill
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="bundled model name, model card or model file / spec")
+    parser.add_argument("--images", required=True, help="folder of unlabeled training images (never the evaluation set)")
+    parser.add_argument("--out", required=True, help="output head, .safetensors (the card is written beside it as .json)")
+    parser.add_argument("--teacher", choices=TEACHERS, default=None,
+                        help="teacher method (default: transform for SR, the card's recommended setting otherwise)")
+    parser.add_argument("--layer", default=None, help="teacher layer (noise / dropout)")
+    parser.add_argument("--strength", type=float, default=None, help="teacher strength (noise / dropout)")
+    parser.add_argument("--samples", type=int, default=None, help="teacher samples per crop (default 8)")
+    parser.add_argument("--features", default=None, help="comma-separated feature layers (default: the last two blocks)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--crop", type=int, default=32, help="crop side at the model's input resolution")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--loss", choices=LOSSES, default="gaussian")
+    parser.add_argument("--rank-weight", type=float, default=0.0, help="weight of the pairwise ranking term (0: off)")
+    parser.add_argument("--jitter", type=float, default=0.2, help="colour-jitter amplitude (seed 002: 0.2)")
+    parser.add_argument("--hidden", type=int, default=16, help="head width at the feature resolution")
+    parser.add_argument("--last-kernel", type=int, default=3, choices=(1, 3),
+                        help="kernel of the conv reading the last feature map at output resolution")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ckpt", default=None, help="checkpoint path (default: <out stem>.ckpt.pt)")
+    parser.add_argument("--ckpt-every", type=int, default=250)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from uqcore.models import load_model  # lazy: the registry is only needed by the command
+
+    model = load_model(args.model, student=False)
+    features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
+    command = "python -m uqcore distill " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["distill"] else None
+    result = distill(model, args.images, args.out, teacher=args.teacher, layer=args.layer, strength=args.strength,
+                     samples=args.samples, features=features, steps=args.steps, crop=args.crop, batch=args.batch,
+                     lr=args.lr, seed=args.seed, loss=args.loss, rank_weight=args.rank_weight, jitter=args.jitter,
+                     hidden=args.hidden, last_kernel=args.last_kernel, ckpt=args.ckpt, ckpt_every=args.ckpt_every, resume=args.resume,
+                     threads=args.threads, device=args.device, progress=not args.quiet,
+                     card={"command": command or f"python -m uqcore distill --model {args.model} ... (called in-process)"})
+    print(f"wrote {result.path} ({result.steps_done} steps, {result.card['training']['seconds']} s)")
+    return 0
