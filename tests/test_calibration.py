@@ -107,7 +107,8 @@ def test_isotonic_equals_kuleshovs_isotonic_regression():
     """Reference: scipy's PAVA on Kuleshov's recalibration set {(p_t, P̂(p_t))}, p = Φ(r/σ)."""
     r, v = gaussian_images(1, pixels=3000, scale=2.0, seed=6)[0]
     r = np.round(r, 2)  # ties
-    cal = Calibration.from_residuals("isotonic", [(r, v)], 0.9, eps=0.0)
+    # without the variance map (variance_bins=None) the fit is Kuleshov's map of r/sqrt(v) alone
+    cal = Calibration.from_residuals("isotonic", [(r, v)], 0.9, eps=0.0, variance_bins=None)
     p = np.sort(scipy.stats.norm.cdf(r.ravel() / np.sqrt(v)))
     phat = np.array([np.mean(p <= x) for x in p])
     ref = scipy.optimize.isotonic_regression(phat).x

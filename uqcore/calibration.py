@@ -89,42 +89,18 @@ from uqcore.errors import InputError
 from uqcore.layers import method_setting
 from uqcore.models.base import as_model
 from uqcore.sampler import estimate
-from uqcore.scoring import EPS, ENCE_BINS, fit_scale, interval_values, prepare_target, residual_vectors, resize_to
+from uqcore.calibration_fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
+                                    VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
+                                    normal_quantile, subsample)
+from uqcore.scoring import EPS, ENCE_BINS, interval_values, prepare_target, residual_vectors, resize_to
 
-KINDS = ("sigma", "isotonic", "conformal", "risk")
+__all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "fingerprint", "model_identity",
+           "pair_vectors", "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES", "ISOTONIC_KNOTS", "VARIANCE_BINS",
+           "FORMAT", "VERSION"]
+
 FORMAT = "uqcore-calibration"
-VERSION = 1
-DEFAULT_LEVEL = 0.9
-DEFAULT_KIND = "conformal"
-MAX_VALUES = 4_000_000   # values (pixels × channels) kept for fitting: 32 MB of float64
-ISOTONIC_KNOTS = 1000    # the isotonic map is stored as this many + 1 knots
-_FITTED_KEYS = {"sigma": ("scale",), "isotonic": ("z", "cdf", "second_moment"), "conformal": ("q",),
-                "risk": ("lambda",)}
-
-Vectors = tuple[np.ndarray, np.ndarray]  # (signed residuals [C, N], variance [N]) of one image
-
-
-# -- helpers --------------------------------------------------------------------------------------
-def _normal_quantile(p: float | np.ndarray) -> Any:
-    from scipy.special import ndtri  # heavy (0.2 s): imported on first use
-
-    return ndtri(p)
-
-
-def _check_level(level: Any) -> float:
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        raise InputError(f"level must be a number between 0 and 1 such as 0.9, got {level!r}") from None
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must be between 0 and 1 (exclusive), e.g. 0.9 for 90 % intervals; got {level}")
-    return level
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise InputError(f"unknown calibration kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return kind
+VERSION = 2              # 2: the isotonic kind may carry a variance map (version 1 files are read as before)
+READABLE_VERSIONS = (1, 2)
 
 
 _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -156,100 +132,6 @@ def model_identity(model: Any) -> dict[str, Any]:
     return {"name": model.name, "task": model.task, "scale": model.scale, "fingerprint": fingerprint(model)}
 
 
-def _subsample(res: np.ndarray, v: np.ndarray, budget: int, seed: int, index: int) -> Vectors:
-    """At most ``budget`` values (whole pixels) of one image: a seeded random subset of pixels."""
-    c, n = res.shape
-    keep = max(1, budget // max(c, 1))
-    if n <= keep:
-        return res, v
-    idx = np.sort(np.random.default_rng([int(seed), int(index)]).choice(n, size=keep, replace=False))
-    return res[:, idx], v[idx]
-
-
-# -- fitting --------------------------------------------------------------------------------------
-def _standardised(data: Sequence[Vectors], eps: float) -> list[np.ndarray]:
-    return [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None] for r, v in data]
-
-
-def _fit_sigma(data: Sequence[Vectors]) -> dict[str, Any]:
-    scale = fit_scale([((np.asarray(r, dtype=np.float64) ** 2).mean(0), np.asarray(v, dtype=np.float64))
-                       for r, v in data])
-    if not math.isfinite(scale):
-        raise InputError("σ-scaling cannot be fitted: the variance is zero on every calibration pixel (or the "
-                         "prediction equals the target); use kind='conformal' or another method")
-    return {"scale": scale}
-
-
-def _fit_conformal(data: Sequence[Vectors], level: float, eps: float) -> dict[str, Any]:
-    scores = np.abs(np.concatenate([z.ravel() for z in _standardised(data, eps)]))
-    n = scores.size
-    rank = int(math.ceil((n + 1) * level - 1e-9))
-    if rank > n:
-        raise InputError(f"{n} calibration value(s) are too few for a {level:.0%} conformal interval; it needs at "
-                         f"least {math.ceil(level / (1 - level))}")
-    q = float(np.partition(scores, rank - 1)[rank - 1])
-    return {"q": q, "rank": rank, "n": n}
-
-
-def _fit_risk(data: Sequence[Vectors], level: float, eps: float) -> dict[str, Any]:
-    n, alpha = len(data), 1.0 - level
-    target = ((n + 1) * alpha - 1.0) / n
-    if target < -1e-12:
-        raise InputError(f"risk control at level {level:g} needs at least {math.ceil(1 / alpha - 1 - 1e-9)} "
-                         f"calibration images (n >= 1/α − 1); got {n}. Use kind='conformal' or more images")
-    scores, weights = [], []
-    for z in _standardised(data, eps):
-        s = np.abs(z).ravel()
-        scores.append(s)
-        weights.append(np.full(s.size, 1.0 / (n * s.size)))
-    s, w = np.concatenate(scores), np.concatenate(weights)
-    order = np.argsort(s, kind="stable")
-    s, w = s[order], w[order]
-    values, first = np.unique(s, return_index=True)
-    tail = 1.0 - np.cumsum(np.add.reduceat(w, first))  # mean loss at λ = values[k]: weight strictly above
-    k = int(np.argmax(tail <= max(target, 0.0) + 1e-12))
-    return {"lambda": float(values[k]), "n_images": n, "mean_loss": float(max(tail[k], 0.0))}
-
-
-def _fit_isotonic(data: Sequence[Vectors], eps: float, knots: int = ISOTONIC_KNOTS) -> dict[str, Any]:
-    z = np.sort(np.concatenate([s.ravel() for s in _standardised(data, eps)]))
-    n = z.size
-    if n < 2:
-        raise InputError("isotonic recalibration needs at least 2 calibration values")
-    ecdf = np.searchsorted(z, z, side="right") / n          # P̂ at each value (ties share the top rank)
-    idx = np.unique(np.round(np.linspace(0, n - 1, min(knots, n - 1) + 1)).astype(np.int64))
-    zk, ck = z[idx], ecdf[idx]
-    zk, first = np.unique(zk, return_index=True)             # ties in z: one knot
-    ck = np.maximum.accumulate(ck[first])
-    # moments of the piecewise-linear CDF: an atom ck[0] at zk[0], then uniform pieces
-    mass = np.diff(ck)
-    m1 = ck[0] * zk[0] + float(np.sum(mass * (zk[:-1] + zk[1:]) / 2))
-    m2 = ck[0] * zk[0] ** 2 + float(np.sum(mass * (zk[:-1] ** 2 + zk[:-1] * zk[1:] + zk[1:] ** 2) / 3))
-    return {"z": zk.tolist(), "cdf": ck.tolist(), "mean": float(m1), "second_moment": float(m2), "n": n}
-
-
-def fit_values(kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, eps: float = EPS) -> dict[str, Any]:
-    """The fitted values of calibration ``kind`` from per-image (signed residuals [C, N],
-    variance [N]) vectors (see the module docstring for each kind)."""
-    _check_kind(kind)
-    level = _check_level(level)
-    data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel()) for r, v in data]
-    if not data or sum(v.size for _, v in data) == 0:
-        raise InputError("no calibration pixels: give at least one (input, target) pair with valid ground truth")
-    for r, v in data:
-        if r.shape[-1] != v.size:
-            raise InputError(f"residuals {r.shape} and variance {v.shape} do not match; pass [C, N] and [N]")
-        if (v < 0).any() or not np.isfinite(v).all() or not np.isfinite(r).all():
-            raise InputError("calibration residuals and variances must be finite, variances >= 0")
-    if kind == "sigma":
-        return _fit_sigma(data)
-    if kind == "conformal":
-        return _fit_conformal(data, level, eps)
-    if kind == "risk":
-        return _fit_risk(data, level, eps)
-    return _fit_isotonic(data, eps)
-
-
 # -- the object -----------------------------------------------------------------------------------
 @dataclass
 class Calibration:
@@ -270,25 +152,27 @@ class Calibration:
     created: str = ""
 
     def __post_init__(self) -> None:
-        _check_kind(self.kind)
-        self.level = _check_level(self.level)
-        missing = [k for k in _FITTED_KEYS[self.kind] if k not in self.fitted]
+        check_kind(self.kind)
+        self.level = check_level(self.level)
+        missing = [k for k in FITTED_KEYS[self.kind] if k not in self.fitted]
         if missing:
             raise InputError(f"the {self.kind} calibration lacks its fitted value(s) {', '.join(missing)}")
 
     @classmethod
     def from_residuals(cls, kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, *, eps: float = EPS,
-                       max_values: int = MAX_VALUES, seed: int = 0, **fields: Any) -> Calibration:
+                       max_values: int = MAX_VALUES, seed: int = 0, variance_bins: int | None = VARIANCE_BINS,
+                       **fields: Any) -> Calibration:
         """Fit ``kind`` on per-image (signed residuals target − prediction [C, N], variance [N])
-        vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``fields``: model,
-        setting, images (what the JSON records)."""
+        vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``variance_bins``:
+        the isotonic kind's variance map (:func:`uqcore.calibration_fit.fit_values`; None: none);
+        ``fields``: model, setting, images (what the JSON records)."""
         data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel())
                 for r, v in data]
         total = sum(r.size for r, _ in data)
         if total > max_values:
             budget = max(1, int(max_values) // max(len(data), 1))
-            data = [_subsample(r, v, budget, seed, i) for i, (r, v) in enumerate(data)]
-        fitted = fit_values(kind, data, level, eps)
+            data = [subsample(r, v, budget, seed, i) for i, (r, v) in enumerate(data)]
+        fitted = fit_values(kind, data, level, eps, variance_bins=variance_bins)
         used = sum(r.size for r, _ in data)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return cls(kind=kind, level=level, fitted=fitted, eps=eps, values={"used": used, "available": total},
@@ -296,7 +180,7 @@ class Calibration:
 
     # -- the interval -------------------------------------------------------------------------
     def _z(self, level: float) -> float:
-        return float(_normal_quantile((1.0 + level) / 2.0))
+        return float(normal_quantile((1.0 + level) / 2.0))
 
     def _level(self, level: float | None) -> float:
         if level is None or abs(float(level) - self.level) < 1e-12:
@@ -304,7 +188,7 @@ class Calibration:
         if self.kind in ("conformal", "risk"):
             raise InputError(f"this {self.kind} calibration was fitted for level {self.level:g}; fit another one for "
                              f"level {level:g}")
-        return _check_level(level)
+        return check_level(level)
 
     def offsets(self, variance: Any, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi), float64 like ``variance``: the interval around the prediction is
@@ -318,32 +202,33 @@ class Calibration:
         if self.kind == "sigma":
             half = self._z(level) * np.sqrt(f["scale"] * v + self.eps)
             return -half, half
-        sigma = np.sqrt(v + self.eps)
         if self.kind == "isotonic":
+            sigma = np.sqrt(apply_variance_map(f.get("variance_map"), v, self.eps))
             a, b = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], f["cdf"], f["z"])
             return a * sigma, b * sigma
-        half = (f["q"] if self.kind == "conformal" else f["lambda"]) * sigma
+        half = (f["q"] if self.kind == "conformal" else f["lambda"]) * np.sqrt(v + self.eps)
         return -half, half
 
     def calibrated_variance(self, variance: Any) -> np.ndarray:
         """The calibrated per-pixel variance (what ENCE compares with the squared error): σ-scaling
-        s·v + eps; isotonic: the recalibrated distribution's second moment about ŷ, m2·(v + eps);
+        s·v + eps; isotonic: the recalibrated distribution's second moment about ŷ, m2·σ̃² (σ̃² =
+        g(v) + eps with the variance map, v + eps without);
         conformal / risk: the Gaussian-equivalent (q/z)²·(v + eps), z the level's normal quantile."""
         v = np.asarray(variance, dtype=np.float64)
         f = self.fitted
         if self.kind == "sigma":
             return f["scale"] * v + self.eps
         if self.kind == "isotonic":
-            return f["second_moment"] * (v + self.eps)
+            return f["second_moment"] * apply_variance_map(f.get("variance_map"), v, self.eps)
         q = f["q"] if self.kind == "conformal" else f["lambda"]
         return (q / self._z(self.level)) ** 2 * (v + self.eps)
 
     def recalibrate(self, p: Any) -> np.ndarray:
-        """Isotonic only: Kuleshov's recalibration map R(p) of predicted CDF levels p in [0, 1]
+        """Isotonic only: Kuleshov's recalibration map R(p) of predicted CDF levels p = Φ(r/σ̃) in [0, 1]
         (non-decreasing, R(0) = 0, R(1) = 1)."""
         if self.kind != "isotonic":
             raise InputError(f"recalibrate() is the isotonic map; this calibration is {self.kind!r}")
-        z = _normal_quantile(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0))
+        z = normal_quantile(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0))
         return np.interp(z, self.fitted["z"], self.fitted["cdf"], left=0.0, right=1.0)
 
     def bounds(self, prediction: Any, variance: Any, level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -515,8 +400,9 @@ def load_calibration(path: str | Path) -> Calibration:
         raise InputError(f"{path} is not a calibration JSON file ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{path} is not a uqcore calibration (no \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
-        raise InputError(f"{path} is a version {data.get('version')} calibration; this uqcore reads version {VERSION}")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise InputError(f"{path} is a version {data.get('version')} calibration; this uqcore reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     fitted = data.get("fitted")
     if not isinstance(fitted, dict):
         raise InputError(f"{path} has no fitted values")
@@ -550,10 +436,22 @@ def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], li
     return found, out
 
 
+def pair_vectors(model: Any, x: Any, target: Any, method: str, layer: str | None, strength: float | None,
+                 samples: Any, seed: int, device: Any = None) -> tuple[Vectors, int]:
+    """The per-pair step of :func:`calibrate`: estimate ``x`` with the method setting (layer and
+    strength already resolved) and return ((signed residuals [C, N], variance [N]) over the
+    target's valid pixels, the number of samples drawn)."""
+    var = _methods.variant(method)
+    est = estimate(model, x, method=var.engine, layer=layer, strength=strength, samples=samples, seed=seed,
+                   device=device)
+    return residual_vectors(model, getattr(est, var.prediction), est.variance, target), int(est.samples)
+
+
 def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_METHOD, layer: str | None = None,
               strength: float | None = None, samples: Any = 8, seed: int = 0, level: float = DEFAULT_LEVEL,
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
-              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS) -> Calibration:
+              progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
+              variance_bins: int | None = VARIANCE_BINS) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
@@ -561,10 +459,11 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     method: an engine method or evaluation variant (e.g. "mc_dropout1"); layer / strength: the
     layer method's setting (None: :func:`uqcore.layers.method_setting`'s defaults); samples /
     seed: as for :func:`uqcore.estimate`. ``progress(done, total)`` after each image. At most
-    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that)."""
+    ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that).
+    ``variance_bins``: the isotonic kind's variance map (None: Kuleshov's map alone)."""
     model = as_model(model)
-    _check_kind(kind)
-    level = _check_level(level)
+    check_kind(kind)
+    level = check_level(level)
     var = _methods.variant(method)
     if var.engine not in model.methods:
         raise InputError(f"method {method!r} does not apply to model {model.name!r}; it supports "
@@ -576,17 +475,17 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     drawn: list[int] = []
     total = 0
     for i, (x, target) in enumerate(pairs):
-        est = estimate(model, x, method=var.engine, layer=lay, strength=st, samples=samples, seed=seed, device=device)
-        res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
+        (res, v), n_drawn = pair_vectors(model, x, target, method, lay, st, samples, seed, device)
         total += res.size
-        data.append(_subsample(res, v, budget, seed, i))
-        drawn.append(int(est.samples))
+        data.append(subsample(res, v, budget, seed, i))
+        drawn.append(n_drawn)
         if progress is not None:
             progress(i + 1, len(pairs))
     setting = {"method": method, "engine": var.engine, "prediction": var.prediction, "layer": lay,
                "strength": st, "samples": samples if isinstance(samples, str) else int(samples),
                "samples_drawn": sorted(set(drawn)), "seed": int(seed)}
     cal = Calibration.from_residuals(kind, data, level, eps=eps, max_values=max_values, seed=seed,
+                                     variance_bins=variance_bins,
                                      model=model_identity(model), setting=setting, images=names)
     cal.values["available"] = total
     return cal
