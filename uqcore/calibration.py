@@ -295,14 +295,15 @@ class Calibration:
     def reliability(self, model: Any, estimates: Sequence[Any], targets: Sequence[Any],
                     bins: int = ENCE_BINS) -> tuple[M.Reliability, M.Reliability]:
         """Reliability diagram data (raw variance + eps, calibrated variance) over the pooled valid
-        pixels of (estimate, target) pairs: equal-count variance bins, RMV vs RMSE per bin."""
+        pixels of (estimate, target) pairs: equal-count bins of the raw variance (for both),
+        RMV vs RMSE per bin."""
         parts = [self._residuals(model, e, t) for e, t in zip(estimates, targets)]
         if not parts:
             raise InputError("give at least one (estimate, target) pair")
         r2 = np.concatenate([(r ** 2).mean(0) for r, _ in parts])
         v = np.concatenate([v for _, v in parts])
         return (M.reliability_vectors(r2, v, bins=bins, eps=self.eps),
-                M.reliability_vectors(r2, self.calibrated_variance(v), bins=bins))
+                M.reliability_vectors(r2, self.calibrated_variance(v), bins=bins, order_by=v))
 
     # -- belonging to a model and setting ------------------------------------------------------
     def describe_setting(self) -> str:
