@@ -160,7 +160,7 @@ class Calibration:
 
     @classmethod
     def from_residuals(cls, kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, *, eps: float = EPS,
-                       max_values: int = MAX_VALUES, seed: int = 0, variance_bins: int | None = VARIANCE_BINS,
+                       max_values: int = MAX_VALUES, seed: int = 0, variance_bins: int | str | None = VARIANCE_BINS,
                        **fields: Any) -> Calibration:
         """Fit ``kind`` on per-image (signed residuals target − prediction [C, N], variance [N])
         vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``variance_bins``:
@@ -452,7 +452,7 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
               strength: float | None = None, samples: Any = 8, seed: int = 0, level: float = DEFAULT_LEVEL,
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
               progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
-              variance_bins: int | None = VARIANCE_BINS) -> Calibration:
+              variance_bins: int | str | None = VARIANCE_BINS) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
