@@ -162,3 +162,25 @@ def test_heldout_images_are_not_in_the_eval_set():
     assert names == ["skimage:grass", "skimage:moon"] and images[0].shape[:2] == (1, 3)
     # depth seeds are disjoint from training (0-7199), monitoring (2000000-) and the bundled set (1000000-)
     assert heldout.DEPTH_SEED > 2_000_023
+
+
+def test_cli_variance_bins(tmp_path, capsys):
+    from tests.test_evaluation import save_png, smooth_hr, write_tiny_card
+    from uqcore.cli import main
+
+    cal_dir = tmp_path / "cal"
+    cal_dir.mkdir()
+    for i in range(3):
+        save_png(cal_dir / f"c{i}.png", smooth_hr(20, 24, seed=i))
+    card = write_tiny_card(tmp_path)
+    base = ["calibrate", "--model", str(card), "--data", str(cal_dir), "--method", "noise", "--layer", "body.1",
+            "--strength", "0.05", "--samples", "2", "--kind", "isotonic"]
+    fitted = {}
+    for bins in ("auto", "0", "5"):
+        out = tmp_path / f"cal{bins}.json"
+        assert main([*base, "--variance-bins", bins, "--out", str(out)]) == 0
+        fitted[bins] = json.loads(out.read_text())["fitted"]
+    assert "cv" in fitted["auto"]["variance_map"] and "variance_map" not in fitted["0"]
+    assert fitted["5"]["variance_map"]["bins"] <= 5 and "cv" not in fitted["5"]["variance_map"]
+    assert main([*base, "--variance-bins", "many", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--variance-bins" in capsys.readouterr().err
