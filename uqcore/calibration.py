@@ -391,11 +391,14 @@ class Calibration:
     def summary(self) -> str:
         """One line for people: kind, level, model, setting, fitted value, data."""
         f = self.fitted
+        vmap = f.get("variance_map")
+        unit = "σ̃" if vmap else "σ"
         value = {"sigma": lambda: f"variance scale {f['scale']:.4g}",
                  "conformal": lambda: f"q = {f['q']:.4g} σ",
                  "risk": lambda: f"λ = {f['lambda']:.4g} σ",
-                 "isotonic": lambda: (f"quantiles {np.interp((1 - self.level) / 2, f['cdf'], f['z']):.4g} σ / "
-                                      f"{np.interp((1 + self.level) / 2, f['cdf'], f['z']):.4g} σ")}[self.kind]()
+                 "isotonic": lambda: (f"quantiles {np.interp((1 - self.level) / 2, f['cdf'], f['z']):.4g} {unit} / "
+                                      f"{np.interp((1 + self.level) / 2, f['cdf'], f['z']):.4g} {unit}"
+                                      + (f" (isotonic variance map, {vmap['bins']} bins)" if vmap else ""))}[self.kind]()
         return (f"{self.kind} calibration at level {self.level:g} for {self.model.get('name', 'a model')} "
                 f"({self.describe_setting()}): {value}; {self.values.get('used', '?')} values of "
                 f"{len(self.images)} image(s)")
