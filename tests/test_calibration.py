@@ -98,8 +98,9 @@ def test_isotonic_maps_a_calibrated_input_to_itself_and_is_monotone():
     np.testing.assert_allclose(rp, p, atol=0.01)
     assert cal.fitted["second_moment"] == pytest.approx(1.0, abs=0.03)
     lo, hi = cal.offsets(np.ones(3))
-    np.testing.assert_allclose(hi, Z90, rtol=0.02)
-    np.testing.assert_allclose(lo, -Z90, rtol=0.02)
+    # 3 %: the isotonic variance map is fitted too (about 1 % noise in σ̃ at v = 1 with 40,000 values)
+    np.testing.assert_allclose(hi, Z90, rtol=0.03)
+    np.testing.assert_allclose(lo, -Z90, rtol=0.03)
     assert np.all(np.diff(cal.fitted["cdf"]) >= 0) and np.all(np.diff(cal.fitted["z"]) > 0)
 
 

@@ -77,7 +77,9 @@ def test_cross_validated_bins_uses_held_out_images_only():
     data = heteroscedastic_images(6, seed=6)
     best, scores = cross_validated_bins(data)
     assert best in BIN_CHOICES and set(scores) == set(BIN_CHOICES)
-    assert scores[best] == min(scores.values())
+    # one-standard-error rule: never more bins than the lowest mean out-of-fold ENCE
+    lowest = min(scores, key=scores.get)
+    assert best <= lowest and scores[best] >= scores[lowest]
     # deterministic (interleaved folds, no randomness); one image: nothing to cross-validate
     assert cross_validated_bins(data) == (best, scores)
     assert cross_validated_bins(data[:1]) == (max(BIN_CHOICES), {})

@@ -28,7 +28,7 @@ Kinds, what each guarantees and under which assumption (α = 1 − level):
   σ̃² = g(v) + eps estimates E[r² | v] -- this is what can lower ENCE, which compares RMSE and RMV
   bin by bin; one global scale (σ-scaling, or Kuleshov's map alone) cannot change the ratio
   between bins. The number of bins (5 to 100) is chosen by cross-validation over calibration
-  *images* (out-of-fold ENCE), never on test data; ``variance_bins=None`` leaves g out (σ̃ = σ,
+  *images* (out-of-fold ENCE, one-standard-error rule), never on test data; ``variance_bins=None`` leaves g out (σ̃ = σ,
   as calibrations of version 1 were). (2) Kuleshov et al. 2018, "Accurate Uncertainties for
   Deep Learning Using Calibrated Regression", on r/σ̃: the probability integral transform
   p = Φ(r/σ̃) of every calibration value, and R = the isotonic regression of the empirical

@@ -100,9 +100,10 @@ def cross_validated_bins(data: Sequence[Vectors], choices: Sequence[int] = BIN_C
     """The bin count of the variance map chosen without looking beyond the calibration images:
     images are split into ``folds`` interleaved folds (image i in fold i mod k; leave-one-image-out
     with fewer images); for each choice, every fold's pixels get the map fitted on the other
-    folds, and the choice with the lowest ENCE (``ence_bins`` equal-count bins of the raw
-    variance) over all out-of-fold pixels pooled wins (ties: fewer bins). Returns (bins, {choice:
-    ENCE}); with one image, (the largest choice, {})."""
+    folds and their ENCE (``ence_bins`` equal-count bins of the raw variance) is computed. The
+    choice is the fewest bins whose mean ENCE over the folds is within one standard error of the
+    lowest mean (the one-standard-error rule: the smoothest map the data cannot tell from the
+    best). Returns (bins, {choice: mean ENCE}); with one image, (the largest choice, {})."""
     from uqcore import metrics as M  # the metrics package is heavy: imported on first use
 
     n = len(data)
@@ -111,14 +112,15 @@ def cross_validated_bins(data: Sequence[Vectors], choices: Sequence[int] = BIN_C
     k = min(int(folds), n)
     parts = [_pooled([data[i] for i in range(n) if i % k == f]) for f in range(k)]
     rest = [_pooled([data[i] for i in range(n) if i % k != f]) for f in range(k)]
-    r2_all = np.concatenate([p[0] for p in parts])
-    v_all = np.concatenate([p[1] for p in parts])
-    scores: dict[int, float] = {}
+    per_fold: dict[int, np.ndarray] = {}
     for b in sorted(set(int(c) for c in choices)):
-        var = np.concatenate([apply_variance_map(_isotonic_knots(*rest[f], b), parts[f][1], eps) for f in range(k)])
-        scores[b] = M.ence_vectors(r2_all, var, bins=ence_bins, order_by=v_all)
-    best = min(scores, key=lambda b: (scores[b], b))
-    return best, scores
+        per_fold[b] = np.array([M.ence_vectors(parts[f][0], apply_variance_map(_isotonic_knots(*rest[f], b),
+                                                                               parts[f][1], eps),
+                                               bins=ence_bins, order_by=parts[f][1]) for f in range(k)])
+    means = {b: float(e.mean()) for b, e in per_fold.items()}
+    best = min(means, key=lambda b: (means[b], b))
+    se = float(per_fold[best].std(ddof=1) / math.sqrt(k)) if k > 1 else 0.0
+    return min(b for b in means if means[b] <= means[best] + se), means
 
 
 def variance_map(data: Sequence[Vectors], bins: int | str = VARIANCE_BINS, eps: float = EPS) -> dict[str, Any]:
