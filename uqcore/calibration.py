@@ -54,8 +54,8 @@ Kinds, what each guarantees and under which assumption (α = 1 − level):
   calibration images grows, but a few calibration images give no finite-sample bound and the
   coverage of one new image can be far from the level. Calibrate on as many *images* as you
   can: in the paper run, 4 images left the pooled test coverage within ±3 points of 90 % for
-  only 39–73 % of the ways of choosing them, 11 (SR) / 52 (depth) images for all 27 columns
-  (docs/CALIBRATION.md). Its Gaussian-equivalent variance (for
+  only 39–73 % of the ways of choosing them; with 11 (SR) / 52 (depth) images all 27 columns
+  were within, and 51–85 % of the choices (docs/CALIBRATION.md, docs/RESULTS.md). Its Gaussian-equivalent variance (for
   ENCE) is (q/z)²·σ², the Gaussian whose central ``level`` interval is the conformal one.
 * ``"risk"`` -- conformal risk control over images (Angelopoulos et al. 2022, "Conformal Risk
   Control", the image-level loss of "Image-to-Image Regression with Distribution-Free
