@@ -98,8 +98,9 @@ def test_isotonic_maps_a_calibrated_input_to_itself_and_is_monotone():
     np.testing.assert_allclose(rp, p, atol=0.01)
     assert cal.fitted["second_moment"] == pytest.approx(1.0, abs=0.03)
     lo, hi = cal.offsets(np.ones(3))
-    np.testing.assert_allclose(hi, Z90, rtol=0.02)
-    np.testing.assert_allclose(lo, -Z90, rtol=0.02)
+    # 3 %: the isotonic variance map is fitted too (about 1 % noise in σ̃ at v = 1 with 40,000 values)
+    np.testing.assert_allclose(hi, Z90, rtol=0.03)
+    np.testing.assert_allclose(lo, -Z90, rtol=0.03)
     assert np.all(np.diff(cal.fitted["cdf"]) >= 0) and np.all(np.diff(cal.fitted["z"]) > 0)
 
 
@@ -107,7 +108,8 @@ def test_isotonic_equals_kuleshovs_isotonic_regression():
     """Reference: scipy's PAVA on Kuleshov's recalibration set {(p_t, P̂(p_t))}, p = Φ(r/σ)."""
     r, v = gaussian_images(1, pixels=3000, scale=2.0, seed=6)[0]
     r = np.round(r, 2)  # ties
-    cal = Calibration.from_residuals("isotonic", [(r, v)], 0.9, eps=0.0)
+    # without the variance map (variance_bins=None) the fit is Kuleshov's map of r/sqrt(v) alone
+    cal = Calibration.from_residuals("isotonic", [(r, v)], 0.9, eps=0.0, variance_bins=None)
     p = np.sort(scipy.stats.norm.cdf(r.ravel() / np.sqrt(v)))
     phat = np.array([np.mean(p <= x) for x in p])
     ref = scipy.optimize.isotonic_regression(phat).x

@@ -187,7 +187,7 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert cal_test == {("3", "2")}
     finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]
     assert finite and all(math.isfinite(v) for v in finite)
-    # calibrated error bars: fitted on the calibration split, measured on the test split, in the markdown
+    # calibrated error bars: fitted on the calibration split + held-out images, measured on the test split
     assert "## Calibrated error bars (conformal and isotonic)" in text and "Bar 1 (conformal 90% coverage" in text
     bars = [r for r in rows if r["level"] == "mean"]
     for r in bars:
@@ -195,7 +195,11 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
                   "ence_isotonic"):
             assert r[k] not in ("", "nan") and math.isfinite(float(r[k])), (r["method"], k)
         assert 0 <= float(r["conformal_coverage_min"]) <= float(r["conformal_coverage"]) <= float(r["conformal_coverage_max"]) <= 1
-        assert r["conformal_splits"] == "10" and 0 <= float(r["conformal_splits_within"]) <= 1  # C(5, 2) re-splits
+        # fitted on the calibration split (2) + the quick run's held-out images (SR 2, depth 4); re-split over all
+        k = int(float(r["n_interval_calibration"]))
+        assert k == 2 + (4 if r["table"] == "t-fcrn" else 2), (r["table"], k)
+        assert r["conformal_splits"] == str(math.comb(k + 3, k)) and 0 <= float(r["conformal_splits_within"]) <= 1
+        assert math.isfinite(float(r["ence_sigma"]))
     # a number in the markdown comes from the rows
     t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
     assert R.fmt(float(t8["corr"])) in text

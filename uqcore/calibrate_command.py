@@ -9,6 +9,7 @@ from uqcore import distributed as _distributed
 from uqcore import methods as _methods
 from uqcore.calibration import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
 from uqcore.datasets import load_pairs
+from uqcore.errors import InputError
 
 
 # -- CLI ------------------------------------------------------------------------------------------
@@ -31,9 +32,24 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-values", type=int, default=MAX_VALUES,
                         help="values (pixels x channels) kept for fitting; a seeded subsample beyond "
                              f"(default {MAX_VALUES})")
+    parser.add_argument("--variance-bins", default="auto",
+                        help="isotonic kind: bins of its isotonic variance map -- auto (cross-validated over the "
+                             "images, default), a number, or 0 for none (Kuleshov's map of r/σ alone)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", required=True, help="calibration JSON to write")
     _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
+
+
+def _bins(value: str) -> int | str | None:
+    if value == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(f"--variance-bins is auto or a whole number, got {value!r}") from None
+    if n < 0:
+        raise InputError(f"--variance-bins must be >= 0, got {n}")
+    return n or None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(pairs), desc="calibrate", unit="image", file=sys.stderr) as bar:
         cal = calibrate(model, pairs, method=args.method, layer=args.layer, strength=args.strength,
                         samples=args.samples, seed=args.seed, level=args.level, kind=args.kind, names=names,
-                        device=args.device, max_values=args.max_values,
+                        device=args.device, max_values=args.max_values, variance_bins=_bins(args.variance_bins),
                         progress=lambda done, total: bar.update(done - bar.n), **scale_out)
     cal.save(args.out)
     print(cal.summary())

@@ -22,20 +22,28 @@ Kinds, what each guarantees and under which assumption (α = 1 − level):
   minimising the Gaussian NLL of s·v + eps on the calibration pixels; interval ŷ ± z·sqrt(s·v + eps)
   with z the standard normal (1+level)/2 quantile. **No coverage guarantee**: it is right only
   if the standardised residuals are Gaussian with one common scale.
-* ``"isotonic"`` -- Kuleshov et al. 2018, "Accurate Uncertainties for Deep Learning Using
-  Calibrated Regression": the probability integral transform p = Φ(r/σ) of every calibration
-  value, and R = the isotonic regression of the empirical frequency P̂(p) = #{p_j <= p}/N on p.
-  The recalibrated CDF of a new pixel is F'(y) = R(Φ((y − ŷ)/σ)) and its interval the central
-  one, [F'^{-1}(α/2), F'^{-1}(1 − α/2)] (asymmetric where the residuals are biased). Because P̂
-  is non-decreasing in p, the isotonic fit equals P̂ itself (ties share one value; the tests
-  check this against ``scipy.optimize.isotonic_regression``), and since Φ is monotone R∘Φ is
-  the empirical CDF G of the standardised residuals z = r/σ. It is stored in z (not in p, where
-  Φ rounds every |z| > 8.3 to exactly 0 or 1 in float64, and raw training-free maps have |z| in
-  the tens) as :data:`ISOTONIC_KNOTS` + 1 knots at equally spaced levels of G (the smallest and
-  largest z included), linearly interpolated. **Guarantee**: asymptotic, marginal calibration
-  at every level as the number of calibration values grows, if calibration and new values are
-  i.i.d.; no finite-sample bound. Its variance (for ENCE) is the second moment of G times σ²
-  (the recalibrated distribution's mean squared deviation from ŷ).
+* ``"isotonic"`` -- two monotone maps fitted on the calibration values. (1) The **isotonic
+  variance map** g (:func:`uqcore.calibration_fit.variance_map`): the non-decreasing (PAV)
+  regression of the squared residual on the raw variance over equal-count variance bins, so that
+  σ̃² = g(v) + eps estimates E[r² | v] -- this is what can lower ENCE, which compares RMSE and RMV
+  bin by bin; one global scale (σ-scaling, or Kuleshov's map alone) cannot change the ratio
+  between bins. The number of bins (5 to 100) is chosen by cross-validation over calibration
+  *images* (out-of-fold ENCE, one-standard-error rule), never on test data; ``variance_bins=None`` leaves g out (σ̃ = σ,
+  as calibrations of version 1 were). (2) Kuleshov et al. 2018, "Accurate Uncertainties for
+  Deep Learning Using Calibrated Regression", on r/σ̃: the probability integral transform
+  p = Φ(r/σ̃) of every calibration value, and R = the isotonic regression of the empirical
+  frequency P̂(p) = #{p_j <= p}/N on p. The recalibrated CDF of a new pixel is
+  F'(y) = R(Φ((y − ŷ)/σ̃)) and its interval the central one, [F'^{-1}(α/2), F'^{-1}(1 − α/2)]
+  (asymmetric where the residuals are biased). Because P̂ is non-decreasing in p, the isotonic
+  fit equals P̂ itself (ties share one value; the tests check this against
+  ``scipy.optimize.isotonic_regression``), and since Φ is monotone R∘Φ is the empirical CDF G of
+  the standardised residuals z = r/σ̃. It is stored in z (not in p, where Φ rounds every
+  |z| > 8.3 to exactly 0 or 1 in float64, and raw training-free maps have |z| in the tens) as
+  :data:`ISOTONIC_KNOTS` + 1 knots at equally spaced levels of G (the smallest and largest z
+  included), linearly interpolated. **Guarantee**: asymptotic, marginal calibration at every
+  level as the number of calibration values grows, if calibration and new values are i.i.d.;
+  no finite-sample bound (and g, fitted on the same values, makes it approximate). Its variance
+  (for ENCE) is m2·σ̃², m2 = the mean of z² over the calibration values (the second moment of G).
 * ``"conformal"`` -- split conformal prediction: nonconformity s = |r|/σ over the N calibration
   values, q = the ⌈(N+1)·level⌉-th smallest s (the ⌈(N+1)(1−α)⌉/N empirical quantile), interval
   ŷ ± q·σ. **Guarantee** P(y in interval) >= level for a new *value* if the calibration values
@@ -44,7 +52,10 @@ Kinds, what each guarantees and under which assumption (α = 1 − level):
   holds only approximately -- what is exchangeable is images: if the calibration images and the
   new image are exchangeable, the pooled quantile converges to the right one as the number of
   calibration images grows, but a few calibration images give no finite-sample bound and the
-  coverage of one new image can be far from the level. Its Gaussian-equivalent variance (for
+  coverage of one new image can be far from the level. Calibrate on as many *images* as you
+  can: in the paper run, 4 images left the pooled test coverage within ±3 points of 90 % for
+  only 39–73 % of the ways of choosing them; with 11 (SR) / 52 (depth) images all 27 columns
+  were within, and 51–85 % of the choices (docs/CALIBRATION.md, docs/RESULTS.md). Its Gaussian-equivalent variance (for
   ENCE) is (q/z)²·σ², the Gaussian whose central ``level`` interval is the conformal one.
 * ``"risk"`` -- conformal risk control over images (Angelopoulos et al. 2022, "Conformal Risk
   Control", the image-level loss of "Image-to-Image Regression with Distribution-Free
@@ -88,136 +99,20 @@ from uqcore.errors import InputError
 from uqcore.layers import method_setting
 from uqcore.models.base import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
 from uqcore.sampler import estimate
-from uqcore.scoring import EPS, ENCE_BINS, fit_scale, interval_values, prepare_target, residual_vectors, resize_to
+from uqcore.calibration_fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
+                                    VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
+                                    normal_quantile, subsample)
+from uqcore.scoring import EPS, ENCE_BINS, interval_values, prepare_target, residual_vectors, resize_to
 
-KINDS = ("sigma", "isotonic", "conformal", "risk")
+__all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "fingerprint", "model_identity",
+           "pair_statistics", "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES", "ISOTONIC_KNOTS", "VARIANCE_BINS",
+           "FORMAT", "VERSION"]
+
 FORMAT = "uqcore-calibration"
-VERSION = 1
-DEFAULT_LEVEL = 0.9
-DEFAULT_KIND = "conformal"
-MAX_VALUES = 4_000_000   # values (pixels × channels) kept for fitting: 32 MB of float64
-ISOTONIC_KNOTS = 1000    # the isotonic map is stored as this many + 1 knots
-_FITTED_KEYS = {"sigma": ("scale",), "isotonic": ("z", "cdf", "second_moment"), "conformal": ("q",),
-                "risk": ("lambda",)}
-
-Vectors = tuple[np.ndarray, np.ndarray]  # (signed residuals [C, N], variance [N]) of one image
+VERSION = 2              # 2: the isotonic kind may carry a variance map (version 1 files are read as before)
+READABLE_VERSIONS = (1, 2)
 
 
-# -- helpers --------------------------------------------------------------------------------------
-def _normal_quantile(p: float | np.ndarray) -> Any:
-    from scipy.special import ndtri  # heavy (0.2 s): imported on first use
-
-    return ndtri(p)
-
-
-def _check_level(level: Any) -> float:
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        raise InputError(f"level must be a number between 0 and 1 such as 0.9, got {level!r}") from None
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must be between 0 and 1 (exclusive), e.g. 0.9 for 90 % intervals; got {level}")
-    return level
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise InputError(f"unknown calibration kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return kind
-
-
-def _subsample(res: np.ndarray, v: np.ndarray, budget: int, seed: int, index: int) -> Vectors:
-    """At most ``budget`` values (whole pixels) of one image: a seeded random subset of pixels."""
-    c, n = res.shape
-    keep = max(1, budget // max(c, 1))
-    if n <= keep:
-        return res, v
-    idx = np.sort(np.random.default_rng([int(seed), int(index)]).choice(n, size=keep, replace=False))
-    return res[:, idx], v[idx]
-
-
-# -- fitting --------------------------------------------------------------------------------------
-def _standardised(data: Sequence[Vectors], eps: float) -> list[np.ndarray]:
-    return [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None] for r, v in data]
-
-
-def _fit_sigma(data: Sequence[Vectors]) -> dict[str, Any]:
-    scale = fit_scale([((np.asarray(r, dtype=np.float64) ** 2).mean(0), np.asarray(v, dtype=np.float64))
-                       for r, v in data])
-    if not math.isfinite(scale):
-        raise InputError("σ-scaling cannot be fitted: the variance is zero on every calibration pixel (or the "
-                         "prediction equals the target); use kind='conformal' or another method")
-    return {"scale": scale}
-
-
-def _fit_conformal(data: Sequence[Vectors], level: float, eps: float) -> dict[str, Any]:
-    scores = np.abs(np.concatenate([z.ravel() for z in _standardised(data, eps)]))
-    n = scores.size
-    rank = int(math.ceil((n + 1) * level - 1e-9))
-    if rank > n:
-        raise InputError(f"{n} calibration value(s) are too few for a {level:.0%} conformal interval; it needs at "
-                         f"least {math.ceil(level / (1 - level))}")
-    q = float(np.partition(scores, rank - 1)[rank - 1])
-    return {"q": q, "rank": rank, "n": n}
-
-
-def _fit_risk(data: Sequence[Vectors], level: float, eps: float) -> dict[str, Any]:
-    n, alpha = len(data), 1.0 - level
-    target = ((n + 1) * alpha - 1.0) / n
-    if target < -1e-12:
-        raise InputError(f"risk control at level {level:g} needs at least {math.ceil(1 / alpha - 1 - 1e-9)} "
-                         f"calibration images (n >= 1/α − 1); got {n}. Use kind='conformal' or more images")
-    scores, weights = [], []
-    for z in _standardised(data, eps):
-        s = np.abs(z).ravel()
-        scores.append(s)
-        weights.append(np.full(s.size, 1.0 / (n * s.size)))
-    s, w = np.concatenate(scores), np.concatenate(weights)
-    order = np.argsort(s, kind="stable")
-    s, w = s[order], w[order]
-    values, first = np.unique(s, return_index=True)
-    tail = 1.0 - np.cumsum(np.add.reduceat(w, first))  # mean loss at λ = values[k]: weight strictly above
-    k = int(np.argmax(tail <= max(target, 0.0) + 1e-12))
-    return {"lambda": float(values[k]), "n_images": n, "mean_loss": float(max(tail[k], 0.0))}
-
-
-def _fit_isotonic(data: Sequence[Vectors], eps: float, knots: int = ISOTONIC_KNOTS) -> dict[str, Any]:
-    z = np.sort(np.concatenate([s.ravel() for s in _standardised(data, eps)]))
-    n = z.size
-    if n < 2:
-        raise InputError("isotonic recalibration needs at least 2 calibration values")
-    ecdf = np.searchsorted(z, z, side="right") / n          # P̂ at each value (ties share the top rank)
-    idx = np.unique(np.round(np.linspace(0, n - 1, min(knots, n - 1) + 1)).astype(np.int64))
-    zk, ck = z[idx], ecdf[idx]
-    zk, first = np.unique(zk, return_index=True)             # ties in z: one knot
-    ck = np.maximum.accumulate(ck[first])
-    # moments of the piecewise-linear CDF: an atom ck[0] at zk[0], then uniform pieces
-    mass = np.diff(ck)
-    m1 = ck[0] * zk[0] + float(np.sum(mass * (zk[:-1] + zk[1:]) / 2))
-    m2 = ck[0] * zk[0] ** 2 + float(np.sum(mass * (zk[:-1] ** 2 + zk[:-1] * zk[1:] + zk[1:] ** 2) / 3))
-    return {"z": zk.tolist(), "cdf": ck.tolist(), "mean": float(m1), "second_moment": float(m2), "n": n}
-
-
-def fit_values(kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, eps: float = EPS) -> dict[str, Any]:
-    """The fitted values of calibration ``kind`` from per-image (signed residuals [C, N],
-    variance [N]) vectors (see the module docstring for each kind)."""
-    _check_kind(kind)
-    level = _check_level(level)
-    data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel()) for r, v in data]
-    if not data or sum(v.size for _, v in data) == 0:
-        raise InputError("no calibration pixels: give at least one (input, target) pair with valid ground truth")
-    for r, v in data:
-        if r.shape[-1] != v.size:
-            raise InputError(f"residuals {r.shape} and variance {v.shape} do not match; pass [C, N] and [N]")
-        if (v < 0).any() or not np.isfinite(v).all() or not np.isfinite(r).all():
-            raise InputError("calibration residuals and variances must be finite, variances >= 0")
-    if kind == "sigma":
-        return _fit_sigma(data)
-    if kind == "conformal":
-        return _fit_conformal(data, level, eps)
-    if kind == "risk":
-        return _fit_risk(data, level, eps)
-    return _fit_isotonic(data, eps)
 
 
 # -- the object -----------------------------------------------------------------------------------
@@ -240,25 +135,27 @@ class Calibration:
     created: str = ""
 
     def __post_init__(self) -> None:
-        _check_kind(self.kind)
-        self.level = _check_level(self.level)
-        missing = [k for k in _FITTED_KEYS[self.kind] if k not in self.fitted]
+        check_kind(self.kind)
+        self.level = check_level(self.level)
+        missing = [k for k in FITTED_KEYS[self.kind] if k not in self.fitted]
         if missing:
             raise InputError(f"the {self.kind} calibration lacks its fitted value(s) {', '.join(missing)}")
 
     @classmethod
     def from_residuals(cls, kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, *, eps: float = EPS,
-                       max_values: int = MAX_VALUES, seed: int = 0, **fields: Any) -> Calibration:
+                       max_values: int = MAX_VALUES, seed: int = 0, variance_bins: int | str | None = VARIANCE_BINS,
+                       **fields: Any) -> Calibration:
         """Fit ``kind`` on per-image (signed residuals target − prediction [C, N], variance [N])
-        vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``fields``: model,
-        setting, images (what the JSON records)."""
+        vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``variance_bins``:
+        the isotonic kind's variance map (:func:`uqcore.calibration_fit.fit_values`; None: none);
+        ``fields``: model, setting, images (what the JSON records)."""
         data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel())
                 for r, v in data]
         total = sum(r.size for r, _ in data)
         if total > max_values:
             budget = max(1, int(max_values) // max(len(data), 1))
-            data = [_subsample(r, v, budget, seed, i) for i, (r, v) in enumerate(data)]
-        fitted = fit_values(kind, data, level, eps)
+            data = [subsample(r, v, budget, seed, i) for i, (r, v) in enumerate(data)]
+        fitted = fit_values(kind, data, level, eps, variance_bins=variance_bins)
         used = sum(r.size for r, _ in data)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return cls(kind=kind, level=level, fitted=fitted, eps=eps, values={"used": used, "available": total},
@@ -266,7 +163,7 @@ class Calibration:
 
     # -- the interval -------------------------------------------------------------------------
     def _z(self, level: float) -> float:
-        return float(_normal_quantile((1.0 + level) / 2.0))
+        return float(normal_quantile((1.0 + level) / 2.0))
 
     def _level(self, level: float | None) -> float:
         if level is None or abs(float(level) - self.level) < 1e-12:
@@ -274,7 +171,7 @@ class Calibration:
         if self.kind in ("conformal", "risk"):
             raise InputError(f"this {self.kind} calibration was fitted for level {self.level:g}; fit another one for "
                              f"level {level:g}")
-        return _check_level(level)
+        return check_level(level)
 
     def offsets(self, variance: Any, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi), float64 like ``variance``: the interval around the prediction is
@@ -288,32 +185,33 @@ class Calibration:
         if self.kind == "sigma":
             half = self._z(level) * np.sqrt(f["scale"] * v + self.eps)
             return -half, half
-        sigma = np.sqrt(v + self.eps)
         if self.kind == "isotonic":
+            sigma = np.sqrt(apply_variance_map(f.get("variance_map"), v, self.eps))
             a, b = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], f["cdf"], f["z"])
             return a * sigma, b * sigma
-        half = (f["q"] if self.kind == "conformal" else f["lambda"]) * sigma
+        half = (f["q"] if self.kind == "conformal" else f["lambda"]) * np.sqrt(v + self.eps)
         return -half, half
 
     def calibrated_variance(self, variance: Any) -> np.ndarray:
         """The calibrated per-pixel variance (what ENCE compares with the squared error): σ-scaling
-        s·v + eps; isotonic: the recalibrated distribution's second moment about ŷ, m2·(v + eps);
+        s·v + eps; isotonic: the recalibrated distribution's second moment about ŷ, m2·σ̃² (σ̃² =
+        g(v) + eps with the variance map, v + eps without);
         conformal / risk: the Gaussian-equivalent (q/z)²·(v + eps), z the level's normal quantile."""
         v = np.asarray(variance, dtype=np.float64)
         f = self.fitted
         if self.kind == "sigma":
             return f["scale"] * v + self.eps
         if self.kind == "isotonic":
-            return f["second_moment"] * (v + self.eps)
+            return f["second_moment"] * apply_variance_map(f.get("variance_map"), v, self.eps)
         q = f["q"] if self.kind == "conformal" else f["lambda"]
         return (q / self._z(self.level)) ** 2 * (v + self.eps)
 
     def recalibrate(self, p: Any) -> np.ndarray:
-        """Isotonic only: Kuleshov's recalibration map R(p) of predicted CDF levels p in [0, 1]
+        """Isotonic only: Kuleshov's recalibration map R(p) of predicted CDF levels p = Φ(r/σ̃) in [0, 1]
         (non-decreasing, R(0) = 0, R(1) = 1)."""
         if self.kind != "isotonic":
             raise InputError(f"recalibrate() is the isotonic map; this calibration is {self.kind!r}")
-        z = _normal_quantile(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0))
+        z = normal_quantile(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0))
         return np.interp(z, self.fitted["z"], self.fitted["cdf"], left=0.0, right=1.0)
 
     def bounds(self, prediction: Any, variance: Any, level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -380,14 +278,15 @@ class Calibration:
     def reliability(self, model: Any, estimates: Sequence[Any], targets: Sequence[Any],
                     bins: int = ENCE_BINS) -> tuple[M.Reliability, M.Reliability]:
         """Reliability diagram data (raw variance + eps, calibrated variance) over the pooled valid
-        pixels of (estimate, target) pairs: equal-count variance bins, RMV vs RMSE per bin."""
+        pixels of (estimate, target) pairs: equal-count bins of the raw variance (for both),
+        RMV vs RMSE per bin."""
         parts = [self._residuals(model, e, t) for e, t in zip(estimates, targets)]
         if not parts:
             raise InputError("give at least one (estimate, target) pair")
         r2 = np.concatenate([(r ** 2).mean(0) for r, _ in parts])
         v = np.concatenate([v for _, v in parts])
         return (M.reliability_vectors(r2, v, bins=bins, eps=self.eps),
-                M.reliability_vectors(r2, self.calibrated_variance(v), bins=bins))
+                M.reliability_vectors(r2, self.calibrated_variance(v), bins=bins, order_by=v))
 
     # -- belonging to a model and setting ------------------------------------------------------
     def describe_setting(self) -> str:
@@ -464,11 +363,14 @@ class Calibration:
     def summary(self) -> str:
         """One line for people: kind, level, model, setting, fitted value, data."""
         f = self.fitted
+        vmap = f.get("variance_map")
+        unit = "σ̃" if vmap else "σ"
         value = {"sigma": lambda: f"variance scale {f['scale']:.4g}",
                  "conformal": lambda: f"q = {f['q']:.4g} σ",
                  "risk": lambda: f"λ = {f['lambda']:.4g} σ",
-                 "isotonic": lambda: (f"quantiles {np.interp((1 - self.level) / 2, f['cdf'], f['z']):.4g} σ / "
-                                      f"{np.interp((1 + self.level) / 2, f['cdf'], f['z']):.4g} σ")}[self.kind]()
+                 "isotonic": lambda: (f"quantiles {np.interp((1 - self.level) / 2, f['cdf'], f['z']):.4g} {unit} / "
+                                      f"{np.interp((1 + self.level) / 2, f['cdf'], f['z']):.4g} {unit}"
+                                      + (f" (isotonic variance map, {vmap['bins']} bins)" if vmap else ""))}[self.kind]()
         return (f"{self.kind} calibration at level {self.level:g} for {self.model.get('name', 'a model')} "
                 f"({self.describe_setting()}): {value}; {self.values.get('used', '?')} values of "
                 f"{len(self.images)} image(s)")
@@ -485,8 +387,9 @@ def load_calibration(path: str | Path) -> Calibration:
         raise InputError(f"{path} is not a calibration JSON file ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{path} is not a uqcore calibration (no \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
-        raise InputError(f"{path} is a version {data.get('version')} calibration; this uqcore reads version {VERSION}")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise InputError(f"{path} is a version {data.get('version')} calibration; this uqcore reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     fitted = data.get("fitted")
     if not isinstance(fitted, dict):
         raise InputError(f"{path} has no fitted values")
@@ -529,7 +432,7 @@ def pair_statistics(model: Any, x: Any, target: Any, *, method: str, layer: str 
     est = estimate(model, x, method=var.engine, layer=layer, strength=strength, samples=samples, seed=seed,
                    device=device)
     res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
-    res_kept, v_kept = _subsample(res, v, budget, seed, index)
+    res_kept, v_kept = subsample(res, v, budget, seed, index)
     return {"residuals": res_kept, "variance": v_kept, "available": int(res.size), "drawn": int(est.samples)}
 
 
@@ -538,7 +441,7 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
               progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
               workers: int | None = None, ray_address: str | None = None, store: Any = None,
-              resume: bool = False) -> Calibration:
+              resume: bool = False, variance_bins: int | str | None = VARIANCE_BINS) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
@@ -549,10 +452,11 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that).
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the per-pair statistics
     (:func:`pair_statistics`) as units on Ray workers or in a resumable store
-    (:func:`uqcore.distributed.map_pairs`, docs/SCALING.md); the same calibration."""
+    (:func:`uqcore.distributed.map_pairs`, docs/SCALING.md); the same calibration.
+    ``variance_bins``: the isotonic kind's variance map (None: Kuleshov's map alone)."""
     model = as_model(model)
-    _check_kind(kind)
-    level = _check_level(level)
+    check_kind(kind)
+    level = check_level(level)
     var = _methods.variant(method)
     if var.engine not in model.methods:
         raise InputError(f"method {method!r} does not apply to model {model.name!r}; it supports "
@@ -579,6 +483,7 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
                "strength": st, "samples": samples if isinstance(samples, str) else int(samples),
                "samples_drawn": sorted(set(drawn)), "seed": int(seed)}
     cal = Calibration.from_residuals(kind, data, level, eps=eps, max_values=max_values, seed=seed,
+                                     variance_bins=variance_bins,
                                      model=model_identity(model), setting=setting, images=names)
     cal.values["available"] = total
     return cal

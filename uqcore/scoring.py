@@ -207,7 +207,8 @@ def interval_values(calibration: Any, res: np.ndarray, v: np.ndarray, bins: int 
     """:data:`INTERVAL_COLUMNS` of signed residuals ``res`` [C, N] and variances ``v`` [N] under a
     fitted calibration (anything with ``offsets(v) -> (lo, hi)``, the interval around the
     prediction, and ``calibrated_variance(v)``): coverage of the values, mean width, ENCE of the
-    raw variance (+ :data:`EPS`) and of the calibrated one."""
+    raw variance (+ :data:`EPS`) and of the calibrated one, both binned by the raw variance (every
+    calibrated variance is a non-decreasing function of it; the isotonic one has ties)."""
     res, v = np.asarray(res, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if res.ndim == 1:
         res = res[None]
@@ -215,7 +216,7 @@ def interval_values(calibration: Any, res: np.ndarray, v: np.ndarray, bins: int 
     r2 = (res ** 2).mean(axis=0)
     return {"coverage": M.coverage(res, lo[None], hi[None]), "interval_width": M.interval_width(lo, hi),
             "ence": M.ence_vectors(r2, v, bins=bins, eps=EPS),
-            "ence_calibrated": M.ence_vectors(r2, calibration.calibrated_variance(v), bins=bins)}
+            "ence_calibrated": M.ence_vectors(r2, calibration.calibrated_variance(v), bins=bins, order_by=v)}
 
 
 def score_vectors(score: ImageScore, pixels: np.ndarray | None = None) -> Vectors:

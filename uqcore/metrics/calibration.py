@@ -60,9 +60,13 @@ class Reliability:
         return float(np.mean(gaps))
 
 
-def reliability_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0) -> Reliability:
+def reliability_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0, *,
+                        order_by: Any = None) -> Reliability:
     """:func:`reliability_diagram` on 1-D squared errors (or [C, N] squared residuals, averaged
-    over channels) and variances [N]; eps is added to the variances here.
+    over channels) and variances [N]; eps is added to the variances here. ``order_by`` [N]: sort
+    the pixels into bins by this key instead of the variance (e.g. the raw variance, so that a
+    recalibrated variance that is a non-decreasing function of it -- with ties where the function
+    is flat -- is binned exactly like the raw one).
 
     >>> import numpy as np
     >>> from uqcore.metrics import reliability_vectors
@@ -84,7 +88,10 @@ def reliability_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, 
     check_finite(v, "variance")
     if (v < 0).any() or (r2 < 0).any():
         raise InputError("variance and squared error must be >= 0; pass a variance, not a log-variance")
-    order = np.argsort(v, kind="stable")  # ties: row-major order of the pixels
+    key = v if order_by is None else np.asarray(as_float64(order_by, "order_by")).ravel()
+    if key.size != v.size:
+        raise InputError(f"order_by has {key.size} values for {v.size} pixels")
+    order = np.argsort(key, kind="stable")  # ties: row-major order of the pixels
     groups = [g for g in np.array_split(order, min(int(bins), v.size)) if g.size]
     rmv = np.array([np.sqrt(v[g].mean()) for g in groups])
     rmse = np.array([np.sqrt(r2[g].mean()) for g in groups])
@@ -142,15 +149,17 @@ def ence(prediction: Any, target: Any, variance: Any, bins: int = DEFAULT_BINS, 
     return reliability_diagram(prediction, target, variance, bins=bins, eps=eps, mask=mask).ence
 
 
-def ence_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0) -> float:
-    """:func:`ence` on 1-D squared errors (or [C, N] squared residuals) and variances [N].
+def ence_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0, *,
+                 order_by: Any = None) -> float:
+    """:func:`ence` on 1-D squared errors (or [C, N] squared residuals) and variances [N]
+    (``order_by``: the bins' sort key, as for :func:`reliability_vectors`).
 
     >>> import numpy as np
     >>> from uqcore.metrics import ence_vectors
     >>> ence_vectors(np.array([1.0, 1.0, 16.0, 16.0]), np.array([1.0, 1.0, 4.0, 4.0]), bins=2)
     0.5
     """
-    return reliability_vectors(sq_error, variance, bins=bins, eps=eps).ence
+    return reliability_vectors(sq_error, variance, bins=bins, eps=eps, order_by=order_by).ence
 
 
 def _bounds(target: Any, lower: Any, upper: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

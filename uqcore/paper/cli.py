@@ -34,6 +34,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="relative loss increase a chosen perturbation may cause (default 0.05)")
     parser.add_argument("--interval-level", type=float, default=0.9,
                         help="level of the calibrated error bars (conformal / isotonic; default 0.9)")
+    parser.add_argument("--sr-heldout", type=int, default=None,
+                        help="held-out calibration images of the SR error bars (uqcore.paper.heldout; default 7, "
+                             "--quick 2; 0: the calibration split only)")
+    parser.add_argument("--depth-heldout", type=int, default=None,
+                        help="held-out scenes (seeds 3000000-) of the depth error bars (default 48, --quick 4)")
     parser.add_argument("--sr-models", default="srresnet,srgan", help="comma-separated SR models for Table 1")
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
@@ -56,6 +61,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                 interval_level=args.interval_level)
     if not 0 < args.interval_level < 1:
         raise InputError(f"--interval-level must be between 0 and 1, e.g. 0.9; got {args.interval_level}")
+    for name in ("sr_heldout", "depth_heldout"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 0:
+                raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+            s = replace(s, **{name: value})
     if args.sr_crop is not None:
         if args.sr_crop < 0:
             raise InputError(f"--sr-crop must be 0 (whole images) or a positive size, got {args.sr_crop}")

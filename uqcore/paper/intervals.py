@@ -1,14 +1,16 @@
 """Calibrated error bars in the paper run (issue 17): conformal coverage / width and ENCE per
 (model, method, samples), the bars checked, as markdown and as printed text.
 
-Every column of the tables gets a split-conformal and an isotonic calibration at
-``Settings.interval_level`` fitted on the calibration split and measured on the test split
+Every column of the tables gets a split-conformal, an isotonic and a σ-scaling calibration at
+``Settings.interval_level`` fitted on the calibration split plus the held-out calibration
+images (:mod:`uqcore.paper.heldout`) and measured on the test split
 (:func:`uqcore.paper.run.interval_columns`). The bars:
 
 1. **Coverage**: conformal coverage on the test split (pooled over its valid values) within
    ±:data:`COVERAGE_TOLERANCE` of the level for every (model, method, samples) column.
-2. **ENCE**: isotonic recalibration gives a lower ENCE than σ-scaling (the scorer's rule, same
-   calibration split) on the test split for at least :data:`ENCE_SHARE` of the columns.
+2. **ENCE**: isotonic recalibration gives a lower ENCE than σ-scaling (the scorer's rule, fitted
+   on the same calibration images; both ENCEs binned by the raw variance) on the test split for
+   at least :data:`ENCE_SHARE` of the columns.
 
 A baseline model (MC-dropout, ensemble, likelihood head) appears in every SR table but is one
 column here.
@@ -44,8 +46,8 @@ def bars(rows: Sequence[dict[str, Any]], level: float) -> dict[str, Any]:
     cov = [(r, as_float(r.get("conformal_coverage"))) for r in rows]
     misses = [r for r, c in cov if not (math.isfinite(c) and abs(c - level) <= COVERAGE_TOLERANCE + 1e-12)]
     compared = [r for r in rows if math.isfinite(as_float(r.get("ence_isotonic")))
-                and math.isfinite(as_float(r.get("ence_scaled")))]
-    lower = [r for r in compared if as_float(r["ence_isotonic"]) < as_float(r["ence_scaled"])]
+                and math.isfinite(as_float(r.get("ence_sigma")))]
+    lower = [r for r in compared if as_float(r["ence_isotonic"]) < as_float(r["ence_sigma"])]
     return {"n": len(rows), "coverage_met": bool(rows) and not misses, "coverage_misses": misses,
             "ence_lower": len(lower), "ence_compared": len(compared),
             "ence_met": bool(rows) and len(lower) >= ENCE_SHARE * len(rows) - 1e-12}
@@ -56,15 +58,17 @@ def _cells(r: dict[str, Any]) -> list[str]:
         v = as_float(v)
         return f"{100 * v:.1f}" if math.isfinite(v) else "–"
 
-    return [f"`{r['model']}`", column_label((r["method"], int(r["samples"]))), fmt(r.get("conformal_q"), 3),
+    return [f"`{r['model']}`", column_label((r["method"], int(r["samples"]))),
+            str(int(as_float(r.get("n_interval_calibration", float("nan"))))) if math.isfinite(
+                as_float(r.get("n_interval_calibration", float("nan")))) else "–", fmt(r.get("conformal_q"), 3),
             pct(r.get("conformal_coverage")),
             f"{pct(r.get('conformal_coverage_min'))}–{pct(r.get('conformal_coverage_max'))}",
             fmt(r.get("conformal_width"), 3), pct(r.get("isotonic_coverage")), fmt(r.get("isotonic_width"), 3),
-            fmt(r.get("ence"), 3), fmt(r.get("ence_scaled"), 3), fmt(r.get("ence_isotonic"), 3),
+            fmt(r.get("ence"), 3), fmt(r.get("ence_sigma"), 3), fmt(r.get("ence_isotonic"), 3),
             f"{pct(r.get('conformal_splits_mean'))} / {pct(r.get('conformal_splits_within'))}"]
 
 
-HEADER = ["model", "method (samples)", "q (σ)", "coverage %", "per image %", "width", "isotonic coverage %",
+HEADER = ["model", "method (samples)", "calibration images", "q (σ)", "coverage %", "per image %", "width", "isotonic coverage %",
           "isotonic width", "ENCE raw", "ENCE σ-scaled", "ENCE isotonic", "re-splits: mean % / within ±3 %"]
 
 
@@ -85,7 +89,8 @@ def _spread_line(rows: Sequence[dict[str, Any]]) -> list[str]:
 def verdict_lines(b: dict[str, Any], level: float, rows: Sequence[dict[str, Any]] = ()) -> list[str]:
     miss = ", ".join(f"{r['model']} {column_label((r['method'], int(r['samples'])))} "
                      f"{100 * as_float(r.get('conformal_coverage')):.1f} %" for r in b["coverage_misses"])
-    return [f"Bar 1 (conformal {level:.0%} coverage within ±{100 * COVERAGE_TOLERANCE:.0f} points on the test split, "
+    return ["Printed by `python -m uqcore reproduce` (this section; `--quick` for a smoke run).",
+            f"Bar 1 (conformal {level:.0%} coverage within ±{100 * COVERAGE_TOLERANCE:.0f} points on the test split, "
             f"every column): **{'met' if b['coverage_met'] else 'not met'}** — "
             f"{b['n'] - len(b['coverage_misses'])} of {b['n']} columns within"
             + (f"; outside: {miss}." if miss else "."),
@@ -103,21 +108,24 @@ def markdown_lines(report: Report) -> list[str]:
     body = [_cells(r) for r in rows]
     L = ["## Calibrated error bars (conformal and isotonic)", "",
          f"Per column of the tables: a **split-conformal** interval at level {level:g} (nonconformity |y − ŷ|/σ over "
-         "the calibration split's values, σ = sqrt(variance + 1e-6), q its ⌈(N+1)·level⌉-th smallest, interval "
-         "ŷ ± q·σ) and **isotonic recalibration** (Kuleshov et al. 2018: the empirical CDF of the calibration "
-         "split's standardised residuals; central interval of the recalibrated CDF), both fitted on the "
-         "calibration split and measured on the test split: coverage = fraction of valid values (pixels × "
+         "the calibration images' values, σ = sqrt(variance + 1e-6), q its ⌈(N+1)·level⌉-th smallest, interval "
+         "ŷ ± q·σ), **isotonic recalibration** (an isotonic variance map g — the non-decreasing regression of the "
+         "squared residual on the raw variance over 100 equal-count bins — then Kuleshov et al. 2018's map: the "
+         "empirical CDF of the residuals standardised by σ̃ = sqrt(g(v) + 1e-6); central interval of the "
+         "recalibrated CDF) and **σ-scaling** (the scorer's NLL-optimal variance scale), all fitted on the "
+         "calibration images — the calibration split plus the held-out calibration images (see Settings; column "
+         "`calibration images`) — and measured on the test split: coverage = fraction of valid values (pixels × "
          "channels) inside, pooled over the test images (per image: smallest–largest), width = mean interval "
-         f"width in output units. ENCE (Levi et al. 2022, {ENCE_BINS} equal-count variance bins, pooled test "
-         "pixels) of the raw variance, of the σ-scaled variance (the scale of `NLL (σ-scaled)`) and of the "
-         "isotonic recalibration's variance (its second moment times σ²). Module `uqcore.calibration` documents "
+         f"width in output units. ENCE (Levi et al. 2022, {ENCE_BINS} equal-count bins of the raw variance for "
+         "every variance, pooled test pixels) of the raw variance, of the σ-scaled variance and of the isotonic "
+         "recalibration's variance (its second moment times σ̃²). Module `uqcore.calibration` documents "
          "what each guarantees: conformal coverage holds for exchangeable values, but pixels within an image "
-         "are not exchangeable — images are — so with a calibration split of a few images the per-image "
-         "coverage spreads, and the pooled coverage depends on which images calibrate: the last column refits the "
-         "conformal interval on every other choice of the same number of calibration images from all the run's "
-         "images and gives the mean test coverage and the share of choices within the bar's tolerance. "
-         "Isotonic recalibration and σ-scaling are both one global map of the standardised residual, so they "
-         "differ in ENCE only through the overall scale each picks (docs/CALIBRATION.md).", "",
+         "are not exchangeable — images are — so the pooled quantile is only as good as the number of calibration "
+         "images, and the per-image coverage spreads: the last column refits the conformal interval on other "
+         "choices of the same number of calibration images from all the run's images (calibration + held-out + "
+         "test) and gives the mean test coverage and the share of choices within the bar's tolerance. "
+         "σ-scaling is one global scale of the variance; the isotonic variance map can change the calibration "
+         "from one variance bin to the next, which is what ENCE measures (docs/CALIBRATION.md).", "",
          "| " + " | ".join(HEADER) + " |", "|---|---|" + "---:|" * (len(HEADER) - 2),
          *["| " + " | ".join(c) + " |" for c in body], ""]
     L += [f"- {line}" for line in verdict_lines(b, level, rows)] + [""]
@@ -132,7 +140,8 @@ def text(report: Report) -> str:
     level = report.settings.interval_level
     body = [[c.replace("`", "") for c in _cells(r)] for r in rows]
     widths = [max(len(h), *(len(b[j]) for b in body)) for j, h in enumerate(HEADER)]
-    lines = [f"Calibrated error bars (level {level:g}, fitted on the calibration split, test split):",
+    lines = [f"Calibrated error bars (level {level:g}, fitted on the calibration split + held-out calibration images, "
+             "measured on the test split):",
              "  ".join(h.ljust(w) for h, w in zip(HEADER, widths)),
              *["  ".join(v.ljust(w) for v, w in zip(b, widths)) for b in body]]
     lines += [line.replace("**", "") for line in verdict_lines(bars(rows, level), level, rows)]

@@ -12,6 +12,7 @@ from typing import Any
 from uqcore.evaluation import write_rows
 from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
 from uqcore.paper.intervals import markdown_lines as interval_lines
+from uqcore.paper.heldout import DEPTH_SEED as HELDOUT_SEED
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
 from uqcore.methods import label as method_label
@@ -118,8 +119,16 @@ def _setup_lines(report: Report) -> list[str]:
           f"{', '.join(report.splits['depth']['calibration'])}; test split: {', '.join(report.splits['depth']['test'])}.",
           f"- **Split**: seeded permutation (`numpy.random.default_rng({s.seed}).permutation`); its first "
           f"{s.sr_calibration} (SR) / {s.depth_calibration} (depth) images are the calibration split. The calibration "
-          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling and the "
-          "calibrated error bars (conformal, isotonic); every table number is measured on the test split.",
+          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling and (with "
+          "the held-out calibration images) the calibrated error bars (conformal, isotonic); every table number is "
+          "measured on the test split.",
+          f"- **Held-out calibration images** (error bars only, `uqcore.paper.heldout`): SR "
+          f"{len(report.splits['sr'].get('heldout', []))} ({', '.join(report.splits['sr'].get('heldout', [])) or 'none'}; "
+          "images shipped inside scikit-image that are neither in the eval set nor in the training data, read from the "
+          "installed package); depth "
+          f"{len(report.splits['depth'].get('heldout', []))} scenes rendered by `uqcore.scenes` with seeds "
+          f"{HELDOUT_SEED}–{HELDOUT_SEED + max(len(report.splits['depth'].get('heldout', [])) - 1, 0)} (disjoint from "
+          "fcrn's training, monitoring and the bundled seeds).",
           f"- **Tolerability sweeps** (calibration split): {s.sweep_layers} layers spread from early to late "
           f"(`uqcore.sweep.default_layers`) × noise std {', '.join(f'{v:g}' for v in s.noise_strengths)} / dropout rate "
           f"{', '.join(f'{v:g}' for v in s.dropout_strengths)}, {s.sweep_samples} samples, seed {s.seed}. Loss = mean L1 of "

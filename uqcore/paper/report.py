@@ -43,10 +43,12 @@ class Settings:
     depth_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEPTH_SAMPLES))
     device: str | None = None
     interval_level: float = 0.9       # calibrated error bars: conformal / isotonic at this level
+    sr_heldout: int = 7               # held-out calibration images of the error bars (uqcore.paper.heldout)
+    depth_heldout: int = 48
 
 
 QUICK = dict(
-    quick=True, sr_limit=5, sr_calibration=2, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
+    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
     noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
     sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
 )

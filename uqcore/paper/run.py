@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +19,20 @@ import torch
 from tqdm import tqdm
 
 from uqcore.calibration import Calibration
+from uqcore.calibration_fit import Vectors
 from uqcore.errors import InputError
 from uqcore.evaluation import list_pair_files, load_pairs, make_lr, method_plan
 from uqcore.io import read_image
 from uqcore.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.figures import write_figures
+from uqcore.paper.heldout import depth_heldout, sr_heldout
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
 from uqcore.paper.report import Report, Settings, check_models, required_models
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
 from uqcore.sampler import estimate, resolve_device
-from uqcore.scoring import EPS, Scorer, prepare_target
+from uqcore.scoring import EPS, Scorer, prepare_target, residual_vectors
 from uqcore.tolerability import recommend, sweep
 
 Progress = Callable[[int], None]
@@ -62,13 +64,16 @@ class Split:
     pairs: list[tuple[torch.Tensor, Any]]
     cal: list[int]
     test: list[int]
+    heldout_names: list[str] = field(default_factory=list)   # extra calibration images of the error bars
+    heldout: list[tuple[torch.Tensor, Any]] = field(default_factory=list)
 
     def part(self, which: str) -> tuple[list[str], list[tuple[torch.Tensor, Any]]]:
         idx = self.cal if which == "cal" else self.test
         return [self.names[i] for i in idx], [self.pairs[i] for i in idx]
 
 
-def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: int, seed: int) -> Split:
+def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: int, seed: int,
+                  n_heldout: int = 0) -> Split:
     entries = list_pair_files(folder, "sr")[: limit or None]
     names, pairs = [], []
     for name, src, _ in entries:
@@ -76,18 +81,21 @@ def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: 
         names.append(name)
         pairs.append((lr, hr[0]))
     cal, test = split_indices(len(pairs), n_cal, seed)
-    return Split(names, pairs, cal, test)
+    h_names, images = sr_heldout(n_heldout)
+    held = [(lr, hr[0]) for lr, hr in (make_lr(centre_crop(img, crop), scale) for img in images)]
+    return Split(names, pairs, cal, test, h_names, held)
 
 
-def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, seed: int) -> Split:
+def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, seed: int,
+                     n_heldout: int = 0) -> Split:
     names, pairs = load_pairs(folder, model, limit=limit)
     cal, test = split_indices(len(pairs), n_cal, seed)
-    return Split(list(names), list(pairs), cal, test)
+    return Split(list(names), list(pairs), cal, test, *depth_heldout(n_heldout, model))
 
 
 
 # -- scoring -----------------------------------------------------------------------------------------
-INTERVAL_KINDS = ("conformal", "isotonic")
+INTERVAL_KINDS = ("conformal", "isotonic", "sigma")
 MAX_SPLITS = 500  # re-splits of the images for the conformal spread (all of them when there are fewer)
 
 
@@ -107,16 +115,17 @@ def _kth_smallest(arrays: Sequence[np.ndarray], k: int) -> float:
     return min(float(a[i]) for a in arrays if (i := int(np.searchsorted(a, lo, side="right"))) < a.size)
 
 
-def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0) -> np.ndarray:
+def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Sequence[Vectors] = ()) -> np.ndarray:
     """Test coverage of the conformal interval for every way (at most :data:`MAX_SPLITS`, a seeded
-    sample beyond) of choosing as many calibration images as the run has from all its images
-    (calibration + test): how much the one split's coverage owes to which images calibrate."""
+    sample beyond) of choosing as many calibration images as the run has (calibration split +
+    ``extra`` held-out ones) from all its images (those + test): how much the one split's
+    coverage owes to which images calibrate."""
     eps = EPS
     images = [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None]
-              for r, v in scorer.calibration_residuals]
+              for r, v in [*scorer.calibration_residuals, *extra]]
     images += [s.res.astype(np.float64) / np.sqrt(s.var.astype(np.float64) + eps)[None] for s in scorer.scores]
     scores = [np.sort(np.abs(z).ravel()) for z in images]
-    n, k = len(scores), len(scorer.calibration_residuals)
+    n, k = len(scores), len(scorer.calibration_residuals) + len(extra)
     if k < 1 or n - k < 1:
         return np.array([])
     if math.comb(n, k) <= MAX_SPLITS:
@@ -137,19 +146,22 @@ def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0) -> np.nda
     return np.array(out)
 
 
-def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
-    """Calibrated error bars of one column: a split-conformal and an isotonic calibration at
-    ``level`` fitted on the scorer's calibration images (:meth:`Scorer.add_calibration`) and
-    measured on its scored (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
+def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()) -> dict[str, float]:
+    """Calibrated error bars of one column: a split-conformal, an isotonic and a σ-scaling
+    calibration at ``level`` fitted on the scorer's calibration images
+    (:meth:`Scorer.add_calibration`) plus the held-out ``extra`` ones and measured on its scored
+    (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
     ``{kind}_coverage_min`` / ``_max`` (over the test images), ``conformal_q``, ``isotonic_lo`` /
-    ``isotonic_hi`` (the recalibrated quantiles, in σ) and ``ence_isotonic`` / ``ence_conformal``
-    (the calibrated variance's ENCE), and ``conformal_splits`` / ``_splits_mean`` /
+    ``isotonic_hi`` (the recalibrated quantiles, in σ̃) and ``ence_isotonic`` / ``ence_conformal``
+    / ``ence_sigma`` (the calibrated variance's ENCE, bins of the raw variance), ``n_interval_calibration``
+    (images fitted on), and ``conformal_splits`` / ``_splits_mean`` /
     ``_splits_within`` (:func:`conformal_over_splits`: the number of re-splits, their mean test
     coverage and the share within the bar's tolerance). NaN where a calibration cannot be fitted."""
-    out: dict[str, float] = {}
+    data = [*scorer.calibration_residuals, *extra]
+    out: dict[str, float] = {"n_interval_calibration": len(data)}
     for kind in INTERVAL_KINDS:
         try:
-            cal = Calibration.from_residuals(kind, scorer.calibration_residuals, level)
+            cal = Calibration.from_residuals(kind, data, level)
         except InputError:
             for k in ("coverage", "width", "coverage_min", "coverage_max"):
                 out[f"{kind}_{k}"] = float("nan")
@@ -162,12 +174,12 @@ def interval_columns(scorer: Scorer, level: float) -> dict[str, float]:
                     f"ence_{kind}": pooled["ence_calibrated"]})
         if kind == "conformal":
             out["conformal_q"] = cal.fitted["q"]
-            spread = conformal_over_splits(scorer, level)
+            spread = conformal_over_splits(scorer, level, extra=extra)
             if spread.size:
                 out["conformal_splits"] = int(spread.size)
                 out["conformal_splits_mean"] = float(spread.mean())
                 out["conformal_splits_within"] = float(np.mean(np.abs(spread - level) <= COVERAGE_TOLERANCE + 1e-12))
-        else:
+        elif kind == "isotonic":
             lo, hi = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], cal.fitted["cdf"], cal.fitted["z"])
             out["isotonic_lo"], out["isotonic_hi"] = float(lo), float(hi)
     return out
@@ -177,29 +189,36 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   methods: Sequence[str], samples: dict[str, tuple[int, ...]], layer: dict[str, str],
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
                   segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
-                  interval_level: float | None = None) -> list[dict[str, Any]]:
+                  interval_level: float | None = None,
+                  interval_pairs: Sequence[tuple[Any, Any]] = ()) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
-    ``interval_level`` also the calibrated error bars of :func:`interval_columns`."""
+    ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on
+    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else)."""
     plan = method_plan(model, list(methods))
     cal_t = [prepare_target(model.task, t) for _, t in cal_pairs]
     test_t = [prepare_target(model.task, t) for _, t in test_pairs]
+    held_t = [prepare_target(model.task, t) for _, t in interval_pairs]
     cache = {} if segment_cache is None else segment_cache
     rows: list[dict[str, Any]] = []
     for engine, variants in plan:
         lay, st = layer.get(engine), strength.get(engine)
         for n in samples[engine]:
             scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=cache) for label, _ in variants}
-            for which, pairs, targets in (("cal", cal_pairs, cal_t), ("test", test_pairs, test_t)):
+            held: dict[str, list[Vectors]] = {label: [] for label, _ in variants}
+            for which, pairs, targets in (("cal", cal_pairs, cal_t), ("test", test_pairs, test_t),
+                                          ("heldout", interval_pairs if interval_level is not None else (), held_t)):
                 for i, (x, _) in enumerate(pairs):
                     est = estimate(model, x, method=engine, layer=lay, strength=st, samples=int(n), seed=seed,
                                    device=device)
                     for label, source in variants:
                         if which == "cal":
                             scorers[label].add_calibration(getattr(est, source), est.variance, targets[i])
+                        elif which == "heldout":
+                            held[label].append(residual_vectors(model, getattr(est, source), est.variance, targets[i]))
                         else:
                             scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
                                                   drawn=est.samples, key=("test", i))
@@ -207,7 +226,7 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                         progress(1)
             for label, _ in variants:
                 summary = scorers[label].compute()
-                bars = {} if interval_level is None else interval_columns(scorers[label], interval_level)
+                bars = {} if interval_level is None else interval_columns(scorers[label], interval_level, held[label])
                 for level in LEVELS:
                     rows.append({"method": label, "samples": int(n), "level": level, **summary[level],
                                  **summary["common"], **bars, "layer": lay, "strength": st, "seed": int(seed),
@@ -290,17 +309,18 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     strength = {m: float(report.chosen[(model.name, m)]["strength"]) for m in SWEPT
                 if (model.name, m) in report.chosen}
     engines = [engine for engine, _ in method_plan(model, methods)]
-    n_est = sum(len(samples[e]) for e in engines) * (len(split.cal) + len(split.test))
+    n_est = sum(len(samples[e]) for e in engines) * (len(split.cal) + len(split.test) + len(split.heldout))
     t0 = time.perf_counter()
     _, cal = split.part("cal")
     _, test = split.part("test")
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
-                             segment_cache=cache, interval_level=s.interval_level)
+                             segment_cache=cache, interval_level=s.interval_level, interval_pairs=split.heldout)
     for r in rows:
         r["table"] = key
     report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
-                                                           f"{len(test)} test images per column)"))
+                                                           f"{len(test)} test + {len(split.heldout)} held-out "
+                                                           "calibration images per column)"))
     return rows
 
 
@@ -330,8 +350,9 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     scale = sr_models[0].scale
     if any(m.scale != scale for m in [*sr_models, *base.values()]):
         raise InputError("all SR models of the reproduction must have the same scale")
-    sr_split = load_sr_split(s.sr_data, scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed)
-    report.splits["sr"] = {"calibration": sr_split.part("cal")[0], "test": sr_split.part("test")[0]}
+    sr_split = load_sr_split(s.sr_data, scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed, s.sr_heldout)
+    report.splits["sr"] = {"calibration": sr_split.part("cal")[0], "test": sr_split.part("test")[0],
+                           "heldout": sr_split.heldout_names}
     for m in sr_models:
         _sweep_model(report, m, sr_split, strengths)
     sr_tf = list(SR_TRAINING_FREE)
@@ -356,8 +377,9 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
         raise InputError(f"model {depth.name!r} is a {depth.task} model; Table 2 needs a depth model")
     if MC_DROPOUT not in depth.methods:
         raise InputError(f"model {depth.name!r} has no dropout layer of its own; Table 2's MC-dropout needs one")
-    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed)
-    report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0]}
+    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed, s.depth_heldout)
+    report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0],
+                              "heldout": d_split.heldout_names}
     _sweep_model(report, depth, d_split, strengths)
     report.tables[depth.name] = _table(report, depth.name, depth, d_split,
                                        [*DEPTH_METHODS, *_student(depth)],
