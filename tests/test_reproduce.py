@@ -229,3 +229,34 @@ def test_quick_on_bundled_models(tmp_path):
     else:
         assert "No figures" in text  # kaleido / chromium unavailable: said so in the report
     assert seconds < 240, f"--quick took {seconds:.0f} s; it must stay around a minute or two"
+
+
+# -- on Ray workers (issue 18) ------------------------------------------------------------------------
+try:
+    import ray
+except ImportError:  # the serial tests above still run; this one needs Ray (requirements.txt)
+    ray = None
+
+TIMING = {"seconds_per_image", "seconds"}
+
+
+def _numbers(path: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(path.open())]
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_quick_on_workers_writes_the_serial_numbers(tiny_zoo, tmp_path, capsys):
+    """`reproduce --quick --workers 2`: sweeps and tables on a local Ray (one session for the run,
+    shut down after); every number of both CSVs is the serial run's."""
+    small = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
+             "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
+    assert main(["reproduce", *small, "--out", str(tmp_path / "ser" / "results.md")]) == 0
+    assert not ray.is_initialized()
+    assert main(["reproduce", *small, "--workers", "2", "--out", str(tmp_path / "par" / "results.md")]) == 0
+    assert not ray.is_initialized()
+    assert "2 worker(s) on a local Ray" in capsys.readouterr().err
+    for name in ("results_rows.csv", "results_sweeps.csv"):
+        ser, par = _numbers(tmp_path / "ser" / name), _numbers(tmp_path / "par" / name)
+        assert ser and ser == par, name
+    assert "--workers 2" in (tmp_path / "par" / "results.md").read_text()  # the command as run

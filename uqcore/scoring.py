@@ -331,7 +331,10 @@ class Scorer:
         return s
 
     def add_calibration(self, prediction: Any, variance: Any, target: Any) -> None:
-        res, v = residual_vectors(self.model, prediction, variance, target)
+        self.add_calibration_residuals(*residual_vectors(self.model, prediction, variance, target))
+
+    def add_calibration_residuals(self, res: np.ndarray, v: np.ndarray) -> None:
+        """A calibration image from its :func:`residual_vectors` (e.g. computed by a worker)."""
         self.calibration.append(((res ** 2).mean(0), v))
         self.calibration_residuals.append((res, v))
 

@@ -100,8 +100,8 @@ from uqcore.errors import InputError
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
-    "add_cli_options", "check_workers", "cli_options", "default_workers", "digest", "import_ray", "map_pairs",
-    "model_source", "pair_values", "ray_session", "run_job", "run_one", "unit_id", "uses_ray", "uses_units",
+    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "map_pairs",
+    "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
 
@@ -169,10 +169,31 @@ def map_pairs(fn: Callable[..., dict[str, Any]], model: Any, names: Sequence[str
     return pair_values(results, kind)
 
 
+def resolve_address(workers: int | None, ray_address: str | None) -> str | None:
+    """``ray_address``, else the ``RAY_ADDRESS`` variable once workers are asked for (Ray's own
+    rule; so embedding code never goes distributed because of a variable alone)."""
+    if ray_address is None and workers is not None:
+        return os.environ.get("RAY_ADDRESS") or None
+    return ray_address
+
+
+@contextlib.contextmanager
+def session(workers: int | None, ray_address: str | None) -> Iterator[None]:
+    """One Ray session around several jobs (e.g. every step of ``reproduce``): started here when
+    ``workers`` / ``ray_address`` ask for Ray and none is running, shut down after; the jobs run
+    inside use it (:func:`ray_session` keeps a running session). Nothing without Ray options."""
+    workers = check_workers(workers)
+    ray_address = resolve_address(workers, ray_address)
+    if not uses_ray(workers, ray_address):
+        yield
+        return
+    with ray_session(workers or 1, ray_address):
+        yield
+
+
 def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,
              device: Any) -> Iterator[UnitResult]:
-    if ray_address is None and workers is not None:
-        ray_address = os.environ.get("RAY_ADDRESS") or None  # Ray's own rule, once workers are asked for
+    ray_address = resolve_address(workers, ray_address)
     if not uses_ray(workers, ray_address):
         cache: dict = {}
         for key in keys:
@@ -184,17 +205,30 @@ def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | No
 
 
 # -- the command line --------------------------------------------------------------------------------
-def add_cli_options(parser: Any) -> None:
-    """``--workers N``, ``--ray-address ADDRESS`` and ``--resume`` for a dataset-level command."""
-    group = parser.add_argument_group("scale-out (Ray) and resume")
+def add_cli_options(parser: Any, resume: bool = True) -> None:
+    """``--workers N``, ``--ray-address ADDRESS`` and (with ``resume``) ``--resume`` for a dataset-level command."""
+    group = parser.add_argument_group("scale-out (Ray) and resume" if resume else "scale-out (Ray)")
     group.add_argument("--workers", type=int, metavar="N",
                        help="run the per-image work on N Ray worker processes (a local Ray started for the run, "
                             "or the cluster of --ray-address); results are the serial run's")
     group.add_argument("--ray-address", metavar="ADDRESS",
                        help="join an existing Ray cluster (e.g. auto, 10.0.0.5:6379, ray://head:10001); default: "
                             "the RAY_ADDRESS variable. Nodes need this project and the model's files at the same paths")
-    group.add_argument("--resume", action="store_true",
-                       help="continue the run kept next to --out (in <out>_run/): finished units are not run again")
+    if resume:
+        group.add_argument("--resume", action="store_true",
+                           help="continue the run kept next to --out (in <out>_run/): finished units are not run again")
+
+
+def cli_workers(args: Any) -> tuple[int | None, str | None]:
+    """(workers, ray_address) from ``--workers`` / ``--ray-address`` / ``RAY_ADDRESS``; says on
+    stderr where the units will run when that is Ray."""
+    workers = check_workers(args.workers)
+    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
+    if uses_ray(workers, ray_address):
+        where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray started for this run"
+        count = f"{workers} worker(s)" if workers else "one worker per GPU (or per CPU) of the cluster"
+        print(f"{count} on {where}", file=sys.stderr)
+    return workers, ray_address
 
 
 def cli_options(args: Any, rows: str) -> dict[str, Any]:
@@ -202,9 +236,8 @@ def cli_options(args: Any, rows: str) -> dict[str, Any]:
     path) when none is given and RAY_ADDRESS is unset. With ``--out DIR/NAME.ext`` the run is kept
     in ``DIR/NAME_run/`` and its readable rows go to ``DIR/NAME_images.csv`` (``rows="images"``)
     or to the ``--out`` CSV itself (``rows="out"``; ``DIR/NAME_run/rows.csv`` for a JSON --out)."""
-    workers = check_workers(args.workers)
-    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
-    if workers is None and ray_address is None and not args.resume:
+    if check_workers(args.workers) is None and not (args.ray_address or os.environ.get("RAY_ADDRESS")) \
+            and not args.resume:
         return {}
     store = None
     if args.out:
@@ -216,8 +249,5 @@ def cli_options(args: Any, rows: str) -> dict[str, Any]:
             store = Store(folder, out if out.suffix.lower() == ".csv" else None)
     elif args.resume:
         raise InputError("--resume needs --out: a run is kept next to its output file (in <out>_run/)")
-    if uses_ray(workers, ray_address):
-        where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray started for this run"
-        count = f"{workers} worker(s)" if workers else "one worker per GPU (or per CPU) of the cluster"
-        print(f"{count} on {where}", file=sys.stderr)
+    workers, ray_address = cli_workers(args)
     return {"workers": workers, "ray_address": ray_address, "store": store, "resume": bool(args.resume)}

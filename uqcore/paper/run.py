@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from uqcore import distributed
 from uqcore.calibration import Calibration
 from uqcore.calibration_fit import Vectors
 from uqcore.errors import InputError
@@ -30,6 +31,7 @@ from uqcore.paper.heldout import depth_heldout, sr_heldout
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
 from uqcore.paper.report import Report, Settings, check_models, required_models
+from uqcore.paper.table_units import table_scorers
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
 from uqcore.sampler import estimate, resolve_device
 from uqcore.scoring import EPS, Scorer, prepare_target, residual_vectors
@@ -190,40 +192,37 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
                   segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
                   interval_level: float | None = None,
-                  interval_pairs: Sequence[tuple[Any, Any]] = ()) -> list[dict[str, Any]]:
+                  interval_pairs: Sequence[tuple[Any, Any]] = (), *, workers: int | None = None,
+                  ray_address: str | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
     ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on
-    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else)."""
+    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else).
+
+    ``workers`` / ``ray_address``: the per-image estimates run as units of
+    :class:`uqcore.paper.table_units.TableJob` (on Ray workers; docs/SCALING.md) and are summarised
+    the same way: the same rows but the wall times. None of them: the serial loop."""
     plan = method_plan(model, list(methods))
-    cal_t = [prepare_target(model.task, t) for _, t in cal_pairs]
-    test_t = [prepare_target(model.task, t) for _, t in test_pairs]
-    held_t = [prepare_target(model.task, t) for _, t in interval_pairs]
+    held_pairs = interval_pairs if interval_level is not None else ()
+    filled = None
+    if workers is not None or ray_address is not None:
+        settings = {engine: (layer.get(engine), strength.get(engine)) for engine, _ in plan}
+        filled = table_scorers(model, cal_pairs, test_pairs, held_pairs, methods, samples, settings, seed, device,
+                               _absolute(progress), patch=patch, steps=steps, workers=workers,
+                               ray_address=ray_address)
     cache = {} if segment_cache is None else segment_cache
     rows: list[dict[str, Any]] = []
     for engine, variants in plan:
         lay, st = layer.get(engine), strength.get(engine)
         for n in samples[engine]:
-            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=cache) for label, _ in variants}
-            held: dict[str, list[Vectors]] = {label: [] for label, _ in variants}
-            for which, pairs, targets in (("cal", cal_pairs, cal_t), ("test", test_pairs, test_t),
-                                          ("heldout", interval_pairs if interval_level is not None else (), held_t)):
-                for i, (x, _) in enumerate(pairs):
-                    est = estimate(model, x, method=engine, layer=lay, strength=st, samples=int(n), seed=seed,
-                                   device=device)
-                    for label, source in variants:
-                        if which == "cal":
-                            scorers[label].add_calibration(getattr(est, source), est.variance, targets[i])
-                        elif which == "heldout":
-                            held[label].append(residual_vectors(model, getattr(est, source), est.variance, targets[i]))
-                        else:
-                            scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
-                                                  drawn=est.samples, key=("test", i))
-                    if progress is not None:
-                        progress(1)
+            if filled is not None:
+                scorers, held = filled[(engine, int(n))]
+            else:
+                scorers, held = _serial_scorers(model, cal_pairs, test_pairs, held_pairs, engine, variants, lay, st,
+                                                int(n), seed, device, progress, cache, patch, steps)
             for label, _ in variants:
                 summary = scorers[label].compute()
                 bars = {} if interval_level is None else interval_columns(scorers[label], interval_level, held[label])
@@ -233,6 +232,43 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                                  "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
                                  "calibration": "calibration split", "task": model.task, "model": model.name})
     return rows
+
+
+def _serial_scorers(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
+                    held_pairs: Sequence[tuple[Any, Any]], engine: str, variants: list[tuple[str, str]], lay: Any,
+                    st: Any, n: int, seed: int, device: str | None, progress: Progress | None, cache: dict,
+                    patch: int, steps: int) -> tuple[dict[str, Scorer], dict[str, list[Vectors]]]:
+    """One (engine, sample count) of :func:`score_columns` in this process: each variant's scorer
+    (calibration images added, test images scored) and its held-out residual vectors."""
+    scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=cache) for label, _ in variants}
+    held: dict[str, list[Vectors]] = {label: [] for label, _ in variants}
+    for which, pairs in (("cal", cal_pairs), ("test", test_pairs), ("heldout", held_pairs)):
+        for i, (x, t) in enumerate(pairs):
+            target = prepare_target(model.task, t)
+            est = estimate(model, x, method=engine, layer=lay, strength=st, samples=n, seed=seed, device=device)
+            for label, source in variants:
+                if which == "cal":
+                    scorers[label].add_calibration(getattr(est, source), est.variance, target)
+                elif which == "heldout":
+                    held[label].append(residual_vectors(model, getattr(est, source), est.variance, target))
+                else:
+                    scorers[label].update(getattr(est, source), est.variance, target, seconds=est.seconds,
+                                          drawn=est.samples, key=("test", i))
+            if progress is not None:
+                progress(1)
+    return scorers, held
+
+
+def _absolute(progress: Progress | None) -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` callback (run_job's) feeding a ``progress(k)`` step callback."""
+    if progress is None:
+        return None
+    seen = [0]
+
+    def update(done: int, total: int) -> None:
+        progress(done - seen[0])
+        seen[0] = done
+    return update
 
 
 def hardware_info(device: str | None) -> dict[str, Any]:
@@ -272,10 +308,13 @@ class ProgressBar:
         self.bar.update(k)
 
     def absolute(self, done: int, total: int) -> None:
+        if total != self.bar.total:  # on workers a sweep counts settings, not estimates
+            self.bar.reset(total=total)
         self.bar.update(done - self.bar.n)
 
 
-def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, tuple[float, ...]]) -> None:
+def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, tuple[float, ...]],
+                 scale_out: dict[str, Any]) -> None:
     s = report.settings
     _, cal = split.part("cal")
     xs, ts = [p[0] for p in cal], [p[1] for p in cal]
@@ -285,7 +324,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         n = len(layers) * len(strengths[method]) * len(xs)
         with ProgressBar(n, f"sweep {model.name} {method}") as bar:
             rows = sweep(model, xs, ts, method=method, layers=layers, strengths=strengths[method],
-                         samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute)
+                         samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute, **scale_out)
         for r in rows:
             r["model"] = model.name
         best = recommend(rows, s.tolerance)
@@ -302,7 +341,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
 
 
 def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence[str],
-           samples: dict[str, tuple[int, ...]], desc: str, cache: dict) -> list[dict[str, Any]]:
+           samples: dict[str, tuple[int, ...]], desc: str, cache: dict, scale_out: dict[str, Any]) -> list[dict[str, Any]]:
     s = report.settings
     layer = {m: report.chosen[(model.name, m)]["layer"] for m in SWEPT
              if (model.name, m) in report.chosen}
@@ -315,7 +354,8 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     _, test = split.part("test")
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
-                             segment_cache=cache, interval_level=s.interval_level, interval_pairs=split.heldout)
+                             segment_cache=cache, interval_level=s.interval_level, interval_pairs=split.heldout,
+                             **scale_out)
     for r in rows:
         r["table"] = key
     report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
@@ -330,8 +370,14 @@ def _student(model: Any) -> list[str]:
 
 
 def run_reproduction(s: Settings, command: str = "", out: Path | None = None, figures: Path | None = None,
-                     render: bool = True) -> Report:
-    """Run everything and return the report (written to ``out`` if given)."""
+                     render: bool = True, *, workers: int | None = None, ray_address: str | None = None) -> Report:
+    """Run everything and return the report (written to ``out`` if given).
+
+    ``workers`` / ``ray_address``: the sweeps' settings and the tables' per-image estimates run
+    on Ray workers (:func:`uqcore.distributed.run_job`; one Ray session for the whole run, a local
+    one started and shut down here unless ``ray_address`` names a cluster or ``ray.init`` was
+    already called); the numbers are the serial run's, only the wall times differ. ``RAY_ADDRESS``
+    is honoured when ``workers`` is given. Neither: everything runs in this process, serially."""
     check_models(s)
     t_start = time.perf_counter()
     report = Report(settings=s, command=command, started=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -339,51 +385,12 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     for name in required_models(s):
         report.cards[name] = model_card(name)
     torch.manual_seed(s.seed)
-    strengths = dict(zip(SWEPT, (tuple(s.noise_strengths), tuple(s.dropout_strengths))))
-
-    # -- super-resolution ------------------------------------------------------------------------
-    sr_models = [load_model(n) for n in s.sr_models]
-    base = {field: load_model(getattr(s, field)) for field, _ in SR_BASELINES}
-    for m in [*sr_models, *base.values()]:
-        if m.task != "sr":
-            raise InputError(f"model {m.name!r} is a {m.task} model; the SR tables need super-resolution models")
-    scale = sr_models[0].scale
-    if any(m.scale != scale for m in [*sr_models, *base.values()]):
-        raise InputError("all SR models of the reproduction must have the same scale")
-    sr_split = load_sr_split(s.sr_data, scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed, s.sr_heldout)
-    report.splits["sr"] = {"calibration": sr_split.part("cal")[0], "test": sr_split.part("test")[0],
-                           "heldout": sr_split.heldout_names}
-    for m in sr_models:
-        _sweep_model(report, m, sr_split, strengths)
-    sr_tf = list(SR_TRAINING_FREE)
-    for m in sr_models:
-        rows = _table(report, m.name, m, sr_split, sr_tf + _student(m), s.sr_samples, f"table {m.name} (training-free)", {})
-        report.tables.setdefault(m.name, []).extend(rows)
-    # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
-    # once and shown in every SR table.
-    baseline_rows: list[dict[str, Any]] = []
-    for key, methods in SR_BASELINES:
-        model = base[key]
-        rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", {})
-        baseline_rows.extend(rows)
-        for meth in methods:
-            report.baselines[meth] = model.name
-    for m in sr_models:
-        report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows)
-
-    # -- depth ----------------------------------------------------------------------------------
-    depth = load_model(s.depth_model)
-    if depth.task != "depth":
-        raise InputError(f"model {depth.name!r} is a {depth.task} model; Table 2 needs a depth model")
-    if MC_DROPOUT not in depth.methods:
-        raise InputError(f"model {depth.name!r} has no dropout layer of its own; Table 2's MC-dropout needs one")
-    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed, s.depth_heldout)
-    report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0],
-                              "heldout": d_split.heldout_names}
-    _sweep_model(report, depth, d_split, strengths)
-    report.tables[depth.name] = _table(report, depth.name, depth, d_split,
-                                       [*DEPTH_METHODS, *_student(depth)],
-                                       s.depth_samples, f"table {depth.name}", {})
+    workers = distributed.check_workers(workers)
+    ray_address = distributed.resolve_address(workers, ray_address)
+    scale_out = {} if workers is None and ray_address is None else {"workers": workers, "ray_address": ray_address}
+    with distributed.session(workers, ray_address):
+        _sr_tables(report, scale_out)
+        _depth_table(report, scale_out)
 
     # -- figures ---------------------------------------------------------------------------------
     if render and figures is not None:
@@ -396,3 +403,56 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     return report
 
 
+def _strengths(s: Settings) -> dict[str, tuple[float, ...]]:
+    return dict(zip(SWEPT, (tuple(s.noise_strengths), tuple(s.dropout_strengths))))
+
+
+def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
+    """Super-resolution: the split, the sweeps of each SR model, Table 1 per SR model, the baselines."""
+    s = report.settings
+    sr_models = [load_model(n) for n in s.sr_models]
+    base = {field: load_model(getattr(s, field)) for field, _ in SR_BASELINES}
+    for m in [*sr_models, *base.values()]:
+        if m.task != "sr":
+            raise InputError(f"model {m.name!r} is a {m.task} model; the SR tables need super-resolution models")
+    scale = sr_models[0].scale
+    if any(m.scale != scale for m in [*sr_models, *base.values()]):
+        raise InputError("all SR models of the reproduction must have the same scale")
+    sr_split = load_sr_split(s.sr_data, scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed, s.sr_heldout)
+    report.splits["sr"] = {"calibration": sr_split.part("cal")[0], "test": sr_split.part("test")[0],
+                           "heldout": sr_split.heldout_names}
+    for m in sr_models:
+        _sweep_model(report, m, sr_split, _strengths(s), scale_out)
+    sr_tf = list(SR_TRAINING_FREE)
+    for m in sr_models:
+        rows = _table(report, m.name, m, sr_split, sr_tf + _student(m), s.sr_samples, f"table {m.name} (training-free)",
+                      {}, scale_out)
+        report.tables.setdefault(m.name, []).extend(rows)
+    # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
+    # once and shown in every SR table.
+    baseline_rows: list[dict[str, Any]] = []
+    for key, methods in SR_BASELINES:
+        model = base[key]
+        rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", {}, scale_out)
+        baseline_rows.extend(rows)
+        for meth in methods:
+            report.baselines[meth] = model.name
+    for m in sr_models:
+        report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows)
+
+
+def _depth_table(report: Report, scale_out: dict[str, Any]) -> None:
+    """Depth: the split, the sweeps and Table 2 of the depth model."""
+    s = report.settings
+    depth = load_model(s.depth_model)
+    if depth.task != "depth":
+        raise InputError(f"model {depth.name!r} is a {depth.task} model; Table 2 needs a depth model")
+    if MC_DROPOUT not in depth.methods:
+        raise InputError(f"model {depth.name!r} has no dropout layer of its own; Table 2's MC-dropout needs one")
+    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed, s.depth_heldout)
+    report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0],
+                              "heldout": d_split.heldout_names}
+    _sweep_model(report, depth, d_split, _strengths(s), scale_out)
+    report.tables[depth.name] = _table(report, depth.name, depth, d_split,
+                                       [*DEPTH_METHODS, *_student(depth)],
+                                       s.depth_samples, f"table {depth.name}", {}, scale_out)
