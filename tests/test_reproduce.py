@@ -244,19 +244,54 @@ def _numbers(path: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(path.open())]
 
 
-@pytest.mark.ray
-@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_quick_on_workers_writes_the_serial_numbers(tiny_zoo, tmp_path, capsys):
-    """`reproduce --quick --workers 2`: sweeps and tables on a local Ray (one session for the run,
-    shut down after); every number of both CSVs is the serial run's."""
+def _same(a: list[dict], b: list[dict]) -> None:
+    """Same rows in the same order, every value equal (NaN == NaN) but the wall times."""
+    assert a and len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert set(ra) == set(rb)
+        for k, va in ra.items():
+            if k not in TIMING:
+                assert va == rb[k] or (isinstance(va, float) and math.isnan(va) and math.isnan(rb[k])), (k, va, rb[k])
+
+
+def test_quick_with_workers_1_writes_the_serial_numbers(tiny_zoo, tmp_path):
+    """`reproduce --quick --workers 1`: the sweeps and tables as units (in this process, no Ray);
+    every number of both CSVs is the serial run's."""
     small = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
              "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
     assert main(["reproduce", *small, "--out", str(tmp_path / "ser" / "results.md")]) == 0
-    assert not ray.is_initialized()
-    assert main(["reproduce", *small, "--workers", "2", "--out", str(tmp_path / "par" / "results.md")]) == 0
-    assert not ray.is_initialized()
-    assert "2 worker(s) on a local Ray" in capsys.readouterr().err
+    assert main(["reproduce", *small, "--workers", "1", "--out", str(tmp_path / "par" / "results.md")]) == 0
     for name in ("results_rows.csv", "results_sweeps.csv"):
         ser, par = _numbers(tmp_path / "ser" / name), _numbers(tmp_path / "par" / name)
         assert ser and ser == par, name
-    assert "--workers 2" in (tmp_path / "par" / "results.md").read_text()  # the command as run
+    assert "--workers 1" in (tmp_path / "par" / "results.md").read_text()  # the command as run
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_table_step_on_workers_gives_the_serial_rows(tiny_zoo):
+    """The tables' scoring (score_columns: calibration, test and held-out estimates, the error
+    bars) on two Ray workers inside one session (what `reproduce --workers` opens): the serial rows."""
+    from uqcore import distributed
+    from uqcore.layers import default_layers
+    from uqcore.models.registry import load_model
+
+    model = load_model("t-mcdrop")
+    g = torch.Generator().manual_seed(5)
+    pairs = [(torch.rand(1, 3, 8, 8, generator=g), torch.rand(3, 32, 32, generator=g)) for _ in range(7)]
+    args = (model, pairs[:2], pairs[2:5], ["transform", "noise", "mc_dropout1", "mc_dropout2"],
+            {"transform": (2,), "noise": (2, 4), "mc_dropout": (3,)}, {"noise": default_layers(model)[1]},
+            {"noise": 0.1}, 0, "cpu")
+    common = dict(interval_level=0.8, interval_pairs=pairs[5:])
+    steps = []
+    serial = R.score_columns(*args, steps.append, **common)
+    assert sum(steps) == (1 + 2 + 1) * 7  # one estimate per engine method, sample count and image
+    assert {r["n_interval_calibration"] for r in serial} == {4}
+    with distributed.session(2, None):
+        assert ray.is_initialized()
+        rows = R.score_columns(*args, None, **common, workers=2)
+        again = R.score_columns(*args, None, **common, workers=2)  # a second job in the same session
+        assert ray.is_initialized()
+    assert not ray.is_initialized()
+    _same(serial, rows)
+    _same(serial, again)
