@@ -2,7 +2,8 @@
 Ray actors, each finished unit kept on disk so an interrupted run loses nothing.
 
 Principle 10 of the design: past one machine we use Ray, never a home-made scheduler, and the
-serial path stays the embedded default with identical results. ``evaluate``, ``sweep`` and ``calibrate`` take
+serial path stays the embedded default with identical results (``reproduce`` runs its sweeps and
+tables on the same machinery, in one :func:`session`). ``evaluate``, ``sweep`` and ``calibrate`` take
 ``workers=`` / ``ray_address=`` / ``store=`` / ``resume=`` (CLI: ``--workers N``,
 ``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them they run their
 serial loop unchanged. The owner of each command defines its *job* (what one unit computes);

@@ -49,6 +49,10 @@ Steps:
 
 ``--quick`` runs the same pipeline on fewer and smaller images with fewer settings and sample
 counts (about a minute on a 2-core CPU); CI runs it to keep the command working.
+
+``--workers N`` / ``--ray-address ADDRESS`` (``run_reproduction(..., workers=, ray_address=)``) run
+the sweeps and the tables' per-image estimates on Ray workers (:mod:`~uqcore.paper.table_units`,
+docs/SCALING.md) with the serial run's numbers.
 """
 
 from __future__ import annotations
