@@ -85,8 +85,12 @@ def test_model_loaded_on_models_page_is_selected_on_explore(server, browser):
     page = open_app(browser, server)
     go(page, "Models")
     page.get_by_text("Path, module:factory or Hugging Face id").click()
-    page.locator(".st-key-own_spec input").fill("tests.models.factory_fixture:make")
-    page.locator(".st-key-own_name input").fill("my-upscaler")
+    # Enter commits each field before the click (a busy server may otherwise run the click
+    # before the blur's value arrives)
+    for field, text in (("own_spec", "tests.models.factory_fixture:make"), ("own_name", "my-upscaler")):
+        page.locator(f".st-key-{field} input").fill(text)
+        page.locator(f".st-key-{field} input").press("Enter")
+        settle(page)
     page.get_by_role("button", name="Load model").click()
     page.wait_for_selector("text=Loaded", timeout=PANEL_TIMEOUT_MS)
     settle(page)
