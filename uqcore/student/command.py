@@ -39,7 +39,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(the training image is its own ground truth; 0: off, distil from the teacher alone)")
     parser.add_argument("--jitter", type=float, default=0.2, help="colour-jitter amplitude (seed 002: 0.2)")
     parser.add_argument("--hidden", type=int, default=16, help="head width at the feature resolution")
-    parser.add_argument("--last-kernel", type=int, default=3, choices=(1, 3),
+    parser.add_argument("--last-kernel", type=int, default=1, choices=(1, 3),
                         help="kernel of the conv reading the last feature map at output resolution")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ckpt", default=None, help="checkpoint path (default: <out stem>.ckpt.pt)")

@@ -55,7 +55,7 @@ class HeadConfig:
     out_channels: int
     hidden: int = 16
     fine: int = 8
-    last_kernel: int = 3
+    last_kernel: int = 1
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

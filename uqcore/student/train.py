@@ -189,7 +189,7 @@ class Settings:
     rank_weight: float
     jitter: float
     hidden: int
-    last_kernel: int = 3
+    last_kernel: int = 1
     error_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,7 +267,7 @@ def distill(
     error_weight: float = 0.0,
     jitter: float = 0.2,
     hidden: int = 16,
-    last_kernel: int = 3,
+    last_kernel: int = 1,
     ckpt: str | Path | None = None,
     ckpt_every: int = 0,
     resume: bool = False,
