@@ -44,7 +44,7 @@ def measure(name: str, seed: int = 0, head: str | None = None) -> dict:
                            layer=teacher["layer"], strength=teacher["strength"], seed=seed)
     value = {(r["method"], r["level"]): r for r in rows}
     out = {"data": str(SAMPLES[model.task].relative_to(ROOT)), "images": len(pairs), "command": COMMAND,
-           "teacher": f"{teacher['method']} (8 samples)" + (f" at {teacher['layer']}, {teacher['strength']}"
+           "teacher_setting": f"{teacher['method']} (8 samples)" + (f" at {teacher['layer']}, {teacher['strength']}"
                                                             if teacher["layer"] else "")}
     for who in (teacher["method"], "student"):
         key = "teacher" if who != "student" else "student"
@@ -77,7 +77,7 @@ def main() -> int:
         marks = {k: "ok" if q["bars"][k] else "MISSED" for k in BARS}
         print(f"{name:10s} {'ratio':8s} {r['corr_pixel']:8.3f} {r['corr_mean']:9.3f} {r['ause_pixel']:8.3f}   "
               f"bars: corr px >= 1.0 {marks['corr_pixel']}, corr mean >= 0.9 {marks['corr_mean']}, "
-              f"AUSE px <= 1.05 {marks['ause_pixel']}   (teacher: {q['teacher']})")
+              f"AUSE px <= 1.05 {marks['ause_pixel']}   (teacher: {q['teacher_setting']})")
         ok &= all(q["bars"].values())
         if args.write:
             path = card_path(MODELS_DIR / f"{name}.student.safetensors")

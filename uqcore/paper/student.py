@@ -45,11 +45,39 @@ def markdown_lines(models: list[str]) -> list[str]:
          "|---|---|---|" + "---:|" * (len(BARS) + 1)]
     for name, card in cards.items():
         q, t = card["quality"], card.get("training", {})
-        cells = [f"`{name}`", q.get("teacher", "–"),
-                 f"{t.get('steps', '–')} steps, {t.get('images', '–')} images, {card.get('settings', {}).get('loss', '–')} NLL"]
+        cells = [f"`{name}`", q.get("teacher_setting", "–"), _training(card)]
         for key, _, _ in BARS:
             ok = "" if q["bars"][key] else " **missed**"
             cells.append(f"{fmt(q['teacher'][key])} / {fmt(q['student'][key])} ({q['ratio'][key]:.2f}×){ok}")
         cells.append(f"{q['teacher']['seconds_per_image']:.3f} / {q['student']['seconds_per_image']:.3f}")
         L.append("| " + " | ".join(cells) + " |")
+    L += [""]
+    for name, card in cards.items():
+        L += _ablation_lines(name, card.get("ablations") or [])
+    return L
+
+
+def _training(card: dict[str, Any]) -> str:
+    """How a head was trained, in a few words: steps, images, loss and the extra terms."""
+    t, st = card.get("training", {}), card.get("settings", {})
+    words = f"{t.get('steps', '–')} steps, {t.get('images', '–')} images, {st.get('loss', '–')} NLL"
+    if st.get("rank_weight"):
+        words += f" + {st['rank_weight']:g}× ranking vs the teacher"
+    if st.get("error_weight"):
+        words += f" + {st['error_weight']:g}× ranking vs the actual error"
+    return words
+
+
+def _ablation_lines(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The head's ablations recorded in its card: one row per training variant, the student's
+    numbers and their ratio to the teacher's, each with the commands that produced it."""
+    if not rows:
+        return []
+    L = [f"Ablations for `{name}` (same scorer and samples; each variant trained with its `distill` command, scored "
+         "with `python scripts/check_students.py --models MODEL --head HEAD`):", "",
+         "| variant | " + " | ".join(f"{label} (ratio)" for _, label, _ in BARS) + " | distill command |",
+         "|---|" + "---:|" * len(BARS) + "---|"]
+    for r in rows:
+        L.append(f"| {r['variant']} | " + " | ".join(f"{fmt(r['student'][k])} ({r['ratio'][k]:.2f}×)" for k, _, _ in BARS)
+                 + f" | `{r['command']}` |")
     return L + [""]

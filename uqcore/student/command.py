@@ -55,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, student=False)
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
-    command = "python -m uqcore distill " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["distill"] else None
+    argv = sys.argv[2:] if sys.argv[1:2] == ["distill"] else None
+    command = ("python -m uqcore distill " + " ".join(shlex.quote(a) for a in argv) if argv is not None
+               else f"python -m uqcore distill --model {args.model} ... (called in-process)")
     result = distill(model, args.images, args.out, teacher=args.teacher, layer=args.layer, strength=args.strength,
                      samples=args.samples, features=features, steps=args.steps, crop=args.crop, batch=args.batch,
-                     lr=args.lr, seed=args.seed, loss=args.loss, rank_weight=args.rank_weight, error_weight=args.error_weight, jitter=args.jitter,
-                     hidden=args.hidden, last_kernel=args.last_kernel, ckpt=args.ckpt, ckpt_every=args.ckpt_every, resume=args.resume,
-                     threads=args.threads, device=args.device, progress=not args.quiet,
-                     card={"command": command or f"python -m uqcore distill --model {args.model} ... (called in-process)"})
+                     lr=args.lr, seed=args.seed, loss=args.loss, rank_weight=args.rank_weight,
+                     error_weight=args.error_weight, jitter=args.jitter, hidden=args.hidden,
+                     last_kernel=args.last_kernel, ckpt=args.ckpt, ckpt_every=args.ckpt_every, resume=args.resume,
+                     threads=args.threads, device=args.device, progress=not args.quiet, card={"command": command})
     print(f"wrote {result.path} ({result.steps_done} steps, {result.card['training']['seconds']} s)")
     return 0
