@@ -39,7 +39,10 @@ def markdown_lines(models: list[str]) -> list[str]:
          "project's training images (no labels, never these samples), predicts the teacher's variance in the same "
          "forward pass as the prediction. Teacher at 8 samples vs the student on the bundled evaluation samples, "
          f"scored by `uqcore.evaluate`; written by `{command}` into each head's card (`quality`). Bars: "
-         + ", ".join(f"{label} {bar} the teacher's" for _, label, bar in BARS) + ".", "",
+         + ", ".join(f"{label} {bar} the teacher's" for _, label, bar in BARS) + ". The super-resolution heads add a "
+         "ranking term against the model's actual error on each training crop (`--error-weight`: an SR training photo "
+         "is its own ground truth, so this needs no labels beyond the photos); the ablations show what distillation "
+         "from the teacher alone reaches.", "",
          "| model | teacher (8) | training | " + " | ".join(f"{label} teacher / student (ratio)" for _, label, _ in BARS)
          + " | s / image teacher / student |",
          "|---|---|---|" + "---:|" * (len(BARS) + 1)]
