@@ -8,7 +8,9 @@ scores the head's teacher at 8 samples and the student on ``assets/samples/sr`` 
 prints, per model, the pixel-level correlation with the error, the image-level (mean) correlation
 and the pixel-level AUSE of both, their ratios, and whether the bars hold:
 student pixel corr >= 1.0x teacher's, mean corr >= 0.9x, pixel AUSE <= 1.05x.
-``--write`` stores the numbers in each head's card under ``quality``.
+``--write`` stores the numbers in each head's card under ``quality`` and puts the report's
+"One-pass student" section (``uqcore.paper.student``, the section ``reproduce`` writes from those
+cards) into docs/RESULTS.md, replacing the one there.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
 from uqcore.datasets import load_pairs  # noqa: E402
+from uqcore.models.registry import MODELS_DIR  # noqa: E402
+from uqcore.paper.student import markdown_lines  # noqa: E402
 from uqcore.student.files import card_path  # noqa: E402
 
 SAMPLES = {"sr": ROOT / "assets/samples/sr", "depth": ROOT / "assets/samples/depth"}
@@ -30,8 +34,8 @@ BARS = {"corr_pixel": (">=", 1.0), "corr_mean": (">=", 0.9), "ause_pixel": ("<="
 COMMAND = "python scripts/check_students.py --write"
 
 
-def measure(name: str, seed: int = 0) -> dict:
-    model = uqcore.load_model(name)
+def measure(name: str, seed: int = 0, head: str | None = None) -> dict:
+    model = uqcore.load_model(name, student=head)
     if model.student is None:
         raise SystemExit(f"{name} has no bundled student head")
     teacher = model.student_card["teacher"]
@@ -40,7 +44,7 @@ def measure(name: str, seed: int = 0) -> dict:
                            layer=teacher["layer"], strength=teacher["strength"], seed=seed)
     value = {(r["method"], r["level"]): r for r in rows}
     out = {"data": str(SAMPLES[model.task].relative_to(ROOT)), "images": len(pairs), "command": COMMAND,
-           "teacher": f"{teacher['method']} (8 samples)" + (f" at {teacher['layer']}, {teacher['strength']}"
+           "teacher_setting": f"{teacher['method']} (8 samples)" + (f" at {teacher['layer']}, {teacher['strength']}"
                                                             if teacher["layer"] else "")}
     for who in (teacher["method"], "student"):
         key = "teacher" if who != "student" else "student"
@@ -56,11 +60,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="srresnet,srgan,fcrn")
     parser.add_argument("--write", action="store_true", help="store the numbers in each head's card")
+    parser.add_argument("--head", default=None, help="score this head (.safetensors) instead of the bundled one "
+                        "(one model in --models; not with --write): the ablations of docs/RESULTS.md")
     args = parser.parse_args()
+    if args.head and (args.write or "," in args.models):
+        parser.error("--head scores one model's head and writes nothing")
     print(f"{'model':10s} {'':8s} {'corr px':>8s} {'corr mean':>9s} {'AUSE px':>8s} {'s/img':>7s}")
     ok = True
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        q = measure(name)
+        q = measure(name, head=args.head)
         for who in ("teacher", "student"):
             v = q[who]
             print(f"{name:10s} {who:8s} {v['corr_pixel']:8.4f} {v['corr_mean']:9.4f} {v['ause_pixel']:8.4f} "
@@ -69,14 +77,31 @@ def main() -> int:
         marks = {k: "ok" if q["bars"][k] else "MISSED" for k in BARS}
         print(f"{name:10s} {'ratio':8s} {r['corr_pixel']:8.3f} {r['corr_mean']:9.3f} {r['ause_pixel']:8.3f}   "
               f"bars: corr px >= 1.0 {marks['corr_pixel']}, corr mean >= 0.9 {marks['corr_mean']}, "
-              f"AUSE px <= 1.05 {marks['ause_pixel']}   (teacher: {q['teacher']})")
+              f"AUSE px <= 1.05 {marks['ause_pixel']}   (teacher: {q['teacher_setting']})")
         ok &= all(q["bars"].values())
         if args.write:
-            path = card_path(uqcore.models.registry.MODELS_DIR / f"{name}.student.safetensors")
+            path = card_path(MODELS_DIR / f"{name}.student.safetensors")
             card = json.loads(path.read_text())
             card["quality"] = q
             path.write_text(json.dumps(card, indent=1) + "\n")
+    if args.write:
+        write_results_section([m.strip() for m in args.models.split(",") if m.strip()])
     return 0 if ok else 1
+
+
+def write_results_section(models: list[str], path: Path = ROOT / "docs" / "RESULTS.md") -> None:
+    """Replace (or insert before the discussion) the "One-pass student" section of RESULTS.md."""
+    text = path.read_text()
+    head = "## One-pass student (issue 16)"
+    section = "\n".join(markdown_lines(models))
+    if head in text:
+        start = text.index(head)
+        end = text.index("\n## ", start + len(head)) + 1
+        text = text[:start] + section + "\n" + text[end:]
+    else:
+        at = text.index("## Discussion")
+        text = text[:at] + section + "\n" + text[at:]
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -160,3 +160,13 @@ def test_cli_distill_writes_head_and_card_then_load_model_and_evaluate_use_it(tm
     code = main(["evaluate", "--model", str(card), "--data", str(data), "--methods", "transform,student",
                  "--samples", "4", "--out", str(tmp_path / "res.csv")])
     assert code == 0 and "student (4)" in capsys.readouterr().out
+
+
+def test_ranking_and_error_terms_change_the_head():
+    images = _images()
+    plain = distill(make_tiny_sr(), images, **FAST).head.state_dict()
+    for extra in ({"rank_weight": 1.0}, {"error_weight": 1.0}):
+        result = distill(make_tiny_sr(), images, **FAST, **extra)
+        assert all(np.isfinite(result.losses)) and result.card["settings"][next(iter(extra))] == 1.0
+        other = result.head.state_dict()
+        assert any(not torch.equal(plain[k], other[k]) for k in plain)

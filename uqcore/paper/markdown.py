@@ -13,6 +13,7 @@ from uqcore.evaluation import write_rows
 from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
 from uqcore.paper.intervals import markdown_lines as interval_lines
 from uqcore.paper.heldout import DEPTH_SEED as HELDOUT_SEED
+from uqcore.paper.student import markdown_lines as student_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
 from uqcore.methods import label as method_label
@@ -87,6 +88,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
     L += _timing_and_tolerability_lines(report, out)
     L += _table_lines(report)
     L += interval_lines(report)
+    L += student_lines([*s.sr_models, s.depth_model])
     L += ["## Discussion (generated from the numbers above)", ""]
     L += discussion(report)
     L += ["## Files", "",

@@ -10,6 +10,22 @@ same forward pass as the prediction.
 * :mod:`uqcore.student.command` -- ``python -m uqcore distill``.
 
 Names are resolved on first use, so importing one submodule does not import the others.
+
+The API the dashboard calls (also exported from ``uqcore``)::
+
+    result = uqcore.distill(model, images, out=None, *, steps=1000, crop=32, batch=4, samples=None,
+                            teacher=None, layer=None, strength=None, loss="gaussian", rank_weight=0.0,
+                            error_weight=0.0, seed=0, ckpt=None, ckpt_every=0, resume=False, threads=None,
+                            device="cpu", progress=False, on_step=None, should_stop=None, card=None)
+    # images: a folder, paths, or images in [0, 1] ([3, H, W] / [H, W, 3]); SR: treated as HR photos
+    # and degraded like evaluate does. on_step(step, steps, smoothed_loss); should_stop() -> True ends
+    # the run early (result.stopped, result.steps_done). result.head, result.card, result.path.
+    uqcore.attach_student(model, result.head, result.card)    # or a .safetensors path; InputError if it does not fit
+    model = uqcore.load_model(name, student=PATH | None | False)   # None: the bundled head if any
+    model.student, model.student_card                             # the attached head and its card
+    uqcore.student.default_teacher(model), uqcore.student.default_feature_layers(model)
+    uqcore.student.save_student(result.head, path, result.card); uqcore.student.read_card(path)
+    # CLI line to show: python -m uqcore distill --model M --images DIR --out head.safetensors
 """
 
 from __future__ import annotations

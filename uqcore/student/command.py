@@ -34,9 +34,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--loss", choices=LOSSES, default="gaussian")
     parser.add_argument("--rank-weight", type=float, default=0.0, help="weight of the pairwise ranking term (0: off)")
+    parser.add_argument("--error-weight", type=float, default=0.0,
+                        help="SR only: weight of a ranking term against the model's actual error on the crop "
+                             "(the training image is its own ground truth; 0: off, distil from the teacher alone)")
     parser.add_argument("--jitter", type=float, default=0.2, help="colour-jitter amplitude (seed 002: 0.2)")
     parser.add_argument("--hidden", type=int, default=16, help="head width at the feature resolution")
-    parser.add_argument("--last-kernel", type=int, default=3, choices=(1, 3),
+    parser.add_argument("--last-kernel", type=int, default=1, choices=(1, 3),
                         help="kernel of the conv reading the last feature map at output resolution")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ckpt", default=None, help="checkpoint path (default: <out stem>.ckpt.pt)")
@@ -52,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, student=False)
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
-    command = "python -m uqcore distill " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["distill"] else None
+    argv = sys.argv[2:] if sys.argv[1:2] == ["distill"] else None
+    command = ("python -m uqcore distill " + " ".join(shlex.quote(a) for a in argv) if argv is not None
+               else f"python -m uqcore distill --model {args.model} ... (called in-process)")
     result = distill(model, args.images, args.out, teacher=args.teacher, layer=args.layer, strength=args.strength,
                      samples=args.samples, features=features, steps=args.steps, crop=args.crop, batch=args.batch,
-                     lr=args.lr, seed=args.seed, loss=args.loss, rank_weight=args.rank_weight, jitter=args.jitter,
-                     hidden=args.hidden, last_kernel=args.last_kernel, ckpt=args.ckpt, ckpt_every=args.ckpt_every, resume=args.resume,
-                     threads=args.threads, device=args.device, progress=not args.quiet,
-                     card={"command": command or f"python -m uqcore distill --model {args.model} ... (called in-process)"})
+                     lr=args.lr, seed=args.seed, loss=args.loss, rank_weight=args.rank_weight,
+                     error_weight=args.error_weight, jitter=args.jitter, hidden=args.hidden,
+                     last_kernel=args.last_kernel, ckpt=args.ckpt, ckpt_every=args.ckpt_every, resume=args.resume,
+                     threads=args.threads, device=args.device, progress=not args.quiet, card={"command": command})
     print(f"wrote {result.path} ({result.steps_done} steps, {result.card['training']['seconds']} s)")
     return 0

@@ -107,7 +107,7 @@ def probe_features(model: UQModel, layers) -> tuple[torch.Tensor, torch.Tensor, 
     return x, out, feats
 
 
-def config_for(model: UQModel, layers, hidden: int = 16, fine: int = 8, last_kernel: int = 3) -> HeadConfig:
+def config_for(model: UQModel, layers, hidden: int = 16, fine: int = 8, last_kernel: int = 1) -> HeadConfig:
     """The head configuration that reads ``layers`` of ``model`` (channels and ratios probed)."""
     x, out, feats = probe_features(model, list(layers))
     mean, _ = model.split_output(out)

@@ -3,16 +3,15 @@ and output a per-pixel log-variance, in the same forward pass as the prediction.
 
 Architecture (``StudentHead``), cheapest where the pixels are many:
 
-* base path, at the resolution of the smallest of the feature maps but the last (all of them when
-  there is one): those maps (average-pooled to that size where larger) and the prediction (pooled
-  too), normalised per channel by fixed statistics (``fit_normalisation``, from the first training
-  batch), concatenated -> 3x3 conv (``hidden``) -> ReLU -> 3x3 conv (``hidden``) -> ReLU -> 1x1
-  conv (``fine``);
+* base path, at the resolution of the smallest feature map: every feature map (average-pooled to
+  that size where larger) and the prediction (pooled too), normalised per channel by fixed
+  statistics (``fit_normalisation``, from the first training batch), concatenated -> 3x3 conv
+  (``hidden``) -> ReLU -> 3x3 conv (``hidden``) -> ReLU -> 1x1 conv (``fine``);
 * fine path, at the resolution of the last feature map: a ``last_kernel`` conv of that map plus a
   3x3 conv of the prediction (pooled to that size where larger), both normalised by folding the
   statistics into the weights (no normalised copy of the large maps), plus the base path upsampled
-  bilinearly -> ReLU -> 1x1 conv -> log-variance, upsampled bilinearly to the prediction's size
-  where that is larger: [B, 1, H', W'].
+  bilinearly -> ReLU -> 3x3 conv (``fine``) -> ReLU -> 1x1 conv -> log-variance, upsampled
+  bilinearly to the prediction's size where that is larger: [B, 1, H', W'].
 
 The features are captured with ``uqcore.hooks.forward_hooks`` as observers (the hook returns None,
 so the network's output is untouched) and detached: a stop-gradient, the frozen network never
@@ -56,7 +55,7 @@ class HeadConfig:
     out_channels: int
     hidden: int = 16
     fine: int = 8
-    last_kernel: int = 3
+    last_kernel: int = 1
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -83,28 +82,19 @@ class StudentHead(nn.Module):
         self.register_buffer("feat_std", torch.ones(sum(c.channels)))
         self.register_buffer("pred_mean", torch.zeros(c.out_channels))
         self.register_buffer("pred_std", torch.ones(c.out_channels))
-        self.base1 = nn.Conv2d(self.n_early + c.out_channels, c.hidden, 3, padding=1)
+        self.base1 = nn.Conv2d(sum(c.channels) + c.out_channels, c.hidden, 3, padding=1)
         self.base2 = nn.Conv2d(c.hidden, c.hidden, 3, padding=1)
         self.to_fine = nn.Conv2d(c.hidden, c.fine, 1)
         self.last = nn.Conv2d(c.channels[-1], c.fine, c.last_kernel, padding=c.last_kernel // 2)
         self.pred = nn.Conv2d(c.out_channels, c.fine, 3, padding=1)
+        self.fine2 = nn.Conv2d(c.fine, c.fine, 3, padding=1)
         self.out = nn.Conv2d(c.fine, 1, 1)
-
-    @property
-    def n_early(self) -> int:
-        """Channels the base path reads: all feature maps but the last (the last when it is alone)."""
-        return sum(self.config.channels[:-1]) if len(self.config.channels) > 1 else self.config.channels[0]
-
-    def _early(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        return features[:-1] if len(features) > 1 else features
 
     def forward(self, features: list[torch.Tensor], prediction: torch.Tensor) -> torch.Tensor:
         """features (as captured, in ``config.layers`` order), prediction [B, C, H', W'] ->
         log-variance [B, 1, H', W']."""
-        early = self._early(features)
-        base = min((f.shape[-2:] for f in early), key=lambda s: s[0] * s[1])
-        feats = _normalise(torch.cat([_fit(f, base) for f in early], 1), self.feat_mean[: self.n_early],
-                           self.feat_std[: self.n_early])
+        base = min((f.shape[-2:] for f in features), key=lambda s: s[0] * s[1])
+        feats = _normalise(torch.cat([_fit(f, base) for f in features], 1), self.feat_mean, self.feat_std)
         pred_small = _normalise(_fit(prediction, base), self.pred_mean, self.pred_std)
         h = F.relu(self.base1(torch.cat([feats, pred_small], 1)))
         h = self.to_fine(F.relu(self.base2(h)))
@@ -113,7 +103,8 @@ class StudentHead(nn.Module):
         n_last = self.config.channels[-1]
         z = (_folded(self.last, last, self.feat_mean[-n_last:], self.feat_std[-n_last:])
              + _folded(self.pred, _fit(prediction, size), self.pred_mean, self.pred_std) + _fit(h, size))
-        return _fit(self.out(F.relu(z)), prediction.shape[-2:]).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        z = F.relu(self.fine2(F.relu(z)))
+        return _fit(self.out(z), prediction.shape[-2:]).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     @torch.no_grad()
     def fit_normalisation(self, features: list[torch.Tensor], prediction: torch.Tensor) -> None:

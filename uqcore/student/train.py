@@ -15,7 +15,10 @@ over pixels, channels and samples:
 
 optionally plus ``rank_weight`` times a pairwise ranking term (seed 004, scale-free): for random
 pixel pairs (i, j) of a crop, ``relu(margin - sign(v_i - v_j) * (s_i - s_j))`` with ``v`` the
-teacher's per-pixel mean squared deviation. Adam with cosine decay from ``lr`` to ``lr / 100``.
+teacher's per-pixel mean squared deviation; and, for super-resolution, where every training image
+is its own ground truth (the input is its degraded crop), optionally ``error_weight`` times the
+same ranking term against the model's actual squared error on the crop (an error-aware term; off
+by default, so the default head is distilled from the teacher alone). Adam with cosine decay from ``lr`` to ``lr / 100``.
 The feature normalisation and the output bias are set from the first batch (the mean log squared
 deviation), so training starts at the teacher's scale.
 
@@ -135,17 +138,19 @@ def colour_jitter(img: torch.Tensor, gen: torch.Generator, amount: float) -> tor
     return torch.einsum("ij,bjhw->bihw", mix, img).clamp(0, 1)
 
 
-def draw_crop(model: UQModel, image: torch.Tensor, crop: int, gen: torch.Generator, jitter: float) -> torch.Tensor:
+def draw_crop(model: UQModel, image: torch.Tensor, crop: int, gen: torch.Generator, jitter: float,
+              with_target: bool = False):
     """One jittered input crop [1, C, crop, crop] (smaller if the image is) at the model's input
-    resolution; for SR degraded from an image crop ``scale`` times larger."""
+    resolution; for SR degraded from an image crop ``scale`` times larger. ``with_target``: also
+    that image crop (SR: the ground truth the degraded crop comes from; else None)."""
     side = crop * model.scale
     h, w = min(side, image.shape[-2] // model.scale * model.scale), min(side, image.shape[-1] // model.scale * model.scale)
     top = int(torch.randint(0, image.shape[-2] - h + 1, (1,), generator=gen))
     left = int(torch.randint(0, image.shape[-1] - w + 1, (1,), generator=gen))
-    x = colour_jitter(image[None, :, top:top + h, left:left + w].float() / 255, gen, jitter)
-    if model.task == "sr" and model.scale > 1:
-        x = bicubic_downscale(x, model.scale)
-    return x[:, : model.in_channels]
+    hr = colour_jitter(image[None, :, top:top + h, left:left + w].float() / 255, gen, jitter)
+    sr = model.task == "sr" and model.scale > 1
+    x = (bicubic_downscale(hr, model.scale) if sr else hr)[:, : model.in_channels]
+    return (x, hr if sr else None) if with_target else x
 
 
 def nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
@@ -184,7 +189,8 @@ class Settings:
     rank_weight: float
     jitter: float
     hidden: int
-    last_kernel: int = 3
+    last_kernel: int = 1
+    error_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -200,8 +206,9 @@ def teacher_samples(model: UQModel, x: torch.Tensor, s: Settings, seed: int, dev
 
 def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> float:
     """One optimisation step; at step 0 of a fresh run also the normalisation and output bias."""
-    crops = [draw_crop(model, images[int(torch.randint(0, len(images), (1,), generator=gen))], s.crop, gen, s.jitter)
-             for _ in range(s.batch)]
+    drawn = [draw_crop(model, images[int(torch.randint(0, len(images), (1,), generator=gen))], s.crop, gen, s.jitter,
+                       with_target=True) for _ in range(s.batch)]
+    crops = [c for c, _ in drawn]
     h, w = min(c.shape[-2] for c in crops), min(c.shape[-1] for c in crops)  # small images give small crops
     x = torch.cat([c[..., :h, :w] for c in crops]).to(device)
     module = model.module_on(device)
@@ -219,6 +226,10 @@ def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> fl
     loss = nll(logvar, dev, s.loss)
     if s.rank_weight > 0:
         loss = loss + s.rank_weight * rank_loss(logvar, dev, gen)
+    if s.error_weight > 0 and drawn[0][1] is not None:
+        k = model.scale
+        residual = torch.cat([t[..., : h * k, : w * k] for _, t in drawn]).to(device) - mu
+        loss = loss + s.error_weight * rank_loss(logvar, residual[:, None], gen)
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
@@ -253,9 +264,10 @@ def distill(
     seed: int = 0,
     loss: str = "gaussian",
     rank_weight: float = 0.0,
+    error_weight: float = 0.0,
     jitter: float = 0.2,
     hidden: int = 16,
-    last_kernel: int = 3,
+    last_kernel: int = 1,
     ckpt: str | Path | None = None,
     ckpt_every: int = 0,
     resume: bool = False,
@@ -284,7 +296,7 @@ def distill(
     lay, st = method_setting(model, t["method"], layer or t.get("layer"), t.get("strength") if strength is None else strength)
     s = Settings(t["method"], lay, st, int(samples or t.get("samples") or 8), tuple(features or default_feature_layers(model)),
                  int(steps), int(crop), int(batch), float(lr), int(seed), loss, float(rank_weight), float(jitter), int(hidden),
-                 int(last_kernel))
+                 int(last_kernel), float(error_weight))
     _check_settings(model, s)
     names, imgs = training_images(images)
     gen = seeded_generator(s.seed)
