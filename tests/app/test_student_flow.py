@@ -17,10 +17,18 @@ pytestmark = [
 
 
 def set_number(page, label: str, value: int) -> None:
+    """Type a number and commit it; typed again if a rerun that was still under way when it was
+    typed put the old value back (a busy server can start a rerun later than settle waits)."""
     box = page.get_by_role("spinbutton", name=label)
-    box.fill(str(value))
-    box.press("Enter")
-    settle(page)
+    for _ in range(3):
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        page.wait_for_timeout(600)
+        settle(page)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"{label} did not keep {value}")
 
 
 def alerts(page) -> list[str]:
@@ -41,7 +49,8 @@ def test_models_train_stop_train_then_explore_student(server, browser, tmp_path)
     set_number(page, "Samples", 2)
     set_number(page, "Crop (input pixels)", 16)
     set_number(page, "Steps", 5000)
-    assert "--samples 2 --steps 5000 --crop 16" in page.locator("[data-testid='stCode']").inner_text()
+    page.locator("[data-testid='stCode']").filter(has_text="--samples 2 --steps 5000 --crop 16").wait_for(
+        timeout=PANEL_TIMEOUT_MS)
 
     page.get_by_role("button", name="Train head").click()  # a long run, stopped after a step or two
     page.get_by_text("s a step, about").wait_for(timeout=PANEL_TIMEOUT_MS)
