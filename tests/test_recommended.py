@@ -1,0 +1,29 @@
+"""The bundled cards' recommended settings are what scripts/write_recommended.py derives from the
+committed sweeps (docs/results_sweeps.csv): the script runs, and the cards are not stale."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("write_recommended", ROOT / "scripts" / "write_recommended.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cards_carry_the_settings_the_sweeps_recommend():
+    script = load_script()
+    rows = script.read_rows(ROOT / "docs" / "results_sweeps.csv")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    assert {"srresnet", "srgan", "fcrn"} <= set(models)
+    for model in models:
+        expected = script.best_setting([r for r in rows if r["model"] == model], 0.05)
+        card = json.loads((ROOT / "assets" / "models" / f"{model}.json").read_text())["recommended"]
+        for field in ("method", "layer", "strength", "samples"):
+            assert card[field] == expected[field], (model, field, card[field], expected[field])
