@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, PANEL_TIMEOUT_MS, browser, server, wait_for_panels  # noqa: F401
 
@@ -37,6 +38,18 @@ def open_app(browser, url: str):
 def combo(page, label: str) -> str:
     """The value a selectbox shows."""
     return page.get_by_role("combobox", name=label).input_value()
+
+
+def shows(page, label: str, value: str, timeout_ms: int = 30_000) -> bool:
+    """True once the selectbox shows ``value`` (waits for a rerun still under way on a busy
+    machine); False if it still shows something else after ``timeout_ms``."""
+    box = page.get_by_role("combobox", name=label)
+    try:
+        page.wait_for_function("([el, v]) => el.value === v", arg=[box.element_handle(), value],
+                               timeout=timeout_ms, polling=100)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def choose(page, label: str, option: str) -> None:
@@ -72,12 +85,12 @@ def test_model_and_task_survive_page_changes(server, browser):
     choose(page, "Model", "srgan")
     for link in ("Tolerability", "Compare", "Explore"):
         go(page, link)
-        assert combo(page, "Model") == "srgan", f"the model was lost on the way to {link}"
+        assert shows(page, "Model", "srgan"), f"the model was lost on the way to {link}: {combo(page, 'Model')}"
     page.get_by_text("Depth", exact=True).click()
     settle(page)
-    assert combo(page, "Model") == "fcrn"
+    assert shows(page, "Model", "fcrn"), combo(page, "Model")
     go(page, "Compare")
-    assert page.get_by_label("Depth").is_checked() and combo(page, "Model") == "fcrn"
+    assert shows(page, "Model", "fcrn") and page.get_by_label("Depth").is_checked(), combo(page, "Model")
     page.close()
 
 
@@ -96,7 +109,7 @@ def test_model_loaded_on_models_page_is_selected_on_explore(server, browser):
     settle(page)
     go(page, "Explore")
     wait_for_panels(page)
-    assert combo(page, "Model") == "my-upscaler"
+    assert shows(page, "Model", "my-upscaler"), combo(page, "Model")
     page.close()
 
 
@@ -121,7 +134,7 @@ def test_tolerability_hand_off_to_explore(server, browser):
     wait_for_panels(page)
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "handoff_explore.png"), full_page=True)
-    assert combo(page, "Model") == "srgan" and combo(page, "Method") == "noise"
+    assert shows(page, "Model", "srgan") and shows(page, "Method", "noise"), (combo(page, "Model"), combo(page, "Method"))
     assert combo(page, "Layer").startswith("body.5 ")
     computed = metrics_json(page)["settings"]
     assert (computed["model"], computed["method"], computed["layer"]) == ("srgan", "noise", "body.5")
