@@ -21,7 +21,7 @@ The peers are not app dependencies: install them into a separate environment,
 
     python3 -m venv /work/bench-venv
     /work/bench-venv/bin/pip install -r requirements.txt -r benchmarks/requirements.txt
-    /work/bench-venv/bin/python benchmarks/bench_peers.py [--device cpu|cuda] [--repeats 3] [--threads N]
+    /work/bench-venv/bin/python benchmarks/bench_peers.py [--device cpu|cuda] [--repeats 5] [--threads N]
     /work/bench-venv/bin/python benchmarks/bench_peers.py --smoke   # tiny random networks (the CI test)
 """
 
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--samples", type=int, default=16, help="MC-dropout samples")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed runs of each side, alternating; the best counts (3 proved too few on a shared CPU)")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny random networks, 2 samples, 16x16, 1 repeat")
