@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uqcore  # noqa: E402
-from bench_sampling import load_mcdrop, load_srresnet, timed, tiny_models  # noqa: E402
+from bench_sampling import set_up, timed  # noqa: E402
 from uqcore.metrics import spearman  # noqa: E402
 
 try:
@@ -86,16 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny random networks, 2 samples, 16x16, 1 repeat")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = uqcore.sampler.resolve_device(args.device)
-    if args.smoke:
-        (model, mc), label = tiny_models(), "tiny SRResNet (smoke test)"
-        args.samples, args.size, args.repeats = 2, 16, 1
-    else:
-        (model, label), mc = load_srresnet(), load_mcdrop()
-    x = torch.rand((1, 3, args.size, args.size), generator=torch.Generator().manual_seed(0)).to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    model, mc, label, x, device, name = set_up(args)
     print(f"models: {label} / {mc.name}; input 1x3x{args.size}x{args.size}; device: {name}; "
           f"best of {args.repeats} alternating runs; ttach {_version('ttach')}, "
           f"torch-uncertainty {_version('torch-uncertainty')}")

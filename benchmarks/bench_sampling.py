@@ -64,6 +64,23 @@ def load_mcdrop() -> uqcore.UQModel:
     return uqcore.wrap(SRResNet(scale=4, dropout_p=0.1, dropout_at=3), task="sr", scale=4, name="mcdrop-random")
 
 
+def set_up(args) -> tuple:
+    """The set-up bench_sampling and bench_peers share: threads, device, the models (tiny ones with
+    ``--smoke``, which also shrinks samples, size and repeats) and the seeded input; returns
+    (model, MC-dropout model, label, x, device, device name)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = uqcore.sampler.resolve_device(args.device)
+    if args.smoke:
+        (model, mc), label = tiny_models(), "tiny SRResNet (smoke test)"
+        args.samples, args.size, args.repeats = 2, 16, 1
+    else:
+        (model, label), mc = load_srresnet(), load_mcdrop()
+    x = torch.rand((1, 3, args.size, args.size), generator=torch.Generator().manual_seed(0)).to(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    return model, mc, label, x, device, name
+
+
 def tiny_models() -> tuple[uqcore.UQModel, uqcore.UQModel]:
     """The smoke test's networks: the bundled architecture, tiny, random weights."""
     torch.manual_seed(0)
@@ -202,16 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny random network, 2 samples, 16x16, 1 repeat")
     parser.add_argument("--profile", metavar="CASE", help='profile one case instead, e.g. "noise @ upsample.5"')
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = uqcore.sampler.resolve_device(args.device)
-    if args.smoke:
-        (model, mc), label = tiny_models(), "tiny SRResNet (smoke test)"
-        args.samples, args.size, args.repeats = 2, 16, 1
-    else:
-        (model, label), mc = load_srresnet(), load_mcdrop()
-    x = torch.rand((1, 3, args.size, args.size), generator=torch.Generator().manual_seed(0)).to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    model, mc, label, x, device, name = set_up(args)
     print(f"model: {label} (MC-dropout: {mc.name}); input 1x3x{args.size}x{args.size}; {args.samples} samples; "
           f"device: {name}; best of {args.repeats} alternating runs")
     if not args.profile:

@@ -113,7 +113,20 @@ def _check_pairs(pairs: Any) -> list[tuple[Any, Any]]:
 
 
 def _pair_names(pairs: Sequence[Any]) -> list[str]:
-    return [str(p[0]) if len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
+    return [str(p[0]) if isinstance(p, (tuple, list)) and len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
+
+
+def _set_up(model: Any, pairs: Any, methods: Any, samples: Any, calibration_fraction: float, seed: int) -> tuple:
+    """What the serial and the unit paths of :func:`evaluate` both start from: (model, pair names,
+    checked pairs, method plan, sample counts, (calibration images, test images, split kind))."""
+    model = as_model(model)
+    names = _pair_names(pairs)
+    pairs = _check_pairs(pairs)
+    plan = method_plan(model, methods)
+    sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
+    if not sample_counts:
+        raise InputError("give at least one sample count")
+    return model, names, pairs, plan, sample_counts, split_images(len(pairs), calibration_fraction, seed)
 
 
 def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, sample_counts: list) -> set:
@@ -189,14 +202,8 @@ def evaluate(
                                progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
                                store=store, resume=resume, reliability_target=reliability_target,
                                max_samples=max_samples, calibration=calibration, on_image=on_image)
-    model = as_model(model)
-    names = _pair_names(pairs)
-    pairs = _check_pairs(pairs)
-    plan = method_plan(model, methods)
-    sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
-    if not sample_counts:
-        raise InputError("give at least one sample count")
-    cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
+    model, names, pairs, plan, sample_counts, (cal, test, cal_kind) = _set_up(model, pairs, methods, samples,
+                                                                             calibration_fraction, seed)
     targets = [prepare_target(model.task, t) for _, t in pairs]
     settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
     if isinstance(calibration, (str, Path)):
@@ -428,14 +435,8 @@ def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: A
     """:func:`evaluate` through :func:`uqcore.distributed.run_job`: the same set-up, the units
     run here or on Ray workers, then the same summary (and ``on_image`` rows, in the serial
     loop's order) from the per-image scores in image order."""
-    model = as_model(model)
-    names = [str(p[0]) if isinstance(p, (tuple, list)) and len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
-    pairs = _check_pairs(pairs)
-    plan = method_plan(model, methods)
-    sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
-    if not sample_counts:
-        raise InputError("give at least one sample count")
-    cal, test, cal_kind = split_images(len(pairs), calibration_fraction, seed)
+    model, names, pairs, plan, sample_counts, (cal, test, cal_kind) = _set_up(model, pairs, methods, samples,
+                                                                             calibration_fraction, seed)
     targets = [None if isinstance(x, InputError) else prepare_target(model.task, t) for x, t in pairs]
     settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
     if isinstance(calibration, (str, Path)):
