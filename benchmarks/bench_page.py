@@ -64,11 +64,11 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
             (_, explore), (_, floor) = servers
-            visit(browser, explore, 2)  # warm-up: model load and the default view's sampling
+            visit(browser, explore, 1)  # warm-up: model load and the default view's sampling
             visit(browser, floor, 1)
             times: dict[str, list[float]] = {"explore": [], "floor": []}
             for _ in range(args.visits):
-                times["explore"].append(visit(browser, explore, 2))
+                times["explore"].append(visit(browser, explore, 1))
                 times["floor"].append(visit(browser, floor, 1))
             browser.close()
     finally:

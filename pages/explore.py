@@ -3,6 +3,8 @@ sparsification curve side by side, drawn live while the samples come in."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -16,6 +18,7 @@ from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RATES = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]
+METRIC_WIDTH = 140  # pixels per metrics cell
 UNINFORMATIVE_CORR = 0.05  # at or below this pixel correlation the map does not track the error
 DISPLAY = state.page_store("explore_display", dict(colormap="viridis", log_variance=False, shared_scale=False))
 
@@ -70,6 +73,8 @@ def draw_controls() -> None:
 
 
 def draw_inputs_and_controls(chosen) -> None:
+    """The sidebar, the input widgets and the controls: every run draws them once, after a stored
+    result or before a computation."""
     with input_box:
         input_widgets(model)
         if chosen is not None:
@@ -114,8 +119,10 @@ def compute(report, progress):
     return est, analyse(model, est, prepared.target)
 
 
-def draw_result(est, result) -> None:
-    """Warning (if the map does not track the error), panels, curve, metrics, downloads."""
+def draw_result(est, result, final: bool = True) -> None:
+    """Warning (if the map does not track the error), panels with the curve, metrics, downloads.
+    ``final``: the stored result for ``key`` (not a stopped run's partial one), so its panels
+    figure is kept with it for the next run or visitor."""
     v = result.values
     corr, aurg = v.get("corr_pixel"), v.get("aurg_pixel")
     if result.curve is not None and (corr <= UNINFORMATIVE_CORR or aurg < 0):
@@ -132,26 +139,28 @@ def draw_result(est, result) -> None:
         view, refused = None, str(exc)
     if refused:
         draw_refusal(refused)
-    panels = plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input, truth=truth,
-                                 colormap=display["colormap"], log_variance=display["log_variance"],
-                                 shared_scale=display["shared_scale"], depth=depth,
-                                 interval_width=None if view is None else view.width,
-                                 outside=None if view is None else view.outside,
-                                 level=None if view is None else view.calibration.level)
+
+    def build_panels():
+        return plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input,
+                                   truth=truth, colormap=display["colormap"], log_variance=display["log_variance"],
+                                   shared_scale=display["shared_scale"], depth=depth,
+                                   interval_width=None if view is None else view.width,
+                                   outside=None if view is None else view.outside,
+                                   level=None if view is None else view.calibration.level, curve=result.curve)
+
+    if final and view is None:  # encoding the pictures is most of a later run's server time
+        panels = glue.cached_result(glue.digest("panels", key, sorted(display.items())), build_panels, shared=shared,
+                                    store_name=glue.FIGURES)
+    else:
+        panels = build_panels()
     st.plotly_chart(panels, width="stretch", key="panels")
     if view is not None:
         draw_interval_note(view)
-    curve_col, metrics_col = st.columns([1, 2.2], vertical_alignment="center")
-    figures = [panels]
-    if result.curve is not None:
-        figures.append(plots.sparsification_figure(result.curve))
-        curve_col.plotly_chart(figures[-1], width="stretch", key="curve")
-    else:
-        curve_col.info(prepared.note)
-    with metrics_col:
-        draw_metrics(est, result, view)
-        draw_reliability(est)
-    draw_downloads(est, result, figures, view)
+    if result.curve is None:
+        st.info(prepared.note)
+    draw_metrics(est, result, view)
+    draw_reliability(est)
+    draw_downloads(est, result, [panels], view)
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -194,7 +203,7 @@ def interval_cells(view) -> list[tuple[str, ...]]:
     return cells
 
 
-def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
+def draw_metrics(est, result, view=None) -> None:
     v = result.values
     if result.curve is not None:
         cells = [(f"AUSE {lv}", fmt(v.get(f"ause_{lv}"))) for lv in ("pixel", "patch", "block")]
@@ -209,9 +218,9 @@ def draw_metrics(est, result, view=None, per_row: int = 4) -> None:
     cells += [("time", f"{est.seconds:.2f} s"),
               ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples) if est.samples else "0 (one pass)")]
-    for start in range(0, len(cells), per_row):
-        for col, (label, value, *tip) in zip(st.columns(per_row), cells[start : start + per_row]):
-            col.metric(label, value, help=tip[0] if tip else None)
+    with st.container(horizontal=True):  # cells wrap into rows (cheaper to draw than a grid of columns)
+        for label, value, *tip in cells:
+            st.metric(label, value, help=tip[0] if tip else None, width=METRIC_WIDTH)
     notes = ["NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half."]
     if not depth and result.curve is not None:
         notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")
@@ -243,18 +252,20 @@ def draw_downloads(est, result, figures, view=None) -> None:
     if view is not None:
         values.update(view.values)
         record["calibration"] = view.calibration.summary()
-    d1, d2, d3, d4, d5 = st.columns(5)
-    d1.download_button("Variance (16-bit PNG)", export.map_png16(result.variance), f"{stem}_variance.png", "image/png",
-                       on_click="ignore")
-    d2.download_button("Variance (.npy)", export.npy_bytes(result.variance.astype(np.float32)), f"{stem}_variance.npy",
-                       on_click="ignore")
+    row = st.container(horizontal=True)
+    # Each file is made when its button is clicked (a callable), not on every rerun: the report alone
+    # is megabytes, and eager files are fetched by the browser while the page is still drawing.
+    row.download_button("Variance (16-bit PNG)", functools.partial(export.map_png16, result.variance), f"{stem}_variance.png",
+                       "image/png", on_click="ignore")
+    row.download_button("Variance (.npy)", functools.partial(export.npy_bytes, result.variance.astype(np.float32)),
+                       f"{stem}_variance.npy", on_click="ignore")
     if result.error is not None:
-        d3.download_button("Error map (.npy)", export.npy_bytes(result.error.astype(np.float32)), f"{stem}_error.npy",
-                           on_click="ignore")
-    d4.download_button("Metrics (JSON)", export.metrics_json(values, record), f"{stem}_metrics.json",
+        row.download_button("Error map (.npy)", functools.partial(export.npy_bytes, result.error.astype(np.float32)),
+                           f"{stem}_error.npy", on_click="ignore")
+    row.download_button("Metrics (JSON)", functools.partial(export.metrics_json, values, record), f"{stem}_metrics.json",
                        "application/json", on_click="ignore")
-    report = export.html_report(f"uqcore — {stem}", record, values, figures, [prepared.note])
-    d5.download_button("HTML report", report, f"{stem}_report.html", "text/html", on_click="ignore")
+    row.download_button("HTML report", functools.partial(export.html_report, f"uqcore — {stem}", record, values, figures,
+                                              [prepared.note]), f"{stem}_report.html", "text/html", on_click="ignore")
 
 
 if done:  # a stored result: sent before the controls
@@ -265,11 +276,11 @@ else:
     draw_inputs_and_controls(chosen)
     with output_box:
         try:
-            partial = glue.stopped_partial(key)
-            if partial is not None:
-                glue.resume_button(key, f"Stopped after {partial.samples} of at most {drawn} samples: the maps and numbers "
+            stopped = glue.stopped_partial(key)
+            if stopped is not None:
+                glue.resume_button(key, f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and numbers "
                                         "below use those.")
-                draw_result(partial, analyse(model, partial, prepared.target))
+                draw_result(stopped, analyse(model, stopped, prepared.target), final=False)
             else:
                 draw_result(*glue.run_stoppable(key, compute, shared=shared, label="Sampling…"))
         except uqcore.InputError as exc:

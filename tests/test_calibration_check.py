@@ -82,10 +82,10 @@ def test_panels_with_interval_maps_add_a_linked_row():
     width, outside = 2 * np.sqrt(var), (rng.random((8, 10)) > 0.9).astype(float)
     fig = plots.panels_figure(pred, var, err, model_input=pred[:, ::2, ::2], truth=pred, interval_width=width,
                               outside=outside, level=0.9)
-    names = [t.name for t in fig.data]
-    assert names[-2:] == ["interval", "outside"]
-    np.testing.assert_allclose(fig.data[-2].z, width.astype(np.float32))
-    assert (fig.data[-1].zmin, fig.data[-1].zmax) == (0.0, 1.0)
+    heatmaps = {t.name: t for t in fig.data if t.type == "heatmap"}  # under each: its picture
+    assert [t.name for t in fig.data][-4:] == ["interval", "interval", "outside", "outside"]
+    np.testing.assert_allclose(heatmaps["interval"].z, width.astype(np.float32))  # small: full resolution
+    assert (heatmaps["outside"].zmin, heatmaps["outside"].zmax) == (0.0, 1.0)
     titles = [a.text for a in fig.layout.annotations]
     assert "interval width (90% interval)" in titles and "outside the interval (90% interval)" in titles
     assert fig.layout.xaxis8.matches == "x"  # row 3 zooms with the others

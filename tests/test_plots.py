@@ -1,30 +1,92 @@
+import base64
+import io
+
 import numpy as np
+from PIL import Image
 
 from uqcore import metrics, plots
+
+
+def decode(source: str) -> np.ndarray:
+    """A data URI's picture as RGB(A) pixels."""
+    header, data = source.split(",", 1)
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    return np.asarray(image.convert("RGBA" if "transparency" in image.info else "RGB"))
+
+
+def heatmaps(fig) -> dict:
+    return {t.name: t for t in fig.data if t.type == "heatmap"}
 
 
 def test_panels_figure_structure_and_hover():
     rng = np.random.default_rng(0)
     pred, var, err = rng.random((3, 20, 30)), rng.random((20, 30)), rng.random((20, 30))
     fig = plots.panels_figure(pred, var, err)
-    assert [t.type for t in fig.data] == ["image", "heatmap", "heatmap"]
+    # the prediction; variance and error each a picture under a transparent hover heatmap
+    assert [t.type for t in fig.data] == ["image", "image", "heatmap", "image", "heatmap"]
     assert fig.layout.xaxis2.matches == "x" and fig.layout.yaxis3.matches == "y"
-    assert np.allclose(np.asarray(fig.data[1].z), var) and np.allclose(np.asarray(fig.data[2].z), err)
-    assert "intensity²" in fig.data[1].hovertemplate and fig.data[1].colorbar.title.text == "intensity²"
-    assert fig.data[2].colorbar.title.text == "intensity"  # error in output units, variance in their square
-    assert fig.data[0].source.startswith("data:image/png;base64,")  # RGB as PNG, not raw pixels
+    maps = heatmaps(fig)
+    assert np.allclose(np.asarray(maps["variance"].z), var) and np.allclose(np.asarray(maps["error"].z), err)
+    assert maps["variance"].opacity == 0 and fig.data[1].hoverinfo == "skip"  # hover reads the heatmap
+    assert "intensity²" in maps["variance"].hovertemplate and maps["variance"].colorbar.title.text == "intensity²"
+    assert maps["error"].colorbar.title.text == "intensity"  # error in output units, variance in their square
+    assert fig.data[0].source.startswith("data:image/png;base64,")  # small RGB: PNG
+
+
+def test_colour_mapped_picture_matches_the_colour_scale():
+    """The picture's pixels are plotly's own colour scale at the value's position in the range
+    (255 steps), computed here independently with plotly.colors; NaN is transparent."""
+    from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+    z = np.linspace(0, 2, 60).reshape(6, 10)
+    z[0, 0] = np.nan
+    fig = plots.panels_figure(np.zeros((1, 6, 10)), z, None, depth=True)
+    picture = decode(fig.data[2].source)  # prediction picture, its heatmap, then the variance picture
+    hover = heatmaps(fig)["variance"]
+    assert (hover.zmin, hover.zmax) == (float(np.nanmin(z)), float(np.nanmax(z)))
+    for i, j in [(0, 1), (2, 5), (5, 9)]:
+        position = round((z[i, j] - hover.zmin) / (hover.zmax - hover.zmin) * 254) / 254
+        expected = unlabel_rgb(sample_colorscale(get_colorscale("viridis"), [position])[0])
+        assert np.abs(picture[i, j, :3].astype(int) - np.array(expected)).max() <= 1
+    assert picture[0, 0, 3] == 0 and picture[1, 1, 3] == 255
+
+
+def test_large_pictures_are_jpeg_and_hover_block_means():
+    rng = np.random.default_rng(5)
+    side = 2 * plots.HOVER_SIDE
+    pred, var = rng.random((3, side, side)), rng.random((side, side))
+    fig = plots.panels_figure(pred, var, None)
+    assert fig.data[0].source.startswith("data:image/jpeg;base64,")
+    assert np.abs(decode(fig.data[0].source) / 255 - pred.transpose(1, 2, 0)).mean() < 0.02  # quality 95
+    hover = heatmaps(fig)["variance"]
+    assert np.allclose(np.asarray(hover.z), plots.block_mean(var, 2), atol=1e-6) and hover.dx == 2
+    assert "(2×2 mean)" in hover.hovertemplate
 
 
 def test_panels_figure_with_input_and_truth_links_all_panels():
     rng = np.random.default_rng(3)
     pred, var, err = rng.random((3, 40, 60)), rng.random((40, 60)), rng.random((40, 60))
     fig = plots.panels_figure(pred, var, err, model_input=rng.random((3, 10, 15)), truth=rng.random((3, 40, 60)))
-    assert [t.name for t in fig.data] == ["input (15×10)", "prediction", "ground truth", "variance", "error"]
+    assert [t.name for t in fig.data] == ["input (15×10)", "prediction", "ground truth", "variance", "variance",
+                                          "error", "error"]
     assert fig.data[0].dx == 4 and fig.data[0].x0 == 1.5  # each input pixel covers 4×4 output pixels, centred
-    assert {fig.layout[f"xaxis{n}"].matches for n in range(2, 7)} == {"x"}
+    assert {fig.layout[f"xaxis{n}"].matches for n in range(2, 6)} == {"x"}
     depth = plots.panels_figure(pred[:1] + 1, var, err, truth=pred[:1] + 1.5, depth=True)
-    assert (depth.data[0].zmin, depth.data[0].zmax) == (depth.data[1].zmin, depth.data[1].zmax)  # one depth scale
-    assert depth.data[3].colorbar.title.text == "m"
+    maps = [t for t in depth.data if t.type == "heatmap"]
+    assert (maps[0].zmin, maps[0].zmax) == (maps[1].zmin, maps[1].zmax)  # prediction and truth: one depth scale
+    assert maps[3].colorbar.title.text == "m"
+
+
+def test_panels_figure_with_the_sparsification_curve():
+    rng = np.random.default_rng(6)
+    pred, var, err = rng.random((3, 16, 16)), rng.random((16, 16)), rng.random((16, 16))
+    curve = metrics.sparsification(err, var)
+    fig = plots.panels_figure(pred, var, err, model_input=pred[:, ::2, ::2], truth=pred, curve=curve)
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in lines][1] == "oracle" and lines[0].name == f"estimate (AUSE {curve.ause:.4f})"
+    assert fig.layout.showlegend and fig.layout.xaxis6.matches is None and fig.layout.yaxis6.scaleanchor is None
+    assert "sparsification" in [a.text for a in fig.layout.annotations]
+    assert {fig.layout[f"xaxis{n}"].matches for n in range(2, 6)} == {"x"}  # the pictures still zoom together
 
 
 def test_panels_figure_opens_large_images_zoomed_in():
@@ -38,10 +100,10 @@ def test_panels_figure_downsamples_large_images_and_options():
     rng = np.random.default_rng(1)
     fig = plots.panels_figure(rng.random((1, 700, 500)), rng.random((700, 500)) + 1e-9, None,
                               log_variance=True, depth=True)
-    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
-    assert np.asarray(fig.data[1].z).shape == (350, 250)  # 2×2 block means (longest side at most 512)
+    assert [t.type for t in fig.data] == ["image", "heatmap", "image", "heatmap"]
+    assert decode(fig.data[2].source).shape[:2] == (350, 250)  # 2×2 block means (longest side at most 512)
     assert fig.layout.meta["display_factor"] == 2
-    assert np.asarray(fig.data[1].z).max() <= 0  # log10 of values in (0, 1]
+    assert np.asarray(heatmaps(fig)["variance"].z).max() <= 0  # log10 of values in (0, 1]
 
 
 def test_block_mean_matches_reference():

@@ -140,20 +140,23 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
+RESULTS, FIGURES = "_results", "_figures"  # the stores: results, and figures drawn from them
+
+
 @st.cache_resource
-def _shared_results() -> tuple[OrderedDict, threading.Lock]:
+def _shared_store(name: str) -> tuple[OrderedDict, threading.Lock]:
     return OrderedDict(), threading.Lock()
 
 
-def lookup(key: str, *, shared: bool = False):
+def lookup(key: str, *, shared: bool = False, store_name: str = RESULTS):
     """The stored result for ``key`` (this session's LRU, then, for ``shared`` results, the
     process-wide one), or None."""
-    store: OrderedDict = st.session_state.setdefault("_results", OrderedDict())
+    store: OrderedDict = st.session_state.setdefault(store_name, OrderedDict())
     if key in store:
         store.move_to_end(key)
         return store[key]
     if shared:
-        common, lock = _shared_results()
+        common, lock = _shared_store(store_name)
         with lock:
             value = common.get(key)
         if value is not None:
@@ -162,13 +165,13 @@ def lookup(key: str, *, shared: bool = False):
     return None
 
 
-def remember(key: str, value, *, shared: bool = False) -> None:
+def remember(key: str, value, *, shared: bool = False, store_name: str = RESULTS) -> None:
     """Store a finished result. ``shared``: also process-wide, for results that involve nothing
     of any user's (a bundled model on a bundled sample), so one visitor's default view is every
     later visitor's too; uploads and own models stay per session."""
-    _keep(st.session_state.setdefault("_results", OrderedDict()), key, value, RESULT_CACHE_SIZE)
+    _keep(st.session_state.setdefault(store_name, OrderedDict()), key, value, RESULT_CACHE_SIZE)
     if shared:
-        common, lock = _shared_results()
+        common, lock = _shared_store(store_name)
         with lock:
             _keep(common, key, value, SHARED_CACHE_SIZE)
 
@@ -180,12 +183,12 @@ def _keep(store: OrderedDict, key: str, value, size: int) -> None:
         store.popitem(last=False)
 
 
-def cached_result(key: str, compute, *, shared: bool = False):
+def cached_result(key: str, compute, *, shared: bool = False, store_name: str = RESULTS):
     """Return the stored result for ``key`` or compute and store it."""
-    value = lookup(key, shared=shared)
+    value = lookup(key, shared=shared, store_name=store_name)
     if value is None:
         value = compute()
-        remember(key, value, shared=shared)
+        remember(key, value, shared=shared, store_name=store_name)
     return value
 
 

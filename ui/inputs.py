@@ -68,9 +68,8 @@ def input_widgets(model: uqcore.UQModel) -> None:
         if not files:
             st.warning("No bundled samples for this task; upload an image instead.")
             return
-        with st.container(horizontal=True):
-            for path in files[:12]:
-                st.image(glue.thumbnail(str(path)), caption=path.stem, width=72)
+        shown = files[:12]  # one image list, not an element per picture: fewer elements to draw
+        st.image([glue.thumbnail(str(p)) for p in shown], caption=[p.stem for p in shown], width=66)
         state.bound(st.selectbox, "Sample", "sample", options=[p.stem for p in files])
         return
     left, right = st.columns(2)

@@ -2,7 +2,9 @@
 
 Colour maps are perceptually uniform (viridis / magma / cividis / inferno). Image panels share
 their axes (``matches``), so zooming or panning one moves all of them, and each pixel's hover
-shows the prediction, variance and error at that pixel.
+shows the value under the cursor. Colour-mapped panels (variance, error, depth) are sent as
+PNG pictures with a transparent heatmap of block means on top for hover and colour bar: a few
+times fewer bytes than full-resolution float heatmaps, which is most of what the browser waits for.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
@@ -22,6 +25,8 @@ COLORMAPS = ("viridis", "magma", "cividis", "inferno", "plasma")
 MAX_DISPLAY_SIDE = 512  # pixels per panel side sent to the browser; metrics use full resolution
 VIEW_SIDE = 448  # larger images open zoomed into their centre at full size
 OUTSIDE_COLORS = [[0.0, "#f2f2f2"], [1.0, "#c0392b"]]  # inside light grey, outside red
+JPEG_ABOVE = 128 * 128  # RGB pictures with more pixels are sent as JPEG, smaller ones as PNG
+HOVER_SIDE = 128  # cells per side of the hover heatmap over a colour-mapped picture
 
 
 def display_factor(shape: Sequence[int], max_side: int = MAX_DISPLAY_SIDE) -> int:
@@ -59,12 +64,59 @@ def _rgb_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(np.nan_to_num(image.transpose(1, 2, 0)), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _png_source(rgb: np.ndarray) -> str:
-    """[3, H, W] RGB in [0, 1] -> a PNG data URI: a few times smaller than the raw pixels in the
-    figure's JSON, which is most of what the browser waits for."""
+def _data_uri(image: Image.Image, fmt: str, **options) -> str:
     buffer = io.BytesIO()
-    Image.fromarray(_rgb_uint8(rgb)).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    image.save(buffer, format=fmt, **options)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _picture_source(rgb: np.ndarray) -> str:
+    """[3, H, W] RGB in [0, 1] -> a data URI: PNG up to ``JPEG_ABOVE`` pixels (a model input, shown
+    enlarged), else JPEG at quality 95 without chroma subsampling (about one grey level of mean
+    difference, a fifth of the PNG's bytes: the figure's size is most of what the browser waits for)."""
+    image = Image.fromarray(_rgb_uint8(rgb))
+    if rgb.shape[-1] * rgb.shape[-2] <= JPEG_ABOVE:
+        return _data_uri(image, "PNG", compress_level=1)
+    return _data_uri(image, "JPEG", quality=95, subsampling=0)
+
+
+def _lut(colorscale, steps: int) -> np.ndarray:
+    """A plotly colour scale (name or [[position, colour], ...]) sampled at ``steps`` evenly spaced
+    positions: [steps, 3] uint8."""
+    scale = pc.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    scale = [[pos, pc.convert_colors_to_same_type(colour, "rgb")[0][0]] for pos, colour in scale]
+    return np.array([pc.unlabel_rgb(c) for c in pc.sample_colorscale(scale, np.linspace(0, 1, steps))], np.uint8)
+
+
+def _colour_source(z: np.ndarray, colorscale, zmin: float, zmax: float) -> str:
+    """[H, W] values coloured on [zmin, zmax] (plotly's colour scale in 255 steps) as a palette PNG
+    data URI (lossless for those steps, a byte per pixel); NaN is transparent."""
+    finite = np.isfinite(z)
+    scaled = (np.where(finite, z, zmin) - zmin) / max(zmax - zmin, 1e-30)
+    codes = np.where(finite, np.clip(scaled * 254 + 0.5, 0, 254), 255).astype(np.uint8)
+    palette = np.concatenate([_lut(colorscale, 255), np.zeros((1, 3), np.uint8)])  # code 255: NaN
+    image = Image.frombytes("P", codes.shape[::-1], codes.tobytes())
+    image.putpalette(palette.ravel().tolist())
+    return _data_uri(image, "PNG", compress_level=1, **({} if finite.all() else {"transparency": 255}))
+
+
+def _colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: str, name: str,
+                  zmin: float | None = None, zmax: float | None = None, colorbar: bool = True,
+                  value: str = "%{z:.4g}") -> list:
+    """A colour-mapped map: the full-resolution picture and, on top, an invisible heatmap of
+    block means that gives the hover value and the colour bar (same colour scale and range)."""
+    z = np.asarray(z, dtype=np.float64)
+    finite = z[np.isfinite(z)]
+    lo = float(finite.min()) if zmin is None and finite.size else 0.0 if zmin is None else zmin
+    hi = float(finite.max()) if zmax is None and finite.size else 1.0 if zmax is None else zmax
+    k = display_factor(z.shape, HOVER_SIDE)
+    mean = f" ({k}×{k} mean)" if k > 1 else ""
+    picture = go.Image(source=_colour_source(z, colorscale, lo, hi), **_grid(step), name=name, hoverinfo="skip")
+    hover = go.Heatmap(z=block_mean(z, k).astype(np.float32), colorscale=colorscale, zmin=lo, zmax=hi, opacity=0,
+                       name=name, showscale=colorbar, colorbar=dict(title=dict(text=unit, side="top")),
+                       **_grid(step * k), hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>{value} {unit}{mean}"
+                                                        "<extra></extra>")
+    return [picture, hover]
 
 
 @dataclass(frozen=True)
@@ -96,8 +148,10 @@ def panels_figure(
     interval_width: np.ndarray | None = None,
     outside: np.ndarray | None = None,
     level: float | None = None,
+    curve=None,
 ) -> go.Figure:
-    """The image panels of one estimate, axes linked (zoom or pan one, all follow).
+    """The image panels of one estimate, axes linked (zoom or pan one, all follow), and its
+    sparsification curve.
 
     Without ``model_input`` / ``truth``: one row, prediction | variance | error (if given).
     With them: the input and the ground truth join the prediction on a first row and the
@@ -110,7 +164,9 @@ def panels_figure(
     into their centre at full size (double-click to see all) instead of shrinking.
     interval_width / outside (a calibration's maps at ``level``, same grid as the prediction):
     a further row with the interval width (output units) and the fraction of the pixel's
-    channels outside the interval (NaN: no valid ground truth).
+    channels outside the interval (NaN: no valid ground truth). curve (``metrics.sparsification``'s
+    result, with ground truth): a panel beside the maps with its own axes, AUSE and AURG in the
+    legend (one figure rather than two: the browser draws one chart faster than two).
     """
     factor = display_factor(prediction.shape, max_side)
     units = Units("m" if depth else "intensity")
@@ -119,34 +175,47 @@ def panels_figure(
     images = _image_panels(pred, truth, model_input, prediction.shape[-1], factor, units, depth)
     maps = _map_panels(block_mean(variance, factor), None if error is None else block_mean(error, factor), factor,
                        units, colormap, log_variance, shared_scale)
+    if curve is not None:
+        maps.append(("sparsification", _curve_traces(curve)))
     rows = [images, maps] if model_input is not None or truth is not None else [images + maps]
     if interval_width is not None:
         rows.append(_interval_panels(block_mean(interval_width, factor),
                                      None if outside is None else block_mean(outside, factor), factor, units,
                                      colormap, level))
     cols = max(len(r) for r in rows)
-    titles = [t for r in rows for t, _ in r + [("", None)] * (cols - len(r))]
+    titles = [t for r in rows for t, _ in r + [("", [])] * (cols - len(r))]
     fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.075,
                         vertical_spacing=0.08)
+    pictures, curve_at = [], None  # subplot numbers of the image panels and of the curve (own axes)
     for i, row in enumerate(rows, start=1):
-        for j, (_, trace) in enumerate(row, start=1):
-            fig.add_trace(trace, row=i, col=j)
-            _place_colorbar(fig, fig.data[-1], i, j)
+        for j, (_, traces) in enumerate(row, start=1):
+            for trace in traces:
+                fig.add_trace(trace, row=i, col=j)
+                _place_colorbar(fig, fig.data[-1], i, j)
+            if isinstance(traces[0], go.Scatter):
+                _style_curve_axes(fig, i, j)
+                curve_at = (i - 1) * cols + j
+            else:
+                pictures.append((i - 1) * cols + j)
     height, width = (side * factor for side in pred.shape[-2:])
     view = _initial_view(width, height, view_side)
-    _link_axes(fig, len(rows) * cols, view)
+    _link_axes(fig, pictures, view)
     notes = [f"display: {factor}×{factor} block means"] if factor > 1 else []
     if view:
         notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width}×{height} image")
     fig.update_layout(height=panel_height * len(rows) + 40, margin=dict(l=5, r=5, t=30, b=40 if notes else 10),
-                      dragmode="zoom", meta={"display_factor": factor}, showlegend=False)
+                      dragmode="zoom", meta={"display_factor": factor}, showlegend=curve is not None,
+                      legend=dict(font=dict(size=10), bgcolor="rgba(255,255,255,0.7)"))
+    if curve_at is not None:  # inside the curve's panel, top right, where the estimate has fallen away
+        x1, y1 = fig.layout[f"xaxis{_suffix(curve_at)}"].domain[1], fig.layout[f"yaxis{_suffix(curve_at)}"].domain[1]
+        fig.update_layout(legend=dict(x=x1, xanchor="right", y=y1, yanchor="top"))
     if notes:  # below the panels, where it cannot collide with the titles
         fig.add_annotation(text=" · ".join(notes), showarrow=False, x=0, xanchor="left", y=0, xref="paper",
                            yref="paper", yanchor="top", yshift=-12, font=dict(size=11, color="grey"))
     return fig
 
 
-Panel = tuple[str, "go.Image | go.Heatmap"]  # (subplot title, trace)
+Panel = tuple[str, list]  # (subplot title, its traces: a picture, and a hover heatmap over colour maps)
 
 
 def _image_panels(pred: np.ndarray, truth: np.ndarray | None, model_input: np.ndarray | None, out_width: int,
@@ -161,12 +230,11 @@ def _image_panels(pred: np.ndarray, truth: np.ndarray | None, model_input: np.nd
 
     def picture(title: str, image: np.ndarray, step: float, colorbar: bool, rgb: bool) -> Panel:
         if rgb and image.shape[0] == 3:
-            return title, go.Image(source=_png_source(image), **_grid(step), name=title,
-                                   hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")
-        z = (image[0] if image.shape[0] == 1 else image.mean(0)).astype(np.float32)
-        return title, go.Heatmap(z=z, colorscale="magma", name=title, showscale=colorbar, **depth_range,
-                                 colorbar=dict(title=dict(text=units.output, side="top")), **_grid(step),
-                                 hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {units.output}<extra></extra>")
+            return title, [go.Image(source=_picture_source(image), **_grid(step), name=title,
+                                    hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")]
+        z = image[0] if image.shape[0] == 1 else image.mean(0)
+        return title, _colour_panel(title, z, step, colorscale="magma", unit=units.output, name=title,
+                                    colorbar=colorbar, **depth_range)
 
     panels = []
     if model_input is not None:  # drawn over the output's grid: one input pixel covers `step` output pixels
@@ -194,12 +262,8 @@ def _map_panels(var: np.ndarray, err: np.ndarray | None, factor: int, units: Uni
     maps = [(var_title, var, var_unit)]
     if err is not None:
         maps.append(("error |pred − target|", err, "relative" if shared_scale else units.output))
-    return [
-        (title, go.Heatmap(z=z.astype(np.float32), colorscale=colormap, name=title.split(" ")[0], **zrange,
-                           colorbar=dict(title=dict(text=unit, side="top")), **_grid(factor),
-                           hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
-        for title, z, unit in maps
-    ]
+    return [(title, _colour_panel(title, z, factor, colorscale=colormap, unit=unit, name=title.split(" ")[0], **zrange))
+            for title, z, unit in maps]
 
 
 def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int, units: Units, colormap: str,
@@ -207,28 +271,45 @@ def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int,
     """A calibration's interval width map and, with ground truth, its "outside the interval" map."""
     at = "" if level is None else f" ({level * 100:g}% interval)"
     unit = units.output
-    panels = [(f"interval width{at}", go.Heatmap(
-        z=width.astype(np.float32), colorscale=colormap, name="interval", **_grid(factor),
-        colorbar=dict(title=dict(text=unit, side="top")),
-        hovertemplate=f"interval width<br>x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))]
+    panels = [(f"interval width{at}", _colour_panel("interval width", width, factor, colorscale=colormap, unit=unit,
+                                                  name="interval"))]
     if outside is not None:
-        panels.append((f"outside the interval{at}", go.Heatmap(
-            z=outside.astype(np.float32), colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
-            colorbar=dict(title=dict(text="fraction outside", side="top")), **_grid(factor),
-            hovertemplate="outside the interval<br>x %{x}, y %{y}<br>fraction of values outside %{z:.2f}"
-                          "<extra></extra>")))
+        panels.append((f"outside the interval{at}", _colour_panel(
+            "outside the interval", outside, factor, colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
+            unit="fraction of values outside", value="%{z:.2f}")))
     return panels
 
 
-def _link_axes(fig: go.Figure, count: int, view: tuple[list[float], list[float]] | None) -> None:
-    """Every panel follows the first (zoom and pan together), pixels square, y downwards."""
-    for n in range(1, count + 1):
-        suffix = "" if n == 1 else str(n)
-        fig.layout[f"xaxis{suffix}"].update(matches=None if n == 1 else "x", showticklabels=False, constrain="domain",
-                                            **({"range": view[0]} if view else {}))
-        fig.layout[f"yaxis{suffix}"].update(matches=None if n == 1 else "y", scaleanchor=f"x{suffix}", scaleratio=1,
-                                            showticklabels=False, constrain="domain",
+def _suffix(n: int) -> str:
+    return "" if n == 1 else str(n)
+
+
+def _link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]] | None) -> None:
+    """Every image panel follows the first (zoom and pan together), pixels square, y downwards."""
+    first = _suffix(subplots[0])
+    for n in subplots:
+        suffix = _suffix(n)
+        fig.layout[f"xaxis{suffix}"].update(matches=None if suffix == first else f"x{first}", showticklabels=False,
+                                            constrain="domain", **({"range": view[0]} if view else {}))
+        fig.layout[f"yaxis{suffix}"].update(matches=None if suffix == first else f"y{first}", scaleanchor=f"x{suffix}",
+                                            scaleratio=1, showticklabels=False, constrain="domain",
                                             **({"range": view[1]} if view else {"autorange": "reversed"}))
+
+
+def _curve_traces(curve) -> list:
+    """Estimate, oracle and random sparsification curves; AUSE and AURG in their names."""
+    f = np.asarray(curve.fractions)
+    return [go.Scatter(x=f, y=curve.estimate, name=f"estimate (AUSE {curve.ause:.4f})", mode="lines"),
+            go.Scatter(x=f, y=curve.oracle, name="oracle", mode="lines", line=dict(dash="dash")),
+            go.Scatter(x=f, y=curve.random, name=f"random (AURG {curve.aurg:.4f})", mode="lines", line=dict(dash="dot"))]
+
+
+def _style_curve_axes(fig: go.Figure, row: int, col: int) -> None:
+    """The curve's own axes; its y axis on the right, clear of the error map's colour bar."""
+    fig.update_xaxes(title=dict(text="fraction removed", font=dict(size=10), standoff=4), tickfont=dict(size=9),
+                     row=row, col=col)
+    fig.update_yaxes(title=dict(text="mean error (normalised)", font=dict(size=10), standoff=4), tickfont=dict(size=9),
+                     range=[0, 1.05], side="right", automargin=True, row=row, col=col)
 
 
 def _grid(step: float) -> dict:
@@ -272,12 +353,7 @@ def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridi
 
 def sparsification_figure(curve, height: int = 400) -> go.Figure:
     """Estimate, oracle and random sparsification curves; AUSE and AURG in the legend."""
-    fig = go.Figure()
-    f = np.asarray(curve.fractions)
-    fig.add_trace(go.Scatter(x=f, y=curve.estimate, name=f"estimate (AUSE {curve.ause:.4f})", mode="lines"))
-    fig.add_trace(go.Scatter(x=f, y=curve.oracle, name="oracle", mode="lines", line=dict(dash="dash")))
-    fig.add_trace(go.Scatter(x=f, y=curve.random, name=f"random (AURG {curve.aurg:.4f})", mode="lines",
-                             line=dict(dash="dot")))
+    fig = go.Figure(_curve_traces(curve))
     fig.update_layout(
         title="sparsification", height=height, margin=dict(l=5, r=5, t=40, b=5),
         xaxis_title="fraction removed", yaxis_title="mean error (normalised)",

@@ -73,11 +73,11 @@ def browser():
 
 
 def wait_for_panels(page) -> None:
-    """The panels figure (3 image subplots) and the sparsification figure are drawn."""
+    """The panels figure (the image panels and the sparsification curve, one chart) is drawn."""
     page.wait_for_function(
         """() => {
             const plots = document.querySelectorAll('.js-plotly-plot');
-            if (plots.length < 2) return false;
+            if (plots.length < 1) return false;
             const titles = Array.from(document.querySelectorAll('.js-plotly-plot .annotation-text, .js-plotly-plot .gtitle'))
                 .map(e => e.textContent);
             return ['prediction', 'variance', 'error', 'sparsification'].every(t => titles.some(x => x.startsWith(t)));
@@ -145,6 +145,6 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     wait_for_panels(page)
     page.screenshot(path=str(ARTIFACTS / "explore_upload.png"), full_page=True)
     subplot_count = page.locator(".js-plotly-plot").first.locator(".cartesianlayer .subplot").count()
-    assert subplot_count == 5  # input, prediction, ground truth, variance, error
+    assert subplot_count == 6  # input, prediction, ground truth, variance, error, sparsification
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()

@@ -12,6 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import uqcore
+from uqcore import plots
 from tests.app.test_pages import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, png_bytes, trace
 
 CAL_TAB = "Calibrated error bars"
@@ -68,8 +69,13 @@ def test_fit_on_compare_then_interval_maps_and_coverage_on_explore():
     titles = [a["text"] for a in panels["layout"]["annotations"]]
     assert "interval width (90% interval)" in titles and "outside the interval (90% interval)" in titles
     width, outside, variance = (arr(trace(panels, n)["z"]) for n in ("interval", "outside", "variance"))
-    # conformal: width = 2·q·sqrt(v + eps) per pixel
-    np.testing.assert_allclose(width, 2 * cal.fitted["q"] * np.sqrt(variance.astype(np.float64) + cal.eps), rtol=1e-3)
+    # conformal: width = 2·q·sqrt(v + eps) per pixel; the hover heatmaps hold k×k block means of the
+    # full-resolution maps of the result on display (the last one used in this session)
+    _, result = list(at.session_state["_results"].values())[-1]
+    k = -(-result.variance.shape[-1] // variance.shape[-1])
+    np.testing.assert_allclose(variance, plots.block_mean(result.variance, k), rtol=1e-5)
+    expected = plots.block_mean(2 * cal.fitted["q"] * np.sqrt(result.variance.astype(np.float64) + cal.eps), k)
+    np.testing.assert_allclose(width, expected, rtol=1e-3)
     values = metrics(at)
     coverage_shown = float(values["Coverage (90%)"].rstrip("%")) / 100
     assert 1 - outside.mean() == pytest.approx(coverage_shown, abs=1e-3)  # the map and the number agree

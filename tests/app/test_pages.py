@@ -43,8 +43,17 @@ def arr(value) -> np.ndarray:
 
 
 def trace(chart: dict, name: str) -> dict:
-    """The panels figure's trace called ``name`` (input, prediction, ground, variance, error)."""
-    return next(t for t in chart["data"] if t.get("name", "").split(" ")[0] == name)
+    """The panels figure's trace called ``name`` (input, prediction, ground, variance, error); for
+    a colour-mapped panel (a picture under a hover heatmap of the same name) the heatmap, which
+    holds the values."""
+    found = [t for t in chart["data"] if t.get("name", "").split(" ")[0] == name]
+    return next((t for t in found if "z" in t), found[0])
+
+
+def shows_curve(at: AppTest) -> bool:
+    """One chart: the image panels with the sparsification curve (its three lines last)."""
+    (panels,) = charts(at)
+    return [t["type"] for t in panels["data"]][-3:] == ["scatter"] * 3
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -75,15 +84,18 @@ def test_every_page_renders(page, task, model):
 def test_explore_default_shows_four_panels():
     at = app()
     assert_clean(at)
-    panels, curve = charts(at)
-    assert [t["type"] for t in panels["data"]] == ["image", "image", "image", "heatmap", "heatmap"]
-    titles = [a["text"] for a in panels["layout"]["annotations"]][:5]
+    (panels,) = charts(at)  # one figure: the image panels and the sparsification curve
+    # input, prediction, truth: pictures; variance, error: a picture under a hover heatmap; the curve
+    assert [t["type"] for t in panels["data"]] == ["image"] * 3 + ["image", "heatmap"] * 2 + ["scatter"] * 3
+    titles = [a["text"] for a in panels["layout"]["annotations"]][:6]
     assert titles[0].startswith("input (") and titles[1:] == ["prediction", "ground truth", "variance",
-                                                              "error |pred − target|"]
+                                                              "error |pred − target|", "sparsification"]
     assert {panels["layout"][f"xaxis{n}"]["matches"] for n in range(2, 6)} == {"x"}  # zoom and pan together
-    names = [t["name"] for t in curve["data"]]
+    assert "matches" not in panels["layout"]["xaxis6"]  # the curve has its own axes
+    curve = panels["data"][-3:]
+    names = [t["name"] for t in curve]
     assert names[0].startswith("estimate (AUSE") and names[1] == "oracle" and names[2].startswith("random (AURG")
-    assert len(arr(curve["data"][0]["y"])) == 50 and arr(curve["data"][0]["y"])[0] == pytest.approx(1.0)
+    assert len(arr(curve[0]["y"])) == 50 and arr(curve[0]["y"])[0] == pytest.approx(1.0)
     values = metrics(at)
     assert values["samples"] == "8" and float(values["Corr pixel"]) <= 1.0
     assert {"AUSE pixel", "AUSE patch", "AUSE block", "NLL", "NLL σ-scaled", "PSNR (Y) dB", "SSIM (Y)"} <= set(values)
@@ -125,7 +137,7 @@ def test_explore_baselines(model, method):
     assert method in at.selectbox(key="method").options
     at.selectbox(key="method").set_value(method).run()
     assert_clean(at)
-    assert len(charts(at)) == 2
+    assert shows_curve(at)
     assert metrics(at)["samples"] == {"mc_dropout": "8", "ensemble": "2", "llm": "0 (one pass)"}[method]
 
 
@@ -135,7 +147,7 @@ def test_explore_upload_lr_only_has_no_error_panel():
     at.file_uploader(key="up_lr").upload("lr.png", png_bytes(24, 20), "image/png").run()
     assert_clean(at)
     (panels,) = charts(at)
-    assert [t["type"] for t in panels["data"]] == ["image", "image", "heatmap"]  # input, prediction, variance
+    assert [t["type"] for t in panels["data"]] == ["image", "image", "image", "heatmap"]  # input, prediction, variance
     assert any("no ground truth" in i.value for i in at.info)
     assert "mean variance" in metrics(at)
 
@@ -145,7 +157,7 @@ def test_explore_upload_hr_makes_lr_and_pair_checks_size():
     at.radio(key="source").set_value("upload").run()
     at.file_uploader(key="up_hr").upload("hr.png", png_bytes(66, 81), "image/png").run()
     assert_clean(at)
-    assert len(charts(at)) == 2
+    assert shows_curve(at)
     assert "cropped from 66×81 to 64×80" in " ".join(c.value for c in at.caption)
     at.file_uploader(key="up_lr").upload("lr.png", png_bytes(10, 10), "image/png").run()
     assert not at.exception
@@ -169,9 +181,11 @@ def test_explore_depth_upload_with_ground_truth():
     at.file_uploader(key="up_rgb").upload("room.png", png_bytes(48, 64), "image/png")
     at.file_uploader(key="up_depth").upload("room_depth.npy", depth.getvalue(), "application/octet-stream").run()
     assert_clean(at)
-    panels, _ = charts(at)
-    # RGB input, then depth prediction and ground truth, variance and error as heatmaps
-    assert [t["type"] for t in panels["data"]] == ["image", "heatmap", "heatmap", "heatmap", "heatmap"]
+    (panels,) = charts(at)
+    # RGB input, then depth prediction and ground truth, variance and error: colour-mapped pictures,
+    # each under a hover heatmap (values in metres, or metres² for the variance); the curve last
+    assert [t["type"] for t in panels["data"]] == ["image"] + ["image", "heatmap"] * 4 + ["scatter"] * 3
+    assert trace(panels, "prediction")["hovertemplate"].endswith(" m<extra></extra>")
     assert {"abs-rel", "δ<1.25"} <= set(metrics(at))
     assert metrics(at)["samples"] == "2"  # transform for depth: identity + flip
 
@@ -194,7 +208,7 @@ def test_tolerability_sweep_and_carry_to_explore():
     at.button(key="tol_carry").click().run()
     assert_clean(at)
     assert at.session_state["setting"]["method"] == "noise"
-    assert len(charts(at)) == 2  # now on the Explore page with the carried setting
+    assert shows_curve(at)  # now on the Explore page with the carried setting
 
 
 def test_compare_runs_a_small_evaluation():
@@ -239,7 +253,7 @@ def test_bundled_results_are_shared_between_sessions_uploads_are_not(monkeypatch
     second.number_input(key="seed").set_value(4242).run()  # a new session, same bundled view
     assert_clean(second)
     assert calls.count(4242) == 1, "the second session recomputed a bundled result"
-    assert len(charts(second)) == 2
+    assert len(charts(second)) == 1
     # an upload is never served from another session's result
     sample = sorted((ROOT / "assets" / "samples" / "sr").glob("*.png"))[0].read_bytes()
     before = len(calls)

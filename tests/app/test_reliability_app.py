@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_pages import app, charts
+from tests.app.test_pages import app, charts, trace
 from tests.reliability_record import record
 from pathlib import Path
 
@@ -38,14 +38,14 @@ def test_bad_and_odd_images_in_the_app(case, data, match):
     at.file_uploader(key="up_hr").upload("upload.png", data, "image/png").run()
     assert not at.exception
     if match is None:
-        assert not at.error and len(charts(at)) == 2
+        assert not at.error and len(charts(at)) == 1
     else:
         assert at.error and len(charts(at)) == 0
         assert set(at.session_state["_results"] if "_results" in at.session_state else []) == cached  # nothing broken cached
     record(AREA, f"HR upload: {case}", outcome(at))
     # the app keeps working: a good upload right after is analysed
     at.file_uploader(key="up_hr").set_value(("good.png", GOOD_PNG, "image/png")).run()
-    assert not at.exception and not at.error and len(charts(at)) == 2
+    assert not at.exception and not at.error and len(charts(at)) == 1
 
 
 def partly_invalid_depth() -> bytes:
@@ -66,7 +66,7 @@ def test_bad_depth_maps_in_the_app(case, data, match):
     at.file_uploader(key="up_depth").upload(name, data, "application/octet-stream").run()
     assert not at.exception
     if match is None:
-        assert not at.error and len(charts(at)) == 2
+        assert not at.error and len(charts(at)) == 1
     else:
         assert at.error and match in at.error[0].value
     record("Depth uploads on the Explore page (AppTest)", case, outcome(at))
@@ -106,7 +106,7 @@ def test_models_that_misbehave_in_the_app(case, module, match):
     assert not at.session_state["_results"] if "_results" in at.session_state else True  # nothing broken cached
     record("Models in the dashboard (AppTest)", f"{case}, selected on the Explore page", outcome(at))
     at.sidebar.selectbox(key="model").set_value("tiny-sr").run()  # the app keeps working
-    assert not at.exception and not at.error and len(charts(at)) == 2
+    assert not at.exception and not at.error and len(charts(at)) == 1
 
 
 def test_model_file_of_the_wrong_architecture_on_the_models_page():
@@ -156,7 +156,7 @@ def test_exif_rotated_jpeg_in_the_app():
     at.file_uploader(key="up_hr").upload("photo.jpg", jpeg(stored, exif=exif.tobytes(), quality=95),
                                                  "image/jpeg").run()
     assert not at.exception and not at.error
-    variance = next(t for t in charts(at)[0]["data"] if t.get("name") == "variance")
+    variance = trace(charts(at)[0], "variance")
     assert arr(variance["z"]).shape == (40, 24)  # the output follows the displayed (portrait) orientation
     record(AREA, "EXIF-rotated JPEG (stored 40×24 landscape, orientation 6)",
            f"analysed in its displayed orientation: variance map {arr(variance['z']).shape[0]}×"
