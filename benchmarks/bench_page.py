@@ -3,8 +3,9 @@
 The floor is one Streamlit page showing one 256×256 plotly heatmap (benchmarks/pages/floor.py).
 Both servers run side by side; visits alternate, each in a fresh browser context (nothing
 cached in the browser), after one warm-up visit each (the Explore view's result is then shared
-between sessions, as for any later visitor). A visit ends when all of the page's charts are
-drawn. Prints the median times and their ratio (target: Explore / floor <= 1.5).
+between sessions, as for any later visitor). A visit ends when the page's chart is drawn (Explore:
+one figure, the image panels with the sparsification curve; the floor: its heatmap) and the
+script run is over. Prints the median times and their ratio (target: Explore / floor <= 1.5).
 
     .venv/bin/python benchmarks/bench_page.py [--visits 5]
 """
