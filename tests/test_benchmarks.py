@@ -32,6 +32,8 @@ def test_bench_sampling_smoke():
     assert all(float(r[-1]) < 1e-5 for r in rows)  # the engine's map is the naive loop's
     assert "(prefix)" in rows[1][1]  # the limit follows the engine's prefix reuse
     assert re.fullmatch(r"maximum engine/limit: \d+\.\d\d", out.strip().splitlines()[-1])
+    assert re.fullmatch(r"maximum engine/\(limit\+draws\): \d+\.\d\d", out.strip().splitlines()[-2])
+    assert rows[0][3] == "0.000" and len(rows[0]) == 10  # transform draws nothing; the draws column is there
 
 
 def test_bench_peers_smoke():
