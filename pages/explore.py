@@ -255,17 +255,18 @@ def draw_downloads(est, result, figures, view=None) -> None:
     row = st.container(horizontal=True)
     # Each file is made when its button is clicked (a callable), not on every rerun: the report alone
     # is megabytes, and eager files are fetched by the browser while the page is still drawing.
-    row.download_button("Variance (16-bit PNG)", functools.partial(export.map_png16, result.variance), f"{stem}_variance.png",
-                       "image/png", on_click="ignore")
-    row.download_button("Variance (.npy)", functools.partial(export.npy_bytes, result.variance.astype(np.float32)),
-                       f"{stem}_variance.npy", on_click="ignore")
+    later = functools.partial
+    row.download_button("Variance (16-bit PNG)", later(export.map_png16, result.variance), f"{stem}_variance.png",
+                        "image/png", on_click="ignore")
+    row.download_button("Variance (.npy)", later(export.npy_bytes, result.variance.astype(np.float32)),
+                        f"{stem}_variance.npy", on_click="ignore")
     if result.error is not None:
-        row.download_button("Error map (.npy)", functools.partial(export.npy_bytes, result.error.astype(np.float32)),
-                           f"{stem}_error.npy", on_click="ignore")
-    row.download_button("Metrics (JSON)", functools.partial(export.metrics_json, values, record), f"{stem}_metrics.json",
-                       "application/json", on_click="ignore")
-    row.download_button("HTML report", functools.partial(export.html_report, f"uqcore — {stem}", record, values, figures,
-                                              [prepared.note]), f"{stem}_report.html", "text/html", on_click="ignore")
+        row.download_button("Error map (.npy)", later(export.npy_bytes, result.error.astype(np.float32)),
+                            f"{stem}_error.npy", on_click="ignore")
+    row.download_button("Metrics (JSON)", later(export.metrics_json, values, record), f"{stem}_metrics.json",
+                        "application/json", on_click="ignore")
+    row.download_button("HTML report", later(export.html_report, f"uqcore — {stem}", record, values, figures,
+                                             [prepared.note]), f"{stem}_report.html", "text/html", on_click="ignore")
 
 
 if done:  # a stored result: sent before the controls

@@ -51,6 +51,23 @@ def test_colour_mapped_picture_matches_the_colour_scale():
     assert picture[0, 0, 3] == 0 and picture[1, 1, 3] == 255
 
 
+def test_figures_carry_no_streamlit_colour_placeholders():
+    """Streamlit's plotly theme rewrites #000001-#000040 anywhere in a figure; magma starts with
+    #000004, so colour scales go out as rgb() strings (else the darkest values turned pink)."""
+    import re
+
+    import plotly.io as pio
+
+    rng = np.random.default_rng(7)
+    depth = rng.random((1, 8, 8)) + 1
+    fig = plots.panels_figure(depth, rng.random((8, 8)), rng.random((8, 8)), truth=depth + 0.1, depth=True,
+                              colormap="inferno")
+    # the traces only: the template is Streamlit's own when streamlit is imported (placeholders by design)
+    text = pio.to_json({"data": [t.to_plotly_json() for t in fig.data]}, validate=False)
+    assert "rgb(0, 0, 4)" in text and not re.search(r"#0000[0-3][0-9]\b", text)
+    assert plots.rgb_colorscale("magma")[0] == [0.0, "rgb(0, 0, 4)"]
+
+
 def test_large_pictures_are_jpeg_and_hover_block_means():
     rng = np.random.default_rng(5)
     side = 2 * plots.HOVER_SIDE

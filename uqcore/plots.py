@@ -26,6 +26,8 @@ MAX_DISPLAY_SIDE = 512  # pixels per panel side sent to the browser; metrics use
 VIEW_SIDE = 448  # larger images open zoomed into their centre at full size
 OUTSIDE_COLORS = [[0.0, "#f2f2f2"], [1.0, "#c0392b"]]  # inside light grey, outside red
 JPEG_ABOVE = 128 * 128  # RGB pictures with more pixels are sent as JPEG, smaller ones as PNG
+CURVE_COLORS = ("#0068c9", "#29b09d", "#808495")  # estimate, oracle, random (fixed: a figure's default
+# colours follow its trace count, which the picture panels before the curve would shift)
 HOVER_SIDE = 128  # cells per side of the hover heatmap over a colour-mapped picture
 
 
@@ -80,11 +82,17 @@ def _picture_source(rgb: np.ndarray) -> str:
     return _data_uri(image, "JPEG", quality=95, subsampling=0)
 
 
-def _lut(colorscale, steps: int) -> np.ndarray:
-    """A plotly colour scale (name or [[position, colour], ...]) sampled at ``steps`` evenly spaced
-    positions: [steps, 3] uint8."""
+def rgb_colorscale(colorscale) -> list:
+    """A plotly colour scale (name or [[position, colour], ...]) as [[position, "rgb(r, g, b)"], ...].
+    Figures carry this form: Streamlit's plotly theme rewrites the hex strings #000001-#000040 (its
+    colour placeholders) wherever they occur, and magma and inferno begin with #000004."""
     scale = pc.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
-    scale = [[pos, pc.convert_colors_to_same_type(colour, "rgb")[0][0]] for pos, colour in scale]
+    return [[pos, pc.convert_colors_to_same_type(colour, "rgb")[0][0]] for pos, colour in scale]
+
+
+def _lut(colorscale, steps: int) -> np.ndarray:
+    """A plotly colour scale sampled at ``steps`` evenly spaced positions: [steps, 3] uint8."""
+    scale = rgb_colorscale(colorscale)
     return np.array([pc.unlabel_rgb(c) for c in pc.sample_colorscale(scale, np.linspace(0, 1, steps))], np.uint8)
 
 
@@ -112,7 +120,8 @@ def _colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: s
     k = display_factor(z.shape, HOVER_SIDE)
     mean = f" ({k}×{k} mean)" if k > 1 else ""
     picture = go.Image(source=_colour_source(z, colorscale, lo, hi), **_grid(step), name=name, hoverinfo="skip")
-    hover = go.Heatmap(z=block_mean(z, k).astype(np.float32), colorscale=colorscale, zmin=lo, zmax=hi, opacity=0,
+    hover = go.Heatmap(z=block_mean(z, k).astype(np.float32), colorscale=rgb_colorscale(colorscale), zmin=lo, zmax=hi,
+                       opacity=0,
                        name=name, showscale=colorbar, colorbar=dict(title=dict(text=unit, side="top")),
                        **_grid(step * k), hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>{value} {unit}{mean}"
                                                         "<extra></extra>")
@@ -299,9 +308,11 @@ def _link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float],
 def _curve_traces(curve) -> list:
     """Estimate, oracle and random sparsification curves; AUSE and AURG in their names."""
     f = np.asarray(curve.fractions)
-    return [go.Scatter(x=f, y=curve.estimate, name=f"estimate (AUSE {curve.ause:.4f})", mode="lines"),
-            go.Scatter(x=f, y=curve.oracle, name="oracle", mode="lines", line=dict(dash="dash")),
-            go.Scatter(x=f, y=curve.random, name=f"random (AURG {curve.aurg:.4f})", mode="lines", line=dict(dash="dot"))]
+    return [go.Scatter(x=f, y=curve.estimate, name=f"estimate (AUSE {curve.ause:.4f})", mode="lines",
+                       line=dict(color=CURVE_COLORS[0], width=2)),
+            go.Scatter(x=f, y=curve.oracle, name="oracle", mode="lines", line=dict(color=CURVE_COLORS[1], dash="dash")),
+            go.Scatter(x=f, y=curve.random, name=f"random (AURG {curve.aurg:.4f})", mode="lines",
+                       line=dict(color=CURVE_COLORS[2], dash="dot"))]
 
 
 def _style_curve_axes(fig: go.Figure, row: int, col: int) -> None:
@@ -342,7 +353,7 @@ def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridi
     """One variance map (the live view while samples are drawn)."""
     factor = display_factor(variance.shape, max_side)
     unit = Units("m" if depth else "intensity").variance
-    fig = go.Figure(go.Heatmap(z=block_mean(variance, factor).astype(np.float32), colorscale=colormap,
+    fig = go.Figure(go.Heatmap(z=block_mean(variance, factor).astype(np.float32), colorscale=rgb_colorscale(colormap),
                                colorbar=dict(title=dict(text=unit, side="right"), thickness=10), **_grid(factor),
                                hovertemplate=f"x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, constrain="domain")
@@ -411,7 +422,7 @@ def heatmap_figure(rows: Sequence[dict], value: str = "corr_pixel", colormap: st
         v = r.get(value)
         grid[layers.index(r["layer"]), strengths.index(r["strength"])] = np.nan if v is None else v
     fig = go.Figure(go.Heatmap(
-        z=grid, x=[_strength_label(s) for s in strengths], y=layers, colorscale=colormap,
+        z=grid, x=[_strength_label(s) for s in strengths], y=layers, colorscale=rgb_colorscale(colormap),
         text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.3f}")(grid), texttemplate="%{text}",
         hovertemplate="layer %{y}<br>strength %{x}<br>" + value + " %{z:.4g}<extra></extra>",
     ))
