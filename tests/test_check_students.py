@@ -45,3 +45,22 @@ def test_write_refuses_the_validation_set(monkeypatch):
     with pytest.raises(SystemExit) as exc:
         script.main()
     assert exc.value.code == 2
+
+
+def test_ablation_rows_render_validation_and_unscored_variants():
+    from uqcore.paper.student import ablation_lines
+
+    nums = {"corr_pixel": 0.4, "corr_mean": 0.8, "ause_pixel": 0.2}
+    rows = [{"variant": "scored", "command": "cmd-a", "student": nums, "ratio": {k: 0.5 for k in nums},
+             "validation": {"student": {"corr_pixel": 0.3}, "ratio": {"corr_pixel": 1.25}}},
+            {"variant": "validation only", "command": "cmd-b",
+             "validation": {"student": {"corr_pixel": 0.2}, "ratio": {"corr_pixel": 0.75}}}]
+    lines = ablation_lines("srgan", rows)
+    header = next(line for line in lines if line.startswith("| variant"))
+    scored = next(line for line in lines if line.startswith("| scored"))
+    unscored = next(line for line in lines if line.startswith("| validation only"))
+    assert header.count("|") == scored.count("|") == unscored.count("|")
+    assert "(1.25×)" in scored and "(0.50×)" in scored and "`cmd-a`" in scored
+    assert "(0.75×)" in unscored and unscored.count("–") == 3
+    plain = ablation_lines("srgan", [{k: v for k, v in rows[0].items() if k != "validation"}])
+    assert "validation" not in "".join(plain)
