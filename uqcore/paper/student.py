@@ -56,7 +56,7 @@ def markdown_lines(models: list[str]) -> list[str]:
         L.append("| " + " | ".join(cells) + " |")
     L += [""]
     for name, card in cards.items():
-        L += _ablation_lines(name, card.get("ablations") or [])
+        L += ablation_lines(name, card.get("ablations") or [])
     return L
 
 
@@ -71,16 +71,27 @@ def _training(card: dict[str, Any]) -> str:
     return words
 
 
-def _ablation_lines(name: str, rows: list[dict[str, Any]]) -> list[str]:
+def ablation_lines(name: str, rows: list[dict[str, Any]]) -> list[str]:
     """The head's ablations recorded in its card: one row per training variant, the student's
-    numbers and their ratio to the teacher's, each with the commands that produced it."""
+    numbers and their ratio to the teacher's on the evaluation samples (``student``, ``ratio``; "–"
+    for a variant not scored there) and, for rows that have it, the pixel-correlation ratio on the
+    validation set of ``check_students.py --data heldout`` (``validation``), each with the commands
+    that produced it."""
     if not rows:
         return []
+    val = any("validation" in r for r in rows)
     L = [f"Ablations for `{name}` (same scorer and samples; each variant trained with its `distill` command, scored "
-         "with `python scripts/check_students.py --models MODEL --head HEAD`):", "",
-         "| variant | " + " | ".join(f"{label} (ratio)" for _, label, _ in BARS) + " | distill command |",
-         "|---|" + "---:|" * len(BARS) + "---|"]
+         "with `python scripts/check_students.py --models MODEL --head HEAD`"
+         + ("; validation: the same with `--data heldout`, the held-out images of `uqcore.paper.heldout`, which "
+            "chose the variant scored on the samples" if val else "") + "):", "",
+         "| variant | " + ("validation Corr pixel (ratio) | " if val else "")
+         + " | ".join(f"{label} (ratio)" for _, label, _ in BARS) + " | distill command |",
+         "|---|" + "---:|" * (len(BARS) + val) + "---|"]
     for r in rows:
-        L.append(f"| {r['variant']} | " + " | ".join(f"{fmt(r['student'][k])} ({r['ratio'][k]:.2f}×)" for k, _, _ in BARS)
-                 + f" | `{r['command']}` |")
+        cells = [r["variant"]]
+        if val:
+            v = r.get("validation")
+            cells.append(f"{fmt(v['student']['corr_pixel'])} ({v['ratio']['corr_pixel']:.2f}×)" if v else "–")
+        cells += [f"{fmt(r['student'][k])} ({r['ratio'][k]:.2f}×)" if "student" in r else "–" for k, _, _ in BARS]
+        L.append("| " + " | ".join(cells) + f" | `{r['command']}` |")
     return L + [""]

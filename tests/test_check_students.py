@@ -1,0 +1,66 @@
+"""scripts/check_students.py --data heldout: the validation set for choosing student heads is
+neither the evaluation samples nor the heads' training images, and is prepared like the samples."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("check_students", ROOT / "scripts" / "check_students.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sr_validation_set_is_disjoint_from_samples_and_training_and_prepared_like_them():
+    pytest.importorskip("skimage")
+    script = load_script()
+    names, pairs = script.heldout_pairs(SimpleNamespace(task="sr", scale=4))
+    assert len(names) == len(pairs) >= 5
+    stems = {n.split(":", 1)[1] for n in names}
+    samples = {p.stem for p in (ROOT / "assets" / "samples" / "sr").iterdir()}
+    training = set()
+    for card in (ROOT / "assets" / "models").glob("*.student.json"):
+        training |= {Path(n).stem for n in json.loads(card.read_text()).get("training", {}).get("image_names", [])}
+    assert samples and training
+    assert not stems & samples and not stems & training
+    for lr, hr in pairs:
+        assert lr.shape[0] == 1 and lr.shape[1] == 3 and hr.shape[0] == 3
+        assert hr.shape[-2:] == (lr.shape[-2] * 4, lr.shape[-1] * 4)
+        assert max(hr.shape[-2:]) <= script.HELDOUT_CROP
+
+
+def test_write_refuses_the_validation_set(monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(sys, "argv", ["check_students.py", "--models", "srgan", "--data", "heldout", "--write"])
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2
+
+
+def test_ablation_rows_render_validation_and_unscored_variants():
+    from uqcore.paper.student import ablation_lines
+
+    nums = {"corr_pixel": 0.4, "corr_mean": 0.8, "ause_pixel": 0.2}
+    rows = [{"variant": "scored", "command": "cmd-a", "student": nums, "ratio": {k: 0.5 for k in nums},
+             "validation": {"student": {"corr_pixel": 0.3}, "ratio": {"corr_pixel": 1.25}}},
+            {"variant": "validation only", "command": "cmd-b",
+             "validation": {"student": {"corr_pixel": 0.2}, "ratio": {"corr_pixel": 0.75}}}]
+    lines = ablation_lines("srgan", rows)
+    header = next(line for line in lines if line.startswith("| variant"))
+    scored = next(line for line in lines if line.startswith("| scored"))
+    unscored = next(line for line in lines if line.startswith("| validation only"))
+    assert header.count("|") == scored.count("|") == unscored.count("|")
+    assert "(1.25×)" in scored and "(0.50×)" in scored and "`cmd-a`" in scored
+    assert "(0.75×)" in unscored and unscored.count("–") == 3
+    plain = ablation_lines("srgan", [{k: v for k, v in rows[0].items() if k != "validation"}])
+    assert "validation" not in "".join(plain)
