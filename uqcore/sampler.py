@@ -64,10 +64,11 @@ LATE_LAYER_SHARE = 0.5
 # shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
 ACTIVATION_FACTOR = 16
 CHUNK_MEMORY_BYTES = 2 * 1024**3
-# On CPU, where nothing is shared between a chunk's samples (no prefix reuse: transform, ensemble
-# members), a batch only adds memory traffic once its outputs pass this many pixels: one sample per
-# pass is 15-20 % faster at 512x512 outputs (benchmarks/bench_sampling.py, transform).
-CPU_UNSHARED_CHUNK_PIXELS = 1 << 15
+# On CPU, where nothing is shared between a chunk's samples (transform), a forward pass only adds
+# memory traffic by batching once its outputs pass this many pixels: one sample per pass is
+# 15-20 % faster at 512x512 outputs (benchmarks/bench_sampling.py, transform). The chunk (what
+# the moments take at once) stays as it is.
+CPU_PASS_PIXELS = 1 << 15
 
 Progress = Callable[[int, int], None]
 
@@ -406,9 +407,6 @@ class _Run:
                 self.chunk = PREFIX_CHUNK.get(self.x.device.type, self.chunk)
         else:
             original = self.forward(self.members[0], self.x)
-            if choose_chunk and self.x.device.type == "cpu":
-                pixels = original.shape[-1] * original.shape[-2]
-                self.chunk = max(1, min(self.chunk, CPU_UNSHARED_CHUNK_PIXELS // pixels))
         if choose_chunk:
             self.chunk = _memory_bounded_chunk(self.chunk, original)
         self.plan = plan
@@ -470,10 +468,15 @@ class _Run:
                     shape = tuple(apply_transform(self.x, name).shape)
                     groups.setdefault(shape, []).append(name)
             for group in groups.values():
-                batch = torch.cat([apply_transform(self.x, n) for n in group])
-                y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last))
-                outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(group)})
+                for start in range(0, len(group), per_pass):
+                    names_in_pass = group[start : start + per_pass]
+                    batch = torch.cat([apply_transform(self.x, n) for n in names_in_pass])
+                    y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last))
+                    outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(names_in_pass)})
             return torch.cat([outs[n] for n in chunk_names])
+
+        pixels = original.shape[-1] * original.shape[-2]
+        per_pass = max(1, CPU_PASS_PIXELS // pixels) if self.x.device.type == "cpu" else len(names)
 
         return self.sample(len(names), run_chunk)
 
