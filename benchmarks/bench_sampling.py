@@ -32,6 +32,7 @@ three alike and the best run is the least disturbed one. The last line is
     python benchmarks/bench_sampling.py [--device cpu|cuda] [--samples 16] [--repeats 3] [--threads N]
     python benchmarks/bench_sampling.py --smoke     # tiny random network, 2 samples (the CI test)
     python benchmarks/bench_sampling.py --profile "noise @ upsample.5"   # where the engine's extra time goes
+    python benchmarks/bench_sampling.py --only transform --pass-pixels 1000000000   # batched passes (A/B)
 
 ``--profile CASE`` runs torch's profiler over one limit run and one engine run of that case and
 prints the operators whose time differs most (self CPU seconds, limit vs engine).
@@ -252,7 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny random network, 2 samples, 16x16, 1 repeat")
     parser.add_argument("--profile", metavar="CASE", help='profile one case instead, e.g. "noise @ upsample.5"')
+    parser.add_argument("--only", metavar="CASE", help='time this case only, e.g. "transform"')
+    parser.add_argument("--pass-pixels", type=int, default=None,
+                        help="set uqcore.sampler.CPU_PASS_PIXELS (transform batches its passes up to this many "
+                             "output pixels on CPU; a huge value batches as before)")
     args = parser.parse_args(argv)
+    if args.pass_pixels is not None:
+        uqcore.sampler.CPU_PASS_PIXELS = args.pass_pixels
     model, mc, label, x, device, name = set_up(args)
     print(f"model: {label} (MC-dropout: {mc.name}); input 1x3x{args.size}x{args.size}; {args.samples} samples; "
           f"device: {name}; best of {args.repeats} alternating runs")
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios, beyond_draws = [], []
     for case_model, method, layer, strength in cases(model, mc):
         case = method if layer is None else f"{method} @ {layer}"
-        if args.profile and case != args.profile:
+        if (args.profile or args.only) and case != (args.profile or args.only):
             continue
         module = case_model.module_on(device)
         target = perturbed_module(module, method, layer)
@@ -293,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {case} | {describe(schedule)} | {lim:.3f} | {drw:.3f} | {eng:.3f} | {eng / lim:.2f} | "
               f"{eng / (lim + drw):.2f} | {nai:.3f} | {nai / eng:.2f} | {diff:.1e} |", flush=True)
     if not ratios:
-        raise SystemExit(f"no case {args.profile!r}")
+        raise SystemExit(f"no case {args.profile or args.only!r}")
     print(f"maximum engine/(limit+draws): {max(beyond_draws):.2f}")
     print(f"maximum engine/limit: {max(ratios):.2f}")
     return 0

@@ -3,8 +3,6 @@ sparsification curve side by side, drawn live while the samples come in."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import streamlit as st
 
@@ -255,18 +253,19 @@ def draw_downloads(est, result, figures, view=None) -> None:
     row = st.container(horizontal=True)
     # Each file is made when its button is clicked (a callable), not on every rerun: the report alone
     # is megabytes, and eager files are fetched by the browser while the page is still drawing.
-    later = functools.partial
-    row.download_button("Variance (16-bit PNG)", later(export.map_png16, result.variance), f"{stem}_variance.png",
+    variance, error = result.variance, result.error
+    row.download_button("Variance (16-bit PNG)", lambda: export.map_png16(variance), f"{stem}_variance.png",
                         "image/png", on_click="ignore")
-    row.download_button("Variance (.npy)", later(export.npy_bytes, result.variance.astype(np.float32)),
+    row.download_button("Variance (.npy)", lambda: export.npy_bytes(variance.astype(np.float32)),
                         f"{stem}_variance.npy", on_click="ignore")
-    if result.error is not None:
-        row.download_button("Error map (.npy)", later(export.npy_bytes, result.error.astype(np.float32)),
+    if error is not None:
+        row.download_button("Error map (.npy)", lambda: export.npy_bytes(error.astype(np.float32)),
                             f"{stem}_error.npy", on_click="ignore")
-    row.download_button("Metrics (JSON)", later(export.metrics_json, values, record), f"{stem}_metrics.json",
+    row.download_button("Metrics (JSON)", lambda: export.metrics_json(values, record), f"{stem}_metrics.json",
                         "application/json", on_click="ignore")
-    row.download_button("HTML report", later(export.html_report, f"uqcore — {stem}", record, values, figures,
-                                             [prepared.note]), f"{stem}_report.html", "text/html", on_click="ignore")
+    row.download_button("HTML report", lambda: export.html_report(f"uqcore — {stem}", record, values, figures,
+                                                                  [prepared.note]),
+                        f"{stem}_report.html", "text/html", on_click="ignore")
 
 
 if done:  # a stored result: sent before the controls

@@ -64,7 +64,7 @@ def test_figures_carry_no_streamlit_colour_placeholders():
                               colormap="inferno")
     # the traces only: the template is Streamlit's own when streamlit is imported (placeholders by design)
     text = pio.to_json({"data": [t.to_plotly_json() for t in fig.data]}, validate=False)
-    assert "rgb(0, 0, 4)" in text and not re.search(r"#0000[0-3][0-9]\b", text)
+    assert "rgb(0, 0, 4)" in text and not re.search(r"#0000([0-3][0-9]|40)\b", text)
     assert plots.rgb_colorscale("magma")[0] == [0.0, "rgb(0, 0, 4)"]
 
 
@@ -77,7 +77,10 @@ def test_large_pictures_are_jpeg_and_hover_block_means():
     assert np.abs(decode(fig.data[0].source) / 255 - pred.transpose(1, 2, 0)).mean() < 0.02  # quality 95
     hover = heatmaps(fig)["variance"]
     assert np.allclose(np.asarray(hover.z), plots.block_mean(var, 2), atol=1e-6) and hover.dx == 2
-    assert "(2×2 mean)" in hover.hovertemplate
+    assert "(2×2 px mean)" in hover.hovertemplate
+    # a display factor too: the hover cells are 2 display pixels = 4 output pixels, said in output pixels
+    big = plots.panels_figure(rng.random((1, 4 * plots.HOVER_SIDE + 2, 6)), rng.random((4 * plots.HOVER_SIDE + 2, 6)))
+    assert heatmaps(big)["variance"].dx == 6 and "(6×6 px mean)" in heatmaps(big)["variance"].hovertemplate
 
 
 def test_panels_figure_with_input_and_truth_links_all_panels():
@@ -104,13 +107,17 @@ def test_panels_figure_with_the_sparsification_curve():
     assert fig.layout.showlegend and fig.layout.xaxis6.matches is None and fig.layout.yaxis6.scaleanchor is None
     assert "sparsification" in [a.text for a in fig.layout.annotations]
     assert {fig.layout[f"xaxis{n}"].matches for n in range(2, 6)} == {"x"}  # the pictures still zoom together
+    assert "AURG" in lines[2].name and fig.layout.xaxis6.visible is None  # the curve's axes are shown
+    no_curve = plots.panels_figure(pred, var, err, model_input=pred[:, ::2, ::2], truth=pred)
+    assert no_curve.layout.xaxis6.visible is False and no_curve.layout.yaxis6.visible is False  # an empty cell
 
 
 def test_panels_figure_opens_large_images_zoomed_in():
     rng = np.random.default_rng(4)
     fig = plots.panels_figure(rng.random((3, 500, 480)), rng.random((500, 480)), None, view_side=200)
     assert list(fig.layout.xaxis.range) == [139.5, 339.5] and list(fig.layout.yaxis.range) == [349.5, 149.5]
-    assert plots.panels_figure(rng.random((3, 50, 50)), rng.random((50, 50))).layout.xaxis.range is None
+    small = plots.panels_figure(rng.random((3, 50, 40)), rng.random((50, 40))).layout
+    assert list(small.xaxis.range) == [-0.5, 39.5] and list(small.yaxis.range) == [49.5, -0.5]  # the whole image
 
 
 def test_panels_figure_downsamples_large_images_and_options():
@@ -130,12 +137,7 @@ def test_block_mean_matches_reference():
     assert out[0, 0] == np.mean([0, 1, 5, 6]) and out[1, 2] == np.mean([14, 19])
 
 
-def test_sparsification_and_sweep_figures():
-    rng = np.random.default_rng(2)
-    e = rng.random((16, 16))
-    curve = metrics.sparsification(e, e + 0.1 * rng.random((16, 16)))
-    fig = plots.sparsification_figure(curve)
-    assert "AUSE" in fig.data[0].name and "AURG" in fig.data[2].name
+def test_sweep_figures():
     rows = [dict(layer=l, strength=s, loss=s, loss_increase=s, corr_pixel=s / 2) for l in ("a", "b") for s in (0.1, 0.2)]
     tol = plots.tolerability_figure(rows, highlight=rows[1])
     assert [t.name for t in tol.data] == ["a", "b", "recommended"] and list(tol.data[0].customdata) == ["0.1", "0.2"]

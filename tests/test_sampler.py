@@ -66,6 +66,23 @@ def test_transform_equals_naive_loop(tiny_sr, image):
     assert est.variance.shape == (24, 32)
 
 
+def test_transform_one_sample_per_pass_equals_batched(tiny_sr, image, monkeypatch):
+    """On CPU above CPU_PASS_PIXELS output pixels each transformed input runs alone (batch 1);
+    the map is the batched one's (the rotations of a non-square image make two shape groups)."""
+    assert image.shape[-1] != image.shape[-2]
+    batched = uqcore.estimate(tiny_sr, image, method="transform", samples=8)
+    passes: list[int] = []
+    monkeypatch.setattr(uqcore.sampler, "CPU_PASS_PIXELS", 1)
+    module = tiny_sr.module_on(torch.device("cpu"))
+    handle = module.register_forward_pre_hook(lambda _m, inputs: passes.append(inputs[0].shape[0]))
+    try:
+        alone = uqcore.estimate(tiny_sr, image, method="transform", samples=8)
+    finally:
+        handle.remove()
+    assert passes == [1] * 8  # the unperturbed pass and the seven transforms, one at a time
+    torch.testing.assert_close(alone.variance, batched.variance, atol=1e-6, rtol=1e-4)
+
+
 def test_transform_subset_and_cap(tiny_sr, image):
     assert uqcore.estimate(tiny_sr, image, method="transform", samples=4).samples == 4
     assert uqcore.estimate(tiny_sr, image, method="transform", samples=50).samples == 8

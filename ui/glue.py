@@ -140,7 +140,9 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-RESULTS, FIGURES = "_results", "_figures"  # the stores: results, and figures drawn from them
+# The stores: results, and figures drawn from them (a figure is about 0.65 MB; the shared store
+# holds SHARED_CACHE_SIZE of each kind).
+RESULTS, FIGURES = "_results", "_figures"
 
 
 @st.cache_resource
@@ -149,8 +151,8 @@ def _shared_store(name: str) -> tuple[OrderedDict, threading.Lock]:
 
 
 def lookup(key: str, *, shared: bool = False, store_name: str = RESULTS):
-    """The stored result for ``key`` (this session's LRU, then, for ``shared`` results, the
-    process-wide one), or None."""
+    """The value stored for ``key`` in ``store_name`` (a result, or a figure drawn from one): this
+    session's LRU, then, for ``shared`` ones, the process-wide one; None if absent."""
     store: OrderedDict = st.session_state.setdefault(store_name, OrderedDict())
     if key in store:
         store.move_to_end(key)
@@ -166,7 +168,8 @@ def lookup(key: str, *, shared: bool = False, store_name: str = RESULTS):
 
 
 def remember(key: str, value, *, shared: bool = False, store_name: str = RESULTS) -> None:
-    """Store a finished result. ``shared``: also process-wide, for results that involve nothing
+    """Store a finished result (or a figure drawn from one) in ``store_name``. ``shared``: also
+    process-wide, for values that involve nothing
     of any user's (a bundled model on a bundled sample), so one visitor's default view is every
     later visitor's too; uploads and own models stay per session."""
     _keep(st.session_state.setdefault(store_name, OrderedDict()), key, value, RESULT_CACHE_SIZE)

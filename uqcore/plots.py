@@ -118,7 +118,7 @@ def _colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: s
     lo = float(finite.min()) if zmin is None and finite.size else 0.0 if zmin is None else zmin
     hi = float(finite.max()) if zmax is None and finite.size else 1.0 if zmax is None else zmax
     k = display_factor(z.shape, HOVER_SIDE)
-    mean = f" ({k}×{k} mean)" if k > 1 else ""
+    mean = f" ({k * step:g}×{k * step:g} px mean)" if k > 1 else ""  # in output pixels, as x and y are
     picture = go.Image(source=_colour_source(z, colorscale, lo, hi), **_grid(step), name=name, hoverinfo="skip")
     hover = go.Heatmap(z=block_mean(z, k).astype(np.float32), colorscale=rgb_colorscale(colorscale), zmin=lo, zmax=hi,
                        opacity=0,
@@ -197,6 +197,9 @@ def panels_figure(
                         vertical_spacing=0.08)
     pictures, curve_at = [], None  # subplot numbers of the image panels and of the curve (own axes)
     for i, row in enumerate(rows, start=1):
+        for j in range(len(row) + 1, cols + 1):  # an empty cell: no axes, ticks or grid
+            fig.update_xaxes(visible=False, row=i, col=j)
+            fig.update_yaxes(visible=False, row=i, col=j)
         for j, (_, traces) in enumerate(row, start=1):
             for trace in traces:
                 fig.add_trace(trace, row=i, col=j)
@@ -208,7 +211,8 @@ def panels_figure(
                 pictures.append((i - 1) * cols + j)
     height, width = (side * factor for side in pred.shape[-2:])
     view = _initial_view(width, height, view_side)
-    _link_axes(fig, pictures, view)
+    # explicit ranges, the whole image when it is small: the hover cells' last block may run past it
+    _link_axes(fig, pictures, view or ([-0.5, width - 0.5], [height - 0.5, -0.5]))
     notes = [f"display: {factor}×{factor} block means"] if factor > 1 else []
     if view:
         notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width}×{height} image")
@@ -285,7 +289,7 @@ def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int,
     if outside is not None:
         panels.append((f"outside the interval{at}", _colour_panel(
             "outside the interval", outside, factor, colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
-            unit="fraction of values outside", value="%{z:.2f}")))
+            unit="fraction outside", value="%{z:.2f}")))
     return panels
 
 
@@ -293,16 +297,16 @@ def _suffix(n: int) -> str:
     return "" if n == 1 else str(n)
 
 
-def _link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]] | None) -> None:
-    """Every image panel follows the first (zoom and pan together), pixels square, y downwards."""
+def _link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]]) -> None:
+    """Every image panel follows the first (zoom and pan together), pixels square, y downwards
+    (``view``: the x and y ranges shown first)."""
     first = _suffix(subplots[0])
     for n in subplots:
         suffix = _suffix(n)
         fig.layout[f"xaxis{suffix}"].update(matches=None if suffix == first else f"x{first}", showticklabels=False,
-                                            constrain="domain", **({"range": view[0]} if view else {}))
+                                            constrain="domain", range=view[0])
         fig.layout[f"yaxis{suffix}"].update(matches=None if suffix == first else f"y{first}", scaleanchor=f"x{suffix}",
-                                            scaleratio=1, showticklabels=False, constrain="domain",
-                                            **({"range": view[1]} if view else {"autorange": "reversed"}))
+                                            scaleratio=1, showticklabels=False, constrain="domain", range=view[1])
 
 
 def _curve_traces(curve) -> list:
@@ -359,17 +363,6 @@ def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridi
     fig.update_xaxes(showticklabels=False, constrain="domain")
     fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, showticklabels=False, constrain="domain")
     fig.update_layout(title=title, height=height, margin=dict(l=5, r=5, t=40, b=5))
-    return fig
-
-
-def sparsification_figure(curve, height: int = 400) -> go.Figure:
-    """Estimate, oracle and random sparsification curves; AUSE and AURG in the legend."""
-    fig = go.Figure(_curve_traces(curve))
-    fig.update_layout(
-        title="sparsification", height=height, margin=dict(l=5, r=5, t=40, b=5),
-        xaxis_title="fraction removed", yaxis_title="mean error (normalised)",
-        legend=dict(orientation="h", y=-0.25, x=0),
-    )
     return fig
 
 

@@ -65,9 +65,9 @@ LATE_LAYER_SHARE = 0.5
 ACTIVATION_FACTOR = 16
 CHUNK_MEMORY_BYTES = 2 * 1024**3
 # On CPU, where nothing is shared between a chunk's samples (transform), a forward pass only adds
-# memory traffic by batching once its outputs pass this many pixels: one sample per pass is
-# 15-20 % faster at 512x512 outputs (benchmarks/bench_sampling.py, transform). The chunk (what
-# the moments take at once) stays as it is.
+# memory traffic by batching once its outputs pass this many pixels: one sample per pass made
+# transform about 13 % faster at 512x512 outputs (docs/BENCHMARKS.md, bench_sampling --only
+# transform --pass-pixels). The chunk (what the moments take at once) stays as it is.
 CPU_PASS_PIXELS = 1 << 15
 
 Progress = Callable[[int, int], None]

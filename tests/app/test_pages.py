@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import uqcore
+from uqcore import plots
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]
@@ -244,15 +245,25 @@ def test_bundled_results_are_shared_between_sessions_uploads_are_not(monkeypatch
         calls.append(kwargs.get("seed"))
         return real(*args, **kwargs)
 
+    figures = []
+    real_panels = plots.panels_figure
+
+    def counting_panels(*args, **kwargs):
+        figures.append(kwargs.get("curve"))
+        return real_panels(*args, **kwargs)
+
     monkeypatch.setattr(uqcore, "estimate", counting)
+    monkeypatch.setattr(plots, "panels_figure", counting_panels)
     first = app()
     first.number_input(key="seed").set_value(4242).run()  # settings no other test uses
     assert_clean(first)
     assert calls.count(4242) == 1
+    built = len(figures)
     second = app()
     second.number_input(key="seed").set_value(4242).run()  # a new session, same bundled view
     assert_clean(second)
     assert calls.count(4242) == 1, "the second session recomputed a bundled result"
+    assert len(figures) == built, "the second session redrew the bundled result's panels figure"
     assert len(charts(second)) == 1
     # an upload is never served from another session's result
     sample = sorted((ROOT / "assets" / "samples" / "sr").glob("*.png"))[0].read_bytes()
