@@ -3,7 +3,6 @@ neither the evaluation samples nor the heads' training images, and is prepared l
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,19 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("check_students", ROOT / "scripts" / "check_students.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_sr_validation_set_is_disjoint_from_samples_and_training_and_prepared_like_them():
     pytest.importorskip("skimage")
-    script = load_script()
+    script = load_script("check_students")
     names, pairs = script.heldout_pairs(SimpleNamespace(task="sr", scale=4))
     assert len(names) == len(pairs) >= 5
     stems = {n.split(":", 1)[1] for n in names}
@@ -40,7 +35,7 @@ def test_sr_validation_set_is_disjoint_from_samples_and_training_and_prepared_li
 
 
 def test_write_refuses_the_validation_set(monkeypatch):
-    script = load_script()
+    script = load_script("check_students")
     monkeypatch.setattr(sys, "argv", ["check_students.py", "--models", "srgan", "--data", "heldout", "--write"])
     with pytest.raises(SystemExit) as exc:
         script.main()

@@ -281,6 +281,17 @@ except ImportError:  # the tests above still run; these need Ray (requirements.t
     ray = None
 
 
+def random_images(folder, seed: int, count: int = 3):
+    """``count`` random 24×32 RGB PNGs (im0.png, ...) in a new ``folder``; returns it."""
+    from PIL import Image
+
+    folder.mkdir()
+    g = torch.Generator().manual_seed(seed)
+    for i in range(count):
+        Image.fromarray((torch.rand(24, 32, 3, generator=g) * 255).byte().numpy()).save(folder / f"im{i}.png")
+    return folder
+
+
 @pytest.mark.ray
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
 def test_cli_workers_start_a_local_ray_and_match_serial(zoo, tmp_path, capsys):
@@ -289,12 +300,9 @@ def test_cli_workers_start_a_local_ray_and_match_serial(zoo, tmp_path, capsys):
 
     from uqcore.cli import main
 
-    data = tmp_path / "data"
-    data.mkdir()
-    g = torch.Generator().manual_seed(0)
-    for i in range(3):
-        Image.fromarray((torch.rand(24, 32, 3, generator=g) * 255).byte().numpy()).save(data / f"im{i}.png")
-    Image.fromarray((torch.rand(5, 5, 3, generator=g) * 255).byte().numpy()).save(data / "tiny.png")
+    data = random_images(tmp_path / "data", seed=0)
+    Image.fromarray((torch.rand(5, 5, 3, generator=torch.Generator().manual_seed(9)) * 255).byte().numpy()).save(
+        data / "tiny.png")
     common = ["evaluate", "--model", "tiny-sr", "--data", str(data), "--methods", "transform,noise", "--samples", "2"]
     assert not ray.is_initialized()
     assert main([*common, "--workers", "2", "--out", str(tmp_path / "par.csv")]) == 0
@@ -365,15 +373,9 @@ def test_workers_give_the_serial_calibration_auto_rows_and_intervals(local_ray, 
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
 def test_cli_calibrate_with_workers_writes_the_serial_json(local_ray, zoo, tmp_path):
     """`calibrate --workers 2` (on the session already started) writes the serial run's JSON."""
-    from PIL import Image
-
     from uqcore.cli import main
 
-    data = tmp_path / "data"
-    data.mkdir()
-    g = torch.Generator().manual_seed(1)
-    for i in range(3):
-        Image.fromarray((torch.rand(24, 32, 3, generator=g) * 255).byte().numpy()).save(data / f"im{i}.png")
+    data = random_images(tmp_path / "data", seed=1)
     common = ["calibrate", "--model", "tiny-sr", "--data", str(data), "--method", "noise", "--samples", "3",
               "--kind", "isotonic"]
     assert main([*common, "--out", str(tmp_path / "ser.json")]) == 0

@@ -3,22 +3,16 @@ committed sweeps (docs/results_sweeps.csv): the script runs, and the cards are n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("write_recommended", ROOT / "scripts" / "write_recommended.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cards_carry_the_settings_the_sweeps_recommend():
-    script = load_script()
+    script = load_script("write_recommended")
     rows = script.read_rows(ROOT / "docs" / "results_sweeps.csv")
     models = list(dict.fromkeys(r["model"] for r in rows))
     assert {"srresnet", "srgan", "fcrn"} <= set(models)
