@@ -18,7 +18,7 @@ from uqcore.errors import InputError
 from uqcore.perturb import sample_seed
 from uqcore.tolerability import candidate_layers, default_layer, default_layers, recommend, sweep
 
-from tests.conftest import make_tiny_sr
+from tests.conftest import block_draws, make_tiny_sr
 
 
 def smooth(h, w, seed=0, c=3):
@@ -32,10 +32,8 @@ def naive_losses(model, x, target, layer, strength, samples, seed, mask=None):
     module = dict(model.module.named_modules())[layer]
     losses = []
     for i in range(samples):
-        gen = torch.Generator().manual_seed(sample_seed(seed, i))
-
-        def hook(_m, _i, out):
-            return out + strength * torch.randn(out.shape[1:], generator=gen)[None]
+        def hook(_m, _i, out, i=i):
+            return out + strength * block_draws(seed, i, out.shape[1:])[None]
 
         handle = module.register_forward_hook(hook)
         try:
