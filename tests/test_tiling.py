@@ -178,5 +178,28 @@ def test_memory_estimate_bounds_the_measured_peak(method):
 
 
 def test_request_over_the_limit_runs_tiled_within_it():
-    got = measure(160, "noise", {"UQCORE_MAX_REQUEST_MB": "300"})
+    got = measure(96, "noise", {"UQCORE_MAX_REQUEST_MB": "200"})
     assert got["estimate"] > got["limit"] and got["tiles"] > 1 and got["peak"] <= got["limit"]
+
+
+def test_map_cli_tiles_region_and_metrics(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from uqcore.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 20, 3), dtype=np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(rng.integers(0, 255, (96, 80, 3), dtype=np.uint8)).save(tmp_path / "hr.png")
+    base = ["map", "--model", "srresnet", "--image", str(tmp_path / "lr.png"), "--layer", "body.5",
+            "--samples", "3"]
+    assert main(base + ["--hr", str(tmp_path / "hr.png"), "--tile", "48", "--out", str(tmp_path / "a")]) == 0
+    var = np.load(tmp_path / "a" / "variance.npy")
+    assert var.shape == (96, 80) and np.isfinite(var).all() and var.max() > 0
+    assert Image.open(tmp_path / "a" / "variance.png").mode.startswith("I")
+    assert Image.open(tmp_path / "a" / "prediction.png").size == (80, 96)
+    got = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert set(got) >= {"pearson", "spearman", "ause"}
+    assert main(base + ["--region", "8,4,40,30", "--out", str(tmp_path / "b")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "b" / "variance.npy"), var[8:48, 4:34], atol=1e-3 * var.max())
+    assert main(base + ["--region", "90,0,40,30", "--out", str(tmp_path / "c")]) == 2  # outside: InputError
