@@ -35,7 +35,7 @@ def assert_same(whole, part, box):
 
 def settings(model, method):
     if method in ("noise", "dropout"):
-        layer = {"sr": "body.5", "depth": "encoder.layer2"}.get(model.task, "body.1")
+        layer = "body.5" if model.name.startswith("srresnet") else {"depth": "encoder.layer2"}.get(model.task, "body.1")
         layer = "model.body.1" if model.card.get("format") == "spandrel" else layer
         return dict(method=method, layer=layer, strength=0.1 if method == "noise" else 0.2)
     return dict(method=method)
