@@ -80,3 +80,17 @@ def test_cli_evaluate_ci(tmp_path, capsys):
     pixel = [r for r in rows if r["level"] == "pixel"][0]
     assert float(pixel["corr_lo"]) <= float(pixel["corr"]) <= float(pixel["corr_hi"])
     assert pixel["n_ci"] == "4" and [r for r in rows if r["level"] == "mean"][0]["level_note"]
+
+
+def test_metric_bars_show_intervals_and_no_bar_for_a_meaningless_level():
+    import pandas as pd
+
+    from uqcore import plots
+
+    rows = [{"method": "noise", "samples": 8, "level": "mean", "corr": -0.25},
+            {"method": "noise", "samples": 8, "level": "pixel", "corr": 0.4}]
+    frame = pd.DataFrame(summary_ci.add_intervals(rows, toy_images(4), n_resamples=200))
+    fig = plots.metric_bars(frame, "corr")
+    mean, pixel = fig.data
+    assert np.isnan(np.asarray(mean.y, dtype=float)).all()
+    assert pixel.y[0] == pytest.approx(0.4) and pixel.error_y.array[0] > 0

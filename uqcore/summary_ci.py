@@ -135,7 +135,8 @@ def cell(row: dict[str, Any], metric: str, digits: int = 3) -> str:
 
 def interval_frame(rows: Sequence[dict[str, Any]]):
     """pandas DataFrame of text cells shaped like :func:`uqcore.evaluation.table_frame` (rows
-    "AUSE mean" ... "Corr pixel", "NLL"; columns "method (samples)"): each cell :func:`cell`."""
+    "AUSE mean" ... "Corr pixel", "NLL"; columns "method (samples)"): each cell :func:`cell`; then
+    "NLL (σ-scaled)" and "s / image" (no interval) where the rows have them."""
     import pandas as pd  # lazy: only tables need it
 
     columns = list(dict.fromkeys(f"{r['method']} ({r['samples']})" for r in rows))
@@ -146,4 +147,7 @@ def interval_frame(rows: Sequence[dict[str, Any]]):
         frame.loc[f"AUSE {r['level']}", c] = cell(r, "ause")
         frame.loc[f"Corr {r['level']}", c] = cell(r, "corr")
         frame.loc["NLL", c] = cell(r, "nll")
-    return frame
+        for label, key, digits in (("NLL (σ-scaled)", "nll_scaled", 3), ("s / image", "seconds_per_image", 2)):
+            if key in r:
+                frame.loc[label, c] = stats.format_interval(float(r[key]), np.nan, np.nan, digits)
+    return frame.fillna("–")
