@@ -19,6 +19,7 @@ from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
 from uqcore.methods import label as method_label
 from uqcore.paper.baselines import caption as baseline_caption
+from uqcore.paper.disagreements import lines as disagreement_lines
 from uqcore.paper.per_image import FILE_KIND
 from uqcore.summary_ci import MIN_IMAGES, cell
 
@@ -117,6 +118,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
     L += student_lines([*s.sr_models, s.depth_model])
     L += ["## Discussion (generated from the numbers above)", ""]
     L += discussion(report)
+    L += disagreement_lines(report, [m for m in s.sr_models if m in report.tables], s.depth_model)
     L += ["## Files", "",
           f"- `{_relpath(sibling_csv(out, 'rows'), out.parent)}`: every table row (one per model, method, sample count "
           "and level, with all fields of `uqcore.evaluation`).",

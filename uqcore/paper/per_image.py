@@ -63,3 +63,21 @@ def separation(diff: Interval | None, digits: int = 3) -> str:
         return "no paired interval"
     word = "not separated" if diff.contains(0.0) else "separated"
     return f"difference {diff.estimate:+.{digits}f} [{diff.lo:+.{digits}f}, {diff.hi:+.{digits}f}], {word}"
+
+
+def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None, tuple[str, int] | None]],
+          metric: str = "corr") -> tuple[str, dict[str, str]]:
+    """Paired verdicts "A beats B at level L": for each level, ``pairs[level] = (A, B)`` columns;
+    returns (markdown text, {level: "A ahead" | "B ahead" | "not separated" | "no paired interval"}).
+    Higher is better for "corr", lower for "ause"."""
+    parts, words = [], {}
+    for lv, (a, b) in pairs.items():
+        d = compare(report, table, a, b, metric, lv)
+        if d is None or a is None or b is None:
+            words[lv] = "no paired interval"
+            continue
+        sign = 1 if metric == "corr" else -1
+        words[lv] = "not separated" if d.contains(0.0) else ("A ahead" if sign * d.estimate > 0 else "B ahead")
+        parts.append(f"{lv} {separation(d)}")
+    text = ("Paired bootstrap (A − B over the same test images, 95 %): " + "; ".join(parts) + ".") if parts else ""
+    return text, words
