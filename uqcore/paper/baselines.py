@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from uqcore.paper.values import METHOD_LABELS
+
 _INIT = re.compile(r"--init\s+\S*?([A-Za-z0-9_.-]+?)\.safetensors")
 
 
@@ -35,6 +37,7 @@ def caption(report: Any, table: str) -> str:
         return ""
     owners = sorted({owner(m, report.cards.get(m)) for m in other.values()})
     models = ", ".join(f"`{m}`" for m in dict.fromkeys(other.values()))
-    return (f" **The training-required columns ({', '.join(sorted(other))}) are {' / '.join(owners)}'s baselines** "
+    labels = ", ".join(dict.fromkeys(METHOD_LABELS.get(m, m) for m in sorted(other)))
+    return (f" **The training-required columns ({labels}) are {' / '.join(owners)}'s baselines** "
             f"({models}), scored on their own predictions: not baselines made for `{table}` (the paper fine-tuned "
             "separate baselines from each model), so they compare methods across models here.")

@@ -32,8 +32,8 @@ def cells(report: Any, table: str, paper_key: str) -> list[dict[str, Any]]:
             r = rows.get((meth, n, lv))
             if r is None:
                 continue
-            ours, lo, hi, p = (as_float(r.get(k)) for k in ("corr", "corr_lo", "corr_hi")), paper[f"Corr {lv}"]
-            ours, lo, hi = list(ours)
+            ours, lo, hi = (as_float(r.get(k)) for k in ("corr", "corr_lo", "corr_hi"))
+            p = paper[f"Corr {lv}"]
             if not math.isfinite(ours):
                 continue
             outside = (p < lo or p > hi) if math.isfinite(lo) and math.isfinite(hi) else False

@@ -68,10 +68,16 @@ def separation(diff: Interval | None, digits: int = 3) -> str:
 def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None, tuple[str, int] | None]],
           metric: str = "corr") -> tuple[str, dict[str, str]]:
     """Paired verdicts "A beats B at level L": for each level, ``pairs[level] = (A, B)`` columns;
-    returns (markdown text, {level: "A ahead" | "B ahead" | "not separated" | "no paired interval"}).
+    returns (markdown text, {level: "A ahead" | "B ahead" | "not separated" | "no paired interval" |
+    "n/a" (the level means nothing for the number of images, :func:`uqcore.summary_ci.level_note`)}).
     Higher is better for "corr", lower for "ause"."""
     parts, words = [], {}
     for lv, (a, b) in pairs.items():
+        note = summary_ci.level_note(lv, len(column(report, table, a))) if a is not None else None
+        if note:
+            words[lv] = "n/a"
+            parts.append(f"{lv} n/a ({note})")
+            continue
         d = compare(report, table, a, b, metric, lv)
         if d is None or a is None or b is None:
             words[lv] = "no paired interval"
