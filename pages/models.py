@@ -20,7 +20,7 @@ from ui.state import current as current_setting
 from uqcore import evaluation, limits, methods
 from uqcore.models import loaders
 
-MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
+MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "onnx", "json"]
 TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
 # Set UQCORE_ALLOW_LOCAL_MODELS=0 when the dashboard is shared: paths and module:factory specs
@@ -62,7 +62,7 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
     sidecars = [f for f in files if f.name.lower().endswith(".json")]
     weights = [f for f in files if not f.name.lower().endswith(".json")]
     if len(weights) != 1 or len(sidecars) > 1:
-        raise uqcore.InputError("upload exactly one model file, plus at most one .json sidecar for TorchScript")
+        raise uqcore.InputError("upload exactly one model file, plus at most one .json sidecar for TorchScript / ONNX")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_upload_"))
     try:
         target = folder / _safe_name(weights[0].name)
@@ -134,7 +134,8 @@ def own_model_section() -> None:
     st.subheader("Load your own model")
     st.caption(
         "Super-resolution checkpoints of any architecture spandrel recognises (.pth / .pt / .safetensors: ESRGAN, "
-        "SwinIR, HAT, EDSR, RCAN, …), TorchScript files (with a .json sidecar giving task / scale / input range), "
+        "SwinIR, HAT, EDSR, RCAN, …), TorchScript files and ONNX exports with dynamic height and width (each with an "
+        "optional .json sidecar giving task / scale / input range), "
         "Hugging Face depth models (a local save_pretrained directory or a hub id) and `package.module:factory` "
         "callables. Weights are read with safetensors or a weights-only loader: a file that would run code is "
         "refused. See docs/OWN_MODELS.md."
@@ -150,7 +151,7 @@ def own_model_section() -> None:
                       placeholder="/models/weights.safetensors")
     else:
         st.file_uploader(
-            f"Model file (up to {_upload_limit_mb()} MB), plus its .json sidecar for TorchScript",
+            f"Model file (up to {_upload_limit_mb()} MB), plus its .json sidecar for TorchScript / ONNX",
             type=MODEL_TYPES, accept_multiple_files=True, key="own_upload",
             help="Hugging Face directories cannot be uploaded; give their path instead.",
         )
@@ -158,7 +159,7 @@ def own_model_section() -> None:
     c1.selectbox("Task", list(TASK_CHOICES), format_func=TASK_CHOICES.get, key="own_task",
                  help="Detect: spandrel and Hugging Face say it; otherwise the sidecar, or a probe run guesses it")
     c2.number_input("Scale (0 = detect)", min_value=0, max_value=16, value=0, step=1, key="own_scale")
-    c3.selectbox("Input range (TorchScript / factory)", list(RANGE_CHOICES), format_func=RANGE_CHOICES.get,
+    c3.selectbox("Input range (TorchScript / ONNX / factory)", list(RANGE_CHOICES), format_func=RANGE_CHOICES.get,
                  key="own_range", help="What the network expects; the engine keeps feeding [0, 1] and rescales")
     c4.text_input("Name (optional)", key="own_name")
     st.button("Load model", type="primary", key="own_load", on_click=load_own_model)

@@ -104,3 +104,26 @@ def test_upload_torchscript_with_sidecar_offers_transform_only(tmp_path):
     at.sidebar.selectbox(key="model").set_value("net").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="method").options == ["transform"]
+
+
+def test_upload_onnx_offers_hook_methods_on_its_node_layers(tmp_path):
+    import warnings
+
+    path = tmp_path / "net.onnx"
+    axes = {"x": {0: "b", 2: "h", 3: "w"}, "y": {0: "b", 2: "oh", 3: "ow"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation notice
+        torch.onnx.export(_Up().eval(), (torch.rand(1, 3, 8, 8),), str(path), input_names=["x"],
+                          output_names=["y"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    at = models_page()
+    at.file_uploader(key="own_upload").upload("net.onnx", path.read_bytes()).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "(onnx)" in at.success[0].value and "×2" in at.success[0].value
+    assert at.sidebar.selectbox(key="model").value == "net"
+    layers = at.dataframe[-1].value  # the layer browser lists the graph's nodes as injection points
+    assert "conv/Conv" in list(layers["name"])
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "noise" in at.selectbox(key="method").options

@@ -349,8 +349,8 @@ def test_wrong_format_is_a_clear_input_error(tmp_path):
     sd_path = tmp_path / "weights.pth"
     torch.save({"encoder.weight": torch.zeros(3, 3)}, sd_path)
 
-    with pytest.raises(uqcore.InputError, match="format must be one of spandrel, torchscript, hf, factory"):
-        load_user_model(ts_path, format="onnx")
+    with pytest.raises(uqcore.InputError, match="format must be one of spandrel, torchscript, hf, factory, onnx"):
+        load_user_model(ts_path, format="tflite")
     with pytest.raises(uqcore.InputError, match="format must be one of"):
         uqcore.load_model(str(ts_path), format="pickle")
     with pytest.raises(uqcore.InputError, match="format='spandrel' was given but the spec starts with 'hf:'"):

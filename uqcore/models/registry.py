@@ -144,8 +144,10 @@ def _load_model(name_or_path: str, format: str | None, student: bool) -> UQModel
         card = cards[name_or_path]
         return load_from_card(card, Path(card["_path"]).parent, student)
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        return load_from_card(json.loads(path.read_text()), path.parent, student)
+    if path.suffix == ".json" and path.is_file():
+        card = json.loads(path.read_text())
+        if isinstance(card, dict) and "architecture" in card:  # else a TorchScript / ONNX sidecar
+            return load_from_card(card, path.parent, student)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
     # or hub id, or "package.module:factory"); see uqcore/models/loaders/.
     try:
