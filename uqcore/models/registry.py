@@ -5,6 +5,7 @@ Each bundled model is a JSON model card in ``assets/models/`` next to its safete
     {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
      "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
      "output": "mean",                                              # or "mean_logvar"
+     "depth_kind": "metric",                      # depth: or "relative" / "disparity" (aligned when scored)
      "probe_size": [32, 32], ... free-form documentation fields ...}
 
 ``architecture`` names an entry of ``ARCHITECTURES`` (a ``module:callable`` built with
@@ -99,6 +100,7 @@ def load_from_card(card: dict, base_dir: Path, student: bool = True) -> UQModel:
         in_channels=card.get("in_channels", 3),
         card=doc,
         probe_size=tuple(card.get("probe_size", (32, 32))),
+        depth_kind=card.get("depth_kind", "metric"),
     )
     head = bundled_head(base_dir, card["name"]) if student else None
     return attach_student(model, head) if head is not None else model

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from uqcore import limits
 from uqcore.errors import InputError
+from uqcore.metrics.alignment import check_kind
 from uqcore.models.base import TASKS, UQModel
 from uqcore.models.loaders.common import check_size, parse_range, portable_path
 from uqcore.models.loaders.factory import load_factory
@@ -68,6 +69,7 @@ def load_user_model(
     in_channels: int | None = None,
     sidecar: str | os.PathLike | dict | None = None,
     factory_kwargs: dict | None = None,
+    depth_kind: str | None = None,
 ) -> UQModel:
     """Load a model that is not in the bundled zoo (see ``uqcore.models.loaders`` for the formats).
 
@@ -83,11 +85,25 @@ def load_user_model(
                  outputs back). TorchScript, ONNX and factories only.
     max_bytes:   refuse files (or a Hugging Face directory's weight files) larger than this
                  (default 2 GiB, env ``UQCORE_MAX_MODEL_BYTES``; 0 = no limit).
+    depth_kind:  a depth model's "metric" | "relative" | "disparity" (non-metric predictions are
+                 aligned to the target before scoring); None: the sidecar's, Hugging Face's config,
+                 else "metric".
     max_pixels:  per-image input limit on CPU for the spandrel / TorchScript / ONNX / HF wrappers
                  (default 512×512, env ``UQCORE_CPU_MAX_PIXELS``; 0 = no limit).
     """
     if task is not None and task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    model = _load(path_or_spec, format, task, scale, weights, input_range, name, max_bytes, max_pixels, in_channels,
+                  sidecar, factory_kwargs)
+    if depth_kind is not None:
+        if check_kind(depth_kind) != "metric" and model.task != "depth":
+            raise InputError(f"depth_kind={depth_kind!r} is for depth models; this model's task is {model.task!r}")
+        model.depth_kind = model.card["depth_kind"] = depth_kind
+    return model
+
+
+def _load(path_or_spec, format, task, scale, weights, input_range, name, max_bytes, max_pixels, in_channels,
+          sidecar, factory_kwargs) -> UQModel:
     if scale is not None and (isinstance(scale, bool) or int(scale) != scale or int(scale) < 1):
         raise InputError(f"scale must be a positive integer, got {scale!r}")
     max_pixels = limits.cpu_max_pixels() if max_pixels is None else int(max_pixels)

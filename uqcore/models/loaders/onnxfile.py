@@ -189,7 +189,5 @@ def load_onnx(path: str | os.PathLike, *, task: str | None = None, scale: int | 
     }
     if meta.get("description"):
         card["description"] = meta["description"]
-    if meta.get("depth_kind"):
-        card["depth_kind"] = meta["depth_kind"]
     return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found,
-                  in_channels=in_channels, card=card, output=output)
+                  in_channels=in_channels, card=card, output=output, depth_kind=meta.get("depth_kind"))

@@ -181,5 +181,6 @@ def load_torchscript(path: str | os.PathLike, *, task: str | None = None, scale:
     if meta.get("description"):
         card["description"] = meta["description"]
     return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found,
-                   in_channels=in_channels, card=card, hookable=False, output=output)
+                   in_channels=in_channels, card=card, hookable=False, output=output,
+                   depth_kind=meta.get("depth_kind"))
 
