@@ -29,10 +29,12 @@ ALLOW_LOCAL = limits.allow_local_models()
 
 
 def _upload_limit_mb() -> int:
+    """Model checkpoints: UQCORE_MAX_MODEL_BYTES, under the server's hard cap (server.maxUploadSize)."""
     try:
-        return int(st.get_option("server.maxUploadSize"))
+        server_mb = int(st.get_option("server.maxUploadSize"))
     except Exception:  # option missing in an unusual Streamlit setup
-        return 200
+        server_mb = 200
+    return limits.model_upload_mb(server_mb)
 
 
 def _safe_name(name: str) -> str:
@@ -56,9 +58,8 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         raise uqcore.InputError("choose a model file to upload first")
     limit = _upload_limit_mb()
     for f in files:
-        if f.size > limit * 2**20:
-            raise uqcore.InputError(f"{f.name} is {f.size / 2**20:,.1f} MB; uploads are limited to {limit} MB "
-                                    "(server.maxUploadSize in .streamlit/config.toml). Give a path instead")
+        glue.check_upload(f, limit, "model uploads (UQCORE_MAX_MODEL_BYTES, at most server.maxUploadSize in "
+                                    ".streamlit/config.toml)")
     sidecars = [f for f in files if f.name.lower().endswith(".json")]
     weights = [f for f in files if not f.name.lower().endswith(".json")]
     if len(weights) != 1 or len(sidecars) > 1:
@@ -152,7 +153,7 @@ def own_model_section() -> None:
     else:
         st.file_uploader(
             f"Model file (up to {_upload_limit_mb()} MB), plus its .json sidecar for TorchScript / ONNX",
-            type=MODEL_TYPES, accept_multiple_files=True, key="own_upload",
+            type=MODEL_TYPES, accept_multiple_files=True, key="own_upload", max_upload_size=_upload_limit_mb(),
             help="Hugging Face directories cannot be uploaded; give their path instead.",
         )
     c1, c2, c3, c4 = st.columns(4)
@@ -291,7 +292,7 @@ def student_section(name: str) -> None:
     train_tab, upload_tab = st.tabs(["Train a head", "Upload a head"])
     with train_tab:
         st.file_uploader("Training images (unlabeled; not your evaluation images)", type=student_glue.IMAGE_TYPES,
-                         accept_multiple_files=True, key="student_images")
+                         accept_multiple_files=True, key="student_images", max_upload_size=limits.IMAGE_UPLOAD_MB)
         options = train_form(name, model)
         st.caption("The same run headless (any number of steps, checkpoints, --resume):")
         st.code(student_glue.cli_line(model, options), language="bash", wrap_lines=True)
@@ -302,7 +303,8 @@ def student_section(name: str) -> None:
                 st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
     with upload_tab:
         st.file_uploader("Student head (.safetensors, from python -m uqcore distill), plus its .json card",
-                         type=["safetensors", "json"], accept_multiple_files=True, key="student_upload")
+                         type=["safetensors", "json"], accept_multiple_files=True, key="student_upload",
+                         max_upload_size=limits.IMAGE_UPLOAD_MB)
         if st.button("Attach head", key="student_attach"):
             try:
                 text = student_glue.attach_upload(name, st.session_state.get("student_upload") or [])

@@ -16,8 +16,11 @@ and 0 only where the table says "0 = no limit"); switches with :func:`env_flag` 
 on every call, so a changed environment takes effect without a restart.
 
 Requests over a limit are refused up front with an ``InputError`` saying which limit and how
-to get under it; nothing is half-run. The dashboard's upload size is capped separately by
-``.streamlit/config.toml`` (``server.maxUploadSize``).
+to get under it; nothing is half-run. Dashboard uploads: Streamlit's ``server.maxUploadSize``
+(``.streamlit/config.toml``, 2048 MB) is the server's hard cap for any file; under it, model
+checkpoints are limited by ``UQCORE_MAX_MODEL_BYTES`` (:func:`model_upload_mb`) and images,
+depth maps, calibrations and student heads by :data:`IMAGE_UPLOAD_MB` (each uploader tells the
+browser its limit and the app checks the size again).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DEFAULT_MAX_SAMPLES = 1024
 DEFAULT_MAX_REQUEST_MB = 6144
 DEFAULT_MAX_MODEL_BYTES = 2 * 1024**3
 DEFAULT_CPU_MAX_PIXELS = 512 * 512
+IMAGE_UPLOAD_MB = 50  # dashboard uploads other than model checkpoints (images, depth maps, JSON, heads)
 
 # name -> what it bounds (README lists the same names; a test keeps the two in step)
 VARIABLES: dict[str, str] = {
@@ -110,6 +114,14 @@ def max_model_bytes() -> int:
 def cpu_max_pixels() -> int:
     """Per-image input limit of own-model wrappers on CPU (``UQCORE_CPU_MAX_PIXELS``); 0 = no limit."""
     return int(env_number("UQCORE_CPU_MAX_PIXELS", DEFAULT_CPU_MAX_PIXELS, zero_is_no_limit=True))
+
+
+def model_upload_mb(server_mb: int) -> int:
+    """The dashboard's limit for a model checkpoint upload, in MB: ``UQCORE_MAX_MODEL_BYTES``
+    rounded up to whole MB, but never above the server's hard cap ``server_mb``
+    (``server.maxUploadSize``), which is also the limit when the model-size limit is 0 (none)."""
+    limit = max_model_bytes()
+    return int(server_mb) if not limit else max(1, min(int(server_mb), -(-limit // 2**20)))
 
 
 def model_dirs() -> list[Path]:

@@ -127,3 +127,31 @@ def test_upload_onnx_offers_hook_methods_on_its_node_layers(tmp_path):
     at.switch_page("pages/explore.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "noise" in at.selectbox(key="method").options
+
+
+def test_model_uploads_follow_the_model_size_limit_and_images_keep_theirs(monkeypatch):
+    import tomllib
+
+    from uqcore import limits
+
+    server_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert server_mb * 2**20 >= limits.DEFAULT_MAX_MODEL_BYTES  # a 67 MB Real-ESRGAN fits, and 2 GiB
+    assert limits.model_upload_mb(server_mb) == limits.DEFAULT_MAX_MODEL_BYTES // 2**20
+    monkeypatch.setenv("UQCORE_MAX_MODEL_BYTES", str(80 * 2**20))
+    at = models_page()
+    assert not at.exception
+    assert "up to 80 MB" in at.file_uploader(key="own_upload").label
+    assert at.file_uploader(key="own_upload").proto.max_upload_size_mb == 80
+    assert at.file_uploader(key="student_images").proto.max_upload_size_mb == limits.IMAGE_UPLOAD_MB
+    big = b"\0" * (81 * 2**20)
+    at.file_uploader(key="own_upload").upload("huge.pth", big).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception
+    assert "huge.pth is 81.0 MB" in at.error[0].value and "limited to 80 MB" in at.error[0].value
+    # images keep their own limit
+    at.switch_page("pages/explore.py").run()
+    at.radio(key="source").set_value("upload").run()
+    assert at.file_uploader(key="up_lr").proto.max_upload_size_mb == limits.IMAGE_UPLOAD_MB
+    at.file_uploader(key="up_lr").upload("big.png", b"\0" * ((limits.IMAGE_UPLOAD_MB + 1) * 2**20)).run()
+    assert not at.exception
+    assert any("big.png" in e.value and f"limited to {limits.IMAGE_UPLOAD_MB} MB" in e.value for e in at.error)
