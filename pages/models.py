@@ -23,9 +23,13 @@ from uqcore.models import loaders
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "onnx", "json"]
 TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
-# Set UQCORE_ALLOW_LOCAL_MODELS=0 when the dashboard is shared: paths and module:factory specs
-# read the server's disk and import the server's Python code.
-ALLOW_LOCAL = limits.allow_local_models()
+
+
+def _allow_local() -> bool:
+    """Paths and module:factory specs read the server's disk and import the server's Python code:
+    on by default only while the server listens on loopback (UQCORE_ALLOW_LOCAL_MODELS decides
+    when set)."""
+    return limits.allow_local_models(limits.is_loopback(st.get_option("server.address")))
 
 
 def _upload_limit_mb() -> int:
@@ -78,13 +82,15 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
 
 
 def _from_spec(spec: str, weights: str, options: dict) -> uqcore.UQModel:
-    if not ALLOW_LOCAL:
-        raise uqcore.InputError("loading from paths is switched off on this server (UQCORE_ALLOW_LOCAL_MODELS=0)")
+    if not _allow_local():
+        raise uqcore.InputError("loading from server paths and factories is switched off on this server (it listens "
+                                "beyond loopback, or UQCORE_ALLOW_LOCAL_MODELS=0); upload the model file instead")
     if not spec.strip():
         raise uqcore.InputError("enter a path, a 'package.module:factory' or a Hugging Face model id first")
     if weights.strip():
         options["weights"] = weights.strip()
-    return loaders.load_user_model(spec.strip(), **options)
+    # factories only from the allowed modules, checked before anything is imported
+    return loaders.load_user_model(spec.strip(), factory_modules=limits.factory_modules(), **options)
 
 
 def load_own_model() -> None:
@@ -142,12 +148,16 @@ def own_model_section() -> None:
         "refused. See docs/OWN_MODELS.md."
     )
     sources = {"upload": "Upload a file", "path": "Path, module:factory or Hugging Face id"}
-    if not ALLOW_LOCAL:
+    if not _allow_local():
         sources.pop("path")
+        st.caption("This server listens beyond loopback, so models load from uploads only (server paths and "
+                   "factories are off; UQCORE_ALLOW_LOCAL_MODELS=1 turns them on).")
     source = st.radio("Source", list(sources), format_func=sources.get, horizontal=True, key="own_source")
     if source == "path":
         st.text_input("Model", key="own_spec",
-                      placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large")
+                      placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large",
+                      help=f"Factories load from these modules only: {', '.join(limits.factory_modules())} "
+                           "(UQCORE_FACTORY_MODULES)")
         st.text_input("Weights for a module:factory (optional)", key="own_weights",
                       placeholder="/models/weights.safetensors")
     else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from uqcore import limits
@@ -70,6 +71,7 @@ def load_user_model(
     sidecar: str | os.PathLike | dict | None = None,
     factory_kwargs: dict | None = None,
     depth_kind: str | None = None,
+    factory_modules: Sequence[str] | None = None,
 ) -> UQModel:
     """Load a model that is not in the bundled zoo (see ``uqcore.models.loaders`` for the formats).
 
@@ -90,11 +92,13 @@ def load_user_model(
                  else "metric".
     max_pixels:  per-image input limit on CPU for the spandrel / TorchScript / ONNX / HF wrappers
                  (default 512×512, env ``UQCORE_CPU_MAX_PIXELS``; 0 = no limit).
+    factory_modules: module prefixes a ``module:factory`` must fall under, checked before it is
+                 imported (the dashboard passes ``limits.factory_modules()``); None = any module.
     """
     if task is not None and task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     model = _load(path_or_spec, format, task, scale, weights, input_range, name, max_bytes, max_pixels, in_channels,
-                  sidecar, factory_kwargs)
+                  sidecar, factory_kwargs, factory_modules)
     if depth_kind is not None:
         if check_kind(depth_kind) != "metric" and model.task != "depth":
             raise InputError(f"depth_kind={depth_kind!r} is for depth models; this model's task is {model.task!r}")
@@ -103,7 +107,7 @@ def load_user_model(
 
 
 def _load(path_or_spec, format, task, scale, weights, input_range, name, max_bytes, max_pixels, in_channels,
-          sidecar, factory_kwargs) -> UQModel:
+          sidecar, factory_kwargs, factory_modules) -> UQModel:
     if scale is not None and (isinstance(scale, bool) or int(scale) != scale or int(scale) < 1):
         raise InputError(f"scale must be a positive integer, got {scale!r}")
     max_pixels = limits.cpu_max_pixels() if max_pixels is None else int(max_pixels)
@@ -121,7 +125,8 @@ def _load(path_or_spec, format, task, scale, weights, input_range, name, max_byt
         if not _SPEC.match(spec):
             raise InputError(f"{spec!r} is not a 'package.module:factory' spec (a dotted module, a colon, a callable)")
         return load_factory(spec, weights=weights, input_range=input_range, in_channels=in_channels,
-                            factory_kwargs=factory_kwargs, max_bytes=max_bytes, **common)
+                            factory_kwargs=factory_kwargs, max_bytes=max_bytes, allowed_modules=factory_modules,
+                            **common)
     if fmt == "hf":
         source, local = _hf_source(spec)
         return load_hf_depth(source, local=local, max_bytes=max_bytes, max_pixels=max_pixels, **common)
