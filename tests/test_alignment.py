@@ -195,3 +195,29 @@ def test_hf_depth_anything_is_disparity_and_metric_when_configured(tmp_path):
         processor.save_pretrained(folder)
         model = uqcore.load_model(str(folder))
         assert (model.task, model.depth_kind, model.card["depth_kind"]) == ("depth", expected, expected)
+
+
+@pytest.mark.parametrize("kind", ["relative", "disparity"])
+def test_fit_maps_other_samples_and_variances_as_the_fitted_one(kind):
+    y, rng = _scene(5)
+    p = rng.uniform(0.2, 2.0, size=y.shape)
+    v = rng.uniform(0, 1, size=y.shape)
+    a = M.align_depth(p, y, v, kind=kind)
+    np.testing.assert_allclose(a.apply(p), a.prediction, rtol=1e-12)
+    np.testing.assert_allclose(a.apply(torch.from_numpy(p)).numpy(), a.prediction, rtol=1e-12)
+    np.testing.assert_allclose(a.variance_of(v), a.variance, rtol=1e-12)
+
+
+def test_sweep_of_an_affine_copy_matches_the_relative_original():
+    fcrn = uqcore.load_model("fcrn", student=False).module
+    x, t = _depth_pairs(1)[0]
+    layer = "encoder.layer3.0"
+    kw = dict(method="noise", strengths=[0.05], samples=3, seed=0)
+    rel = uqcore.sweep(uqcore.wrap(fcrn, task="depth", depth_kind="relative", probe_size=(64, 80)), x, t,
+                       layers=[layer], **kw)
+    copy = uqcore.sweep(uqcore.wrap(Affine(fcrn), task="depth", depth_kind="relative", probe_size=(64, 80)), x, t,
+                        layers=[f"net.{layer}"], **kw)
+    metric = uqcore.sweep(uqcore.wrap(fcrn, task="depth", probe_size=(64, 80)), x, t, layers=[layer], **kw)
+    for key in ("loss", "base_loss", "loss_increase", "corr_pixel", "corr_patch", "ause"):
+        assert copy[0][key] == pytest.approx(rel[0][key], rel=1e-3, abs=1e-6), key
+    assert metric[0]["base_loss"] != pytest.approx(rel[0]["base_loss"], rel=1e-3)

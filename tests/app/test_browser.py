@@ -32,7 +32,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    # the flows load tests.models.factory_fixture:make as a factory (allowed modules: uqcore/README.md)
+    # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
     env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),

@@ -47,6 +47,23 @@ class Alignment:
     shift: float
     kind: str
     pixels: int
+    floor: float = 0.0  # "disparity": the least inverse depth (1 / (depth_cap · max target))
+
+    def apply(self, raw: Any) -> Any:
+        """Another raw prediction (numpy or torch: e.g. the perturbed samples) mapped with this
+        fit's scale and shift into aligned depth, as the fitted prediction was."""
+        z = self.scale * raw + self.shift
+        if self.kind != "disparity":
+            return z
+        return 1.0 / (z.clamp(min=self.floor) if hasattr(z, "clamp") else np.maximum(z, self.floor))
+
+    def variance_of(self, variance: Any) -> np.ndarray:
+        """Another variance map [H, W] of the raw prediction scaled as this fit scales it (s²·v;
+        "disparity": s²·v / z⁴ with z = 1 / the aligned depth)."""
+        v = np.asarray(variance, dtype=np.float64)
+        if self.kind != "disparity":
+            return self.scale ** 2 * v
+        return self.scale ** 2 * v * self.prediction.reshape(v.shape) ** 4
 
 
 def check_kind(kind: str) -> str:
@@ -106,6 +123,8 @@ def align_depth(prediction: Any, target: Any, variance: Any = None, *, kind: str
     if kind == "relative":
         depth, var = z, None if v is None else s * s * v
     else:
-        z = np.maximum(z, 1.0 / (depth_cap * float(y[valid].max())))
+        floor = 1.0 / (depth_cap * float(y[valid].max()))
+        z = np.maximum(z, floor)
         depth, var = 1.0 / z, None if v is None else s * s * v / z ** 4
+        return Alignment(depth.reshape(p.shape), var, s, t, kind, int(valid.sum()), floor)
     return Alignment(depth.reshape(p.shape), var, s, t, kind, int(valid.sum()))
