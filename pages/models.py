@@ -23,6 +23,8 @@ from uqcore.models import loaders
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "onnx", "json"]
 TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
+DEPTH_KIND_CHOICES = {"detect": "Detect", "metric": "Metric", "relative": "Relative (scale, shift)",
+                      "disparity": "Inverse depth (scale, shift)"}
 
 
 def _allow_local() -> bool:
@@ -103,6 +105,8 @@ def load_own_model() -> None:
         options["scale"] = int(state["own_scale"])
     if state.get("own_range", "0-1") != "0-1":
         options["input_range"] = state["own_range"]
+    if state.get("own_depth_kind", "detect") != "detect":
+        options["depth_kind"] = state["own_depth_kind"]
     if (state.get("own_name") or "").strip():
         options["name"] = _safe_name(state["own_name"].strip())
     try:
@@ -166,13 +170,17 @@ def own_model_section() -> None:
             type=MODEL_TYPES, accept_multiple_files=True, key="own_upload", max_upload_size=_upload_limit_mb(),
             help="Hugging Face directories cannot be uploaded; give their path instead.",
         )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.selectbox("Task", list(TASK_CHOICES), format_func=TASK_CHOICES.get, key="own_task",
                  help="Detect: spandrel and Hugging Face say it; otherwise the sidecar, or a probe run guesses it")
     c2.number_input("Scale (0 = detect)", min_value=0, max_value=16, value=0, step=1, key="own_scale")
     c3.selectbox("Input range (TorchScript / ONNX / factory)", list(RANGE_CHOICES), format_func=RANGE_CHOICES.get,
                  key="own_range", help="What the network expects; the engine keeps feeding [0, 1] and rescales")
-    c4.text_input("Name (optional)", key="own_name")
+    c4.selectbox("Depth kind (depth models)", list(DEPTH_KIND_CHOICES), format_func=DEPTH_KIND_CHOICES.get,
+                 key="own_depth_kind", help="Relative and inverse-depth predictions are aligned to the ground truth "
+                                            "(least-squares scale and shift) before the error and every error-based "
+                                            "metric. Detect: the sidecar or the Hugging Face config, else metric")
+    c5.text_input("Name (optional)", key="own_name")
     st.button("Load model", type="primary", key="own_load", on_click=load_own_model)
 
     result = st.session_state.get("own_result")

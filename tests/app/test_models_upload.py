@@ -155,3 +155,32 @@ def test_model_uploads_follow_the_model_size_limit_and_images_keep_theirs(monkey
     at.file_uploader(key="up_lr").upload("big.png", b"\0" * ((limits.IMAGE_UPLOAD_MB + 1) * 2**20)).run()
     assert not at.exception
     assert any("big.png" in e.value and f"limited to {limits.IMAGE_UPLOAD_MB} MB" in e.value for e in at.error)
+
+
+class _Depth(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x):
+        return torch.nn.functional.softplus(self.conv(x)) + 0.5
+
+
+def test_relative_depth_model_is_aligned_on_explore_and_says_so(tmp_path):
+    import warnings
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Depth().eval()).save(str(tmp_path / "reldepth.pt"))
+    at = models_page()
+    at.file_uploader(key="own_upload").upload("reldepth.pt", (tmp_path / "reldepth.pt").read_bytes()).run()
+    at.selectbox(key="own_task").set_value("depth")
+    at.selectbox(key="own_depth_kind").set_value("relative").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["custom_models"]["reldepth"].depth_kind == "relative"
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [i.value for i in at.info if i.value.startswith("Aligned:")]
+    assert notes and "relative depth aligned to the ground truth by least squares in depth space" in notes[0]
