@@ -374,8 +374,9 @@ class Scorer:
         level-independent numbers under "common": nll and ence (all scored images), variance_scale,
         nll_heldout / nll_scaled / calibration_error / calibration_error_scaled / ence_heldout /
         ence_scaled (the ``test`` images; all scored images if None), quality, seconds_per_image,
-        samples_drawn; with a ``calibration`` also coverage, interval_width and ence_calibrated
-        (all scored images)."""
+        samples_drawn, aligned (True where a relative-depth model's predictions were aligned to
+        the targets, :func:`align`); with a ``calibration`` also coverage, interval_width and
+        ence_calibrated (all scored images)."""
         scores = self.scores
         test = list(range(len(scores))) if test is None else list(test)
         out = self._levels()
