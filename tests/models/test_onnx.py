@@ -53,6 +53,45 @@ def test_onnx_round_trip_matches_and_takes_noise(tmp_path, name):
         assert (model.module(x) - source.module(x)).abs().max().item() < 1e-3
 
 
+class _DepthToSpaceNet(torch.nn.Module):
+    """Dense concatenation, 0.2-scaled residual, ReLU and a TF-style (NHWC) depth-to-space head:
+    the op mix of the RRDN networks third-party SR models ship as."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c1, self.c2 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(11, 8, 3, padding=1)
+        self.head = torch.nn.Conv2d(8, 12, 3, padding=1)
+
+    def forward(self, x):
+        f = torch.relu(self.c1(x))
+        f = f + 0.2 * self.c2(torch.cat([x, f], 1))
+        y = self.head(f)  # [B, 12, H, W] -> [B, 3, 2H, 2W] in TF's channel order (block, block, channel)
+        b, _, h, w = y.shape
+        return y.view(b, 2, 2, 3, h, w).permute(0, 3, 4, 1, 5, 2).reshape(b, 3, 2 * h, 2 * w)
+
+
+@pytest.mark.parametrize("name", ["esrgan", "depth_to_space"])
+def test_onnx_round_trip_of_third_party_architectures(tmp_path, name):
+    if name == "esrgan":
+        from spandrel.architectures.ESRGAN import ESRGAN
+
+        torch.manual_seed(0)
+        net = ESRGAN(num_filters=8, num_blocks=1, scale=4)  # spandrel's RRDBNet, tiny
+    else:
+        net = _DepthToSpaceNet()
+    source = uqcore.wrap(net.eval(), task="sr", scale=4 if name == "esrgan" else 2)
+    path = tmp_path / f"{name}.onnx"
+    _export(source.module, path, size=(16, 16))
+    model = uqcore.load_model(str(path))
+    x = torch.rand(1, 3, 12, 20, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        assert (model.module(x) - source.module(x)).abs().max().item() < 1e-3
+    names = [info.name for info in uqcore.list_layers(model)]
+    est = uqcore.estimate(model, x, method="noise", layer=names[len(names) // 2], strength=0.1, samples=3, seed=0)
+    assert float(est.variance.max()) > 0
+
+
 def test_onnx_prefix_format_sidecar_and_range(tmp_path):
     class Times255(torch.nn.Module):  # a network that works in [0, 255]: out = 2x
         def forward(self, x):
