@@ -221,3 +221,18 @@ def test_sweep_of_an_affine_copy_matches_the_relative_original():
     for key in ("loss", "base_loss", "loss_increase", "corr_pixel", "corr_patch", "ause"):
         assert copy[0][key] == pytest.approx(rel[0][key], rel=1e-3, abs=1e-6), key
     assert metric[0]["base_loss"] != pytest.approx(rel[0]["base_loss"], rel=1e-3)
+
+
+def test_calibration_of_a_relative_model_is_fitted_and_applied_on_the_aligned_maps():
+    model = uqcore.wrap(Affine(uqcore.load_model("fcrn", student=False).module), task="depth",
+                        depth_kind="relative", probe_size=(64, 80))
+    pairs = _depth_pairs(2)
+    cal = uqcore.calibrate(model, pairs, method="transform", samples=4, seed=0, kind="sigma")
+    x, t = pairs[0]
+    est = uqcore.estimate(model, x, method="transform", samples=4, seed=0)
+    fit = M.align_depth(est.prediction.numpy(), t.numpy(), est.variance.numpy(), kind="relative")
+    lo, hi = cal.offsets(fit.variance)
+    np.testing.assert_allclose(cal.width(est, model=model, target=t).numpy(), hi - lo, rtol=1e-5)
+    outside = cal.outside(model, est, t)
+    inside = (t.numpy() >= fit.prediction[0] + lo) & (t.numpy() <= fit.prediction[0] + hi)
+    np.testing.assert_array_equal(outside == 0, inside)
