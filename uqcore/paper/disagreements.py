@@ -17,7 +17,7 @@ import numpy as np
 from uqcore.paper.baselines import foreign
 from uqcore.paper.discussion import as_float, column_label, column_values, fmt
 from uqcore.paper.per_image import column
-from uqcore.paper.values import LEVELS, LLM, MC_DROPOUT, PAPER_TABLE_NAMES, PAPER_TABLES
+from uqcore.paper.values import LEVELS, LLM, MC_DROPOUT, METHOD_LABELS, PAPER_TABLE_NAMES, PAPER_TABLES
 
 LARGE = 0.3
 PAPER_KEY = {"fcrn": "fcrn"}
@@ -110,7 +110,8 @@ def cannot_show(report: Any, sr: list[str]) -> str:
     for table in sr:
         other = foreign(report, table)
         if other:
-            text += (f" The `{table}` table's training-required columns ({', '.join(sorted(other))}) are another "
+            labels = ", ".join(dict.fromkeys(METHOD_LABELS.get(m, m) for m in sorted(other)))
+            text += (f" The `{table}` table's training-required columns ({labels}) are another "
                      "model's baselines, so it cannot show how baselines made for it would compare.")
     ens = [n for (m, n) in column_values(report.tables.get(sr[0], [])) if m == "ensemble"] if sr else []
     if ens and max(ens) < 8:
