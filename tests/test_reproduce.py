@@ -294,7 +294,7 @@ def test_quick_with_workers_1_writes_the_serial_numbers(tiny_zoo, tmp_path):
              "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
     assert main(["reproduce", *small, "--out", str(tmp_path / "ser" / "results.md")]) == 0
     assert main(["reproduce", *small, "--workers", "1", "--out", str(tmp_path / "par" / "results.md")]) == 0
-    for name in ("results_rows.csv", "results_sweeps.csv"):
+    for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
         ser, par = _numbers(tmp_path / "ser" / name), _numbers(tmp_path / "par" / name)
         assert ser and ser == par, name
     assert "--workers 1" in (tmp_path / "par" / "results.md").read_text()  # the command as run

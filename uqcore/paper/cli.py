@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     workers, ray_address = distributed.cli_workers(args)
     report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address)
     print(interval_text(report))
-    print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}"
+    print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}, "
+          f"{sibling_csv(out, 'per_image')}"
           + (f" and {len(report.figures)} figures in {figures}" if report.figures else ""))
     return 0
 
