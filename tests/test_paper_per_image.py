@@ -66,3 +66,19 @@ def test_disagreements_list_large_ones_with_a_cause_from_the_run():
     assert "Infer-trans (4) at the mean level: ours 0.100 [0.050, 0.150] vs paper 0.931" in text
     assert "`srresnet-mcdrop`, another model's baseline" in text or "MC-drop1 (8)" not in text
     assert "What the bundled models cannot show" in text
+
+
+def test_sr_test_set_is_large_enough_and_every_image_has_a_source_and_licence():
+    from pathlib import Path
+
+    from uqcore.paper.report import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(p.name for p in (root / "assets" / "samples" / "sr").glob("*.png"))
+    assert len(files) - Settings().sr_calibration >= 24
+    readme = (root / "assets" / "samples" / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines() if line.startswith("| `")}
+    for f in files:
+        assert f in rows and rows[f].rstrip(" |").split("|")[-1].strip(), f  # a row with a licence cell
+        assert "plasma-workspace-wallpapers" not in rows[f]
+    assert Settings().depth_test >= 200
