@@ -1,0 +1,144 @@
+"""``pip install .`` gives a working package outside the checkout.
+
+The wheel is built offline from a copy of the checkout's sources (``pip wheel --no-deps
+--no-build-isolation``: the venv's setuptools, pinned in requirements.txt; a copy, so no ``build/``
+is left in the checkout and a stale one cannot leak removed modules into the wheel), installed with
+``pip install --no-deps --target`` into a temporary folder, and used from another directory with
+only that folder on ``PYTHONPATH`` (the venv supplies the dependencies).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+import torch
+from packaging.requirements import Requirement
+
+import uqcore
+from uqcore.models.registry import ASSETS, bundled_assets
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "uqcore", "assets")  # what the build reads
+# the distributions the core imports (uqcore/: torch, numpy, scipy, skimage, PIL, safetensors, tqdm,
+# pandas, plotly, spandrel) and the optional parts, by extra
+CORE = {"torch", "numpy", "scipy", "scikit-image", "pillow", "safetensors", "tqdm", "pandas", "plotly", "spandrel"}
+EXTRAS = {"app": {"streamlit"}, "ray": {"ray"}, "onnx": {"onnx", "onnx2torch"}, "hf": {"transformers"},
+          "paper": {"kaleido"}}
+ESTIMATE = dict(method="noise", layer="body.3", strength=0.05, samples=3, seed=0)
+
+INSTALLED_RUN = """
+import json, sys, torch, uqcore
+from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR
+model = uqcore.load_model("srresnet")
+x = torch.rand((1, 3, 12, 12), generator=torch.Generator().manual_seed(0))
+est = uqcore.estimate(model, x, **json.loads(sys.argv[1]))
+print(json.dumps({"file": uqcore.__file__, "models": str(MODELS_DIR), "samples": str(SAMPLES_DIR),
+                  "variance": est.variance.double().sum().item(), "prediction": est.prediction.double().sum().item(),
+                  "shape": list(est.variance.shape), "zoo": uqcore.list_models()}))
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "UQCORE_MODEL_DIRS")}
+    return {**env, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INDEX": "1", "OMP_NUM_THREADS": "1", **extra}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    src.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp / "dist")], check=True, env=_env(), cwd=tmp, timeout=240)
+    (found,) = (tmp / "dist").glob("uqcore-*.whl")
+    return found
+
+
+def _dist_info(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        (path,) = [n for n in zf.namelist() if n.endswith(f".dist-info/{name}")]
+        return zf.read(path).decode()
+
+
+def test_checkout_reads_its_own_assets():
+    # no uqcore/assets in a checkout: the registry falls back to the checkout's assets/
+    assert not (ROOT / "uqcore" / "assets").exists()
+    assert bundled_assets() == ASSETS == ROOT / "assets"
+
+
+def test_wheel_declares_dependencies_extras_and_command(wheel):
+    meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    reqs = [Requirement(r) for r in meta.get_all("Requires-Dist")]
+    core = {r.name.lower() for r in reqs if r.marker is None}
+    assert CORE <= core
+    assert set(meta.get_all("Provides-Extra")) >= {*EXTRAS, "all"}
+    for extra, names in EXTRAS.items():
+        have = {r.name.lower() for r in reqs if r.marker is not None and r.marker.evaluate({"extra": extra})}
+        assert names <= have, extra
+        assert not have & core, f"{extra} repeats a core dependency"
+    # lower bounds, not pins, and each admits the version requirements.txt pins (the tested set)
+    lines = [s for s in (ROOT / "requirements.txt").read_text().splitlines() if s.strip() and not s.startswith("#")]
+    pins = {r.name.lower(): r for r in map(Requirement, lines)}
+    for r in reqs:
+        if r.name == "uqcore":
+            continue
+        assert "==" not in str(r.specifier), r
+        pinned = next(iter(pins[r.name.lower()].specifier)).version
+        assert r.specifier.contains(pinned), f"{r} excludes requirements.txt's {pinned}"
+    assert "uqcore = uqcore.cli:main" in _dist_info(wheel, "entry_points.txt").splitlines()
+
+
+def test_wheel_carries_every_bundled_asset(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    files = [p for sub in ("models", "samples") for p in (ROOT / "assets" / sub).rglob("*")
+             if p.is_file() and not p.name.startswith(".")]
+    assert any(p.suffix == ".safetensors" for p in files) and any(p.parent.name == "sr" for p in files)
+    missing = [str(p.relative_to(ROOT)) for p in files if f"uqcore/{p.relative_to(ROOT).as_posix()}" not in names]
+    assert not missing
+    assert not any("__pycache__" in n or n.startswith(("assets/", "build/")) for n in names)
+
+
+def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, env=_env(), timeout=120)
+    env = _env(PYTHONPATH=str(site))
+    done = subprocess.run([sys.executable, "-c", INSTALLED_RUN, json.dumps(ESTIMATE)], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    # imported from the installed copy, reading the weights and samples the wheel carries
+    assert Path(got["file"]).resolve().is_relative_to(site.resolve())
+    assert Path(got["models"]).resolve() == (site / "uqcore" / "assets" / "models").resolve()
+    assert (Path(got["samples"]) / "sr").is_dir()
+    assert set(got["zoo"]) == set(uqcore.list_models())
+    # the same model as the checkout's: same estimate, same seed
+    model = uqcore.load_model("srresnet")
+    x = torch.rand((1, 3, 12, 12), generator=torch.Generator().manual_seed(0))
+    est = uqcore.estimate(model, x, **ESTIMATE)
+    assert got["shape"] == list(est.variance.shape) == [12 * model.scale] * 2
+    assert got["variance"] == pytest.approx(est.variance.double().sum().item(), rel=1e-6)
+    assert got["prediction"] == pytest.approx(est.prediction.double().sum().item(), rel=1e-6)
+    # the console command pip wrote from the entry point
+    command = site / "bin" / "uqcore"
+    helped = subprocess.run([str(command), "--help"], cwd=elsewhere, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert helped.returncode == 0 and "evaluate" in helped.stdout, helped.stderr[-2000:]
