@@ -7,10 +7,15 @@ and falls back to the checkout's ``assets/``. The checkout keeps the one copy of
 Everything else (metadata, dependencies, extras, the ``uqcore`` command) is in pyproject.toml.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
+
+# assets/ and its folders as (data-only) packages: setuptools wants every importable folder that
+# holds package data listed; the files themselves are picked by the patterns below
+ASSET_FOLDERS = find_namespace_packages("assets", exclude=["*__pycache__*"])
+ASSET_PACKAGES = ["uqcore.assets", *(f"uqcore.assets.{p}" for p in ASSET_FOLDERS)]
 
 setup(
-    packages=[*find_packages(include=["uqcore", "uqcore.*"]), "uqcore.assets"],
+    packages=[*find_packages(include=["uqcore", "uqcore.*"]), *ASSET_PACKAGES],
     package_dir={"uqcore.assets": "assets"},
     package_data={"uqcore.assets": ["models/**/*", "samples/**/*"]},
     exclude_package_data={"uqcore.assets": ["**/__pycache__/*", "**/*.pyc", "**/.*"]},
