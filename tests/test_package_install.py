@@ -9,6 +9,8 @@ only that folder on ``PYTHONPATH`` (the venv supplies the dependencies).
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
 import shutil
@@ -70,6 +72,18 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+def _module_level_imports() -> set[str]:
+    """Third-party top-level names that some uqcore module imports at module level (not lazily)."""
+    found = set()
+    for path in (ROOT / "uqcore").rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"uqcore", "__future__"}
+
+
 def _dist_info(wheel: Path, name: str) -> str:
     with zipfile.ZipFile(wheel) as zf:
         (path,) = [n for n in zf.namelist() if n.endswith(f".dist-info/{name}")]
@@ -87,6 +101,10 @@ def test_wheel_declares_dependencies_extras_and_command(wheel):
     reqs = [Requirement(r) for r in meta.get_all("Requires-Dist")]
     core = {r.name.lower() for r in reqs if r.marker is None}
     assert CORE <= core
+    # whatever uqcore imports at module level is a core dependency (found by the distribution that provides it)
+    provides = importlib.metadata.packages_distributions()
+    imported = {dist.lower() for name in _module_level_imports() for dist in provides[name]}
+    assert {"torch", "numpy"} <= imported <= core
     assert set(meta.get_all("Provides-Extra")) >= {*EXTRAS, "all"}
     for extra, names in EXTRAS.items():
         have = {r.name.lower() for r in reqs if r.marker is not None and r.marker.evaluate({"extra": extra})}
@@ -99,6 +117,7 @@ def test_wheel_declares_dependencies_extras_and_command(wheel):
         if r.name == "uqcore":
             continue
         assert "==" not in str(r.specifier), r
+        assert r.name.lower() in pins, f"{r.name}: declared but not in requirements.txt, so never tested"
         pinned = next(iter(pins[r.name.lower()].specifier)).version
         assert r.specifier.contains(pinned), f"{r} excludes requirements.txt's {pinned}"
     assert "uqcore = uqcore.cli:main" in _dist_info(wheel, "entry_points.txt").splitlines()
