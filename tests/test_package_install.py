@@ -55,21 +55,28 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INDEX": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("wheel")
-    src = tmp / "src"
+def _copy_sources(src: Path, names=SOURCES) -> Path:
     src.mkdir()
-    for name in SOURCES:
+    for name in names:
         path = ROOT / name
         if path.is_dir():
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(path, src / name)
+    return src
+
+
+def _build(src: Path, out: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp / "dist")], check=True, env=_env(), cwd=tmp, timeout=240)
-    (found,) = (tmp / "dist").glob("uqcore-*.whl")
+                    "-w", str(out)], check=True, env=_env(), cwd=src.parent, timeout=240)
+    (found,) = out.glob("uqcore-*.whl")
     return found
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    return _build(_copy_sources(tmp / "src"), tmp / "dist")
 
 
 def _module_level_imports() -> set[str]:
@@ -162,3 +169,19 @@ def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
                             timeout=60)
     assert helped.returncode == 0, helped.stderr[-2000:]
     assert helped.stdout.startswith("usage: uqcore ") and "evaluate" in helped.stdout
+
+
+def test_a_removed_module_does_not_ship_from_an_earlier_build(tmp_path):
+    # pip builds in the source tree (build/lib); setup.py empties build/lib/uqcore first
+    src = _copy_sources(tmp_path / "src", [n for n in SOURCES if n != "assets"])
+    for sub in ("models", "samples"):
+        (src / "assets" / sub).mkdir(parents=True)
+        (src / "assets" / sub / "README.md").write_text("placeholder\n")
+    gone = "uqcore/removed_later.py"  # a module the sources have at the first build only
+    (src / gone).write_text('"""Removed after the first build."""\n')
+    with zipfile.ZipFile(_build(src, tmp_path / "first")) as zf:
+        assert gone in zf.namelist() and "uqcore/assets/models/README.md" in zf.namelist()
+    (src / gone).unlink()
+    assert (src / "build" / "lib" / gone).is_file()  # the earlier build's copy is still there
+    with zipfile.ZipFile(_build(src, tmp_path / "second")) as zf:
+        assert gone not in zf.namelist() and "uqcore/__init__.py" in zf.namelist()
