@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import importlib.resources
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -35,7 +36,7 @@ def bundled_assets() -> Path:
 
     The checkout's ``assets/`` is the single source; the wheel maps it into the package. Everything
     that reads bundled files goes through this (``ASSETS``, ``MODELS_DIR``, ``SAMPLES_DIR``)."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(str(importlib.resources.files("uqcore"))).resolve()  # wherever this module sits inside the package
     installed = package / "assets"
     return installed if installed.is_dir() else package.parent / "assets"
 
