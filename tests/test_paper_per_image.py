@@ -66,6 +66,10 @@ def test_disagreements_list_large_ones_with_a_cause_from_the_run():
     assert "Infer-trans (4) at the mean level: ours 0.100 [0.050, 0.150] vs paper 0.931" in text
     assert "`srresnet-mcdrop`, another model's baseline" in text or "MC-drop1 (8)" not in text
     assert "What the bundled models cannot show" in text
+    assert "ceiling effect" not in "\n".join(disagreements.ceiling(rep, "srgan"))  # infer-trans at 0.10
+    high = FakeReport(tables={"srgan": [dict(r, corr=0.9) for r in rows]}, per_image={"srgan": imgs})
+    (line,) = disagreements.ceiling(high, "srgan")
+    assert "[0.900, 0.900]: a ceiling effect" in line and "factor 30.0" in line
 
 
 def test_sr_test_set_is_large_enough_and_every_image_has_a_source_and_licence():

@@ -20,6 +20,7 @@ from uqcore.paper.per_image import column
 from uqcore.paper.values import LEVELS, LLM, MC_DROPOUT, METHOD_LABELS, PAPER_TABLE_NAMES, PAPER_TABLES
 
 LARGE = 0.3
+CEILING = 0.8  # every column's image-level correlation at least this: a ceiling effect, said so
 PAPER_KEY = {"fcrn": "fcrn"}
 
 
@@ -98,8 +99,22 @@ def lines(report: Any, sr: list[str], depth: str) -> list[str]:
             out.append(f"  - {column_label(c['col'])} at the {c['level']} level: ours {fmt(c['ours'])} "
                        f"[{fmt(c['lo'])}, {fmt(c['hi'])}] vs paper {fmt(c['paper'])}. Probable cause: "
                        f"{cause(report, table, c)}.")
+        out += ceiling(report, table)
     out += ["", "**What the bundled models cannot show.** " + cannot_show(report, sr), ""]
     return out
+
+
+def ceiling(report: Any, table: str) -> list[str]:
+    """A line where every column's image-level correlation is at least :data:`CEILING`."""
+    vals = {col: v.get("Corr mean", float("nan")) for col, v in column_values(report.tables[table]).items()}
+    vals = {col: v for col, v in vals.items() if math.isfinite(v)}
+    if not vals or min(vals.values()) < CEILING:
+        return []
+    col = min(vals)
+    return [f"  - Every column's image-level (mean) correlation lies in [{fmt(min(vals.values()))}, "
+            f"{fmt(max(vals.values()))}]: a ceiling effect: the test images' mean errors span a factor "
+            f"{fmt(_error_spread(report, table, col), 1)}, so this level orders the images by difficulty and "
+            "hardly separates the methods (see the paired intervals above)."]
 
 
 def cannot_show(report: Any, sr: list[str]) -> str:
