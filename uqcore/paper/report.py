@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from uqcore.errors import InputError
-from uqcore.models.registry import list_models, model_dirs
+from uqcore.models.registry import SAMPLES_DIR, list_models, model_dirs
 from uqcore.paper.values import (DEPTH_SAMPLES, QUICK_DEPTH_SAMPLES, QUICK_SR_SAMPLES, SR_SAMPLES)
 
 ROOT = Path(__file__).resolve().parents[2]
-SR_DATA = ROOT / "assets" / "samples" / "sr"
-DEPTH_DATA = ROOT / "assets" / "samples" / "depth"
+SR_DATA = SAMPLES_DIR / "sr"  # the bundled eval sets: the checkout's assets/samples or the installed wheel's
+DEPTH_DATA = SAMPLES_DIR / "depth"
 
 
 # -- settings -----------------------------------------------------------------------------------------
@@ -45,10 +45,11 @@ class Settings:
     interval_level: float = 0.9       # calibrated error bars: conformal / isotonic at this level
     sr_heldout: int = 7               # held-out calibration images of the error bars (uqcore.paper.heldout)
     depth_heldout: int = 48
+    depth_test: int = 200             # rendered test scenes added to the depth test split (seeds 4000000-)
 
 
 QUICK = dict(
-    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
+    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, depth_test=8, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
     noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
     sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
 )
@@ -70,6 +71,16 @@ def check_models(s: Settings) -> None:
             "--ensemble-model / --llm-model / --depth-model")
 
 
+def check_data(s: Settings) -> None:
+    """Raise InputError naming each eval-set folder that is missing or holds no files."""
+    missing = [f"{flag} {path}" for flag, path in (("--sr-data", s.sr_data), ("--depth-data", s.depth_data))
+               if not Path(path).is_dir() or not any(p.is_file() for p in Path(path).iterdir())]
+    if missing:
+        raise InputError(
+            f"reproduce reads its eval sets from folders that are missing or empty: {'; '.join(missing)}. "
+            "The bundled sets are assets/samples/sr and assets/samples/depth of a checkout or of the installed "
+            "wheel (pip install . ships them); name other folders with --sr-data / --depth-data")
+
 
 # -- the run ----------------------------------------------------------------------------------------
 @dataclass
@@ -85,6 +96,7 @@ class Report:
     fallback: dict[tuple[str, str], bool] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     baselines: dict[str, str] = field(default_factory=dict)  # method -> model that produced it
+    per_image: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table -> per-image rows
     figures: dict[tuple[str, str], str] = field(default_factory=dict)
     figure_note: str = ""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
