@@ -212,3 +212,12 @@ def test_auto_samples_in_tiles_use_the_first_tiles_count():
     first = uqcore.estimate(model, x, samples="auto", target=0.5, round_size=4, region=(0, 0, 30, 30), **kw)
     assert tiled.samples == first.samples < 64
     assert_same(uqcore.estimate(model, x, samples=tiled.samples, **kw), tiled, tiled.region)
+
+
+def test_region_reports_updates_of_the_box():
+    model, x = make_tiny_sr(), smooth(30, 30)
+    updates = []
+    est = uqcore.estimate(model, x, "noise", "body.1", 0.2, samples=4, chunk_size=2, region=(5, 6, 20, 10),
+                          on_update=lambda e, total: updates.append((e.samples, total, e.region, e.full_shape)))
+    assert updates == [(2, 4, (5, 6, 20, 10), (60, 60)), (4, 4, (5, 6, 20, 10), (60, 60))]
+    assert est.variance.shape == (20, 10)

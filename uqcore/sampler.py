@@ -160,8 +160,9 @@ def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, s
     if region is None and tile is None:
         tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, settings["chunk_size"]))
 
-    def run(crop, count=None, crop_progress=progress):
-        return estimate(model, crop, samples=count or samples, progress=crop_progress, **settings)
+    def run(crop, count=None, crop_progress=progress, crop_update=None):
+        return estimate(model, crop, samples=count or samples, progress=crop_progress, on_update=crop_update,
+                        **settings)
 
     return tiling.run_request(model, x, output_shape(model, x), run, region, tile, progress=progress,
                               on_update=on_update, stop=stop)
