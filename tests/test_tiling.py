@@ -155,7 +155,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     model = uqcore.load_model("srresnet")
     n, method = int(sys.argv[1]), sys.argv[2]
     uqcore.estimate(model, torch.rand(1, 3, 8, 8), method=method, layer="body.5", samples=2)  # warm up
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()  # resident now
     est = uqcore.estimate(model, torch.rand(1, 3, n, n), method=method, layer="body.5", samples=4)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     print(json.dumps({"peak": peak, "estimate": memory.request_bytes(model, (n, n), 16), "tiles": est.tiles,
