@@ -34,13 +34,17 @@ def _allow_local() -> bool:
     return limits.allow_local_models(limits.is_loopback(st.get_option("server.address")))
 
 
+def _server_upload_mb() -> int:
+    """The server's hard cap on any upload (server.maxUploadSize), in MB."""
+    try:
+        return int(st.get_option("server.maxUploadSize"))
+    except Exception:  # option missing in an unusual Streamlit setup
+        return 200
+
+
 def _upload_limit_mb() -> int:
     """Model checkpoints: UQCORE_MAX_MODEL_BYTES, under the server's hard cap (server.maxUploadSize)."""
-    try:
-        server_mb = int(st.get_option("server.maxUploadSize"))
-    except Exception:  # option missing in an unusual Streamlit setup
-        server_mb = 200
-    return limits.model_upload_mb(server_mb)
+    return limits.model_upload_mb(_server_upload_mb())
 
 
 def _safe_name(name: str) -> str:
@@ -76,7 +80,8 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         target.write_bytes(weights[0].getvalue())
         if sidecars:  # the sidecar is found by the model file's stem
             target.with_suffix(".json").write_bytes(sidecars[0].getvalue())
-        model = loaders.load_user_model(target, max_bytes=limit * 2**20, **options)
+        # the exact byte limit (the MB figure above is rounded up for the uploader)
+        model = loaders.load_user_model(target, max_bytes=limits.model_upload_bytes(_server_upload_mb()), **options)
         model.card["source"] = f"upload: {weights[0].name}" + (f" + {sidecars[0].name}" if sidecars else "")
         return model
     finally:  # everything is in memory now; the uploaded copy is not kept
