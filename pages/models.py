@@ -88,6 +88,15 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _factory_help() -> str:
+    """The path field's help: the allowed factory modules, or why UQCORE_FACTORY_MODULES is unusable
+    (a malformed value must not take the page down; loading then refuses with the same message)."""
+    try:
+        return f"Factories load from these modules only: {', '.join(limits.factory_modules())} (UQCORE_FACTORY_MODULES)"
+    except uqcore.InputError as exc:
+        return f"No factory can be loaded: {exc}"
+
+
 def _from_spec(spec: str, weights: str, options: dict) -> uqcore.UQModel:
     if not _allow_local():
         raise uqcore.InputError("loading from server paths and factories is switched off on this server (it listens "
@@ -165,8 +174,7 @@ def own_model_section() -> None:
     if source == "path":
         st.text_input("Model", key="own_spec",
                       placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large",
-                      help=f"Factories load from these modules only: {', '.join(limits.factory_modules())} "
-                           "(UQCORE_FACTORY_MODULES)")
+                      help=_factory_help())
         st.text_input("Weights for a module:factory (optional)", key="own_weights",
                       placeholder="/models/weights.safetensors")
     else:
