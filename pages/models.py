@@ -92,7 +92,8 @@ def _factory_help() -> str:
     """The path field's help: the allowed factory modules, or why UQCORE_FACTORY_MODULES is unusable
     (a malformed value must not take the page down; loading then refuses with the same message)."""
     try:
-        return f"Factories load from these modules only: {', '.join(limits.factory_modules())} (UQCORE_FACTORY_MODULES)"
+        allowed = ", ".join(limits.factory_modules())
+        return f"Factories load from these modules only: {allowed} (UQCORE_FACTORY_MODULES)"
     except uqcore.InputError as exc:
         return f"No factory can be loaded: {exc}"
 
