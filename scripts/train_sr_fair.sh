@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Issue 25 item 5 (fair baselines) and item 4 (clean selection): the exact commands, on CPU, two
 # lanes with one torch thread each; checkpoints in runs/ (git-ignored), rerunning resumes.
-#   lane A: srresnet-ens members 4-7 (the recipe of members 0-3 in the card, seeds 104-107)
-#   lane B: the likelihood-baseline candidates (beta-NLL beta=0.5 and 1.0, all layers fine-tuned
-#           from srresnet; Gaussian NLL with srresnet's mean frozen), then the srresnet student
-#           head's non-bundled candidates (the bundled one is assets/models/srresnet.student.*)
+#   lane A: srresnet-ens members 4 and 5 (the recipe of members 0-3 in the card, seeds 104, 105)
+#   lane B: the likelihood-baseline candidates (beta-NLL with beta=0.5, all layers fine-tuned from
+#           srresnet; Gaussian NLL on srresnet's frozen mean), then members 6 and 7
+#   STUDENTS=1 then also trains the srresnet student head's non-bundled candidates (the bundled
+#   one is assets/models/srresnet.student.*; a CPU budget question, not part of the default run).
+#   WAIT_PID_A / WAIT_PID_B: let a lane first wait for an already running run of its own.
 # Then scripts/select_fair.py scores the candidates on the held-out validation images
 # (uqcore.paper.heldout, disjoint from assets/samples and the training data) and installs the
 # chosen likelihood model; scripts/eval_sr.py --write-cards writes the cards.
@@ -20,17 +22,23 @@ mkdir -p "$M" "$R" "$S"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 T="$PY -m uqcore.training.sr --data $DATA --threads 1 --resume --no-progress"
 
+waitfor() { [ -n "${1:-}" ] && while kill -0 "$1" 2>/dev/null; do sleep 20; done; return 0; }
+
+member() {  # index
+  $T --arch srresnet --steps ${ENS_STEPS:-600} --batch 8 --patch 96 --lr 5e-4 --seed $((100 + $1)) \
+     --ckpt-every 100 --out $M/srresnet-ens.$1.safetensors --ckpt $R/srresnet-ens.$1.ckpt.pt >> $R/srresnet-ens.$1.log 2>&1
+}
+
 laneA() {
-  for i in 4 5 6 7; do
-    $T --arch srresnet --steps ${ENS_STEPS:-600} --batch 8 --patch 96 --lr 5e-4 --seed $((100 + i)) \
-       --out $M/srresnet-ens.$i.safetensors --ckpt $R/srresnet-ens.$i.ckpt.pt >> $R/srresnet-ens.$i.log 2>&1
-  done
+  waitfor "${WAIT_PID_A:-}"
+  member 4
+  member 5
 }
 
 llm() {  # name, extra args
   local name=$1; shift
   $T --arch llm --init $M/srresnet.safetensors --steps ${FT_STEPS:-400} --batch 8 --patch 96 --seed 3 \
-     --out $R/$name.safetensors --ckpt $R/$name.ckpt.pt "$@" >> $R/$name.log 2>&1
+     --ckpt-every 100 --out $R/$name.safetensors --ckpt $R/$name.ckpt.pt "$@" >> $R/$name.log 2>&1
 }
 
 student() {  # name, extra args
@@ -40,10 +48,12 @@ student() {  # name, extra args
 }
 
 laneB() {
+  waitfor "${WAIT_PID_B:-}"
   llm llm-beta05 --lr 2e-4 --loss beta-nll --beta 0.5
   llm llm-frozen --lr 1e-2 --freeze-mean
-  llm llm-beta10 --lr 2e-4 --loss beta-nll --beta 1.0
-  [ -n "${SKIP_STUDENTS:-}" ] && return 0
+  member 6
+  member 7
+  [ -z "${STUDENTS:-}" ] && return 0
   student srresnet-m1 --last-kernel 1
   student srresnet-l2 --loss laplace
   student srresnet-r --rank-weight 1
