@@ -151,7 +151,7 @@ class _Image:
             meter(original.unsqueeze(0))
             self.base_loss = meter.value
             self.scale = self.base_loss
-            self.segments = M.superpixels(pred)
+            self.segments = M.segment(pred)
 
 
 def _grid(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any) -> tuple[Any, list, list, list,
