@@ -3,7 +3,8 @@
 # lanes with one torch thread each; checkpoints in runs/ (git-ignored), rerunning resumes.
 #   lane A: srresnet-ens members 4 and 5 (the recipe of members 0-3 in the card, seeds 104, 105)
 #   lane B: the likelihood-baseline candidates (beta-NLL with beta=0.5, all layers fine-tuned from
-#           srresnet; Gaussian NLL on srresnet's frozen mean), then members 6 and 7
+#           srresnet; Gaussian NLL on srresnet's frozen mean), then members 6 and 7, then two more
+#           candidates (beta=1.0; frozen mean at a lower learning rate, 800 steps)
 #   STUDENTS=1 then also trains the srresnet student head's non-bundled candidates (the bundled
 #   one is assets/models/srresnet.student.*; a CPU budget question, not part of the default run).
 #   WAIT_PID_A / WAIT_PID_B: let a lane first wait for an already running run of its own.
@@ -53,6 +54,10 @@ laneB() {
   llm llm-frozen --lr 1e-2 --freeze-mean
   member 6
   member 7
+  # after scripts/select_llm.py showed beta=0.5 losing 2.8 dB and the frozen-mean head at lr 1e-2
+  # barely learning (corr 0.05) on the validation images: two more candidates
+  llm llm-beta10 --lr 2e-4 --loss beta-nll --beta 1.0
+  FT_STEPS=800 llm llm-frozen-lr2e-3 --lr 2e-3 --freeze-mean
   [ -z "${STUDENTS:-}" ] && return 0
   student srresnet-m1 --last-kernel 1
   student srresnet-l2 --loss laplace
