@@ -56,12 +56,13 @@ ZOO = {
                         "srresnet with an element-wise nn.Dropout after a middle body block, "
                         "initialised from srresnet and fine-tuned with dropout active "
                         "(MC-dropout baseline: method='mc_dropout')."),
-    "srresnet-ens": ([f"srresnet-ens.{i}.safetensors" for i in range(4)], "mean",
-                     "Deep ensemble of 4 srresnet members, each trained from scratch with its own seed "
+    "srresnet-ens": ([f"srresnet-ens.{i}.safetensors" for i in range(8)], "mean",
+                     "Deep ensemble of 8 srresnet members, each trained from scratch with its own seed "
                      "(method='ensemble')."),
     "srresnet-llm": (["srresnet-llm.safetensors"], "mean_logvar",
-                     "srresnet with 6 output channels (3 mean + 3 log-variance), initialised from srresnet "
-                     "and fine-tuned with a Gaussian NLL (method='llm')."),
+                     "srresnet with 6 output channels (3 mean + 3 log-variance) initialised from srresnet "
+                     "(method='llm'); which training (Gaussian NLL, beta-NLL or a frozen mean) was chosen on "
+                     "held-out validation images: see 'selection' (scripts/select_llm.py)."),
 }
 # honest notes on how the bundled runs deviated from a single clean command
 NOTES = {
@@ -69,8 +70,14 @@ NOTES = {
                 "2% of the recorded schedule), then the run was resumed from its step-250 checkpoint with "
                 "the recorded command (--resume); CPU time was cut short by a shared machine.",
     "srresnet-ens": "Each member was trained for fewer steps than srresnet (CPU budget), so each member "
-                    "alone is weaker than srresnet; the ensemble mean is scored.",
+                    "alone is weaker than srresnet; the ensemble mean is scored. Members 0-3 come from "
+                    "scripts/train_sr_zoo.sh, members 4-7 (issue 25) from scripts/train_sr_fair.sh with the "
+                    "same recipe and seeds 104-107 (checkpoints every 100 instead of 250 steps).",
+    "srresnet-llm": "The weights are a copy of the candidate chosen by scripts/select_llm.py (its --out was "
+                    "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_sr_fair.sh.",
 }
+# card keys written by other scripts, kept when the card is rewritten
+KEEP = ("recommended", "selection", "forward_seconds_1x3x128x128")
 METRIC_DOC = ("PSNR/SSIM on the Y channel (ITU-R BT.601), border of 4 px (= scale) cropped, 8-bit rounded "
               "outputs, skimage.metrics (data_range=1, Gaussian-window SSIM); LR = "
               "uqcore.models.srresnet.bicubic_downscale(HR, 4); baseline = bicubic x4 upscaling "
@@ -152,7 +159,9 @@ def write_card(name: str, files: list[str], output: str, desc: str, metas: list[
         "training": {
             "runs": runs,
             "total_train_seconds": round(sum(r["train_seconds"] for r in runs), 1),
-            "script": "scripts/train_sr_zoo.sh (python -m uqcore.training.sr ARGS == python -m uqcore train sr ARGS)",
+            "script": ("scripts/train_sr_fair.sh" if name == "srresnet-llm" else
+                       "scripts/train_sr_zoo.sh + scripts/train_sr_fair.sh" if name == "srresnet-ens" else
+                       "scripts/train_sr_zoo.sh") + " (python -m uqcore.training.sr ARGS == python -m uqcore train sr ARGS)",
             "degradation": "LR = uqcore.models.srresnet.bicubic_downscale(HR crop, 4): torch F.interpolate("
                            "bicubic, antialias=True, align_corners=False), clamped to [0, 1]",
             "augmentation": "random HR crops, random h/v flips and transpose",
@@ -172,8 +181,9 @@ def write_card(name: str, files: list[str], output: str, desc: str, metas: list[
             "seconds": round(forward_s, 3),
             "how": "median of 7, torch.inference_mode, channels_last, "
                    f"{torch.get_num_threads()} CPU threads; .venv/bin/python scripts/eval_sr.py --time"}
-    elif "forward_seconds_1x3x128x128" in old:
-        card["forward_seconds_1x3x128x128"] = old["forward_seconds_1x3x128x128"]
+    for key in KEEP:
+        if key in old and key not in card:
+            card[key] = old[key]
     path.write_text(json.dumps(card, indent=1) + "\n")
     return card
 

@@ -47,9 +47,14 @@ CANDIDATES = {  # name -> (weights, how it was trained)
                                  "> runs/sr/llm-nll.safetensors"),
     "beta-nll 0.5": ("runs/sr/llm-beta05.safetensors",
                      "beta-NLL (beta=0.5), all layers fine-tuned from srresnet (scripts/train_sr_fair.sh)"),
-    "frozen mean": ("runs/sr/llm-frozen.safetensors",
-                    "Gaussian NLL, only the log-variance channels of the output conv trained on srresnet's "
-                    "frozen mean (scripts/train_sr_fair.sh)"),
+    "beta-nll 1.0": ("runs/sr/llm-beta10.safetensors",
+                     "beta-NLL (beta=1.0), all layers fine-tuned from srresnet (scripts/train_sr_fair.sh)"),
+    "frozen mean, lr 1e-2": ("runs/sr/llm-frozen.safetensors",
+                             "Gaussian NLL, only the log-variance channels of the output conv trained on "
+                             "srresnet's frozen mean, lr 1e-2, 400 steps (scripts/train_sr_fair.sh)"),
+    "frozen mean, lr 2e-3": ("runs/sr/llm-frozen-lr2e-3.safetensors",
+                             "Gaussian NLL, only the log-variance channels of the output conv trained on "
+                             "srresnet's frozen mean, lr 2e-3, 800 steps (scripts/train_sr_fair.sh)"),
 }
 COMMAND = "python scripts/select_llm.py --write"
 
