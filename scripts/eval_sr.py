@@ -5,6 +5,9 @@
                                                         #   the table in docs/MODELS.md and
                                                         #   docs/figures/srgan_vs_srresnet_crop.png
     .venv/bin/python scripts/eval_sr.py --time          # + time one forward on 1x3x128x128
+    .venv/bin/python scripts/eval_sr.py --test-split    # PSNR on the paper run's test split only
+                                                        #   (reproduce's defaults: 256-px centre
+                                                        #   crops, 4 calibration images, seed 0)
 
 Metrics (see :func:`uqcore.models.srresnet.image_metrics`): the LR input is
 ``bicubic_downscale(HR, 4)`` (torch bicubic, antialias, clamped); the SR output and the bicubic
@@ -240,13 +243,42 @@ def update_doc(text: str) -> None:
         DOC.write_text(doc)
 
 
+@torch.inference_mode()
+def test_split_psnr() -> dict[str, float]:
+    """Mean PSNR (Y, 4-px border, 8-bit) of each zoo model on the test split of ``python -m uqcore
+    reproduce`` with its default settings: the issue 25 bar for srresnet-llm is checked here."""
+    from uqcore.models.srresnet import image_metrics
+    from uqcore.paper.report import Settings
+    from uqcore.paper.run import load_sr_split
+
+    s = Settings()
+    split = load_sr_split(s.sr_data, 4, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed)
+    out = {}
+    for name, (files, _, _) in ZOO.items():
+        if not all((MODELS_DIR / f).exists() for f in files):
+            continue
+        members, _ = load_members(files)
+        psnr = [image_metrics(torch.stack([m(split.pairs[i][0])[:, :3] for m in members]).mean(0),
+                              split.pairs[i][1][None], border=4)[0] for i in split.test]
+        out[name] = float(np.mean(psnr))
+        print(f"{name}: test-split PSNR {out[name]:.2f} dB over {len(psnr)} images", flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--test-split", action="store_true", help="only the PSNR on reproduce's test split")
     ap.add_argument("--write-cards", action="store_true")
     ap.add_argument("--time", action="store_true", help="time one 128x128 forward and record it")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.test_split:
+        psnr = test_split_psnr()
+        if "srresnet-llm" in psnr and "srresnet" in psnr:
+            gap = psnr["srresnet"] - psnr["srresnet-llm"]
+            print(f"srresnet-llm is {gap:.2f} dB below srresnet (bar: at most 0.5): {'ok' if gap <= 0.5 else 'MISSED'}")
+        return 0
     paths = eval_paths()
     results, modules = {}, {}
     for name, (files, output, desc) in ZOO.items():
