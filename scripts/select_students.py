@@ -68,7 +68,8 @@ def srresnet_selection(measure) -> tuple[dict, str | None]:
            "metric": METRIC, "candidates": cands, "chosen": best["name"],
            "command": "STUDENTS=1 bash scripts/train_sr_fair.sh; python scripts/select_students.py --models srresnet --write"}
     if missing:
-        sel["not_scored"] = {"candidates": missing, "why": "weights not trained in this checkout"}
+        sel["not_scored"] = {"candidates": missing, "why": "weights not trained (runs/students/ missing them); "
+                                                        "train with STUDENTS=1 bash scripts/train_sr_fair.sh and rerun"}
     install = None if best["head"].startswith("assets/") else best["head"]
     return sel, install
 
