@@ -95,25 +95,28 @@ def npm_pack(size: str, dest: Path) -> Path:
 def unpack(tarball: Path, dest: Path, scale: int) -> Path:
     """Extract only plain files of the model folder and the package's docs into ``dest``."""
     keep = re.compile(rf"package/(models/x{scale}/[^/]+|README\.md|LICENSE|package\.json|"
-                      r"dist/esm/models/[^/]+/src/getModelDefinition\.js)")
+                      rf"dist/esm/models/[^/]+/src/(getModelDefinition\.js|x{scale}/index\.js))")
     with tarfile.open(tarball) as tar:
         members = [m for m in tar.getmembers() if m.isfile() and keep.fullmatch(m.name)]
         tar.extractall(dest, members=members, filter="data")
     return dest / "package"
 
 
-def package_meta(pkg: Path) -> dict:
-    """name, version, license from package.json; the model meta of getModelDefinition.js."""
+def package_meta(pkg: Path, scale: int) -> dict:
+    """name, version, license from package.json; the model meta of getModelDefinition.js; the
+    original (ISR) weights file name from x{scale}/index.js."""
     info = json.loads((pkg / "package.json").read_text())
     (definition,) = pkg.glob("dist/esm/models/*/src/getModelDefinition.js")
     meta = dict(re.findall(r"(\w+): ['\"]?([\w.-]+)['\"]?,", definition.read_text().split("meta:", 1)[1]))
+    index = next(pkg.glob(f"dist/esm/models/*/src/x{scale}/index.js"), None)
+    found = re.search(r"getModelDefinition\(\d+, '([^']+)'", index.read_text()) if index else None
     return {"package": info["name"], "version": info["version"], "license": info.get("license", "MIT"),
-            "meta": meta}
+            "meta": meta, "source_name": found.group(1) if found else None}
 
 
 def import_package(tarball: Path, scale: int, work: Path) -> dict:
     pkg = unpack(tarball, work / tarball.stem, scale)
-    info = package_meta(pkg)
+    info = package_meta(pkg, scale)
     config, weights = read_layers_model(pkg / "models" / f"x{scale}")
     arch = "rrdn" if info["meta"].get("architecture") == "rrdn" else "rdn"
     module, arch_found, kwargs = build_module(config, weights, VALUE_RANGE[arch])
@@ -162,15 +165,18 @@ def write_files(name: str, imp: dict, result: dict, scale: int, command: str) ->
         "parameters_note": "all trainable; stored float32",
         "members": 1,
         "origin": {"package": info["package"], "version": info["version"], "license": info["license"],
-                   "model_file": f"models/x{scale}/model.json", "source_name": meta.get("modelFileName"),
+                   "model_file": f"models/x{scale}/model.json", "npm": f"npm pack {info['package']}@{info['version']}",
+                   "source_name": info["source_name"],
                    "copyright": "Copyright (c) 2022 Kevin Scott (the package's LICENSE, MIT)",
                    "homepage": "https://upscalerjs.com/models/available/upscaling/esrgan-" + meta.get("size", "")},
         "training": {
             "data": "DIV2K (Agustsson & Timofte, NTIRE 2017: 800 2K training images) "
                     "as the package's model definition states (meta.dataset = 'div2k', file "
-                    f"{meta.get('modelFileName')!r}); the package README names no data set",
-            "degradation": "DIV2K's bicubic LR (MATLAB imresize, antialiased); 'compress100-sharpen0' in the file "
-                           "name: no JPEG compression or sharpening augmentation",
+                    f"{info['source_name']!r}); the package README names no data set",
+            "degradation": "not stated in the package; DIV2K's x4 bicubic LR is MATLAB imresize (antialiased), and "
+                           f"the best match measured here is {max(gains, key=gains.get)} (see degradation_check: "
+                           "antialiased bicubic, torch or PIL, within 0.01 dB; without antialiasing the model loses to "
+                           "bicubic). 'compress100-sharpen0' in the file name: no JPEG or sharpening augmentation",
             "by": "UpscalerJS (Kevin Scott) with idealo's ISR; not retrained here",
         },
         "import": {"command": command, "max_abs_diff_vs_keras_numpy": float(f"{imp['max_diff']:.3g}"),
