@@ -206,3 +206,28 @@ def test_unsupported_layer_is_refused(tmp_path):
     config, weights = tfjs.read_layers_model(tmp_path / "m")
     with pytest.raises(tfjs.InputError, match="Dense is not supported"):
         tfjs.keras_forward(config, weights, np.zeros((1, 2, 2, 3)))
+
+
+# -- the bundled third-party model -------------------------------------------------------------------
+def test_bundled_esrgan_card_and_quality():
+    import uqcore
+    from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, image_metrics, load_hr
+    from uqcore.models.registry import MODELS_DIR
+
+    if "esrgan-thick" not in uqcore.list_models("sr"):
+        pytest.skip("esrgan-thick is not bundled (scripts/import_upscalerjs.py --write esrgan-thick)")
+    card = uqcore.model_card("esrgan-thick")
+    assert card["origin"]["package"] == "@upscalerjs/esrgan-thick" and card["origin"]["version"] == "1.0.0"
+    assert card["origin"]["license"] == "MIT"
+    assert "DIV2K" in card["training"]["data"] and card["eval"]["mean"]["psnr_gain"] > 0
+    model = uqcore.load_model("esrgan-thick", student=False)
+    names = {layer.name for layer in uqcore.list_layers(model)}
+    assert {"rrdb.3.rdb.1.conv2", "rrdb.9.rdb.2.lff", "upsample.conv", "tail"} <= names
+    hr = load_hr(MODELS_DIR.parent / "samples" / "sr" / "brick.png")[..., :128, :128]  # one small sample
+    lr = bicubic_downscale(hr, 4)
+    with torch.inference_mode():
+        sr = model.module(lr)
+    assert sr.shape == hr.shape
+    psnr, _ = image_metrics(sr, hr, border=4)
+    bicubic, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
+    assert psnr > bicubic + 0.5, (psnr, bicubic)
