@@ -255,6 +255,13 @@ def progress_callback(bar, label: str):
     return update
 
 
+def check_upload(file, limit_mb: int, what: str = "uploads") -> None:
+    """An InputError for an uploaded file above ``limit_mb`` (the browser enforces the uploader's
+    limit too; this is the server-side check)."""
+    if file is not None and file.size > limit_mb * 2**20:
+        raise uqcore.InputError(f"{file.name} is {file.size / 2**20:,.1f} MB; {what} are limited to {limit_mb} MB")
+
+
 def show_error(exc: Exception) -> None:
     """Bad input or a failing model: say what is wrong and what to do; keep the app alive."""
     st.error(str(exc), icon="⚠️")

@@ -5,6 +5,7 @@ Each bundled model is a JSON model card in ``assets/models/`` next to its safete
     {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
      "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
      "output": "mean",                                              # or "mean_logvar"
+     "depth_kind": "metric",                      # depth: or "relative" / "disparity" (aligned when scored)
      "probe_size": [32, 32], ... free-form documentation fields ...}
 
 ``architecture`` names an entry of ``ARCHITECTURES`` (a ``module:callable`` built with
@@ -101,6 +102,7 @@ def load_from_card(card: dict, base_dir: Path, student: bool = True) -> UQModel:
         in_channels=card.get("in_channels", 3),
         card=doc,
         probe_size=tuple(card.get("probe_size", (32, 32))),
+        depth_kind=card.get("depth_kind", "metric"),
     )
     head = bundled_head(base_dir, card["name"]) if student else None
     return attach_student(model, head) if head is not None else model
@@ -146,8 +148,10 @@ def _load_model(name_or_path: str, format: str | None, student: bool) -> UQModel
         card = cards[name_or_path]
         return load_from_card(card, Path(card["_path"]).parent, student)
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        return load_from_card(json.loads(path.read_text()), path.parent, student)
+    if path.suffix == ".json" and path.is_file():
+        card = json.loads(path.read_text())
+        if isinstance(card, dict) and "architecture" in card:  # else a TorchScript / ONNX sidecar
+            return load_from_card(card, path.parent, student)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
     # or hub id, or "package.module:factory"); see uqcore/models/loaders/.
     try:
