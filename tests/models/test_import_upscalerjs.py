@@ -231,3 +231,15 @@ def test_bundled_esrgan_card_and_quality():
     psnr, _ = image_metrics(sr, hr, border=4)
     bicubic, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
     assert psnr > bicubic + 0.5, (psnr, bicubic)
+
+
+def test_explore_region_crops_bundled_samples_of_heavy_models_only():
+    from types import SimpleNamespace
+
+    from uqcore.analysis import explore_region
+
+    hr = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).reshape(2, 3, 10, 12)
+    crop, side = explore_region(SimpleNamespace(card={"explore_crop": 4}), hr)
+    assert side == 4 and torch.equal(crop, hr[..., 3:7, 4:8])
+    assert explore_region(SimpleNamespace(card={}), hr) == (hr, None)
+    assert explore_region(SimpleNamespace(card={"explore_crop": 16}), hr) == (hr, None)
