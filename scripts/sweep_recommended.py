@@ -4,7 +4,8 @@ running all of ``reproduce`` (for a model added after the last reproduce, e.g. e
     .venv/bin/python scripts/sweep_recommended.py --model esrgan-thick [--threads 1] [--write]
 
 Same protocol as ``python -m uqcore reproduce`` (uqcore.paper defaults, :class:`Settings`):
-calibration split of assets/samples/sr (seeded permutation, first 4, HR centre-cropped to 256),
+calibration split of assets/samples/sr (seeded permutation, first 4, HR centre-cropped to 256, or
+``--crop``: esrgan-thick's was run at 128 within the CPU time of its session),
 ``uqcore.sweep.default_layers`` (4 layers), noise and dropout strength grids, 8 samples, seed 0;
 the setting: scripts/write_recommended.py's ``best_setting`` (highest pixel correlation within a
 5% loss increase, best of noise and dropout). Rows go to ``--out`` (CSV, results_sweeps.csv
@@ -40,10 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="CSV of the rows (default runs/sweeps_<model>.csv)")
+    ap.add_argument("--crop", type=int, default=None,
+                    help="HR centre crop of the calibration images (default: the paper run's 256)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    s = Settings()
+    s = Settings() if args.crop is None else Settings(sr_crop=args.crop)
     model = load_model(args.model, student=False)
     split = load_sr_split(s.sr_data, model.scale, s.sr_crop, s.sr_limit, s.sr_calibration, s.seed)
     names, cal = split.part("cal")
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
     spec.loader.exec_module(wr)
     setting = wr.best_setting(wr.read_rows(out), s.tolerance)
     setting["source"] = (f"scripts/sweep_recommended.py --model {args.model}: the paper run's sweep protocol on the "
-                         f"calibration split ({', '.join(names)}), highest pixel correlation within a "
+                         f"calibration split ({', '.join(names)}, HR centre crop {s.sr_crop} px), highest pixel correlation within a "
                          f"{s.tolerance:.0%} loss increase (write_recommended.best_setting)")
     print(f"recommended: {setting}; sweep {seconds:.0f} s on {torch.get_num_threads()} thread(s)")
     if args.write:
