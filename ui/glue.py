@@ -19,11 +19,10 @@ import streamlit as st
 import torch
 
 import uqcore
-from uqcore.models.registry import ASSETS
+from uqcore.models.registry import SAMPLES_DIR  # the gallery (checkout or installed wheel)
 
 RESULT_CACHE_SIZE = 24
 SHARED_CACHE_SIZE = 64
-SAMPLES_DIR = ASSETS / "samples"
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)

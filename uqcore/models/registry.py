@@ -1,6 +1,7 @@
 """The bundled model zoo and loading by name or path.
 
-Each bundled model is a JSON model card in ``assets/models/`` next to its safetensors weights:
+Each bundled model is a JSON model card in ``assets/models/`` (:func:`bundled_assets` finds it in a
+checkout or an installed wheel) next to its safetensors weights:
 
     {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
      "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import importlib.resources
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -27,8 +29,21 @@ from uqcore.models.base import UQModel
 from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
 from uqcore.student.files import attach_student, bundled_head
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+def bundled_assets() -> Path:
+    """The bundled assets (``models/``: cards and weights; ``samples/``): an installed wheel's copy
+    inside the package (``uqcore/assets``, see setup.py), else the checkout's ``assets/``.
+
+    The checkout's ``assets/`` is the single source; the wheel maps it into the package. Everything
+    that reads bundled files goes through this (``ASSETS``, ``MODELS_DIR``, ``SAMPLES_DIR``)."""
+    package = Path(str(importlib.resources.files("uqcore"))).resolve()  # wherever this module sits inside the package
+    installed = package / "assets"
+    return installed if installed.is_dir() else package.parent / "assets"
+
+
+ASSETS = bundled_assets()
 MODELS_DIR = ASSETS / "models"
+SAMPLES_DIR = ASSETS / "samples"
 
 ARCHITECTURES: dict[str, str] = {
     "srresnet": "uqcore.models.srresnet:SRResNet",
