@@ -226,9 +226,9 @@ def main(argv=None) -> int:
             imp = import_package(tarball, args.scale, work)
             result = measure(imp, paths, args.scale)
             name = f"esrgan-{size}"
-            print(f"{name}: {imp['arch']} {imp['kwargs']} params {sum(p.numel() for p in imp['module'].parameters()):,} "
-                  f"max|torch-keras| {imp['max_diff']:.2e}; {result['mean']}; gain by LR {result['gain_by_degradation']}",
-                  flush=True)
+            params = sum(p.numel() for p in imp["module"].parameters())
+            print(f"{name}: {imp['arch']} {imp['kwargs']} params {params:,} max|torch-keras| {imp['max_diff']:.2e}; "
+                  f"{result['mean']}; gain by LR {result['gain_by_degradation']}", flush=True)
             if name in write:
                 if result["mean"]["psnr_gain"] <= 0:
                     print(f"{name} does not beat bicubic: not written", file=sys.stderr)

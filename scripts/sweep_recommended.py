@@ -70,7 +70,8 @@ def main(argv=None) -> int:
     spec.loader.exec_module(wr)
     setting = wr.best_setting(wr.read_rows(out), s.tolerance)
     setting["source"] = (f"scripts/sweep_recommended.py --model {args.model}: the paper run's sweep protocol on the "
-                         f"calibration split ({', '.join(names)}, HR centre crop {s.sr_crop} px), highest pixel correlation within a "
+                         f"calibration split ({', '.join(names)}, HR centre crop {s.sr_crop} px), highest pixel "
+                         "correlation within a "
                          f"{s.tolerance:.0%} loss increase (write_recommended.best_setting)")
     print(f"recommended: {setting}; sweep {seconds:.0f} s on {torch.get_num_threads()} thread(s)")
     if args.write:
@@ -80,7 +81,8 @@ def main(argv=None) -> int:
         card["tolerability"] = {
             "rows": [{k: (round(r[k], 5) if isinstance(r[k], float) else r[k]) for k in FIELDS} for r in rows],
             "images": names, "seconds": round(seconds, 1), "threads": torch.get_num_threads(),
-            "command": ".venv/bin/python scripts/sweep_recommended.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+            "command": ".venv/bin/python scripts/sweep_recommended.py "
+                       + " ".join(sys.argv[1:] if argv is None else argv)}
         path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     return 0
 

@@ -116,7 +116,8 @@ def d2s_ref(x, s):
 def dense_ref(W, x, tag):
     feats = x
     for c in range(1, C + 1):
-        feats = np.concatenate([feats, np.maximum(conv_ref(feats, W[f"F_{tag}_{c}/kernel"], W[f"F_{tag}_{c}/bias"]), 0)], 3)
+        f = conv_ref(feats, W[f"F_{tag}_{c}/kernel"], W[f"F_{tag}_{c}/bias"])
+        feats = np.concatenate([feats, np.maximum(f, 0)], 3)
     return conv_ref(feats, W[f"LFF_{tag}/kernel"], W[f"LFF_{tag}/bias"])
 
 

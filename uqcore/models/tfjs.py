@@ -6,7 +6,8 @@ safetensors).
 
 The numpy evaluation follows the Keras / TF.js layer semantics, NHWC throughout: Conv2D with
 ``padding="same"`` or ``"valid"`` (the torch convs pad k // 2, so "valid" fits 1x1 kernels only;
-the comparison of :func:`max_difference` catches any other case) (kernels HWIO, cross-correlation), Activation relu/linear, Concatenate on the
+the comparison of :func:`max_difference` catches any other case; kernels HWIO,
+cross-correlation), Activation relu/linear, Concatenate on the
 channel axis, Add, ISR's MultiplyBeta (``x * beta``), UpscalerJS's PixelShuffle{s}x
 (``tf.depthToSpace(x, s, "NHWC")``) and UpSampling2D (nearest).
 """

@@ -48,8 +48,9 @@ class Settings:
     depth_heldout: int = 48
 
 
-QUICK = dict(  # sr_models: the 7.3M-parameter esrgan-thick runs in the full run only (CPU time)
-    quick=True, sr_models=Settings.sr_models[:2], sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
+QUICK = dict(
+    sr_models=Settings.sr_models[:2],  # the 7.3M-parameter esrgan-thick runs in the full run only (CPU time)
+    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
     noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
     sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
 )
