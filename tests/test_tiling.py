@@ -179,7 +179,7 @@ def test_memory_estimate_bounds_the_measured_peak(method):
 
 def test_request_over_the_limit_runs_tiled_within_it():
     got = measure(96, "noise", {"UQCORE_MAX_REQUEST_MB": "200"})
-    assert got["estimate"] > got["limit"] and got["tiles"] > 1 and got["peak"] <= got["limit"]
+    assert got["estimate"] > got["limit"] and got["tiles"] > 1 and got["peak"] <= got["limit"], got
 
 
 def test_map_cli_tiles_region_and_metrics(tmp_path):

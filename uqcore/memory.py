@@ -84,14 +84,15 @@ def auto_plan(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int)
     tile = max(full)
     while tile >= smallest:
         boxes = tiling.tile_boxes(full, tile)
-        crops = [tiling.crop_for(model, b, tuple(x.shape[-2:])) for b in boxes[: min(len(boxes), 4)]]
+        crops = [tiling.crop_for(model, b, tuple(x.shape[-2:])) for b in boxes]
         if all(_fits(model, (c[2], c[3]), device, chunk, reserved) for c in crops):
             return tile, chunk
         tile = tile * 3 // 4
     check(model, x, device, chunk)  # the memory limit's own message
     cpu_limit = int(model.card.get("cpu_max_pixels") or 0)
     raise InputError(
-        f"the input is {x.shape[-2]}×{x.shape[-1]}; on CPU this model is limited to {cpu_limit:,} pixels per "
+        f"the input is {x.shape[-2]}×{x.shape[-1]} = {x.shape[-2] * x.shape[-1]:,} pixels; on CPU this model is "
+        f"limited to {cpu_limit:,} pixels per "
         "forward pass, and even its smallest tile with the margin of its receptive field needs more. Downscale "
         "the image, run on a GPU, or raise the limit (max_pixels= / UQCORE_CPU_MAX_PIXELS)"
     )
