@@ -74,3 +74,45 @@ def method_maps_figure(prediction: np.ndarray, error: np.ndarray | None, varianc
     fig.add_annotation(text=" · ".join(notes), showarrow=False, x=0, xanchor="left", y=0, xref="paper", yref="paper",
                        yanchor="top", yshift=-12, font=dict(size=11, color="grey"))
     return fig
+
+
+SELECT_GRID = 24  # invisible points per side that make the overview's panels box-selectable
+
+
+def overview_figure(prediction: np.ndarray, variance: np.ndarray, error: np.ndarray | None = None, *,
+                    region: tuple[int, int, int, int] | None = None, colormap: str = "viridis", depth: bool = False,
+                    max_side: int = 256, panel_height: int = 300, title: str = "") -> go.Figure:
+    """The whole image as an overview: prediction | variance | error (if given) as block means
+    (the note says so), the inspected ``region`` (top, left, height, width, output pixels)
+    outlined, and box selection on (a box drawn on a panel picks the next region; invisible
+    points make the panels selectable). NaN (tiles not computed yet) is transparent."""
+    factor = display_factor(prediction.shape, max_side)
+    units = Units("m" if depth else "intensity")
+    panels = [_prediction_panel(np.nan_to_num(prediction), factor, units, depth),
+              ("variance", colour_panel("variance", block_mean(variance, factor), factor, colorscale=colormap,
+                                        unit=units.variance, name="variance"))]
+    if error is not None:
+        panels.append(("error |pred − target|", colour_panel("error", block_mean(error, factor), factor,
+                                                             colorscale=colormap, unit=units.output, name="error")))
+    height, width = prediction.shape[-2:]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.07)
+    gx, gy = np.meshgrid(np.linspace(0, width - 1, SELECT_GRID), np.linspace(0, height - 1, SELECT_GRID))
+    for col, (_, traces) in enumerate(panels, start=1):
+        for trace in traces:
+            fig.add_trace(trace, row=1, col=col)
+            place_colorbar(fig, fig.data[-1], 1, col)
+        fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(opacity=0, size=4),
+                                 hoverinfo="skip", showlegend=False, name="select"), row=1, col=col)
+        if region is not None:
+            t, l, h, w = region
+            fig.add_shape(type="rect", x0=l - 0.5, x1=l + w - 0.5, y0=t - 0.5, y1=t + h - 0.5, row=1, col=col,
+                          line=dict(color="red", width=2))
+    link_axes(fig, list(range(1, len(panels) + 1)), ([-0.5, width - 0.5], [height - 0.5, -0.5]))
+    note = (f"overview: {factor}×{factor} block means of the {width}×{height} output" if factor > 1 else
+            f"the whole {width}×{height} output") + " · draw a box (box select) to inspect a region at full resolution"
+    fig.update_layout(height=panel_height + 40, margin=dict(l=5, r=5, t=50 if title else 30, b=40), dragmode="select",
+                      meta={"display_factor": factor, "overview": True}, showlegend=False,
+                      title=dict(text=title, font=dict(size=13)) if title else None)
+    fig.add_annotation(text=note, showarrow=False, x=0, xanchor="left", y=0, xref="paper", yref="paper",
+                       yanchor="top", yshift=-12, font=dict(size=11, color="grey"))
+    return fig
