@@ -31,9 +31,12 @@ def test_figure_scales_and_overview_note():
     own = method_maps_figure(pred, err, maps)
     heat = {t.name: t for t in own.data if t.type == "heatmap"}
     assert heat["variance:b"].zmax > 10 * heat["variance:a"].zmax  # each map's own range
+    for name in ("a", "b"):  # from zero to the map's 99th percentile
+        assert heat[f"variance:{name}"].zmin == 0 and heat[f"variance:{name}"].zmax == np.percentile(maps[name], 99)
     shared = method_maps_figure(pred, err, maps, shared_scale=True, max_side=16)
     heat = {t.name: t for t in shared.data if t.type == "heatmap"}
     assert heat["variance:a"].zmax == heat["variance:b"].zmax and not heat["variance:a"].showscale
+    assert heat["variance:b"].zmax == np.percentile(heat["variance:b"].z, 99)  # the larger map's
     note = shared.layout.annotations[-1].text
     assert "3×3 block means" in note and "overview" in note and shared.layout.meta["display_factor"] == 3
     assert "block means" not in own.layout.annotations[-1].text

@@ -1,10 +1,12 @@
 """One image's maps side by side (the paper's Fig. 3): the prediction and its error map next to
 each method's variance map, axes linked (zoom one, all follow). Pure arrays -> plotly figure.
 
-Colour scales: ``shared_scale`` puts every variance map on one range (zero to the largest
-value over the maps, one colour bar), so the methods' magnitudes compare directly; otherwise
-each map has its own range and colour bar, so each map's pattern shows even where the
-methods' magnitudes differ by orders of magnitude. The error map has its own unit and scale.
+Colour scales start at zero and end at a map's 99th percentile (the few larger values
+saturate; otherwise a handful of edge pixels would leave the rest of the map dark, as in the
+paper's figure). ``shared_scale`` puts every variance map on one range (up to the largest of
+their 99th percentiles, one colour bar), so the methods' magnitudes compare directly;
+otherwise each map has its own range and colour bar, so each map's pattern shows even where
+the methods' magnitudes differ by orders of magnitude. The error map has its own unit and scale.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from plotly.subplots import make_subplots
 from uqcore.plots import (MAX_DISPLAY_SIDE, Units, block_mean, colour_panel, display_factor, link_axes,
                           picture_source, pixel_grid, place_colorbar)
 
-COLUMNS = 4  # panels per row
+COLUMNS = 5  # panels per row
+TOP_PERCENTILE = 99  # a colour range ends here; larger values saturate
 
 
 def _prediction_panel(prediction: np.ndarray, factor: int, units: Units, depth: bool) -> tuple[str, list]:
@@ -30,6 +33,12 @@ def _prediction_panel(prediction: np.ndarray, factor: int, units: Units, depth: 
     z = pred[0] if pred.shape[0] == 1 else pred.mean(0)
     return "prediction (m)" if depth else "prediction", colour_panel(
         "prediction", z, factor, colorscale="magma", unit=units.output, name="prediction", colorbar=False)
+
+
+def top_of(z: np.ndarray) -> float:
+    """The upper end of a map's colour range: its ``TOP_PERCENTILE`` th percentile (finite values)."""
+    finite = z[np.isfinite(z)]
+    return max(float(np.percentile(finite, TOP_PERCENTILE)), 1e-30) if finite.size else 1.0
 
 
 def method_maps_figure(prediction: np.ndarray, error: np.ndarray | None, variances: Mapping[str, np.ndarray], *,
@@ -43,13 +52,16 @@ def method_maps_figure(prediction: np.ndarray, error: np.ndarray | None, varianc
     units = Units("m" if depth else "intensity")
     panels = [_prediction_panel(prediction, factor, units, depth)]
     if error is not None:
-        panels.append(("error |pred − target|", colour_panel("error", block_mean(error, factor), factor,
-                                                             colorscale=colormap, unit=units.output, name="error")))
+        err = block_mean(error, factor)
+        panels.append(("error |pred − target|", colour_panel("error", err, factor, colorscale=colormap,
+                                                             unit=units.output, name="error", zmin=0.0,
+                                                             zmax=top_of(err))))
     maps = {name: block_mean(v, factor) for name, v in variances.items()}
-    top = max((float(np.nanmax(v)) for v in maps.values() if np.isfinite(v).any()), default=1.0)
+    shared_top = max((top_of(v) for v in maps.values()), default=1.0)
     for i, (name, v) in enumerate(maps.items()):
         title = f"variance: {(labels or {}).get(name, name)}"
-        scale = dict(zmin=0.0, zmax=max(top, 1e-30), colorbar=i == len(maps) - 1) if shared_scale else {}
+        scale = dict(zmin=0.0, zmax=shared_top, colorbar=i == len(maps) - 1) if shared_scale else \
+            dict(zmin=0.0, zmax=top_of(v))
         panels.append((title, colour_panel(title, v, factor, colorscale=colormap, unit=units.variance,
                                            name=f"variance:{name}", **scale)))
     cols = min(columns, len(panels))
