@@ -66,3 +66,21 @@ def tiny_sr() -> uqcore.UQModel:
 @pytest.fixture
 def image() -> torch.Tensor:
     return torch.rand((1, 3, 12, 16), generator=torch.Generator().manual_seed(1))
+
+
+def block_draws(seed: int, index: int, shape, sampler=torch.randn, layer: int = 0) -> torch.Tensor:
+    """Reference for the engine's position-keyed draws (uqcore.positions): sample ``index``'s
+    draws [C, H, W] for a whole layer grid, each 32x32 block drawn whole from its own generator
+    seeded by (sample seed, layer key, block row, block column), then stitched and cut to size."""
+    from uqcore.perturb import sample_seed
+    from uqcore.positions import BLOCK, block_seed
+
+    c, h, w = shape
+    rows = []
+    for by in range(-(-h // BLOCK)):
+        blocks = []
+        for bx in range(-(-w // BLOCK)):
+            gen = torch.Generator().manual_seed(block_seed(sample_seed(seed, index), layer, by, bx))
+            blocks.append(sampler((c, BLOCK, BLOCK), generator=gen))
+        rows.append(torch.cat(blocks, dim=2))
+    return torch.cat(rows, dim=1)[:, :h, :w]

@@ -13,7 +13,7 @@ from uqcore.hooks import hook_count
 from uqcore.perturb import apply_transform, invert_transform, sample_seed
 from uqcore.sampler import RunningMoments, split_half_reliability
 
-from tests.conftest import ConcatSkip, make_tiny_sr
+from tests.conftest import ConcatSkip, block_draws, make_tiny_sr
 
 
 def naive_feature_samples(model, x, layer, kind, strength, samples, seed):
@@ -21,12 +21,10 @@ def naive_feature_samples(model, x, layer, kind, strength, samples, seed):
     module = dict(model.module.named_modules())[layer]
     outs = []
     for i in range(samples):
-        gen = torch.Generator().manual_seed(sample_seed(seed, i))
-
-        def hook(_m, _i, out):
+        def hook(_m, _i, out, i=i):
             if kind == "noise":
-                return out + strength * torch.randn(out.shape[1:], generator=gen)[None]
-            keep = (torch.rand(out.shape[1:], generator=gen) >= strength).float()[None]
+                return out + strength * block_draws(seed, i, out.shape[1:])[None]
+            keep = (block_draws(seed, i, out.shape[1:], torch.rand) >= strength).float()[None]
             return out * keep / (1 - strength)
 
         handle = module.register_forward_hook(hook)

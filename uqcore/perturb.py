@@ -1,8 +1,10 @@
 """Perturbations: dihedral transforms with exact inverses, and seeded feature-map perturbations.
 
-Feature-map perturbations draw every sample's randomness from that sample's own generator,
-seeded from ``(seed, sample index)``, so a sample's perturbation does not depend on how samples
-are batched or chunked, on prefix reuse, or on other callers.
+Feature-map perturbations draw every sample's randomness from that sample's own seed, derived
+from ``(seed, sample index)``, in blocks keyed to positions of the perturbed layer's full output
+grid (:mod:`uqcore.positions`), so a sample's perturbation does not depend on how samples are
+batched or chunked, on prefix reuse, on other callers, or on which tile or region of the image a
+forward pass computes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from uqcore import positions
 from uqcore.errors import InputError
 from uqcore.methods import FEATURE_DROPOUT, FEATURE_GAUSSIAN, FEATURE_OWN_DROPOUT
 
@@ -69,8 +72,8 @@ def sample_seed(seed: int, index: int) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
-def sample_generators(seed: int, indices: Sequence[int], device: torch.device) -> list[torch.Generator]:
-    return [torch.Generator(device=device).manual_seed(sample_seed(seed, i)) for i in indices]
+def sample_seeds(seed: int, indices: Sequence[int]) -> list[int]:
+    return [sample_seed(seed, i) for i in indices]
 
 
 class FeaturePerturbation:
@@ -78,6 +81,9 @@ class FeaturePerturbation:
 
     ``kind`` is a method's ``spec.feature`` (:mod:`uqcore.methods`): Gaussian noise of std
     ``strength``, dropout at rate ``strength``, or the module's own dropout at its own rate.
+    ``seeds`` holds one seed per sample (:func:`sample_seeds`); ``layers`` maps each hooked
+    module to its key (its place among the perturbed layers): the draws of sample i at a position of a
+    layer depend on (seeds[i], layer, position) only.
     With ``expand=True`` (prefix reuse) a batch-1 output is first expanded to the number of
     samples, so everything before the hooked layer ran once for all samples. With
     ``keep_layout=True`` a channels-last output gives a channels-last result, so the rest of the
@@ -86,13 +92,14 @@ class FeaturePerturbation:
     is cheaper than the copy (a layer near the output).
     """
 
-    def __init__(self, kind: str, strength: float, generators: list[torch.Generator], expand: bool,
-                 keep_layout: bool = False):
+    def __init__(self, kind: str, strength: float, seeds: list[int], expand: bool,
+                 keep_layout: bool = False, layers: dict | None = None):
         if kind not in (FEATURE_GAUSSIAN, FEATURE_DROPOUT, FEATURE_OWN_DROPOUT):
             raise InputError(f"unknown feature perturbation {kind!r}")
         self.kind = kind
         self.strength = float(strength)
-        self.generators = generators
+        self.seeds = list(seeds)
+        self.layers = layers or {}
         self.expand = expand
         self.keep_layout = keep_layout
 
@@ -108,7 +115,7 @@ class FeaturePerturbation:
                 f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
                 "choose a layer whose output is a feature map"
             )
-        k = len(self.generators)
+        k = len(self.seeds)
         shared = output.shape[0] == 1 and k > 1 and self.expand  # one output, branched into k samples
         if output.shape[0] != k and not shared:
             raise PrefixMismatch(f"expected batch {k} at the perturbed layer, got {output.shape[0]}")
@@ -118,14 +125,14 @@ class FeaturePerturbation:
             # each sample's draw goes straight into one buffer, scaled and shifted in place:
             # the same numbers as output + strength * randn per sample, in fewer passes (the
             # output is made contiguous like the buffer: a channels-last operand makes add_ slow)
-            return self._draws(output, torch.randn).mul_(self.strength).add_(output.contiguous())
+            return self._draws(module, output, torch.randn).mul_(self.strength).add_(output.contiguous())
         p = self.strength if self.kind == FEATURE_DROPOUT else _module_rate(module)
         if p <= 0:
             return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
         shape = output.shape[1:]
         if _channelwise(module, self.kind):
             shape = (shape[0],) + (1,) * (len(shape) - 1)
-        draws = self._draws(output, torch.rand, shape=shape, dtype=torch.float32)
+        draws = self._draws(module, output, torch.rand, shape=shape, dtype=torch.float32)
         keep = draws >= p
         # == output * keep / (1 - p) for finite outputs; the scaling runs once on a shared output.
         # Element-wise float32 masks write the result into the draws' buffer: no fresh
@@ -135,23 +142,29 @@ class FeaturePerturbation:
             return torch.where(keep, scaled, zero, out=draws)
         return torch.where(keep, scaled, zero)
 
-    def _draws(self, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
-        """[k, *shape] with row i drawn by ``sampler`` from generator i (into one buffer).
+    def _draws(self, module: nn.Module, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
+        """[k, *shape] with row i drawn by ``sampler`` from sample i's seed, block by block at
+        the positions of the layer's full grid (:mod:`uqcore.positions`), into one buffer.
 
         On CPU, torch draws from one generator on one thread; the rows come from independent
         generators, so they are filled by up to ``torch.get_num_threads()`` threads at once:
         the same numbers, in a fraction of the time where the draws are large (a layer at
         output resolution)."""
         shape = tuple(out.shape[1:] if shape is None else shape)
-        buffer = torch.empty((len(self.generators),) + shape, device=out.device, dtype=dtype or out.dtype)
-        rows = list(zip(buffer, self.generators))
-
+        buffer = torch.empty((len(self.seeds),) + shape, device=out.device, dtype=dtype or out.dtype)
+        rows = list(zip(buffer, self.seeds))
+        key = self.layers.get(module, 0)
+        spatial = len(shape) == 3 and shape[1:] != (1, 1)  # channel-wise masks have no position
+        offset = positions.layer_offset(tuple(out.shape[-2:])) if spatial else (0, 0)
         inference = torch.is_inference_mode_enabled()  # thread-local: carried into the workers
 
         def fill(part: list) -> None:
             with torch.inference_mode(inference):
-                for row, g in part:
-                    sampler(shape, generator=g, out=row)
+                for row, s in part:
+                    if spatial:
+                        positions.fill_row(row, s, key, offset, sampler)
+                    else:
+                        positions.fill_flat(row, s, key, sampler)
 
         workers = min(len(rows), torch.get_num_threads())
         if out.device.type != "cpu" or workers < 2 or buffer[0].numel() < PARALLEL_DRAW_MIN:

@@ -45,7 +45,7 @@ from uqcore.perturb import (
     check_transforms,
     default_transforms,
     invert_transform,
-    sample_generators,
+    sample_seeds,
 )
 
 METHODS = _methods.METHODS
@@ -491,13 +491,17 @@ class _Run:
         batch 1; where the model does not allow that, the chunk (and every later one) runs
         with the input batched instead."""
         key = (id(self.members[0]), layer or "<dropout>")
+        # each perturbed layer's draws are keyed by its place among the targets (one layer: 0;
+        # MC-dropout: the model's dropout layers in module order), not by the name a wrapper gives it
+        keys = {m: i for i, m in enumerate(targets)}
         self.used_prefix = prefix_reuse and key not in self._prefix_unsafe
 
         def run_chunk(indices: range, expand: bool) -> torch.Tensor:
-            gens = sample_generators(self.seed, indices, self.x.device)
+            seeds = sample_seeds(self.seed, indices)
             # channels-last after the layer too (~10-30 % faster on CPU), unless the rest of the
             # network is cheaper than the layout copy of the perturbed batch (benchmarks/bench_sampling.py)
-            hook = FeaturePerturbation(spec.feature, strength, gens, expand=expand, keep_layout=not self.late_layer)
+            hook = FeaturePerturbation(spec.feature, strength, seeds, expand=expand, keep_layout=not self.late_layer,
+                                       layers=keys)
             x = self.x if expand else self.x.expand(len(indices), *self.x.shape[1:])
             with forward_hooks(post={m: hook for m in targets}):
                 out = self.forward(self.members[0], x)
