@@ -13,7 +13,7 @@ import streamlit as st
 import uqcore
 from ui import calibration as current_cal
 from ui import glue, session, state
-from uqcore import evaluation, methods, plots, plots_maps
+from uqcore import evaluation, limits, methods, plots, plots_maps
 from uqcore.analysis import method_maps
 from uqcore.calibration import KINDS
 from uqcore.calibration_check import IN_SAMPLE, fit_and_check
@@ -37,7 +37,9 @@ def _view_changed() -> None:
 def _keep_files() -> None:
     """Keep the uploaded set beyond the uploader's life (a page change must not lose it)."""
     files = st.session_state.get("cmp_upload") or []
-    st.session_state[CMP]["files"] = [(f.name, f.getvalue()) for f in files]
+    big = [f.name for f in files if f.size > limits.IMAGE_UPLOAD_MB * 2**20]  # left out, and said so
+    st.session_state[CMP]["refused"] = big
+    st.session_state[CMP]["files"] = [(f.name, f.getvalue()) for f in files if f.name not in big]
 
 
 setting = session.page_setup()
@@ -61,7 +63,10 @@ else:
     hint = ("HR images (the LR inputs are made by bicubic downscaling)" if task == "sr"
             else "RGB images `name.png` with depth maps `name_depth.png` (16-bit mm) or `name_depth.npy` (m)")
     st.file_uploader(f"Upload {hint}", accept_multiple_files=True, key="cmp_upload", on_change=_keep_files,
-                     type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "npy"])
+                     type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "npy"],
+                     max_upload_size=limits.IMAGE_UPLOAD_MB)
+    if options.get("refused"):
+        st.error(f"Left out, above the {limits.IMAGE_UPLOAD_MB} MB limit for images: {', '.join(options['refused'])}")
     files = options.get("files") or []
     if files and not st.session_state.get("cmp_upload"):
         st.caption(f"Using the {len(files)} files uploaded earlier; upload again to replace them.")
@@ -168,6 +173,7 @@ def _load_calibration_file() -> None:
     if file is None:
         return
     try:
+        glue.check_upload(file, limits.IMAGE_UPLOAD_MB, "calibration files")
         current_cal.keep(current_cal.load_upload(file.name, file.getvalue()), f"loaded from {file.name}")
     except uqcore.InputError as exc:
         st.session_state["cal_upload_error"] = str(exc)
@@ -190,7 +196,8 @@ def current_calibration_box(args: dict) -> None:
                 st.warning(f"Explore will refuse it for the current setting: {reason}", icon=":material/block:")
         with st.expander("Load a calibration JSON file"):
             st.file_uploader("Calibration JSON (from `python -m uqcore calibrate --out` or downloaded here)",
-                             type=["json"], key="cal_upload", on_change=_load_calibration_file)
+                             type=["json"], key="cal_upload", on_change=_load_calibration_file,
+                             max_upload_size=limits.IMAGE_UPLOAD_MB)
             if st.session_state.get("cal_upload_error"):
                 glue.show_error(uqcore.InputError(st.session_state["cal_upload_error"]))
 

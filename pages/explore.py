@@ -168,6 +168,11 @@ def draw_result(est, result, final: bool = True, box=None, result_key: str | Non
     else:
         panels = build_panels()
     st.plotly_chart(panels, width="stretch", key="panels")
+    if result.alignment:  # a relative-depth model: every map and number is of the aligned prediction
+        st.info(f"Aligned: {result.alignment}.", icon=":material/straighten:")
+    elif getattr(model, "depth_kind", "metric") != "metric":
+        st.caption(f"{model.depth_kind} depth, shown as the model gives it (up to scale and shift); with ground "
+                   "truth it is aligned before the error and metrics.")
     if view is not None:
         draw_interval_note(view)
     if result.curve is None:
@@ -284,7 +289,7 @@ def draw_downloads(est, result, figures, view=None, suffix: str = "") -> None:
     row.download_button("Metrics (JSON)", lambda: export.metrics_json(values, record), f"{stem}_metrics.json",
                         "application/json", on_click="ignore")
     row.download_button("HTML report", lambda: export.html_report(f"uqcore — {stem}", record, values, figures,
-                                                                  [prepared.note]),
+                                                                  [prepared.note, result.alignment]),
                         f"{stem}_report.html", "text/html", on_click="ignore")
 
 

@@ -20,19 +20,27 @@ from ui.state import current as current_setting
 from uqcore import evaluation, limits, methods
 from uqcore.models import loaders
 
-MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "json"]
+MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "onnx", "json"]
 TASK_CHOICES = {"detect": "Detect", "sr": "Super-resolution", "depth": "Depth"}
 RANGE_CHOICES = {"0-1": "[0, 1]", "0-255": "[0, 255]", "-1-1": "[-1, 1]"}
-# Set UQCORE_ALLOW_LOCAL_MODELS=0 when the dashboard is shared: paths and module:factory specs
-# read the server's disk and import the server's Python code.
-ALLOW_LOCAL = limits.allow_local_models()
+DEPTH_KIND_CHOICES = {"detect": "Detect", "metric": "Metric", "relative": "Relative (scale, shift)",
+                      "disparity": "Inverse depth (scale, shift)"}
+
+
+def _allow_local() -> bool:
+    """Paths and module:factory specs read the server's disk and import the server's Python code:
+    on by default only while the server listens on loopback (UQCORE_ALLOW_LOCAL_MODELS decides
+    when set)."""
+    return limits.allow_local_models(limits.is_loopback(st.get_option("server.address")))
 
 
 def _upload_limit_mb() -> int:
+    """Model checkpoints: UQCORE_MAX_MODEL_BYTES, under the server's hard cap (server.maxUploadSize)."""
     try:
-        return int(st.get_option("server.maxUploadSize"))
+        server_mb = int(st.get_option("server.maxUploadSize"))
     except Exception:  # option missing in an unusual Streamlit setup
-        return 200
+        server_mb = 200
+    return limits.model_upload_mb(server_mb)
 
 
 def _safe_name(name: str) -> str:
@@ -56,13 +64,12 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         raise uqcore.InputError("choose a model file to upload first")
     limit = _upload_limit_mb()
     for f in files:
-        if f.size > limit * 2**20:
-            raise uqcore.InputError(f"{f.name} is {f.size / 2**20:,.1f} MB; uploads are limited to {limit} MB "
-                                    "(server.maxUploadSize in .streamlit/config.toml). Give a path instead")
+        glue.check_upload(f, limit, "model uploads (UQCORE_MAX_MODEL_BYTES, at most server.maxUploadSize in "
+                                    ".streamlit/config.toml)")
     sidecars = [f for f in files if f.name.lower().endswith(".json")]
     weights = [f for f in files if not f.name.lower().endswith(".json")]
     if len(weights) != 1 or len(sidecars) > 1:
-        raise uqcore.InputError("upload exactly one model file, plus at most one .json sidecar for TorchScript")
+        raise uqcore.InputError("upload exactly one model file, plus at most one .json sidecar for TorchScript / ONNX")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_upload_"))
     try:
         target = folder / _safe_name(weights[0].name)
@@ -77,13 +84,15 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
 
 
 def _from_spec(spec: str, weights: str, options: dict) -> uqcore.UQModel:
-    if not ALLOW_LOCAL:
-        raise uqcore.InputError("loading from paths is switched off on this server (UQCORE_ALLOW_LOCAL_MODELS=0)")
+    if not _allow_local():
+        raise uqcore.InputError("loading from server paths and factories is switched off on this server (it listens "
+                                "beyond loopback, or UQCORE_ALLOW_LOCAL_MODELS=0); upload the model file instead")
     if not spec.strip():
         raise uqcore.InputError("enter a path, a 'package.module:factory' or a Hugging Face model id first")
     if weights.strip():
         options["weights"] = weights.strip()
-    return loaders.load_user_model(spec.strip(), **options)
+    # factories only from the allowed modules, checked before anything is imported
+    return loaders.load_user_model(spec.strip(), factory_modules=limits.factory_modules(), **options)
 
 
 def load_own_model() -> None:
@@ -96,6 +105,8 @@ def load_own_model() -> None:
         options["scale"] = int(state["own_scale"])
     if state.get("own_range", "0-1") != "0-1":
         options["input_range"] = state["own_range"]
+    if state.get("own_depth_kind", "detect") != "detect":
+        options["depth_kind"] = state["own_depth_kind"]
     if (state.get("own_name") or "").strip():
         options["name"] = _safe_name(state["own_name"].strip())
     try:
@@ -134,33 +145,42 @@ def own_model_section() -> None:
     st.subheader("Load your own model")
     st.caption(
         "Super-resolution checkpoints of any architecture spandrel recognises (.pth / .pt / .safetensors: ESRGAN, "
-        "SwinIR, HAT, EDSR, RCAN, …), TorchScript files (with a .json sidecar giving task / scale / input range), "
+        "SwinIR, HAT, EDSR, RCAN, …), TorchScript files and ONNX exports with dynamic height and width (each with an "
+        "optional .json sidecar giving task / scale / input range), "
         "Hugging Face depth models (a local save_pretrained directory or a hub id) and `package.module:factory` "
         "callables. Weights are read with safetensors or a weights-only loader: a file that would run code is "
         "refused. See docs/OWN_MODELS.md."
     )
     sources = {"upload": "Upload a file", "path": "Path, module:factory or Hugging Face id"}
-    if not ALLOW_LOCAL:
+    if not _allow_local():
         sources.pop("path")
+        st.caption("This server listens beyond loopback, so models load from uploads only (server paths and "
+                   "factories are off; UQCORE_ALLOW_LOCAL_MODELS=1 turns them on).")
     source = st.radio("Source", list(sources), format_func=sources.get, horizontal=True, key="own_source")
     if source == "path":
         st.text_input("Model", key="own_spec",
-                      placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large")
+                      placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large",
+                      help=f"Factories load from these modules only: {', '.join(limits.factory_modules())} "
+                           "(UQCORE_FACTORY_MODULES)")
         st.text_input("Weights for a module:factory (optional)", key="own_weights",
                       placeholder="/models/weights.safetensors")
     else:
         st.file_uploader(
-            f"Model file (up to {_upload_limit_mb()} MB), plus its .json sidecar for TorchScript",
-            type=MODEL_TYPES, accept_multiple_files=True, key="own_upload",
+            f"Model file (up to {_upload_limit_mb()} MB), plus its .json sidecar for TorchScript / ONNX",
+            type=MODEL_TYPES, accept_multiple_files=True, key="own_upload", max_upload_size=_upload_limit_mb(),
             help="Hugging Face directories cannot be uploaded; give their path instead.",
         )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.selectbox("Task", list(TASK_CHOICES), format_func=TASK_CHOICES.get, key="own_task",
                  help="Detect: spandrel and Hugging Face say it; otherwise the sidecar, or a probe run guesses it")
     c2.number_input("Scale (0 = detect)", min_value=0, max_value=16, value=0, step=1, key="own_scale")
-    c3.selectbox("Input range (TorchScript / factory)", list(RANGE_CHOICES), format_func=RANGE_CHOICES.get,
+    c3.selectbox("Input range (TorchScript / ONNX / factory)", list(RANGE_CHOICES), format_func=RANGE_CHOICES.get,
                  key="own_range", help="What the network expects; the engine keeps feeding [0, 1] and rescales")
-    c4.text_input("Name (optional)", key="own_name")
+    c4.selectbox("Depth kind (depth models)", list(DEPTH_KIND_CHOICES), format_func=DEPTH_KIND_CHOICES.get,
+                 key="own_depth_kind", help="Relative and inverse-depth predictions are aligned to the ground truth "
+                                            "(least-squares scale and shift) before the error and every error-based "
+                                            "metric. Detect: the sidecar or the Hugging Face config, else metric")
+    c5.text_input("Name (optional)", key="own_name")
     st.button("Load model", type="primary", key="own_load", on_click=load_own_model)
 
     result = st.session_state.get("own_result")
@@ -290,7 +310,7 @@ def student_section(name: str) -> None:
     train_tab, upload_tab = st.tabs(["Train a head", "Upload a head"])
     with train_tab:
         st.file_uploader("Training images (unlabeled; not your evaluation images)", type=student_glue.IMAGE_TYPES,
-                         accept_multiple_files=True, key="student_images")
+                         accept_multiple_files=True, key="student_images", max_upload_size=limits.IMAGE_UPLOAD_MB)
         options = train_form(name, model)
         st.caption("The same run headless (any number of steps, checkpoints, --resume):")
         st.code(student_glue.cli_line(model, options), language="bash", wrap_lines=True)
@@ -301,7 +321,8 @@ def student_section(name: str) -> None:
                 st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
     with upload_tab:
         st.file_uploader("Student head (.safetensors, from python -m uqcore distill), plus its .json card",
-                         type=["safetensors", "json"], accept_multiple_files=True, key="student_upload")
+                         type=["safetensors", "json"], accept_multiple_files=True, key="student_upload",
+                         max_upload_size=limits.IMAGE_UPLOAD_MB)
         if st.button("Attach head", key="student_attach"):
             try:
                 text = student_glue.attach_upload(name, st.session_state.get("student_upload") or [])

@@ -49,6 +49,9 @@ def test_numbers_parse_one_way(name, monkeypatch):
 def test_switch_and_folders(monkeypatch, tmp_path):
     monkeypatch.delenv("UQCORE_ALLOW_LOCAL_MODELS", raising=False)
     assert limits.allow_local_models() is True
+    assert limits.allow_local_models(loopback=False) is False  # safe by default beyond loopback
+    monkeypatch.setenv("UQCORE_ALLOW_LOCAL_MODELS", "1")
+    assert limits.allow_local_models(loopback=False) is True   # an explicit opt-in
     for raw, want in [("0", False), ("false", False), ("off", False), ("1", True), ("yes", True), ("", True)]:
         monkeypatch.setenv("UQCORE_ALLOW_LOCAL_MODELS", raw)
         assert limits.allow_local_models() is want, raw
@@ -58,6 +61,13 @@ def test_switch_and_folders(monkeypatch, tmp_path):
 
     monkeypatch.delenv("UQCORE_MODEL_DIRS", raising=False)
     assert limits.model_dirs() == []
+    monkeypatch.delenv("UQCORE_FACTORY_MODULES", raising=False)
+    assert limits.factory_modules() == ["uqcore.models"]
+    monkeypatch.setenv("UQCORE_FACTORY_MODULES", " mypkg.nets, tests.models ,")
+    assert limits.factory_modules() == ["mypkg.nets", "tests.models"]
+    monkeypatch.setenv("UQCORE_FACTORY_MODULES", "mypkg/nets")
+    with pytest.raises(InputError, match="UQCORE_FACTORY_MODULES: 'mypkg/nets' is not a dotted module name"):
+        limits.factory_modules()
     monkeypatch.setenv("UQCORE_MODEL_DIRS", f"{tmp_path}{__import__('os').pathsep}{tmp_path / 'b'}")
     assert limits.model_dirs() == [tmp_path, tmp_path / "b"]
     from uqcore.models.registry import model_dirs
@@ -107,3 +117,10 @@ def test_only_limits_reads_uqcore_variables():
 def test_readme_lists_every_variable():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert set(re.findall(r"UQCORE_[A-Z_]+", readme)) == set(limits.VARIABLES)
+
+
+def test_loopback_addresses():
+    for address in ("localhost", "127.0.0.1", "127.0.1.1", "::1", "[::1]", "LOCALHOST"):
+        assert limits.is_loopback(address), address
+    for address in ("", None, "0.0.0.0", "::", "192.168.1.5", "myhost.example.org"):
+        assert not limits.is_loopback(address), address

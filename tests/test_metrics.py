@@ -514,7 +514,8 @@ def test_cuda_tensors_equal_numpy():
 
 
 # -- the docstrings' examples ---------------------------------------------------------------------
-METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "calibration", "quality"]
+METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "calibration", "quality",
+                  "alignment"]
 
 
 @pytest.mark.parametrize("family", METRIC_FAMILIES)

@@ -137,6 +137,21 @@ def test_missing_model_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "R.md").exists()
 
 
+def test_missing_eval_set_is_named(tmp_path, capsys):
+    # an install without the bundled samples (or a wrong --sr-data): one clear error, before any work
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["reproduce", "--quick", "--out", str(tmp_path / "R.md"), "--sr-data", str(tmp_path / "nowhere"),
+                 "--depth-data", str(empty)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--sr-data {tmp_path / 'nowhere'}" in err and f"--depth-data {empty}" in err
+    assert "assets/samples" in err and not (tmp_path / "R.md").exists()
+    s = R.Settings()
+    assert Path(s.sr_data).is_dir() and Path(s.depth_data).is_dir()
+    R.check_data(s)  # the bundled sets are found (checkout or installed wheel)
+
+
 # -- the whole pipeline ----------------------------------------------------------------------------
 def _check_outputs(out: Path, quick: bool = True) -> tuple:
     text = out.read_text()

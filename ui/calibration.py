@@ -95,7 +95,7 @@ def interval_view(model: uqcore.UQModel, est: Any, target: Any, input_name: str)
     reason = cal.mismatch(model, estimate=est)
     if reason is not None:
         return None, reason
-    width = cal.width(est, model=model).numpy()
+    width = cal.width(est, model=model, target=target).numpy()  # relative depth: aligned to the target
     in_sample = Path(input_name).stem in set(cal.images)
     if target is None:
         return IntervalView(cal, width, None, {"interval_width": float(width.mean())}, in_sample), None

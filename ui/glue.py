@@ -19,11 +19,10 @@ import streamlit as st
 import torch
 
 import uqcore
-from uqcore.models.registry import ASSETS
+from uqcore.models.registry import SAMPLES_DIR  # the gallery (checkout or installed wheel)
 
 RESULT_CACHE_SIZE = 24
 SHARED_CACHE_SIZE = 64
-SAMPLES_DIR = ASSETS / "samples"
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -253,6 +252,13 @@ def progress_callback(bar, label: str):
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total}")
 
     return update
+
+
+def check_upload(file, limit_mb: int, what: str = "uploads") -> None:
+    """An InputError for an uploaded file above ``limit_mb`` (the browser enforces the uploader's
+    limit too; this is the server-side check)."""
+    if file is not None and file.size > limit_mb * 2**20:
+        raise uqcore.InputError(f"{file.name} is {file.size / 2**20:,.1f} MB; {what} are limited to {limit_mb} MB")
 
 
 def show_error(exc: Exception) -> None:

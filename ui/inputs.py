@@ -15,6 +15,7 @@ import streamlit as st
 
 import uqcore
 from ui import glue, state
+from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.analysis import PreparedInput, prepare_depth, prepare_sr
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
@@ -32,6 +33,11 @@ def _keep_upload(slot: str, key: str) -> None:
     """Uploader callback: remember the file (or its removal) beyond the widget's life."""
     file = st.session_state.get(key)
     store = st.session_state.setdefault(UPLOADS, {})
+    st.session_state[f"{key}_error"] = None
+    try:
+        glue.check_upload(file, IMAGE_UPLOAD_MB, "images and depth maps")
+    except uqcore.InputError as exc:
+        st.session_state[f"{key}_error"], file = str(exc), None
     if file is None:
         store.pop(slot, None)
     else:
@@ -40,7 +46,10 @@ def _keep_upload(slot: str, key: str) -> None:
 
 def _uploader(target, label: str, slot: str, types: list[str], **kwargs) -> Upload | None:
     key = f"up_{slot}"
-    target.file_uploader(label, type=types, key=key, on_change=_keep_upload, args=(slot, key), **kwargs)
+    target.file_uploader(label, type=types, key=key, on_change=_keep_upload, args=(slot, key),
+                         max_upload_size=IMAGE_UPLOAD_MB, **kwargs)
+    if st.session_state.get(f"{key}_error"):
+        target.error(st.session_state[f"{key}_error"], icon="⚠️")
     kept = st.session_state.get(UPLOADS, {}).get(slot)
     if kept is not None and st.session_state.get(key) is None:
         target.caption(f"Using **{kept.name}** (uploaded earlier); upload another file to replace it.")

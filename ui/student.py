@@ -31,6 +31,7 @@ import streamlit as st
 import uqcore
 from ui import glue
 from uqcore import methods
+from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.student import files as head_files
 from uqcore.student.train import TEACHERS, default_teacher, distill
 
@@ -115,6 +116,8 @@ def attach_upload(name: str, uploads) -> str:
     cards = [f for f in uploads if f.name.lower().endswith(".json")]
     if len(heads) != 1 or len(cards) > 1:
         raise uqcore.InputError("upload one student head (.safetensors), plus at most its .json card")
+    for f in uploads:
+        glue.check_upload(f, IMAGE_UPLOAD_MB, "student heads and their cards")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_head_"))
     try:
         path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(heads[0].name).stem) + ".safetensors")
@@ -171,6 +174,8 @@ def start(name: str, uploads, options: dict) -> Run:
     model = glue.base_model(name)
     if options["teacher"] not in teachers(model):
         raise uqcore.InputError(f"teacher {options['teacher']!r} does not apply to {name}")
+    for f in uploads:
+        glue.check_upload(f, IMAGE_UPLOAD_MB, "training images")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_distill_"))
     images = []
     for i, f in enumerate(uploads):

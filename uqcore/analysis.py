@@ -19,8 +19,7 @@ from uqcore.errors import InputError
 from uqcore.models.base import UQModel
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.sampler import Estimate, estimate
-from uqcore.scoring import prepare_target
-from uqcore.scoring import SIGMA_TILE, image_values  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.scoring import SIGMA_TILE, aligned, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -89,6 +88,7 @@ class Analysis:
     mask: np.ndarray | None = None  # [H, W] valid ground truth
     curve: metrics.Sparsification | None = None
     values: dict[str, float] = field(default_factory=dict)
+    alignment: str = ""  # for a relative-depth model: how prediction / variance / error were aligned
 
 
 def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analysis:
@@ -99,7 +99,9 @@ def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analy
     level; nll; quality: PSNR/SSIM for SR with the scorer's border rule, abs_rel/rmse/log10/δ1 for
     depth) -- with nll_scaled from σ-scaling fitted on the "black" 16×16 tiles of a checkerboard
     and evaluated on the "white" ones (one image has no separate calibration set; the scale is
-    also under ``sigma_scale``); seconds and samples.
+    also under ``sigma_scale``); seconds and samples. For a non-metric depth model with ground
+    truth, prediction, variance and error are those of the prediction aligned to the target (as
+    the scorer aligns it, :func:`uqcore.scoring.align`) and ``alignment`` says so.
     """
     prediction = est.prediction.numpy()
     variance = est.variance.numpy()
@@ -115,13 +117,20 @@ def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analy
             f"{prediction.shape[-2]}×{prediction.shape[-1]}"
         )
     mask = metrics.valid_mask(target_np) if model.task == "depth" else None
+    note = ""
+    if aligned(model) and mask.any():
+        fit = metrics.align_depth(prediction, target_np, variance, kind=model.depth_kind, mask=mask)
+        prediction, variance = fit.prediction.astype(np.float32), fit.variance.astype(np.float32)
+        space = "inverse depth" if model.depth_kind == "disparity" else "depth"
+        note = (f"{model.depth_kind} depth aligned to the ground truth by least squares in {space} space "
+                f"(scale {fit.scale:.4g}, shift {fit.shift:.4g}); prediction, variance and error are the aligned ones")
     error = metrics.error_map(prediction, target_np, mask=mask)
     valid = np.ones(error.shape, bool) if mask is None else mask
     curve = metrics.sparsification(error, variance, mask=mask)
     values.update(image_values(model, est.prediction, est.variance, target_np, split="checkerboard"))
     values["sigma_scale"] = values["variance_scale"]
     error_display = np.where(valid, error, np.nan)
-    return Analysis(prediction, variance, error_display, mask, curve, values)
+    return Analysis(prediction, variance, error_display, mask, curve, values, note)
 
 
 def upsample_for_display(prediction: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

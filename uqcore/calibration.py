@@ -102,7 +102,7 @@ from uqcore.sampler import estimate
 from uqcore.calibration_fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
                                     VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
                                     normal_quantile, subsample)
-from uqcore.scoring import EPS, ENCE_BINS, interval_values, prepare_target, residual_vectors, resize_to
+from uqcore.scoring import EPS, ENCE_BINS, aligned, at_target, interval_values, prepare_target, residual_vectors
 
 __all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "fingerprint", "model_identity",
            "pair_statistics", "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES", "ISOTONIC_KNOTS", "VARIANCE_BINS",
@@ -236,10 +236,16 @@ class Calibration:
         return self.bounds(getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL)), estimate.variance,
                            level)
 
-    def width(self, estimate: Any, *, model: Any = None, level: float | None = None) -> torch.Tensor:
-        """Interval width map [H', W'] (output units); the same for every channel."""
+    def width(self, estimate: Any, *, model: Any = None, level: float | None = None,
+              target: Any = None) -> torch.Tensor:
+        """Interval width map [H', W'] (output units); the same for every channel. With the
+        ``target`` of a relative-depth ``model``: of its variance aligned to it, as it was fitted."""
         self.check(model, estimate=estimate)
-        lo, hi = self.offsets(estimate.variance, level)
+        variance = estimate.variance
+        if target is not None and model is not None and aligned(as_model(model)):
+            source = getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL))
+            variance = at_target(as_model(model), source, variance, prepare_target("depth", target))[1]
+        lo, hi = self.offsets(variance, level)
         return torch.from_numpy(hi - lo).float()
 
     def _residuals(self, model: Any, estimate: Any, target: Any) -> Vectors:
@@ -259,12 +265,9 @@ class Calibration:
         model = as_model(model)
         t = prepare_target(model.task, target)
         tc = t if t.ndim == 3 else t[None]
-        pred = getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL))
-        pred = pred.detach().cpu() if isinstance(pred, torch.Tensor) else torch.as_tensor(np.asarray(pred))
-        var = estimate.variance.detach().cpu() if isinstance(estimate.variance, torch.Tensor) else torch.as_tensor(
-            np.asarray(estimate.variance))
-        if model.task == "depth":
-            pred, var = resize_to(pred if pred.dim() == 3 else pred[None], tc.shape[-2:]), resize_to(var, tc.shape[-2:])
+        # at the target's size, and aligned to it for a relative-depth model, as the scorer has it
+        pred, var = at_target(model, getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL)),
+                              estimate.variance, t)
         lower, upper = self.bounds(pred, var)
         lo, hi = lower.double().numpy(), upper.double().numpy()
         if lo.shape[-2:] != tc.shape[-2:]:

@@ -1,4 +1,4 @@
-"""Headless commands: ``python -m uqcore <command> ...``.
+"""Headless commands: ``python -m uqcore <command> ...`` (or ``uqcore <command> ...`` once installed).
 
 Each command lives in the module that owns its computation; that module exposes
 ``configure_parser(parser)`` and ``run(args) -> int``. This file only dispatches, and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from uqcore.errors import InputError
 
@@ -26,8 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _prog() -> str:
+    """How the user called us, for usage lines: the installed ``uqcore`` command or ``python -m uqcore``."""
+    return "uqcore" if Path(sys.argv[0]).name == "uqcore" else "python -m uqcore"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m uqcore", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     name, rest = argv[0], argv[1:]
     module = importlib.import_module(COMMANDS[name][0])
-    sub = argparse.ArgumentParser(prog=f"python -m uqcore {name}", description=COMMANDS[name][1])
+    sub = argparse.ArgumentParser(prog=f"{_prog()} {name}", description=COMMANDS[name][1])
     module.configure_parser(sub)
     args = sub.parse_args(rest)
     try:

@@ -35,8 +35,8 @@ The training-free methods score the unperturbed output. Every image is sampled w
 ``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
 Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
-documents the folder layouts. A depth output whose size differs from the ground truth's is
-resized bilinearly to it (with its variance) before scoring.
+documents the folder layouts. A depth output is resized to the ground truth (with its variance)
+and, for a relative-depth model, aligned to it before scoring: rows carry ``aligned`` (scoring).
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
 (:func:`uqcore.analysis.analyse`) -- so a definition changes in one place:
 
 * **Per image** (:func:`score_image`): a depth output whose size differs from the target's is
-  resized bilinearly to it (with its variance); SR / image outputs must match the target. Error =
+  resized bilinearly to it (with its variance); SR / image outputs must match the target. A depth
+  model whose ``depth_kind`` is "relative" or "disparity" is then aligned to the target by
+  least-squares scale and shift, its variance scaled consistently (:func:`align`,
+  :mod:`uqcore.metrics.alignment`): every number below is of the aligned prediction, and the
+  summary says so (``aligned``). Error =
   channel-averaged absolute error over the valid pixels (depth: target > 0 and finite); AUSE /
   AURG / Pearson / Spearman at the pixel, patch (``patch``×``patch`` tiles) and block (SLIC
   superpixels of the float64 prediction) levels (:func:`uqcore.metrics.correlations`); Gaussian
@@ -134,8 +138,27 @@ def _segments(p: np.ndarray, cache: dict | None, key: Any) -> np.ndarray:
     return cache[(key, digest)]
 
 
-def _aligned(model: Any, prediction: Any, variance: Any, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(prediction, variance) as float64 numpy at the target's size (depth resized, SR checked)."""
+def align(model: Any, prediction: np.ndarray, variance: np.ndarray | None,
+          target: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A non-metric depth model's (prediction, variance) aligned to ``target`` by least-squares
+    scale and shift (:func:`uqcore.metrics.align_depth` with the model's ``depth_kind``); any
+    other model's unchanged. Arrays at the target's size (:func:`at_target`)."""
+    kind = getattr(model, "depth_kind", "metric")
+    if model.task != "depth" or kind == "metric":
+        return prediction, variance
+    a = M.align_depth(prediction, target, variance, kind=kind)
+    return a.prediction, a.variance
+
+
+def aligned(model: Any) -> bool:
+    """Whether the scorer aligns this model's predictions (a depth model that is not metric)."""
+    return model.task == "depth" and getattr(model, "depth_kind", "metric") != "metric"
+
+
+def at_target(model: Any, prediction: Any, variance: Any, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, variance) as float64 numpy at the target's size (depth resized, SR checked),
+    aligned to the target for a non-metric depth model (:func:`align`): what every error-based
+    number is computed on."""
     pred, var = _as_map(prediction, 3), _as_map(variance, 2)
     tshape = tuple(target.shape[-2:])
     if model.task == "depth":
@@ -143,7 +166,7 @@ def _aligned(model: Any, prediction: Any, variance: Any, target: np.ndarray) -> 
     elif tuple(pred.shape[-2:]) != tshape:
         raise InputError(f"the model output is {pred.shape[-2]}x{pred.shape[-1]} but the target is "
                          f"{tshape[0]}x{tshape[1]}; for SR the target must be the HR image of the input")
-    return pred.double().numpy(), var.double().numpy()
+    return align(model, pred.double().numpy(), var.double().numpy(), target)
 
 
 def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
@@ -154,7 +177,7 @@ def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seco
     With a fitted ``calibration`` (:class:`uqcore.calibration.Calibration`) the image's
     :data:`INTERVAL_COLUMNS` are computed too (:func:`interval_values`)."""
     target = prepare_target(model.task, target)
-    p, v = _aligned(model, prediction, variance, target)
+    p, v = at_target(model, prediction, variance, target)
     mask = M.valid_mask(target) if model.task == "depth" else None
     err = M.error_map(p, target, mask=mask)
     s = ImageScore()
@@ -193,7 +216,7 @@ def residual_vectors(model: Any, prediction: Any, variance: Any, target: Any) ->
     """(signed residuals target - prediction [C, N], variance [N]) on the valid pixels, float64,
     with depth outputs resized to the target as for scoring: what a calibration is fitted on."""
     target = prepare_target(model.task, target)
-    p, v = _aligned(model, prediction, variance, target)
+    p, v = at_target(model, prediction, variance, target)
     valid = M.valid_mask(target) if model.task == "depth" else np.ones(target.shape[-2:], bool)
     pc = p if p.ndim == 3 else p[None]
     tc = target if target.ndim == 3 else target[None]
@@ -351,8 +374,9 @@ class Scorer:
         level-independent numbers under "common": nll and ence (all scored images), variance_scale,
         nll_heldout / nll_scaled / calibration_error / calibration_error_scaled / ence_heldout /
         ence_scaled (the ``test`` images; all scored images if None), quality, seconds_per_image,
-        samples_drawn; with a ``calibration`` also coverage, interval_width and ence_calibrated
-        (all scored images)."""
+        samples_drawn, aligned (True where a relative-depth model's predictions were aligned to
+        the targets, :func:`align`); with a ``calibration`` also coverage, interval_width and
+        ence_calibrated (all scored images)."""
         scores = self.scores
         test = list(range(len(scores))) if test is None else list(test)
         out = self._levels()
@@ -380,6 +404,7 @@ class Scorer:
                                             bins=ENCE_BINS, eps=EPS)
         for k in scores[0].quality:
             common[k] = nanmean([s.quality.get(k) for s in scores])
+        common["aligned"] = aligned(self.model)
         common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))
         common["samples_drawn"] = int(round(np.mean([s.drawn for s in scores])))
         out["common"] = common

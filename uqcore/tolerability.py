@@ -29,7 +29,9 @@ output| (the relative change of the output), and the correlation / AUSE fields a
 use ``variance_mean`` as the uncertainty axis instead.
 
 Depth targets: pixels that are zero, NaN or inf in the target are excluded everywhere; an output
-whose size differs from the target's is resized bilinearly to the target's size.
+whose size differs from the target's is resized bilinearly to the target's size. A non-metric
+depth model (``depth_kind``) is aligned as the scorer aligns it: the fit of its unperturbed output
+maps every sample and the variance (:mod:`uqcore.metrics.alignment`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from uqcore.layers import candidate_layers, default_layer, default_layers  # noq
 from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.models.base import as_model, model_identity
 from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring import nanmean, resize_to
+from uqcore.scoring import aligned, nanmean, resize_to
 
 Progress = Callable[[int, int], None]
 
@@ -69,9 +71,10 @@ def default_strengths(method: str) -> list[float]:
 class _SampleLoss:
     """Accumulates mean |sample - reference| per sample from streamed chunks [k, C, H, W]."""
 
-    def __init__(self, reference: torch.Tensor, mask: torch.Tensor | None) -> None:
+    def __init__(self, reference: torch.Tensor, mask: torch.Tensor | None, align: Any = None) -> None:
         self.reference = reference  # [C or 1, H, W], CPU float32
         self.mask = mask            # [H, W] bool or None
+        self.align = align          # a relative-depth model's fit (metrics.alignment), applied to every sample
         self._cache: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self.total = 0.0
         self.count = 0
@@ -88,6 +91,7 @@ class _SampleLoss:
         out = chunk.float()
         if out.shape[-2:] != ref.shape[-2:]:
             out = F.interpolate(out, size=tuple(ref.shape[-2:]), mode="bilinear", align_corners=False)
+        out = out if self.align is None else self.align.apply(out.double()).float()
         diff = (out - ref.unsqueeze(0)).abs().mean(1)  # [k, H, W]
         if mask is not None:
             per = (diff * mask).sum((1, 2)) / mask.sum()
@@ -137,7 +141,7 @@ class _Image:
         original = base.original
         self.x = x
         self.has_target = target is not None
-        self.error = self.segments = self.mask_np = None
+        self.error = self.segments = self.mask_np = self.fit = None
         if target is None:
             self.reference, self.mask = original, None
             self.base_loss = 0.0
@@ -146,8 +150,11 @@ class _Image:
             self.reference, self.mask = _target_tensor(model, target, tuple(original.shape[-2:]))
             pred = resize_to(original, tuple(self.reference.shape[-2:]))
             self.mask_np = None if self.mask is None else self.mask.numpy()
+            if aligned(model):  # relative depth: the scorer's alignment, fitted on the unperturbed output
+                self.fit = M.align_depth(pred.double().numpy(), self.reference.numpy(), kind=model.depth_kind)
+                pred = torch.from_numpy(self.fit.prediction).float()
             self.error = M.error_map(pred, self.reference, mask=self.mask_np)
-            meter = _SampleLoss(self.reference, self.mask)  # the same arithmetic as the samples'
+            meter = _SampleLoss(self.reference, self.mask, self.fit)  # the same arithmetic as the samples'
             meter(original.unsqueeze(0))
             self.base_loss = meter.value
             self.scale = self.base_loss
@@ -242,7 +249,7 @@ def sweep(
             losses, variances, seconds, drawn, reliability = [], [], 0.0, [], []
             stats: list[dict[str, float]] = []
             for im in images:
-                meter = _SampleLoss(im.reference, im.mask)
+                meter = _SampleLoss(im.reference, im.mask, im.fit)
                 est = estimate(model, im.x, method=method, layer=layer, strength=strength, samples=samples,
                                seed=seed, device=device, sample_callback=meter, target=reliability_target,
                                max_samples=max_samples)
@@ -254,6 +261,7 @@ def sweep(
                     reliability.append(est.reliability)
                 if has_target:
                     var = resize_to(est.variance, tuple(im.reference.shape[-2:]))
+                    var = var if im.fit is None else torch.from_numpy(im.fit.variance_of(var.double().numpy()))
                     stats.append(M.correlations(im.error, var, mask=im.mask_np, patch=patch,
                                                 segments=im.segments, steps=steps))
                 done += 1

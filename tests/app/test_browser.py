@@ -32,7 +32,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],

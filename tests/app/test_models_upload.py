@@ -104,3 +104,83 @@ def test_upload_torchscript_with_sidecar_offers_transform_only(tmp_path):
     at.sidebar.selectbox(key="model").set_value("net").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="method").options == ["transform"]
+
+
+def test_upload_onnx_offers_hook_methods_on_its_node_layers(tmp_path):
+    import warnings
+
+    path = tmp_path / "net.onnx"
+    axes = {"x": {0: "b", 2: "h", 3: "w"}, "y": {0: "b", 2: "oh", 3: "ow"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation notice
+        torch.onnx.export(_Up().eval(), (torch.rand(1, 3, 8, 8),), str(path), input_names=["x"],
+                          output_names=["y"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    at = models_page()
+    at.file_uploader(key="own_upload").upload("net.onnx", path.read_bytes()).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "(onnx)" in at.success[0].value and "×2" in at.success[0].value
+    assert at.sidebar.selectbox(key="model").value == "net"
+    layers = at.dataframe[-1].value  # the layer browser lists the graph's nodes as injection points
+    assert "conv/Conv" in list(layers["name"])
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "noise" in at.selectbox(key="method").options
+
+
+def test_model_uploads_follow_the_model_size_limit_and_images_keep_theirs(monkeypatch):
+    import tomllib
+
+    from uqcore import limits
+
+    server_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert server_mb * 2**20 >= limits.DEFAULT_MAX_MODEL_BYTES  # a 67 MB Real-ESRGAN fits, and 2 GiB
+    assert limits.model_upload_mb(server_mb) == limits.DEFAULT_MAX_MODEL_BYTES // 2**20
+    monkeypatch.setenv("UQCORE_MAX_MODEL_BYTES", str(80 * 2**20))
+    at = models_page()
+    assert not at.exception
+    assert "up to 80 MB" in at.file_uploader(key="own_upload").label
+    assert at.file_uploader(key="own_upload").proto.max_upload_size_mb == 80
+    assert at.file_uploader(key="student_images").proto.max_upload_size_mb == limits.IMAGE_UPLOAD_MB
+    big = b"\0" * (81 * 2**20)
+    at.file_uploader(key="own_upload").upload("huge.pth", big).run()
+    at.button(key="own_load").click().run()
+    assert not at.exception
+    assert "huge.pth is 81.0 MB" in at.error[0].value and "limited to 80 MB" in at.error[0].value
+    # images keep their own limit
+    at.switch_page("pages/explore.py").run()
+    at.radio(key="source").set_value("upload").run()
+    assert at.file_uploader(key="up_lr").proto.max_upload_size_mb == limits.IMAGE_UPLOAD_MB
+    at.file_uploader(key="up_lr").upload("big.png", b"\0" * ((limits.IMAGE_UPLOAD_MB + 1) * 2**20)).run()
+    assert not at.exception
+    assert any("big.png" in e.value and f"limited to {limits.IMAGE_UPLOAD_MB} MB" in e.value for e in at.error)
+
+
+class _Depth(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x):
+        return torch.nn.functional.softplus(self.conv(x)) + 0.5
+
+
+def test_relative_depth_model_is_aligned_on_explore_and_says_so(tmp_path):
+    import warnings
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Depth().eval()).save(str(tmp_path / "reldepth.pt"))
+    at = models_page()
+    at.file_uploader(key="own_upload").upload("reldepth.pt", (tmp_path / "reldepth.pt").read_bytes()).run()
+    at.selectbox(key="own_task").set_value("depth")
+    at.selectbox(key="own_depth_kind").set_value("relative").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["custom_models"]["reldepth"].depth_kind == "relative"
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [i.value for i in at.info if i.value.startswith("Aligned:")]
+    assert notes and "relative depth aligned to the ground truth by least squares in depth space" in notes[0]

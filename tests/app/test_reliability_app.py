@@ -161,3 +161,74 @@ def test_exif_rotated_jpeg_in_the_app():
     record(AREA, "EXIF-rotated JPEG (stored 40×24 landscape, orientation 6)",
            f"analysed in its displayed orientation: variance map {arr(variance['z']).shape[0]}×"
            f"{arr(variance['z']).shape[1]} (portrait)")
+
+
+SHARED = "A shared server (AppTest)"
+
+
+@pytest.fixture
+def bind():
+    """``bind(address)``: the app runs as if started with ``--server.address ADDRESS`` (reset after)."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
+
+
+def _models_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["task"] = "sr"
+    at.query_params["model"] = "tiny-sr"
+    at.run()
+    return at.switch_page("pages/models.py").run()
+
+
+def _planted(tmp_path, monkeypatch):
+    """A factory module whose import writes a marker file: the marker must never appear."""
+    marker = tmp_path / "imported"
+    (tmp_path / "planted_app_factory.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
+                                                     "def make():\n    raise SystemExit('must never run')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return marker
+
+
+def test_shared_server_offers_uploads_only(tmp_path, monkeypatch, bind):
+    monkeypatch.delenv("UQCORE_ALLOW_LOCAL_MODELS", raising=False)
+    bind("0.0.0.0")
+    at = _models_page()
+    assert not at.exception, [e.value for e in at.exception]
+    sources = at.radio(key="own_source").options
+    assert sources == ["Upload a file"] and not [t for t in at.text_input if t.key in ("own_spec", "own_weights")]
+    record(SHARED, "--server.address 0.0.0.0, UQCORE_ALLOW_LOCAL_MODELS unset: the Models page's model sources",
+           f"{', '.join(sources)} (no server path, no module:factory field)")
+    assert at.file_uploader(key="own_upload").proto.max_upload_size_mb > 0  # uploads stay
+    record(SHARED, "what stays available to anyone who reaches the port",
+           "every page; uploads of images (50 MB) and model files (UQCORE_MAX_MODEL_BYTES) through the safe "
+           "loaders, kept in that browser session; the server's CPU / GPU")
+    bind("localhost")
+    assert "Path, module:factory or Hugging Face id" in _models_page().radio(key="own_source").options
+    record(SHARED, "the default (server.address = localhost in .streamlit/config.toml)",
+           "upload, and server paths / factories from UQCORE_FACTORY_MODULES")
+
+
+def test_factories_only_from_allowed_modules_even_when_opted_in(tmp_path, monkeypatch, bind):
+    import sys
+
+    monkeypatch.setenv("UQCORE_ALLOW_LOCAL_MODELS", "1")
+    monkeypatch.delenv("UQCORE_FACTORY_MODULES", raising=False)
+    marker = _planted(tmp_path, monkeypatch)
+    bind("0.0.0.0")
+    at = _models_page()
+    assert "Path, module:factory or Hugging Face id" in at.radio(key="own_source").options  # the opt-in
+    at.radio(key="own_source").set_value("path").run()
+    for spec in ("planted_app_factory:make", "pytest:main"):
+        at.text_input(key="own_spec").input(spec).run()
+        at.button(key="own_load").click().run()
+        assert not at.exception and "factories are only loaded from uqcore.models" in at.error[0].value
+        record(SHARED, f"UQCORE_ALLOW_LOCAL_MODELS=1, default UQCORE_FACTORY_MODULES: factory {spec}",
+               f"{outcome(at)} (checked before import)")
+    assert not marker.exists() and "planted_app_factory" not in sys.modules
+    at.text_input(key="own_spec").input("uqcore.models.srresnet:SRResNet").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception and not at.error and "SRResNet" in at.success[0].value

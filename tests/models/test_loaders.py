@@ -349,8 +349,8 @@ def test_wrong_format_is_a_clear_input_error(tmp_path):
     sd_path = tmp_path / "weights.pth"
     torch.save({"encoder.weight": torch.zeros(3, 3)}, sd_path)
 
-    with pytest.raises(uqcore.InputError, match="format must be one of spandrel, torchscript, hf, factory"):
-        load_user_model(ts_path, format="onnx")
+    with pytest.raises(uqcore.InputError, match="format must be one of spandrel, torchscript, hf, factory, onnx"):
+        load_user_model(ts_path, format="tflite")
     with pytest.raises(uqcore.InputError, match="format must be one of"):
         uqcore.load_model(str(ts_path), format="pickle")
     with pytest.raises(uqcore.InputError, match="format='spandrel' was given but the spec starts with 'hf:'"):
@@ -391,3 +391,23 @@ def test_zoo_weights_of_the_wrong_shape_give_an_input_error(tmp_path):
     path.write_text(json.dumps(card))
     with pytest.raises(uqcore.InputError, match=r"srresnet.safetensors does not fit the architecture: .*size mismatch"):
         uqcore.load_model(str(path))
+
+
+def test_factory_outside_the_allowed_modules_is_never_imported(tmp_path, monkeypatch):
+    marker = tmp_path / "imported"
+    (tmp_path / "planted_factories.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "import torch\n"
+        "def make():\n"
+        "    return torch.nn.Conv2d(3, 3, 1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for spec in ("planted_factories:make", "factory:planted_factories:make", "pytest:main"):
+        with pytest.raises(uqcore.InputError, match="factories are only loaded from uqcore.models"):
+            load_user_model(spec, factory_modules=["uqcore.models"])
+    assert not marker.exists() and "planted_factories" not in sys.modules
+    with pytest.raises(uqcore.InputError, match="only loaded from tests.models"):
+        load_user_model("tests.modelsX.evil:make", factory_modules=["tests.models"])  # a prefix is a module
+    assert load_user_model("tests.models.factory_fixture:make", factory_modules=["tests.models"]).scale == 2
+    assert load_user_model("uqcore.models.srresnet:SRResNet", factory_modules=["uqcore.models"]).scale == 4
+    # the Python API keeps full access: it runs as the user
+    assert load_user_model("planted_factories:make", task="image").task == "image" and marker.exists()

@@ -40,6 +40,10 @@ Definitions (the reference for every number in docs/; each function repeats its 
   average ranks) as an extra. A constant input has no correlation: the result is NaN.
 * **NLL** -- Gaussian, mean over pixels (and channels) of
   1/2 log(2 pi (sigma^2 + eps)) + (y - mu)^2 / (2 (sigma^2 + eps)).
+* **Alignment** (MiDaS / Marigold protocol) -- a relative-depth prediction is aligned per image
+  to the target by least-squares scale and shift over the valid pixels (in depth space for
+  ``"relative"``, in inverse-depth space for ``"disparity"``, then back to depth) before any
+  error-based metric; its variance is scaled consistently (:func:`align_depth`).
 * **Calibration** (Kuleshov et al. 2018) -- for confidence levels p, the observed fraction of
   targets inside the central Gaussian interval mu +- z_{(1+p)/2} sigma against the expected p.
 * **ENCE** (Levi et al. 2022) -- pixels sorted by variance into ``bins`` equal-count bins
@@ -52,12 +56,13 @@ Families (one module each): ``validation`` (inputs, valid pixels, error maps), `
 superpixels, pooling), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
 Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
 ``calibration`` (ENCE and its reliability diagram, interval coverage and width), ``quality``
-(PSNR, SSIM, depth errors). Every public function carries a ``>>>`` example that the
-tests run (``tests/test_metrics.py``).
+(PSNR, SSIM, depth errors), ``alignment`` (least-squares scale and shift of relative depth).
+Every public function carries a ``>>>`` example that the tests run (``tests/test_metrics.py``).
 """
 
 from __future__ import annotations
 
+from uqcore.metrics.alignment import DEPTH_KINDS, align_depth, fit_scale_shift
 from uqcore.metrics.calibration import (Reliability, coverage, ence, ence_vectors, interval_width,
                                         reliability_diagram, reliability_vectors)
 from uqcore.metrics.correlation import correlations, pearson, ranks, spearman
@@ -83,4 +88,5 @@ __all__ = [
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
     "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",
     "reliability_vectors", "ence", "ence_vectors", "coverage", "interval_width",
+    "DEPTH_KINDS", "align_depth", "fit_scale_shift",
 ]

@@ -19,6 +19,7 @@ from torch import nn
 
 from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
+from uqcore.metrics.alignment import check_kind
 
 TASKS = ("sr", "depth", "image")
 OUTPUTS = ("mean", "mean_logvar")
@@ -46,6 +47,10 @@ class UQModel:
     student:  an attached student head (:mod:`uqcore.student`: ``uqcore.attach_student`` or
               ``load_model(..., student=PATH)``), which ``estimate(method="student")`` runs in the
               same forward pass as the prediction; None without one. ``student_card``: its card.
+    depth_kind: "metric" (depth in the target's units), "relative" (depth up to scale and shift)
+              or "disparity" (inverse depth up to scale and shift): the scorer aligns a non-metric
+              prediction to each target before every error-based metric
+              (:mod:`uqcore.metrics.alignment`). Only meaningful for task "depth".
     source:   how to load this model again in another process (set by ``load_model`` /
               ``load_user_model``: the loader and its arguments, paths made absolute); None for a
               model built in memory (``wrap``). Ray workers load their model from it
@@ -63,6 +68,7 @@ class UQModel:
     probe_size: tuple[int, int] = (32, 32)
     hookable: bool = True
     disabled_methods: dict[str, str] = field(default_factory=dict)
+    depth_kind: str = "metric"
     source: dict[str, Any] | None = field(default=None, repr=False)
     student: Any = field(default=None, repr=False)
     student_card: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -77,6 +83,9 @@ class UQModel:
         if int(self.scale) < 1:
             raise InputError(f"scale must be a positive integer, got {self.scale!r}")
         self.scale = int(self.scale)
+        check_kind(self.depth_kind)
+        if self.depth_kind != "metric" and self.task != "depth":
+            raise InputError(f"depth_kind={self.depth_kind!r} is for depth models; this model's task is {self.task!r}")
         self.disabled_methods = dict(self.disabled_methods)
         if not self.hookable:
             for method in HOOK_METHODS:
@@ -156,8 +165,13 @@ def wrap(
     in_channels: int = 3,
     card: dict[str, Any] | None = None,
     probe_size: tuple[int, int] = (32, 32),
+    depth_kind: str = "metric",
 ) -> UQModel:
-    """Wrap any ``nn.Module`` for the engine. Puts it (and any members) in eval mode."""
+    """Wrap any ``nn.Module`` for the engine. Puts it (and any members) in eval mode.
+
+    ``depth_kind`` (task "depth"): "metric", "relative" (depth up to scale and shift) or
+    "disparity" (inverse depth up to scale and shift); non-metric predictions are aligned to the
+    target by least squares before scoring (:mod:`uqcore.metrics.alignment`)."""
     if not isinstance(module, nn.Module):
         raise InputError(f"wrap() needs a torch.nn.Module, got {type(module).__name__}")
     return UQModel(
@@ -170,6 +184,7 @@ def wrap(
         in_channels=in_channels,
         card=dict(card or {}),
         probe_size=tuple(probe_size),
+        depth_kind=depth_kind,
     )
 
 

@@ -1,10 +1,12 @@
 """The bundled model zoo and loading by name or path.
 
-Each bundled model is a JSON model card in ``assets/models/`` next to its safetensors weights:
+Each bundled model is a JSON model card in ``assets/models/`` (:func:`bundled_assets` finds it in a
+checkout or an installed wheel) next to its safetensors weights:
 
     {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
      "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
      "output": "mean",                                              # or "mean_logvar"
+     "depth_kind": "metric",                      # depth: or "relative" / "disparity" (aligned when scored)
      "probe_size": [32, 32], ... free-form documentation fields ...}
 
 ``architecture`` names an entry of ``ARCHITECTURES`` (a ``module:callable`` built with
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import importlib.resources
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -26,8 +29,21 @@ from uqcore.models.base import UQModel
 from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
 from uqcore.student.files import attach_student, bundled_head
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+def bundled_assets() -> Path:
+    """The bundled assets (``models/``: cards and weights; ``samples/``): an installed wheel's copy
+    inside the package (``uqcore/assets``, see setup.py), else the checkout's ``assets/``.
+
+    The checkout's ``assets/`` is the single source; the wheel maps it into the package. Everything
+    that reads bundled files goes through this (``ASSETS``, ``MODELS_DIR``, ``SAMPLES_DIR``)."""
+    package = Path(str(importlib.resources.files("uqcore"))).resolve()  # wherever this module sits inside the package
+    installed = package / "assets"
+    return installed if installed.is_dir() else package.parent / "assets"
+
+
+ASSETS = bundled_assets()
 MODELS_DIR = ASSETS / "models"
+SAMPLES_DIR = ASSETS / "samples"
 
 ARCHITECTURES: dict[str, str] = {
     "srresnet": "uqcore.models.srresnet:SRResNet",
@@ -99,6 +115,7 @@ def load_from_card(card: dict, base_dir: Path, student: bool = True) -> UQModel:
         in_channels=card.get("in_channels", 3),
         card=doc,
         probe_size=tuple(card.get("probe_size", (32, 32))),
+        depth_kind=card.get("depth_kind", "metric"),
     )
     head = bundled_head(base_dir, card["name"]) if student else None
     return attach_student(model, head) if head is not None else model
@@ -144,8 +161,10 @@ def _load_model(name_or_path: str, format: str | None, student: bool) -> UQModel
         card = cards[name_or_path]
         return load_from_card(card, Path(card["_path"]).parent, student)
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        return load_from_card(json.loads(path.read_text()), path.parent, student)
+    if path.suffix == ".json" and path.is_file():
+        card = json.loads(path.read_text())
+        if isinstance(card, dict) and "architecture" in card:  # else a TorchScript / ONNX sidecar
+            return load_from_card(card, path.parent, student)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
     # or hub id, or "package.module:factory"); see uqcore/models/loaders/.
     try:

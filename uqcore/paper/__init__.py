@@ -61,7 +61,7 @@ from uqcore.paper.cli import DEFAULT_OUT, command_line, configure_parser, run, s
 from uqcore.paper.discussion import (REACH_MARGIN, column_values, discussion, fmt, layer_profile, reach,
                                      tolerance_trend, transform_best)
 from uqcore.paper.markdown import render_markdown, results_table, write_outputs
-from uqcore.paper.report import QUICK, Report, Settings, check_models, required_models
+from uqcore.paper.report import QUICK, Report, Settings, check_data, check_models, required_models
 from uqcore.paper.run import centre_crop, load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
 from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE_NAMES, PAPER_TABLES, TRAINING_FREE,
                                  TRAINING_REQUIRED)
@@ -69,7 +69,7 @@ from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE
 __all__ = [
     "DEFAULT_OUT", "command_line", "configure_parser", "run", "settings_from_args", "REACH_MARGIN", "column_values",
     "discussion", "fmt", "layer_profile", "reach", "tolerance_trend", "transform_best", "render_markdown",
-    "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_models", "required_models", "centre_crop",
-    "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
+    "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_data", "check_models", "required_models",
+    "centre_crop", "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
     "METHOD_LABELS", "METRIC_ROWS", "PAPER_TABLE_NAMES", "PAPER_TABLES", "TRAINING_FREE", "TRAINING_REQUIRED",
 ]

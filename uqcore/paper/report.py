@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from uqcore.errors import InputError
-from uqcore.models.registry import list_models, model_dirs
+from uqcore.models.registry import SAMPLES_DIR, list_models, model_dirs
 from uqcore.paper.values import (DEPTH_SAMPLES, QUICK_DEPTH_SAMPLES, QUICK_SR_SAMPLES, SR_SAMPLES)
 
 ROOT = Path(__file__).resolve().parents[2]
-SR_DATA = ROOT / "assets" / "samples" / "sr"
-DEPTH_DATA = ROOT / "assets" / "samples" / "depth"
+SR_DATA = SAMPLES_DIR / "sr"  # the bundled eval sets: the checkout's assets/samples or the installed wheel's
+DEPTH_DATA = SAMPLES_DIR / "depth"
 
 
 # -- settings -----------------------------------------------------------------------------------------
@@ -69,6 +69,16 @@ def check_models(s: Settings) -> None:
             "python -m uqcore train depth) or name other models with --sr-models / --mcdrop-model / "
             "--ensemble-model / --llm-model / --depth-model")
 
+
+def check_data(s: Settings) -> None:
+    """Raise InputError naming each eval-set folder that is missing or holds no files."""
+    missing = [f"{flag} {path}" for flag, path in (("--sr-data", s.sr_data), ("--depth-data", s.depth_data))
+               if not Path(path).is_dir() or not any(p.is_file() for p in Path(path).iterdir())]
+    if missing:
+        raise InputError(
+            f"reproduce reads its eval sets from folders that are missing or empty: {'; '.join(missing)}. "
+            "The bundled sets are assets/samples/sr and assets/samples/depth of a checkout or of the installed "
+            "wheel (pip install . ships them); name other folders with --sr-data / --depth-data")
 
 
 # -- the run ----------------------------------------------------------------------------------------

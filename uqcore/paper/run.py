@@ -30,7 +30,7 @@ from uqcore.paper.figures import write_figures
 from uqcore.paper.heldout import depth_heldout, sr_heldout
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
-from uqcore.paper.report import Report, Settings, check_models, required_models
+from uqcore.paper.report import Report, Settings, check_data, check_models, required_models
 from uqcore.paper.table_units import table_scorers
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
 from uqcore.sampler import estimate, resolve_device
@@ -379,6 +379,7 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     already called); the numbers are the serial run's, only the wall times differ. ``RAY_ADDRESS``
     is honoured when ``workers`` is given. Neither: everything runs in this process, serially."""
     check_models(s)
+    check_data(s)
     t_start = time.perf_counter()
     report = Report(settings=s, command=command, started=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     hardware=hardware_info(s.device))

@@ -7,11 +7,12 @@
 | ``torchscript``  | ``torch.jit.save`` files + JSON sidecar (``TorchScriptNet``; no hooks)    |
 | ``hf``           | ``transformers`` depth models (``HFDepthNet``: the processor in torch)    |
 | ``factory``      | ``package.module:factory`` from the user's own code (``RangeAdapter``)    |
+| ``onnxfile``     | ``.onnx`` files through onnx2torch (``OnnxNet``: hookable node modules)   |
 | ``common``       | size checks, safe state-dict reading, input ranges, the probe run        |
 | ``info``         | ``describe`` and ``module_tree`` for the dashboard                       |
 
 Pick a format with ``load_user_model(spec, format="hf")`` or a prefix (``"hf:Intel/dpt-hybrid-midas"``,
-``"torchscript:model.pt"``, ``"spandrel:4x.pth"``, ``"factory:mypkg.nets:build"``); without
+``"torchscript:model.pt"``, ``"spandrel:4x.pth"``, ``"factory:mypkg.nets:build"``, ``"onnx:net.onnx"``); without
 either, the format is guessed from the spec (see ``dispatch``; docs/OWN_MODELS.md).
 
 Safety: nothing untrusted is unpickled. Weights are read with safetensors or with
@@ -44,6 +45,7 @@ from uqcore.models.loaders.dispatch import (
 from uqcore.models.loaders.factory import RangeAdapter, load_factory
 from uqcore.models.loaders.hf import HFDepthNet, hf_input_size, load_hf_depth, preprocess_settings
 from uqcore.models.loaders.info import describe, module_tree
+from uqcore.models.loaders.onnxfile import OnnxNet, load_onnx
 from uqcore.models.loaders.spandrel import SpandrelNet, load_spandrel
 from uqcore.models.loaders.torchscript import (
     SIDECAR_KEYS,
@@ -56,8 +58,8 @@ from uqcore.models.loaders.torchscript import (
 __all__ = [
     "CPU_MAX_PIXELS", "MAX_BYTES", "RANGES", "SIDECAR_KEYS", "STATE_DICT_SUFFIXES", "FORMATS",
     "load_user_model", "check_format", "split_format", "guess_format",
-    "load_spandrel", "load_torchscript", "load_hf_depth", "load_factory",
-    "SpandrelNet", "TorchScriptNet", "HFDepthNet", "RangeAdapter",
+    "load_spandrel", "load_torchscript", "load_hf_depth", "load_factory", "load_onnx",
+    "SpandrelNet", "TorchScriptNet", "HFDepthNet", "RangeAdapter", "OnnxNet",
     "check_size", "fit_state_dict", "read_state_dict", "read_sidecar", "is_torchscript", "resolve_callable",
     "portable_path",
     "hf_input_size", "preprocess_settings", "describe", "module_tree",

@@ -186,11 +186,15 @@ def _dropout_notes(module: nn.Module) -> dict[str, str]:
 
 def finish(module: nn.Module, *, name: str, task: str, scale: int, in_channels: int, card: dict,
            probe_size=(32, 32), hookable: bool = True, disabled: dict | None = None,
-           output: str = "mean") -> UQModel:
+           output: str = "mean", depth_kind: str | None = None) -> UQModel:
     """The loaded network as a ``UQModel`` (float32, eval mode), its card completed with the
-    parameter count and the methods it offers (and why others are not)."""
+    parameter count and the methods it offers (and why others are not). ``depth_kind`` (a depth
+    model's "metric" / "relative" / "disparity"; None = metric) goes into the card too."""
     module = module.float().eval()
+    if depth_kind is not None:
+        card["depth_kind"] = depth_kind
     model = UQModel(module=module, task=task, scale=scale, name=name, in_channels=in_channels,
+                    depth_kind=depth_kind or "metric",
                     card=card, probe_size=tuple(probe_size), hookable=hookable, output=output,
                     disabled_methods={**_dropout_notes(module), **(disabled or {})})
     card.setdefault("parameters", model.parameters)

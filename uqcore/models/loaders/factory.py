@@ -9,6 +9,7 @@ for the user's own, trusted code.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -44,13 +45,28 @@ class RangeAdapter(nn.Module):
         return (out - self.lo) / (self.hi - self.lo) if self.map_output else out
 
 
+def check_factory_module(spec: str, allowed: Sequence[str] | None) -> None:
+    """An InputError unless the module of ``spec`` is one of the ``allowed`` module prefixes (or
+    a submodule of one); None allows every module. Nothing is imported here."""
+    if allowed is None:
+        return
+    module = spec.split(":", 1)[0]
+    if not any(module == p or module.startswith(p + ".") for p in allowed):
+        raise InputError(f"factories are only loaded from {', '.join(allowed) or 'no modules'} here; {module!r} is not "
+                         "among them (the server's administrator can add module prefixes with UQCORE_FACTORY_MODULES)")
+
+
 def load_factory(spec: str, *, weights=None, task: str | None = None, scale: int | None = None,
                  name: str | None = None, input_range=None, in_channels: int | None = None,
-                 factory_kwargs: dict | None = None, max_bytes: int = MAX_BYTES) -> UQModel:
+                 factory_kwargs: dict | None = None, max_bytes: int = MAX_BYTES,
+                 allowed_modules: Sequence[str] | None = None) -> UQModel:
     """``package.module:factory`` from the user's own code, called with ``factory_kwargs``.
 
     Importing a module runs its code: this is for the user's own, trusted code. Callables from
-    the Python standard library are refused (a factory must build a network)."""
+    the Python standard library are refused (a factory must build a network). ``allowed_modules``:
+    module prefixes the spec must fall under, checked before anything is imported (the
+    dashboard passes ``UQCORE_FACTORY_MODULES``); None (the Python API, the CLI) allows any."""
+    check_factory_module(spec, allowed_modules)
     top = spec.split(":", 1)[0].split(".", 1)[0]
     if top in getattr(sys, "stdlib_module_names", ()) or top == "builtins":
         raise InputError(f"{spec!r} names the standard library; a factory is a callable from your own code "

@@ -6,7 +6,8 @@ the input resolution: the processor's resizing (``size`` / ``keep_aspect_ratio``
 ``ensure_multiple_of``, or GLPN's ``size_divisor``), centre padding (``do_pad``) and mean/std
 normalisation are redone in torch on the input's device (see ``HFDepthNet``), and
 ``predicted_depth`` is resized back bilinearly. Relative-depth models (Depth Anything,
-MiDaS/DPT-hybrid) give inverse relative depth, not metres. ``transformers`` is optional: without
+MiDaS/DPT-hybrid) give inverse relative depth, not metres: :func:`depth_kind_of` marks them
+``depth_kind="disparity"`` (aligned in inverse-depth space before scoring), metric ones "metric". ``transformers`` is optional: without
 it an InputError says how to install it. Models load with ``trust_remote_code=False``.
 """
 
@@ -25,6 +26,21 @@ from uqcore.models.base import UQModel
 from uqcore.models.loaders.common import CPU_MAX_PIXELS, MAX_BYTES, check_pixels, finish, shorten
 
 _RESAMPLE = {0: "nearest", 1: "bicubic", 2: "bilinear", 3: "bicubic", 4: "area", 5: "bilinear"}
+
+
+# model_type -> depth_kind of transformers' depth models (Depth Anything: from its config)
+_DISPARITY_TYPES = ("dpt",)  # DPT / MiDaS: relative inverse depth
+_METRIC_TYPES = ("glpn", "zoedepth", "depth_pro")
+
+
+def depth_kind_of(config: Any) -> str:
+    """"disparity" for relative inverse-depth models (DPT / MiDaS, Depth Anything with
+    ``depth_estimation_type="relative"``), "metric" for metric ones (GLPN, ZoeDepth, Depth Pro,
+    Depth Anything metric fine-tunes) and for model types not known here."""
+    kind = str(getattr(config, "model_type", "") or "")
+    if "depth_anything" in kind:
+        return "metric" if getattr(config, "depth_estimation_type", "relative") == "metric" else "disparity"
+    return "disparity" if kind in _DISPARITY_TYPES else "metric"
 
 
 def import_transformers():
@@ -222,10 +238,10 @@ def load_hf_depth(source: str, *, local: bool = True, task: str | None = None, s
         "input_range": "[0, 1] RGB; the processor's resize/normalisation is applied inside the wrapper",
         "preprocessing": settings,
         "output_note": "predicted_depth resized to the input resolution; relative-depth models give inverse "
-                       "relative depth, not metres",
+                       "relative depth, not metres (depth_kind 'disparity': aligned to the target when scored)",
         "cpu_max_pixels": max_pixels,
     }
     folder_name = Path(source).name if local else source.replace("/", "--")
     return finish(module, name=name or folder_name, task="depth", scale=1, in_channels=3, card=card,
-                   probe_size=probe)
+                   probe_size=probe, depth_kind=depth_kind_of(model.config))
 

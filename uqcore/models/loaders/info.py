@@ -17,6 +17,7 @@ def describe(model: UQModel) -> dict:
         "scale": model.scale,
         "parameters": model.parameters,
         "input channels": model.in_channels,
+        "depth kind": model.depth_kind if model.task == "depth" else "",
         "methods": ", ".join(model.methods),
     }
 

@@ -32,7 +32,8 @@ from uqcore.models.loaders.common import (
     shorten,
 )
 
-SIDECAR_KEYS = {"task", "scale", "input_range", "in_channels", "name", "mean", "std", "output", "description"}
+SIDECAR_KEYS = {"task", "scale", "input_range", "in_channels", "name", "mean", "std", "output", "description",
+                "depth_kind"}
 
 
 def is_torchscript(path: Path) -> bool:
@@ -104,7 +105,7 @@ def _to_range(x, lo, hi, mean, std):
 
 def sidecar_twin(json_path: Path) -> Path | None:
     """The model file next to a sidecar ``model.json`` (``model.pt``, ``.pth``, ``.ts``, …), if any."""
-    for suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit", ".zip"):
+    for suffix in (".pt", ".pth", ".ts", ".torchscript", ".jit", ".zip", ".onnx"):
         candidate = json_path.with_suffix(suffix)
         if candidate.is_file():
             return candidate
@@ -112,7 +113,7 @@ def sidecar_twin(json_path: Path) -> Path | None:
 
 
 def read_sidecar(sidecar: str | os.PathLike | dict | None, model_path: Path | None = None) -> dict:
-    """The JSON sidecar of a TorchScript model (``model.json`` next to ``model.pt``), if any."""
+    """The JSON sidecar of a TorchScript / ONNX model (``model.json`` next to ``model.pt``), if any."""
     if isinstance(sidecar, dict):
         data = dict(sidecar)
     else:
@@ -180,5 +181,6 @@ def load_torchscript(path: str | os.PathLike, *, task: str | None = None, scale:
     if meta.get("description"):
         card["description"] = meta["description"]
     return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found,
-                   in_channels=in_channels, card=card, hookable=False, output=output)
+                   in_channels=in_channels, card=card, hookable=False, output=output,
+                   depth_kind=meta.get("depth_kind"))
 
