@@ -304,11 +304,13 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
             stopped = glue.stopped_partial(result_key)
             if stopped is not None:
                 tiles = getattr(stopped, "tiles", None)
-                glue.resume_button(result_key, f"Stopped after {tiles} tiles: the rest of the image is empty."
-                                   if "tile" in where else f"Stopped after {stopped.samples} of at most {drawn} "
-                                   "samples: the maps and numbers below use those.")
-                found = stopped, analyse(model, stopped, prepared.target if box is None else
-                                         region.crop(prepared.target, box) if prepared.target is not None else None)
+                glue.resume_button(result_key, f"Stopped after {tiles} tiles: the rest of the image is empty, and "
+                                   "the error metrics wait for the whole image." if "tile" in where else
+                                   f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
+                                   "numbers below use those.")
+                target = None if "tile" in where or prepared.target is None else \
+                    prepared.target if box is None else region.crop(prepared.target, box)
+                found = stopped, analyse(model, stopped, target)
             else:
                 found = glue.run_stoppable(result_key, lambda r, p: compute(r, p, **where), shared=shared, label=label)
                 final = True
