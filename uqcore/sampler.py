@@ -30,12 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from uqcore import limits
+from uqcore import limits, memory, tiling
 from uqcore.moments import RunningMoments, SampleMoments, split_half_reliability  # noqa: F401 (public here too)
 from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
+from uqcore.receptive import output_shape
 from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
 from uqcore.student.head import head_on
 from uqcore.perturb import (
@@ -59,11 +60,8 @@ DEFAULT_CHUNK = {"cpu": 4, "cuda": 16}
 PREFIX_CHUNK = {"cpu": 16, "cuda": 32}
 PREFIX_METHODS = _methods.PREFIX_METHODS
 LATE_LAYER_SHARE = 0.5
-# Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
-# output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
-# shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
-ACTIVATION_FACTOR = 16
-CHUNK_MEMORY_BYTES = 2 * 1024**3
+ACTIVATION_FACTOR, CHUNK_MEMORY_BYTES = memory.ACTIVATION_FACTOR, memory.CHUNK_MEMORY_BYTES
+
 # On CPU, where nothing is shared between a chunk's samples (transform), a forward pass only adds
 # memory traffic by batching once its outputs pass this many pixels: one sample per pass made
 # transform about 13 % faster at 512x512 outputs (docs/BENCHMARKS.md, bench_sampling --only
@@ -102,6 +100,13 @@ class Estimate:
                 samples, in whole chunks) and at the last sample, from 4 samples on: the
                 convergence curve, for a fixed count as for ``samples="auto"``.
     reliability_target: the target of a ``samples="auto"`` call; None for a fixed count.
+    region:     (top, left, height, width) of the output this estimate covers (the tensors' area);
+                the whole output is (0, 0, H', W').
+    full_shape: (H', W') of the whole output.
+    exact:      True: the numbers are the whole-image estimate's (up to float rounding), also for
+                a region or a tiled run (:mod:`uqcore.tiling`).
+    tiles:      crops computed (1 untiled or for a region; fewer than planned if stopped: the
+                unfinished area is NaN).
     """
 
     prediction: torch.Tensor
@@ -119,6 +124,10 @@ class Estimate:
     reliability: float | None = None
     trace: list[tuple[int, float]] = field(default_factory=list)
     reliability_target: float | None = None
+    region: tuple[int, int, int, int] | None = None
+    full_shape: tuple[int, int] | None = None
+    exact: bool = True
+    tiles: int = 1
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -212,6 +221,9 @@ def estimate(
     sample_callback: Callable[[torch.Tensor], None] | None = None,
     progress: Progress | None = None,
     on_update: Callable[[Estimate, int], None] | None = None,
+    region: tuple[int, int, int, int] | None = None,
+    tile: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Estimate:
     """Perturbation-based uncertainty map of ``model`` on one image ``x`` [1, C, H, W] in [0, 1].
 
@@ -237,6 +249,14 @@ def estimate(
               ``total`` is the most that may be drawn (``max_samples`` for "auto"); an auto run
               that stops early ends with one more ``progress`` / ``on_update`` call with
               ``total`` equal to the samples drawn.
+    region:   (top, left, height, width) in output pixels: compute only this box, exactly the
+              whole image's numbers there (:mod:`uqcore.tiling`); the Estimate covers the box.
+    tile:     compute the whole output in tiles of about ``tile`` x ``tile`` output pixels (same
+              numbers). Then ``progress(done, total)`` counts samples over all tiles,
+              ``on_update(estimate_so_far, tiles_total)`` follows each finished tile (unfinished
+              area NaN, ``.tiles`` = tiles done) and ``stop()``, asked before each tile, ends the
+              run keeping the finished tiles. A request whose untiled memory estimate is over
+              ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
     """
     if not isinstance(model, UQModel):
         model = wrap(model, task="image")
@@ -244,7 +264,20 @@ def estimate(
     spec = _methods.spec(method)
     x = _check_input(model, x)
     dev = resolve_device(device)
-    _check_memory(model, x)
+    if region is not None or tile is not None or memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size)):
+        settings = dict(method=method, layer=layer, strength=strength, seed=seed, device=device, target=target,
+                        max_samples=max_samples, round_size=round_size, transforms=transforms,
+                        chunk_size=chunk_size, prefix_reuse=prefix_reuse, sample_callback=sample_callback)
+        full = output_shape(model, x)
+        if region is None and tile is None:
+            tile = memory.auto_tile(model, x, dev, _chunk_bound(dev, chunk_size))
+
+        def run(crop, count=None, crop_progress=progress):
+            return estimate(model, crop, samples=count or samples, progress=crop_progress, **settings)
+
+        return tiling.run_request(model, x, full, run, region, tile, progress=progress, on_update=on_update,
+                                  stop=stop)
+    memory.check(model, x, dev, _chunk_bound(dev, chunk_size))
     chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -275,6 +308,11 @@ def estimate(
     return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
 
 
+def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
+    """The most samples a chunk may hold before the memory bound (what memory.request_bytes needs)."""
+    return int(chunk_size or max(DEFAULT_CHUNK.get(dev.type, 4), PREFIX_CHUNK.get(dev.type, 16)))
+
+
 def _one_pass(model: UQModel, spec: _methods.MethodSpec, module: nn.Module, x: torch.Tensor,
               dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """(prediction [1, C, H', W'], variance [H', W']) of one forward pass: the model's own
@@ -290,14 +328,6 @@ def _one_pass(model: UQModel, spec: _methods.MethodSpec, module: nn.Module, x: t
 def _variance(moments: RunningMoments) -> torch.Tensor:
     """The variance map [H', W']: per-pixel variance averaged over channels."""
     return moments.variance.mean(0)
-
-
-def _check_memory(model: UQModel, x: torch.Tensor) -> None:
-    """Up-front memory estimate, before any work: one sample's activations plus the running
-    moments (float64 mean and m2, for all samples and the even half)."""
-    out_pixels = x.shape[-2] * x.shape[-1] * model.scale**2
-    estimated = out_pixels * x.shape[1] * 4 * ACTIVATION_FACTOR + out_pixels * x.shape[1] * 8 * 2 * 2
-    limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
 
 
 @dataclass(frozen=True)
@@ -333,6 +363,8 @@ class _Call:
             reliability=run.trace[-1][1] if run.trace and run.trace[-1][0] == drawn else None,
             trace=list(run.trace),
             reliability_target=self.target,
+            region=(0, 0, *mean.shape[-2:]),
+            full_shape=tuple(mean.shape[-2:]),
         )
 
 

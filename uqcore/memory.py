@@ -1,0 +1,71 @@
+"""Memory of one ``estimate`` call: the up-front estimate, and the tiling it decides.
+
+:func:`request_bytes` estimates an untiled call's peak (tests/test_tiling.py checks that it bounds
+the peak measured with ``ru_maxrss`` in a fresh process). A request over ``UQCORE_MAX_REQUEST_MB``
+(or, for an own model on CPU, over its per-image input limit) is computed in tiles
+(:func:`auto_tile`, :mod:`uqcore.tiling`) when the model's receptive field is finite; a model
+with global context is refused as before.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from uqcore import limits, tiling
+from uqcore.models.base import UQModel
+from uqcore.receptive import output_shape, receptive_field, stride
+
+# Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
+# output (SR/depth networks carry tens of feature channels at output resolution); the chunk is
+# shrunk so that chunk x output bytes x factor stays under CHUNK_MEMORY_BYTES.
+ACTIVATION_FACTOR = 16
+CHUNK_MEMORY_BYTES = 2 * 1024**3
+# What a forward pass holds at once beyond ACTIVATION_FACTOR x its output (request_bytes).
+PEAK_MARGIN = 2.0
+
+
+def request_bytes(model: UQModel, shape: tuple[int, int], chunk: int) -> int:
+    """Estimated peak memory of an untiled ``estimate`` on an input of spatial ``shape``: a chunk
+    of samples' activations (ACTIVATION_FACTOR x the output each, times PEAK_MARGIN for what a
+    forward pass holds at once beyond that: measured in tests/test_tiling.py with ru_maxrss),
+    the running moments (float64 mean and m2, all samples and the even half) and the outputs."""
+    out_px = shape[0] * shape[1] * model.scale**2
+    out_bytes = out_px * model.in_channels * 4
+    chunk = max(1, min(chunk, CHUNK_MEMORY_BYTES // max(out_bytes * ACTIVATION_FACTOR, 1)))
+    moments = out_px * model.in_channels * 8 * 2 * 2
+    return int(chunk * out_bytes * ACTIVATION_FACTOR * PEAK_MARGIN + moments + 4 * out_bytes)
+
+
+def check(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> None:
+    """Up-front memory check, before any work (:func:`request_bytes`)."""
+    estimated = request_bytes(model, tuple(x.shape[-2:]), chunk)
+    limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
+
+
+def _fits(model: UQModel, shape: tuple[int, int], device: torch.device, chunk: int) -> bool:
+    """Within the request limit, and within an own model's per-image CPU input limit."""
+    cpu_limit = int(model.card.get("cpu_max_pixels") or 0) if device.type == "cpu" else 0
+    if cpu_limit and shape[0] * shape[1] > cpu_limit:
+        return False
+    return request_bytes(model, shape, chunk) <= limits.max_request_bytes()
+
+
+def over_limits(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> bool:
+    """Whether the untiled run would exceed a limit and the model can be tiled instead."""
+    return not _fits(model, tuple(x.shape[-2:]), device, chunk) and receptive_field(model) is not None
+
+
+def auto_tile(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> int:
+    """The largest tile (output pixels, halving from the whole output) whose crops fit the
+    limits; the request is refused (as untiled) when not even the smallest does."""
+    full = output_shape(model, x)
+    smallest = model.scale * stride(model)
+    tile = max(full)
+    while tile >= smallest:
+        boxes = tiling.tile_boxes(full, tile)
+        crops = [tiling.crop_for(model, b, tuple(x.shape[-2:])) for b in boxes[: min(len(boxes), 4)]]
+        if all(_fits(model, (c[2], c[3]), device, chunk) for c in crops):
+            return tile
+        tile //= 2
+    check(model, x, device, chunk)  # the limit's own message
+    return smallest

@@ -1,0 +1,145 @@
+"""Exact regions and tiles: ``estimate(..., region=(top, left, h, w))`` and ``estimate(..., tile=T)``.
+
+A box of output pixels is computed from a crop of the input: the box's input pixels plus a
+margin of at least the model's receptive field (:func:`uqcore.receptive.receptive_field`) on
+every side that is not the image border, cut out of the output afterwards. The crop starts on
+the network's stride grid (:func:`uqcore.receptive.stride`) and ends where the whole image ends
+modulo the stride, so that the crop is on the grid in flipped and rotated coordinates too (the
+``transform`` method) and a model that pads its input to the stride pads the crop as it pads the
+whole image. Feature perturbations draw by position (:mod:`uqcore.positions`); the crop's place
+in the whole input is set with :func:`uqcore.positions.input_box` around its run. The result is
+the whole-image estimate's numbers, up to float rounding (``Estimate.exact``).
+
+Models with global context (receptive field None) are refused with a message: a region or tile
+of such a model is not the same numbers as the whole image.
+
+``samples="auto"``: the first box (the region; the first tile) decides the count, and every
+other tile draws that many samples (the per-sample seeds make them the same samples).
+
+Progress of a tiled run: ``progress(done, total)`` counts samples over all tiles (tile k's sample
+j is ``k * per_tile + j``); ``on_update(estimate_so_far, tiles_total)`` is called after each
+finished tile with the assembled estimate (unfinished area NaN, ``.tiles`` = tiles done);
+``stop()`` (if given) is asked before each tile: True ends the run, keeping the finished tiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+
+from uqcore import positions
+from uqcore.errors import InputError
+from uqcore.receptive import receptive_field, stride
+
+Box = tuple[int, int, int, int]
+
+
+def check_region(region, full: tuple[int, int]) -> Box:
+    """``region`` as ints (top, left, height, width) inside the output ``full`` (H', W')."""
+    try:
+        top, left, h, w = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise InputError(f"region must be (top, left, height, width) in output pixels, got {region!r}") from None
+    if h < 1 or w < 1 or top < 0 or left < 0 or top + h > full[0] or left + w > full[1]:
+        raise InputError(f"region {(top, left, h, w)} is not inside the {full[0]}×{full[1]} output")
+    return top, left, h, w
+
+
+def _span(start: int, stop: int, size: int, margin: int, s: int) -> tuple[int, int]:
+    """Input rows [a, b) covering [start, stop) plus ``margin``, with a on the stride grid and
+    b where the image ends modulo the stride (or at the image end)."""
+    a = max(0, start - margin) // s * s
+    b = min(size, stop + margin)
+    return a, size - (size - b) // s * s
+
+
+def crop_for(model, box: Box, in_shape: tuple[int, int]) -> Box:
+    """The input crop (top, left, height, width) whose output contains output box ``box``
+    exactly; an InputError for a model with global context."""
+    rf = receptive_field(model)
+    if rf is None:
+        raise InputError(
+            f"model {model.name!r} has global context (its output depends on the whole image), so a "
+            "region or tile would not be the same numbers as the whole image; run it without region/tile"
+        )
+    s, k = stride(model), model.scale
+    top, left, h, w = box
+    a, b = _span(top // k, -(-(top + h) // k), in_shape[0], rf, s)
+    c, d = _span(left // k, -(-(left + w) // k), in_shape[1], rf, s)
+    return a, c, b - a, d - c
+
+
+def tile_boxes(full: tuple[int, int], tile: int) -> list[Box]:
+    """Output tiles of about ``tile`` x ``tile`` pixels covering ``full``, row by row."""
+    rows, cols = math.ceil(full[0] / tile), math.ceil(full[1] / tile)
+    ys = [round(i * full[0] / rows) for i in range(rows + 1)]
+    xs = [round(j * full[1] / cols) for j in range(cols + 1)]
+    return [(ys[i], xs[j], ys[i + 1] - ys[i], xs[j + 1] - xs[j]) for i in range(rows) for j in range(cols)]
+
+
+def run_box(model, x: torch.Tensor, box: Box, run: Callable) -> object:
+    """``run(crop, ...)``'s Estimate for input crop of ``box`` (output pixels), cut to the box."""
+    ct, cl, ch, cw = crop_for(model, box, tuple(x.shape[-2:]))
+    with positions.input_box(ct, cl, ch, cw):
+        est = run(x[..., ct : ct + ch, cl : cl + cw])
+    k = model.scale
+    top, left, h, w = box
+    ys, xs = slice(top - ct * k, top - ct * k + h), slice(left - cl * k, left - cl * k + w)
+    return dataclasses.replace(
+        est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
+        variance=est.variance[ys, xs], region=box, tiles=1,
+    )
+
+
+def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, region, tile, *,
+                progress=None, on_update=None, stop=None) -> object:
+    """``estimate(..., region=...)`` or ``estimate(..., tile=...)``: ``run(crop, samples=None,
+    progress=...)`` is an untiled estimate of an input crop."""
+    if region is not None:
+        est = run_box(model, x, check_region(region, full), run)
+        return dataclasses.replace(est, full_shape=full)
+    smallest = model.scale * stride(model)
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
+        raise InputError(f"tile must be an integer of at least {smallest} output pixels (the model's stride), "
+                         f"got {tile!r}")
+    return run_tiles(model, x, tile_boxes(full, tile), full, run, progress=progress, on_update=on_update, stop=stop)
+
+
+def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], run: Callable, *,
+              progress=None, on_update=None, stop=None) -> object:
+    """The whole output from ``boxes``; see the module docstring for progress and stop.
+    ``run(crop, samples, progress)`` runs one crop; the first tile's sample count is kept."""
+    est, out, samples = None, None, None
+    for i, box in enumerate(boxes):
+        if stop is not None and stop():
+            break
+        tile_progress = None
+        if progress is not None:
+            tile_progress = lambda d, t, i=i: progress(i * t + d, len(boxes) * t)  # noqa: E731
+        part = run_box(model, x, box, lambda crop: run(crop, samples, tile_progress))
+        if out is None:
+            out = _empty(part, full)
+            samples = part.samples or None
+        _paste(out, part, box)
+        est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, **out)
+        if on_update is not None:
+            on_update(est, len(boxes))
+    if est is None:
+        raise InputError("the run was stopped before its first tile")
+    return est
+
+
+def _empty(part, full: tuple[int, int]) -> dict[str, torch.Tensor]:
+    nan = float("nan")
+    c = part.mean.shape[0]
+    return {"prediction": torch.full((c, *full), nan), "original": torch.full((c, *full), nan),
+            "mean": torch.full((c, *full), nan), "variance": torch.full(full, nan)}
+
+
+def _paste(out: dict[str, torch.Tensor], part, box: Box) -> None:
+    top, left, h, w = box
+    for name, target in out.items():
+        target[..., top : top + h, left : left + w] = getattr(part, name)
