@@ -15,6 +15,7 @@ import streamlit as st
 
 import uqcore
 from ui import state
+from uqcore import receptive
 from uqcore.plots import MAX_DISPLAY_SIDE, VIEW_SIDE
 
 REGION_SIDE = VIEW_SIDE  # the region shown at first: today's centre view at full size
@@ -27,19 +28,14 @@ Region = tuple[int, int, int, int]
 
 def output_shape(model: uqcore.UQModel, x) -> tuple[int, int]:
     """(H', W') of the model's output for ``x``."""
-    if hasattr(uqcore, "output_shape"):
-        return tuple(uqcore.output_shape(model, x))
-    return x.shape[-2] * model.scale, x.shape[-1] * model.scale
+    return tuple(receptive.output_shape(model, x))
 
 
 def supports_regions(model: uqcore.UQModel) -> bool:
-    """Region and tiles give the whole image's numbers: the core computes them (``region=`` /
-    ``tile=``), and the model's receptive field is finite (a global-context model has none)."""
-    receptive_field = getattr(uqcore, "receptive_field", None)
-    if receptive_field is None:
-        return False
+    """Region and tiles give the whole image's numbers: the model's receptive field is finite (a
+    global-context model has none; Explore then computes the whole image at once, as before)."""
     try:
-        return receptive_field(model) is not None
+        return receptive.receptive_field(model) is not None
     except uqcore.InputError:
         return False
 

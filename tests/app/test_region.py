@@ -1,41 +1,15 @@
 """AppTest of Explore's region setting: setting <-> URL, a box selection on the overview picks
-the region, the region is shown at full resolution and the whole image as an overview.
-
-Until the core computes regions and tiles, the page flow is exercised with a stand-in for them
-(``uqcore.estimate`` cropped from the whole image: the contract says a region equals the whole
-image's numbers there), so these tests check the page, not the core."""
+the region, the region is shown at full resolution and the whole image as an overview."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
-import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-import uqcore
 from tests.app.test_pages import ROOT, TIMEOUT, app, assert_clean, charts, png_bytes
 from ui import region as region_ui
-
-
-@pytest.fixture
-def regions(monkeypatch):
-    """Stand-in for the core's region= / tile= (only where the core does not have them yet)."""
-    if getattr(uqcore, "receptive_field", None) is not None:
-        return
-    real = uqcore.estimate
-
-    def estimate(model, x, *args, region=None, tile=None, **kwargs):
-        est = real(model, x, *args, **kwargs)
-        if region is None:
-            return dataclasses.replace(est, **({"tiles": 4} if hasattr(est, "tiles") else {}))
-        t, l, h, w = region
-        cut = {f: getattr(est, f)[..., t:t + h, l:l + w].clone() for f in ("prediction", "original", "mean", "variance")}
-        return dataclasses.replace(est, **cut)
-
-    monkeypatch.setattr(uqcore, "estimate", estimate)
-    monkeypatch.setattr(uqcore, "receptive_field", lambda model: 9, raising=False)
 
 
 def large_upload(at, side: int = 544):
@@ -65,7 +39,7 @@ def test_region_in_the_url_is_the_setting_and_back():
     assert bad.session_state["setting"]["region"] is None and "region" in bad.session_state["url_ignored"]
 
 
-def test_large_upload_region_first_and_box_selection(regions):
+def test_large_upload_region_first_and_box_selection():
     at = large_upload(app())
     assert_clean(at)
     (panels,), (overview,) = panels_and_overview(at)
@@ -100,7 +74,7 @@ def test_large_upload_region_first_and_box_selection(regions):
     assert at.session_state["setting"]["region"] is None and "region" not in at.query_params
 
 
-def test_small_output_keeps_the_single_view(regions):
+def test_small_output_keeps_the_single_view():
     at = app()
     assert_clean(at)
     assert not panels_and_overview(at)[1]

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import uqcore
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, PANEL_TIMEOUT_MS, browser, server  # noqa: F401
 from tests.app.test_flows import go, open_app, settle
 
@@ -42,7 +41,6 @@ def drag_box(page, chart, frac0: tuple[float, float], frac1: tuple[float, float]
     page.mouse.up()
 
 
-@pytest.mark.skipif(getattr(uqcore, "receptive_field", None) is None, reason="the core has no regions yet (issue 23)")
 def test_large_photo_region_first_box_selection_and_full_resolution(server, browser, capsys):
     page = open_app(browser, server)
     page.get_by_text("Upload", exact=True).click()
