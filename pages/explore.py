@@ -110,7 +110,7 @@ def compute(report, progress, **where):
         if "tile" in where:  # the whole image filling in: the tiles done so far, NaN elsewhere
             live.plotly_chart(plots.variance_figure(so_far.variance.numpy(), f"whole image so far: "
                                                     f"{getattr(so_far, 'tiles', '?')} tiles done", colormap=display[
-                                                        "colormap"], depth=depth), width="stretch")
+                                                        "colormap"], depth=depth, max_side=128), width="stretch")
         elif so_far.samples < total:
             live.plotly_chart(plots.variance_figure(so_far.variance.numpy(), f"variance so far: {so_far.samples} of "
                                                     f"{total} samples", colormap=display["colormap"], depth=depth),
