@@ -20,8 +20,8 @@ from uqcore.plots import MAX_DISPLAY_SIDE, VIEW_SIDE
 
 REGION_SIDE = VIEW_SIDE  # the region shown at first: today's centre view at full size
 MAX_REGION_SIDE = MAX_DISPLAY_SIDE  # a larger box is cut to this around its centre (still 1:1)
-TILE = 512  # output pixels per tile side of the whole-image run (smaller tiles redo more margin:
-# with srresnet's 22-pixel receptive field, 256-pixel tiles took 4.4x the untiled time on a 1024x1024 output)
+TILE = 512  # output pixels per tile side of the whole-image run (smaller tiles recompute more of the
+# receptive-field margin around each tile)
 OVERVIEW_KEY = "overview"  # the overview chart's widget key (its selection state)
 
 Region = tuple[int, int, int, int]
