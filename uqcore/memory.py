@@ -22,6 +22,8 @@ ACTIVATION_FACTOR = 16
 CHUNK_MEMORY_BYTES = 2 * 1024**3
 # What a forward pass holds at once beyond ACTIVATION_FACTOR x its output (request_bytes).
 PEAK_MARGIN = 2.0
+# Tiling for memory first lowers the samples per chunk to this (the CPU default), then tiles.
+MIN_CHUNK = 4
 
 
 def request_bytes(model: UQModel, shape: tuple[int, int], chunk: int) -> int:
@@ -55,17 +57,23 @@ def over_limits(model: UQModel, x: torch.Tensor, device: torch.device, chunk: in
     return not _fits(model, tuple(x.shape[-2:]), device, chunk) and receptive_field(model) is not None
 
 
-def auto_tile(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> int:
-    """The largest tile (output pixels, halving from the whole output) whose crops fit the
-    limits; the request is refused (as untiled) when not even the smallest does."""
+def auto_plan(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> tuple[int, int]:
+    """(tile in output pixels, samples per chunk) for a request over a limit: smaller chunks
+    first (down to ``MIN_CHUNK``), then tiles shrinking by a quarter from the whole output, the
+    largest whose crops fit; refused (the limit's own message) when not even the smallest does."""
     full = output_shape(model, x)
+    chunks = sorted({chunk, *[c for c in (8, MIN_CHUNK) if c < chunk]}, reverse=True)
+    for c in chunks:
+        if _fits(model, tuple(x.shape[-2:]), device, c):
+            return max(full), c
+    chunk = chunks[-1]
     smallest = model.scale * stride(model)
     tile = max(full)
     while tile >= smallest:
         boxes = tiling.tile_boxes(full, tile)
         crops = [tiling.crop_for(model, b, tuple(x.shape[-2:])) for b in boxes[: min(len(boxes), 4)]]
         if all(_fits(model, (c[2], c[3]), device, chunk) for c in crops):
-            return tile
-        tile //= 2
+            return tile, chunk
+        tile = tile * 3 // 4
     check(model, x, device, chunk)  # the limit's own message
-    return smallest
+    return smallest, chunk

@@ -270,7 +270,7 @@ def estimate(
                         chunk_size=chunk_size, prefix_reuse=prefix_reuse, sample_callback=sample_callback)
         full = output_shape(model, x)
         if region is None and tile is None:
-            tile = memory.auto_tile(model, x, dev, _chunk_bound(dev, chunk_size))
+            tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, chunk_size))
 
         def run(crop, count=None, crop_progress=progress):
             return estimate(model, crop, samples=count or samples, progress=crop_progress, **settings)
