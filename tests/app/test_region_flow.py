@@ -41,6 +41,7 @@ def drag_box(page, chart, frac0: tuple[float, float], frac1: tuple[float, float]
     page.mouse.up()
 
 
+@pytest.mark.timeout(1500)  # the whole 1536×1536 image is computed too, on a shared CPU
 def test_large_photo_region_first_box_selection_and_full_resolution(server, browser, capsys):
     page = open_app(browser, server)
     page.get_by_text("Upload", exact=True).click()
