@@ -45,6 +45,8 @@ def browser_run(browser, url: str) -> tuple[float, float]:
     page.locator("input[type=file]").nth(0).set_input_files(str(PHOTO))
     page.wait_for_function(REGION_DRAWN, timeout=600_000, polling=50)
     first = time.perf_counter() - started
+    cell = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text("time", exact=True)).first
+    print(f"the region's estimate (its time metric): {cell.locator('[data-testid=stMetricValue]').inner_text()}")
     page.wait_for_function(OVERVIEW_DRAWN, timeout=1_800_000, polling=200)
     whole = time.perf_counter() - started
     context.close()
