@@ -31,6 +31,7 @@ OVERVIEW_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some
 
 def drag_box(page, chart, frac0: tuple[float, float], frac1: tuple[float, float]) -> None:
     """Draw a box (dragmode select) on the first subplot of ``chart``, corners as fractions of its plot area."""
+    chart.scroll_into_view_if_needed()  # mouse events land only inside the viewport
     area = chart.locator(".draglayer .nsewdrag").first.bounding_box()
     x0, y0 = area["x"] + frac0[0] * area["width"], area["y"] + frac0[1] * area["height"]
     x1, y1 = area["x"] + frac1[0] * area["width"], area["y"] + frac1[1] * area["height"]
