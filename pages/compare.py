@@ -13,7 +13,7 @@ import streamlit as st
 import uqcore
 from ui import calibration as current_cal
 from ui import glue, session, state
-from uqcore import evaluation, limits, methods, plots, plots_maps
+from uqcore import evaluation, limits, methods, plots, plots_maps, summary_ci
 from uqcore.analysis import method_maps
 from uqcore.calibration import KINDS
 from uqcore.calibration_check import IN_SAMPLE, fit_and_check
@@ -119,15 +119,20 @@ def methods_view() -> None:
 
     def compute(report, progress):
         _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
-        return evaluation.evaluate(model, pairs, methods=chosen, samples=sorted(counts), layer=layer,
-                                   strength=strengths, seed=seed, progress=progress)
+        images: list = []
+        rows = evaluation.evaluate(model, pairs, methods=chosen, samples=sorted(counts), layer=layer,
+                                   strength=strengths, seed=seed, progress=progress, on_image=images.append)
+        return summary_ci.add_intervals(rows, images)
 
     rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not chosen or not counts,
                                 progress_text="Images × settings done…")
     st.subheader("Table (shaped like the paper's Table 1)")
-    table = evaluation.table_frame(rows)
-    st.dataframe(table.style.format("{:.4f}", na_rep="–"), width="stretch", height=36 * (len(table) + 1) + 3,
+    table = summary_ci.interval_frame(rows)
+    st.dataframe(table, width="stretch", height=36 * (len(table) + 1) + 3,
                  column_config={"_index": st.column_config.TextColumn("metric", width="medium")})  # all rows
+    notes = sorted({f"{r['level']} level: {r['level_note']}" for r in rows if r.get("level_note")})
+    st.caption(f"Cells: value [95% bootstrap interval over the {rows[0]['n_images']} images] (percentile, 2,000 "
+               "seeded resamples)." + ("".join(f" **n/a** — {n}." for n in notes)))
     frame = pd.DataFrame(rows)
     metric = state.bound(st.radio, "Bar chart", "metric", store=CMP,
                          options=["ause", "corr", "nll", "nll_scaled"], horizontal=True)

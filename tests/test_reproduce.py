@@ -168,7 +168,39 @@ def _check_outputs(out: Path, quick: bool = True) -> tuple:
     methods = {(r["table"], r["method"]) for r in rows}
     levels = {r["level"] for r in rows}
     assert levels == set(R.LEVELS)
+    _check_per_image(out, rows, text)
     return text, rows, sweeps, methods
+
+
+def _num(v: str) -> float:
+    return float(v) if v not in ("", None) else float("nan")
+
+
+def _check_per_image(out: Path, rows: list[dict], text: str) -> None:
+    """results_per_image.csv: one row per table x column x test image; the table's numbers are
+    its summaries (pixel/patch/block: means over images; mean level: across images; NLL: mean),
+    and every metric cell carries the interval of those rows."""
+    from uqcore import metrics as M
+
+    per = list(csv.DictReader(out.with_name("results_per_image.csv").open()))
+    assert per and {"model", "image", "table", "method", "samples"} <= set(per[0])
+    for r in rows:
+        imgs = [p for p in per if (p["table"], p["method"], p["samples"]) == (r["table"], r["method"], r["samples"])]
+        assert len(imgs) == int(r["n_images"]) == len({p["image"] for p in imgs}), (r["table"], r["method"])
+        assert {p["model"] for p in imgs} == {r["model"]}
+        if r["level"] == "mean":
+            me, mv = (np.array([_num(p[k]) for p in imgs]) for k in ("mean_error", "mean_variance"))
+            expect = M.pearson(me, mv, level="mean")
+        else:
+            vals = np.array([_num(p[f"corr_{r['level']}"]) for p in imgs])
+            expect = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        assert _num(r["corr"]) == pytest.approx(expect, abs=1e-9, nan_ok=True), (r["table"], r["method"], r["level"])
+        assert _num(r["nll"]) == pytest.approx(np.mean([_num(p["nll"]) for p in imgs]), rel=1e-9)
+        lo, hi = _num(r["corr_lo"]), _num(r["corr_hi"])
+        if math.isfinite(lo):
+            assert lo - 1e-12 <= _num(r["corr"]) <= hi + 1e-12 or lo <= hi
+    cells = [c for line in text.splitlines() if line.startswith("| **Corr") for c in line.split("|")]
+    assert sum(" [" in c for c in cells) >= 10
 
 
 def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
@@ -198,8 +230,9 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert {(r["model"], r["method"]) for r in sweeps} == {(m, meth) for m in ("t-srresnet", "t-srgan", "t-fcrn")
                                                         for meth in ("noise", "dropout")}
     # sigma-scaling was fitted on the calibration split and applied to the test split
-    cal_test = {(r["n_images"], r["n_calibration"]) for r in rows}
-    assert cal_test == {("3", "2")}
+    cal_test = {(r["table"], r["n_images"], r["n_calibration"]) for r in rows}
+    # depth: the bundled set's 3 test scenes + the quick run's 8 rendered test scenes
+    assert cal_test == {("t-srresnet", "3", "2"), ("t-srgan", "3", "2"), ("t-fcrn", "11", "2")}
     finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]
     assert finite and all(math.isfinite(v) for v in finite)
     # calibrated error bars: fitted on the calibration split + held-out images, measured on the test split
@@ -213,7 +246,7 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
         # fitted on the calibration split (2) + the quick run's held-out images (SR 2, depth 4); re-split over all
         k = int(float(r["n_interval_calibration"]))
         assert k == 2 + (4 if r["table"] == "t-fcrn" else 2), (r["table"], k)
-        assert r["conformal_splits"] == str(math.comb(k + 3, k)) and 0 <= float(r["conformal_splits_within"]) <= 1
+        assert r["conformal_splits"] == str(min(math.comb(k + int(r["n_images"]), k), 500)) and 0 <= float(r["conformal_splits_within"]) <= 1
         assert math.isfinite(float(r["ence_sigma"]))
     # a number in the markdown comes from the rows
     t8 = next(r for r in rows if r["table"] == "t-srresnet" and r["method"] == "transform" and r["level"] == "pixel")
@@ -276,7 +309,7 @@ def test_quick_with_workers_1_writes_the_serial_numbers(tiny_zoo, tmp_path):
              "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
     assert main(["reproduce", *small, "--out", str(tmp_path / "ser" / "results.md")]) == 0
     assert main(["reproduce", *small, "--workers", "1", "--out", str(tmp_path / "par" / "results.md")]) == 0
-    for name in ("results_rows.csv", "results_sweeps.csv"):
+    for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
         ser, par = _numbers(tmp_path / "ser" / name), _numbers(tmp_path / "par" / name)
         assert ser and ser == par, name
     assert "--workers 1" in (tmp_path / "par" / "results.md").read_text()  # the command as run

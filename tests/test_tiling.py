@@ -35,7 +35,7 @@ def assert_same(whole, part, box):
 
 def settings(model, method):
     if method in ("noise", "dropout"):
-        layer = {"sr": "body.5", "depth": "encoder.layer2"}.get(model.task, "body.1")
+        layer = "body.5" if model.name.startswith("srresnet") else {"depth": "encoder.layer2"}.get(model.task, "body.1")
         layer = "model.body.1" if model.card.get("format") == "spandrel" else layer
         return dict(method=method, layer=layer, strength=0.1 if method == "noise" else 0.2)
     return dict(method=method)
@@ -44,9 +44,9 @@ def settings(model, method):
 def check_model(model, x, region, tile, methods=None):
     for method in methods or model.methods:
         kw = settings(model, method)
-        whole = uqcore.estimate(model, x, samples=3, seed=5, **kw)
-        assert_same(whole, uqcore.estimate(model, x, samples=3, seed=5, region=region, **kw), region)
-        tiled = uqcore.estimate(model, x, samples=3, seed=5, tile=tile, **kw)
+        whole = uqcore.estimate(model, x, samples=2, seed=5, **kw)
+        assert_same(whole, uqcore.estimate(model, x, samples=2, seed=5, region=region, **kw), region)
+        tiled = uqcore.estimate(model, x, samples=2, seed=5, tile=tile, **kw)
         assert tiled.tiles > 1 and tiled.region == (0, 0, *whole.variance.shape)
         assert_same(whole, tiled, tiled.region)
 
@@ -72,8 +72,8 @@ def test_srresnet_family_region_and_tiles_equal_whole(name):
 def test_fcrn_stride_32_region_and_tiles_equal_whole():
     model = uqcore.load_model("fcrn")
     assert stride(model) == 32 and receptive_field(model) is not None
-    x = smooth(600, 330)  # neither side a multiple of 32; crops exist along the height
-    top, _, h, _ = crop_for(model, (300, 10, 40, 50), (600, 330))
+    x = smooth(600, 100)  # neither side a multiple of 32; crops exist along the height
+    top, _, h, _ = crop_for(model, (300, 10, 40, 50), (600, 100))
     assert top % 32 == 0 and (600 - (top + h)) % 32 == 0 and h < 600
     check_model(model, x, (300, 10, 40, 50), 256, methods=["transform", "noise", "mc_dropout"])
 
@@ -203,3 +203,21 @@ def test_map_cli_tiles_region_and_metrics(tmp_path):
     assert main(base + ["--region", "8,4,40,30", "--out", str(tmp_path / "b")]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "b" / "variance.npy"), var[8:48, 4:34], atol=1e-3 * var.max())
     assert main(base + ["--region", "90,0,40,30", "--out", str(tmp_path / "c")]) == 2  # outside: InputError
+
+
+def test_auto_samples_in_tiles_use_the_first_tiles_count():
+    model, x = make_tiny_sr(), smooth(30, 30)
+    kw = dict(method="noise", layer="body.1", strength=0.2, seed=3)
+    tiled = uqcore.estimate(model, x, samples="auto", target=0.5, round_size=4, tile=30, **kw)
+    first = uqcore.estimate(model, x, samples="auto", target=0.5, round_size=4, region=(0, 0, 30, 30), **kw)
+    assert tiled.samples == first.samples < 64
+    assert_same(uqcore.estimate(model, x, samples=tiled.samples, **kw), tiled, tiled.region)
+
+
+def test_region_reports_updates_of_the_box():
+    model, x = make_tiny_sr(), smooth(30, 30)
+    updates = []
+    est = uqcore.estimate(model, x, "noise", "body.1", 0.2, samples=4, chunk_size=2, region=(5, 6, 20, 10),
+                          on_update=lambda e, total: updates.append((e.samples, total, e.region, e.full_shape)))
+    assert updates == [(2, 4, (5, 6, 20, 10), (60, 60)), (4, 4, (5, 6, 20, 10), (60, 60))]
+    assert est.variance.shape == (20, 10)

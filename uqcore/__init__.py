@@ -1,7 +1,8 @@
 """uqcore: training-free uncertainty estimation for dense regression networks.
 
 Public API (module map in docs/ARCHITECTURE.md): ``list_models``, ``load_model``, ``wrap``, ``list_layers``,
-``estimate``, ``sweep``, ``evaluate``, ``calibrate``, ``load_calibration``, ``read_image``, ``read_depth``,
+``estimate`` (with ``region=`` / ``tile=``: exact boxes and tiles, ``receptive_field``,
+``output_shape``), ``sweep``, ``evaluate``, ``calibrate``, ``load_calibration``, ``read_image``, ``read_depth``,
 ``metrics``, ``InputError``; the one-pass student (``uqcore.student``): ``distill`` (train a head on
 unlabeled images), ``attach_student`` / ``load_model(..., student=PATH)``, then
 ``estimate(model, x, method="student")``.
@@ -23,6 +24,8 @@ _LAZY = {
     "list_layers": "uqcore.layers",
     "estimate": "uqcore.sampler",
     "Estimate": "uqcore.sampler",
+    "receptive_field": "uqcore.receptive",
+    "output_shape": "uqcore.receptive",
     "sweep": "uqcore.tolerability",
     "evaluate": "uqcore.evaluation",
     "calibrate": "uqcore.calibration",
@@ -35,7 +38,8 @@ _LAZY = {
     "load_student": "uqcore.student.files",
 }
 _SUBMODULES = {"metrics", "plots", "io", "perturb", "hooks", "sampler", "layers", "models", "methods", "scoring",
-               "evaluation", "tolerability", "calibration", "datasets", "student"}
+               "evaluation", "tolerability", "calibration", "datasets", "student", "tiling",
+               "receptive", "positions", "memory"}
 
 __all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -15,6 +15,7 @@ from uqcore.datasets import load_pairs
 from uqcore.evaluation import (DEFAULT_METHODS, parse_per_method, report_units, add_auto_options, evaluate,
                                format_table, parse_samples, write_rows)
 from uqcore.sampler import AUTO
+from uqcore.summary_ci import add_intervals, interval_frame
 from uqcore.scoring import LEVELS
 
 
@@ -42,6 +43,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", metavar="CAL.json",
                         help="a calibration from `python -m uqcore calibrate`: adds coverage, interval_width, ence, "
                              "ence_calibrated per image and to the summary of its method")
+    parser.add_argument("--ci", action="store_true",
+                        help="95%% bootstrap intervals over images (percentile, 2,000 seeded resamples; "
+                             "uqcore.summary_ci) in the summary and the rows: corr_lo/_hi, ause_lo/_hi, nll_lo/_hi")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
                                       "run to <name>_images.csv / .json next to it)")
@@ -102,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
                         max_samples=args.max_samples, **scale_out)
     report_units(rows, scale_out.get("store"))
     print(format_table(rows))
+    if args.ci:
+        rows = add_intervals(rows, images)
+        print("\n95% bootstrap intervals over images (percentile, 2,000 seeded resamples; uqcore.summary_ci):")
+        print(interval_frame(rows).to_string())
     settings = sorted({(r["method"], r["layer"], r["strength"]) for r in rows if r["layer"]})
     for method, lay, st in settings:
         print(f"{method}: layer {lay}, strength {st:g}")

@@ -149,8 +149,8 @@ def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, s
 
 
 def _image_row(label: str, n: int, name: str, index: int, s: Any) -> dict[str, Any]:
-    return {"method": label, "samples": n, "image": name, "index": index, "nll": s.nll,
-            "corr_pixel": s.stats["corr_pixel"], "ause_pixel": s.stats["ause_pixel"], **s.quality, **s.interval}
+    return {"method": label, "samples": n, "image": name, "index": index, "nll": s.nll, **s.stats,
+            "mean_error": s.mean_error, "mean_variance": s.mean_variance, **s.quality, **s.interval}
 
 
 def evaluate(
@@ -192,8 +192,8 @@ def evaluate(
     ``coverage``, ``interval_width``, ``ence`` and ``ence_calibrated`` over all the images (other
     rows keep the raw ``ence`` only). An InputError if it belongs to another model or matches no
     evaluated setting. ``on_image(row)`` is called with one row per (method, sample count, image):
-    method, samples, image (name), index, nll, corr_pixel, ause_pixel, quality and -- where
-    calibrated -- the four calibration columns.
+    method, samples, image, index, nll, each level's stats, mean_error / _variance, quality and --
+    where calibrated -- the calibration columns (:func:`uqcore.summary_ci.add_intervals` uses them).
 
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
     resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there."""

@@ -426,12 +426,20 @@ def heatmap_figure(rows: Sequence[dict], value: str = "corr_pixel", colormap: st
 
 def metric_bars(frame, metric: str, height: int = 320) -> go.Figure:
     """Bar chart of ``metric`` per method / sample count (a long-format DataFrame with columns
-    method, samples, level, and the metric)."""
+    method, samples, level, and the metric); ``{metric}_lo`` / ``_hi`` columns as error bars, no bar
+    where ``level_note`` says the level means nothing (:func:`uqcore.summary_ci.add_intervals`)."""
     fig = go.Figure()
     for level in dict.fromkeys(frame["level"]):
         part = frame[frame["level"] == level]
+        y = part[metric].astype(float).to_numpy()
+        if "level_note" in part and metric in ("corr", "ause"):
+            y = np.where(part["level_note"].fillna("").astype(bool).to_numpy(), np.nan, y)
+        error = None
+        if f"{metric}_lo" in part:
+            lo, hi = part[f"{metric}_lo"].astype(float).to_numpy(), part[f"{metric}_hi"].astype(float).to_numpy()
+            error = dict(type="data", symmetric=False, array=hi - y, arrayminus=y - lo)
         fig.add_trace(go.Bar(x=[f"{m} ×{s}" for m, s in zip(part["method"], part["samples"])],
-                             y=part[metric], name=str(level)))
+                             y=y, name=str(level), error_y=error))
     fig.update_layout(barmode="group", height=height, title=metric, margin=dict(l=5, r=5, t=40, b=5))
     return fig
 

@@ -21,12 +21,10 @@ stops at N samples is the run ``samples=N`` bit for bit; fixed counts record the
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -70,136 +68,10 @@ CPU_PASS_PIXELS = 1 << 15
 
 Progress = Callable[[int, int], None]
 
-# samples="auto": draw in rounds until the variance map's split-half reliability reaches the
-# target, or the cap is hit (module docstring of ``estimate``).
-AUTO = "auto"
-DEFAULT_TARGET = 0.9
-DEFAULT_MAX_SAMPLES = 64
-DEFAULT_ROUND = 4
-# Each half needs two samples for a variance: no reliability below four samples.
-MIN_RELIABILITY_SAMPLES = 4
-
-
-@dataclass
-class Estimate:
-    """Result of ``estimate``; all tensors on CPU, float32.
-
-    prediction: [C, H', W'] what the user would use as output: the unperturbed output for the
-                training-free methods, the sample mean for ``mc_dropout`` and ``ensemble``.
-    original:   [C, H', W'] the unperturbed output of the (first) network.
-    mean:       [C, H', W'] mean of the perturbed samples.
-    variance:   [H', W'] per-pixel variance of the samples (ddof=0), averaged over channels;
-                for ``llm`` the predicted variance exp(log-variance) averaged over channels.
-    samples:    number of samples actually drawn (0 for ``llm``).
-    reliability: the variance map's split-half reliability after the last sample
-                (:func:`split_half_reliability`: the rank correlation expected between this map
-                and another one drawn with as many fresh samples); None below 4 samples and
-                for ``llm``. Its square root estimates the rank correlation with the
-                many-sample limit map.
-    trace:      [(samples drawn, reliability)] at the end of every round (``round_size``
-                samples, in whole chunks) and at the last sample, from 4 samples on: the
-                convergence curve, for a fixed count as for ``samples="auto"``.
-    reliability_target: the target of a ``samples="auto"`` call; None for a fixed count.
-    region:     (top, left, height, width) of the output this estimate covers (the tensors' area);
-                the whole output is (0, 0, H', W').
-    full_shape: (H', W') of the whole output.
-    exact:      True: the numbers are the whole-image estimate's (up to float rounding), also for
-                a region or a tiled run (:mod:`uqcore.tiling`).
-    tiles:      crops computed (1 untiled or for a region; fewer than planned if stopped: the
-                unfinished area is NaN).
-    """
-
-    prediction: torch.Tensor
-    original: torch.Tensor
-    mean: torch.Tensor
-    variance: torch.Tensor
-    samples: int
-    method: str
-    layer: str | None
-    strength: float | None
-    seed: int
-    seconds: float
-    device: str
-    prefix_reuse: bool = False
-    reliability: float | None = None
-    trace: list[tuple[int, float]] = field(default_factory=list)
-    reliability_target: float | None = None
-    region: tuple[int, int, int, int] | None = None
-    full_shape: tuple[int, int] | None = None
-    exact: bool = True
-    tiles: int = 1
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("CUDA was requested but no GPU is available; use device='cpu'")
-    return device
-
-
-def _check_input(model: UQModel, x) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor):
-        raise InputError(f"x must be a float tensor [1, C, H, W], got {type(x).__name__}")
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise InputError(f"x must have shape [1, C, H, W] (one image), got {tuple(x.shape)}")
-    if x.shape[1] != model.in_channels:
-        raise InputError(f"the model expects {model.in_channels} input channels, the image has {x.shape[1]}")
-    if min(x.shape[-2:]) < 2:
-        raise InputError(f"the image is too small ({x.shape[-2]}×{x.shape[-1]}); it needs at least 2×2 pixels")
-    x = x.float()
-    if not torch.isfinite(x).all():
-        raise InputError("the input contains NaN or infinite values")
-    return x
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How many samples one call draws: ``count`` at most; with ``stop_at`` (auto mode for an
-    open-ended method) it stops at the first round whose reliability reaches ``stop_at``."""
-
-    count: int
-    round_size: int
-    stop_at: float | None = None
-    target: float | None = None  # the auto target, recorded in the Estimate
-
-
-def _check_args(model: UQModel, method: str, strength, samples, target, max_samples, round_size) -> tuple[float, _Plan]:
-    spec = _methods.spec(method)  # InputError for an unknown method
-    if method not in model.methods:
-        raise InputError(
-            f"method {method!r} does not apply to model {model.name!r}; it supports {', '.join(model.methods)}"
-        )
-    cap = limits.max_samples()
-    auto = isinstance(samples, str) and samples.strip().lower() == AUTO
-    if not auto:
-        _check_count("samples", samples, cap, "UQCORE_MAX_SAMPLES")
-    _check_count("max_samples", max_samples, cap, "UQCORE_MAX_SAMPLES")
-    _check_count("round_size", round_size, cap, "UQCORE_MAX_SAMPLES")
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < float(target) <= 1:
-        raise InputError(f"target must be a reliability in (0, 1], e.g. 0.9, got {target!r}")
-    strength = float(strength) if strength is not None else 0.0
-    if not math.isfinite(strength) or strength < 0:
-        raise InputError(f"strength must be a finite number >= 0, got {strength}")
-    if spec.feature == _methods.FEATURE_DROPOUT and strength >= 1:
-        raise InputError(f"the dropout rate must be below 1, got {strength}")
-    if not auto:
-        return strength, _Plan(int(samples), int(round_size))
-    stop_at = float(target) if spec.auto == _methods.AUTO_ROUNDS else None
-    return strength, _Plan(int(max_samples), int(round_size), stop_at, float(target))
-
-
-def _check_count(name: str, value, cap: int, limit: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        what = 'an integer or "auto"' if name == "samples" else "an integer"
-        raise InputError(f"{name} must be {what}, got {value!r}")
-    if not 1 <= int(value) <= cap:
-        raise InputError(f"{name} must be between 1 and {cap} ({limit}), got {value}")
+from uqcore.request import (  # noqa: E402,F401 (the call's arguments and result; public here too)
+    AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_ROUND, DEFAULT_TARGET, MIN_RELIABILITY_SAMPLES, Estimate, Plan,
+    check_args, check_input, resolve_device,
+)
 
 
 def estimate(
@@ -212,18 +84,12 @@ def estimate(
     seed: int = 0,
     device: str | torch.device | None = None,
     *,
-    target: float = DEFAULT_TARGET,
-    max_samples: int = DEFAULT_MAX_SAMPLES,
-    round_size: int = DEFAULT_ROUND,
-    transforms: list[str] | None = None,
-    chunk_size: int | None = None,
-    prefix_reuse: bool = True,
+    target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES, round_size: int = DEFAULT_ROUND,
+    transforms: list[str] | None = None, chunk_size: int | None = None, prefix_reuse: bool = True,
     sample_callback: Callable[[torch.Tensor], None] | None = None,
     progress: Progress | None = None,
     on_update: Callable[[Estimate, int], None] | None = None,
-    region: tuple[int, int, int, int] | None = None,
-    tile: int | None = None,
-    stop: Callable[[], bool] | None = None,
+    region: tuple[int, int, int, int] | None = None, tile: int | None = None, stop: Callable[[], bool] | None = None,
 ) -> Estimate:
     """Perturbation-based uncertainty map of ``model`` on one image ``x`` [1, C, H, W] in [0, 1].
 
@@ -233,15 +99,9 @@ def estimate(
               ``layer``, scaled by 1/(1-p)), "mc_dropout" (the model's own dropout layers at their
               own rate), "ensemble" (one sample per member), "llm" (the predicted variance of a
               mean/log-variance head), "student" (an attached distilled head); these two: one pass.
-    samples:  perturbed outputs to draw (capped by the transform set / ensemble size), or "auto":
-              draw in rounds of ``round_size`` samples (rounded up to whole chunks) and stop at
-              the end of the first round whose split-half reliability (``Estimate.reliability``)
-              reaches ``target``, or at ``max_samples``. Sample i keeps its own seed, so an auto
-              run that stops at N samples gives the map of ``samples=N`` bit for bit. Where the
-              model fixes the samples (``spec.auto`` in :mod:`uqcore.methods`: the transform set,
-              the ensemble's members) "auto" draws all of them, up to ``max_samples``; ``llm``
-              draws none. A zero-variance map (e.g. strength 0) has reliability 1.0 and stops
-              at the first round.
+    samples:  perturbed outputs to draw (capped by the transform set / ensemble size), or "auto"
+              (module docstring; ``target``, ``max_samples``, ``round_size``): an auto run that
+              stops at N samples gives the map of ``samples=N`` bit for bit.
     sample_callback: called with each chunk of perturbed outputs [k, C, H', W'] (on the device).
     progress: called as ``progress(done, total)`` after each chunk.
     on_update: called as ``on_update(estimate_so_far, total)`` after each chunk, for live views
@@ -249,34 +109,21 @@ def estimate(
               ``total`` is the most that may be drawn (``max_samples`` for "auto"); an auto run
               that stops early ends with one more ``progress`` / ``on_update`` call with
               ``total`` equal to the samples drawn.
-    region:   (top, left, height, width) in output pixels: compute only this box, exactly the
-              whole image's numbers there (:mod:`uqcore.tiling`); the Estimate covers the box.
-    tile:     compute the whole output in tiles of about ``tile`` x ``tile`` output pixels (same
-              numbers). Then ``progress(done, total)`` counts samples over all tiles,
-              ``on_update(estimate_so_far, tiles_total)`` follows each finished tile (unfinished
-              area NaN, ``.tiles`` = tiles done) and ``stop()``, asked before each tile, ends the
-              run keeping the finished tiles. A request whose untiled memory estimate is over
+    region / tile: only the box (top, left, height, width) of output pixels, or the whole output
+              in tiles of about ``tile`` pixels: the whole image's numbers (:mod:`uqcore.tiling`,
+              also for progress, ``on_update`` and ``stop()`` over tiles). A request over
               ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
     """
-    if not isinstance(model, UQModel):
-        model = wrap(model, task="image")
-    strength, plan = _check_args(model, method, strength, samples, target, max_samples, round_size)
+    model = model if isinstance(model, UQModel) else wrap(model, task="image")
+    strength, plan = check_args(model, method, strength, samples, target, max_samples, round_size)
     spec = _methods.spec(method)
-    x = _check_input(model, x)
+    x = check_input(model, x)
     dev = resolve_device(device)
     if region is not None or tile is not None or memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size)):
-        settings = dict(method=method, layer=layer, strength=strength, seed=seed, device=device, target=target,
-                        max_samples=max_samples, round_size=round_size, transforms=transforms,
-                        chunk_size=chunk_size, prefix_reuse=prefix_reuse, sample_callback=sample_callback)
-        full = output_shape(model, x)
-        if region is None and tile is None:
-            tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, chunk_size))
-
-        def run(crop, count=None, crop_progress=progress):
-            return estimate(model, crop, samples=count or samples, progress=crop_progress, **settings)
-
-        return tiling.run_request(model, x, full, run, region, tile, progress=progress, on_update=on_update,
-                                  stop=stop)
+        return _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, dict(
+            method=method, layer=layer, strength=strength, seed=seed, device=device, target=target, max_samples=max_samples,
+            round_size=round_size, transforms=transforms, chunk_size=chunk_size, prefix_reuse=prefix_reuse,
+            sample_callback=sample_callback))
     memory.check(model, x, dev, _chunk_bound(dev, chunk_size))
     chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
@@ -306,6 +153,19 @@ def estimate(
         else:
             moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
     return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
+
+
+def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
+    """A region, or the whole output in tiles (:mod:`uqcore.tiling`); each crop an untiled run."""
+    if region is None and tile is None:
+        tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, settings["chunk_size"]))
+
+    def run(crop, count=None, crop_progress=progress, crop_update=None):
+        return estimate(model, crop, samples=count or samples, progress=crop_progress, on_update=crop_update,
+                        **settings)
+
+    return tiling.run_request(model, x, output_shape(model, x), run, region, tile, progress=progress,
+                              on_update=on_update, stop=stop)
 
 
 def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
@@ -420,7 +280,7 @@ class _Run:
         self.model, self.members, self.x, self.seed = model, members, x, seed
         self.chunk, self.progress, self.callback = chunk, progress, callback
         self.on_moments = None  # set by estimate() for live views
-        self.plan = _Plan(0, DEFAULT_ROUND)
+        self.plan = Plan(0, DEFAULT_ROUND)
         self.round = DEFAULT_ROUND
         self.trace: list[tuple[int, float]] = []
         self.used_prefix = False
@@ -429,7 +289,7 @@ class _Run:
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self.model.split_output(checked_forward(module, x))[0]
 
-    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: _Plan) -> torch.Tensor:
+    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan) -> torch.Tensor:
         """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
         output (the prefix's share of the work, the memory bound); rounds in whole chunks."""
         if targets:

@@ -80,26 +80,34 @@ def tile_boxes(full: tuple[int, int], tile: int) -> list[Box]:
     return [(ys[i], xs[j], ys[i + 1] - ys[i], xs[j + 1] - xs[j]) for i in range(rows) for j in range(cols)]
 
 
-def run_box(model, x: torch.Tensor, box: Box, run: Callable) -> object:
-    """``run(crop, ...)``'s Estimate for input crop of ``box`` (output pixels), cut to the box."""
+def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> object:
+    """``run(crop, ...)``'s Estimate for the input crop of ``box`` (output pixels), cut to the box;
+    ``on_update(estimate_so_far, total)`` (if given) gets the crop run's updates, cut too."""
     ct, cl, ch, cw = crop_for(model, box, tuple(x.shape[-2:]))
-    with positions.input_box(ct, cl, ch, cw):
-        est = run(x[..., ct : ct + ch, cl : cl + cw])
     k = model.scale
     top, left, h, w = box
     ys, xs = slice(top - ct * k, top - ct * k + h), slice(left - cl * k, left - cl * k + w)
-    return dataclasses.replace(
-        est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
-        variance=est.variance[ys, xs], region=box, tiles=1,
-    )
+
+    def cut(est):
+        return dataclasses.replace(
+            est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
+            variance=est.variance[ys, xs], region=box, tiles=1,
+        )
+
+    update = None if on_update is None else (lambda est, total: on_update(cut(est), total))
+    with positions.input_box(ct, cl, ch, cw):
+        return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
 
 
 def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, region, tile, *,
                 progress=None, on_update=None, stop=None) -> object:
     """``estimate(..., region=...)`` or ``estimate(..., tile=...)``: ``run(crop, samples=None,
-    progress=...)`` is an untiled estimate of an input crop."""
+    progress=..., on_update=None)`` is an untiled estimate of an input crop. A region's run
+    reports as an untiled run does (``on_update`` with the box's estimate so far)."""
     if region is not None:
-        est = run_box(model, x, check_region(region, full), run)
+        box = check_region(region, full)
+        est = run_box(model, x, box, lambda crop, upd: run(crop, None, progress, upd),
+                      None if on_update is None else (lambda e, t: on_update(dataclasses.replace(e, full_shape=full), t)))
         return dataclasses.replace(est, full_shape=full)
     smallest = model.scale * stride(model)
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
@@ -119,7 +127,7 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
         tile_progress = None
         if progress is not None:
             tile_progress = lambda d, t, i=i: progress(i * t + d, len(boxes) * t)  # noqa: E731
-        part = run_box(model, x, box, lambda crop: run(crop, samples, tile_progress))
+        part = run_box(model, x, box, lambda crop, _upd: run(crop, samples, tile_progress))
         if out is None:
             out = _empty(part, full)
             samples = part.samples or None

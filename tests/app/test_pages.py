@@ -223,6 +223,9 @@ def test_compare_runs_a_small_evaluation():
     assert [t["name"] for t in bars["data"]] == ["mean", "patch", "block", "pixel"]
     assert bars["data"][0]["x"] == ["transform ×2", "noise ×2"]
     assert len(at.dataframe) == 1
+    table = at.dataframe[0].value  # 2 images: the mean level is named meaningless, not printed bare
+    assert all(v.startswith("n/a: needs ≥ 10 images") for v in table.loc["Corr mean"])
+    assert any("n/a" in c.value for c in at.caption)
 
 
 def test_models_page_lists_zoo_and_layers():

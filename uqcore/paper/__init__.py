@@ -3,7 +3,8 @@
 Mi et al., "Training-Free Uncertainty Estimation for Dense Regression: Sensitivity as a
 Surrogate", AAAI 2022. One command runs, on the bundled models and eval sets, and writes the
 markdown report named by ``--out`` (the command's default is ``docs/RESULTS.md``, relative to the
-working directory), ``<stem>_rows.csv`` / ``<stem>_sweeps.csv`` next to it and the
+working directory), ``<stem>_rows.csv`` / ``<stem>_sweeps.csv`` / ``<stem>_per_image.csv`` (one row
+per model, table, column and test image: :mod:`~uqcore.paper.per_image`) next to it and the
 ``fig4_*.png`` tolerability plots in ``--figures`` (default ``figures/`` next to ``--out``).
 It writes nowhere else.
 
@@ -43,9 +44,15 @@ Steps:
    isotonic calibration at ``interval_level`` (0.9) fitted on the calibration split; their
    coverage and width on the test split, and ENCE raw / σ-scaled / isotonic, with the issue's bars
    checked (printed, and a section of the markdown).
-5. **Discussion** generated from the numbers: each of the paper's claims is tested with a
+5. **Intervals**: every Table 1/2 cell carries its 95 % percentile bootstrap interval over the test
+   images (:mod:`uqcore.summary_ci`, :mod:`uqcore.stats`); the test splits are at least 24 SR
+   images (the scikit-image crops and Debian lomiri wallpapers) and 200 + depth scenes (rendered
+   with seeds :data:`~uqcore.paper.heldout.DEPTH_TEST_SEED`, ... and added to the test split).
+6. **Discussion** generated from the numbers: each of the paper's claims is tested with a
    stated rule (see :func:`discussion`) on our numbers and, where the rule applies, on the
-   paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree.
+   paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree; each
+   "A beats B" is a paired bootstrap of the difference ("not separated" where it contains 0), and
+   :mod:`~uqcore.paper.disagreements` lists the disagreements beyond our intervals.
 
 ``--quick`` runs the same pipeline on fewer and smaller images with fewer settings and sample
 counts (about a minute on a 2-core CPU); CI runs it to keep the command working.

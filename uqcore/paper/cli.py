@@ -40,6 +40,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "--quick 2; 0: the calibration split only)")
     parser.add_argument("--depth-heldout", type=int, default=None,
                         help="held-out scenes (seeds 3000000-) of the depth error bars (default 48, --quick 4)")
+    parser.add_argument("--depth-test", type=int, default=None,
+                        help="rendered scenes (seeds 4000000-) added to the depth test split (default 200, --quick 8)")
     parser.add_argument("--sr-models", default="srresnet,srgan", help="comma-separated SR models for Table 1")
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
@@ -63,7 +65,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                 interval_level=args.interval_level)
     if not 0 < args.interval_level < 1:
         raise InputError(f"--interval-level must be between 0 and 1, e.g. 0.9; got {args.interval_level}")
-    for name in ("sr_heldout", "depth_heldout"):
+    for name in ("sr_heldout", "depth_heldout", "depth_test"):
         value = getattr(args, name, None)
         if value is not None:
             if value < 0:
@@ -105,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     workers, ray_address = distributed.cli_workers(args)
     report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address)
     print(interval_text(report))
-    print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}"
+    print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}, "
+          f"{sibling_csv(out, 'per_image')}"
           + (f" and {len(report.figures)} figures in {figures}" if report.figures else ""))
     return 0
 

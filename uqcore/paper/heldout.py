@@ -41,6 +41,10 @@ SR_HELDOUT = (
     ("microaneurysms.png", "CC0 (Andreas Maier; scikit-image data.microaneurysms)"),
 )
 DEPTH_SEED = 3_000_000
+# The depth test scenes added to the bundled set's test split (issue 25: >= 200 test scenes):
+# seeds from here, disjoint from fcrn's training (0-7199), monitoring (2000000-), the bundled set
+# (1000000-1000011) and the held-out calibration scenes above.
+DEPTH_TEST_SEED = 4_000_000
 
 
 def skimage_data_dir() -> Path:
@@ -57,14 +61,16 @@ def sr_heldout(n: int) -> tuple[list[str], list[torch.Tensor]]:
     return [f"skimage:{Path(f).stem}" for f, _ in chosen], [read_image(root / f) for f, _ in chosen]
 
 
-def depth_heldout(n: int, model: Any, folder: str | Path | None = None) -> tuple[list[str], list[tuple[Any, Any]]]:
-    """``n`` scenes with seeds :data:`DEPTH_SEED`, ... rendered at the bundled set's size into
-    ``folder`` (a temporary one if None) and loaded like it."""
+def depth_heldout(n: int, model: Any, folder: str | Path | None = None,
+                  seed: int = DEPTH_SEED) -> tuple[list[str], list[tuple[Any, Any]]]:
+    """``n`` scenes with seeds ``seed`` (:data:`DEPTH_SEED`), ... rendered at the bundled set's size
+    into ``folder`` (a temporary one if None) and loaded like it (also the extra test scenes,
+    ``seed=DEPTH_TEST_SEED``)."""
     from uqcore.scenes.files import write_scenes  # lazy: rendering is needed only here
 
     if int(n) <= 0:
         return [], []
     out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="uqcore_heldout_"))
-    write_scenes(out, int(n), seed=DEPTH_SEED, height=128, width=160)
+    write_scenes(out, int(n), seed=int(seed), height=128, width=160)
     names, pairs = load_pairs(str(out), model)
     return list(names), list(pairs)

@@ -13,10 +13,22 @@ from uqcore.evaluation import write_rows
 from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
 from uqcore.paper.intervals import markdown_lines as interval_lines
 from uqcore.paper.heldout import DEPTH_SEED as HELDOUT_SEED
+from uqcore.paper.heldout import DEPTH_TEST_SEED
 from uqcore.paper.student import markdown_lines as student_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
 from uqcore.methods import label as method_label
+from uqcore.paper.baselines import caption as baseline_caption
+from uqcore.paper.disagreements import lines as disagreement_lines
+from uqcore.paper.per_image import FILE_KIND
+from uqcore.summary_ci import MIN_IMAGES, cell
+
+
+def _names(names: Sequence[str], most: int = 30) -> str:
+    """The names, or the first ones and the last where there are more than ``most``."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return ", ".join(names[:12]) + f", …, {names[-1]}"
 
 
 def _samples_label(engine: str) -> str:
@@ -36,9 +48,22 @@ def _column_order(cols: Sequence[tuple[str, int]], paper_cols: Sequence[tuple[st
     return sorted(allc, key=lambda c: (order.get(c[0], 99), c[1]))
 
 
+def _intervals(rows: Sequence[dict[str, Any]]) -> dict[tuple[tuple[str, int], str], str]:
+    """{((method, samples), row label): "0.449 [0.412, 0.486]" or "n/a"} for the metric rows."""
+    out = {}
+    for r in rows:
+        col = (r["method"], int(r["samples"]))
+        if "corr_lo" not in r:
+            continue
+        for metric, label in (("ause", f"AUSE {r['level']}"), ("corr", f"Corr {r['level']}"), ("nll", "NLL")):
+            out[(col, label)] = "n/a" if metric != "nll" and r.get("level_note") else cell(r, metric)
+    return out
+
+
 def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: str) -> list[str]:
-    """Markdown: one column per (method, samples), cells "ours (paper)"."""
+    """Markdown: one column per (method, samples), cells "ours [95 % interval] (paper)"."""
     cols = column_values(rows)
+    cis = _intervals(rows)
     paper = PAPER_TABLES.get(paper_key or "", {})
     order = _column_order(list(cols), list(paper))
     header = ["", *[column_label((m, n)) for m, n in order]]
@@ -52,6 +77,8 @@ def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: s
             p = paper.get(c, {}).get(label) if label in METRIC_ROWS else None
             if c not in cols:
                 cells.append(f"– ({fmt(p)})" if p is not None else "–")
+            elif (c, label) in cis:
+                cells.append(cis[(c, label)] + (f" ({fmt(p)})" if p is not None else ""))
             elif p is not None:
                 cells.append(f"{fmt(ours, 3 if label != 'σ scale' else 4)} ({fmt(p)})")
             else:
@@ -91,10 +118,14 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
     L += student_lines([*s.sr_models, s.depth_model])
     L += ["## Discussion (generated from the numbers above)", ""]
     L += discussion(report)
+    L += disagreement_lines(report, [m for m in s.sr_models if m in report.tables], s.depth_model)
     L += ["## Files", "",
           f"- `{_relpath(sibling_csv(out, 'rows'), out.parent)}`: every table row (one per model, method, sample count "
           "and level, with all fields of `uqcore.evaluation`).",
           f"- `{_relpath(sibling_csv(out, 'sweeps'), out.parent)}`: every sweep row.",
+          f"- `{_relpath(sibling_csv(out, FILE_KIND), out.parent)}`: one row per model, table, column and test image "
+          "(every level's correlation and AUSE, NLL, mean error / variance, quality): the tables' cells and intervals "
+          "are their summaries.",
           f"- Settings: `{', '.join(f'{k}={v}' for k, v in _settings_dict(s).items())}`.", ""]
     return "\n".join(L)
 
@@ -115,10 +146,14 @@ def _setup_lines(report: Report) -> list[str]:
           f"HR images{' (the first ' + str(s.sr_limit) + ' by name)' if s.sr_limit else ''}, "
           + (f"centre-cropped to at most {s.sr_crop}×{s.sr_crop} px, " if s.sr_crop else "whole images, ")
           + "cropped to a multiple of the scale and bicubic-downscaled (antialiased) to make the LR input. "
-          f"Calibration split: {', '.join(report.splits['sr']['calibration'])}; test split: {', '.join(report.splits['sr']['test'])}.",
+          f"Calibration split: {', '.join(report.splits['sr']['calibration'])}; test split "
+          f"(n = {len(report.splits['sr']['test'])}): {_names(report.splits['sr']['test'])}.",
           f"- **Depth data**: `{_rel(s.depth_data)}` (synthetic indoor RGB-D scenes, 16-bit depth in mm), "
-          f"{len(report.splits['depth']['calibration']) + len(report.splits['depth']['test'])} scenes. Calibration split: "
-          f"{', '.join(report.splits['depth']['calibration'])}; test split: {', '.join(report.splits['depth']['test'])}.",
+          f"{len(report.splits['depth']['calibration']) + len(report.splits['depth']['test']) - s.depth_test} scenes, "
+          f"plus {s.depth_test} test scenes rendered at run time by `uqcore.scenes` with seeds {DEPTH_TEST_SEED}–"
+          f"{DEPTH_TEST_SEED + max(s.depth_test - 1, 0)} (disjoint from fcrn's training, monitoring, the bundled and "
+          f"the held-out seeds). Calibration split: {', '.join(report.splits['depth']['calibration'])}; test split "
+          f"(n = {len(report.splits['depth']['test'])}): {_names(report.splits['depth']['test'])}.",
           f"- **Split**: seeded permutation (`numpy.random.default_rng({s.seed}).permutation`); its first "
           f"{s.sr_calibration} (SR) / {s.depth_calibration} (depth) images are the calibration split. The calibration "
           "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling and (with "
@@ -159,9 +194,10 @@ def _setup_lines(report: Report) -> list[str]:
           "trained separate baselines for SRGAN). The ensemble has 4 members, so the paper's Ensemble (8) column has "
           f"no counterpart. For depth, MC-dropout samples `{s.depth_model}`'s own dropout layer before the prediction, "
           "as the paper does with FCRN.",
-          "- Our models are small and CPU-trained and the eval sets are 12 images, so the absolute numbers are not "
-          "comparable with the paper's (Set14/BSD/NYU-v2, full-size models); the mean level is a correlation over only "
-          f"{len(report.splits['sr']['test'])} (SR) / {len(report.splits['depth']['test'])} (depth) test images. "
+          "- Our models are small and CPU-trained and the test sets small (n = "
+          f"{len(report.splits['sr']['test'])} SR images / {len(report.splits['depth']['test'])} depth scenes), so the "
+          "absolute numbers are not comparable with the paper's (Set14/BSD/NYU-v2, full-size models); every table cell "
+          "carries its 95 % bootstrap interval over the test images and the Discussion's comparisons a paired one. "
           "Compare the orderings, which is what the claims are about.", ""]
     return L
 
@@ -194,20 +230,27 @@ def _table_lines(report: Report) -> list[str]:
         if m not in report.tables:
             continue
         L += [f"## Table 1 analog: `{m}` (super-resolution ×{_scale(report, m)})", "",
-              f"Cells: ours (paper's {PAPER_TABLE_NAMES.get(m, '–')}); `–` where we have no such column. Test split, "
-              f"{report.tables[m][0]['n_images']} images. Infer-drop at `{report.chosen[(m, DROPOUT)]['layer']}` "
+              f"**n = {report.tables[m][0]['n_images']} test images.** " + cells_caption(PAPER_TABLE_NAMES.get(m, '–'))
+              + f" `–` where we have no such column. Infer-drop at `{report.chosen[(m, DROPOUT)]['layer']}` "
               f"p={float(report.chosen[(m, DROPOUT)]['strength']):g}, infer-noise at `{report.chosen[(m, NOISE)]['layer']}` "
-              f"σ={float(report.chosen[(m, NOISE)]['strength']):g}. Lower AUSE / NLL is better, higher Corr is better.", ""]
+              f"σ={float(report.chosen[(m, NOISE)]['strength']):g}. Lower AUSE / NLL is better, higher Corr is better."
+              + baseline_caption(report, m), ""]
         L += results_table(report.tables[m], m if m in PAPER_TABLES else None, "sr") + [""]
     d = s.depth_model
     if d in report.tables:
         L += [f"## Table 2 analog: `{d}` (depth)", "",
-              f"Cells: ours (paper's {PAPER_TABLE_NAMES['fcrn']}). Test split, {report.tables[d][0]['n_images']} scenes. "
+              f"**n = {report.tables[d][0]['n_images']} test scenes.** " + cells_caption(PAPER_TABLE_NAMES['fcrn']) + " "
               f"Infer-drop at `{report.chosen[(d, DROPOUT)]['layer']}` p={float(report.chosen[(d, DROPOUT)]['strength']):g}, "
               f"infer-noise at `{report.chosen[(d, NOISE)]['layer']}` σ={float(report.chosen[(d, NOISE)]['strength']):g}.", ""]
         L += results_table(report.tables[d], "fcrn", "depth") + [""]
 
     return L
+
+
+def cells_caption(paper: str) -> str:
+    return (f"Cells: ours [95 % bootstrap interval over the test images: percentile, 2,000 seeded resamples] "
+            f"(paper's {paper}); `n/a` where a level means nothing for n (the mean level needs ≥ "
+            f"{MIN_IMAGES['mean']} images, `uqcore.summary_ci`). Per-image values: `results_per_image.csv`.")
 
 
 def _scale(report: Report, m: str) -> int:
@@ -243,6 +286,7 @@ def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
     rows = [r for m in report.tables for r in report.tables[m]]
     write_rows(rows, sibling_csv(out, "rows"))
     write_rows([r for rs in report.sweeps.values() for r in rs], sibling_csv(out, "sweeps"))
+    write_rows([r for rs in report.per_image.values() for r in rs], sibling_csv(out, FILE_KIND))
     out.write_text(render_markdown(report, out, figures))
 
 

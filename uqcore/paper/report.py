@@ -45,10 +45,11 @@ class Settings:
     interval_level: float = 0.9       # calibrated error bars: conformal / isotonic at this level
     sr_heldout: int = 7               # held-out calibration images of the error bars (uqcore.paper.heldout)
     depth_heldout: int = 48
+    depth_test: int = 200             # rendered test scenes added to the depth test split (seeds 4000000-)
 
 
 QUICK = dict(
-    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
+    quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, depth_test=8, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
     noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
     sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
 )
@@ -95,6 +96,7 @@ class Report:
     fallback: dict[tuple[str, str], bool] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     baselines: dict[str, str] = field(default_factory=dict)  # method -> model that produced it
+    per_image: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table -> per-image rows
     figures: dict[tuple[str, str], str] = field(default_factory=dict)
     figure_note: str = ""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)

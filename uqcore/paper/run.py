@@ -27,9 +27,10 @@ from uqcore.io import read_image
 from uqcore.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.figures import write_figures
-from uqcore.paper.heldout import depth_heldout, sr_heldout
+from uqcore.paper.heldout import DEPTH_TEST_SEED, depth_heldout, sr_heldout
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
 from uqcore.paper.markdown import write_outputs
+from uqcore.paper.per_image import column_rows, name_rows
 from uqcore.paper.report import Report, Settings, check_data, check_models, required_models
 from uqcore.paper.table_units import table_scorers
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
@@ -89,10 +90,14 @@ def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: 
 
 
 def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, seed: int,
-                     n_heldout: int = 0) -> Split:
+                     n_heldout: int = 0, n_test: int = 0) -> Split:
+    """The bundled set split as for SR, plus ``n_test`` rendered scenes (seeds
+    :data:`~uqcore.paper.heldout.DEPTH_TEST_SEED`, ...) appended to the test split."""
     names, pairs = load_pairs(folder, model, limit=limit)
     cal, test = split_indices(len(pairs), n_cal, seed)
-    return Split(list(names), list(pairs), cal, test, *depth_heldout(n_heldout, model))
+    extra_names, extra = depth_heldout(n_test, model, seed=DEPTH_TEST_SEED)
+    test += range(len(pairs), len(pairs) + len(extra))
+    return Split([*names, *extra_names], [*pairs, *extra], cal, test, *depth_heldout(n_heldout, model))
 
 
 
@@ -193,14 +198,16 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
                   interval_level: float | None = None,
                   interval_pairs: Sequence[tuple[Any, Any]] = (), *, workers: int | None = None,
-                  ray_address: str | None = None) -> list[dict[str, Any]]:
+                  ray_address: str | None = None, per_image: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
     ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on
-    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else).
+    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else). Every
+    level row carries its 95 % bootstrap interval over the test images; ``per_image`` (a list, if
+    given) gets each column's per-image rows (:func:`uqcore.paper.per_image.column_rows`).
 
     ``workers`` / ``ray_address``: the per-image estimates run as units of
     :class:`uqcore.paper.table_units.TableJob` (on Ray workers; docs/SCALING.md) and are summarised
@@ -226,8 +233,9 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
             for label, _ in variants:
                 summary = scorers[label].compute()
                 bars = {} if interval_level is None else interval_columns(scorers[label], interval_level, held[label])
-                for level in LEVELS:
-                    rows.append({"method": label, "samples": int(n), "level": level, **summary[level],
+                cis = column_rows(scorers[label], label, int(n), summary, steps, per_image)
+                for level, ci in zip(LEVELS, cis):
+                    rows.append({"method": label, "samples": int(n), "level": level, **summary[level], **ci,
                                  **summary["common"], **bars, "layer": lay, "strength": st, "seed": int(seed),
                                  "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
                                  "calibration": "calibration split", "task": model.task, "model": model.name})
@@ -351,13 +359,15 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     n_est = sum(len(samples[e]) for e in engines) * (len(split.cal) + len(split.test) + len(split.heldout))
     t0 = time.perf_counter()
     _, cal = split.part("cal")
-    _, test = split.part("test")
+    names, test = split.part("test")
+    images: list[dict[str, Any]] = []
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
                              segment_cache=cache, interval_level=s.interval_level, interval_pairs=split.heldout,
-                             **scale_out)
+                             per_image=images, **scale_out)
     for r in rows:
         r["table"] = key
+    report.per_image.setdefault(key, []).extend(name_rows(images, names, model.name, key, model.task))
     report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
                                                            f"{len(test)} test + {len(split.heldout)} held-out "
                                                            "calibration images per column)"))
@@ -440,6 +450,8 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
             report.baselines[meth] = model.name
     for m in sr_models:
         report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows)
+        report.per_image[m.name].extend(dict(r, table=m.name) for r in report.per_image.get("baselines", []))
+    report.per_image.pop("baselines", None)
 
 
 def _depth_table(report: Report, scale_out: dict[str, Any]) -> None:
@@ -450,7 +462,8 @@ def _depth_table(report: Report, scale_out: dict[str, Any]) -> None:
         raise InputError(f"model {depth.name!r} is a {depth.task} model; Table 2 needs a depth model")
     if MC_DROPOUT not in depth.methods:
         raise InputError(f"model {depth.name!r} has no dropout layer of its own; Table 2's MC-dropout needs one")
-    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed, s.depth_heldout)
+    d_split = load_depth_split(s.depth_data, depth, s.depth_limit, s.depth_calibration, s.seed, s.depth_heldout,
+                               s.depth_test)
     report.splits["depth"] = {"calibration": d_split.part("cal")[0], "test": d_split.part("test")[0],
                               "heldout": d_split.heldout_names}
     _sweep_model(report, depth, d_split, _strengths(s), scale_out)
