@@ -34,13 +34,17 @@ def _allow_local() -> bool:
     return limits.allow_local_models(limits.is_loopback(st.get_option("server.address")))
 
 
+def _server_upload_mb() -> int:
+    """The server's hard cap on any upload (server.maxUploadSize), in MB."""
+    try:
+        return int(st.get_option("server.maxUploadSize"))
+    except Exception:  # option missing in an unusual Streamlit setup
+        return 200
+
+
 def _upload_limit_mb() -> int:
     """Model checkpoints: UQCORE_MAX_MODEL_BYTES, under the server's hard cap (server.maxUploadSize)."""
-    try:
-        server_mb = int(st.get_option("server.maxUploadSize"))
-    except Exception:  # option missing in an unusual Streamlit setup
-        server_mb = 200
-    return limits.model_upload_mb(server_mb)
+    return limits.model_upload_mb(_server_upload_mb())
 
 
 def _safe_name(name: str) -> str:
@@ -76,11 +80,22 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         target.write_bytes(weights[0].getvalue())
         if sidecars:  # the sidecar is found by the model file's stem
             target.with_suffix(".json").write_bytes(sidecars[0].getvalue())
-        model = loaders.load_user_model(target, max_bytes=limit * 2**20, **options)
+        # the exact byte limit (the MB figure above is rounded up for the uploader)
+        model = loaders.load_user_model(target, max_bytes=limits.model_upload_bytes(_server_upload_mb()), **options)
         model.card["source"] = f"upload: {weights[0].name}" + (f" + {sidecars[0].name}" if sidecars else "")
         return model
     finally:  # everything is in memory now; the uploaded copy is not kept
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _factory_help() -> str:
+    """The path field's help: the allowed factory modules, or why UQCORE_FACTORY_MODULES is unusable
+    (a malformed value must not take the page down; loading then refuses with the same message)."""
+    try:
+        allowed = ", ".join(limits.factory_modules())
+        return f"Factories load from these modules only: {allowed} (UQCORE_FACTORY_MODULES)"
+    except uqcore.InputError as exc:
+        return f"No factory can be loaded: {exc}"
 
 
 def _from_spec(spec: str, weights: str, options: dict) -> uqcore.UQModel:
@@ -160,8 +175,7 @@ def own_model_section() -> None:
     if source == "path":
         st.text_input("Model", key="own_spec",
                       placeholder="/models/RealESRGAN_x4plus.pth · /models/dpt-hybrid/ · mypkg.nets:build · Intel/dpt-large",
-                      help=f"Factories load from these modules only: {', '.join(limits.factory_modules())} "
-                           "(UQCORE_FACTORY_MODULES)")
+                      help=_factory_help())
         st.text_input("Weights for a module:factory (optional)", key="own_weights",
                       placeholder="/models/weights.safetensors")
     else:

@@ -186,3 +186,21 @@ def test_cli_variance_bins(tmp_path, capsys):
     assert fitted["5"]["variance_map"]["bins"] <= 5 and "cv" not in fitted["5"]["variance_map"]
     assert main([*base, "--variance-bins", "many", "--out", str(tmp_path / "x.json")]) == 2
     assert "--variance-bins" in capsys.readouterr().err
+
+
+def test_depth_test_scenes_are_rendered_disjoint_and_leave_no_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    import torch
+
+    import uqcore
+    from uqcore.paper import heldout
+    from uqcore.paper.report import Settings
+
+    # test seeds: after the held-out ones, which the full run uses up to depth_heldout of
+    assert heldout.DEPTH_TEST_SEED >= heldout.DEPTH_SEED + Settings().depth_heldout
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    model = uqcore.wrap(torch.nn.Conv2d(3, 1, 1), task="depth")
+    names, pairs = heldout.depth_heldout(2, model, seed=heldout.DEPTH_TEST_SEED)
+    assert len(names) == len(pairs) == 2 and pairs[0][1].shape == (128, 160)
+    assert not list(tmp_path.iterdir())  # rendered, loaded into memory, and the folder removed

@@ -124,3 +124,22 @@ def test_loopback_addresses():
         assert limits.is_loopback(address), address
     for address in ("", None, "0.0.0.0", "::", "192.168.1.5", "myhost.example.org"):
         assert not limits.is_loopback(address), address
+
+
+def test_model_upload_limit_is_the_model_size_limit_in_bytes(monkeypatch):
+    monkeypatch.setenv("UQCORE_MAX_MODEL_BYTES", "1000")
+    assert limits.model_upload_mb(2048) == 1            # shown rounded up to whole MB
+    assert limits.model_upload_bytes(2048) == 1000      # enforced to the byte
+    monkeypatch.setenv("UQCORE_MAX_MODEL_BYTES", str(3 * 2**30))
+    assert limits.model_upload_bytes(2048) == 2048 * 2**20 and limits.model_upload_mb(2048) == 2048  # the server cap
+    monkeypatch.setenv("UQCORE_MAX_MODEL_BYTES", "0")   # no model limit: the server cap
+    assert limits.model_upload_bytes(100) == 100 * 2**20
+
+
+def test_the_dashboard_listens_on_loopback_by_default():
+    # `streamlit run app.py` reads .streamlit/config.toml: without server.address Streamlit binds
+    # every interface, and server paths / factories would then be off only by the page's check
+    import tomllib
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
+    assert limits.is_loopback(server.get("address")), server.get("address")

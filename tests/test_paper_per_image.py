@@ -40,6 +40,19 @@ def test_duels_separate_a_planted_difference_and_mark_a_meaningless_level():
     assert words == {"mean": "n/a"} and "needs ≥ 10 images" in text
 
 
+def test_duel_verdict_follows_the_interval_not_the_point_estimate(monkeypatch):
+    from uqcore.stats import Interval
+
+    rep = FakeReport(per_image={"srgan": _images("noise", 8, 0.0) + _images("transform", 4, 0.0)})
+    pair = {"pixel": (("noise", 8), ("transform", 4))}
+    # a skewed statistic: the point estimate above 0, the whole percentile interval below it
+    monkeypatch.setattr(per_image, "compare", lambda *a: Interval(0.01, -0.2, -0.05, 30))
+    assert per_image.duels(rep, "srgan", pair)[1] == {"pixel": "B ahead"}
+    assert per_image.duels(rep, "srgan", pair, metric="ause")[1] == {"pixel": "A ahead"}  # lower AUSE is better
+    monkeypatch.setattr(per_image, "compare", lambda *a: Interval(-0.01, 0.05, 0.2, 30))
+    assert per_image.duels(rep, "srgan", pair)[1] == {"pixel": "A ahead"}
+
+
 def test_baseline_owner_from_the_card_then_the_name():
     card = {"training": "{'runs': [{'command': 'python -m uqcore train sr --init assets/models/srgan.safetensors'}]}"}
     assert baselines.owner("x-mcdrop", card) == "srgan"
@@ -64,7 +77,8 @@ def test_disagreements_list_large_ones_with_a_cause_from_the_run():
     assert (("transform", 4), "mean") in big and (("transform", 4), "pixel") not in big
     text = "\n".join(disagreements.lines(rep, ["srgan"], "fcrn"))
     assert "Infer-trans (4) at the mean level: ours 0.100 [0.050, 0.150] vs paper 0.931" in text
-    assert "`srresnet-mcdrop`, another model's baseline" in text or "MC-drop1 (8)" not in text
+    assert "MC-drop1 (8) at the pixel level: ours 0.930 [0.900, 0.950] vs paper 0.339" in text
+    assert "`srresnet-mcdrop`, another model's baseline" in text
     assert "What the bundled models cannot show" in text
     assert "ceiling effect" not in "\n".join(disagreements.ceiling(rep, "srgan"))  # infer-trans at 0.10
     high = FakeReport(tables={"srgan": [dict(r, corr=0.9) for r in rows]}, per_image={"srgan": imgs})

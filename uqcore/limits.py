@@ -130,6 +130,13 @@ def model_upload_mb(server_mb: int) -> int:
     return int(server_mb) if not limit else max(1, min(int(server_mb), -(-limit // 2**20)))
 
 
+def model_upload_bytes(server_mb: int) -> int:
+    """The exact byte limit a model checkpoint upload is loaded under: ``UQCORE_MAX_MODEL_BYTES``
+    (not rounded up to MB as :func:`model_upload_mb` shows it), at most ``server_mb`` MB."""
+    limit, cap = max_model_bytes(), int(server_mb) * 2**20
+    return cap if not limit else min(cap, limit)
+
+
 def model_dirs() -> list[Path]:
     """Extra folders of model cards (``UQCORE_MODEL_DIRS``, ``os.pathsep``-separated)."""
     return [Path(p) for p in _raw("UQCORE_MODEL_DIRS").split(os.pathsep) if p]

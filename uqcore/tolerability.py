@@ -160,6 +160,13 @@ class _Image:
             self.scale = self.base_loss
             self.segments = M.superpixels(pred)
 
+    def correlations(self, variance: torch.Tensor, patch: int, steps: int) -> dict[str, float]:
+        """Correlations / AUSE of a variance with this image's error (target size; aligned as the prediction)."""
+        var = resize_to(variance, tuple(self.reference.shape[-2:]))
+        if self.fit is not None:
+            var = torch.from_numpy(self.fit.variance_of(var.double().numpy()))
+        return M.correlations(self.error, var, mask=self.mask_np, patch=patch, segments=self.segments, steps=steps)
+
 
 def _grid(model: Any, x: Any, target: Any, method: str, layers: Any, strengths: Any) -> tuple[Any, list, list, list,
                                                                                              list]:
@@ -260,10 +267,7 @@ def sweep(
                 if est.reliability is not None:
                     reliability.append(est.reliability)
                 if has_target:
-                    var = resize_to(est.variance, tuple(im.reference.shape[-2:]))
-                    var = var if im.fit is None else torch.from_numpy(im.fit.variance_of(var.double().numpy()))
-                    stats.append(M.correlations(im.error, var, mask=im.mask_np, patch=patch,
-                                                segments=im.segments, steps=steps))
+                    stats.append(im.correlations(est.variance, patch, steps))
                 done += 1
                 if progress is not None:
                     progress(done, total)

@@ -184,3 +184,14 @@ def test_relative_depth_model_is_aligned_on_explore_and_says_so(tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     notes = [i.value for i in at.info if i.value.startswith("Aligned:")]
     assert notes and "relative depth aligned to the ground truth by least squares in depth space" in notes[0]
+
+
+def test_malformed_factory_modules_setting_does_not_break_the_page(monkeypatch):
+    monkeypatch.setenv("UQCORE_FACTORY_MODULES", "mypkg/nets")
+    at = models_page()
+    at.radio(key="own_source").set_value("path").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "UQCORE_FACTORY_MODULES: 'mypkg/nets'" in at.text_input(key="own_spec").help
+    at.text_input(key="own_spec").input("uqcore.models.srresnet:SRResNet").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception and "is not a dotted module name" in at.error[0].value

@@ -15,6 +15,7 @@ from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 
 import uqcore
+from uqcore.limits import IMAGE_UPLOAD_MB
 from tests.test_reliability import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, RGB, depth_npy, png
 
 AREA = "Uploads on the Explore page (AppTest)"
@@ -204,8 +205,8 @@ def test_shared_server_offers_uploads_only(tmp_path, monkeypatch, bind):
            f"{', '.join(sources)} (no server path, no module:factory field)")
     assert at.file_uploader(key="own_upload").proto.max_upload_size_mb > 0  # uploads stay
     record(SHARED, "what stays available to anyone who reaches the port",
-           "every page; uploads of images (50 MB) and model files (UQCORE_MAX_MODEL_BYTES) through the safe "
-           "loaders, kept in that browser session; the server's CPU / GPU")
+           f"every page; uploads of images ({IMAGE_UPLOAD_MB} MB) and model files (UQCORE_MAX_MODEL_BYTES) through "
+           "the safe loaders, kept in that browser session; the server's CPU / GPU")
     bind("localhost")
     assert "Path, module:factory or Hugging Face id" in _models_page().radio(key="own_source").options
     record(SHARED, "the default (server.address = localhost in .streamlit/config.toml)",

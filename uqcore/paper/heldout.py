@@ -21,6 +21,7 @@ settings), and measured on the unchanged test split:
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ def depth_heldout(n: int, model: Any, folder: str | Path | None = None,
     if int(n) <= 0:
         return [], []
     out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="uqcore_heldout_"))
-    write_scenes(out, int(n), seed=int(seed), height=128, width=160)
-    names, pairs = load_pairs(str(out), model)
+    try:
+        write_scenes(out, int(n), seed=int(seed), height=128, width=160)
+        names, pairs = load_pairs(str(out), model)  # in memory from here on
+    finally:
+        if folder is None:  # a temporary folder is not left behind (each run renders 200+ scenes)
+            shutil.rmtree(out, ignore_errors=True)
     return list(names), list(pairs)

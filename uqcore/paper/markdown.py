@@ -250,7 +250,7 @@ def _table_lines(report: Report) -> list[str]:
 def cells_caption(paper: str) -> str:
     return (f"Cells: ours [95 % bootstrap interval over the test images: percentile, 2,000 seeded resamples] "
             f"(paper's {paper}); `n/a` where a level means nothing for n (the mean level needs ≥ "
-            f"{MIN_IMAGES['mean']} images, `uqcore.summary_ci`). Per-image values: `results_per_image.csv`.")
+            f"{MIN_IMAGES['mean']} images, `uqcore.summary_ci`). Per-image values: the `_per_image.csv` beside this file (Files).")
 
 
 def _scale(report: Report, m: str) -> int:

@@ -82,8 +82,9 @@ def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None
         if d is None or a is None or b is None:
             words[lv] = "no paired interval"
             continue
-        sign = 1 if metric == "corr" else -1
-        words[lv] = "not separated" if d.contains(0.0) else ("A ahead" if sign * d.estimate > 0 else "B ahead")
+        # the side of 0 the interval lies on decides (a percentile interval need not hold the estimate)
+        above = d.lo > 0
+        words[lv] = "not separated" if d.contains(0.0) else ("A ahead" if above == (metric == "corr") else "B ahead")
         parts.append(f"{lv} {separation(d)}")
     text = ("Paired bootstrap (A − B over the same test images, 95 %): " + "; ".join(parts) + ".") if parts else ""
     return text, words
