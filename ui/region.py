@@ -15,7 +15,6 @@ import streamlit as st
 
 import uqcore
 from ui import state
-from uqcore import receptive
 from uqcore.plots import MAX_DISPLAY_SIDE, VIEW_SIDE
 
 REGION_SIDE = VIEW_SIDE  # the region shown at first: today's centre view at full size
@@ -29,14 +28,14 @@ Region = tuple[int, int, int, int]
 
 def output_shape(model: uqcore.UQModel, x) -> tuple[int, int]:
     """(H', W') of the model's output for ``x``."""
-    return tuple(receptive.output_shape(model, x))
+    return tuple(uqcore.output_shape(model, x))
 
 
 def supports_regions(model: uqcore.UQModel) -> bool:
     """Region and tiles give the whole image's numbers: the model's receptive field is finite (a
     global-context model has none; Explore then computes the whole image at once, as before)."""
     try:
-        return receptive.receptive_field(model) is not None
+        return uqcore.receptive_field(model) is not None
     except uqcore.InputError:
         return False
 
