@@ -230,12 +230,21 @@ def test_patch_labels_partial_edge_tiles():
     assert (lab[:4, :4] == 0).all() and (lab[4:, 4:] == 3).all() and (lab[:4, 4:] == 1).all()
 
 
-def test_block_level_uses_superpixels_of_the_prediction():
+@pytest.mark.parametrize("method", ["lcm", "slic"])
+def test_segmenters_give_consecutive_deterministic_labels(method):
     pred = smooth_image(48, 64)
-    seg = M.superpixels(pred)
-    assert seg.shape == (48, 64) and seg.min() == 0 and seg.max() >= 3
+    seg = M.segment(pred, method=method)
+    assert seg.shape == (48, 64) and seg.dtype == np.int64 and seg.min() == 0 and seg.max() >= 3
     assert np.array_equal(np.unique(seg), np.arange(seg.max() + 1))
-    np.testing.assert_array_equal(seg, M.superpixels(torch.from_numpy(pred)))  # deterministic
+    np.testing.assert_array_equal(seg, M.segment(torch.from_numpy(pred), method=method))  # deterministic
+    depth_seg = M.segment(1.0 + 4.0 * pred[:1], method=method)  # depth-like, in metres
+    assert depth_seg.shape == (48, 64) and depth_seg.max() >= 3
+
+
+def test_block_level_uses_lcm_segments_of_the_prediction():
+    pred = smooth_image(48, 64)
+    seg = M.segment(pred)
+    np.testing.assert_array_equal(seg, M.lcm_segments(pred))  # lcm is the default
     e = RNG.random((48, 64))
     u = e + RNG.random((48, 64))
     # reference: pool with explicit per-segment loops
@@ -247,9 +256,6 @@ def test_block_level_uses_superpixels_of_the_prediction():
     assert M.pearson(e, u, level="block", segments=seg) == pytest.approx(ref)
     assert M.pearson(e, u, level="block", prediction=pred) == pytest.approx(ref)
     assert M.ause(e, u, level="block", segments=seg) == pytest.approx(M.ause(pe, pu))
-    # a depth-like single-channel prediction in metres works too
-    depth_seg = M.superpixels(1.0 + 4.0 * pred[:1])
-    assert depth_seg.shape == (48, 64) and depth_seg.max() >= 3
 
 
 def test_mean_level_over_images():

@@ -141,7 +141,9 @@ def test_wheel_carries_every_bundled_asset(wheel):
     assert not any("__pycache__" in n or n.startswith(("assets/", "build/")) for n in names)
 
 
-def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
+def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path, monkeypatch):
+    # the app tests' tiny zoo may be on UQCORE_MODEL_DIRS in this process; the wheel knows the bundled zoo only
+    monkeypatch.delenv("UQCORE_MODEL_DIRS", raising=False)
     site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

@@ -11,8 +11,8 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
   :mod:`uqcore.metrics.alignment`): every number below is of the aligned prediction, and the
   summary says so (``aligned``). Error =
   channel-averaged absolute error over the valid pixels (depth: target > 0 and finite); AUSE /
-  AURG / Pearson / Spearman at the pixel, patch (``patch``×``patch`` tiles) and block (SLIC
-  superpixels of the float64 prediction) levels (:func:`uqcore.metrics.correlations`); Gaussian
+  AURG / Pearson / Spearman at the pixel, patch (``patch``×``patch`` tiles) and block (local-
+  centre-of-mass segments of the float64 prediction, :func:`uqcore.metrics.segment`) levels (:func:`uqcore.metrics.correlations`); Gaussian
   NLL (eps :data:`EPS`) over pixels and channels; prediction quality (:func:`quality`).
 * **PSNR border rule** (:func:`psnr_border`): SR crops ``scale`` pixels at each border when the
   image is larger than ``2·scale + 7`` pixels per side (none otherwise); the generic image task
@@ -131,10 +131,10 @@ class ImageScore:
 
 def _segments(p: np.ndarray, cache: dict | None, key: Any) -> np.ndarray:
     if cache is None:
-        return M.superpixels(p)
+        return M.segment(p)
     digest = hashlib.blake2b(np.ascontiguousarray(p).tobytes(), digest_size=16).hexdigest()
     if (key, digest) not in cache:
-        cache[(key, digest)] = M.superpixels(p)
+        cache[(key, digest)] = M.segment(p)
     return cache[(key, digest)]
 
 

@@ -158,7 +158,7 @@ class _Image:
             meter(original.unsqueeze(0))
             self.base_loss = meter.value
             self.scale = self.base_loss
-            self.segments = M.superpixels(pred)
+            self.segments = M.segment(pred)
 
     def correlations(self, variance: torch.Tensor, patch: int, steps: int) -> dict[str, float]:
         """Correlations / AUSE of a variance with this image's error (target size; aligned as the prediction)."""

@@ -82,6 +82,22 @@ def test_zoo_extras(zoo):
     assert not zoo["srresnet"].dropout_modules
 
 
+def test_ensemble_has_eight_distinct_members(zoo):
+    ens = zoo["srresnet-ens"]
+    assert len(ens.members) == ens.card["members"] == 8  # fills the paper's Ensemble (8) column
+    seeds = [r["seed"] for r in ens.card["training"]["runs"]]
+    assert len(set(seeds)) == 8
+    firsts = [m.head[0].weight for m in ens.members]
+    assert all(not torch.equal(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])
+
+
+def test_likelihood_baseline_psnr_is_within_half_a_db_of_srresnet(zoo):
+    """Issue 25's bar, on the numbers scripts/eval_sr.py --write-cards stored in the cards."""
+    llm, base = zoo["srresnet-llm"].card["eval"], zoo["srresnet"].card["eval"]
+    assert llm["per_image"].keys() == base["per_image"].keys()
+    assert llm["mean"]["psnr"] >= base["mean"]["psnr"] - 0.5
+
+
 def test_zoo_layers_are_sensible(zoo):
     names = [layer.name for layer in uqcore.list_layers(zoo["srresnet"])]
     assert "body.0" in names and "upsample" in " ".join(names)

@@ -27,13 +27,16 @@ Definitions (the reference for every number in docs/; each function repeats its 
 * **AUSE** -- area between the estimate and oracle curves, trapezoid rule over the K points
   f_k = k/K (x spacing 1/K). **AURG** -- area between the random and estimate curves.
   Lower AUSE / higher AURG is better.
-* **Levels** (paper's supplement), for correlations and AUSE alike:
+* **Levels**, for correlations and AUSE alike (the four of the paper's supplement; the tile
+  size and the segmentation's parameters are ours, the supplement gives none):
   ``pixel`` -- the pixels of one image; ``patch`` -- error and uncertainty replaced by their
   means over non-overlapping ``patch`` x ``patch`` tiles anchored at the top-left corner (a
   partial tile at the right / bottom edge is its own, smaller tile; tile means use valid pixels
   only), then computed over the (valid) pixels, so each tile weighs by its pixel count;
-  ``block`` -- the same with superpixels of the *prediction* (:func:`superpixels`) instead of
-  tiles; ``mean`` -- over a set of images, one point per image: the per-image mean error and
+  ``block`` -- the same with segments of the *prediction* instead of tiles: by default the
+  local-centre-of-mass segmentation the supplement names (Aganj et al. 2018;
+  :func:`segment`, :func:`lcm_segments`; its mass is our choice, see there), or SLIC
+  superpixels (``segment(..., method="slic")``, :func:`superpixels`); ``mean`` -- over a set of images, one point per image: the per-image mean error and
   mean uncertainty (pass lists of maps, or 1-D arrays of per-image values).
   In a dataset report pixel / patch / block values are averaged over images.
 * **Correlation** -- Pearson's r (:func:`pearson`); Spearman's rho (:func:`spearman`, ties get
@@ -53,7 +56,7 @@ Definitions (the reference for every number in docs/; each function repeats its 
   [lower, upper]; **interval width** -- the mean of upper - lower over them.
 
 Families (one module each): ``validation`` (inputs, valid pixels, error maps), ``levels`` (tiles,
-superpixels, pooling), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
+superpixels, pooling), ``segmentation`` (local centre of mass, the block level's default), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
 Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
 ``calibration`` (ENCE and its reliability diagram, interval coverage and width), ``quality``
 (PSNR, SSIM, depth errors), ``alignment`` (least-squares scale and shift of relative depth).
@@ -67,6 +70,7 @@ from uqcore.metrics.calibration import (Reliability, coverage, ence, ence_vector
                                         reliability_diagram, reliability_vectors)
 from uqcore.metrics.correlation import correlations, pearson, ranks, spearman
 from uqcore.metrics.levels import LEVELS, SLIC_COMPACTNESS, SLIC_PIXELS_PER_SEGMENT, patch_labels, superpixels
+from uqcore.metrics.segmentation import BLOCK_SEGMENTER, LCM_SIGMA, SEGMENTERS, lcm_mass, lcm_segments, segment
 from uqcore.metrics.likelihood import (
     apply_variance_scale,
     calibration_curve,
@@ -84,6 +88,7 @@ from uqcore.metrics.validation import error_map, valid_mask
 
 __all__ = [
     "LEVELS", "Sparsification", "valid_mask", "error_map", "patch_labels", "superpixels", "sparsification",
+    "segment", "lcm_segments", "lcm_mass", "SEGMENTERS", "BLOCK_SEGMENTER", "LCM_SIGMA",
     "ause", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
     "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from uqcore.metrics.levels import prepare, superpixels
+from uqcore.metrics.levels import prepare
+from uqcore.metrics.segmentation import segment
 from uqcore.metrics.sparsification import sparsification_vectors
 from uqcore.metrics.validation import as_map
 
@@ -57,8 +58,9 @@ def pearson(error: Any, uncertainty: Any, level: str = "pixel", patch: int = 16,
 
     pixel: over the (valid) pixels of one image. patch: error and uncertainty replaced by their
     means over non-overlapping ``patch`` x ``patch`` tiles (partial edge tiles are their own
-    tiles), then Pearson over the pixels. block: the same with superpixels of the prediction
-    (``segments=`` labels, or ``prediction=`` to compute them with :func:`superpixels`).
+    tiles), then Pearson over the pixels. block: the same with segments of the prediction
+    (``segments=`` labels, or ``prediction=`` to compute them with :func:`segment`, local centre
+    of mass).
     mean: ``error`` / ``uncertainty`` are lists of per-image maps (or 1-D per-image values);
     Pearson between per-image mean error and per-image mean uncertainty.
     Returns NaN when either side is constant (no correlation is defined).
@@ -113,7 +115,7 @@ def correlations(error: Any, uncertainty: Any, mask: Any = None, patch: int = 16
     if segments is not None or prediction is not None:
         levels.append("block")
         if segments is None:
-            segments = superpixels(prediction)
+            segments = segment(prediction)
     for level in levels:
         ev, uv = prepare(e, u, level, mask, patch, segments, None)
         out[f"corr_{level}"] = pearson_vectors(ev, uv)

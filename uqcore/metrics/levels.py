@@ -1,4 +1,5 @@
-"""The scoring levels (pixel, patch, block, mean): tiles, superpixels and pooling.
+"""The scoring levels (pixel, patch, block, mean): tiles, superpixels and pooling (the block
+level's default segmentation is :func:`uqcore.metrics.segment`, local centre of mass).
 
 ``prepare`` turns (error, uncertainty) maps into the 1-D vectors scored at a level; the
 sparsification and correlation families both use it. Definitions in ``uqcore.metrics``.
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from uqcore.errors import InputError
+from uqcore.metrics.segmentation import segment
 from uqcore.metrics.validation import (
     as_float64,
     as_image,
@@ -52,7 +54,8 @@ def patch_labels(shape: tuple[int, int], patch: int = 16) -> np.ndarray:
 
 
 def superpixels(prediction: Any, n_segments: int | None = None, compactness: float = SLIC_COMPACTNESS) -> np.ndarray:
-    """int64 [H, W] superpixel labels (0..S-1) of a prediction, for the block level.
+    """int64 [H, W] SLIC superpixel labels (0..S-1) of a prediction (``segment(..., method="slic")``;
+    the block level's default is the local-centre-of-mass segmentation, :func:`uqcore.metrics.segment`).
 
     Algorithm: ``skimage.segmentation.slic`` (SLIC, Achanta et al. 2012) with
     ``n_segments = max(1, round(H*W / 256))`` (about one segment per 16 x 16 tile, the default
@@ -116,15 +119,15 @@ def _labels_for(level: str, shape: tuple[int, int], patch: int, segments: Any, p
         if seg.shape != tuple(shape):
             raise InputError(f"segments has shape {tuple(seg.shape)} but the maps are {tuple(shape)}; they must match")
         if not np.issubdtype(seg.dtype, np.integer):
-            raise InputError("segments must be an integer label map (e.g. from uqcore.metrics.superpixels)")
+            raise InputError("segments must be an integer label map (e.g. from uqcore.metrics.segment)")
         _, inverse = np.unique(seg, return_inverse=True)
         return inverse.reshape(shape).astype(np.int64)
     if prediction is None:
         raise InputError(
-            "the block level needs superpixels of the prediction: pass prediction= (the model output) "
-            "or segments=uqcore.metrics.superpixels(prediction)"
+            "the block level needs segments (superpixels) of the prediction: pass prediction= (the model "
+            "output) or segments=uqcore.metrics.segment(prediction)"
         )
-    seg = superpixels(prediction)
+    seg = segment(prediction)
     if seg.shape != tuple(shape):
         raise InputError(f"prediction is {seg.shape[0]}x{seg.shape[1]} but the maps are {shape[0]}x{shape[1]}; they must match")
     return seg

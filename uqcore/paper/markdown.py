@@ -181,7 +181,7 @@ def _setup_lines(report: Report) -> list[str]:
             "flip+rot90, … (4 = the rotations, 8 = all) for SR and identity + horizontal flip for depth.",
           "- **Metrics** (`uqcore.metrics`, `uqcore.evaluation`): error = per-pixel absolute error averaged over channels; "
           "uncertainty = per-pixel sample variance averaged over channels; AUSE over 50 sparsification steps; levels "
-          "pixel / patch (16×16 tiles) / block (SLIC superpixels of the prediction) averaged over the test images, and "
+          f"pixel / patch (16×16 tiles) / block ({block_segmenter_note()}) averaged over the test images, and "
           "mean (one point per test image). NLL: Gaussian, eps 1e-6, mean over pixels then images. "
           "**NLL (σ-scaled)** (not in the paper): the variance multiplied by the scale that minimises the NLL on the "
           "calibration split (`σ scale`). Training-free methods score the unperturbed output; MC-drop2, the ensemble "
@@ -191,8 +191,8 @@ def _setup_lines(report: Report) -> list[str]:
           "(that model's output with dropout off) differs from the srresnet / srgan prediction the training-free "
           f"methods are scored on. The ensemble is `{s.ensemble_model}` and the likelihood head `{s.llm_model}`. These "
           "baselines are srresnet-type models, so the **same baseline columns appear in both SR tables** (the paper "
-          "trained separate baselines for SRGAN). The ensemble has 4 members, so the paper's Ensemble (8) column has "
-          f"no counterpart. For depth, MC-dropout samples `{s.depth_model}`'s own dropout layer before the prediction, "
+          "trained separate baselines for SRGAN). " + ensemble_note(s.ensemble_model) + " "
+          f"For depth, MC-dropout samples `{s.depth_model}`'s own dropout layer before the prediction, "
           "as the paper does with FCRN.",
           "- Our models are small and CPU-trained and the test sets small (n = "
           f"{len(report.splits['sr']['test'])} SR images / {len(report.splits['depth']['test'])} depth scenes), so the "
@@ -290,3 +290,36 @@ def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
     out.write_text(render_markdown(report, out, figures))
 
 
+
+
+def block_segmenter_note(path: Path = ROOT / "docs" / "results_segmenters.json") -> str:
+    """Which segmentation the block level used and, when ``scripts/compare_segmenters.py --write``
+    has run, one clause comparing it with SLIC (issue 25)."""
+    import json
+
+    from uqcore.metrics import BLOCK_SEGMENTER, LCM_SIGMA
+
+    note = (f"local-centre-of-mass segments of the prediction as in the paper (Aganj et al. 2018; "
+            f"`uqcore.metrics.segment`, σ = {LCM_SIGMA:g} px, mass = local homogeneity)" if BLOCK_SEGMENTER == "lcm"
+            else "SLIC superpixels of the prediction")
+    if not path.exists():
+        return note
+    d = json.loads(path.read_text())
+    lcm, slic = d["mean"]["lcm"], d["mean"]["slic"]
+    return (note + f"; with SLIC superpixels instead, {d['model']} {method_label(d['method'])} ({d['samples']}) "
+            f"has block Corr {slic['corr_block']:.3f} against {lcm['corr_block']:.3f} with LCM (mean segment "
+            f"{slic['segment_px']:.0f} vs {lcm['segment_px']:.0f} px, {d['n_images']} images of {d['data']}, "
+            f"`{d['command']}`)")
+
+
+def ensemble_note(name: str) -> str:
+    """The ensemble's member count (from its card) and what the Ensemble (4) / (8) columns use."""
+    import json
+
+    from uqcore.models.registry import MODELS_DIR
+
+    card = MODELS_DIR / f"{name}.json"
+    n = int(json.loads(card.read_text()).get("members", 0)) if card.exists() else 0
+    if n >= 8:
+        return f"The ensemble has {n} members: Ensemble (4) uses the first 4, Ensemble (8) the first 8."
+    return f"The ensemble has {n} members, so the paper's Ensemble (8) column has no counterpart."

@@ -23,7 +23,7 @@ LLM = "llm"
 STUDENT = "student"
 assert set(SWEPT) == set(methods.SWEEP_METHODS) and set(TRAINING_FREE) == set(methods.TRAINING_FREE)
 # Sample counts per engine method (full run and --quick).
-SR_SAMPLES = {"transform": (4, 8), "dropout": (8, 32), "noise": (8, 32), "mc_dropout": (8, 32), "ensemble": (4,),
+SR_SAMPLES = {"transform": (4, 8), "dropout": (8, 32), "noise": (8, 32), "mc_dropout": (8, 32), "ensemble": (4, 8),
               "llm": (1,), "student": (1,)}
 DEPTH_SAMPLES = {"transform": (2,), "dropout": (2, 8), "noise": (2, 8), "mc_dropout": (2, 8), "student": (1,)}
 QUICK_SR_SAMPLES = {"transform": (4,), "dropout": (8,), "noise": (8,), "mc_dropout": (8,), "ensemble": (4,), "llm": (1,),

@@ -16,6 +16,11 @@ Losses per ``--arch``:
                     body block ``--dropout-at``, trained with dropout active);
   llm:              Gaussian NLL of the HR given the predicted mean and log-variance (6 output
                     channels), mean over pixels of 0.5 * (logvar + (y - mu)^2 * exp(-logvar));
+                    ``--loss beta-nll`` weights each pixel's NLL by stop-gradient(variance)^``--beta``
+                    (beta-NLL, Seitzer et al. 2022: the plain NLL lets high-variance pixels stop
+                    teaching the mean, which costs PSNR); ``--freeze-mean`` trains only the
+                    log-variance channels of the output conv on top of the ``--init`` network's
+                    frozen mean (its PSNR is then exactly the init's);
   srgan:            adversarial fine-tuning of the generator (use ``--init``): pixel L1 +
                     non-saturating GAN loss from a small patch discriminator + discriminator
                     feature matching (L1 between the discriminator's intermediate features of
@@ -79,6 +84,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fm-weight", type=float, default=1.0, help="srgan only")
     parser.add_argument("--d-lr", type=float, default=None,
                         help="srgan only: discriminator learning rate (default: --lr), same cosine decay")
+    parser.add_argument("--loss", choices=("nll", "beta-nll"), default="nll", help="llm only")
+    parser.add_argument("--beta", type=float, default=0.5, help="llm with --loss beta-nll only")
+    parser.add_argument("--freeze-mean", action="store_true",
+                        help="llm only: train only the log-variance output channels (use --init)")
     parser.add_argument("--ckpt", default=None, help="checkpoint path (default: <out stem>.ckpt.pt)")
     parser.add_argument("--ckpt-every", type=int, default=250)
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.ckpt.pt")
@@ -186,9 +195,30 @@ def load_init(module: nn.Module, path: str) -> None:
         raise InputError(f"--init {path} shares no tensors with the {type(module).__name__} being trained")
 
 
-def gaussian_nll(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def gaussian_nll(out: torch.Tensor, target: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
+    """Mean over pixels of 0.5 * (logvar + (y - mu)^2 / var), each pixel weighted by
+    stop-gradient(var)^beta (beta = 0: the plain Gaussian NLL; beta > 0: beta-NLL)."""
     mean, logvar = out[:, :3], out[:, 3:].clamp(-12.0, 8.0)
-    return 0.5 * (logvar + (target - mean) ** 2 * torch.exp(-logvar)).mean()
+    nll = 0.5 * (logvar + (target - mean) ** 2 * torch.exp(-logvar))
+    if beta:
+        nll = nll * torch.exp(beta * logvar.detach())
+    return nll.mean()
+
+
+def freeze_mean(model: SRResNet) -> None:
+    """Only the output conv stays trainable, and a gradient hook zeroes its mean rows (the first
+    3 output channels): the mean is the init network's, only the log-variance learns."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in (model.tail.weight, model.tail.bias):
+        p.requires_grad_(True)
+        p.register_hook(_zero_mean_rows)
+
+
+def _zero_mean_rows(grad: torch.Tensor) -> torch.Tensor:
+    grad = grad.clone()
+    grad[:3] = 0
+    return grad
 
 
 def _cosine(step: int, total: int, lr: float) -> float:
@@ -217,6 +247,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--patch {args.patch} must be divisible by --scale {args.scale}")
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
+    if args.arch != "llm" and (args.loss != "nll" or args.freeze_mean):
+        raise InputError("--loss beta-nll and --freeze-mean apply to --arch llm only")
+    if args.freeze_mean and not args.init:
+        raise InputError("--freeze-mean needs --init (the network whose mean is kept)")
 
 
 def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -234,7 +268,10 @@ def build_networks(args: argparse.Namespace, kwargs: dict, device: torch.device)
     if args.init:
         load_init(model, args.init)
     model = model.to(device).train()
-    nets = Networks(model, torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99)))
+    if getattr(args, "freeze_mean", False):
+        freeze_mean(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    nets = Networks(model, torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99)))
     if args.arch == "srgan":
         nets.disc = PatchDiscriminator().to(device).train()
         nets.d_lr = args.d_lr if args.d_lr is not None else args.lr
@@ -299,7 +336,7 @@ def train_step(args: argparse.Namespace, nets: Networks, images: list[torch.Tens
     hr = sample_batch(images, args.batch, args.patch, gen).to(device)
     out_img = nets.model(bicubic_downscale(hr, args.scale))
     if args.arch == "llm":
-        loss = gaussian_nll(out_img, hr)
+        loss = gaussian_nll(out_img, hr, args.beta if args.loss == "beta-nll" else 0.0)
     elif args.arch == "srgan":
         loss = adversarial_loss(args, nets, hr, out_img, step)
     else:
@@ -376,6 +413,8 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
     argv = []
     for key, value in vars(args).items():
         if key in ("task", "command", "resume", "no_progress", "stop_after") or value is None or value is False:
+            continue
+        if (key == "loss" and args.arch != "llm") or (key == "beta" and getattr(args, "loss", "") != "beta-nll"):
             continue
         flag = "--" + key.replace("_", "-")
         argv += [flag] if value is True else [flag, str(value)]
