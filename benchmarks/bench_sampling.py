@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import uqcore  # noqa: E402
 from uqcore.models.base import DROPOUT_TYPES  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
+from uqcore import positions  # noqa: E402
 from uqcore.perturb import DIHEDRAL, apply_transform, invert_transform, sample_seed  # noqa: E402
 
 NOISE, DROPOUT = 0.05, 0.1  # noise std and dropout rate of the layer cases
@@ -148,13 +149,17 @@ def perturbed_shapes(module, method: str, target, x) -> list[tuple[int, ...]]:
 
 
 def run_draws(method: str, shapes, samples: int, device) -> None:
-    """The draws alone: per sample a seeded generator and one number per perturbed element."""
+    """The draws alone: per sample one number per perturbed element, in the engine's seeded blocks
+    of the layer's grid (uqcore.positions), on one thread."""
     sampler = torch.randn if method == "noise" else torch.rand
     with torch.inference_mode():
         for i in range(samples):
-            gen = torch.Generator(device=device).manual_seed(sample_seed(0, i))
             for shape in shapes:
-                sampler(shape, generator=gen, device=device)
+                row = torch.empty(shape, device=device)
+                if row.dim() == 3:
+                    positions.fill_row(row, sample_seed(0, i), 0, (0, 0), sampler)
+                else:
+                    positions.fill_flat(row, sample_seed(0, i), 0, sampler)
 
 
 def run_limit(module, x, target, schedule) -> None:
@@ -186,13 +191,16 @@ def naive(module, x, method, target, strength, samples, seed):
                 name = list(DIHEDRAL)[i % len(DIHEDRAL)]  # 16 samples = each transform twice
                 outs.append(invert_transform(module(apply_transform(x, name)), name))
                 continue
-            gen = torch.Generator(device=x.device).manual_seed(sample_seed(seed, i))
             rate = float(target.p) if method == "mc_dropout" else strength
 
-            def hook(_m, _i, out, gen=gen, rate=rate):
+            def hook(_m, _i, out, s=sample_seed(seed, i), rate=rate):
+                # the engine's draws (uqcore.positions: 32x32 blocks of the layer's grid, seeded
+                # by sample, layer and block), for the whole layer at once
+                draws = torch.empty(out.shape[1:], device=out.device)
+                positions.fill_row(draws, s, 0, (0, 0), torch.randn if method == "noise" else torch.rand)
                 if method == "noise":
-                    return out + rate * torch.randn(out.shape[1:], generator=gen, device=out.device)[None]
-                keep = (torch.rand(out.shape[1:], generator=gen, device=out.device) >= rate).to(out.dtype)
+                    return out + rate * draws[None]
+                keep = (draws >= rate).to(out.dtype)
                 return out * keep[None] / (1 - rate)
 
             handle = target.register_forward_hook(hook)

@@ -3,10 +3,10 @@
 1. region / whole: a 256x256 output region at the centre of a 384x384 LR photo
    (assets/samples/sr/astronaut.png) on srresnet, noise at body.5, 8 samples, against the whole
    1536x1536 estimate (bar <= 0.2).
-2. tiled whole / untiled whole, tiles of 512 output pixels: noise at body.5 and transform
+2. tiled whole / untiled whole, tiles of --tile output pixels (default 512): noise at body.5 and transform
    (bar <= 1.15), with the largest deviation of the tiled maps from the untiled ones.
 3. a 512x512 LR request (the photo upscaled) under UQCORE_MAX_REQUEST_MB=768, in a fresh process:
-   tiled or not, and its peak (ru_maxrss above the process's base) against the limit.
+   tiled or not, and its peak (ru_maxrss above the resident size before the call) against the limit.
 
 Each time is the best of ``--repeats`` runs (the machine is shared). Run:
 ``OMP_NUM_THREADS=2 python benchmarks/bench_tiles.py``.
@@ -40,7 +40,7 @@ import uqcore
 model = uqcore.load_model("srresnet")
 x = F.interpolate(uqcore.read_image(sys.argv[1]), size=(512, 512), mode="bicubic", align_corners=False).clamp(0, 1)
 uqcore.estimate(model, x[..., :8, :8], method="noise", layer="body.5", samples=2)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()  # resident now
 est = uqcore.estimate(model, x, method="noise", layer="body.5", strength=0.05, samples=8)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
 print(json.dumps({"tiles": est.tiles, "peak": peak, "limit": uqcore.limits.max_request_bytes()}))
@@ -60,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--only", choices=["region", "tiles", "memory"], help="run one part")
     args = parser.parse_args()
     model = uqcore.load_model("srresnet")
     x = uqcore.read_image(PHOTO)
@@ -67,15 +68,18 @@ def main() -> None:
     region = ((h - 256) // 2, (w - 256) // 2, 256, 256)
     print(f"photo {PHOTO.name} {x.shape[-2]}x{x.shape[-1]} -> {h}x{w}; receptive field "
           f"{uqcore.receptive_field(model)} LR px; threads {torch.get_num_threads()}")
-    t_region, _ = best(lambda: uqcore.estimate(model, x, region=region, **NOISE), args.repeats)
-    t_whole, whole = best(lambda: uqcore.estimate(model, x, **NOISE), args.repeats)
-    print(f"region 256x256 / whole: {t_region / t_whole:.3f}  ({t_region:.1f} s / {t_whole:.1f} s)")
-    for name, kw, untiled in (("noise body.5", NOISE, whole), ("transform", TRANSFORM, None)):
+    if args.only in (None, "region"):
+        t_region, _ = best(lambda: uqcore.estimate(model, x, region=region, **NOISE), args.repeats)
+        t_whole, whole = best(lambda: uqcore.estimate(model, x, **NOISE), args.repeats)
+        print(f"region 256x256 / whole: {t_region / t_whole:.3f}  ({t_region:.1f} s / {t_whole:.1f} s)")
+    for name, kw in (("noise body.5", NOISE), ("transform", TRANSFORM)) if args.only in (None, "tiles") else ():
         t_untiled, untiled = best(lambda: uqcore.estimate(model, x, **kw), args.repeats)
         t_tiled, tiled = best(lambda: uqcore.estimate(model, x, tile=args.tile, **kw), args.repeats)
         dev = float((tiled.variance - untiled.variance).abs().max() / untiled.variance.max())
         print(f"tiled ({tiled.tiles} tiles) / untiled, {name}: {t_tiled / t_untiled:.3f}  "
               f"({t_tiled:.1f} s / {t_untiled:.1f} s; max variance deviation {dev:.1e} of the map's max)")
+    if args.only not in (None, "memory"):
+        return
     env = {**os.environ, "UQCORE_MAX_REQUEST_MB": "768"}
     out = subprocess.run([sys.executable, "-c", MEMORY, str(PHOTO)], capture_output=True, text=True, env=env,
                          cwd=ROOT, check=True)

@@ -155,7 +155,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     model = uqcore.load_model("srresnet")
     n, method = int(sys.argv[1]), sys.argv[2]
     uqcore.estimate(model, torch.rand(1, 3, 8, 8), method=method, layer="body.5", samples=2)  # warm up
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()  # resident now
     est = uqcore.estimate(model, torch.rand(1, 3, n, n), method=method, layer="body.5", samples=4)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     print(json.dumps({"peak": peak, "estimate": memory.request_bytes(model, (n, n), 16), "tiles": est.tiles,
@@ -221,3 +221,19 @@ def test_region_reports_updates_of_the_box():
                           on_update=lambda e, total: updates.append((e.samples, total, e.region, e.full_shape)))
     assert updates == [(2, 4, (5, 6, 20, 10), (60, 60)), (4, 4, (5, 6, 20, 10), (60, 60))]
     assert est.variance.shape == (20, 10)
+
+
+def test_own_model_over_its_cpu_input_limit_is_tiled_not_refused(tmp_path):
+    from safetensors.torch import save_file
+    from spandrel.architectures.Compact import Compact
+
+    from uqcore.models.loaders import load_user_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "compact.safetensors"
+    save_file(Compact(num_feat=8, num_conv=2, upscale=2).state_dict(), str(path))
+    limited, free = load_user_model(path, max_pixels=48 * 48), load_user_model(path, max_pixels=0)
+    x = smooth(80, 70)
+    est = uqcore.estimate(limited, x, "noise", "model.body.1", 0.1, samples=2, device="cpu")
+    assert est.tiles > 1
+    assert_same(uqcore.estimate(free, x, "noise", "model.body.1", 0.1, samples=2, device="cpu"), est, est.region)

@@ -22,6 +22,9 @@ ACTIVATION_FACTOR = 16
 CHUNK_MEMORY_BYTES = 2 * 1024**3
 # What a forward pass holds at once beyond ACTIVATION_FACTOR x its output (request_bytes).
 PEAK_MARGIN = 2.0
+# A tile's estimate may use this share of the limit (less the assembled whole output): what the
+# engine holds between tiles (kernel caches for each crop shape, the allocator's free lists).
+TILE_SHARE = 0.75
 # Tiling for memory first lowers the samples per chunk to this (the CPU default), then tiles.
 MIN_CHUNK = 4
 
@@ -44,12 +47,20 @@ def check(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> 
     limits.check_request_memory(estimated, f"a {x.shape[-2]}×{x.shape[-1]} input to this ×{model.scale} model")
 
 
-def _fits(model: UQModel, shape: tuple[int, int], device: torch.device, chunk: int) -> bool:
-    """Within the request limit, and within an own model's per-image CPU input limit."""
+def assembled_bytes(model: UQModel, shape: tuple[int, int]) -> int:
+    """The whole output a tiled run assembles: prediction, original, mean and the variance map."""
+    out_px = shape[0] * shape[1] * model.scale**2
+    return out_px * (3 * model.in_channels + 1) * 4
+
+
+def _fits(model: UQModel, shape: tuple[int, int], device: torch.device, chunk: int, reserved: int = 0) -> bool:
+    """Within the request limit, and an own model's CPU input limit; a tile (``reserved``: the
+    assembled output's bytes) within TILE_SHARE of the limit less the assembled output."""
     cpu_limit = int(model.card.get("cpu_max_pixels") or 0) if device.type == "cpu" else 0
     if cpu_limit and shape[0] * shape[1] > cpu_limit:
         return False
-    return request_bytes(model, shape, chunk) <= limits.max_request_bytes()
+    limit = limits.max_request_bytes()
+    return request_bytes(model, shape, chunk) <= (limit * TILE_SHARE - reserved if reserved else limit)
 
 
 def over_limits(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> bool:
@@ -67,12 +78,13 @@ def auto_plan(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int)
         if _fits(model, tuple(x.shape[-2:]), device, c):
             return max(full), c
     chunk = chunks[-1]
+    reserved = assembled_bytes(model, tuple(x.shape[-2:]))
     smallest = model.scale * stride(model)
     tile = max(full)
     while tile >= smallest:
         boxes = tiling.tile_boxes(full, tile)
         crops = [tiling.crop_for(model, b, tuple(x.shape[-2:])) for b in boxes[: min(len(boxes), 4)]]
-        if all(_fits(model, (c[2], c[3]), device, chunk) for c in crops):
+        if all(_fits(model, (c[2], c[3]), device, chunk, reserved) for c in crops):
             return tile, chunk
         tile = tile * 3 // 4
     check(model, x, device, chunk)  # the limit's own message

@@ -5,7 +5,8 @@ input pixel of a seeded random image is changed and the output compared with the
 one; the receptive field is how far (in input pixels) from the changed pixel the output still
 changes, the largest over a few pixel phases of the stride grid. Where the change reaches the
 probe's border at every probe size up to ``MAX_PROBE`` pixels, the model has global context
-(global pooling, attention over the whole image) and the answer is None.
+(global pooling, attention over the whole image) and the answer is None (also where an own
+model's CPU input limit keeps the probe smaller than its receptive field).
 
 ``stride(model)``: the multiple the network needs its input to be (FCRN's encoder is /32; a
 spandrel architecture's ``size_requirements.multiple_of``; 1 for SRResNet, which works at the
@@ -14,6 +15,7 @@ input resolution). Tiles start on that grid (:mod:`uqcore.tiling`).
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import torch
@@ -64,9 +66,11 @@ def receptive_field(model) -> int | None:
 
 def _probe(model: UQModel) -> int | None:
     s = stride(model)
-    size = max(START_PROBE, 4 * s)
+    cpu_limit = int(model.card.get("cpu_max_pixels") or 0)  # an own model's per-pass input limit
+    largest = min(MAX_PROBE, math.isqrt(cpu_limit) // s * s) if cpu_limit else MAX_PROBE
+    size = min(max(START_PROBE, 4 * s), largest)
     size = -(-size // s) * s
-    while size <= MAX_PROBE:
+    while size <= largest:
         reach = _reach(model, size, s)
         if reach is not None:
             # a probe sees only the paths its image keeps open (a ReLU that is off cuts one), so
