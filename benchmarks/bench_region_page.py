@@ -3,9 +3,10 @@ image's headless estimate, in one run (issue 23: first map / headless whole <= 0
 
 A 384×384 photo (assets/samples/sr/astronaut.png, a 1536×1536 srresnet output) is uploaded as
 the LR input on Explore with the default setting (the model card's recommended one: noise at
-body.5, 8 samples). The browser clock starts when the file is handed to the uploader and stops
-when the first variance map (the region at 1:1) is drawn; the page then goes on filling in the
-whole image, whose overview is timed too. The headless time is ``uqcore.estimate`` of the whole
+body.5, 8 samples). The browser clock starts when the file is handed to the uploader; the first
+variance map is the region's first live map ("variance so far", after its first chunk of
+samples) or its finished panels, whichever is drawn first; the region's panels (1:1) and the
+whole image's overview are timed too. The headless time is ``uqcore.estimate`` of the whole
 image with the same setting, in this process, after the browser run (the server is stopped
 first so the two do not share the CPU).
 
@@ -28,12 +29,15 @@ PHOTO = ROOT / "assets" / "samples" / "sr" / "astronaut.png"
 REGION_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.layout && p.layout.meta
     && p.layout.meta.display_factor === 1 && !p.layout.meta.overview
     && [...p.querySelectorAll('.annotation-text')].some(e => e.textContent.startsWith('variance')))"""
+FIRST_MAP = """() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(e => e.textContent.startsWith('variance so far'))
+    || (""" + REGION_DRAWN + """)()"""
 OVERVIEW_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.layout && p.layout.meta
     && p.layout.meta.overview && p.querySelector('.main-svg'))"""
 
 
 def browser_run(browser, url: str) -> tuple[float, float]:
-    """(first variance map, whole image's overview) seconds after the upload, in a fresh context."""
+    """(first variance map, whole image's overview) seconds after the upload, in a fresh context;
+    prints the region's panels time and its estimate's own time."""
     context = browser.new_context(viewport={"width": 1400, "height": 1700})
     page = context.new_page()
     page.goto(url)
@@ -43,8 +47,10 @@ def browser_run(browser, url: str) -> tuple[float, float]:
     page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
     started = time.perf_counter()
     page.locator("input[type=file]").nth(0).set_input_files(str(PHOTO))
-    page.wait_for_function(REGION_DRAWN, timeout=600_000, polling=50)
+    page.wait_for_function(FIRST_MAP, timeout=600_000, polling=50)
     first = time.perf_counter() - started
+    page.wait_for_function(REGION_DRAWN, timeout=600_000, polling=50)
+    print(f"the region's panels (1:1) drawn: {time.perf_counter() - started:.2f} s")
     cell = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text("time", exact=True)).first
     print(f"the region's estimate (its time metric): {cell.locator('[data-testid=stMetricValue]').inner_text()}")
     page.wait_for_function(OVERVIEW_DRAWN, timeout=1_800_000, polling=200)
