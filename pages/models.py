@@ -229,6 +229,10 @@ def card_summary(card: dict) -> None:
                                                                             if card.get("members", 1) > 1 else ""))]
     if card.get("input_range"):
         facts.append(("Input / output", card["input_range"]))
+    origin = card.get("origin")
+    if isinstance(origin, dict):  # third-party weights (scripts/import_upscalerjs.py)
+        facts.append(("Origin", f"{origin.get('package')} {origin.get('version', '')}, licence "
+                                f"{origin.get('license', '?')} (third-party weights, not trained here)"))
     training = card.get("training") or {}
     data = training.get("data") or (training.get("stages") or [{}])[-1].get("data")
     if data:

@@ -44,21 +44,22 @@ HELDOUT_CROP = 384   # the bundled SR samples' largest side
 HELDOUT_SCENES = 12  # as many as the bundled depth set
 
 
-def heldout_pairs(model) -> tuple[list[str], list]:
+def heldout_pairs(model, crop: int = HELDOUT_CROP) -> tuple[list[str], list]:
     """The validation set of ``--data heldout`` for ``model``'s task: (names, [(input, target)])."""
     if model.task == "sr":
         names, images = sr_heldout(len(SR_HELDOUT))
-        return names, [(lr, hr[0]) for lr, hr in (make_lr(centre_crop(img, HELDOUT_CROP), model.scale)
+        return names, [(lr, hr[0]) for lr, hr in (make_lr(centre_crop(img, crop), model.scale)
                                                   for img in images)]
     return depth_heldout(HELDOUT_SCENES, model)
 
 
-def measure(name: str, seed: int = 0, head: str | None = None, data: str = "samples") -> dict:
+def measure(name: str, seed: int = 0, head: str | None = None, data: str = "samples",
+            crop: int = HELDOUT_CROP) -> dict:
     model = uqcore.load_model(name, student=head)
     if model.student is None:
         raise SystemExit(f"{name} has no bundled student head")
     teacher = model.student_card["teacher"]
-    _, pairs = load_pairs(SAMPLES[model.task], model) if data == "samples" else heldout_pairs(model)
+    _, pairs = load_pairs(SAMPLES[model.task], model) if data == "samples" else heldout_pairs(model, crop)
     rows = uqcore.evaluate(model, pairs, methods=[teacher["method"], "student"], samples=[8],
                            layer=teacher["layer"], strength=teacher["strength"], seed=seed)
     value = {(r["method"], r["level"]): r for r in rows}
@@ -84,6 +85,9 @@ def main() -> int:
                         "(one model in --models; not with --write): the ablations of docs/RESULTS.md")
     parser.add_argument("--data", choices=("samples", "heldout"), default="samples",
                         help="samples: the bundled evaluation samples; heldout: the validation set (not with --write)")
+    parser.add_argument("--crop", type=int, default=HELDOUT_CROP,
+                        help=f"--data heldout, SR: centre crop side in HR pixels (default {HELDOUT_CROP}; smaller "
+                             "for a model too heavy for the CPU time at hand, e.g. esrgan-thick: 128)")
     args = parser.parse_args()
     if args.head and (args.write or "," in args.models):
         parser.error("--head scores one model's head and writes nothing")
@@ -92,7 +96,7 @@ def main() -> int:
     print(f"{'model':10s} {'':8s} {'corr px':>8s} {'corr mean':>9s} {'AUSE px':>8s} {'s/img':>7s}")
     ok = True
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        q = measure(name, head=args.head, data=args.data)
+        q = measure(name, head=args.head, data=args.data, crop=args.crop)
         for who in ("teacher", "student"):
             v = q[who]
             print(f"{name:10s} {who:8s} {v['corr_pixel']:8.4f} {v['corr_mean']:9.4f} {v['ause_pixel']:8.4f} "

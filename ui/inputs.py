@@ -16,7 +16,7 @@ import streamlit as st
 import uqcore
 from ui import glue, state
 from uqcore.limits import IMAGE_UPLOAD_MB
-from uqcore.analysis import PreparedInput, prepare_depth, prepare_sr
+from uqcore.analysis import PreparedInput, explore_region, prepare_depth, prepare_sr
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
 SOURCE_LABELS = {"sample": "Bundled sample", "upload": "Upload"}
@@ -108,7 +108,8 @@ def current_input(model: uqcore.UQModel) -> tuple[PreparedInput, str] | None:
         if path is None:
             return None
         if task == "sr":
-            return prepare_sr(model, hr=uqcore.read_image(path)), path.name
+            hr, side = explore_region(model, uqcore.read_image(path))
+            return prepare_sr(model, hr=hr), path.name + (f" (centre {side}×{side} px)" if side else "")
         depth_path = glue.depth_file_for(path)
         depth = uqcore.read_depth(depth_path) if depth_path else None
         return prepare_depth(uqcore.read_image(path), depth), path.name

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from uqcore.errors import InputError
-from uqcore.metrics.segmentation import segment
+from uqcore.metrics.segmentation import SLIC_COMPACTNESS, SLIC_PIXELS_PER_SEGMENT, segment, superpixels
 from uqcore.metrics.validation import (
     as_float64,
     as_image,
@@ -26,9 +26,6 @@ from uqcore.metrics.validation import (
 
 LEVELS = ("pixel", "patch", "block", "mean")
 
-# Superpixel parameters (block level); see :func:`superpixels`.
-SLIC_COMPACTNESS = 10.0
-SLIC_PIXELS_PER_SEGMENT = 256  # = a 16 x 16 tile, the default patch size
 
 __all__ = ["LEVELS", "patch_labels", "superpixels"]
 
@@ -51,52 +48,6 @@ def patch_labels(shape: tuple[int, int], patch: int = 16) -> np.ndarray:
     rows = np.arange(h) // patch
     colsi = np.arange(w) // patch
     return rows[:, None] * cols + colsi[None, :]
-
-
-def superpixels(prediction: Any, n_segments: int | None = None, compactness: float = SLIC_COMPACTNESS) -> np.ndarray:
-    """int64 [H, W] SLIC superpixel labels (0..S-1) of a prediction (``segment(..., method="slic")``;
-    the block level's default is the local-centre-of-mass segmentation, :func:`uqcore.metrics.segment`).
-
-    Algorithm: ``skimage.segmentation.slic`` (SLIC, Achanta et al. 2012) with
-    ``n_segments = max(1, round(H*W / 256))`` (about one segment per 16 x 16 tile, the default
-    patch size), ``compactness=10``, ``sigma=0``, ``start_label=0``, ``enforce_connectivity=True``,
-    ``max_num_iter=10``. A 3-channel prediction is clipped to [0, 1] and segmented in CIELAB
-    (``convert2lab=True``, L in 0..100). Any other channel count (e.g. depth in metres) is
-    min-max normalised per image to 0..100 -- the same range as L -- so that ``compactness``
-    means the same thing for every task. Labels are relabelled to be consecutive. If enforcing
-    connectivity leaves a single segment (an unstructured, noise-like prediction), SLIC is rerun
-    with ``enforce_connectivity=False`` so the block level still has blocks.
-
-    >>> import numpy as np
-    >>> from uqcore.metrics import superpixels
-    >>> labels = superpixels(np.random.default_rng(0).random((3, 32, 32)))
-    >>> labels.shape, labels.dtype, int(labels.min())
-    ((32, 32), dtype('int64'), 0)
-    """
-    from skimage.segmentation import slic  # heavy (0.3 s): imported on first use, so `import uqcore.metrics` stays light
-
-    p = as_image(prediction, "prediction")
-    c, h, w = p.shape
-    check_finite(p, "prediction")
-    if n_segments is None:
-        n_segments = max(1, int(round(h * w / SLIC_PIXELS_PER_SEGMENT)))
-    img = np.moveaxis(p, 0, -1)
-    if c == 3:
-        img = np.clip(img, 0.0, 1.0)
-        lab = True
-    else:
-        lo, hi = float(img.min()), float(img.max())
-        img = (img - lo) / (hi - lo) * 100.0 if hi > lo else np.zeros_like(img)
-        lab = False
-    kw = dict(n_segments=int(n_segments), compactness=float(compactness), sigma=0, start_label=0,
-              max_num_iter=10, convert2lab=lab, channel_axis=-1)
-    labels = slic(img, enforce_connectivity=True, **kw)
-    if labels.max() == 0 and n_segments > 1:
-        # Pure noise (no structure) makes every SLIC cluster fragmented, and enforcing
-        # connectivity then merges everything into one segment; keep the clusters instead.
-        labels = slic(img, enforce_connectivity=False, **kw)
-    _, inverse = np.unique(labels, return_inverse=True)
-    return inverse.reshape(h, w).astype(np.int64)
 
 
 def _pool(values: np.ndarray, labels: np.ndarray) -> np.ndarray:

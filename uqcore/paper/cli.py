@@ -42,7 +42,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="held-out scenes (seeds 3000000-) of the depth error bars (default 48, --quick 4)")
     parser.add_argument("--depth-test", type=int, default=None,
                         help="rendered scenes (seeds 4000000-) added to the depth test split (default 200, --quick 8)")
-    parser.add_argument("--sr-models", default="srresnet,srgan", help="comma-separated SR models for Table 1")
+    parser.add_argument("--sr-models", default=None,
+                        help="comma-separated SR models for Table 1 (default: uqcore.paper.report.Settings.sr_models; "
+                             "--quick: the first two)")
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
     parser.add_argument("--llm-model", default="srresnet-llm")
@@ -54,7 +56,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     s = Settings(**QUICK) if args.quick else Settings()
-    sr_models = tuple(m.strip() for m in args.sr_models.split(",") if m.strip())
+    sr_models = s.sr_models if args.sr_models is None else tuple(
+        m.strip() for m in args.sr_models.split(",") if m.strip())
     if not sr_models:
         raise InputError("--sr-models needs at least one model name")
     if not 0 < args.tolerance < 10:
