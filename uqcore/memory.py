@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from uqcore import limits, tiling
+from uqcore.errors import InputError
 from uqcore.models.base import UQModel
 from uqcore.receptive import output_shape, receptive_field, stride
 
@@ -87,5 +88,10 @@ def auto_plan(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int)
         if all(_fits(model, (c[2], c[3]), device, chunk, reserved) for c in crops):
             return tile, chunk
         tile = tile * 3 // 4
-    check(model, x, device, chunk)  # the limit's own message
-    return smallest, chunk
+    check(model, x, device, chunk)  # the memory limit's own message
+    cpu_limit = int(model.card.get("cpu_max_pixels") or 0)
+    raise InputError(
+        f"the input is {x.shape[-2]}×{x.shape[-1]}; on CPU this model is limited to {cpu_limit:,} pixels per "
+        "forward pass, and even its smallest tile with the margin of its receptive field needs more. Downscale "
+        "the image, run on a GPU, or raise the limit (max_pixels= / UQCORE_CPU_MAX_PIXELS)"
+    )

@@ -43,6 +43,11 @@ def input_box(top: int, left: int, height: int, width: int) -> Iterator[None]:
         _BOX.reset(reset)
 
 
+def in_crop() -> bool:
+    """Whether this context is running a crop of a larger input (a tile or a region)."""
+    return _BOX.get() is not None
+
+
 def _mix(*values: int) -> int:
     """splitmix64 over the values: a well-spread 63-bit seed from a few integers."""
     z = 0x9E3779B97F4A7C15

@@ -34,6 +34,7 @@ from uqcore import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.hooks import forward_hooks
 from uqcore.layers import resolve_layer
+from uqcore.positions import in_crop
 from uqcore.receptive import output_shape
 from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
 from uqcore.student.head import head_on
@@ -119,7 +120,8 @@ def estimate(
     spec = _methods.spec(method)
     x = check_input(model, x)
     dev = resolve_device(device)
-    if region is not None or tile is not None or memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size)):
+    over = not in_crop() and memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size))  # a crop never re-tiles
+    if region is not None or tile is not None or over:
         return _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, dict(
             method=method, layer=layer, strength=strength, seed=seed, device=device, target=target, max_samples=max_samples,
             round_size=round_size, transforms=transforms, chunk_size=chunk_size, prefix_reuse=prefix_reuse,
