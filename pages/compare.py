@@ -13,7 +13,8 @@ import streamlit as st
 import uqcore
 from ui import calibration as current_cal
 from ui import glue, session, state
-from uqcore import evaluation, limits, methods, plots, summary_ci
+from uqcore import evaluation, limits, methods, plots, plots_maps, summary_ci
+from uqcore.analysis import method_maps
 from uqcore.calibration import KINDS
 from uqcore.calibration_check import IN_SAMPLE, fit_and_check
 
@@ -25,7 +26,7 @@ KIND_HELP = ("**conformal**: split-conformal, interval ŷ ± q·σ; coverage ≥
              "one variance scale, Gaussian interval; no guarantee. **risk control**: λ·σ with E[fraction of a new "
              "image outside] ≤ 1 − level over exchangeable images; needs ≥ 1/(1 − level) − 1 fitting images.")
 CMP = state.page_store("compare", dict(source="Bundled evaluation set", counts=[8], limit=4, seed=0, metric="ause",
-                                       view=VIEWS[0], kind="conformal", level=0.9, cal_limit=12, fit=6,
+                                       view=VIEWS[0], map_image=None, map_shared=False, kind="conformal", level=0.9, cal_limit=12, fit=6,
                                        **{f"strength_{m}": methods.DEFAULT_STRENGTH[m] for m in methods.LAYER_METHODS}))
 
 
@@ -138,6 +139,36 @@ def methods_view() -> None:
     st.plotly_chart(plots.metric_bars(frame, metric), width="stretch", key="cmp_bars")
     st.download_button("Rows (CSV)", frame.to_csv(index=False), f"compare_{model_name}.csv", "text/csv",
                        on_click="ignore")
+    maps_view(settings, chosen, strengths)
+
+
+def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
+    """One image of the set: the error map next to each method's variance map (the paper's Fig. 3)."""
+    st.subheader("Maps of one image (as the paper's Fig. 3)")
+    names = [name for name, _, _ in evaluation.list_pair_files(folder, task)][:settings["limit"]]
+    if options["map_image"] not in names:
+        options["map_image"] = names[0] if names else None
+    c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
+    image = state.bound(c1.selectbox, "Image", "map_image", store=CMP, options=names)
+    shared = state.bound(c2.toggle, "Shared colour scale for the variance maps", "map_shared", store=CMP,
+                         help="On: one range for every variance map (magnitudes compare). Off: each map on its own "
+                              "range (patterns compare)")
+    samples = max(counts_int) if (counts_int := [n for n in settings["counts"] if isinstance(n, int)]) else 8
+    key = glue.digest("compare_maps", settings, image, samples)
+
+    def compute(report, progress):
+        names_, pairs = evaluation.load_pairs(folder, model, limit=settings["limit"])
+        x, target = pairs[names_.index(image)]
+        return method_maps(model, x, target, chosen, samples=samples, layer=settings["layer"], strength=strengths,
+                           seed=settings["seed"], progress=progress)
+
+    found, _ = glue.run_on_click("Draw the maps", "cmpmaps", key, compute, disabled=not chosen or image is None,
+                                 progress_text="Methods done…")
+    st.caption(f"{samples} samples per method; the error map measures {found.error_of}'s prediction.")
+    st.plotly_chart(plots_maps.method_maps_figure(found.prediction, found.error, found.variances, shared_scale=shared,
+                                                  depth=task == "depth",
+                                                  labels={m: methods.label(m) for m in found.variances}),
+                    width="stretch", key="cmp_maps")
 
 
 def _load_calibration_file() -> None:

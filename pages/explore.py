@@ -8,9 +8,9 @@ import streamlit as st
 
 import uqcore
 from ui import calibration as current_cal
-from ui import glue, session, state
+from ui import glue, region, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
-from uqcore import export, methods, plots
+from uqcore import export, methods, plots, plots_maps
 from uqcore.analysis import analyse
 from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
@@ -100,27 +100,37 @@ shared = is_bundled(model_name)
 done = glue.lookup(key, shared=shared)
 
 
-def compute(report, progress):
+def compute(report, progress, **where):
+    """The estimate and its analysis; ``where``: ``region=`` (the inspected box) or ``tile=`` (the
+    whole image in tiles), passed to ``uqcore.estimate``."""
     live = st.empty()
 
     def on_update(so_far, total):
         report(so_far)
-        if so_far.samples < total:
+        if "tile" in where:  # the whole image filling in: the tiles done so far, NaN elsewhere
+            live.plotly_chart(plots.variance_figure(so_far.variance.numpy(), f"whole image so far: "
+                                                    f"{getattr(so_far, 'tiles', '?')} tiles done", colormap=display[
+                                                        "colormap"], depth=depth, max_side=128), width="stretch")
+        elif so_far.samples < total:
             live.plotly_chart(plots.variance_figure(so_far.variance.numpy(), f"variance so far: {so_far.samples} of "
                                                     f"{total} samples", colormap=display["colormap"], depth=depth),
                               width="stretch")
 
     est = uqcore.estimate(model, prepared.x, method=method, layer=settings["layer"], strength=settings["strength"],
                           samples=settings["samples"] if settings["samples"] == "auto" else max(drawn, 1),
-                          seed=settings["seed"], progress=progress, on_update=on_update)
+                          seed=settings["seed"], progress=progress, on_update=on_update, **where)
     live.empty()
-    return est, analyse(model, est, prepared.target)
+    target = prepared.target
+    if "region" in where and target is not None:
+        target = region.crop(target, where["region"])
+    return est, analyse(model, est, target)
 
 
-def draw_result(est, result, final: bool = True) -> None:
+def draw_result(est, result, final: bool = True, box=None, result_key: str | None = None) -> None:
     """Warning (if the map does not track the error), panels with the curve, metrics, downloads.
-    ``final``: the stored result for ``key`` (not a stopped run's partial one), so its panels
-    figure is kept with it for the next run or visitor."""
+    ``final``: the stored result for ``result_key`` (not a stopped run's partial one), so its
+    panels figure is kept with it for the next run or visitor. ``box``: the estimate covers
+    this region of a large output (shown at full resolution, its input and ground truth cut to it)."""
     v = result.values
     corr, aurg = v.get("corr_pixel"), v.get("aurg_pixel")
     if result.curve is not None and (corr <= UNINFORMATIVE_CORR or aurg < 0):
@@ -131,8 +141,13 @@ def draw_result(est, result, final: bool = True) -> None:
             st.page_link("pages/tolerability.py", label="Tune the perturbation on the Tolerability page",
                          icon=":material/show_chart:")
     model_input, truth = display_arrays(prepared)
+    target = prepared.target
+    if box is not None:
+        model_input, truth = region.crop(model_input, box, model.scale), truth if truth is None else region.crop(truth, box)
+        target = target if target is None else region.crop(target, box)
+        st.markdown(f"**Inspecting {region.describe(box, shape)} at full resolution (1:1)**")
     try:
-        view, refused = current_cal.interval_view(model, est, prepared.target, input_label)
+        view, refused = current_cal.interval_view(model, est, target, input_label)
     except uqcore.InputError as exc:
         view, refused = None, str(exc)
     if refused:
@@ -147,7 +162,8 @@ def draw_result(est, result, final: bool = True) -> None:
                                    level=None if view is None else view.calibration.level, curve=result.curve)
 
     if final and view is None:  # encoding the pictures is most of a later run's server time
-        panels = glue.cached_result(glue.digest("panels", key, sorted(display.items())), build_panels, shared=shared,
+        panels = glue.cached_result(glue.digest("panels", result_key or key, sorted(display.items())), build_panels,
+                                    shared=shared,
                                     store_name=glue.FIGURES)
     else:
         panels = build_panels()
@@ -161,9 +177,9 @@ def draw_result(est, result, final: bool = True) -> None:
         draw_interval_note(view)
     if result.curve is None:
         st.info(prepared.note)
-    draw_metrics(est, result, view)
+    draw_metrics(est, result, view, scope=None if box is None else f"{region.describe(box, shape)} (1:1)")
     draw_reliability(est)
-    draw_downloads(est, result, [panels], view)
+    draw_downloads(est, result, [panels], view, suffix="" if box is None else "_region")
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -206,8 +222,12 @@ def interval_cells(view) -> list[tuple[str, ...]]:
     return cells
 
 
-def draw_metrics(est, result, view=None) -> None:
+def draw_metrics(est, result, view=None, scope: str | None = None) -> None:
+    """The metrics row; ``scope``: what it describes (a region, or the whole image) where the page
+    shows both."""
     v = result.values
+    if scope:
+        st.caption(f"Metrics of the {scope}")
     if result.curve is not None:
         cells = [(f"AUSE {lv}", fmt(v.get(f"ause_{lv}"))) for lv in ("pixel", "patch", "block")]
         cells += [(f"Corr {lv}", fmt(v.get(f"corr_{lv}"), 3)) for lv in ("pixel", "patch", "block")]
@@ -246,10 +266,10 @@ def draw_reliability(est) -> None:
         st.plotly_chart(plots.reliability_figure(est.trace, est.reliability_target), width="stretch", key="trace")
 
 
-def draw_downloads(est, result, figures, view=None) -> None:
+def draw_downloads(est, result, figures, view=None, suffix: str = "") -> None:
     """Maps, metrics (with a matching calibration's coverage, width, ENCE) and a self-contained
     report; a click does not rerun the page."""
-    stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}"
+    stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}{suffix}"
     record = dict(settings, samples_drawn=est.samples)
     values = dict(result.values)
     if view is not None:
@@ -273,7 +293,69 @@ def draw_downloads(est, result, figures, view=None) -> None:
                         f"{stem}_report.html", "text/html", on_click="ignore")
 
 
-if done:  # a stored result: sent before the controls
+def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | None:
+    """The stored result for ``result_key``, a stopped run's partial one (with the button to run
+    it to the end), or a run of it under a Stop button; drawn (the region's panels, or the whole
+    image's overview when ``where`` has ``tile``). None after an InputError (shown)."""
+    try:
+        found = glue.lookup(result_key, shared=shared)
+        final = found is not None
+        if found is None:
+            stopped = glue.stopped_partial(result_key)
+            if stopped is not None:
+                tiles = getattr(stopped, "tiles", None)
+                glue.resume_button(result_key, f"Stopped after {tiles} tiles: the rest of the image is empty, and "
+                                   "the error metrics wait for the whole image." if "tile" in where else
+                                   f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
+                                   "numbers below use those.")
+                target = None if "tile" in where or prepared.target is None else \
+                    prepared.target if box is None else region.crop(prepared.target, box)
+                found = stopped, analyse(model, stopped, target)
+            else:
+                found = glue.run_stoppable(result_key, lambda r, p: compute(r, p, **where), shared=shared, label=label)
+                final = True
+    except uqcore.InputError as exc:
+        glue.show_error(exc)
+        return None
+    if "tile" in where:
+        draw_overview(*found)
+    else:
+        draw_result(*found, final=final, box=box, result_key=result_key)
+    return found
+
+
+def draw_overview(est, result) -> None:
+    """The whole image as block means with the inspected region outlined; a box drawn on it picks
+    the next region. Its metrics row and reliability describe the whole image."""
+    st.markdown(f"**Overview of the whole {shape[1]}×{shape[0]} output**")
+    fig = plots_maps.overview_figure(result.prediction, result.variance, result.error, region=box,
+                                     colormap=display["colormap"], depth=depth)
+    st.plotly_chart(fig, width="stretch", key=region.OVERVIEW_KEY, on_select=lambda: region.on_select(shape, model.scale),
+                    selection_mode="box")
+    if st.session_state[state.SETTING].get("region") is not None:
+        st.button("Back to the centre view", key="region_reset", on_click=state.update, kwargs=dict(region=None))
+    draw_metrics(est, result, scope=f"whole {shape[1]}×{shape[0]} image (every pixel; the overview shows block means)")
+    draw_reliability(est)
+    draw_downloads(est, result, [fig])
+
+
+shape = region.output_shape(model, prepared.x)
+if region.is_large(shape) and region.supports_regions(model):
+    # Region first: the region shown at 1:1 is computed (and drawn) before the whole image, which
+    # then fills in tile by tile under its own Stop button.
+    box = region.current(shape, model.scale)
+    region_key = glue.digest("explore_region", key, box)
+    if glue.lookup(region_key, shared=shared) is not None:
+        with output_box:
+            show_or_run(region_key, "Region…", box=box, region=box)
+        draw_inputs_and_controls(chosen)
+    else:
+        draw_inputs_and_controls(chosen)
+        with output_box:
+            show_or_run(region_key, "Sampling the region shown…", box=box, region=box)
+    with output_box:
+        show_or_run(key, "Whole image, tile by tile…", tile=region.TILE)
+elif done:  # a stored result: sent before the controls
     with output_box:
         draw_result(*done)
     draw_inputs_and_controls(chosen)

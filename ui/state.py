@@ -18,7 +18,7 @@ import streamlit as st
 SETTING = "setting"
 TASKS = {"sr": "Super-resolution", "depth": "Depth"}
 DEFAULTS: dict[str, Any] = dict(task="sr", model=None, source="sample", sample=None, method=None, layer=None,
-                                strength=None, samples=8, seed=0, auto=False)
+                                strength=None, samples=8, seed=0, auto=False, region=None)
 SOURCES = ("sample", "upload")
 MAX_SAMPLES = 64
 
@@ -33,6 +33,11 @@ def _parse(field: str, text: str) -> Any:
     if field == "strength":
         value = float(text)
         if not math.isfinite(value) or value < 0:
+            raise ValueError(text)
+        return value
+    if field == "region":  # "top,left,height,width" in output pixels (Explore's inspected region)
+        value = tuple(int(v) for v in text.split(","))
+        if len(value) != 4 or min(value) < 0 or min(value[2:]) < 1:
             raise ValueError(text)
         return value
     if field == "auto":
@@ -85,6 +90,8 @@ def to_url() -> None:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
     if isinstance(value, bool):
         return "1" if value else "0"
     return f"{value:g}" if isinstance(value, float) else str(value)

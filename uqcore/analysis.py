@@ -5,18 +5,21 @@ This is what the dashboard's Explore page shows; it keeps the maths out of the p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from uqcore import methods as _methods
 from uqcore import metrics
+from uqcore.layers import method_setting
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
 from uqcore.models.srresnet import bicubic_downscale
-from uqcore.sampler import Estimate
-from uqcore.scoring import SIGMA_TILE, aligned, image_values  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.sampler import Estimate, estimate
+from uqcore.scoring import SIGMA_TILE, aligned, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -145,3 +148,50 @@ def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analy
 def upsample_for_display(prediction: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bicubic resize of a [C, H, W] image (e.g. an LR input shown next to the output)."""
     return F.interpolate(prediction[None], size=size, mode="bicubic", align_corners=False)[0].clamp(0, 1)
+
+
+@dataclass
+class MethodMaps:
+    """One image's maps under several methods (the paper's Fig. 3): the model's prediction, its
+    error map (NaN where the ground truth is invalid; None without ground truth) and each
+    method's variance map, in the order asked for."""
+
+    prediction: np.ndarray  # [C, H, W]
+    error: np.ndarray | None  # [H, W]
+    variances: dict[str, np.ndarray]  # method (variant) name -> [H, W]
+    samples: dict[str, int]  # method name -> samples drawn
+    error_of: str = ""  # the method whose prediction the error map measures
+
+
+def _per_method(value, engine: str):
+    return value.get(engine) if isinstance(value, dict) else value
+
+
+def method_maps(model: UQModel, x: torch.Tensor, target, names: Sequence[str], *, samples: int = 8,
+                layer: str | dict | None = None, strength: float | dict | None = None, seed: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> MethodMaps:
+    """Estimate ``x`` with each method of ``names`` (variants of one engine method share its
+    run; layer / strength: one value or {engine method: value}, defaults as in ``evaluate``) and
+    return the maps side by side. The error map is that of the model's own (unperturbed)
+    prediction when one of the methods reports it, else of the first method's prediction."""
+    if not names:
+        raise InputError("choose at least one method")
+    runs: dict[str, Estimate] = {}
+    engines = list(dict.fromkeys(_methods.variant(n).engine for n in names))
+    for i, engine in enumerate(engines):
+        lay, st = method_setting(model, engine, _per_method(layer, engine), _per_method(strength, engine))
+        runs[engine] = estimate(model, x, method=engine, layer=lay, strength=st, samples=samples, seed=seed)
+        if progress is not None:
+            progress(i + 1, len(engines))
+    variants = [_methods.variant(n) for n in names]
+    shown = next((v for v in variants if v.prediction == _methods.ORIGINAL), variants[0])
+    prediction = getattr(runs[shown.engine], shown.prediction).numpy()
+    error = None
+    if target is not None:
+        truth = prepare_target(model.task, target)
+        mask = metrics.valid_mask(truth) if model.task == "depth" else None
+        error = metrics.error_map(prediction, truth, mask=mask)
+        if mask is not None:
+            error = np.where(mask, error, np.nan)
+    return MethodMaps(prediction, error, {v.name: runs[v.engine].variance.numpy() for v in variants},
+                      {v.name: runs[v.engine].samples for v in variants}, shown.name)

@@ -72,7 +72,7 @@ def _data_uri(image: Image.Image, fmt: str, **options) -> str:
     return f"data:image/{fmt.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _picture_source(rgb: np.ndarray) -> str:
+def picture_source(rgb: np.ndarray) -> str:
     """[3, H, W] RGB in [0, 1] -> a data URI: PNG up to ``JPEG_ABOVE`` pixels (a model input, shown
     enlarged), else JPEG at quality 95 without chroma subsampling (about one grey level of mean
     difference, a fifth of the PNG's bytes: the figure's size is most of what the browser waits for)."""
@@ -108,7 +108,7 @@ def _colour_source(z: np.ndarray, colorscale, zmin: float, zmax: float) -> str:
     return _data_uri(image, "PNG", compress_level=1, **({} if finite.all() else {"transparency": 255}))
 
 
-def _colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: str, name: str,
+def colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: str, name: str,
                   zmin: float | None = None, zmax: float | None = None, colorbar: bool = True,
                   value: str = "%{z:.4g}") -> list:
     """A colour-mapped map: the full-resolution picture and, on top, an invisible heatmap of
@@ -119,11 +119,11 @@ def _colour_panel(title: str, z: np.ndarray, step: float, *, colorscale, unit: s
     hi = float(finite.max()) if zmax is None and finite.size else 1.0 if zmax is None else zmax
     k = display_factor(z.shape, HOVER_SIDE)
     mean = f" ({k * step:g}×{k * step:g} px mean)" if k > 1 else ""  # in output pixels, as x and y are
-    picture = go.Image(source=_colour_source(z, colorscale, lo, hi), **_grid(step), name=name, hoverinfo="skip")
+    picture = go.Image(source=_colour_source(z, colorscale, lo, hi), **pixel_grid(step), name=name, hoverinfo="skip")
     hover = go.Heatmap(z=block_mean(z, k).astype(np.float32), colorscale=rgb_colorscale(colorscale), zmin=lo, zmax=hi,
                        opacity=0,
                        name=name, showscale=colorbar, colorbar=dict(title=dict(text=unit, side="top")),
-                       **_grid(step * k), hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>{value} {unit}{mean}"
+                       **pixel_grid(step * k), hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<br>{value} {unit}{mean}"
                                                         "<extra></extra>")
     return [picture, hover]
 
@@ -203,16 +203,16 @@ def panels_figure(
         for j, (_, traces) in enumerate(row, start=1):
             for trace in traces:
                 fig.add_trace(trace, row=i, col=j)
-                _place_colorbar(fig, fig.data[-1], i, j)
+                place_colorbar(fig, fig.data[-1], i, j)
             if isinstance(traces[0], go.Scatter):
                 _style_curve_axes(fig, i, j)
                 curve_at = (i - 1) * cols + j
             else:
                 pictures.append((i - 1) * cols + j)
     height, width = (side * factor for side in pred.shape[-2:])
-    view = _initial_view(width, height, view_side)
+    view = initial_view(width, height, view_side)
     # explicit ranges, the whole image when it is small: the hover cells' last block may run past it
-    _link_axes(fig, pictures, view or ([-0.5, width - 0.5], [height - 0.5, -0.5]))
+    link_axes(fig, pictures, view or ([-0.5, width - 0.5], [height - 0.5, -0.5]))
     notes = [f"display: {factor}×{factor} block means"] if factor > 1 else []
     if view:
         notes.append(f"zoomed into the centre at full size; double-click a panel to see the whole {width}×{height} image")
@@ -243,10 +243,10 @@ def _image_panels(pred: np.ndarray, truth: np.ndarray | None, model_input: np.nd
 
     def picture(title: str, image: np.ndarray, step: float, colorbar: bool, rgb: bool) -> Panel:
         if rgb and image.shape[0] == 3:
-            return title, [go.Image(source=_picture_source(image), **_grid(step), name=title,
+            return title, [go.Image(source=picture_source(image), **pixel_grid(step), name=title,
                                     hovertemplate=f"{title}<br>x %{{x}}, y %{{y}}<extra></extra>")]
         z = image[0] if image.shape[0] == 1 else image.mean(0)
-        return title, _colour_panel(title, z, step, colorscale="magma", unit=units.output, name=title,
+        return title, colour_panel(title, z, step, colorscale="magma", unit=units.output, name=title,
                                     colorbar=colorbar, **depth_range)
 
     panels = []
@@ -275,7 +275,7 @@ def _map_panels(var: np.ndarray, err: np.ndarray | None, factor: int, units: Uni
     maps = [(var_title, var, var_unit)]
     if err is not None:
         maps.append(("error |pred − target|", err, "relative" if shared_scale else units.output))
-    return [(title, _colour_panel(title, z, factor, colorscale=colormap, unit=unit, name=title.split(" ")[0], **zrange))
+    return [(title, colour_panel(title, z, factor, colorscale=colormap, unit=unit, name=title.split(" ")[0], **zrange))
             for title, z, unit in maps]
 
 
@@ -284,10 +284,10 @@ def _interval_panels(width: np.ndarray, outside: np.ndarray | None, factor: int,
     """A calibration's interval width map and, with ground truth, its "outside the interval" map."""
     at = "" if level is None else f" ({level * 100:g}% interval)"
     unit = units.output
-    panels = [(f"interval width{at}", _colour_panel("interval width", width, factor, colorscale=colormap, unit=unit,
+    panels = [(f"interval width{at}", colour_panel("interval width", width, factor, colorscale=colormap, unit=unit,
                                                   name="interval"))]
     if outside is not None:
-        panels.append((f"outside the interval{at}", _colour_panel(
+        panels.append((f"outside the interval{at}", colour_panel(
             "outside the interval", outside, factor, colorscale=OUTSIDE_COLORS, zmin=0.0, zmax=1.0, name="outside",
             unit="fraction outside", value="%{z:.2f}")))
     return panels
@@ -297,7 +297,7 @@ def _suffix(n: int) -> str:
     return "" if n == 1 else str(n)
 
 
-def _link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]]) -> None:
+def link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]]) -> None:
     """Every image panel follows the first (zoom and pan together), pixels square, y downwards
     (``view``: the x and y ranges shown first)."""
     first = _suffix(subplots[0])
@@ -327,12 +327,12 @@ def _style_curve_axes(fig: go.Figure, row: int, col: int) -> None:
                      range=[0, 1.05], side="right", automargin=True, row=row, col=col)
 
 
-def _grid(step: float) -> dict:
+def pixel_grid(step: float) -> dict:
     """Heatmap cell centres on the output's pixel grid (cell i covers [i·step, (i+1)·step))."""
     return dict(x0=(step - 1) / 2, dx=step, y0=(step - 1) / 2, dy=step)
 
 
-def _place_colorbar(fig: go.Figure, trace, row: int, col: int) -> None:
+def place_colorbar(fig: go.Figure, trace, row: int, col: int) -> None:
     """A vertical colour bar just right of its own panel, as tall as the panel."""
     if not isinstance(trace, go.Heatmap) or trace.showscale is False:
         return
@@ -343,7 +343,7 @@ def _place_colorbar(fig: go.Figure, trace, row: int, col: int) -> None:
                           thickness=8, tickfont=dict(size=9), nticks=4, title_font=dict(size=10))
 
 
-def _initial_view(width: int, height: int, side: int) -> tuple[list[float], list[float]] | None:
+def initial_view(width: int, height: int, side: int) -> tuple[list[float], list[float]] | None:
     """Axis ranges of a ``side``-pixel centre region, or None when the image is small enough."""
     if max(width, height) <= side:
         return None
@@ -358,7 +358,7 @@ def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridi
     factor = display_factor(variance.shape, max_side)
     unit = Units("m" if depth else "intensity").variance
     fig = go.Figure(go.Heatmap(z=block_mean(variance, factor).astype(np.float32), colorscale=rgb_colorscale(colormap),
-                               colorbar=dict(title=dict(text=unit, side="right"), thickness=10), **_grid(factor),
+                               colorbar=dict(title=dict(text=unit, side="right"), thickness=10), **pixel_grid(factor),
                                hovertemplate=f"x %{{x}}, y %{{y}}<br>%{{z:.4g}} {unit}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, constrain="domain")
     fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, showticklabels=False, constrain="domain")
