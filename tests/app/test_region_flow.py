@@ -22,8 +22,9 @@ pytestmark = [
 # the charts' layouts, read from plotly's graph divs
 LAYOUTS = "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => ({meta: (p.layout || {}).meta || null, " \
           "titles: [...p.querySelectorAll('.annotation-text, .gtitle')].map(e => e.textContent)}))"
+# a 1:1 figure with a variance panel that is not left over from the previous script run (Streamlit marks those stale)
 REGION_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.layout && p.layout.meta
-    && p.layout.meta.display_factor === 1 && !p.layout.meta.overview
+    && !p.closest('[data-stale="true"]') && p.layout.meta.display_factor === 1 && !p.layout.meta.overview
     && [...p.querySelectorAll('.annotation-text')].some(e => e.textContent.startsWith('variance')))"""
 OVERVIEW_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.layout && p.layout.meta
     && p.layout.meta.overview && p.querySelector('.main-svg'))"""
@@ -49,6 +50,8 @@ def test_large_photo_region_first_box_selection_and_full_resolution(server, brow
     page.wait_for_selector("input[type=file]", state="attached", timeout=30_000)
     started = time.perf_counter()
     page.locator("input[type=file]").nth(0).set_input_files(str(PHOTO))  # the LR input: no ground truth
+    # the default sample's 1:1 panels are on the page until the upload's run replaces them
+    page.wait_for_selector("text=Inspecting region 448×448", timeout=PANEL_TIMEOUT_MS)
     page.wait_for_function(REGION_DRAWN, timeout=PANEL_TIMEOUT_MS, polling=50)
     first_map = time.perf_counter() - started
     page.screenshot(path="/tmp/h23ui_region_first.png", full_page=True)
@@ -72,6 +75,7 @@ def test_large_photo_region_first_box_selection_and_full_resolution(server, brow
     settle(page)
     top, left, height, width = map(int, page.url.split("region=")[1].split("&")[0].replace("%2C", ",").split(","))
     assert top < 300 and left < 400 and 0 < height <= 512 and 0 < width <= 512
+    page.wait_for_selector(f"text=Inspecting region {width}×{height} at x {left}, y {top}", timeout=PANEL_TIMEOUT_MS)
     assert page.get_by_text(f"Inspecting region {width}×{height} at x {left}, y {top}", exact=False).count() == 1
     page.screenshot(path="/tmp/h23ui_region_selected.png", full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
