@@ -61,6 +61,8 @@ def test_baseline_owner_from_the_card_then_the_name():
     assert baselines.foreign(rep, "srgan") == {"mc_dropout1": "srresnet-mcdrop"}
     assert "MC-drop1) are srresnet's baselines" in baselines.caption(rep, "srgan")
     assert baselines.caption(FakeReport(baselines={"llm": "srgan-llm"}), "srgan") == ""
+    depth = FakeReport(tables={"fcrn": [{"task": "depth"}]}, baselines={"mc_dropout1": "srresnet-mcdrop"})
+    assert baselines.foreign(depth, "fcrn") == {}  # a depth table's MC-dropout is its own model's
 
 
 def test_disagreements_list_large_ones_with_a_cause_from_the_run():

@@ -25,7 +25,11 @@ def owner(name: str, card: dict[str, Any] | None) -> str:
 
 
 def foreign(report: Any, table: str) -> dict[str, str]:
-    """{method: baseline model} of ``table``'s columns whose baseline model belongs to another model."""
+    """{method: baseline model} of ``table``'s columns whose baseline model belongs to another model.
+    ``report.baselines`` are the SR tables' baseline models: a depth table's MC-dropout samples its own model."""
+    rows = (getattr(report, "tables", None) or {}).get(table) or []
+    if rows and rows[0].get("task") not in (None, "sr"):
+        return {}
     return {meth: model for meth, model in report.baselines.items()
             if owner(model, report.cards.get(model)) != table}
 
