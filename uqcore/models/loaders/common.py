@@ -204,6 +204,42 @@ def finish(module: nn.Module, *, name: str, task: str, scale: int, in_channels: 
     return model
 
 
+def file_settings(meta: dict, *, task: str | None, scale: int | None, input_range, in_channels: int | None,
+                  default_channels: int) -> dict[str, Any]:
+    """A file network's (ONNX, TorchScript) task, scale, input channels, input range and mean / std:
+    each from the arguments first, then from its JSON sidecar ``meta``; task and scale may stay
+    None (the probe in :func:`finish_file` finds them)."""
+    mean, std = meta.get("mean"), meta.get("std")
+    if (mean is None) != (std is None):
+        raise InputError("the sidecar needs both mean and std, or neither")
+    return {"task": task or meta.get("task"), "scale": scale if scale is not None else meta.get("scale"),
+            "in_channels": int(in_channels or meta.get("in_channels") or default_channels),
+            "range": parse_range(input_range if input_range is not None else meta.get("input_range")),
+            "mean": mean, "std": std}
+
+
+def finish_file(module: nn.Module, path: Path, meta: dict, settings: dict, *, fmt: str, identity: dict,
+                name: str | None, max_pixels: int, note: str | None = None, hookable: bool = True) -> UQModel:
+    """Probe a wrapped file network (ONNX, TorchScript; it has ``map_output``), find its scale,
+    output channels and task, and :func:`finish` it with its card: format, source, ``identity``
+    (architecture, producer, ...), what was found, the sidecar and ``note``."""
+    in_channels = settings["in_channels"]
+    out = probe(module.eval(), in_channels, (32, 32))
+    found = scale_from_probe(out, (32, 32), None if settings["scale"] is None else int(settings["scale"]))
+    output = meta.get("output", "mean")
+    out_channels = out.shape[1] // (2 if output == "mean_logvar" else 1)
+    detected_task = guess_task(found, out_channels, in_channels)
+    task = settings["task"] or detected_task
+    module.map_output = task != "depth"
+    card = {"format": fmt, "source": str(path), **identity, "detected_task": detected_task, "scale": found,
+            "input_channels": in_channels, "output_channels": out_channels, "input_range": list(settings["range"]),
+            "sidecar": dict(meta) or None, **({"note": note} if note else {}), "cpu_max_pixels": max_pixels}
+    if meta.get("description"):
+        card["description"] = meta["description"]
+    return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found, in_channels=in_channels,
+                  card=card, hookable=hookable, output=output, depth_kind=meta.get("depth_kind"))
+
+
 def fit_state_dict(module: nn.Module, state: dict, source: str, target: str) -> nn.Module:
     """Load ``state`` into ``module``; missing or unexpected keys, or a tensor of the wrong shape,
     give an InputError "<source> does not fit <target>: ..." instead of a RuntimeError."""

@@ -27,11 +27,8 @@ from uqcore.models.loaders.common import (
     MAX_BYTES,
     check_pixels,
     check_size,
-    finish,
-    guess_task,
-    parse_range,
-    probe,
-    scale_from_probe,
+    file_settings,
+    finish_file,
     shorten,
 )
 from uqcore.models.loaders.torchscript import read_sidecar
@@ -157,37 +154,12 @@ def load_onnx(path: str | os.PathLike, *, task: str | None = None, scale: int | 
     meta = read_sidecar(sidecar, path)
     proto = read_onnx(path)
     graph_channels = check_dynamic(proto, path.name)
-    task = task or meta.get("task")
-    scale = scale if scale is not None else meta.get("scale")
-    in_channels = int(in_channels or meta.get("in_channels") or graph_channels)
-    rng = parse_range(input_range if input_range is not None else meta.get("input_range"))
-    mean, std = meta.get("mean"), meta.get("std")
-    if (mean is None) != (std is None):
-        raise InputError("the sidecar needs both mean and std, or neither")
+    settings = file_settings(meta, task=task, scale=scale, input_range=input_range, in_channels=in_channels,
+                             default_channels=graph_channels)
     graph = convert_graph(proto, path.name)
-    module = OnnxNet(graph, input_range=rng, mean=mean, std=std, max_pixels=max_pixels)
-    out = probe(module.eval(), in_channels, (32, 32))
-    found = scale_from_probe(out, (32, 32), None if scale is None else int(scale))
-    output = meta.get("output", "mean")
-    out_channels = out.shape[1] // (2 if output == "mean_logvar" else 1)
-    detected_task = guess_task(found, out_channels, in_channels)
-    task = task or detected_task
-    module.map_output = task != "depth"
-    card = {
-        "format": "onnx",
-        "source": str(path),
-        "architecture": proto.graph.name or "onnx graph",
-        "producer": f"{proto.producer_name} {proto.producer_version}".strip() or None,
-        "opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None),
-        "detected_task": detected_task,
-        "scale": found,
-        "input_channels": in_channels,
-        "output_channels": out_channels,
-        "input_range": list(rng),
-        "sidecar": dict(meta) or None,
-        "cpu_max_pixels": max_pixels,
-    }
-    if meta.get("description"):
-        card["description"] = meta["description"]
-    return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found,
-                  in_channels=in_channels, card=card, output=output, depth_kind=meta.get("depth_kind"))
+    module = OnnxNet(graph, input_range=settings["range"], mean=settings["mean"], std=settings["std"],
+                     max_pixels=max_pixels)
+    identity = {"architecture": proto.graph.name or "onnx graph",
+                "producer": f"{proto.producer_name} {proto.producer_version}".strip() or None,
+                "opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None)}
+    return finish_file(module, path, meta, settings, fmt="onnx", identity=identity, name=name, max_pixels=max_pixels)

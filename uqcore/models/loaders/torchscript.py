@@ -24,11 +24,8 @@ from uqcore.models.loaders.common import (
     MAX_BYTES,
     check_pixels,
     check_size,
-    finish,
-    guess_task,
-    parse_range,
-    probe,
-    scale_from_probe,
+    file_settings,
+    finish_file,
     shorten,
 )
 
@@ -146,41 +143,16 @@ def load_torchscript(path: str | os.PathLike, *, task: str | None = None, scale:
     path = Path(path)
     check_size(path, max_bytes)
     meta = read_sidecar(sidecar, path)
-    task = task or meta.get("task")
-    scale = scale if scale is not None else meta.get("scale")
-    in_channels = int(in_channels or meta.get("in_channels") or 3)
-    rng = parse_range(input_range if input_range is not None else meta.get("input_range"))
-    mean, std = meta.get("mean"), meta.get("std")
-    if (mean is None) != (std is None):
-        raise InputError("the sidecar needs both mean and std, or neither")
+    settings = file_settings(meta, task=task, scale=scale, input_range=input_range, in_channels=in_channels,
+                             default_channels=3)
     try:
         script = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise InputError(f"{path.name} is not a loadable TorchScript file: {shorten(str(exc))}") from None
-    module = TorchScriptNet(script, input_range=rng, mean=mean, std=std, max_pixels=max_pixels)
-    out = probe(module.eval(), in_channels, (32, 32))
-    found = scale_from_probe(out, (32, 32), None if scale is None else int(scale))
-    output = meta.get("output", "mean")
-    out_channels = out.shape[1] // (2 if output == "mean_logvar" else 1)
-    detected_task = guess_task(found, out_channels, in_channels)
-    task = task or detected_task
-    module.map_output = task != "depth"
-    card = {
-        "format": "torchscript",
-        "source": str(path),
-        "architecture": getattr(script, "original_name", type(script).__name__),
-        "detected_task": detected_task,
-        "scale": found,
-        "input_channels": in_channels,
-        "output_channels": out_channels,
-        "input_range": list(rng),
-        "sidecar": {k: v for k, v in meta.items()} or None,
-        "note": "TorchScript: forward hooks cannot reach its layers, so only transform-type methods are offered",
-        "cpu_max_pixels": max_pixels,
-    }
-    if meta.get("description"):
-        card["description"] = meta["description"]
-    return finish(module, name=name or meta.get("name") or path.stem, task=task, scale=found,
-                   in_channels=in_channels, card=card, hookable=False, output=output,
-                   depth_kind=meta.get("depth_kind"))
+    module = TorchScriptNet(script, input_range=settings["range"], mean=settings["mean"], std=settings["std"],
+                            max_pixels=max_pixels)
+    return finish_file(module, path, meta, settings, fmt="torchscript", name=name, max_pixels=max_pixels,
+                       identity={"architecture": getattr(script, "original_name", type(script).__name__)},
+                       note="TorchScript: forward hooks cannot reach its layers, so only transform-type methods "
+                            "are offered", hookable=False)
 
