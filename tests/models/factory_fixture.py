@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import nn
 
@@ -29,3 +31,12 @@ def make(feats: int = 8) -> nn.Module:
 
 def not_a_module():
     return "a string"
+
+
+def exits():
+    """A command-line ``main`` typed as a factory: it ends the program."""
+    sys.exit(2)
+
+
+def interrupted():
+    raise KeyboardInterrupt

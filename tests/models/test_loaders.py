@@ -251,6 +251,24 @@ def test_factory_through_load_model_and_errors(tmp_path):
         uqcore.load_model("no_such_package_xyz.mod:make")
 
 
+def test_factory_that_exits_is_an_input_error(tmp_path, monkeypatch):
+    """SystemExit from a factory, or from its module's import, never reaches the caller (the Models
+    page's callback); KeyboardInterrupt still does."""
+    from uqcore.models.loaders.factory import load_factory
+
+    allowed = ["tests.models"]  # as the dashboard calls it: the module is allowed, the call exits
+    with pytest.raises(uqcore.InputError, match=r"factory_fixture:exits ended with SystemExit\(2\)"):
+        load_factory("tests.models.factory_fixture:exits", allowed_modules=allowed)
+    with pytest.raises(uqcore.InputError, match="SystemExit"):
+        uqcore.load_model("tests.models.factory_fixture:exits")
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit('usage: exits_on_import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(uqcore.InputError, match=r"importing 'exits_on_import'.*SystemExit\(usage: exits_on_import\)"):
+        uqcore.load_model("exits_on_import:main")
+    with pytest.raises(KeyboardInterrupt):
+        load_factory("tests.models.factory_fixture:interrupted")
+
+
 def test_unknown_name_still_lists_the_zoo():
     with pytest.raises(uqcore.InputError, match="neither a bundled model"):
         uqcore.load_model("no-such-model-name")

@@ -262,6 +262,11 @@ def resolve_callable(spec: str):
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(f"cannot import {module_name!r} from {spec!r}: {exc}") from exc
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # the module's own code failed or exited (SystemExit) while being imported
+        raise InputError(f"importing {module_name!r} from {spec!r} failed: {type(exc).__name__}"
+                         f"({shorten(str(exc))})") from None
     try:
         return getattr(module, attr)
     except AttributeError as exc:

@@ -56,6 +56,24 @@ def check_factory_module(spec: str, allowed: Sequence[str] | None) -> None:
                          "among them (the server's administrator can add module prefixes with UQCORE_FACTORY_MODULES)")
 
 
+def call_factory(spec: str, factory, kwargs: dict):
+    """``factory(**kwargs)``; whatever it raises, SystemExit included (a command-line ``main``
+    typed as a factory exits), becomes an InputError naming the spec, so it never ends the caller
+    (the dashboard's Models page callback, the CLI). Only KeyboardInterrupt passes through."""
+    try:
+        return factory(**kwargs)
+    except InputError:
+        raise
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except Exception as exc:
+        raise InputError(f"calling {spec} failed: {type(exc).__name__}: {shorten(str(exc))}") from None
+    except BaseException as exc:  # SystemExit and other non-Exception exits
+        raise InputError(f"calling {spec} ended with {type(exc).__name__}({shorten(str(exc))}) instead of returning "
+                         "a network: a factory is a callable from your own code that returns a torch.nn.Module, not a "
+                         "program's main") from None
+
+
 def load_factory(spec: str, *, weights=None, task: str | None = None, scale: int | None = None,
                  name: str | None = None, input_range=None, in_channels: int | None = None,
                  factory_kwargs: dict | None = None, max_bytes: int = MAX_BYTES,
@@ -74,12 +92,7 @@ def load_factory(spec: str, *, weights=None, task: str | None = None, scale: int
     factory = resolve_callable(spec)
     if not callable(factory):
         raise InputError(f"{spec!r} is not callable; it must be a function or class returning an nn.Module")
-    try:
-        built = factory(**(factory_kwargs or {}))
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"calling {spec} failed: {type(exc).__name__}: {shorten(str(exc))}") from None
+    built = call_factory(spec, factory, factory_kwargs or {})
     if isinstance(built, UQModel):
         base_task, base_scale, module = built.task, built.scale, built.module
         in_channels = in_channels or built.in_channels
