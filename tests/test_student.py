@@ -170,3 +170,20 @@ def test_ranking_and_error_terms_change_the_head():
         assert all(np.isfinite(result.losses)) and result.card["settings"][next(iter(extra))] == 1.0
         other = result.head.state_dict()
         assert any(not torch.equal(plain[k], other[k]) for k in plain)
+
+
+def test_head_from_checkpoint_is_the_head_at_that_step(tmp_path):
+    """scripts/head_from_checkpoint.py: a run stopped after its checkpoint gives the checkpoint's head."""
+    from tests.scripts import load_script
+
+    script = load_script("head_from_checkpoint")
+    calls = []
+    part = distill(make_tiny_sr(), _images(), ckpt=tmp_path / "r.ckpt.pt", ckpt_every=3,
+                   should_stop=lambda: len(calls) >= 3, on_step=lambda *a: calls.append(a), **dict(FAST, steps=6))
+    head, card = script.head_from_checkpoint(make_tiny_sr(), tmp_path / "r.ckpt.pt", None)
+    a, b = part.head.state_dict(), head.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (card["training"]["steps"], card["training"]["steps_planned"]) == (3, 6)
+    assert card["settings"]["steps"] == 6 and card["teacher"]["samples"] == FAST["samples"]
+    model = attach_student(make_tiny_sr(), head)  # fits the model it was trained for
+    assert "student" in model.methods

@@ -204,6 +204,37 @@ def finish(module: nn.Module, *, name: str, task: str, scale: int, in_channels: 
     return model
 
 
+class FileNet(nn.Module):
+    """The part the file networks' wrappers (ONNX ``OnnxNet``, TorchScript ``TorchScriptNet``)
+    share: the CPU pixel limit, the input mapped from [0, 1] to the network's ``input_range`` and
+    normalised by ``mean`` / ``std``, and the output mapped back (``map_output``; off for depth)."""
+
+    label = "file"  # names the format in the pixel-limit message
+
+    def __init__(self, *, input_range=(0.0, 1.0), mean=None, std=None, map_output: bool = True,
+                 max_pixels: int = CPU_MAX_PIXELS):
+        super().__init__()
+        self.lo, self.hi = (float(v) for v in input_range)
+        self.map_output = bool(map_output)
+        self.max_pixels = int(max_pixels)
+        for name, value in (("mean", mean), ("std", std)):
+            self.register_buffer(name, None if value is None else
+                                 torch.tensor(value, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def network_input(self, x: torch.Tensor) -> torch.Tensor:
+        check_pixels(x, self.max_pixels, self.label)
+        if (self.lo, self.hi) != (0.0, 1.0):
+            x = x * (self.hi - self.lo) + self.lo
+        if self.mean is not None:
+            x = (x - self.mean.to(x.device)) / self.std.to(x.device)
+        return x
+
+    def network_output(self, out: torch.Tensor) -> torch.Tensor:
+        if self.map_output and (self.lo, self.hi) != (0.0, 1.0):
+            out = (out - self.lo) / (self.hi - self.lo)
+        return out
+
+
 def file_settings(meta: dict, *, task: str | None, scale: int | None, input_range, in_channels: int | None,
                   default_channels: int) -> dict[str, Any]:
     """A file network's (ONNX, TorchScript) task, scale, input channels, input range and mean / std:

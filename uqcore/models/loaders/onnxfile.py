@@ -25,7 +25,7 @@ from uqcore.models.base import UQModel
 from uqcore.models.loaders.common import (
     CPU_MAX_PIXELS,
     MAX_BYTES,
-    check_pixels,
+    FileNet,
     check_size,
     file_settings,
     finish_file,
@@ -46,39 +46,26 @@ def _import_onnx():
     return onnx, convert
 
 
-class OnnxNet(nn.Module):
-    """An onnx2torch GraphModule with input-range adaptation and the CPU pixel limit.
+class OnnxNet(FileNet):
+    """An onnx2torch GraphModule with input-range adaptation and the CPU pixel limit (FileNet).
 
     The graph's own submodules are registered directly on this module (the graph itself is not
     a child), so layer names are the graph's node names (``body/body/0/conv1/Conv``) without a
     wrapper prefix; the graph calls those same module objects, so hooks on them act."""
 
-    def __init__(self, graph: nn.Module, *, input_range=(0.0, 1.0), mean=None, std=None,
-                 map_output: bool = True, max_pixels: int = CPU_MAX_PIXELS):
-        super().__init__()
+    label = "ONNX"
+
+    def __init__(self, graph: nn.Module, **kwargs):
+        super().__init__(**kwargs)
         object.__setattr__(self, "graph", graph)
         for name, child in graph.named_children():
             self.add_module(name, child)
-        self.lo, self.hi = (float(v) for v in input_range)
-        self.map_output = bool(map_output)
-        self.max_pixels = int(max_pixels)
-        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_pixels(x, self.max_pixels, "ONNX")
-        if (self.lo, self.hi) != (0.0, 1.0):
-            x = x * (self.hi - self.lo) + self.lo
-        if self.mean is not None:
-            x = (x - self.mean) / self.std
-        out = self.graph(x)
+        out = self.graph(self.network_input(x))
         if isinstance(out, (tuple, list)) and len(out) == 1:
             out = out[0]
-        if self.map_output and (self.lo, self.hi) != (0.0, 1.0):
-            out = (out - self.lo) / (self.hi - self.lo)
-        return out
+        return self.network_output(out)
 
     def _apply(self, fn, recurse=True):
         self.graph._apply(fn, recurse=False)  # the graph's own tensors, if any; children below

@@ -15,14 +15,13 @@ import zipfile
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.models.base import UQModel
 from uqcore.models.loaders.common import (
     CPU_MAX_PIXELS,
     MAX_BYTES,
-    check_pixels,
+    FileNet,
     check_size,
     file_settings,
     finish_file,
@@ -45,33 +44,21 @@ def is_torchscript(path: Path) -> bool:
     return any(n.split("/", 1)[-1].startswith("code/") or "/code/" in n for n in names)
 
 
-
-class TorchScriptNet(nn.Module):
-    """A scripted module behind a plain Python module, with input-range adaptation.
+class TorchScriptNet(FileNet):
+    """A scripted module behind a plain Python module, with input-range adaptation (FileNet).
 
     The scripted module is deliberately *not* registered as a child: hooks cannot act inside it,
     and hiding it keeps ``list_layers`` (which hooks every named submodule) from failing — it
     reports no layers. Parameters, ``.to()`` and ``train()/eval()`` are forwarded to it."""
 
-    def __init__(self, script: torch.jit.ScriptModule, *, input_range=(0.0, 1.0), mean=None, std=None,
-                 map_output: bool = True, max_pixels: int = CPU_MAX_PIXELS):
-        super().__init__()
+    label = "TorchScript"
+
+    def __init__(self, script: torch.jit.ScriptModule, **kwargs):
+        super().__init__(**kwargs)
         object.__setattr__(self, "script", script)
-        self.lo, self.hi = (float(v) for v in input_range)
-        self.map_output = bool(map_output)
-        self.max_pixels = int(max_pixels)
-        self.register_buffer("mean", None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_pixels(x, self.max_pixels, "TorchScript")
-        x = _to_range(x, self.lo, self.hi, self.mean, self.std)
-        out = self.script(x)
-        if self.map_output and (self.lo, self.hi) != (0.0, 1.0):
-            out = (out - self.lo) / (self.hi - self.lo)
-        return out
+        return self.network_output(self.script(self.network_input(x)))
 
     def _apply(self, fn, recurse=True):
         self.script._apply(fn)
@@ -90,14 +77,6 @@ class TorchScriptNet(nn.Module):
     def scripted_modules(self) -> list[tuple[str, str]]:
         """(dotted name, original class name) of the scripted module's submodules."""
         return [(n, getattr(m, "original_name", type(m).__name__)) for n, m in self.script.named_modules() if n]
-
-
-def _to_range(x, lo, hi, mean, std):
-    if (lo, hi) != (0.0, 1.0):
-        x = x * (hi - lo) + lo
-    if mean is not None:
-        x = (x - mean.to(x.device)) / std.to(x.device)
-    return x
 
 
 def sidecar_twin(json_path: Path) -> Path | None:
