@@ -76,19 +76,24 @@ def main(argv=None) -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-bar", action="store_true", help="only the Explore timings")
+    ap.add_argument("--images", default="", help="comma-separated sample names (e.g. astronaut.png) for the bar "
+                    "instead of every bundled sample: a re-check on a subset, for CPU time")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = uqcore.load_model(args.model)
     paths = sorted(SAMPLES.glob("*.png"))
+    subset = [SAMPLES / n for n in args.images.split(",") if n]
+    if any(not p.is_file() for p in subset):
+        ap.error(f"--images: not in {SAMPLES}: {[p.name for p in subset if not p.is_file()]}")
     command = ".venv/bin/python scripts/check_sr_model.py " + " ".join(sys.argv[1:] if argv is None else argv)
     explore = {**explore_seconds(model, paths[0]), "threads": torch.get_num_threads(), "command": command}
     print("explore seconds:", explore, flush=True)
     found = {"explore_seconds": explore}
     if not args.skip_bar:
-        per_image = transform_correlations(model, paths)
+        per_image = transform_correlations(model, subset or paths)
         mean = round(float(np.mean(list(per_image.values()))), 4)
-        print(f"transform (8) pixel correlation with the error: mean {mean} over {len(paths)} samples", flush=True)
+        print(f"transform (8) pixel correlation with the error: mean {mean} over {len(per_image)} samples", flush=True)
         found["uq_check"] = {"transform_8_corr_pixel_mean": mean, "per_image": per_image, "command": command,
                             "how": "uqcore.estimate(method='transform', samples=8, seed=0) on each whole bundled "
                                    "sample (LR = bicubic_downscale(HR, 4)); uqcore.metrics.pearson(error_map("
