@@ -188,6 +188,10 @@ def test_import_matches_numpy_reference(tmp_path, arch):
         wrong = rrdn_ref(W, x * vr, shuffle=lambda a, s: torch.pixel_shuffle(
             torch.from_numpy(a).permute(0, 3, 1, 2), s).permute(0, 2, 3, 1).numpy()) / vr
         assert np.abs(wrong - ref).max() > 1e-2 * np.abs(ref).max()
+    stored = imp["stored"]  # the network as the zoo runs it from the float16 file
+    for (name, a), b in zip(module.state_dict().items(), stored.state_dict().values()):
+        assert b.dtype == torch.float32 and torch.equal(b, a.half().float()), name
+    assert not all(torch.equal(a, b) for a, b in zip(module.state_dict().values(), stored.state_dict().values()))
 
 
 def test_depth_to_space_channel_order():
@@ -232,6 +236,14 @@ def test_bundled_esrgan_card_and_quality():
     psnr, _ = image_metrics(sr, hr, border=4)
     bicubic, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
     assert psnr > bicubic + 0.5, (psnr, bicubic)
+    from safetensors import safe_open
+
+    path = MODELS_DIR / card["weights"]
+    assert path.stat().st_size < 20 * 2**20  # the project's guideline for a committed file
+    with safe_open(str(path), "pt") as f:  # stored float16, run as float32
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    assert {p.dtype for p in model.module.parameters()} == {torch.float32}
+    assert card["import"]["storage"]["max_abs_diff_vs_float32"] < 1 / 255  # under one 8-bit level
 
 
 def test_explore_region_crops_bundled_samples_of_heavy_models_only():
