@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,7 +88,9 @@ def main(argv=None) -> int:
     if any(not p.is_file() for p in subset):
         ap.error(f"--images: not in {SAMPLES}: {[p.name for p in subset if not p.is_file()]}")
     command = ".venv/bin/python scripts/check_sr_model.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    explore = {**explore_seconds(model, paths[0]), "threads": torch.get_num_threads(), "command": command}
+    load = round(os.getloadavg()[0], 1)  # a shared CPU: the timings move with the machine's load
+    explore = {**explore_seconds(model, paths[0]), "threads": torch.get_num_threads(), "load_average": load,
+               "command": command}
     print("explore seconds:", explore, flush=True)
     found = {"explore_seconds": explore}
     if not args.skip_bar:
