@@ -8,8 +8,7 @@
 * page: ``streamlit.testing.v1.AppTest`` of app.py on pages/explore.py with ``?task=sr&model=M``:
   the first script run (a fresh process: the model is loaded and the recommended setting
   computed) and a second visitor's run in a new AppTest (the result is cached and shared); each
-  must end without an exception and show the panels chart. Also prints the input label the page
-  shows (it names the crop).
+  must end without an exception and show the panels chart.
 
 Seconds on ``--threads`` torch threads of the machine as it is (the load average is printed:
 on a shared CPU the numbers move with it).
@@ -54,7 +53,7 @@ def headless(name: str) -> dict:
     return out
 
 
-def page_run(name: str) -> tuple[float, str]:
+def page_run(name: str) -> float:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
@@ -68,8 +67,7 @@ def page_run(name: str) -> tuple[float, str]:
         raise SystemExit(f"the page failed: {[e.value for e in [*at.exception, *at.error]]}")
     if not at.get("plotly_chart"):
         raise SystemExit("the page shows no chart")
-    label = next((c.value for c in at.caption if "centre" in c.value or ".png" in c.value), "")
-    return seconds, label
+    return seconds
 
 
 def main() -> int:
@@ -84,10 +82,10 @@ def main() -> int:
     print(f"headless: load {h['load']:.2f} s; {h['image']} crop {h['crop']} (LR {h['lr'][0]}x{h['lr'][1]}): "
           f"forward {h['forward']:.2f} s, recommended ({h['setting']}) {h['recommended']:.2f} s", flush=True)
     if not args.no_page:
-        first, label = page_run(args.model)
-        second, _ = page_run(args.model)
+        first = page_run(args.model)
+        second = page_run(args.model)
         print(f"page (AppTest, pages/explore.py ?model={args.model}): first run {first:.2f} s, "
-              f"second visitor {second:.2f} s; input shown: {label!r}", flush=True)
+              f"second visitor {second:.2f} s", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
