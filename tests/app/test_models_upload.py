@@ -195,3 +195,15 @@ def test_malformed_factory_modules_setting_does_not_break_the_page(monkeypatch):
     at.text_input(key="own_spec").input("uqcore.models.srresnet:SRResNet").run()
     at.button(key="own_load").click().run()
     assert not at.exception and "is not a dotted module name" in at.error[0].value
+
+
+def test_factory_that_exits_shows_an_error_not_an_exception(monkeypatch):
+    """A factory in an allowed module that calls sys.exit (a command-line main) must not raise
+    SystemExit into the page's callback: the page shows the loader's message."""
+    monkeypatch.setenv("UQCORE_FACTORY_MODULES", "tests.models")
+    at = models_page()
+    at.radio(key="own_source").set_value("path").run()
+    at.text_input(key="own_spec").input("tests.models.factory_fixture:exits").run()
+    at.button(key="own_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("ended with SystemExit(2)" in e.value for e in at.error), [e.value for e in at.error]
