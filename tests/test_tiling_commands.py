@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import uqcore
-
 from uqcore.calibration import calibrate
 from uqcore.evaluation import evaluate
 from uqcore.evaluation import make_lr
@@ -84,3 +83,58 @@ def test_evaluate_and_calibrate_cli_take_tile(tmp_path):
                 assert float(b[key]) == pytest.approx(float(a[key]), rel=1e-3, abs=1e-5, nan_ok=True), key
             except ValueError:  # a text column
                 assert a[key] == b[key], key
+
+
+def _png(path, h, w, seed):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def test_map_cli_a_folder_with_hr_matched_by_name(tmp_path, capsys):
+    from uqcore.cli import main
+
+    images, hr = tmp_path / "lr", tmp_path / "hr"
+    images.mkdir()
+    hr.mkdir()
+    for i, (h, w) in enumerate([(12, 10), (8, 14)]):
+        _png(images / f"im{i}.png", h, w, i)
+        _png(hr / f"im{i}.jpg", 4 * h, 4 * w, 10 + i)
+    base = ["map", "--model", "srresnet", "--layer", "body.5", "--samples", "2", "--seed", "3"]
+    assert main(base + ["--images", str(images), "--hr", str(hr), "--tile", "24", "--out", str(tmp_path / "out")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    for i, (h, w) in enumerate([(12, 10), (8, 14)]):
+        folder = tmp_path / "out" / f"im{i}"
+        var = np.load(folder / "variance.npy")
+        assert var.shape == (4 * h, 4 * w) and (folder / "metrics.json").is_file() and (folder / "error.npy").is_file()
+        # the folder's map is the single image's map
+        assert main(base + ["--image", str(images / f"im{i}.png"), "--out", str(tmp_path / f"one{i}")]) == 0
+        np.testing.assert_allclose(var, np.load(tmp_path / f"one{i}" / "variance.npy"), atol=1e-3 * var.max())
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unreadable", "is not an image"), ("region", "is not inside"), ("tile", "tile must be"),
+    ("no_hr", "no HR image named"), ("hr_size", "pass the ground truth at the output's size"),
+])
+def test_map_cli_bad_inputs_are_one_line_errors_before_any_work(tmp_path, capsys, case, message):
+    from uqcore.cli import main
+
+    images, hr = tmp_path / "lr", tmp_path / "hr"
+    images.mkdir()
+    hr.mkdir()
+    _png(images / "a.png", 12, 10, 0)
+    _png(hr / "a.png", 48 if case != "hr_size" else 40, 40, 1)
+    _png(images / "b.png", 8, 8, 2)
+    if case != "no_hr":
+        _png(hr / "b.png", 32, 32, 3)
+    if case == "unreadable":
+        (images / "c.png").write_bytes(b"not a png")
+        _png(hr / "c.png", 32, 32, 4)
+    args = ["map", "--model", "srresnet", "--layer", "body.5", "--samples", "2", "--images", str(images), "--hr",
+            str(hr), "--out", str(tmp_path / "out")]
+    args += {"region": ["--region", "30,0,20,8"], "tile": ["--tile", "2"]}.get(case, [])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert not (tmp_path / "out").exists()  # nothing was computed

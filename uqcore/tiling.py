@@ -80,6 +80,15 @@ def tile_boxes(full: tuple[int, int], tile: int) -> list[Box]:
     return [(ys[i], xs[j], ys[i + 1] - ys[i], xs[j + 1] - xs[j]) for i in range(rows) for j in range(cols)]
 
 
+def check_tile(model, tile) -> int:
+    """``tile`` if it is an integer of at least the model's stride in output pixels, else an InputError."""
+    smallest = model.scale * stride(model)
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
+        raise InputError(f"tile must be an integer of at least {smallest} output pixels (the model's stride), "
+                         f"got {tile!r}")
+    return tile
+
+
 def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> object:
     """``run(crop, ...)``'s Estimate for the input crop of ``box`` (output pixels), cut to the box;
     ``on_update(estimate_so_far, total)`` (if given) gets the crop run's updates, cut too."""
@@ -109,10 +118,7 @@ def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, re
         est = run_box(model, x, box, lambda crop, upd: run(crop, None, progress, upd),
                       None if on_update is None else (lambda e, t: on_update(dataclasses.replace(e, full_shape=full), t)))
         return dataclasses.replace(est, full_shape=full)
-    smallest = model.scale * stride(model)
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
-        raise InputError(f"tile must be an integer of at least {smallest} output pixels (the model's stride), "
-                         f"got {tile!r}")
+    check_tile(model, tile)
     return run_tiles(model, x, tile_boxes(full, tile), full, run, progress=progress, on_update=on_update, stop=stop)
 
 
