@@ -154,7 +154,7 @@ def estimate(
             moments = run.repeated(original, count)
         else:
             moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
-    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
+    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count, moments.half_maps())
 
 
 def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
@@ -206,7 +206,7 @@ class _Call:
     target: float | None
 
     def result(self, run: "_Run", original: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor,
-               drawn: int) -> Estimate:
+               drawn: int, halves: tuple[torch.Tensor, torch.Tensor] | None = None) -> Estimate:
         """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
         mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
         return Estimate(
@@ -227,6 +227,7 @@ class _Call:
             reliability_target=self.target,
             region=(0, 0, *mean.shape[-2:]),
             full_shape=tuple(mean.shape[-2:]),
+            halves=None if halves is None else (halves[0].cpu(), halves[1].cpu()),
         )
 
 

@@ -15,6 +15,8 @@ of such a model is not the same numbers as the whole image.
 
 ``samples="auto"``: the first box (the region; the first tile) decides the count, and every
 other tile draws that many samples (the per-sample seeds make them the same samples).
+``Estimate.reliability`` of a region or a tiled run is that of the maps it returns (the box; the
+assembled whole image, from ``Estimate.halves``), not of a crop with its margin.
 
 Progress of a tiled run: ``progress(done, total)`` counts samples over all tiles (tile k's sample
 j is ``k * per_tile + j``); ``on_update(estimate_so_far, tiles_total)`` is called after each
@@ -32,6 +34,7 @@ import torch
 
 from uqcore import positions
 from uqcore.errors import InputError
+from uqcore.moments import maps_reliability
 from uqcore.receptive import receptive_field, stride
 
 Box = tuple[int, int, int, int]
@@ -98,9 +101,11 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> 
     ys, xs = slice(top - ct * k, top - ct * k + h), slice(left - cl * k, left - cl * k + w)
 
     def cut(est):
+        halves = None if est.halves is None else tuple(m[ys, xs] for m in est.halves)
+        reliability = est.reliability if halves is None else maps_reliability(*halves)  # the box's, not the crop's
         return dataclasses.replace(
             est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
-            variance=est.variance[ys, xs], region=box, tiles=1,
+            variance=est.variance[ys, xs], region=box, tiles=1, halves=halves, reliability=reliability,
         )
 
     update = None if on_update is None else (lambda est, total: on_update(cut(est), total))
@@ -138,7 +143,10 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
             out = _empty(part, full)
             samples = part.samples or None
         _paste(out, part, box)
-        est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, **out)
+        halves = (out["even"], out["odd"]) if "even" in out else None
+        maps = {k: v for k, v in out.items() if k not in ("even", "odd")}
+        est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, halves=halves,
+                                  reliability=part.reliability if halves is None else maps_reliability(*halves), **maps)
         if on_update is not None:
             on_update(est, len(boxes))
     if est is None:
@@ -149,11 +157,15 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
 def _empty(part, full: tuple[int, int]) -> dict[str, torch.Tensor]:
     nan = float("nan")
     c = part.mean.shape[0]
-    return {"prediction": torch.full((c, *full), nan), "original": torch.full((c, *full), nan),
-            "mean": torch.full((c, *full), nan), "variance": torch.full(full, nan)}
+    out = {"prediction": torch.full((c, *full), nan), "original": torch.full((c, *full), nan),
+           "mean": torch.full((c, *full), nan), "variance": torch.full(full, nan)}
+    if part.halves is not None:  # the halves' maps, for the whole map's reliability
+        out.update(even=torch.full(full, nan), odd=torch.full(full, nan))
+    return out
 
 
 def _paste(out: dict[str, torch.Tensor], part, box: Box) -> None:
     top, left, h, w = box
     for name, target in out.items():
-        target[..., top : top + h, left : left + w] = getattr(part, name)
+        value = part.halves[name == "odd"] if name in ("even", "odd") else getattr(part, name)
+        target[..., top : top + h, left : left + w] = value
