@@ -313,7 +313,7 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
             stopped = glue.stopped_partial(result_key)
             if stopped is not None:
                 tiles = getattr(stopped, "tiles", None)
-                glue.resume_button(result_key, f"Stopped after {tiles} tiles: the rest of the image is empty, and "
+                glue.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image is empty, and "
                                    "the error metrics wait for the whole image." if "tile" in where else
                                    f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
                                    "numbers below use those.")
