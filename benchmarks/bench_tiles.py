@@ -83,6 +83,13 @@ def main() -> None:
             args.repeats)
         print(f"region 256x256 / whole: {t_region / t_whole:.3f} wall ({t_region:.1f} s / {t_whole:.1f} s), "
               f"{c_region / c_whole:.3f} CPU ({c_region:.1f} s / {c_whole:.1f} s)", flush=True)
+    if args.only in (None, "tiles"):  # what any exact tiling must compute: each crop with its margin
+        from uqcore.tiling import crop_for, tile_boxes
+
+        crops = [crop_for(model, b, tuple(x.shape[-2:])) for b in tile_boxes((h, w), args.tile)]
+        share = sum(c[2] * c[3] for c in crops) / (x.shape[-2] * x.shape[-1])
+        print(f"{len(crops)} tiles of ~{args.tile}: the crops hold {share:.3f} x the input's pixels (the receptive "
+              "field's margin on every inner side)", flush=True)
     for name, kw in (("noise body.5", NOISE), ("transform", TRANSFORM)) if args.only in (None, "tiles") else ():
         (t_untiled, c_untiled, untiled), (t_tiled, c_tiled, tiled) = alternate(
             [lambda: uqcore.estimate(model, x, **kw), lambda: uqcore.estimate(model, x, tile=args.tile, **kw)],
