@@ -111,7 +111,7 @@ def estimate(
               that stops early ends with one more ``progress`` / ``on_update`` call with
               ``total`` equal to the samples drawn.
     region / tile: only the box (top, left, height, width) of output pixels, or the whole output
-              in tiles of about ``tile`` pixels: the whole image's numbers (:mod:`uqcore.tiling`,
+              in even tiles of ``tile`` to 2 x ``tile`` pixels a side: the whole image's numbers (:mod:`uqcore.tiling`,
               also for progress, ``on_update`` and ``stop()`` over tiles). A request over
               ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
     """

@@ -76,8 +76,11 @@ def crop_for(model, box: Box, in_shape: tuple[int, int]) -> Box:
 
 
 def tile_boxes(full: tuple[int, int], tile: int) -> list[Box]:
-    """Output tiles of about ``tile`` x ``tile`` pixels covering ``full``, row by row."""
-    rows, cols = math.ceil(full[0] / tile), math.ceil(full[1] / tile)
+    """Evenly sized output tiles covering ``full``, row by row: as many per side as fit whole
+    (never smaller than ``tile`` unless the side is, and under 2 x ``tile``). Fewer, larger tiles
+    recompute less of the receptive-field margin around each (e.g. a 2000-pixel side at 512: 3
+    tiles of 666-667 instead of 4 of 500; benchmarks/bench_tiles.py prints the crops' share)."""
+    rows, cols = max(1, full[0] // tile), max(1, full[1] // tile)
     ys = [round(i * full[0] / rows) for i in range(rows + 1)]
     xs = [round(j * full[1] / cols) for j in range(cols + 1)]
     return [(ys[i], xs[j], ys[i + 1] - ys[i], xs[j + 1] - xs[j]) for i in range(rows) for j in range(cols)]
@@ -102,7 +105,8 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> 
 
     def cut(est):
         halves = None if est.halves is None else tuple(m[ys, xs] for m in est.halves)
-        reliability = est.reliability if halves is None else maps_reliability(*halves)  # the box's, not the crop's
+        # the box's, not the crop's (None where the run reports none: below 4 samples)
+        reliability = est.reliability if halves is None or est.reliability is None else maps_reliability(*halves)
         return dataclasses.replace(
             est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
             variance=est.variance[ys, xs], region=box, tiles=1, halves=halves, reliability=reliability,
@@ -146,7 +150,8 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
         halves = (out["even"], out["odd"]) if "even" in out else None
         maps = {k: v for k, v in out.items() if k not in ("even", "odd")}
         est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, halves=halves,
-                                  reliability=part.reliability if halves is None else maps_reliability(*halves), **maps)
+                                  reliability=None if halves is None or part.reliability is None else
+                                  maps_reliability(*halves), **maps)
         if on_update is not None:
             on_update(est, len(boxes))
     if est is None:
