@@ -71,3 +71,20 @@ def test_estimate_halves_give_its_reliability_and_tiles_assemble_them():
     assert part.reliability == pytest.approx(maps_reliability(even[t:t + h, l:l + w], odd[t:t + h, l:l + w]),
                                              abs=1e-3)
     assert uqcore.estimate(model, x, method="transform", samples=1).halves is None
+
+
+def test_region_auto_stops_on_the_reliability_of_the_box_it_shows():
+    model = make_tiny_sr()
+    x = torch.rand((1, 3, 30, 26), generator=torch.Generator().manual_seed(2))
+    kw = dict(method="noise", layer="body.1", strength=0.2, seed=4, samples="auto", target=0.2, round_size=4)
+    box = (6, 4, 20, 16)
+    part = uqcore.estimate(model, x, region=box, **kw)
+    # every checkpoint of the trace is the box's reliability: the last one is what the estimate reports
+    assert part.trace[-1][0] == part.samples
+    assert part.trace[-1][1] == pytest.approx(part.reliability, abs=1e-4)
+    assert part.reliability >= 0.2 and 4 < part.samples < 64
+    # and the box's reliability, not the crop's, decided when to stop
+    fixed = uqcore.estimate(model, x, region=box, **{**kw, "samples": part.samples})
+    assert fixed.reliability == pytest.approx(part.reliability, abs=1e-6)
+    before = uqcore.estimate(model, x, region=box, **{**kw, "samples": part.samples - 4})
+    assert before.reliability < 0.2

@@ -130,11 +130,15 @@ class SampleMoments:
         if even is not None:
             self.even.merge(even.count, even.mean, even.m2)
 
-    def reliability(self) -> float:
+    def reliability(self, window: tuple[slice, slice] | None = None) -> float:
         """:func:`split_half_reliability` of the halves' variance maps, on a regular grid of at
-        most ``RELIABILITY_PIXELS`` pixels (all of them in maps up to 256 x 256)."""
-        grid = reliability_grid(self.all.mean.shape[-2:])
-        everything, even = self.all.view(grid), self.even.view(grid)
+        most ``RELIABILITY_PIXELS`` pixels (all of them in maps up to 256 x 256); ``window``
+        (rows, columns): of that part of the maps only (a region inside a crop's output)."""
+        everything, even = self.all, self.even
+        if window is not None:
+            everything, even = everything.view((..., *window)), even.view((..., *window))
+        grid = reliability_grid(everything.mean.shape[-2:])
+        everything, even = everything.view(grid), even.view(grid)
         return split_half_reliability(even.variance.mean(0), everything.minus(even).variance.mean(0))
 
     def half_maps(self) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -313,7 +313,7 @@ class _Run:
         n = moments.count
         if n < MIN_RELIABILITY_SAMPLES or (n % self.round and n < total):
             return False
-        self.trace.append((n, moments.reliability()))
+        self.trace.append((n, moments.reliability(tiling.shown_window())))  # of what is shown: a region's box
         return self.plan.stop_at is not None and self.trace[-1][1] >= self.plan.stop_at
 
     def _report(self, moments: SampleMoments, total: int) -> None:

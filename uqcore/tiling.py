@@ -13,7 +13,8 @@ the whole-image estimate's numbers, up to float rounding (``Estimate.exact``).
 Models with global context (receptive field None) are refused with a message: a region or tile
 of such a model is not the same numbers as the whole image.
 
-``samples="auto"``: the first box (the region; the first tile) decides the count, and every
+``samples="auto"``: the first box (the region; the first tile) decides the count, on the
+reliability of the box itself (not of the crop with its margin: :func:`shown_window`), and every
 other tile draws that many samples (the per-sample seeds make them the same samples).
 ``Estimate.reliability`` of a region or a tiled run is that of the maps it returns (the box; the
 assembled whole image, from ``Estimate.halves``), not of a crop with its margin.
@@ -27,8 +28,8 @@ finished tile with the assembled estimate (unfinished area NaN, ``.tiles`` = til
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import torch
 
@@ -38,6 +39,14 @@ from uqcore.moments import maps_reliability
 from uqcore.receptive import receptive_field, stride
 
 Box = tuple[int, int, int, int]
+# (rows, columns) of a crop's output that the caller shows (the box); the reliability that
+# ``samples="auto"`` stops on and the trace refer to it (this caller's context only).
+_SHOWN: ContextVar[tuple[slice, slice] | None] = ContextVar("uqcore_shown_window", default=None)
+
+
+def shown_window() -> tuple[slice, slice] | None:
+    """The part of the current crop's output that is shown (None: all of it)."""
+    return _SHOWN.get()
 
 
 def check_region(region, full: tuple[int, int]) -> Box:
@@ -113,8 +122,12 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> 
         )
 
     update = None if on_update is None else (lambda est, total: on_update(cut(est), total))
-    with positions.input_box(ct, cl, ch, cw):
-        return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
+    shown = _SHOWN.set((ys, xs))
+    try:
+        with positions.input_box(ct, cl, ch, cw):
+            return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
+    finally:
+        _SHOWN.reset(shown)
 
 
 def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, region, tile, *,
