@@ -311,10 +311,14 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
         final = found is not None
         if found is None:
             stopped = glue.stopped_partial(result_key)
+            if stopped is None and "tile" in where and glue.stopped_early(result_key):
+                glue.resume_button(result_key, "Stopped before the first tile was done: nothing of the whole image "
+                                   "yet.")
+                return None
             if stopped is not None:
                 tiles = getattr(stopped, "tiles", None)
-                glue.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image is empty, and "
-                                   "the error metrics wait for the whole image." if "tile" in where else
+                glue.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image "
+                                   "is empty, and the error metrics wait for the whole image." if "tile" in where else
                                    f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
                                    "numbers below use those.")
                 target = None if "tile" in where or prepared.target is None else \

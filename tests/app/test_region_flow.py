@@ -151,7 +151,8 @@ def test_1280x720_photo_first_map_early_and_page_responsive(server, browser, cap
     first_map = time.perf_counter() - started
     page.screenshot(path=str(ARTIFACTS / "explore_1280x720_region.png"), full_page=True)
     # responsive while the whole image runs: the tiles' progress moves, and Stop answers
-    page.wait_for_function(tiles_done_at_least(8), timeout=10 * PANEL_TIMEOUT_MS, polling=200)  # 8 samples a tile
+    # 8 samples a tile: at 12 the first tile is pasted and kept (its update comes before the next tile's samples)
+    page.wait_for_function(tiles_done_at_least(12), timeout=10 * PANEL_TIMEOUT_MS, polling=200)
     first_tile = time.perf_counter() - started
     clicked = time.perf_counter()
     page.get_by_role("button", name="Stop").last.click()
