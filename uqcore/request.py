@@ -54,7 +54,7 @@ class Estimate:
     halves:     (even, odd): the variance maps [H', W'] of the even- and odd-indexed samples, which
                 the reliability compares; None for one-pass methods and below 2 samples. A map
                 shown as block means has its own reliability: :func:`uqcore.moments.block_reliability`.
-                A tiled run's ``reliability`` is the assembled halves' (``trace``: its first tile's).
+                A tiled run's ``reliability`` is the assembled halves' (``trace``: its last tile's).
     """
 
     prediction: torch.Tensor
