@@ -8,7 +8,10 @@
 3. a 512x512 LR request (the photo upscaled) under UQCORE_MAX_REQUEST_MB=768, in a fresh process:
    tiled or not, and its peak (ru_maxrss above the resident size before the call) against the limit.
 
-Each time is the best of ``--repeats`` runs (the machine is shared). Run:
+Each time is the best of ``--repeats`` runs (the machine is shared). The two sides of a ratio
+alternate (untiled, tiled, untiled, tiled, ...) so that a burst of other jobs' load hits both
+alike; each side's wall time and its process CPU time (``time.process_time``, which waiting for a
+busy core does not inflate) are printed, and the ratio of each. Run:
 ``OMP_NUM_THREADS=2 python benchmarks/bench_tiles.py``.
 """
 
@@ -47,13 +50,17 @@ print(json.dumps({"tiles": est.tiles, "peak": peak, "limit": uqcore.limits.max_r
 """
 
 
-def best(fn, repeats: int):
-    times, out = [], None
+def alternate(sides, repeats: int):
+    """Run the ``sides`` (callables) in turn ``repeats`` times; per side (best wall s, best CPU s,
+    last result)."""
+    walls, cpus, outs = [[] for _ in sides], [[] for _ in sides], [None] * len(sides)
     for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+        for i, fn in enumerate(sides):
+            c, t = time.process_time(), time.perf_counter()
+            outs[i] = fn()
+            walls[i].append(time.perf_counter() - t)
+            cpus[i].append(time.process_time() - c)
+    return [(min(w), min(c), o) for w, c, o in zip(walls, cpus, outs)]
 
 
 def main() -> None:
@@ -66,18 +73,31 @@ def main() -> None:
     x = uqcore.read_image(PHOTO)
     h, w = uqcore.output_shape(model, x)
     region = ((h - 256) // 2, (w - 256) // 2, 256, 256)
+    for kw in (NOISE, TRANSFORM):  # warm-up: kernels for these shapes, the receptive-field probe
+        uqcore.estimate(model, x[..., :64, :64], **kw)
     print(f"photo {PHOTO.name} {x.shape[-2]}x{x.shape[-1]} -> {h}x{w}; receptive field "
           f"{uqcore.receptive_field(model)} LR px; threads {torch.get_num_threads()}")
     if args.only in (None, "region"):
-        t_region, _ = best(lambda: uqcore.estimate(model, x, region=region, **NOISE), args.repeats)
-        t_whole, whole = best(lambda: uqcore.estimate(model, x, **NOISE), args.repeats)
-        print(f"region 256x256 / whole: {t_region / t_whole:.3f}  ({t_region:.1f} s / {t_whole:.1f} s)")
+        (t_region, c_region, _), (t_whole, c_whole, _) = alternate(
+            [lambda: uqcore.estimate(model, x, region=region, **NOISE), lambda: uqcore.estimate(model, x, **NOISE)],
+            args.repeats)
+        print(f"region 256x256 / whole: {t_region / t_whole:.3f} wall ({t_region:.1f} s / {t_whole:.1f} s), "
+              f"{c_region / c_whole:.3f} CPU ({c_region:.1f} s / {c_whole:.1f} s)", flush=True)
+    if args.only in (None, "tiles"):  # what any exact tiling must compute: each crop with its margin
+        from uqcore.tiling import crop_for, tile_boxes
+
+        crops = [crop_for(model, b, tuple(x.shape[-2:])) for b in tile_boxes((h, w), args.tile)]
+        share = sum(c[2] * c[3] for c in crops) / (x.shape[-2] * x.shape[-1])
+        print(f"{len(crops)} tiles of ~{args.tile}: the crops hold {share:.3f} x the input's pixels (the receptive "
+              "field's margin on every inner side)", flush=True)
     for name, kw in (("noise body.5", NOISE), ("transform", TRANSFORM)) if args.only in (None, "tiles") else ():
-        t_untiled, untiled = best(lambda: uqcore.estimate(model, x, **kw), args.repeats)
-        t_tiled, tiled = best(lambda: uqcore.estimate(model, x, tile=args.tile, **kw), args.repeats)
+        (t_untiled, c_untiled, untiled), (t_tiled, c_tiled, tiled) = alternate(
+            [lambda: uqcore.estimate(model, x, **kw), lambda: uqcore.estimate(model, x, tile=args.tile, **kw)],
+            args.repeats)
         dev = float((tiled.variance - untiled.variance).abs().max() / untiled.variance.max())
-        print(f"tiled ({tiled.tiles} tiles) / untiled, {name}: {t_tiled / t_untiled:.3f}  "
-              f"({t_tiled:.1f} s / {t_untiled:.1f} s; max variance deviation {dev:.1e} of the map's max)")
+        print(f"tiled ({tiled.tiles} tiles) / untiled, {name}: {t_tiled / t_untiled:.3f} wall "
+              f"({t_tiled:.1f} s / {t_untiled:.1f} s), {c_tiled / c_untiled:.3f} CPU ({c_tiled:.1f} s / "
+              f"{c_untiled:.1f} s); max variance deviation {dev:.1e} of the map's max", flush=True)
     if args.only not in (None, "memory"):
         return
     env = {**os.environ, "UQCORE_MAX_REQUEST_MB": "768"}

@@ -12,6 +12,7 @@ from ui import glue, region, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore import export, methods, plots, plots_maps
 from uqcore.analysis import analyse
+from uqcore.moments import block_reliability
 from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
@@ -250,16 +251,24 @@ def draw_metrics(est, result, view=None, scope: str | None = None) -> None:
     st.caption(" ".join(notes))
 
 
-def draw_reliability(est) -> None:
-    """How steady the map is: its split-half reliability, and the trace over the samples drawn."""
-    if est.reliability is None:
+def draw_reliability(est, block: int = 1) -> None:
+    """How steady the map is: its split-half reliability, and the trace over the samples drawn.
+    ``block`` > 1: the map is shown as block×block means (an overview), and the figure is that of
+    the block-mean map (uqcore.moments.block_reliability), with the pixel map's beside it."""
+    shown = est.reliability
+    if block > 1 and est.halves is not None:
+        shown = block_reliability(*est.halves, block)
+    if shown is None:
         return
+    what = "Map reliability" if block == 1 else f"Overview reliability ({block}×{block} block means)"
     if est.reliability_target is not None:
-        text = f"Map reliability {est.reliability:.2f} after {est.samples} samples (Auto, target {est.reliability_target:g})."
+        text = f"{what} {shown:.2f} after {est.samples} samples (Auto, target {est.reliability_target:g})."
     else:
-        text = f"Map reliability {est.reliability:.2f} at {est.samples} samples."
-        if est.reliability < DEFAULT_TARGET:
+        text = f"{what} {shown:.2f} at {est.samples} samples."
+        if shown < DEFAULT_TARGET:
             text += f" Below {DEFAULT_TARGET:g}: more samples (or Auto) would give a steadier map."
+    if block > 1 and est.reliability is not None:
+        text += f" At full resolution (every pixel): {est.reliability:.2f}."
     st.caption(text + " Reliability: the rank correlation expected between this map and one drawn again with as many "
                "samples (split-half, Spearman–Brown).")
     if est.reliability_target is not None and len(est.trace) > 1:  # Auto: how it got there
@@ -302,10 +311,14 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
         final = found is not None
         if found is None:
             stopped = glue.stopped_partial(result_key)
+            if stopped is None and "tile" in where and glue.stopped_early(result_key):
+                glue.resume_button(result_key, "Stopped before the first tile was done: nothing of the whole image "
+                                   "yet.")
+                return None
             if stopped is not None:
                 tiles = getattr(stopped, "tiles", None)
-                glue.resume_button(result_key, f"Stopped after {tiles} tiles: the rest of the image is empty, and "
-                                   "the error metrics wait for the whole image." if "tile" in where else
+                glue.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image "
+                                   "is empty, and the error metrics wait for the whole image." if "tile" in where else
                                    f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
                                    "numbers below use those.")
                 target = None if "tile" in where or prepared.target is None else \
@@ -335,7 +348,7 @@ def draw_overview(est, result) -> None:
     if st.session_state[state.SETTING].get("region") is not None:
         st.button("Back to the centre view", key="region_reset", on_click=state.update, kwargs=dict(region=None))
     draw_metrics(est, result, scope=f"whole {shape[1]}×{shape[0]} image (every pixel; the overview shows block means)")
-    draw_reliability(est)
+    draw_reliability(est, block=int((fig.layout.meta or {}).get("display_factor", 1)))
     draw_downloads(est, result, [fig])
 
 

@@ -245,3 +245,17 @@ def test_own_model_over_its_cpu_input_limit_is_tiled_not_refused(tmp_path):
     est = uqcore.estimate(limited, x, "noise", "model.body.1", 0.1, samples=2, device="cpu")
     assert est.tiles > 1
     assert_same(uqcore.estimate(free, x, "noise", "model.body.1", 0.1, samples=2, device="cpu"), est, est.region)
+
+
+@pytest.mark.parametrize("full, tile", [((2000, 1536), 512), ((2880, 5120), 512), ((300, 90), 128), ((74, 58), 16)])
+def test_tile_plan_covers_evenly_with_tiles_no_smaller_than_asked(full, tile):
+    from uqcore.tiling import tile_boxes
+
+    boxes = tile_boxes(full, tile)
+    covered = torch.zeros(full, dtype=torch.int32)
+    for top, left, h, w in boxes:
+        covered[top:top + h, left:left + w] += 1
+        assert min(tile, full[0]) <= h < 2 * tile and min(tile, full[1]) <= w < 2 * tile
+    assert (covered == 1).all()
+    heights = {h for _, _, h, _ in boxes}
+    assert max(heights) - min(heights) <= 1  # evenly sized

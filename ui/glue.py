@@ -218,6 +218,12 @@ def stopped_partial(key: str):
     return None
 
 
+def stopped_early(key: str) -> bool:
+    """The user stopped the run for ``key`` before it had any result to keep (the page then says
+    so and offers to run it, instead of starting it again)."""
+    return st.session_state.get("_stopped") == key and stopped_partial(key) is None
+
+
 def run_stoppable(key: str, compute, *, shared: bool = False, label: str = "Working…"):
     """``compute(report, progress)`` under a Stop button; returns its result (stored for ``key``).
     ``report(partial)`` keeps what the run has so far for a Stop; ``progress(done, total)``

@@ -35,6 +35,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variance-bins", default="auto",
                         help="isotonic kind: bins of its isotonic variance map -- auto (cross-validated over the "
                              "images, default), a number, or 0 for none (Kuleshov's map of r/σ alone)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="compute each image's map in tiles of about TILE x TILE output pixels (large images)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", required=True, help="calibration JSON to write")
     _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         cal = calibrate(model, pairs, method=args.method, layer=args.layer, strength=args.strength,
                         samples=args.samples, seed=args.seed, level=args.level, kind=args.kind, names=names,
                         device=args.device, max_values=args.max_values, variance_bins=_bins(args.variance_bins),
-                        progress=lambda done, total: bar.update(done - bar.n), **scale_out)
+                        progress=lambda done, total: bar.update(done - bar.n), tile=args.tile, **scale_out)
     cal.save(args.out)
     print(cal.summary())
     print(f"wrote {args.out}")

@@ -427,13 +427,14 @@ def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], li
 
 
 def pair_statistics(model: Any, x: Any, target: Any, *, method: str, layer: str | None, strength: float | None,
-                    samples: Any, seed: int, budget: int, index: int, device: Any = None) -> dict[str, Any]:
+                    samples: Any, seed: int, budget: int, index: int, device: Any = None,
+                    tile: int | None = None) -> dict[str, Any]:
     """One calibration pair's statistics: ``residuals`` [C, N] and ``variance`` [N] (float64, the
     valid pixels, subsampled to ``budget`` values seeded by (``seed``, ``index``)), ``available``
-    (values before subsampling) and ``drawn`` (samples) of the setting's estimate on ``x``."""
+    (values before subsampling) and ``drawn`` (samples) of the setting's estimate on ``x`` (``tile``: in tiles)."""
     var = _methods.variant(method)
     est = estimate(model, x, method=var.engine, layer=layer, strength=strength, samples=samples, seed=seed,
-                   device=device)
+                   device=device, tile=tile)
     res, v = residual_vectors(model, getattr(est, var.prediction), est.variance, target)
     res_kept, v_kept = subsample(res, v, budget, seed, index)
     return {"residuals": res_kept, "variance": v_kept, "available": int(res.size), "drawn": int(est.samples)}
@@ -444,7 +445,8 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
               kind: str = DEFAULT_KIND, *, names: Sequence[str] | None = None, device: Any = None,
               progress: Progress | None = None, max_values: int = MAX_VALUES, eps: float = EPS,
               workers: int | None = None, ray_address: str | None = None, store: Any = None,
-              resume: bool = False, variance_bins: int | str | None = VARIANCE_BINS) -> Calibration:
+              resume: bool = False, variance_bins: int | str | None = VARIANCE_BINS,
+              tile: int | None = None) -> Calibration:
     """Fit a calibration of ``kind`` ("conformal", "isotonic", "sigma" or "risk"; module
     docstring) for ``model`` and one method setting on (input [1, C, h, w], target) ``pairs``
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
@@ -456,7 +458,7 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the per-pair statistics
     (:func:`pair_statistics`) as units on Ray workers or in a resumable store
     (:func:`uqcore.distributed.map_pairs`, docs/SCALING.md); the same calibration.
-    ``variance_bins``: the isotonic kind's variance map (None: Kuleshov's map alone)."""
+    ``variance_bins``: the isotonic kind's variance map (None: Kuleshov's map alone). ``tile``: as for estimate."""
     model = as_model(model)
     check_kind(kind)
     level = check_level(level)
@@ -469,6 +471,8 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     params = {"method": method, "layer": lay, "strength": st, "seed": int(seed),
               "samples": samples if isinstance(samples, str) else int(samples),  # JSON-able: a unit key
               "budget": max(1, int(max_values) // len(pairs))}
+    if tile is not None:
+        params["tile"] = int(tile)  # only when given: an untiled run's unit keys stay as they were
     if _distributed.uses_units(workers, ray_address, store, resume):
         stats = _distributed.map_pairs(pair_statistics, model, names, pairs, params, kind="calibrate", workers=workers,
                                        ray_address=ray_address, device=device, store=store, resume=resume,

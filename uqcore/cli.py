@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-scenes": ("uqcore.scenes", "render synthetic indoor RGB-D scenes"),
     "reproduce": ("uqcore.paper", "reproduce the paper's tables and figures"),
     "layers": ("uqcore.layers", "list a model's injection points"),
-    "map": ("uqcore.map_command", "the uncertainty map of one image (whole, tiled or a region)"),
+    "map": ("uqcore.map_command", "the uncertainty map of an image or a folder of images (whole, tiled or a region)"),
     "distill": ("uqcore.student.command", "distil a one-pass student head from a training-free teacher (no labels)"),
 }
 

@@ -46,6 +46,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ci", action="store_true",
                         help="95%% bootstrap intervals over images (percentile, 2,000 seeded resamples; "
                              "uqcore.summary_ci) in the summary and the rows: corr_lo/_hi, ause_lo/_hi, nll_lo/_hi")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="compute each map in tiles of about TILE x TILE output pixels (large images)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
                                       "run to <name>_images.csv / .json next to it)")
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         rows = evaluate(model, named, methods=methods, samples=samples, layer=layer, strength=strength, seed=seed,
                         calibration_fraction=args.calibration_fraction, device=args.device, progress=progress,
                         calibration=cal, on_image=images.append, reliability_target=args.reliability,
-                        max_samples=args.max_samples, **scale_out)
+                        max_samples=args.max_samples, tile=args.tile, **scale_out)
     report_units(rows, scale_out.get("store"))
     print(format_table(rows))
     if args.ci:

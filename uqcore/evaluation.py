@@ -175,6 +175,7 @@ def evaluate(
     ray_address: str | None = None,
     store: Any = None,
     resume: bool = False,
+    tile: int | None = None,
 ) -> list[dict[str, Any]]:
     """Score ``methods`` x ``samples`` on (input [1, C, h, w], target) ``pairs``; one row per
     (method, sample count, level), levels in the order mean, patch, block, pixel.
@@ -196,12 +197,14 @@ def evaluate(
     where calibrated -- the calibration columns (:func:`uqcore.summary_ci.add_intervals` uses them).
 
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
-    resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there."""
+    resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there.
+    ``tile``: each estimate in tiles of about ``tile`` output pixels (the same maps as untiled,
+    :mod:`uqcore.tiling`; large images in bounded memory)."""
     if _distributed.uses_units(workers, ray_address, store, resume):
         return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
                                progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
                                store=store, resume=resume, reliability_target=reliability_target,
-                               max_samples=max_samples, calibration=calibration, on_image=on_image)
+                               max_samples=max_samples, calibration=calibration, on_image=on_image, tile=tile)
     model, names, pairs, plan, sample_counts, (cal, test, cal_kind) = _set_up(model, pairs, methods, samples,
                                                                              calibration_fraction, seed)
     targets = [prepare_target(model.task, t) for _, t in pairs]
@@ -224,7 +227,7 @@ def evaluate(
             reliability: list[float] = []
             for i, (x, _) in enumerate(pairs):
                 est = estimate(model, x, method=engine, layer=lay, strength=st, samples=_count(n), seed=seed,
-                               device=device, target=reliability_target, max_samples=max_samples)
+                               device=device, target=reliability_target, max_samples=max_samples, tile=tile)
                 drawn.append(est.samples)
                 if est.reliability is not None:
                     reliability.append(est.reliability)
@@ -353,7 +356,7 @@ class EvaluateJob:
     def __init__(self, model: Any, names: Sequence[str], pairs: Sequence[tuple[Any, Any]], targets: Sequence[Any],
                  plan: list, settings: dict, sample_counts: Sequence[int | str], seed: int, patch: int, steps: int,
                  *, reliability_target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES,
-                 calibration: Any = None, calibrated: set | None = None) -> None:
+                 calibration: Any = None, calibrated: set | None = None, tile: int | None = None) -> None:
         self.names = list(names)
         self._data = [(x, t) for (x, _), t in zip(pairs, targets)]
         self.digests = [_distributed.digest(None if isinstance(x, InputError) else x, t) for x, t in self._data]
@@ -364,6 +367,7 @@ class EvaluateJob:
         self.auto = {"target": float(reliability_target), "max_samples": int(max_samples)}
         self.calibration, self.calibrated = calibration, set(calibrated or ())
         self.identity = model_identity(model)
+        self.tile = None if tile is None else int(tile)
 
     def key(self, engine: str, n: int | str, i: int) -> dict[str, Any]:
         lay, st = self.settings[engine]
@@ -379,6 +383,8 @@ class EvaluateJob:
         info = {"model": self.identity, "seed": self.seed, "patch": self.patch, "steps": self.steps}
         if self.calibration is not None:  # the interval columns depend on it
             info["calibration"] = _distributed.unit_id({**self.calibration.to_dict(), "created": None})
+        if self.tile is not None:  # tiled maps equal untiled ones to float rounding, not bit for bit
+            info["tile"] = self.tile
         return info
 
     def data_id(self, key: dict[str, Any]) -> int:
@@ -397,7 +403,8 @@ class EvaluateJob:
             raise x
         est = estimate(model, x, method=key["method"], layer=key["layer"], strength=key["strength"],
                        samples=key["samples"], seed=self.seed, device=device,
-                       target=key.get("target", DEFAULT_TARGET), max_samples=key.get("max_samples", DEFAULT_MAX_SAMPLES))
+                       target=key.get("target", DEFAULT_TARGET), max_samples=key.get("max_samples", DEFAULT_MAX_SAMPLES),
+                       tile=self.tile)
         out = {}
         for label, source in self.variants[key["method"]]:
             calibration = self.calibration if (label, key["samples"]) in self.calibrated else None
@@ -431,7 +438,7 @@ def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: A
                     calibration_fraction: float, device: Any, progress: Progress | None, *, patch: int, steps: int,
                     workers: int | None, ray_address: str | None, store: Any, resume: bool,
                     reliability_target: float, max_samples: int, calibration: Any,
-                    on_image: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+                    on_image: Callable[[dict[str, Any]], None] | None, tile: int | None = None) -> list[dict[str, Any]]:
     """:func:`evaluate` through :func:`uqcore.distributed.run_job`: the same set-up, the units
     run here or on Ray workers, then the same summary (and ``on_image`` rows, in the serial
     loop's order) from the per-image scores in image order."""
@@ -444,7 +451,7 @@ def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: A
     calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
     job = EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps,
                       reliability_target=reliability_target, max_samples=max_samples, calibration=calibration,
-                      calibrated=calibrated)
+                      calibrated=calibrated, tile=tile)
     results = _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
                                    resume=resume, progress=progress)
     found = {_distributed.unit_id(r.key): r for r in results}

@@ -49,9 +49,10 @@ def check(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int) -> 
 
 
 def assembled_bytes(model: UQModel, shape: tuple[int, int]) -> int:
-    """The whole output a tiled run assembles: prediction, original, mean and the variance map."""
+    """The whole output a tiled run assembles: prediction, original, mean, the variance map and
+    the two half-sample variance maps."""
     out_px = shape[0] * shape[1] * model.scale**2
-    return out_px * (3 * model.in_channels + 1) * 4
+    return out_px * (3 * model.in_channels + 3) * 4
 
 
 def _fits(model: UQModel, shape: tuple[int, int], device: torch.device, chunk: int, reserved: int = 0) -> bool:

@@ -130,11 +130,64 @@ class SampleMoments:
         if even is not None:
             self.even.merge(even.count, even.mean, even.m2)
 
-    def reliability(self) -> float:
+    def reliability(self, window: tuple[slice, slice] | None = None) -> float:
         """:func:`split_half_reliability` of the halves' variance maps, on a regular grid of at
-        most ``RELIABILITY_PIXELS`` pixels (all of them in maps up to 256 x 256)."""
-        h, w = self.all.mean.shape[-2:]
-        step = max(1, math.ceil(math.sqrt(h * w / RELIABILITY_PIXELS)))
-        grid = (..., slice(None, None, step), slice(None, None, step))
-        everything, even = self.all.view(grid), self.even.view(grid)
+        most ``RELIABILITY_PIXELS`` pixels (all of them in maps up to 256 x 256); ``window``
+        (rows, columns): of that part of the maps only (a region inside a crop's output)."""
+        everything, even = self.all, self.even
+        if window is not None:
+            everything, even = everything.view((..., *window)), even.view((..., *window))
+        grid = reliability_grid(everything.mean.shape[-2:])
+        everything, even = everything.view(grid), even.view(grid)
         return split_half_reliability(even.variance.mean(0), everything.minus(even).variance.mean(0))
+
+    def half_maps(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The variance maps [H', W'] (float32, channel mean) of the even- and odd-indexed
+        samples; None below 2 samples."""
+        if self.count < 2 or self.even.mean is None:
+            return None
+        return self.even.variance.mean(0).float(), self.all.minus(self.even).variance.mean(0).float()
+
+
+def reliability_grid(shape) -> tuple:
+    """Every s-th row and column of a map of ``shape`` (H, W): at most ``RELIABILITY_PIXELS``."""
+    h, w = shape[-2:]
+    step = max(1, math.ceil(math.sqrt(h * w / RELIABILITY_PIXELS)))
+    return (..., slice(None, None, step), slice(None, None, step))
+
+
+def maps_reliability(first: torch.Tensor, second: torch.Tensor) -> float | None:
+    """:func:`split_half_reliability` of two half maps [H, W] on the regular grid of
+    :class:`SampleMoments` (what an estimate reports), over the pixels finite in both (a stopped
+    tiled run leaves NaN); None if fewer than 2 are."""
+    grid = reliability_grid(first.shape)
+    a, b = first[grid].reshape(-1), second[grid].reshape(-1)
+    keep = torch.isfinite(a) & torch.isfinite(b)
+    return split_half_reliability(a[keep], b[keep]) if int(keep.sum()) >= 2 else None
+
+
+def block_reliability(first, second, block: int) -> float | None:
+    """The split-half reliability of a map shown as ``block`` x ``block`` block means (an
+    overview): each half map [H, W] is averaged over non-overlapping blocks from the top-left
+    corner (the last row / column of blocks over the pixels it has; NaN pixels, e.g. tiles not
+    computed yet, left out of a block's mean), then :func:`split_half_reliability` of the two
+    block-mean maps over the blocks finite in both; None if fewer than 2 are. ``block`` 1: the
+    pixel maps."""
+    a, b = (np.asarray(m.cpu() if isinstance(m, torch.Tensor) else m, dtype=np.float64) for m in (first, second))
+    a, b = _block_means(a, int(block)).ravel(), _block_means(b, int(block)).ravel()
+    keep = np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 2:
+        return None
+    return split_half_reliability(torch.from_numpy(a[keep]), torch.from_numpy(b[keep]))
+
+
+def _block_means(a: np.ndarray, block: int) -> np.ndarray:
+    h, w = a.shape[-2:]
+    rows, cols = -(-h // block), -(-w // block)
+    padded = np.full((rows * block, cols * block), np.nan)
+    padded[:h, :w] = a
+    cells = padded.reshape(rows, block, cols, block)
+    counts = np.isfinite(cells).sum(axis=(1, 3))
+    sums = np.nansum(cells, axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

@@ -51,6 +51,10 @@ class Estimate:
                 a region or a tiled run (:mod:`uqcore.tiling`).
     tiles:      crops computed (1 untiled or for a region; fewer than planned if stopped: the
                 unfinished area is NaN).
+    halves:     (even, odd): the variance maps [H', W'] of the even- and odd-indexed samples, which
+                the reliability compares; None for one-pass methods and below 2 samples. A map
+                shown as block means has its own reliability: :func:`uqcore.moments.block_reliability`.
+                A tiled run's ``reliability`` is the assembled halves' (``trace``: its last tile's).
     """
 
     prediction: torch.Tensor
@@ -72,6 +76,7 @@ class Estimate:
     full_shape: tuple[int, int] | None = None
     exact: bool = True
     tiles: int = 1
+    halves: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

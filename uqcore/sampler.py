@@ -111,7 +111,7 @@ def estimate(
               that stops early ends with one more ``progress`` / ``on_update`` call with
               ``total`` equal to the samples drawn.
     region / tile: only the box (top, left, height, width) of output pixels, or the whole output
-              in tiles of about ``tile`` pixels: the whole image's numbers (:mod:`uqcore.tiling`,
+              in even tiles of ``tile`` to 2 x ``tile`` pixels a side: the whole image's numbers (:mod:`uqcore.tiling`,
               also for progress, ``on_update`` and ``stop()`` over tiles). A request over
               ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
     """
@@ -154,7 +154,7 @@ def estimate(
             moments = run.repeated(original, count)
         else:
             moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
-    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count)
+    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count, moments.half_maps())
 
 
 def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
@@ -206,7 +206,7 @@ class _Call:
     target: float | None
 
     def result(self, run: "_Run", original: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor,
-               drawn: int) -> Estimate:
+               drawn: int, halves: tuple[torch.Tensor, torch.Tensor] | None = None) -> Estimate:
         """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
         mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
         return Estimate(
@@ -227,6 +227,7 @@ class _Call:
             reliability_target=self.target,
             region=(0, 0, *mean.shape[-2:]),
             full_shape=tuple(mean.shape[-2:]),
+            halves=None if halves is None else (halves[0].cpu(), halves[1].cpu()),
         )
 
 
@@ -312,7 +313,7 @@ class _Run:
         n = moments.count
         if n < MIN_RELIABILITY_SAMPLES or (n % self.round and n < total):
             return False
-        self.trace.append((n, moments.reliability()))
+        self.trace.append((n, moments.reliability(tiling.shown_window())))  # of what is shown: a region's box
         return self.plan.stop_at is not None and self.trace[-1][1] >= self.plan.stop_at
 
     def _report(self, moments: SampleMoments, total: int) -> None:

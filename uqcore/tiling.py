@@ -13,8 +13,11 @@ the whole-image estimate's numbers, up to float rounding (``Estimate.exact``).
 Models with global context (receptive field None) are refused with a message: a region or tile
 of such a model is not the same numbers as the whole image.
 
-``samples="auto"``: the first box (the region; the first tile) decides the count, and every
+``samples="auto"``: the first box (the region; the first tile) decides the count, on the
+reliability of the box itself (not of the crop with its margin: :func:`shown_window`), and every
 other tile draws that many samples (the per-sample seeds make them the same samples).
+``Estimate.reliability`` of a region or a tiled run is that of the maps it returns (the box; the
+assembled whole image, from ``Estimate.halves``), not of a crop with its margin.
 
 Progress of a tiled run: ``progress(done, total)`` counts samples over all tiles (tile k's sample
 j is ``k * per_tile + j``); ``on_update(estimate_so_far, tiles_total)`` is called after each
@@ -25,16 +28,25 @@ finished tile with the assembled estimate (unfinished area NaN, ``.tiles`` = til
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import torch
 
 from uqcore import positions
 from uqcore.errors import InputError
+from uqcore.moments import maps_reliability
 from uqcore.receptive import receptive_field, stride
 
 Box = tuple[int, int, int, int]
+# (rows, columns) of a crop's output that the caller shows (the box); the reliability that
+# ``samples="auto"`` stops on and the trace refer to it (this caller's context only).
+_SHOWN: ContextVar[tuple[slice, slice] | None] = ContextVar("uqcore_shown_window", default=None)
+
+
+def shown_window() -> tuple[slice, slice] | None:
+    """The part of the current crop's output that is shown (None: all of it)."""
+    return _SHOWN.get()
 
 
 def check_region(region, full: tuple[int, int]) -> Box:
@@ -73,11 +85,23 @@ def crop_for(model, box: Box, in_shape: tuple[int, int]) -> Box:
 
 
 def tile_boxes(full: tuple[int, int], tile: int) -> list[Box]:
-    """Output tiles of about ``tile`` x ``tile`` pixels covering ``full``, row by row."""
-    rows, cols = math.ceil(full[0] / tile), math.ceil(full[1] / tile)
+    """Evenly sized output tiles covering ``full``, row by row: as many per side as fit whole
+    (never smaller than ``tile`` unless the side is, and under 2 x ``tile``). Fewer, larger tiles
+    recompute less of the receptive-field margin around each (e.g. a 2000-pixel side at 512: 3
+    tiles of 666-667 instead of 4 of 500; benchmarks/bench_tiles.py prints the crops' share)."""
+    rows, cols = max(1, full[0] // tile), max(1, full[1] // tile)
     ys = [round(i * full[0] / rows) for i in range(rows + 1)]
     xs = [round(j * full[1] / cols) for j in range(cols + 1)]
     return [(ys[i], xs[j], ys[i + 1] - ys[i], xs[j + 1] - xs[j]) for i in range(rows) for j in range(cols)]
+
+
+def check_tile(model, tile) -> int:
+    """``tile`` if it is an integer of at least the model's stride in output pixels, else an InputError."""
+    smallest = model.scale * stride(model)
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
+        raise InputError(f"tile must be an integer of at least {smallest} output pixels (the model's stride), "
+                         f"got {tile!r}")
+    return tile
 
 
 def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> object:
@@ -89,14 +113,21 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> 
     ys, xs = slice(top - ct * k, top - ct * k + h), slice(left - cl * k, left - cl * k + w)
 
     def cut(est):
+        halves = None if est.halves is None else tuple(m[ys, xs] for m in est.halves)
+        # the box's, not the crop's (None where the run reports none: below 4 samples)
+        reliability = est.reliability if halves is None or est.reliability is None else maps_reliability(*halves)
         return dataclasses.replace(
             est, prediction=est.prediction[:, ys, xs], original=est.original[:, ys, xs], mean=est.mean[:, ys, xs],
-            variance=est.variance[ys, xs], region=box, tiles=1,
+            variance=est.variance[ys, xs], region=box, tiles=1, halves=halves, reliability=reliability,
         )
 
     update = None if on_update is None else (lambda est, total: on_update(cut(est), total))
-    with positions.input_box(ct, cl, ch, cw):
-        return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
+    shown = _SHOWN.set((ys, xs))
+    try:
+        with positions.input_box(ct, cl, ch, cw):
+            return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
+    finally:
+        _SHOWN.reset(shown)
 
 
 def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, region, tile, *,
@@ -109,10 +140,7 @@ def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, re
         est = run_box(model, x, box, lambda crop, upd: run(crop, None, progress, upd),
                       None if on_update is None else (lambda e, t: on_update(dataclasses.replace(e, full_shape=full), t)))
         return dataclasses.replace(est, full_shape=full)
-    smallest = model.scale * stride(model)
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < smallest:
-        raise InputError(f"tile must be an integer of at least {smallest} output pixels (the model's stride), "
-                         f"got {tile!r}")
+    check_tile(model, tile)
     return run_tiles(model, x, tile_boxes(full, tile), full, run, progress=progress, on_update=on_update, stop=stop)
 
 
@@ -132,7 +160,11 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
             out = _empty(part, full)
             samples = part.samples or None
         _paste(out, part, box)
-        est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, **out)
+        halves = (out["even"], out["odd"]) if "even" in out else None
+        maps = {k: v for k, v in out.items() if k not in ("even", "odd")}
+        est = dataclasses.replace(part, region=(0, 0, *full), full_shape=full, tiles=i + 1, halves=halves,
+                                  reliability=None if halves is None or part.reliability is None else
+                                  maps_reliability(*halves), **maps)
         if on_update is not None:
             on_update(est, len(boxes))
     if est is None:
@@ -143,11 +175,15 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
 def _empty(part, full: tuple[int, int]) -> dict[str, torch.Tensor]:
     nan = float("nan")
     c = part.mean.shape[0]
-    return {"prediction": torch.full((c, *full), nan), "original": torch.full((c, *full), nan),
-            "mean": torch.full((c, *full), nan), "variance": torch.full(full, nan)}
+    out = {"prediction": torch.full((c, *full), nan), "original": torch.full((c, *full), nan),
+           "mean": torch.full((c, *full), nan), "variance": torch.full(full, nan)}
+    if part.halves is not None:  # the halves' maps, for the whole map's reliability
+        out.update(even=torch.full(full, nan), odd=torch.full(full, nan))
+    return out
 
 
 def _paste(out: dict[str, torch.Tensor], part, box: Box) -> None:
     top, left, h, w = box
     for name, target in out.items():
-        target[..., top : top + h, left : left + w] = getattr(part, name)
+        value = part.halves[name == "odd"] if name in ("even", "odd") else getattr(part, name)
+        target[..., top : top + h, left : left + w] = value

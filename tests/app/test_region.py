@@ -52,6 +52,11 @@ def test_large_upload_region_first_and_box_selection():
     assert any(c.startswith("Metrics of the region 448×448") for c in captions)
     assert any(c.startswith("Metrics of the whole 544×544 image") for c in captions)
     assert "block means" in overview["layout"]["annotations"][-1]["text"]
+    # the reliability figures refer to what is shown: the region's map at 1:1, the overview's block means
+    factor = overview["layout"]["meta"]["display_factor"]
+    assert factor > 1 and sum(c.startswith("Map reliability") for c in captions) == 1
+    assert any(c.startswith(f"Overview reliability ({factor}×{factor} block means)") and "At full resolution" in c
+               for c in captions), captions
     rects = overview["layout"]["shapes"]  # the region outlined on each overview panel
     assert len(rects) == 3 and (rects[0]["x0"], rects[0]["y0"], rects[0]["x1"]) == (47.5, 47.5, 495.5)
     # a box drawn on the overview picks the next region (what the browser sends)

@@ -5,6 +5,7 @@ side-by-side maps. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -106,3 +107,83 @@ def test_compare_side_by_side_maps(server, browser):
     page.screenshot(path="/tmp/h23ui_compare_maps_shared.png", full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def photo_1280x720(path: Path) -> Path:
+    """A real photo (scikit-image's coffee, 600×400) resized with PIL to 1280×720: the issue's headline upload."""
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.coffee()).resize((1280, 720), Image.LANCZOS).save(path)
+    return path
+
+
+def tiles_done_at_least(count: int) -> str:
+    """JS: the whole-image progress bar says at least ``count`` samples over the tiles are done."""
+    return f"""() => [...document.querySelectorAll('[data-testid="stProgress"]')].some(p => {{
+        const m = p.textContent.match(/tile by tile: (\\d+)\\/(\\d+)/); return m && +m[1] >= {count}; }})"""
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.skipif(os.environ.get("UQCORE_LARGE_BROWSER") != "1", reason=(
+    "opt-in (UQCORE_LARGE_BROWSER=1): 2-6 min on the 2-core CPU (a 448x448 region and a 512x512 tile of a "
+    "5120x2880 output, and the region again headless), too long for CI's ~10 min; its numbers are in "
+    "docs/BENCHMARKS.md"))
+def test_1280x720_photo_first_map_early_and_page_responsive(server, browser, capsys, tmp_path):
+    """The issue's headline case: a 1280×720 upload on Explore (srresnet, the default setting), a
+    5120×2880 output. The region at 1:1 is drawn first; the whole image then runs tile by tile
+    while the page keeps answering (its progress moves, Stop ends the run and keeps the finished
+    tiles). The bound on the first map is tied to a headless estimate measured here: the whole
+    image's time extrapolated from the region's crop (per output pixel of the crop, margin
+    included), since the whole 5120×2880 estimate takes many minutes on a shared CPU."""
+    import uqcore
+    from ui import region as region_ui
+    from ui.session import recommended
+
+    photo = photo_1280x720(tmp_path / "coffee_1280x720.png")
+    page = open_app(browser, server)
+    page.get_by_text("Upload", exact=True).click()
+    page.wait_for_selector("input[type=file]", state="attached", timeout=30_000)
+    started = time.perf_counter()
+    page.locator("input[type=file]").nth(0).set_input_files(str(photo))
+    page.wait_for_selector("text=Inspecting region 448×448", timeout=PANEL_TIMEOUT_MS)
+    page.wait_for_function(REGION_DRAWN, timeout=PANEL_TIMEOUT_MS, polling=50)
+    first_map = time.perf_counter() - started
+    page.screenshot(path=str(ARTIFACTS / "explore_1280x720_region.png"), full_page=True)
+    # responsive while the whole image runs: the tiles' progress moves, and Stop answers
+    # 8 samples a tile: at 12 the first tile is pasted and kept (its update comes before the next tile's samples)
+    page.wait_for_function(tiles_done_at_least(12), timeout=10 * PANEL_TIMEOUT_MS, polling=200)
+    first_tile = time.perf_counter() - started
+    clicked = time.perf_counter()
+    page.get_by_role("button", name="Stop").last.click()
+    page.wait_for_selector("text=Stopped after", timeout=PANEL_TIMEOUT_MS)
+    stop_answer = time.perf_counter() - clicked
+    page.wait_for_function(OVERVIEW_DRAWN, timeout=PANEL_TIMEOUT_MS, polling=200)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "explore_1280x720_stopped_overview.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.get_by_text("Metrics of the region 448×448 at", exact=False).count() == 1
+    assert page.get_by_text("Overview of the whole 5120×2880 output", exact=False).count() == 1
+    page.close()
+    # the headless estimate, with the server idle: the region the page computed first, timed here
+    model = uqcore.load_model("srresnet")
+    x = uqcore.read_image(photo)
+    rec = recommended(model)
+    setting = dict(method=rec["method"], layer=rec.get("layer"), strength=rec.get("strength"),
+                   samples=int(rec.get("samples", 8)), seed=0)
+    shape = uqcore.output_shape(model, x)
+    box = region_ui.centre_region(shape, model.scale)
+    t0 = time.perf_counter()
+    uqcore.estimate(model, x, region=box, **setting)
+    region_headless = time.perf_counter() - t0
+    from uqcore.tiling import crop_for
+
+    crop = crop_for(model, box, tuple(x.shape[-2:]))
+    whole_headless = region_headless * (shape[0] * shape[1]) / (crop[2] * crop[3] * model.scale**2)
+    with capsys.disabled():
+        print(f"\n1280×720 photo ({shape[1]}×{shape[0]} output): first variance map {first_map:.1f} s; headless: "
+              f"region {region_headless:.1f} s, whole image ~{whole_headless:.0f} s (extrapolated from the region's "
+              f"crop) -> first map / whole {first_map / whole_headless:.3f}; first tile done {first_tile:.1f} s; "
+              f"Stop answered in {stop_answer:.1f} s")
+    assert first_map <= 0.35 * whole_headless  # the issue's bar (today: nothing drawn for ~100 s)
+    assert stop_answer < max(30.0, first_tile - first_map)  # Stop answers within about one tile
