@@ -10,9 +10,12 @@ import uqcore
 from ui import calibration as current_cal
 from ui import glue, region, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
-from uqcore import export, methods, plots, plots_maps
-from uqcore.analysis import analyse
-from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
+from uqcore.plots import export
+from uqcore.engine import methods
+from uqcore.plots import figures as plots
+from uqcore.plots import maps as plots_maps
+from uqcore.datasets.analysis import analyse
+from uqcore.engine.estimate import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RATES = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]

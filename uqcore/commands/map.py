@@ -46,7 +46,7 @@ def _region(text: str | None):
 
 def run(args) -> int:
     import uqcore
-    from uqcore import methods
+    from uqcore.engine import methods
     from uqcore.io import read_image, to_uint8
 
     model = uqcore.load_model(args.model)

@@ -14,7 +14,7 @@ per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func
 plain picklable objects with
 
 * ``kind`` (a name), ``columns`` (the readable CSV's columns), ``run_info()`` (what every unit of
-  a store must agree on: the model's identity (:func:`uqcore.models.base.model_identity`), seed, ... -- checked on ``resume``);
+  a store must agree on: the model's identity (:func:`uqcore.engine.model.model_identity`), seed, ... -- checked on ``resume``);
 * ``keys()``: every unit's key, a JSON-able dict, in the order results are reported. A key
   names everything that decides the unit's result (method, layer, strength, samples and a
   digest of the image and target), so a resumed unit is only reused for the same work;

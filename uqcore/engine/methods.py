@@ -28,17 +28,17 @@ from uqcore.errors import InputError
 # Where the prediction a user would use comes from: the unperturbed output of the (first)
 # network, or the mean of the drawn samples.
 ORIGINAL, SAMPLE_MEAN = "original", "mean"
-# The sampling routines of ``uqcore.sampler``.
+# The sampling routines of ``uqcore.engine.estimate``.
 SAMPLING_TRANSFORM = "dihedral"   # transformed inputs, outputs inverted
 SAMPLING_FEATURE = "feature"      # a forward hook perturbs one or more layers' outputs
 SAMPLING_MEMBERS = "members"      # one sample per ensemble member
 SAMPLING_HEAD = "head"            # no sampling: the model predicts its own variance
 SAMPLING_STUDENT = "student"      # no sampling: a distilled head on the frozen model (uqcore.student)
-# The feature perturbations of ``uqcore.perturb.FeaturePerturbation``.
+# The feature perturbations of ``uqcore.engine.perturb.FeaturePerturbation``.
 FEATURE_GAUSSIAN = "gaussian"     # + strength * N(0, 1)
 FEATURE_DROPOUT = "dropout_rate"  # dropout at rate ``strength``
 FEATURE_OWN_DROPOUT = "own_dropout"  # the model's own dropout layers at their own rate
-# What a model must have for a method to apply (``uqcore.models.base.UQModel.methods``).
+# What a model must have for a method to apply (``uqcore.engine.model.UQModel.methods``).
 NEEDS_DROPOUT_LAYERS = "dropout layers"
 NEEDS_MEMBERS = "ensemble members"
 NEEDS_VARIANCE_HEAD = "variance head"
