@@ -50,7 +50,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uqcore  # noqa: E402
+import uqcore.engine.estimate  # noqa: E402  (binds uqcore; the module is used below)
 from uqcore.engine.model import DROPOUT_TYPES  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
 from uqcore.engine import positions  # noqa: E402

@@ -1,4 +1,4 @@
-"""calibration_check.fit_and_check (fit on the first images, check on the rest) and the
+"""calibration.check.fit_and_check (fit on the first images, check on the rest) and the
 calibration figures of plots (reliability diagram, coverage per image, interval panels)."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ tables on the same machinery, in one :func:`session`). ``evaluate``, ``sweep`` a
 serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
 this module only runs units and keeps them:
 
-**Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``, and :class:`PairJob` -- one unit
+**Jobs** (``datasets.evaluate.EvaluateJob``, ``datasets.sweep.SweepJob``, and :class:`PairJob` -- one unit
 per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func:`map_pairs`) are
 plain picklable objects with
 

@@ -3,18 +3,18 @@
 Each engine method (what ``uqcore.estimate(method=...)`` accepts) is one :class:`MethodSpec` in
 :data:`SPECS`. Every other module reads this table instead of spelling out method names:
 
-* ``sampler``   -- which methods exist (:data:`METHODS`), which sampling routine runs them
+* ``estimate``  -- which methods exist (:data:`METHODS`), which sampling routine runs them
   (``spec.sampling``), prefix reuse (``spec.prefix_reuse``), where the prediction comes from
   (``spec.prediction``), which feature perturbation a hook applies (``spec.feature``) and what
   ``samples="auto"`` does (``spec.auto``);
-* ``models.base`` -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
+* ``model``     -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
   must have for a method to apply (``spec.requires``);
-* ``evaluation`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
+* ``datasets.evaluate`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
   MC-dropout's samples and differ in the prediction), labels and the training-free split;
-* ``tolerability`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
+* ``datasets.sweep`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
 * the dashboard -- labels and help texts.
 
-Adding a method is one entry here plus its sampling code in ``sampler`` (and a perturbation in
+Adding a method is one entry here plus its sampling code in ``estimate`` (and a perturbation in
 ``perturb`` where ``spec.feature`` is new). Look-ups: :func:`spec` (engine methods) and
 :func:`variant` (evaluation names, which include the engine names).
 """
