@@ -50,11 +50,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uqcore  # noqa: E402
-from uqcore.models.base import DROPOUT_TYPES  # noqa: E402
+import uqcore.engine.estimate  # noqa: E402  (binds uqcore; the module is used below)
+from uqcore.engine.model import DROPOUT_TYPES  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
-from uqcore import positions  # noqa: E402
-from uqcore.perturb import DIHEDRAL, apply_transform, invert_transform, sample_seed  # noqa: E402
+from uqcore.engine import positions  # noqa: E402
+from uqcore.engine.perturb import DIHEDRAL, apply_transform, invert_transform, sample_seed  # noqa: E402
 
 NOISE, DROPOUT = 0.05, 0.1  # noise std and dropout rate of the layer cases
 
@@ -79,7 +79,7 @@ def set_up(args) -> tuple:
     (model, MC-dropout model, label, x, device, device name)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = uqcore.sampler.resolve_device(args.device)
+    device = uqcore.engine.estimate.resolve_device(args.device)
     if args.smoke:
         (model, mc), label = tiny_models(), "tiny SRResNet (smoke test)"
         args.samples, args.size, args.repeats = 2, 16, 1
@@ -150,7 +150,7 @@ def perturbed_shapes(module, method: str, target, x) -> list[tuple[int, ...]]:
 
 def run_draws(method: str, shapes, samples: int, device) -> None:
     """The draws alone: per sample one number per perturbed element, in the engine's seeded blocks
-    of the layer's grid (uqcore.positions), on one thread."""
+    of the layer's grid (uqcore.engine.positions), on one thread."""
     sampler = torch.randn if method == "noise" else torch.rand
     with torch.inference_mode():
         for i in range(samples):
@@ -194,7 +194,7 @@ def naive(module, x, method, target, strength, samples, seed):
             rate = float(target.p) if method == "mc_dropout" else strength
 
             def hook(_m, _i, out, s=sample_seed(seed, i), rate=rate):
-                # the engine's draws (uqcore.positions: 32x32 blocks of the layer's grid, seeded
+                # the engine's draws (uqcore.engine.positions: 32x32 blocks of the layer's grid, seeded
                 # by sample, layer and block), for the whole layer at once
                 draws = torch.empty(out.shape[1:], device=out.device)
                 positions.fill_row(draws, s, 0, (0, 0), torch.randn if method == "noise" else torch.rand)
@@ -263,11 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="CASE", help='profile one case instead, e.g. "noise @ upsample.5"')
     parser.add_argument("--only", metavar="CASE", help='time this case only, e.g. "transform"')
     parser.add_argument("--pass-pixels", type=int, default=None,
-                        help="set uqcore.sampler.CPU_PASS_PIXELS (transform batches its passes up to this many "
+                        help="set uqcore.engine.estimate.CPU_PASS_PIXELS (transform batches its passes up to this many "
                              "output pixels on CPU; a huge value batches as before)")
     args = parser.parse_args(argv)
     if args.pass_pixels is not None:
-        uqcore.sampler.CPU_PASS_PIXELS = args.pass_pixels
+        uqcore.engine.estimate.CPU_PASS_PIXELS = args.pass_pixels
     model, mc, label, x, device, name = set_up(args)
     print(f"model: {label} (MC-dropout: {mc.name}); input 1x3x{args.size}x{args.size}; {args.samples} samples; "
           f"device: {name}; best of {args.repeats} alternating runs")

@@ -84,7 +84,7 @@ def main() -> None:
         print(f"region 256x256 / whole: {t_region / t_whole:.3f} wall ({t_region:.1f} s / {t_whole:.1f} s), "
               f"{c_region / c_whole:.3f} CPU ({c_region:.1f} s / {c_whole:.1f} s)", flush=True)
     if args.only in (None, "tiles"):  # what any exact tiling must compute: each crop with its margin
-        from uqcore.tiling import crop_for, tile_boxes
+        from uqcore.engine.tiling import crop_for, tile_boxes
 
         crops = [crop_for(model, b, tuple(x.shape[-2:])) for b in tile_boxes((h, w), args.tile)]
         share = sum(c[2] * c[3] for c in crops) / (x.shape[-2] * x.shape[-1])

@@ -13,10 +13,15 @@ import streamlit as st
 import uqcore
 from ui import calibration as current_cal
 from ui import glue, session, state
-from uqcore import evaluation, limits, methods, plots, plots_maps, summary_ci
-from uqcore.analysis import method_maps
-from uqcore.calibration import KINDS
-from uqcore.calibration_check import IN_SAMPLE, fit_and_check
+from uqcore import limits
+from uqcore.datasets import evaluate as evaluation
+from uqcore.engine import methods
+from uqcore.plots import figures as plots
+from uqcore.plots import maps as plots_maps
+from uqcore.scoring import summary_ci
+from uqcore.datasets.analysis import method_maps
+from uqcore.calibration.intervals import KINDS
+from uqcore.calibration.check import IN_SAMPLE, fit_and_check
 
 VIEWS = ("Methods", "Calibrated error bars")
 KIND_LABELS = {"conformal": "conformal", "isotonic": "isotonic", "sigma": "σ-scaling", "risk": "risk control"}

@@ -10,10 +10,13 @@ import uqcore
 from ui import calibration as current_cal
 from ui import glue, region, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
-from uqcore import export, methods, plots, plots_maps
-from uqcore.analysis import analyse
-from uqcore.moments import block_reliability
-from uqcore.sampler import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
+from uqcore.plots import export
+from uqcore.engine import methods
+from uqcore.plots import figures as plots
+from uqcore.plots import maps as plots_maps
+from uqcore.datasets.analysis import analyse
+from uqcore.engine.moments import block_reliability
+from uqcore.engine.estimate import DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, sample_cap
 
 NOISE_STRENGTHS = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RATES = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]
@@ -254,7 +257,7 @@ def draw_metrics(est, result, view=None, scope: str | None = None) -> None:
 def draw_reliability(est, block: int = 1) -> None:
     """How steady the map is: its split-half reliability, and the trace over the samples drawn.
     ``block`` > 1: the map is shown as block×block means (an overview), and the figure is that of
-    the block-mean map (uqcore.moments.block_reliability), with the pixel map's beside it."""
+    the block-mean map (uqcore.engine.moments.block_reliability), with the pixel map's beside it."""
     shown = est.reliability
     if block > 1 and est.halves is not None:
         shown = block_reliability(*est.halves, block)

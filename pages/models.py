@@ -17,7 +17,9 @@ from ui import glue, session
 from ui import student as student_glue
 from ui.state import TASKS
 from ui.state import current as current_setting
-from uqcore import evaluation, limits, methods
+from uqcore import limits
+from uqcore.datasets import evaluate as evaluation
+from uqcore.engine import methods
 from uqcore.models import loaders
 
 MODEL_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors", "ts", "torchscript", "jit", "onnx", "json"]

@@ -7,10 +7,11 @@ import numpy as np
 import streamlit as st
 
 import uqcore
-import uqcore.tolerability as sweeps
+import uqcore.datasets.sweep as sweeps
 from ui import glue, session, state
 from ui.inputs import pick_input
-from uqcore import methods, plots
+from uqcore.engine import methods
+from uqcore.plots import figures as plots
 
 NOISE_RANGE = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RANGE = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
-from uqcore.datasets import load_pairs, make_lr  # noqa: E402
+from uqcore.datasets.folders import load_pairs, make_lr  # noqa: E402
 from uqcore.models.registry import MODELS_DIR  # noqa: E402
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout  # noqa: E402
 from uqcore.paper.run import centre_crop  # noqa: E402

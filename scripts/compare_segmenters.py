@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
 import uqcore.metrics as M  # noqa: E402
-from uqcore.datasets import load_pairs  # noqa: E402
+from uqcore.datasets.folders import load_pairs  # noqa: E402
 
 OUT = ROOT / "docs" / "results_segmenters.json"
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uqcore.metrics as M  # noqa: E402
-from uqcore.datasets import make_lr  # noqa: E402
+from uqcore.datasets.folders import make_lr  # noqa: E402
 from uqcore.models.srresnet import SRResNet, image_metrics  # noqa: E402
 from uqcore.paper.heldout import SR_HELDOUT, sr_heldout  # noqa: E402
 from uqcore.paper.run import centre_crop  # noqa: E402

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from uqcore.models.registry import MODELS_DIR, load_model  # noqa: E402
 from uqcore.paper.report import Settings  # noqa: E402
 from uqcore.paper.run import load_sr_split  # noqa: E402
-from uqcore.tolerability import default_layers, sweep  # noqa: E402
+from uqcore.datasets.sweep import default_layers, sweep  # noqa: E402
 
 FIELDS = ("method", "layer", "strength", "samples", "loss_increase", "corr_pixel")
 

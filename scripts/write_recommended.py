@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from uqcore.tolerability import recommend  # noqa: E402 (after the path set-up)
+from uqcore.datasets.sweep import recommend  # noqa: E402 (after the path set-up)
 SOURCE = ("python -m uqcore reproduce: tolerability sweeps on the calibration split (docs/results_sweeps.csv), "
           "highest pixel correlation within a {tol:.0%} loss increase; scripts/write_recommended.py")
 BASELINES = {"mc_dropout": "srresnet-mcdrop", "ensemble": "srresnet-ens", "llm": "srresnet-llm"}

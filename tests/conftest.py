@@ -69,11 +69,11 @@ def image() -> torch.Tensor:
 
 
 def block_draws(seed: int, index: int, shape, sampler=torch.randn, layer: int = 0) -> torch.Tensor:
-    """Reference for the engine's position-keyed draws (uqcore.positions): sample ``index``'s
+    """Reference for the engine's position-keyed draws (uqcore.engine.positions): sample ``index``'s
     draws [C, H, W] for a whole layer grid, each 32x32 block drawn whole from its own generator
     seeded by (sample seed, layer key, block row, block column), then stitched and cut to size."""
-    from uqcore.perturb import sample_seed
-    from uqcore.positions import BLOCK, block_seed
+    from uqcore.engine.perturb import sample_seed
+    from uqcore.engine.positions import BLOCK, block_seed
 
     c, h, w = shape
     rows = []

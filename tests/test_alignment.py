@@ -9,8 +9,8 @@ from torch import nn
 
 import uqcore
 from uqcore import metrics as M
-from uqcore import scoring
-from uqcore.datasets import load_pairs
+from uqcore.scoring import scorer as scoring
+from uqcore.datasets.folders import load_pairs
 from uqcore.models.registry import ASSETS
 
 
@@ -144,7 +144,7 @@ def test_scorer_aligns_non_metric_models_only():
 
 
 def test_analysis_shows_the_aligned_prediction_and_says_so():
-    from uqcore.analysis import analyse
+    from uqcore.datasets.analysis import analyse
 
     model = uqcore.wrap(Affine(uqcore.load_model("fcrn", student=False).module), task="depth",
                         depth_kind="relative", probe_size=(64, 80))

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import uqcore
-from uqcore.analysis import analyse, crop_to_multiple, prepare_depth, prepare_sr
+from uqcore.datasets.analysis import analyse, crop_to_multiple, prepare_depth, prepare_sr
 from uqcore.errors import InputError
 
 from tests.conftest import make_tiny_sr
@@ -69,7 +69,7 @@ def test_analyse_without_target():
 @pytest.mark.parametrize("task", ["sr", "depth"])
 def test_dashboard_metrics_row_equals_evaluate(task):
     """The Explore page's numbers (analyse) are evaluate's for the same image and settings."""
-    from uqcore.evaluation import evaluate
+    from uqcore.datasets.evaluate import evaluate
 
     torch.manual_seed(0)
     if task == "sr":

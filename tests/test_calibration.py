@@ -1,4 +1,4 @@
-"""uqcore.calibration: conformal / isotonic / σ-scaling / risk-control intervals against known
+"""uqcore.calibration.intervals: conformal / isotonic / σ-scaling / risk-control intervals against known
 truths (synthetic Gaussian residuals with known σ, hand-computed order statistics, scipy's
 isotonic regression), save / load, refusal of another model or setting, depth masks, the
 calibrate command and evaluate --calibration."""
@@ -17,10 +17,10 @@ import torch
 
 import uqcore
 from uqcore import metrics as M
-from uqcore.calibration import Calibration, calibrate, fingerprint, load_calibration
+from uqcore.calibration.intervals import Calibration, calibrate, fingerprint, load_calibration
 from uqcore.errors import InputError
-from uqcore.evaluation import evaluate
-from uqcore.scoring import EPS, fit_scale
+from uqcore.datasets.evaluate import evaluate
+from uqcore.scoring.scorer import EPS, fit_scale
 
 from tests.conftest import make_tiny_sr
 from tests.test_evaluation import save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from uqcore import metrics as M
-from uqcore.calibration import Calibration, load_calibration
-from uqcore.calibration_fit import BIN_CHOICES, cross_validated_bins, variance_map
+from uqcore.calibration.intervals import Calibration, load_calibration
+from uqcore.calibration.fit import BIN_CHOICES, cross_validated_bins, variance_map
 from uqcore.errors import InputError
-from uqcore.scoring import interval_values
+from uqcore.scoring.scorer import interval_values
 
 
 def heteroscedastic_images(n, pixels=3000, floor=0.5, slope=4.0, spread=0.0, seed=0):

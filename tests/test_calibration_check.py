@@ -1,4 +1,4 @@
-"""calibration_check.fit_and_check (fit on the first images, check on the rest) and the
+"""calibration.check.fit_and_check (fit on the first images, check on the rest) and the
 calibration figures of plots (reliability diagram, coverage per image, interval panels)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import torch
 
 import uqcore
 from tests.conftest import make_tiny_sr
-from uqcore import plots
-from uqcore.calibration_check import HELD_OUT, IN_SAMPLE, fit_and_check
+from uqcore.plots import figures as plots
+from uqcore.calibration.check import HELD_OUT, IN_SAMPLE, fit_and_check
 from uqcore.metrics import reliability_vectors
 
 SETTING = dict(method="noise", layer="body.1", strength=0.1, samples=3, seed=5)

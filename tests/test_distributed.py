@@ -18,10 +18,10 @@ import torch
 import uqcore
 from tests.app.conftest import write_tiny_zoo
 from uqcore import distributed
-from uqcore.calibration import calibrate
+from uqcore.calibration.intervals import calibrate
 from uqcore.errors import InputError
-from uqcore.evaluation import evaluate
-from uqcore.tolerability import sweep
+from uqcore.datasets.evaluate import evaluate
+from uqcore.datasets.sweep import sweep
 
 METHODS = ["transform", "noise", "mc_dropout1", "mc_dropout2"]
 TIMING = {"seconds_per_image", "seconds"}
@@ -57,7 +57,7 @@ def serial(model, pairs):
 def sweep_args(model, pairs):
     x = [p[1] for p in pairs[:2]]
     t = [p[2] for p in pairs[:2]]
-    return dict(x=x, target=t, method="noise", layers=uqcore.layers.default_layers(model)[:3],
+    return dict(x=x, target=t, method="noise", layers=uqcore.engine.layers.default_layers(model)[:3],
                 strengths=[0.02, 0.2], samples=4)
 
 

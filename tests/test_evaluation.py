@@ -1,4 +1,4 @@
-"""uqcore.evaluation: rows per (method, samples, level), cross-checked against uqcore.metrics on
+"""uqcore.datasets.evaluate: rows per (method, samples, level), cross-checked against uqcore.metrics on
 single estimates; folder loading; the CLI on a tiny generated dataset."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.evaluation import evaluate, format_table, load_pairs, make_lr, table_frame
+from uqcore.datasets.evaluate import evaluate, format_table, load_pairs, make_lr, table_frame
 
 from tests.conftest import make_tiny_sr
 
@@ -280,7 +280,7 @@ def test_cli_evaluate_writes_csv_and_prints_table(tmp_path, capsys):
 
 
 def test_score_image_matches_metrics():
-    from uqcore.scoring import image_values as score_image
+    from uqcore.scoring.scorer import image_values as score_image
 
     model = make_tiny_sr()
     lr, hr = sr_pairs(1)[0]

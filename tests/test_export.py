@@ -3,7 +3,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from uqcore import export
+from uqcore.plots import export
 
 
 def test_png16_roundtrip_within_quantisation():

@@ -3,7 +3,7 @@ import threading
 import torch
 from torch import nn
 
-from uqcore.hooks import forward_hooks, hook_count
+from uqcore.engine.hooks import forward_hooks, hook_count
 
 
 def test_hooks_removed_after_success_and_exception():

@@ -3,8 +3,8 @@ import torch
 
 import uqcore
 from uqcore.errors import InputError
-from uqcore.hooks import hook_count
-from uqcore.layers import resolve_layer
+from uqcore.engine.hooks import hook_count
+from uqcore.engine.layers import resolve_layer
 
 
 def test_layers_in_forward_order_with_shapes(tiny_sr):

@@ -1,4 +1,4 @@
-"""Half-sample maps and the reliability of a map shown as block means (uqcore.moments)."""
+"""Half-sample maps and the reliability of a map shown as block means (uqcore.engine.moments)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.stats
 import torch
 
 import uqcore
-from uqcore.moments import block_reliability, maps_reliability
+from uqcore.engine.moments import block_reliability, maps_reliability
 
 from tests.conftest import make_tiny_sr
 

@@ -41,7 +41,7 @@ def test_duels_separate_a_planted_difference_and_mark_a_meaningless_level():
 
 
 def test_duel_verdict_follows_the_interval_not_the_point_estimate(monkeypatch):
-    from uqcore.stats import Interval
+    from uqcore.scoring.stats import Interval
 
     rep = FakeReport(per_image={"srgan": _images("noise", 8, 0.0) + _images("transform", 4, 0.0)})
     pair = {"pixel": (("noise", 8), ("transform", 4))}

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from uqcore.errors import InputError
-from uqcore.perturb import (
+from uqcore.engine.perturb import (
     DIHEDRAL,
     apply_transform,
     check_transforms,

@@ -4,7 +4,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from uqcore import metrics, plots
+from uqcore import metrics
+from uqcore.plots import figures as plots
 
 
 def decode(source: str) -> np.ndarray:

@@ -1,11 +1,11 @@
-"""One image's maps under several methods (uqcore.analysis.method_maps) and their figure."""
+"""One image's maps under several methods (uqcore.datasets.analysis.method_maps) and their figure."""
 
 import numpy as np
 import torch
 
 import uqcore
-from uqcore.analysis import method_maps
-from uqcore.plots_maps import method_maps_figure
+from uqcore.datasets.analysis import method_maps
+from uqcore.plots.maps import method_maps_figure
 
 from tests.conftest import make_tiny_sr
 

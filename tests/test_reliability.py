@@ -22,10 +22,10 @@ from safetensors.torch import save_file
 from torch import nn
 
 import uqcore
-from uqcore.analysis import prepare_depth, prepare_sr
+from uqcore.datasets.analysis import prepare_depth, prepare_sr
 from uqcore.errors import InputError
-from uqcore.hooks import hook_count
-from uqcore.perturb import DIHEDRAL, apply_transform, invert_transform
+from uqcore.engine.hooks import hook_count
+from uqcore.engine.perturb import DIHEDRAL, apply_transform, invert_transform
 
 from tests.conftest import make_tiny_sr
 
@@ -131,13 +131,13 @@ def test_ground_truth_of_the_wrong_size():
                      ("HR of an unrelated size", torch.rand(1, 3, 50, 50))]:
         with pytest.raises(InputError, match="×2 the LR image") as info:
             prepare_sr(model, lr=lr, hr=hr)
-        record("Ground truth (core: uqcore.analysis.prepare_*)", case, f"InputError: {info.value}")
+        record("Ground truth (core: uqcore.datasets.analysis.prepare_*)", case, f"InputError: {info.value}")
     odd = prepare_sr(model, hr=torch.rand(1, 3, 21, 25))
     assert odd.target.shape[-2:] == (20, 24)
-    record("Ground truth (core: uqcore.analysis.prepare_*)", "odd HR size alone (21×25 at ×2)", odd.note)
+    record("Ground truth (core: uqcore.datasets.analysis.prepare_*)", "odd HR size alone (21×25 at ×2)", odd.note)
     with pytest.raises(InputError, match="same size") as info:
         prepare_depth(torch.rand(1, 3, 8, 8), torch.rand(8, 9))
-    record("Ground truth (core: uqcore.analysis.prepare_*)", "depth map of the wrong size", f"InputError: {info.value}")
+    record("Ground truth (core: uqcore.datasets.analysis.prepare_*)", "depth map of the wrong size", f"InputError: {info.value}")
 
 
 ARG_CASES = [

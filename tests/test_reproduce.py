@@ -345,7 +345,7 @@ def test_table_step_on_workers_gives_the_serial_rows(tiny_zoo):
     """The tables' scoring (score_columns: calibration, test and held-out estimates, the error
     bars) on two Ray workers inside one session (what `reproduce --workers` opens): the serial rows."""
     from uqcore import distributed
-    from uqcore.layers import default_layers
+    from uqcore.engine.layers import default_layers
     from uqcore.models.registry import load_model
 
     model = load_model("t-mcdrop")

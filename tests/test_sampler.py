@@ -9,9 +9,9 @@ from torch import nn
 
 import uqcore
 from uqcore.errors import InputError
-from uqcore.hooks import hook_count
-from uqcore.perturb import apply_transform, invert_transform, sample_seed
-from uqcore.sampler import RunningMoments, split_half_reliability
+from uqcore.engine.hooks import hook_count
+from uqcore.engine.perturb import apply_transform, invert_transform, sample_seed
+from uqcore.engine.estimate import RunningMoments, split_half_reliability
 
 from tests.conftest import ConcatSkip, block_draws, make_tiny_sr
 
@@ -70,7 +70,7 @@ def test_transform_one_sample_per_pass_equals_batched(tiny_sr, image, monkeypatc
     assert image.shape[-1] != image.shape[-2]
     batched = uqcore.estimate(tiny_sr, image, method="transform", samples=8)
     passes: list[int] = []
-    monkeypatch.setattr(uqcore.sampler, "CPU_PASS_PIXELS", 1)
+    monkeypatch.setattr(uqcore.engine.estimate, "CPU_PASS_PIXELS", 1)
     module = tiny_sr.module_on(torch.device("cpu"))
     handle = module.register_forward_pre_hook(lambda _m, inputs: passes.append(inputs[0].shape[0]))
     try:
@@ -289,7 +289,7 @@ def test_out_of_memory_halves_the_chunk_and_retries(tiny_sr, image):
 
 
 def test_chunk_is_bounded_by_memory(tiny_sr, image, monkeypatch):
-    from uqcore import sampler
+    from uqcore.engine import estimate as sampler
 
     sizes = []
     orig_forward = tiny_sr.module.forward
@@ -425,7 +425,7 @@ def test_split_half_reliability_cases():
 
 
 def test_sample_moments_keep_both_halves():
-    from uqcore.sampler import SampleMoments
+    from uqcore.engine.estimate import SampleMoments
 
     data = torch.randn(11, 3, 4, dtype=torch.float64) + 5.0
     moments, plain = SampleMoments(), RunningMoments()
@@ -457,7 +457,7 @@ def test_bad_auto_arguments(tiny_sr, image, kwargs, match):
 
 @pytest.mark.parametrize("kind", ["noise", "dropout", "mc_dropout"])
 def test_parallel_draws_give_the_serial_numbers(tiny_sr, image, kind, monkeypatch):
-    from uqcore import perturb
+    from uqcore.engine import perturb
 
     kw = dict(method=kind, samples=7, seed=2) | ({} if kind == "mc_dropout" else dict(layer="body.1", strength=0.3))
     serial = uqcore.estimate(tiny_sr, image, **kw)

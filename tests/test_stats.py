@@ -1,10 +1,10 @@
-"""uqcore.stats: bootstrap intervals against independent references (a numpy loop, scipy)."""
+"""uqcore.scoring.stats: bootstrap intervals against independent references (a numpy loop, scipy)."""
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from uqcore import stats
+from uqcore.scoring import stats
 
 
 def test_bootstrap_mean_matches_a_hand_loop_on_a_toy_table():

@@ -1,4 +1,4 @@
-"""uqcore.summary_ci: intervals of a dataset summary from its per-image rows; evaluate --ci."""
+"""uqcore.scoring.summary_ci: intervals of a dataset summary from its per-image rows; evaluate --ci."""
 
 import csv
 import math
@@ -8,7 +8,8 @@ import pytest
 
 from tests.test_evaluation import save_png, smooth_hr, write_tiny_card
 from uqcore import metrics as M
-from uqcore import stats, summary_ci
+from uqcore.scoring import stats
+from uqcore.scoring import summary_ci
 
 
 def toy_images(n=12, seed=0):
@@ -85,7 +86,7 @@ def test_cli_evaluate_ci(tmp_path, capsys):
 def test_metric_bars_show_intervals_and_no_bar_for_a_meaningless_level():
     import pandas as pd
 
-    from uqcore import plots
+    from uqcore.plots import figures as plots
 
     rows = [{"method": "noise", "samples": 8, "level": "mean", "corr": -0.25},
             {"method": "noise", "samples": 8, "level": "pixel", "corr": 0.4}]

@@ -1,4 +1,4 @@
-"""Regions and tiles are the whole image's numbers (uqcore.tiling, uqcore.positions, uqcore.receptive)."""
+"""Regions and tiles are the whole image's numbers (uqcore.engine.tiling, uqcore.engine.positions, uqcore.engine.receptive)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 import uqcore
-from uqcore import positions
-from uqcore.receptive import output_shape, receptive_field, stride
-from uqcore.tiling import crop_for
+from uqcore.engine import positions
+from uqcore.engine.receptive import output_shape, receptive_field, stride
+from uqcore.engine.tiling import crop_for
 
 from tests.conftest import make_tiny_sr
 
@@ -151,7 +151,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import json, sys, torch
     torch.set_num_threads(1)
     import uqcore
-    from uqcore import memory
+    from uqcore.engine import memory
     model = uqcore.load_model("srresnet")
     n, method = int(sys.argv[1]), sys.argv[2]
     uqcore.estimate(model, torch.rand(1, 3, 8, 8), method=method, layer="body.5", samples=2)  # warm up
@@ -249,7 +249,7 @@ def test_own_model_over_its_cpu_input_limit_is_tiled_not_refused(tmp_path):
 
 @pytest.mark.parametrize("full, tile", [((2000, 1536), 512), ((2880, 5120), 512), ((300, 90), 128), ((74, 58), 16)])
 def test_tile_plan_covers_evenly_with_tiles_no_smaller_than_asked(full, tile):
-    from uqcore.tiling import tile_boxes
+    from uqcore.engine.tiling import tile_boxes
 
     boxes = tile_boxes(full, tile)
     covered = torch.zeros(full, dtype=torch.int32)

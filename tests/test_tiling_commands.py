@@ -9,8 +9,8 @@ import pytest
 
 import uqcore
 from uqcore.calibration import calibrate
-from uqcore.evaluation import evaluate
-from uqcore.evaluation import make_lr
+from uqcore.datasets.evaluate import evaluate
+from uqcore.datasets.evaluate import make_lr
 
 from tests.conftest import make_tiny_sr
 from tests.test_evaluation import as_pairs, smooth_hr

@@ -1,4 +1,4 @@
-"""uqcore.tolerability (uqcore.sweep): loss after perturbation against a naive per-sample reference, correlations,
+"""uqcore.datasets.sweep (uqcore.sweep): loss after perturbation against a naive per-sample reference, correlations,
 recommendation, default layers, and the CLI."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.perturb import sample_seed
-from uqcore.tolerability import candidate_layers, default_layer, default_layers, recommend, sweep
+from uqcore.engine.perturb import sample_seed
+from uqcore.datasets.sweep import candidate_layers, default_layer, default_layers, recommend, sweep
 
 from tests.conftest import block_draws, make_tiny_sr
 
@@ -157,7 +157,7 @@ def test_default_layers_spread_over_blocks():
 
 
 def test_uqcore_sweep_is_callable_after_the_module_is_imported():
-    import uqcore.tolerability  # noqa: F401  (the module has its own name; uqcore.sweep stays the function)
+    import uqcore.datasets.sweep  # noqa: F401  (the module has its own name; uqcore.sweep stays the function)
 
     rows = uqcore.sweep(make_tiny_sr(), smooth(8, 8), None, layers=["head"], strengths=[0.05], samples=2)
     assert len(rows) == 1

@@ -16,7 +16,7 @@ import streamlit as st
 import uqcore
 from ui import glue, state
 from uqcore.limits import IMAGE_UPLOAD_MB
-from uqcore.analysis import PreparedInput, explore_region, prepare_depth, prepare_sr
+from uqcore.datasets.analysis import PreparedInput, explore_region, prepare_depth, prepare_sr
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
 SOURCE_LABELS = {"sample": "Bundled sample", "upload": "Upload"}

@@ -15,7 +15,7 @@ import streamlit as st
 
 import uqcore
 from ui import state
-from uqcore.plots import MAX_DISPLAY_SIDE, VIEW_SIDE
+from uqcore.plots.figures import MAX_DISPLAY_SIDE, VIEW_SIDE
 
 REGION_SIDE = VIEW_SIDE  # the region shown at first: today's centre view at full size
 MAX_REGION_SIDE = MAX_DISPLAY_SIDE  # a larger box is cut to this around its centre (still 1:1)

@@ -12,8 +12,8 @@ from typing import Any
 import streamlit as st
 
 import uqcore
-from uqcore import methods
-from uqcore.sampler import sample_cap
+from uqcore.engine import methods
+from uqcore.engine.estimate import sample_cap
 from ui import glue, state
 
 DEFAULT_MODEL = {"sr": "srresnet", "depth": "fcrn"}

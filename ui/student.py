@@ -30,7 +30,7 @@ import streamlit as st
 
 import uqcore
 from ui import glue
-from uqcore import methods
+from uqcore.engine import methods
 from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.student import files as head_files
 from uqcore.student.train import TEACHERS, default_teacher, distill

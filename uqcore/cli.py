@@ -1,7 +1,7 @@
 """Headless commands: ``python -m uqcore <command> ...`` (or ``uqcore <command> ...`` once installed).
 
-Each command lives in the module that owns its computation; that module exposes
-``configure_parser(parser)`` and ``run(args) -> int``. This file only dispatches, and
+Each command is one module of :mod:`uqcore.commands`, which exposes ``configure_parser(parser)`` and
+``run(args) -> int``. This file only dispatches, and
 imports a command's module when that command is used, so ``--help`` stays fast.
 """
 
@@ -16,15 +16,15 @@ from uqcore.errors import InputError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("uqcore.evaluate_command", "score uncertainty methods on a folder of images"),
-    "calibrate": ("uqcore.calibrate_command", "fit calibrated error bars (conformal, isotonic, σ-scaling) on a folder"),
-    "sweep": ("uqcore.tolerability", "tolerability sweep: layers x strengths on one image"),
-    "train": ("uqcore.training", "train a bundled model (sr or depth)"),
-    "make-scenes": ("uqcore.scenes", "render synthetic indoor RGB-D scenes"),
-    "reproduce": ("uqcore.paper", "reproduce the paper's tables and figures"),
-    "layers": ("uqcore.layers", "list a model's injection points"),
-    "map": ("uqcore.map_command", "the uncertainty map of an image or a folder of images (whole, tiled or a region)"),
-    "distill": ("uqcore.student.command", "distil a one-pass student head from a training-free teacher (no labels)"),
+    "evaluate": ("uqcore.commands.evaluate", "score uncertainty methods on a folder of images"),
+    "calibrate": ("uqcore.commands.calibrate", "fit calibrated error bars (conformal, isotonic, σ-scaling) on a folder"),
+    "sweep": ("uqcore.commands.sweep", "tolerability sweep: layers x strengths on one image"),
+    "train": ("uqcore.commands.train", "train a bundled model (sr or depth)"),
+    "make-scenes": ("uqcore.commands.make_scenes", "render synthetic indoor RGB-D scenes"),
+    "reproduce": ("uqcore.commands.reproduce", "reproduce the paper's tables and figures"),
+    "layers": ("uqcore.commands.layers", "list a model's injection points"),
+    "map": ("uqcore.commands.map", "the uncertainty map of an image or a folder of images (whole, tiled or a region)"),
+    "distill": ("uqcore.commands.distill", "distil a one-pass student head from a training-free teacher (no labels)"),
 }
 
 

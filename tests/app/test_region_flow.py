@@ -176,7 +176,7 @@ def test_1280x720_photo_first_map_early_and_page_responsive(server, browser, cap
     t0 = time.perf_counter()
     uqcore.estimate(model, x, region=box, **setting)
     region_headless = time.perf_counter() - t0
-    from uqcore.tiling import crop_for
+    from uqcore.engine.tiling import crop_for
 
     crop = crop_for(model, box, tuple(x.shape[-2:]))
     whole_headless = region_headless * (shape[0] * shape[1]) / (crop[2] * crop[3] * model.scale**2)

@@ -249,7 +249,7 @@ def test_bundled_esrgan_card_and_quality():
 def test_explore_region_crops_bundled_samples_of_heavy_models_only():
     from types import SimpleNamespace
 
-    from uqcore.analysis import explore_region
+    from uqcore.datasets.analysis import explore_region
 
     hr = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).reshape(2, 3, 10, 12)
     crop, side = explore_region(SimpleNamespace(card={"explore_crop": 4}), hr)

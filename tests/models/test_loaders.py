@@ -17,8 +17,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 import uqcore
-from uqcore.hooks import hook_count
-from uqcore.layers import list_layers
+from uqcore.engine.hooks import hook_count
+from uqcore.engine.layers import list_layers
 from uqcore.models.loaders import describe, load_user_model, module_tree, read_state_dict
 
 LAYER_METHODS = ("noise", "dropout")

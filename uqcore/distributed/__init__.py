@@ -9,12 +9,12 @@ tables on the same machinery, in one :func:`session`). ``evaluate``, ``sweep`` a
 serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
 this module only runs units and keeps them:
 
-**Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``, and :class:`PairJob` -- one unit
+**Jobs** (``datasets.evaluate.EvaluateJob``, ``datasets.sweep.SweepJob``, and :class:`PairJob` -- one unit
 per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func:`map_pairs`) are
 plain picklable objects with
 
 * ``kind`` (a name), ``columns`` (the readable CSV's columns), ``run_info()`` (what every unit of
-  a store must agree on: the model's identity (:func:`uqcore.models.base.model_identity`), seed, ... -- checked on ``resume``);
+  a store must agree on: the model's identity (:func:`uqcore.engine.model.model_identity`), seed, ... -- checked on ``resume``);
 * ``keys()``: every unit's key, a JSON-able dict, in the order results are reported. A key
   names everything that decides the unit's result (method, layer, strength, samples and a
   digest of the image and target), so a resumed unit is only reused for the same work;

@@ -1,6 +1,6 @@
 """Per-pair jobs: one unit per (name, input, target) pair, whose values are a module-level
 function of the model and that pair -- e.g. ``calibrate``'s per-pair statistics
-(:func:`uqcore.calibration.pair_statistics`: the estimate, the residuals and variances on the
+(:func:`uqcore.calibration.intervals.pair_statistics`: the estimate, the residuals and variances on the
 valid pixels and their seeded subsample). See :mod:`uqcore.distributed` for the job protocol.
 
 The function travels to the workers by reference (its module and name, as pickle sends
@@ -14,7 +14,7 @@ from typing import Any
 
 from uqcore.distributed.units import UnitResult, digest
 from uqcore.errors import InputError
-from uqcore.models.base import model_identity
+from uqcore.engine.model import model_identity
 
 PAIR_COLUMNS = ("image", "index", "available", "samples_drawn", "error")
 

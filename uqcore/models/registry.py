@@ -25,7 +25,7 @@ from torch import nn
 
 from uqcore import limits
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
 from uqcore.student.files import attach_student, bundled_head
 

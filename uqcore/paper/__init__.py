@@ -10,9 +10,9 @@ It writes nowhere else.
 
 Modules: :mod:`~uqcore.paper.values` (the published numbers and the paper's columns),
 :mod:`~uqcore.paper.report` (settings and the report), :mod:`~uqcore.paper.run` (splits, sweeps,
-tables; scored by :class:`uqcore.scoring.Scorer`), :mod:`~uqcore.paper.intervals` (calibrated
+tables; scored by :class:`uqcore.scoring.scorer.Scorer`), :mod:`~uqcore.paper.intervals` (calibrated
 error bars), :mod:`~uqcore.paper.figures`,
-:mod:`~uqcore.paper.discussion`, :mod:`~uqcore.paper.markdown`, :mod:`~uqcore.paper.cli`.
+:mod:`~uqcore.paper.discussion`, :mod:`~uqcore.paper.markdown`; the command is :mod:`uqcore.commands.reproduce`.
 
 Steps:
 
@@ -22,12 +22,12 @@ Steps:
    ``--sr-calibration`` / ``--depth-calibration`` images of the permutation are the
    calibration split). SR images are first centre-cropped to at most ``--sr-crop`` pixels
    per side (then to a multiple of the scale) and bicubic-downscaled to make the input
-   (:func:`uqcore.evaluation.make_lr`).
+   (:func:`uqcore.datasets.evaluate.make_lr`).
 2. **Tolerability sweeps** (Fig. 4 analog) on the calibration split, for each SR model
    (``srresnet``, ``srgan``) and the depth model (``fcrn``), for infer-noise and
    infer-dropout: :func:`uqcore.sweep` over ~4 layers spread from early to late
-   (:func:`uqcore.layers.default_layers`) x a few strengths. The setting used on the test
-   split is :func:`uqcore.tolerability.recommend` with ``--tolerance`` (default 5 % relative loss
+   (:func:`uqcore.engine.layers.default_layers`) x a few strengths. The setting used on the test
+   split is :func:`uqcore.datasets.sweep.recommend` with ``--tolerance`` (default 5 % relative loss
    increase): the highest pixel correlation among settings whose loss after perturbation is
    at most 5 % above the unperturbed loss. If no setting qualifies, the setting with the
    smallest loss increase is used (and the report says so).
@@ -39,13 +39,13 @@ Steps:
    and Pearson correlation at the mean / patch / block / pixel levels, NLL, and -- beyond the
    paper -- the NLL after sigma-scaling, whose variance scale is fitted on the calibration
    split (:func:`uqcore.metrics.fit_scale_vectors`) and applied to the test split. Metric
-   definitions: :mod:`uqcore.metrics` and :mod:`uqcore.scoring`.
+   definitions: :mod:`uqcore.metrics` and :mod:`uqcore.scoring.scorer`.
 4. **Calibrated error bars** (:mod:`~uqcore.paper.intervals`): per column, a split-conformal and an
    isotonic calibration at ``interval_level`` (0.9) fitted on the calibration split; their
    coverage and width on the test split, and ENCE raw / σ-scaled / isotonic, with the issue's bars
    checked (printed, and a section of the markdown).
 5. **Intervals**: every Table 1/2 cell carries its 95 % percentile bootstrap interval over the test
-   images (:mod:`uqcore.summary_ci`, :mod:`uqcore.stats`); the test splits are at least 24 SR
+   images (:mod:`uqcore.scoring.summary_ci`, :mod:`uqcore.scoring.stats`); the test splits are at least 24 SR
    images (the scikit-image crops and Debian lomiri wallpapers) and 200 + depth scenes (rendered
    with seeds :data:`~uqcore.paper.heldout.DEPTH_TEST_SEED`, ... and added to the test split).
 6. **Discussion** generated from the numbers: each of the paper's claims is tested with a
@@ -64,7 +64,6 @@ docs/SCALING.md) with the serial run's numbers.
 
 from __future__ import annotations
 
-from uqcore.paper.cli import DEFAULT_OUT, command_line, configure_parser, run, settings_from_args
 from uqcore.paper.discussion import (REACH_MARGIN, column_values, discussion, fmt, layer_profile, reach,
                                      tolerance_trend, transform_best)
 from uqcore.paper.markdown import render_markdown, results_table, write_outputs
@@ -74,7 +73,7 @@ from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE
                                  TRAINING_REQUIRED)
 
 __all__ = [
-    "DEFAULT_OUT", "command_line", "configure_parser", "run", "settings_from_args", "REACH_MARGIN", "column_values",
+    "REACH_MARGIN", "column_values",
     "discussion", "fmt", "layer_profile", "reach", "tolerance_trend", "transform_best", "render_markdown",
     "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_data", "check_models", "required_models",
     "centre_crop", "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",

@@ -2,7 +2,7 @@
 one-line probable cause, and what the bundled models cannot show.
 
 Rule: a correlation cell (any level) of a column the paper also has disagrees when the paper's
-value lies outside our 95 % bootstrap interval (:mod:`uqcore.summary_ci`); it is **large** when the
+value lies outside our 95 % bootstrap interval (:mod:`uqcore.scoring.summary_ci`); it is **large** when the
 two also differ by at least :data:`LARGE`. Large ones are listed one by one with a cause picked
 from what the run itself measured (per-image spread of the errors, the baselines' PSNR, whose
 baselines a column is); the others are counted per table. Every number comes from the report."""

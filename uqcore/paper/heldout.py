@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from uqcore.datasets import load_pairs
+from uqcore.datasets.folders import load_pairs
 from uqcore.io import read_image
 
 # (file in skimage/data, licence as stated in skimage/data/_fetchers.py)

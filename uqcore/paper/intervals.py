@@ -24,7 +24,7 @@ from typing import Any
 
 from uqcore.paper.discussion import as_float, column_label, fmt
 from uqcore.paper.report import Report
-from uqcore.scoring import ENCE_BINS
+from uqcore.scoring.scorer import ENCE_BINS
 
 COVERAGE_TOLERANCE = 0.03
 ENCE_SHARE = 2 / 3
@@ -118,7 +118,7 @@ def markdown_lines(report: Report) -> list[str]:
          "channels) inside, pooled over the test images (per image: smallest–largest), width = mean interval "
          f"width in output units. ENCE (Levi et al. 2022, {ENCE_BINS} equal-count bins of the raw variance for "
          "every variance, pooled test pixels) of the raw variance, of the σ-scaled variance and of the isotonic "
-         "recalibration's variance (its second moment times σ̃²). Module `uqcore.calibration` documents "
+         "recalibration's variance (its second moment times σ̃²). Module `uqcore.calibration.intervals` documents "
          "what each guarantees: conformal coverage holds for exchangeable values, but pixels within an image "
          "are not exchangeable — images are — so the pooled quantile is only as good as the number of calibration "
          "images, and the per-image coverage spreads: the last column refits the conformal interval on other "

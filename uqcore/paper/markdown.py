@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from uqcore.evaluation import write_rows
+from uqcore.datasets.evaluate import write_rows
 from uqcore.paper.discussion import as_float, column_label, column_values, discussion, fmt, pct
 from uqcore.paper.intervals import markdown_lines as interval_lines
 from uqcore.paper.heldout import DEPTH_SEED as HELDOUT_SEED
@@ -17,11 +17,11 @@ from uqcore.paper.heldout import DEPTH_TEST_SEED
 from uqcore.paper.student import markdown_lines as student_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
-from uqcore.methods import label as method_label
+from uqcore.engine.methods import label as method_label
 from uqcore.paper.baselines import caption as baseline_caption
 from uqcore.paper.disagreements import lines as disagreement_lines
 from uqcore.paper.per_image import FILE_KIND
-from uqcore.summary_ci import MIN_IMAGES, cell
+from uqcore.scoring.summary_ci import MIN_IMAGES, cell
 
 
 def _names(names: Sequence[str], most: int = 30) -> str:
@@ -121,7 +121,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
     L += disagreement_lines(report, [m for m in s.sr_models if m in report.tables], s.depth_model)
     L += ["## Files", "",
           f"- `{_relpath(sibling_csv(out, 'rows'), out.parent)}`: every table row (one per model, method, sample count "
-          "and level, with all fields of `uqcore.evaluation`).",
+          "and level, with all fields of `uqcore.datasets.evaluate`).",
           f"- `{_relpath(sibling_csv(out, 'sweeps'), out.parent)}`: every sweep row.",
           f"- `{_relpath(sibling_csv(out, FILE_KIND), out.parent)}`: one row per model, table, column and test image "
           "(every level's correlation and AUSE, NLL, mean error / variance, quality): the tables' cells and intervals "
@@ -182,7 +182,7 @@ def _setup_lines(report: Report) -> list[str]:
                                    for k, v in s.depth_samples.items())
           + ". Infer-transformation uses the dihedral transforms in order identity, rot90, rot180, rot270, flip, "
             "flip+rot90, … (4 = the rotations, 8 = all) for SR and identity + horizontal flip for depth.",
-          "- **Metrics** (`uqcore.metrics`, `uqcore.evaluation`): error = per-pixel absolute error averaged over channels; "
+          "- **Metrics** (`uqcore.metrics`, `uqcore.datasets.evaluate`): error = per-pixel absolute error averaged over channels; "
           "uncertainty = per-pixel sample variance averaged over channels; AUSE over 50 sparsification steps; levels "
           f"pixel / patch (16×16 tiles) / block ({block_segmenter_note()}) averaged over the test images, and "
           "mean (one point per test image). NLL: Gaussian, eps 1e-6, mean over pixels then images. "
@@ -253,7 +253,7 @@ def _table_lines(report: Report) -> list[str]:
 def cells_caption(paper: str) -> str:
     return (f"Cells: ours [95 % bootstrap interval over the test images: percentile, 2,000 seeded resamples] "
             f"(paper's {paper}); `n/a` where a level means nothing for n (the mean level needs ≥ "
-            f"{MIN_IMAGES['mean']} images, `uqcore.summary_ci`). Per-image values: the `_per_image.csv` beside this file (Files).")
+            f"{MIN_IMAGES['mean']} images, `uqcore.scoring.summary_ci`). Per-image values: the `_per_image.csv` beside this file (Files).")
 
 
 def _scale(report: Report, m: str) -> int:

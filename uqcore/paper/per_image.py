@@ -3,10 +3,10 @@
 Every test image of every column contributes one row: ``model`` (the model that produced the
 column; a baseline model in the SR tables), ``table`` (the table it appears in), ``method``,
 ``samples``, ``image`` (test image name), ``index`` (position in the test split) and the
-per-image values of :data:`uqcore.summary_ci.IMAGE_FIELDS` (pixel / patch / block correlation and
+per-image values of :data:`uqcore.scoring.summary_ci.IMAGE_FIELDS` (pixel / patch / block correlation and
 AUSE, NLL, mean error and mean variance, from which the mean level is computed) plus the
 prediction's quality. A table cell is the summary of those rows and carries their 95 % bootstrap
-interval (:func:`uqcore.summary_ci.interval_columns`); the Discussion's verdicts compare two
+interval (:func:`uqcore.scoring.summary_ci.interval_columns`); the Discussion's verdicts compare two
 columns with a paired bootstrap over the same rows (:func:`compare`)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from uqcore import summary_ci
-from uqcore.scoring import LEVELS
-from uqcore.stats import Interval
+from uqcore.scoring import summary_ci
+from uqcore.scoring.scorer import LEVELS
+from uqcore.scoring.stats import Interval
 
 FILE_KIND = "per_image"  # results_per_image.csv beside --out
 
@@ -69,7 +69,7 @@ def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None
           metric: str = "corr") -> tuple[str, dict[str, str]]:
     """Paired verdicts "A beats B at level L": for each level, ``pairs[level] = (A, B)`` columns;
     returns (markdown text, {level: "A ahead" | "B ahead" | "not separated" | "no paired interval" |
-    "n/a" (the level means nothing for the number of images, :func:`uqcore.summary_ci.level_note`)}).
+    "n/a" (the level means nothing for the number of images, :func:`uqcore.scoring.summary_ci.level_note`)}).
     Higher is better for "corr", lower for "ause"."""
     parts, words = [], {}
     for lv, (a, b) in pairs.items():

@@ -19,12 +19,12 @@ import torch
 from tqdm import tqdm
 
 from uqcore import distributed
-from uqcore.calibration import Calibration
-from uqcore.calibration_fit import Vectors
+from uqcore.calibration.intervals import Calibration
+from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
-from uqcore.evaluation import list_pair_files, load_pairs, make_lr, method_plan
+from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan
 from uqcore.io import read_image
-from uqcore.layers import default_layers
+from uqcore.engine.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.figures import write_figures
 from uqcore.paper.heldout import DEPTH_TEST_SEED, depth_heldout, sr_heldout
@@ -34,9 +34,9 @@ from uqcore.paper.per_image import column_rows, name_rows
 from uqcore.paper.report import Report, Settings, check_data, check_models, required_models
 from uqcore.paper.table_units import table_scorers
 from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
-from uqcore.sampler import estimate, resolve_device
-from uqcore.scoring import EPS, Scorer, prepare_target, residual_vectors
-from uqcore.tolerability import recommend, sweep
+from uqcore.engine.estimate import estimate, resolve_device
+from uqcore.scoring.scorer import EPS, Scorer, prepare_target, residual_vectors
+from uqcore.datasets.sweep import recommend, sweep
 
 Progress = Callable[[int], None]
 
@@ -199,9 +199,9 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   interval_level: float | None = None,
                   interval_pairs: Sequence[tuple[Any, Any]] = (), *, workers: int | None = None,
                   ray_address: str | None = None, per_image: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Rows like :func:`uqcore.evaluation.evaluate` (one per method, sample count and level) with
+    """Rows like :func:`uqcore.datasets.evaluate.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
-    explicit calibration list of :class:`uqcore.scoring.Scorer`): ``variance_scale``,
+    explicit calibration list of :class:`uqcore.scoring.scorer.Scorer`): ``variance_scale``,
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
     ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on

@@ -4,10 +4,10 @@
 
 A unit is one engine method, sample count and image of one *part* of the split: ``cal`` (the
 σ-scaling and the error bars are fitted on it), ``test`` (scored) or ``heldout`` (held-out
-calibration images of the error bars). A test unit is :class:`uqcore.evaluation.EvaluateJob`'s
-(the estimate and each variant's :class:`~uqcore.scoring.ImageScore`); a calibration or held-out
+calibration images of the error bars). A test unit is :class:`uqcore.datasets.evaluate.EvaluateJob`'s
+(the estimate and each variant's :class:`~uqcore.scoring.scorer.ImageScore`); a calibration or held-out
 unit returns each variant's signed residuals and variances in float64
-(:func:`uqcore.scoring.residual_vectors`), what :meth:`Scorer.add_calibration` keeps. Every
+(:func:`uqcore.scoring.scorer.residual_vectors`), what :meth:`Scorer.add_calibration` keeps. Every
 estimate uses the run's seed, as in the serial loop; the summary puts the per-image results back
 in image order, so the rows are the serial run's (all but the wall times)."""
 
@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from uqcore import distributed
-from uqcore.calibration_fit import Vectors
-from uqcore.evaluation import IMAGE_COLUMNS, EvaluateJob, method_plan
-from uqcore.sampler import estimate
-from uqcore.scoring import ImageScore, Scorer, prepare_target, residual_vectors
+from uqcore.calibration.fit import Vectors
+from uqcore.datasets.evaluate import IMAGE_COLUMNS, EvaluateJob, method_plan
+from uqcore.engine.estimate import estimate
+from uqcore.scoring.scorer import ImageScore, Scorer, prepare_target, residual_vectors
 
 PARTS = ("cal", "test", "heldout")
 

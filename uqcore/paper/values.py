@@ -5,8 +5,8 @@ its tables, which methods it counts as training-free / training-required, and it
 
 from __future__ import annotations
 
-from uqcore import methods
-from uqcore.scoring import LEVELS
+from uqcore.engine import methods
+from uqcore.scoring.scorer import LEVELS
 
 METRIC_ROWS = tuple(f"AUSE {lv}" for lv in LEVELS) + tuple(f"Corr {lv}" for lv in LEVELS) + ("NLL",)
 # The paper's column order; labels from the method table.

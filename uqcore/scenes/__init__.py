@@ -14,17 +14,17 @@ Depth is the z-depth along the optical axis in metres (the convention of NYU Dep
     rgb, depth = render_scene(seed, height=128, width=160)
     write_scenes("out/", n=100, seed=0)   # out/scene_000000.png + out/scene_000000_depth.png
 
-Command line: ``python -m uqcore make-scenes --n N --seed S --out DIR [--height H --width W]``.
+Command line (:mod:`uqcore.commands.make_scenes`): ``python -m uqcore make-scenes --n N --seed S --out DIR [--height H --width W]``.
 Scene ``i`` of a run is rendered with seed ``S + i``, so seed ranges are disjoint sets of scenes.
 
 Modules: :mod:`~uqcore.scenes.room` (the scene description and :func:`sample_scene`),
 :mod:`~uqcore.scenes.raycast` (camera, textures, intersections, :func:`render`),
-:mod:`~uqcore.scenes.files` (PNG pairs, :func:`write_scenes`, the ``make-scenes`` command).
+:mod:`~uqcore.scenes.files` (PNG pairs, :func:`write_scenes`).
 """
 
 from __future__ import annotations
 
-from uqcore.scenes.files import configure_parser, list_pairs, load_pair, run, save_pair, write_scenes
+from uqcore.scenes.files import list_pairs, load_pair, save_pair, write_scenes
 from uqcore.scenes.raycast import NYU_INTRINSICS, camera_rays, intrinsics, render, render_scene
 from uqcore.scenes.room import MAX_DEPTH, MIN_DEPTH, TEXTURES, Material, Primitive, Scene, sample_scene
 
@@ -41,10 +41,8 @@ __all__ = [
     "intrinsics",
     "render",
     "render_scene",
-    "configure_parser",
     "list_pairs",
     "load_pair",
-    "run",
     "save_pair",
     "write_scenes",
 ]

@@ -1,15 +1,13 @@
-"""Scene files and the ``make-scenes`` command: PNG pairs (8-bit RGB + 16-bit millimetres),
+"""Scene files: PNG pairs (8-bit RGB + 16-bit millimetres),
 listing and reading them, and :func:`write_scenes` (seeds ``seed .. seed + n - 1``, optionally
 in worker processes)."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from uqcore.errors import InputError
 from uqcore.scenes.raycast import render_scene
 
 
@@ -97,32 +95,3 @@ def write_scenes(
 # ------------------------------------------------------------------------------------------
 # CLI
 # ------------------------------------------------------------------------------------------
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, required=True, help="number of scenes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first scene (scene i uses seed+i)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--height", type=int, default=128)
-    parser.add_argument("--width", type=int, default=160)
-    parser.add_argument("--prefix", default="scene_", help="file name prefix")
-    parser.add_argument("--supersample", type=int, default=2, help="rays per pixel side (anti-aliasing)")
-    parser.add_argument("--workers", type=int, default=1, help="processes")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise InputError("--n must be at least 1")
-    if args.height < 8 or args.width < 8:
-        raise InputError("--height and --width must be at least 8 pixels")
-    paths = write_scenes(
-        args.out,
-        args.n,
-        args.seed,
-        args.height,
-        args.width,
-        prefix=args.prefix,
-        supersample=args.supersample,
-        workers=args.workers,
-        progress=True,
-    )
-    print(f"wrote {len(paths)} scenes (seeds {args.seed}..{args.seed + args.n - 1}) to {args.out}")
-    return 0

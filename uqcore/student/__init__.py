@@ -7,7 +7,7 @@ same forward pass as the prediction.
   ``attach_student`` (with the fit check), the bundled heads' naming;
 * :mod:`uqcore.student.train` -- ``distill()`` (teacher samples through ``uqcore.estimate``,
   Gaussian / Laplace NLL around the frozen prediction, colour jitter, checkpoints, resume);
-* :mod:`uqcore.student.command` -- ``python -m uqcore distill``.
+* the command ``python -m uqcore distill`` is :mod:`uqcore.commands.distill`.
 
 Names are resolved on first use, so importing one submodule does not import the others.
 

@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel, as_model
+from uqcore.engine.model import UQModel, as_model
 from uqcore.student.head import HeadConfig, StudentHead, capture
 
 CARD_KIND = "uqcore-student-head"

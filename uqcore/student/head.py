@@ -13,7 +13,7 @@ Architecture (``StudentHead``), cheapest where the pixels are many:
   bilinearly -> ReLU -> 3x3 conv (``fine``) -> ReLU -> 1x1 conv -> log-variance, upsampled
   bilinearly to the prediction's size where that is larger: [B, 1, H', W'].
 
-The features are captured with ``uqcore.hooks.forward_hooks`` as observers (the hook returns None,
+The features are captured with ``uqcore.engine.hooks.forward_hooks`` as observers (the hook returns None,
 so the network's output is untouched) and detached: a stop-gradient, the frozen network never
 receives a gradient from the head's loss.
 """
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.errors import InputError
-from uqcore.hooks import forward_hooks
-from uqcore.models.base import checked_forward
+from uqcore.engine.hooks import forward_hooks
+from uqcore.engine.model import checked_forward
 
 # The log-variance is clamped to this range: exp() stays finite in float32 and the NLL bounded.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0

@@ -41,14 +41,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from uqcore import methods as _methods
-from uqcore.datasets import IMAGE_SUFFIXES
+from uqcore.engine import methods as _methods
+from uqcore.datasets.folders import IMAGE_SUFFIXES
 from uqcore.errors import InputError
 from uqcore.io import read_image
-from uqcore.layers import candidate_layers, method_setting
-from uqcore.models.base import UQModel, as_model
+from uqcore.engine.layers import candidate_layers, method_setting
+from uqcore.engine.model import UQModel, as_model
 from uqcore.models.srresnet import bicubic_downscale
-from uqcore.sampler import estimate, resolve_device
+from uqcore.engine.estimate import estimate, resolve_device
 from uqcore.student.files import config_for, freeze, save_student
 from uqcore.student.head import StudentHead, capture
 from uqcore.training.common import (load_checkpoint, progress_bar, restore_rng, save_checkpoint, seeded_generator,
@@ -77,7 +77,7 @@ class DistillResult:
 
 def default_feature_layers(model: Any) -> list[str]:
     """The head's default feature layers: a late block and the last block before the output
-    (the last two of :func:`uqcore.layers.candidate_layers`, e.g. ``body.7`` and ``upsample`` of
+    (the last two of :func:`uqcore.engine.layers.candidate_layers`, e.g. ``body.7`` and ``upsample`` of
     SRResNet, ``decoder.up3`` and ``decoder.up4`` of FCRN)."""
     return candidate_layers(as_model(model))[-2:]
 

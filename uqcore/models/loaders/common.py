@@ -23,9 +23,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from uqcore import limits
-from uqcore import methods
+from uqcore.engine import methods
 from uqcore.errors import InputError, ModelRunError
-from uqcore.models.base import UQModel, checked_forward
+from uqcore.engine.model import UQModel, checked_forward
 
 MAX_BYTES = limits.DEFAULT_MAX_MODEL_BYTES  # default model file limit (env UQCORE_MAX_MODEL_BYTES: see limits)
 CPU_MAX_PIXELS = limits.DEFAULT_CPU_MAX_PIXELS  # default per-image CPU input limit (env UQCORE_CPU_MAX_PIXELS)

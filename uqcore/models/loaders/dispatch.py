@@ -24,7 +24,7 @@ from pathlib import Path
 from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.metrics.alignment import check_kind
-from uqcore.models.base import TASKS, UQModel
+from uqcore.engine.model import TASKS, UQModel
 from uqcore.models.loaders.common import check_size, parse_range, portable_path
 from uqcore.models.loaders.factory import load_factory
 from uqcore.models.loaders.hf import import_transformers, load_hf_depth

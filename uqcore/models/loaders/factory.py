@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders.common import (
     MAX_BYTES,
     finish,

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders.common import CPU_MAX_PIXELS, MAX_BYTES, check_pixels, finish, shorten
 
 _RESAMPLE = {0: "nearest", 1: "bicubic", 2: "bilinear", 3: "bicubic", 4: "area", 5: "bilinear"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders.torchscript import TorchScriptNet
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders.common import (
     CPU_MAX_PIXELS,
     MAX_BYTES,

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.loaders.common import (
     CPU_MAX_PIXELS,
     MAX_BYTES,

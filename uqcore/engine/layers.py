@@ -3,7 +3,6 @@ choice of layers (the blocks a person would pick; a middle one for noise / dropo
 
 from __future__ import annotations
 
-import argparse
 import difflib
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
-from uqcore.hooks import forward_hooks
-from uqcore.models.base import UQModel, as_model, checked_forward
+from uqcore.engine.hooks import forward_hooks
+from uqcore.engine.model import UQModel, as_model, checked_forward
 
 # Plain containers: their output is that of their last child, so they add no new injection point.
 _CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
@@ -156,15 +155,3 @@ def method_setting(model: Any, method: str, layer: str | None = None,
     if not spec.needs_layer:
         return None, None
     return layer or default_layer(model), float(spec.default_strength if strength is None else strength)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="bundled model name or model card path")
-
-
-def run(args: argparse.Namespace) -> int:
-    from uqcore.models import load_model  # lazy: the registry and loaders are only needed by the CLI
-
-    for info in list_layers(load_model(args.model)):
-        print(f"{info.name:32s} {info.kind:20s} {'x'.join(map(str, info.shape)):>20s} {info.parameters:>10d}")
-    return 0

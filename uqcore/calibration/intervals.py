@@ -10,20 +10,20 @@ level=0.9, kind="conformal")``, ``lower, upper = cal.interval(uqcore.estimate(mo
 ``cal.save("cal.json")``, ``uqcore.load_calibration("cal.json")``;
 ``python -m uqcore calibrate --model M --data DIR --method noise --kind conformal --level 0.9 --out cal.json``.
 
-Notation: ŷ the prediction (the method's prediction source, :mod:`uqcore.methods`), v the
-per-pixel variance of the map, σ = sqrt(v + eps) with ``eps`` = :data:`uqcore.scoring.EPS`
+Notation: ŷ the prediction (the method's prediction source, :mod:`uqcore.engine.methods`), v the
+per-pixel variance of the map, σ = sqrt(v + eps) with ``eps`` = :data:`uqcore.scoring.scorer.EPS`
 (1e-6, the same Gaussian N(ŷ, v + eps) as the NLL), r = y − ŷ per value (pixel × channel; the
 variance is shared by the channels). Every kind gives an interval ŷ + [a·σ', b·σ'] whose offsets
 depend on the pixel's variance only, so ``width`` is one [H, W] map.
 
 Kinds, what each guarantees and under which assumption (α = 1 − level):
 
-* ``"sigma"`` -- σ-scaling: the scorer's rule (:func:`uqcore.scoring.fit_scale`): the scale s
+* ``"sigma"`` -- σ-scaling: the scorer's rule (:func:`uqcore.scoring.scorer.fit_scale`): the scale s
   minimising the Gaussian NLL of s·v + eps on the calibration pixels; interval ŷ ± z·sqrt(s·v + eps)
   with z the standard normal (1+level)/2 quantile. **No coverage guarantee**: it is right only
   if the standardised residuals are Gaussian with one common scale.
 * ``"isotonic"`` -- two monotone maps fitted on the calibration values. (1) The **isotonic
-  variance map** g (:func:`uqcore.calibration_fit.variance_map`): the non-decreasing (PAV)
+  variance map** g (:func:`uqcore.calibration.fit.variance_map`): the non-decreasing (PAV)
   regression of the squared residual on the raw variance over equal-count variance bins, so that
   σ̃² = g(v) + eps estimates E[r² | v] -- this is what can lower ENCE, which compares RMSE and RMV
   bin by bin; one global scale (σ-scaling, or Kuleshov's map alone) cannot change the ratio
@@ -93,16 +93,16 @@ import numpy as np
 import torch
 
 from uqcore import distributed as _distributed
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.layers import method_setting
-from uqcore.models.base import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
-from uqcore.sampler import estimate
-from uqcore.calibration_fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
+from uqcore.engine.layers import method_setting
+from uqcore.engine.model import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
+from uqcore.engine.estimate import estimate
+from uqcore.calibration.fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
                                     VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
                                     normal_quantile, subsample)
-from uqcore.scoring import EPS, ENCE_BINS, aligned, at_target, interval_values, prepare_target, residual_vectors
+from uqcore.scoring.scorer import EPS, ENCE_BINS, aligned, at_target, interval_values, prepare_target, residual_vectors
 
 __all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "fingerprint", "model_identity",
            "pair_statistics", "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES", "ISOTONIC_KNOTS", "VARIANCE_BINS",
@@ -147,7 +147,7 @@ class Calibration:
                        **fields: Any) -> Calibration:
         """Fit ``kind`` on per-image (signed residuals target − prediction [C, N], variance [N])
         vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``variance_bins``:
-        the isotonic kind's variance map (:func:`uqcore.calibration_fit.fit_values`; None: none);
+        the isotonic kind's variance map (:func:`uqcore.calibration.fit.fit_values`; None: none);
         ``fields``: model, setting, images (what the JSON records)."""
         data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel())
                 for r, v in data]
@@ -452,7 +452,7 @@ def calibrate(model: Any, pairs: Sequence[Any], method: str = _methods.DEFAULT_M
     (or (name, input, target) triples; targets as for :func:`uqcore.evaluate`).
 
     method: an engine method or evaluation variant (e.g. "mc_dropout1"); layer / strength: the
-    layer method's setting (None: :func:`uqcore.layers.method_setting`'s defaults); samples /
+    layer method's setting (None: :func:`uqcore.engine.layers.method_setting`'s defaults); samples /
     seed: as for :func:`uqcore.estimate`. ``progress(done, total)`` after each image. At most
     ``max_values`` values (pixels × channels) are kept (a seeded subsample beyond that).
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the per-pair statistics

@@ -10,7 +10,7 @@ model's CPU input limit keeps the probe smaller than its receptive field).
 
 ``stride(model)``: the multiple the network needs its input to be (FCRN's encoder is /32; a
 spandrel architecture's ``size_requirements.multiple_of``; 1 for SRResNet, which works at the
-input resolution). Tiles start on that grid (:mod:`uqcore.tiling`).
+input resolution). Tiles start on that grid (:mod:`uqcore.engine.tiling`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import weakref
 import torch
 from torch import nn
 
-from uqcore.models.base import UQModel, as_model, checked_forward
+from uqcore.engine.model import UQModel, as_model, checked_forward
 
 # Probe sizes (input pixels per side) double from a start of at least 4 strides up to this.
 MAX_PROBE = 1024
@@ -87,7 +87,7 @@ def _kernel_bound(model: UQModel, size: int) -> int:
     (every path through the network passes through a subset of these), plus 2 pixels for an
     interpolation (bicubic) outside any layer. Layers after an up-sampling count at their finer
     grid; 0 where the network has no such layers."""
-    from uqcore.hooks import forward_hooks
+    from uqcore.engine.hooks import forward_hooks
 
     total = [0.0]
 

@@ -2,7 +2,7 @@
 
 Every score in the project goes through here -- :func:`uqcore.evaluate`, the paper run
 (:mod:`uqcore.paper`), the tolerability sweep's output resizing and the dashboard's metrics row
-(:func:`uqcore.analysis.analyse`) -- so a definition changes in one place:
+(:func:`uqcore.datasets.analysis.analyse`) -- so a definition changes in one place:
 
 * **Per image** (:func:`score_image`): a depth output whose size differs from the target's is
   resized bilinearly to it (with its variance); SR / image outputs must match the target. A depth
@@ -27,7 +27,7 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
   images (NaN left out); mean level across the images (per-image mean error vs mean variance);
   NLL averaged over images; ENCE (:data:`ENCE_BINS` equal-count bins, variance + :data:`EPS`)
   over the pooled pixels; calibration error, ENCE and σ-scaled NLL on the held-out images.
-* **Calibrated intervals** (:mod:`uqcore.calibration` plugs in here): a scorer built with a
+* **Calibrated intervals** (:mod:`uqcore.calibration.intervals` plugs in here): a scorer built with a
   fitted ``calibration`` adds to every image (:attr:`ImageScore.interval`) and to the summary
   ``coverage`` (fraction of valid values -- pixels x channels -- inside the interval),
   ``interval_width`` (mean, output units), ``ence`` (raw) and ``ence_calibrated`` (the
@@ -174,7 +174,7 @@ def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seco
                 calibration: Any = None) -> ImageScore:
     """Score one estimate (prediction [C, H, W], variance [H, W]) against ``target`` (see
     :func:`prepare_target`). Superpixels are cached in ``segment_cache`` under (key, prediction).
-    With a fitted ``calibration`` (:class:`uqcore.calibration.Calibration`) the image's
+    With a fitted ``calibration`` (:class:`uqcore.calibration.intervals.Calibration`) the image's
     :data:`INTERVAL_COLUMNS` are computed too (:func:`interval_values`)."""
     target = prepare_target(model.task, target)
     p, v = at_target(model, prediction, variance, target)
@@ -332,7 +332,7 @@ class Scorer:
     The calibration split is a parameter of :meth:`compute`: indices of scored images (by images),
     or -- with no indices -- the images given to :meth:`add_calibration` (an explicit list of
     images used only to fit the σ-scaling; their signed residuals are kept in
-    ``calibration_residuals`` for fitting other calibrations, :mod:`uqcore.calibration`).
+    ``calibration_residuals`` for fitting other calibrations, :mod:`uqcore.calibration.intervals`).
     ``calibration``: a fitted calibration whose :data:`INTERVAL_COLUMNS` every image and the
     summary get (the caller checks that it belongs to this model and setting)."""
 

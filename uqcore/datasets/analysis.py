@@ -12,14 +12,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore import metrics
-from uqcore.layers import method_setting
+from uqcore.engine.layers import method_setting
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 from uqcore.models.srresnet import bicubic_downscale
-from uqcore.sampler import Estimate, estimate
-from uqcore.scoring import SIGMA_TILE, aligned, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.engine.estimate import Estimate, estimate
+from uqcore.scoring.scorer import SIGMA_TILE, aligned, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -106,14 +106,14 @@ class Analysis:
 def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analysis:
     """Error map, sparsification curve and the metrics row for one estimate.
 
-    values: :func:`uqcore.scoring.image_values` -- the numbers ``evaluate`` gives for this image
+    values: :func:`uqcore.scoring.scorer.image_values` -- the numbers ``evaluate`` gives for this image
     (ause/aurg, corr/spearman at pixel, patch (16×16) and block (superpixels of the prediction)
     level; nll; quality: PSNR/SSIM for SR with the scorer's border rule, abs_rel/rmse/log10/δ1 for
     depth) -- with nll_scaled from σ-scaling fitted on the "black" 16×16 tiles of a checkerboard
     and evaluated on the "white" ones (one image has no separate calibration set; the scale is
     also under ``sigma_scale``); seconds and samples. For a non-metric depth model with ground
     truth, prediction, variance and error are those of the prediction aligned to the target (as
-    the scorer aligns it, :func:`uqcore.scoring.align`) and ``alignment`` says so.
+    the scorer aligns it, :func:`uqcore.scoring.scorer.align`) and ``alignment`` says so.
     """
     prediction = est.prediction.numpy()
     variance = est.variance.numpy()

@@ -1,13 +1,13 @@
-"""95 % bootstrap intervals of a dataset summary (:meth:`uqcore.scoring.Scorer.compute`) from its
+"""95 % bootstrap intervals of a dataset summary (:meth:`uqcore.scoring.scorer.Scorer.compute`) from its
 per-image values, the rule saying when a level means nothing for its number of images, and the
 paired difference of two columns scored on the same images.
 
 Every summary number is a statistic of per-image values (:func:`image_values`), so its interval
-resamples images (:mod:`uqcore.stats`: percentile, :data:`uqcore.stats.N_RESAMPLES` seeded
+resamples images (:mod:`uqcore.scoring.stats`: percentile, :data:`uqcore.scoring.stats.N_RESAMPLES` seeded
 resamples):
 
 * pixel / patch / block AUSE and correlation: the mean over images of the per-image value
-  (NaN left out, :func:`uqcore.stats.nanmean`), as in the summary;
+  (NaN left out, :func:`uqcore.scoring.stats.nanmean`), as in the summary;
 * mean level: Pearson correlation / AUSE (``steps`` sparsification steps) across the images of
   (per-image mean error, per-image mean variance);
 * NLL: the mean over images of the per-image NLL.
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from uqcore import metrics as M
-from uqcore import stats
-from uqcore.scoring import IMAGE_LEVELS, LEVELS
+from uqcore.scoring import stats
+from uqcore.scoring.scorer import IMAGE_LEVELS, LEVELS
 
 MIN_IMAGES = {"mean": 10, "patch": 1, "block": 1, "pixel": 1}
 MIN_INTERVAL_IMAGES = 3
@@ -46,7 +46,7 @@ def level_note(level: str, n: int) -> str | None:
 
 
 def image_values(score: Any) -> dict[str, float]:
-    """The :data:`IMAGE_FIELDS` of one :class:`uqcore.scoring.ImageScore`."""
+    """The :data:`IMAGE_FIELDS` of one :class:`uqcore.scoring.scorer.ImageScore`."""
     out = {f"{k}_{lv}": float(score.stats[f"{k}_{lv}"]) for lv in IMAGE_LEVELS for k in METRICS}
     out.update(nll=float(score.nll), mean_error=float(score.mean_error), mean_variance=float(score.mean_variance))
     return out
@@ -134,7 +134,7 @@ def cell(row: dict[str, Any], metric: str, digits: int = 3) -> str:
 
 
 def interval_frame(rows: Sequence[dict[str, Any]]):
-    """pandas DataFrame of text cells shaped like :func:`uqcore.evaluation.table_frame` (rows
+    """pandas DataFrame of text cells shaped like :func:`uqcore.datasets.evaluate.table_frame` (rows
     "AUSE mean" ... "Corr pixel", "NLL"; columns "method (samples)"): each cell :func:`cell`; then
     "NLL (σ-scaled)" and "s / image" (no interval) where the rows have them."""
     import pandas as pd  # lazy: only tables need it

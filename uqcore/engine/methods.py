@@ -3,18 +3,18 @@
 Each engine method (what ``uqcore.estimate(method=...)`` accepts) is one :class:`MethodSpec` in
 :data:`SPECS`. Every other module reads this table instead of spelling out method names:
 
-* ``sampler``   -- which methods exist (:data:`METHODS`), which sampling routine runs them
+* ``estimate``  -- which methods exist (:data:`METHODS`), which sampling routine runs them
   (``spec.sampling``), prefix reuse (``spec.prefix_reuse``), where the prediction comes from
   (``spec.prediction``), which feature perturbation a hook applies (``spec.feature``) and what
   ``samples="auto"`` does (``spec.auto``);
-* ``models.base`` -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
+* ``model``     -- which methods need forward hooks (:data:`HOOK_METHODS`) and what a model
   must have for a method to apply (``spec.requires``);
-* ``evaluation`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
+* ``datasets.evaluate`` / ``paper`` -- the scored variants (:data:`VARIANTS`: MC-drop1 / MC-drop2 share
   MC-dropout's samples and differ in the prediction), labels and the training-free split;
-* ``tolerability`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
+* ``datasets.sweep`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
 * the dashboard -- labels and help texts.
 
-Adding a method is one entry here plus its sampling code in ``sampler`` (and a perturbation in
+Adding a method is one entry here plus its sampling code in ``estimate`` (and a perturbation in
 ``perturb`` where ``spec.feature`` is new). Look-ups: :func:`spec` (engine methods) and
 :func:`variant` (evaluation names, which include the engine names).
 """
@@ -28,17 +28,17 @@ from uqcore.errors import InputError
 # Where the prediction a user would use comes from: the unperturbed output of the (first)
 # network, or the mean of the drawn samples.
 ORIGINAL, SAMPLE_MEAN = "original", "mean"
-# The sampling routines of ``uqcore.sampler``.
+# The sampling routines of ``uqcore.engine.estimate``.
 SAMPLING_TRANSFORM = "dihedral"   # transformed inputs, outputs inverted
 SAMPLING_FEATURE = "feature"      # a forward hook perturbs one or more layers' outputs
 SAMPLING_MEMBERS = "members"      # one sample per ensemble member
 SAMPLING_HEAD = "head"            # no sampling: the model predicts its own variance
 SAMPLING_STUDENT = "student"      # no sampling: a distilled head on the frozen model (uqcore.student)
-# The feature perturbations of ``uqcore.perturb.FeaturePerturbation``.
+# The feature perturbations of ``uqcore.engine.perturb.FeaturePerturbation``.
 FEATURE_GAUSSIAN = "gaussian"     # + strength * N(0, 1)
 FEATURE_DROPOUT = "dropout_rate"  # dropout at rate ``strength``
 FEATURE_OWN_DROPOUT = "own_dropout"  # the model's own dropout layers at their own rate
-# What a model must have for a method to apply (``uqcore.models.base.UQModel.methods``).
+# What a model must have for a method to apply (``uqcore.engine.model.UQModel.methods``).
 NEEDS_DROPOUT_LAYERS = "dropout layers"
 NEEDS_MEMBERS = "ensemble members"
 NEEDS_VARIANCE_HEAD = "variance head"

@@ -5,10 +5,10 @@ A feature perturbation (noise, dropout, MC-dropout) draws its random numbers in 
 on the whole image). Block (row r, column c) of sample i at layer L (the layer's place among the
 perturbed layers: 0 for one layer) is drawn from a generator seeded by (sample seed of i, L, r, c)
 alone. A forward pass over a crop of the input (a tile or
-a region, :mod:`uqcore.tiling`) therefore gets, at every position, the draw the whole image gets
+a region, :mod:`uqcore.engine.tiling`) therefore gets, at every position, the draw the whole image gets
 there, whichever crop contains it.
 
-Where the crop lies is told by :func:`input_box`: ``uqcore.tiling`` sets the crop's offset in
+Where the crop lies is told by :func:`input_box`: ``uqcore.engine.tiling`` sets the crop's offset in
 the whole input and the crop's size; a hook converts it to the layer's grid with the layer's
 resolution relative to the input (offset x layer size / crop size; layers of a strided network
 are 1/2^k of the input, up-sampling layers an integer multiple). Without a box the crop is the

@@ -82,8 +82,8 @@ def _checked(model, inputs, region, tile) -> None:
     output, the tile at least the stride: checked before the first estimate, so a bad input
     costs no work."""
     from uqcore.io import read_image
-    from uqcore.receptive import output_shape
-    from uqcore.tiling import check_region, check_tile
+    from uqcore.engine.receptive import output_shape
+    from uqcore.engine.tiling import check_region, check_tile
 
     if tile is not None:
         check_tile(model, tile)
@@ -104,7 +104,7 @@ def run(args) -> int:
     import uqcore
     from tqdm import tqdm
 
-    from uqcore import methods
+    from uqcore.engine import methods
     from uqcore.io import read_image, to_uint8
 
     model = uqcore.load_model(args.model)

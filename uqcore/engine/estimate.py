@@ -28,17 +28,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from uqcore import limits, memory, tiling
-from uqcore.moments import RunningMoments, SampleMoments, split_half_reliability  # noqa: F401 (public here too)
-from uqcore import methods as _methods
+from uqcore import limits
+from uqcore.engine import memory
+from uqcore.engine import tiling
+from uqcore.engine.moments import RunningMoments, SampleMoments, split_half_reliability  # noqa: F401 (public here too)
+from uqcore.engine import methods as _methods
 from uqcore.errors import InputError, ModelRunError
-from uqcore.hooks import forward_hooks
-from uqcore.layers import resolve_layer
-from uqcore.positions import in_crop
-from uqcore.receptive import output_shape
-from uqcore.models.base import DROPOUT_TYPES, UQModel, checked_forward, wrap
+from uqcore.engine.hooks import forward_hooks
+from uqcore.engine.layers import resolve_layer
+from uqcore.engine.positions import in_crop
+from uqcore.engine.receptive import output_shape
+from uqcore.engine.model import DROPOUT_TYPES, UQModel, checked_forward, wrap
 from uqcore.student.head import head_on
-from uqcore.perturb import (
+from uqcore.engine.perturb import (
     FeaturePerturbation,
     PrefixMismatch,
     apply_transform,
@@ -69,7 +71,7 @@ CPU_PASS_PIXELS = 1 << 15
 
 Progress = Callable[[int, int], None]
 
-from uqcore.request import (  # noqa: E402,F401 (the call's arguments and result; public here too)
+from uqcore.engine.request import (  # noqa: E402,F401 (the call's arguments and result; public here too)
     AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_ROUND, DEFAULT_TARGET, MIN_RELIABILITY_SAMPLES, Estimate, Plan,
     check_args, check_input, resolve_device,
 )
@@ -111,7 +113,7 @@ def estimate(
               that stops early ends with one more ``progress`` / ``on_update`` call with
               ``total`` equal to the samples drawn.
     region / tile: only the box (top, left, height, width) of output pixels, or the whole output
-              in even tiles of ``tile`` to 2 x ``tile`` pixels a side: the whole image's numbers (:mod:`uqcore.tiling`,
+              in even tiles of ``tile`` to 2 x ``tile`` pixels a side: the whole image's numbers (:mod:`uqcore.engine.tiling`,
               also for progress, ``on_update`` and ``stop()`` over tiles). A request over
               ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
     """
@@ -158,7 +160,7 @@ def estimate(
 
 
 def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
-    """A region, or the whole output in tiles (:mod:`uqcore.tiling`); each crop an untiled run."""
+    """A region, or the whole output in tiles (:mod:`uqcore.engine.tiling`); each crop an untiled run."""
     if region is None and tile is None:
         tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, settings["chunk_size"]))
 

@@ -3,10 +3,10 @@ Compare page shows for issue 17).
 
 :func:`fit_and_check` fits :func:`uqcore.calibrate` on the first ``fit_count`` (input, target)
 pairs and scores the others with it: per image the columns of ``evaluate --calibration``
-(:data:`uqcore.scoring.INTERVAL_COLUMNS`: coverage = fraction of valid values inside the
+(:data:`uqcore.scoring.scorer.INTERVAL_COLUMNS`: coverage = fraction of valid values inside the
 interval, interval_width = mean width in output units, ence = ENCE of the raw variance + eps,
 ence_calibrated = ENCE of the calibrated variance), and the reliability diagram data (raw and
-calibrated, :meth:`uqcore.calibration.Calibration.reliability`) over the pooled pixels of the
+calibrated, :meth:`uqcore.calibration.intervals.Calibration.reliability`) over the pooled pixels of the
 checked images. When every pair is used for fitting there is nothing held out, and the check
 runs on the fitting images themselves (``checked_on == "in-sample"``: coverage there is not
 evidence of the guarantee, which is about new images).
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from uqcore.calibration import DEFAULT_KIND, DEFAULT_LEVEL, Calibration, calibrate
+from uqcore.calibration.intervals import DEFAULT_KIND, DEFAULT_LEVEL, Calibration, calibrate
 from uqcore.errors import InputError
 from uqcore.metrics import Reliability
-from uqcore.models.base import as_model
-from uqcore.sampler import estimate
+from uqcore.engine.model import as_model
+from uqcore.engine.estimate import estimate
 
 HELD_OUT, IN_SAMPLE = "held-out", "in-sample"
 

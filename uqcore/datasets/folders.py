@@ -22,7 +22,7 @@ import torch
 
 from uqcore.errors import InputError
 from uqcore.io import read_depth, read_image
-from uqcore.models.base import as_model
+from uqcore.engine.model import as_model
 from uqcore.models.srresnet import bicubic_downscale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

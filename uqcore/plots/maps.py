@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from uqcore.plots import (MAX_DISPLAY_SIDE, Units, block_mean, colour_panel, display_factor, link_axes,
+from uqcore.plots.figures import (MAX_DISPLAY_SIDE, Units, block_mean, colour_panel, display_factor, link_axes,
                           picture_source, pixel_grid, place_colorbar)
 
 COLUMNS = 5  # panels per row

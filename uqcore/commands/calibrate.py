@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from uqcore import distributed as _distributed
-from uqcore import methods as _methods
-from uqcore.calibration import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
-from uqcore.datasets import load_pairs
+from uqcore.engine import methods as _methods
+from uqcore.calibration.intervals import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
+from uqcore.datasets.folders import load_pairs
 from uqcore.errors import InputError
 
 

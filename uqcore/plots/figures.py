@@ -427,7 +427,7 @@ def heatmap_figure(rows: Sequence[dict], value: str = "corr_pixel", colormap: st
 def metric_bars(frame, metric: str, height: int = 320) -> go.Figure:
     """Bar chart of ``metric`` per method / sample count (a long-format DataFrame with columns
     method, samples, level, and the metric); ``{metric}_lo`` / ``_hi`` columns as error bars, no bar
-    where ``level_note`` says the level means nothing (:func:`uqcore.summary_ci.add_intervals`)."""
+    where ``level_note`` says the level means nothing (:func:`uqcore.scoring.summary_ci.add_intervals`)."""
     fig = go.Figure()
     for level in dict.fromkeys(frame["level"]):
         part = frame[frame["level"] == level]

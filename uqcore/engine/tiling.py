@@ -1,13 +1,13 @@
 """Exact regions and tiles: ``estimate(..., region=(top, left, h, w))`` and ``estimate(..., tile=T)``.
 
 A box of output pixels is computed from a crop of the input: the box's input pixels plus a
-margin of at least the model's receptive field (:func:`uqcore.receptive.receptive_field`) on
+margin of at least the model's receptive field (:func:`uqcore.engine.receptive.receptive_field`) on
 every side that is not the image border, cut out of the output afterwards. The crop starts on
-the network's stride grid (:func:`uqcore.receptive.stride`) and ends where the whole image ends
+the network's stride grid (:func:`uqcore.engine.receptive.stride`) and ends where the whole image ends
 modulo the stride, so that the crop is on the grid in flipped and rotated coordinates too (the
 ``transform`` method) and a model that pads its input to the stride pads the crop as it pads the
-whole image. Feature perturbations draw by position (:mod:`uqcore.positions`); the crop's place
-in the whole input is set with :func:`uqcore.positions.input_box` around its run. The result is
+whole image. Feature perturbations draw by position (:mod:`uqcore.engine.positions`); the crop's place
+in the whole input is set with :func:`uqcore.engine.positions.input_box` around its run. The result is
 the whole-image estimate's numbers, up to float rounding (``Estimate.exact``).
 
 Models with global context (receptive field None) are refused with a message: a region or tile
@@ -33,10 +33,10 @@ from contextvars import ContextVar
 
 import torch
 
-from uqcore import positions
+from uqcore.engine import positions
 from uqcore.errors import InputError
-from uqcore.moments import maps_reliability
-from uqcore.receptive import receptive_field, stride
+from uqcore.engine.moments import maps_reliability
+from uqcore.engine.receptive import receptive_field, stride
 
 Box = tuple[int, int, int, int]
 # (rows, columns) of a crop's output that the caller shows (the box); the reliability that

@@ -24,17 +24,17 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   mean over images, rounded; the engine caps transforms at the transform set's size and
   ensembles at the member count, and "auto" stops per image), ``samples_drawn_min`` /
   ``samples_drawn_max`` over the images, ``reliability`` (the variance maps' split-half
-  reliability, :attr:`uqcore.sampler.Estimate.reliability`, averaged over the images that have
+  reliability, :attr:`uqcore.engine.estimate.Estimate.reliability`, averaged over the images that have
   one; None below 4 samples), ``layer``, ``strength``, ``seed``, ``n_images``,
   ``n_calibration``, ``task``, ``model``.
 
-Method names: the variants of :data:`uqcore.methods.VARIANTS` -- the engine's methods plus
+Method names: the variants of :data:`uqcore.engine.methods.VARIANTS` -- the engine's methods plus
 MC-drop1 (the unperturbed output is the prediction) and MC-drop2 (the sample mean is the
 prediction, as for plain MC-dropout). Variants of one engine method share one set of samples.
 The training-free methods score the unperturbed output. Every image is sampled with the same
-``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
+``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring.scorer`'s.
 
-Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
+Datasets from a folder: :func:`uqcore.datasets.folders.load_pairs` (re-exported here), which
 documents the folder layouts. A depth output is resized to the ground truth (with its variance)
 and, for a relative-depth model, aligned to it before scoring: rows carry ``aligned`` (scoring).
 """
@@ -54,16 +54,16 @@ import numpy as np
 import torch
 
 from uqcore import distributed as _distributed
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
-# the dataset helpers moved to uqcore.datasets; re-exported here for existing callers
-from uqcore.calibration import load_calibration
-from uqcore.datasets import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
-from uqcore.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
-from uqcore.models.base import as_model, model_identity
-from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
-from uqcore.scoring import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore
+# the dataset helpers moved to uqcore.datasets.folders; re-exported here for existing callers
+from uqcore.calibration.intervals import load_calibration
+from uqcore.datasets.folders import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
+from uqcore.engine.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
+from uqcore.engine.model import as_model, model_identity
+from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
+from uqcore.scoring.scorer import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
+from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
 LAYER_METHODS = _methods.LAYER_METHODS
@@ -184,22 +184,22 @@ def evaluate(
     max_samples=max_samples)``: each image draws until its map is reliable).
 
     layer / strength: for "noise" and "dropout"; one value for both, a dict {method: value}, or
-    None for the defaults (:func:`uqcore.layers.default_layer`, a middle block; the strength is
-    the method's ``default_strength`` in :mod:`uqcore.methods`: noise std 0.05, dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
+    None for the defaults (:func:`uqcore.engine.layers.default_layer`, a middle block; the strength is
+    the method's ``default_strength`` in :mod:`uqcore.engine.methods`: noise std 0.05, dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
     (name, input, target) triples. See the module docstring for every field.
 
-    calibration: a fitted :class:`uqcore.calibration.Calibration` (or the path of its JSON) for
+    calibration: a fitted :class:`uqcore.calibration.intervals.Calibration` (or the path of its JSON) for
     ``model`` and one of the evaluated settings; the rows of that method and sample count get
     ``coverage``, ``interval_width``, ``ence`` and ``ence_calibrated`` over all the images (other
     rows keep the raw ``ence`` only). An InputError if it belongs to another model or matches no
     evaluated setting. ``on_image(row)`` is called with one row per (method, sample count, image):
     method, samples, image, index, nll, each level's stats, mean_error / _variance, quality and --
-    where calibrated -- the calibration columns (:func:`uqcore.summary_ci.add_intervals` uses them).
+    where calibrated -- the calibration columns (:func:`uqcore.scoring.summary_ci.add_intervals` uses them).
 
     ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
     resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there.
     ``tile``: each estimate in tiles of about ``tile`` output pixels (the same maps as untiled,
-    :mod:`uqcore.tiling`; large images in bounded memory)."""
+    :mod:`uqcore.engine.tiling`; large images in bounded memory)."""
     if _distributed.uses_units(workers, ray_address, store, resume):
         return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
                                progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
@@ -342,7 +342,7 @@ IMAGE_COLUMNS = ("method", "samples", "image", "index", "layer", "strength", "se
 
 class EvaluateJob:
     """One unit of :func:`evaluate` = one engine method, sample count and image: the estimate and
-    each variant's :class:`~uqcore.scoring.ImageScore` -- the serial loop's body, run anywhere.
+    each variant's :class:`~uqcore.scoring.scorer.ImageScore` -- the serial loop's body, run anywhere.
 
     Unit key: method (engine), layer, strength, samples, image (name) and digest (of the input
     and target), and for ``samples="auto"`` its stop rule (target, max_samples); data: the image's

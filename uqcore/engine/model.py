@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore.errors import InputError, ModelRunError
 from uqcore.metrics.alignment import check_kind
 

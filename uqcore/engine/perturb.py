@@ -2,7 +2,7 @@
 
 Feature-map perturbations draw every sample's randomness from that sample's own seed, derived
 from ``(seed, sample index)``, in blocks keyed to positions of the perturbed layer's full output
-grid (:mod:`uqcore.positions`), so a sample's perturbation does not depend on how samples are
+grid (:mod:`uqcore.engine.positions`), so a sample's perturbation does not depend on how samples are
 batched or chunked, on prefix reuse, on other callers, or on which tile or region of the image a
 forward pass computes.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from uqcore import positions
+from uqcore.engine import positions
 from uqcore.errors import InputError
-from uqcore.methods import FEATURE_DROPOUT, FEATURE_GAUSSIAN, FEATURE_OWN_DROPOUT
+from uqcore.engine.methods import FEATURE_DROPOUT, FEATURE_GAUSSIAN, FEATURE_OWN_DROPOUT
 
 # name -> (quarter turns counter-clockwise, horizontal flip first); identity first, then the
 # rotations, so that taking the first 4 gives the 4 rotations.
@@ -79,7 +79,7 @@ def sample_seeds(seed: int, indices: Sequence[int]) -> list[int]:
 class FeaturePerturbation:
     """A forward-hook body that perturbs a module's output, one sample per batch element.
 
-    ``kind`` is a method's ``spec.feature`` (:mod:`uqcore.methods`): Gaussian noise of std
+    ``kind`` is a method's ``spec.feature`` (:mod:`uqcore.engine.methods`): Gaussian noise of std
     ``strength``, dropout at rate ``strength``, or the module's own dropout at its own rate.
     ``seeds`` holds one seed per sample (:func:`sample_seeds`); ``layers`` maps each hooked
     module to its key (its place among the perturbed layers): the draws of sample i at a position of a
@@ -144,7 +144,7 @@ class FeaturePerturbation:
 
     def _draws(self, module: nn.Module, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
         """[k, *shape] with row i drawn by ``sampler`` from sample i's seed, block by block at
-        the positions of the layer's full grid (:mod:`uqcore.positions`), into one buffer.
+        the positions of the layer's full grid (:mod:`uqcore.engine.positions`), into one buffer.
 
         On CPU, torch draws from one generator on one thread; the rows come from independent
         generators, so they are filled by up to ``torch.get_num_threads()`` threads at once:

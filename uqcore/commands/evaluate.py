@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from uqcore import distributed as _distributed
-from uqcore import methods as _methods
-from uqcore.calibration import load_calibration
-from uqcore.datasets import load_pairs
-from uqcore.evaluation import (DEFAULT_METHODS, parse_per_method, report_units, add_auto_options, evaluate,
+from uqcore.engine import methods as _methods
+from uqcore.calibration.intervals import load_calibration
+from uqcore.datasets.folders import load_pairs
+from uqcore.datasets.evaluate import (DEFAULT_METHODS, parse_per_method, report_units, add_auto_options, evaluate,
                                format_table, parse_samples, write_rows)
-from uqcore.sampler import AUTO
-from uqcore.summary_ci import add_intervals, interval_frame
-from uqcore.scoring import LEVELS
+from uqcore.engine.estimate import AUTO
+from uqcore.scoring.summary_ci import add_intervals, interval_frame
+from uqcore.scoring.scorer import LEVELS
 
 
 # -- CLI -----------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "ence_calibrated per image and to the summary of its method")
     parser.add_argument("--ci", action="store_true",
                         help="95%% bootstrap intervals over images (percentile, 2,000 seeded resamples; "
-                             "uqcore.summary_ci) in the summary and the rows: corr_lo/_hi, ause_lo/_hi, nll_lo/_hi")
+                             "uqcore.scoring.summary_ci) in the summary and the rows: corr_lo/_hi, ause_lo/_hi, nll_lo/_hi")
     parser.add_argument("--tile", type=int, default=None,
                         help="compute each map in tiles of about TILE x TILE output pixels (large images)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     if args.ci:
         rows = add_intervals(rows, images)
-        print("\n95% bootstrap intervals over images (percentile, 2,000 seeded resamples; uqcore.summary_ci):")
+        print("\n95% bootstrap intervals over images (percentile, 2,000 seeded resamples; uqcore.scoring.summary_ci):")
         print(interval_frame(rows).to_string())
     settings = sorted({(r["method"], r["layer"], r["strength"]) for r in rows if r["layer"]})
     for method, lay, st in settings:

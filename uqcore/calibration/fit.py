@@ -1,9 +1,9 @@
-"""Fitting the calibrations of :mod:`uqcore.calibration` from residual vectors.
+"""Fitting the calibrations of :mod:`uqcore.calibration.intervals` from residual vectors.
 
 One image is a pair (signed residuals r = y − ŷ [C, N], variance v [N]) of its valid pixels;
 σ = sqrt(v + eps). :func:`fit_values` turns a list of them into the fitted values of one kind
-(what a :class:`uqcore.calibration.Calibration` stores); the kinds, their definitions and
-guarantees are documented in :mod:`uqcore.calibration`. :func:`variance_map` is the isotonic
+(what a :class:`uqcore.calibration.intervals.Calibration` stores); the kinds, their definitions and
+guarantees are documented in :mod:`uqcore.calibration.intervals`. :func:`variance_map` is the isotonic
 variance recalibration used by the isotonic kind: the non-decreasing function g of the raw
 variance that is the isotonic (pool-adjacent-violators) regression of the squared residual on v
 over equal-count bins of the calibration pixels; the recalibrated σ̃ = sqrt(g(v) + eps).
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from uqcore.errors import InputError
-from uqcore.scoring import EPS, fit_scale
+from uqcore.scoring.scorer import EPS, fit_scale
 
 KINDS = ("sigma", "isotonic", "conformal", "risk")
 DEFAULT_LEVEL = 0.9
@@ -221,7 +221,7 @@ def _fit_isotonic(data: Sequence[Vectors], eps: float, vmap: dict[str, Any] | No
 def fit_values(kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, eps: float = EPS, *,
                variance_bins: int | str | None = VARIANCE_BINS) -> dict[str, Any]:
     """The fitted values of calibration ``kind`` from per-image (signed residuals [C, N],
-    variance [N]) vectors (see :mod:`uqcore.calibration` for each kind). ``variance_bins``
+    variance [N]) vectors (see :mod:`uqcore.calibration.intervals` for each kind). ``variance_bins``
     (isotonic only): the bins of the isotonic variance map (:func:`variance_map`; "auto":
     cross-validated over the images); None or 0: no variance map -- Kuleshov's recalibration of
     r/sqrt(v + eps) alone."""

@@ -1,5 +1,5 @@
 """The arguments and the result of one ``estimate`` call: checked inputs and settings, the
-sample plan of ``samples="auto"``, and the :class:`Estimate` (see :mod:`uqcore.sampler`)."""
+sample plan of ``samples="auto"``, and the :class:`Estimate` (see :mod:`uqcore.engine.estimate`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from uqcore import limits
-from uqcore import methods as _methods
+from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
+from uqcore.engine.model import UQModel
 
 # samples="auto": draw in rounds until the variance map's split-half reliability reaches the
 # target, or the cap is hit (module docstring of ``estimate``).
@@ -48,12 +48,12 @@ class Estimate:
                 the whole output is (0, 0, H', W').
     full_shape: (H', W') of the whole output.
     exact:      True: the numbers are the whole-image estimate's (up to float rounding), also for
-                a region or a tiled run (:mod:`uqcore.tiling`).
+                a region or a tiled run (:mod:`uqcore.engine.tiling`).
     tiles:      crops computed (1 untiled or for a region; fewer than planned if stopped: the
                 unfinished area is NaN).
     halves:     (even, odd): the variance maps [H', W'] of the even- and odd-indexed samples, which
                 the reliability compares; None for one-pass methods and below 2 samples. A map
-                shown as block means has its own reliability: :func:`uqcore.moments.block_reliability`.
+                shown as block means has its own reliability: :func:`uqcore.engine.moments.block_reliability`.
                 A tiled run's ``reliability`` is the assembled halves' (``trace``: its last tile's).
     """
 

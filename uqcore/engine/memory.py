@@ -3,7 +3,7 @@
 :func:`request_bytes` estimates an untiled call's peak (tests/test_tiling.py checks that it bounds
 the peak measured with ``ru_maxrss`` in a fresh process). A request over ``UQCORE_MAX_REQUEST_MB``
 (or, for an own model on CPU, over its per-image input limit) is computed in tiles
-(:func:`auto_tile`, :mod:`uqcore.tiling`) when the model's receptive field is finite; a model
+(:func:`auto_tile`, :mod:`uqcore.engine.tiling`) when the model's receptive field is finite; a model
 with global context is refused as before.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import torch
 
-from uqcore import limits, tiling
+from uqcore import limits
+from uqcore.engine import tiling
 from uqcore.errors import InputError
-from uqcore.models.base import UQModel
-from uqcore.receptive import output_shape, receptive_field, stride
+from uqcore.engine.model import UQModel
+from uqcore.engine.receptive import output_shape, receptive_field, stride
 
 # Memory bound for a chunk: a sample's activations are taken as ACTIVATION_FACTOR times its
 # output (SR/depth networks carry tens of feature channels at output resolution); the chunk is

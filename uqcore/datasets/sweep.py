@@ -1,7 +1,7 @@
 """Tolerability sweeps (the paper's Fig. 4): layers x strengths on one image.
 
-``uqcore.sweep`` is :func:`sweep` of this module. Layer choice (:func:`uqcore.layers.default_layers`)
-and the default grids (:mod:`uqcore.methods`) live with their owners.
+``uqcore.sweep`` is :func:`sweep` of this module. Layer choice (:func:`uqcore.engine.layers.default_layers`)
+and the default grids (:mod:`uqcore.engine.methods`) live with their owners.
 
 For every (layer, strength) the perturbation is applied with ``uqcore.estimate`` and we record
 how much it hurts the prediction and how well its variance tracks the error:
@@ -18,7 +18,7 @@ how much it hurts the prediction and how well its variance tracks the error:
 * ``variance_mean``: mean of the variance map (the uncertainty's magnitude).
 * ``samples``: the samples drawn (with several images, the mean over them, rounded; with
   ``samples="auto"`` each image stops when its map is reliable); ``reliability``: the variance
-  map's split-half reliability (:attr:`uqcore.sampler.Estimate.reliability`), mean over images.
+  map's split-half reliability (:attr:`uqcore.engine.estimate.Estimate.reliability`), mean over images.
 
 Several images at once (lists for ``x`` and ``target``): losses and variance are averaged over
 the images, the relative increase is taken of the averages, correlations are averaged.
@@ -36,9 +36,7 @@ maps every sample and the variance (:mod:`uqcore.metrics.alignment`).
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,19 +47,17 @@ import torch.nn.functional as F
 from uqcore import distributed as _distributed
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.evaluation import add_auto_options, make_lr, parse_samples, write_rows
-from uqcore.io import read_depth, read_image
-from uqcore.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
-from uqcore.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
-from uqcore.models.base import as_model, model_identity
-from uqcore.sampler import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring import aligned, nanmean, resize_to
+from uqcore.engine.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
+from uqcore.engine.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
+from uqcore.engine.model import as_model, model_identity
+from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
+from uqcore.scoring.scorer import aligned, nanmean, resize_to
 
 Progress = Callable[[int, int], None]
 
 
 def default_strengths(method: str) -> list[float]:
-    """The default grid of ``method`` (:attr:`uqcore.methods.MethodSpec.sweep_strengths`)."""
+    """The default grid of ``method`` (:attr:`uqcore.engine.methods.MethodSpec.sweep_strengths`)."""
     if method not in DEFAULT_STRENGTHS:
         raise InputError(f"sweeps perturb a layer; method must be one of {SWEEP_METHODS}, got {method!r}")
     return list(DEFAULT_STRENGTHS[method])
@@ -400,87 +396,6 @@ def _sweep_units(model: Any, x: Any, target: Any, method: str, layers: Any, stre
     emit = None if on_row is None else (lambda r: on_row(job.rows(r.key, r.values, r.error)[0]))
     results = _distributed.run_job(job, model, device=device, progress=progress, on_result=emit, **scale_out)
     return [job.rows(r.key, r.values, r.error)[0] for r in results]
-
-
-# -- CLI -----------------------------------------------------------------------------------------
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    return items or None
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="bundled model name or model path")
-    parser.add_argument("--image", required=True, help="the model input (for SR with --hr: the HR image)")
-    parser.add_argument("--target", help="ground truth: HR image (SR) or depth map (16-bit PNG mm / .npy m)")
-    parser.add_argument("--hr", action="store_true",
-                        help="SR: --image is the HR ground truth; the input is its bicubic downscale by the model's scale")
-    parser.add_argument("--method", default=SWEEP_METHODS[0], choices=SWEEP_METHODS)
-    parser.add_argument("--layers", help="comma-separated layer names (default: ~4 spread from early to late)")
-    parser.add_argument("--strengths", help="comma-separated noise stds or dropout rates")
-    parser.add_argument("--samples", default="8",
-                        help="samples per setting, or auto (draw until the variance map's split-half "
-                             "reliability reaches --reliability)")
-    add_auto_options(parser)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
-    parser.add_argument("--out", help="write the rows to this .csv or .json file")
-    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (rows stream to a .csv --out)
-
-
-def run(args: argparse.Namespace) -> int:
-    # lazy: the progress bar and the model registry are needed by the CLI command only
-    from tqdm import tqdm
-
-    from uqcore.models import load_model
-
-    model = load_model(args.model)
-    x = read_image(args.image)
-    target = None
-    if args.hr:
-        if model.task != "sr":
-            raise InputError("--hr only applies to super-resolution models")
-        if args.target:
-            raise InputError("give either --hr (the image is the HR target) or --target, not both")
-        x, target = make_lr(x, model.scale)
-        target = target[0]
-    elif args.target:
-        target = read_depth(args.target) if model.task == "depth" else read_image(args.target)[0]
-    strengths = _split(args.strengths)
-    try:
-        strengths = None if strengths is None else [float(s) for s in strengths]
-    except ValueError as exc:
-        raise InputError(f"--strengths must be numbers separated by commas, got {args.strengths!r}") from exc
-    layers = _split(args.layers)
-    samples = parse_samples(args.samples, "--samples")
-    n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
-    scale_out = _distributed.cli_options(args, rows="out")
-    with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        rows = sweep(model, x, target, method=args.method, layers=layers, strengths=strengths,
-                     samples=samples, seed=args.seed, device=args.device, progress=progress,
-                     reliability_target=args.reliability, max_samples=args.max_samples, **scale_out)
-    failed = [r for r in rows if r.get("error")]
-    if failed:
-        print(f"{len(failed)} setting(s) failed: " + "; ".join(f"{r['layer']} {r['strength']:g}: {r['error']}"
-                                                          for r in failed[:3]), file=sys.stderr)
-    print(format_rows(rows))
-    best = recommend(rows, args.tolerance)
-    if best is None:
-        print(f"\nno setting stays within a {args.tolerance:.1%} loss increase")
-    else:
-        what = "corr_pixel" if best.get("corr_pixel") is not None else "variance_mean"
-        print(f"\nrecommended (highest {what} within {args.tolerance:.1%} loss increase): "
-              f"layer={best['layer']} strength={best['strength']:g} ({what}={best[what]:.4f}, "
-              f"loss increase {best['loss_increase']:.2%})")
-    if args.out:
-        write_rows(rows, args.out)
-        print(f"wrote {len(rows)} rows to {args.out}")
-    return 0
 
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
