@@ -90,6 +90,7 @@ from uqcore.distributed.units import (
     check_workers,
     digest,
     import_ray,
+    in_order,
     model_source,
     run_one,
     unit_id,
@@ -101,7 +102,7 @@ from uqcore.errors import InputError
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
-    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "map_pairs",
+    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
     "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
@@ -111,12 +112,15 @@ Progress = Callable[[int, int], None]
 
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
             device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
-            progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None
-            ) -> list[UnitResult]:
+            progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None,
+            raise_errors: bool = False) -> list[UnitResult]:
     """Run every unit of ``job`` (see the module docstring); the results in ``job.keys()`` order.
 
     ``progress(done, total)`` after each unit (units found in the store count as done at the
-    start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order)."""
+    start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order;
+    :func:`in_order` keeps key order throughout). ``raise_errors``: in this process, a unit's
+    InputError propagates at once instead of making a failed unit (the embedded default of
+    ``evaluate`` and the paper tables: a bad input stops the run, as from a plain loop)."""
     workers = check_workers(workers)
     if resume and store is None:
         raise InputError("resume=True needs store= (the folder of the run to resume)")
@@ -137,7 +141,7 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
             progress(len(done), total)
         pending = [k for k, uid in zip(keys, uids) if uid not in done]
         if pending:
-            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device))
+            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device, raise_errors))
             with units as stream:  # closed at once on an interruption: workers stopped, Ray shut down
                 for result in stream:
                     done[unit_id(result.key)] = result
@@ -193,12 +197,12 @@ def session(workers: int | None, ray_address: str | None) -> Iterator[None]:
 
 
 def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,
-             device: Any) -> Iterator[UnitResult]:
+             device: Any, raise_errors: bool = False) -> Iterator[UnitResult]:
     ray_address = resolve_address(workers, ray_address)
     if not uses_ray(workers, ray_address):
         cache: dict = {}
         for key in keys:
-            yield run_one(job, model, key, job.data(job.data_id(key)), cache, device)
+            yield run_one(job, model, key, job.data(job.data_id(key)), cache, device, raise_errors)
         return
     model_source(model)  # refuse an in-memory model before starting Ray
     with ray_session(workers or 1, ray_address) as ray:
