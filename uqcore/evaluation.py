@@ -219,7 +219,7 @@ def evaluate(
                               calibration_fraction, on_image)
     _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
                          resume=resume, progress=progress, on_result=_distributed.in_order(job.keys(), summary.add),
-                         raise_errors=not units)
+                         raise_errors=not units, keep_values=False)
     return summary.rows
 
 

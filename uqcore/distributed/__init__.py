@@ -5,9 +5,11 @@ Principle 10 of the design: past one machine we use Ray, never a home-made sched
 serial path stays the embedded default with identical results (``reproduce`` runs its sweeps and
 tables on the same machinery, in one :func:`session`). ``evaluate``, ``sweep`` and ``calibrate`` take
 ``workers=`` / ``ray_address=`` / ``store=`` / ``resume=`` (CLI: ``--workers N``,
-``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them they run their
-serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
-this module only runs units and keeps them:
+``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them ``evaluate``
+and the paper tables run the same units here, in order (``raise_errors``: a bad input raises as
+from a plain loop), and ``sweep`` / ``calibrate`` their serial loop, whose body is their unit's.
+The owner of each command defines its *job* (what one unit computes); this module only runs
+units and keeps them:
 
 **Jobs** (``evaluation.EvaluateJob``, ``tolerability.SweepJob``, and :class:`PairJob` -- one unit
 per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func:`map_pairs`) are
@@ -113,25 +115,30 @@ Progress = Callable[[int, int], None]
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
             device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
             progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None,
-            raise_errors: bool = False) -> list[UnitResult]:
+            raise_errors: bool = False, keep_values: bool = True) -> list[UnitResult]:
     """Run every unit of ``job`` (see the module docstring); the results in ``job.keys()`` order.
 
     ``progress(done, total)`` after each unit (units found in the store count as done at the
     start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order;
     :func:`in_order` keeps key order throughout). ``raise_errors``: in this process, a unit's
     InputError propagates at once instead of making a failed unit (the embedded default of
-    ``evaluate`` and the paper tables: a bad input stops the run, as from a plain loop)."""
+    ``evaluate`` and the paper tables: a bad input stops the run, as from a plain loop).
+    ``keep_values=False`` (without a store): each result's values go to ``on_result`` only and
+    are not kept (the results returned carry keys, statuses and errors), so a caller that
+    summarises as results come in holds no more than it needs."""
     workers = check_workers(workers)
     if resume and store is None:
         raise InputError("resume=True needs store= (the folder of the run to resume)")
     keys = job.keys()
     uids = [unit_id(k) for k in keys]
-    if len(set(uids)) != len(uids):
+    # the store and Ray track units by id; a plain run here may repeat a unit (it gives the same result)
+    if len(set(uids)) != len(uids) and (store is not None or uses_ray(workers, resolve_address(workers, ray_address))):
         raise InputError("two units of this run have the same key (the same image twice under one name?)")
     if store is not None and not isinstance(store, Store):
         store = Store(store)
     done: dict[str, UnitResult] = store.open(job, keys, resume) if store is not None else {}
-    total = len(keys)
+    total, count = len(keys), len(done)
+    release = not keep_values and store is None and on_result is not None
     try:
         if on_result is not None:
             for uid in uids:
@@ -144,13 +151,16 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
             units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device, raise_errors))
             with units as stream:  # closed at once on an interruption: workers stopped, Ray shut down
                 for result in stream:
+                    count += 1
                     done[unit_id(result.key)] = result
                     if store is not None:
                         store.add(result)
                     if on_result is not None:
                         on_result(result)
+                    if release:
+                        done[unit_id(result.key)] = UnitResult(result.key, result.status, None, result.error)
                     if progress is not None:
-                        progress(len(done), total)
+                        progress(count, total)
         results = [done[uid] for uid in uids]
     except BaseException:
         if store is not None:
