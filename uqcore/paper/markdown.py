@@ -156,17 +156,20 @@ def _setup_lines(report: Report) -> list[str]:
           f"(n = {len(report.splits['depth']['test'])}): {_names(report.splits['depth']['test'])}.",
           f"- **Split**: seeded permutation (`numpy.random.default_rng({s.seed}).permutation`); its first "
           f"{s.sr_calibration} (SR) / {s.depth_calibration} (depth) images are the calibration split. The calibration "
-          "split is used only to choose the infer-noise / infer-dropout settings and to fit the σ-scaling and (with "
+          "split is used only to choose the infer-noise / infer-dropout settings (with the held-out images for the tasks "
+          "named under the sweeps) and to fit the σ-scaling and (with "
           "the held-out calibration images) the calibrated error bars (conformal, isotonic); every table number is "
           "measured on the test split.",
-          f"- **Held-out calibration images** (error bars only, `uqcore.paper.heldout`): SR "
+          f"- **Held-out calibration images** (error bars, and the sweeps of the tasks named below; `uqcore.paper.heldout`): SR "
           f"{len(report.splits['sr'].get('heldout', []))} ({', '.join(report.splits['sr'].get('heldout', [])) or 'none'}; "
           "images shipped inside scikit-image that are neither in the eval set nor in the training data, read from the "
           "installed package); depth "
           f"{len(report.splits['depth'].get('heldout', []))} scenes rendered by `uqcore.scenes` with seeds "
           f"{HELDOUT_SEED}–{HELDOUT_SEED + max(len(report.splits['depth'].get('heldout', [])) - 1, 0)} (disjoint from "
           "fcrn's training, monitoring and the bundled seeds).",
-          f"- **Tolerability sweeps** (calibration split): {s.sweep_layers} layers spread from early to late "
+          f"- **Tolerability sweeps** (calibration split; for {', '.join(s.sweep_heldout_tasks) or 'no'} task(s) also "
+          "the held-out calibration images, so the chosen setting rests on more than 4 images): "
+          f"{s.sweep_layers} layers spread from early to late "
           f"(`uqcore.sweep.default_layers`) × noise std {', '.join(f'{v:g}' for v in s.noise_strengths)} / dropout rate "
           f"{', '.join(f'{v:g}' for v in s.dropout_strengths)}, {s.sweep_samples} samples, seed {s.seed}. Loss = mean L1 of "
           "the perturbed samples against the ground truth; loss increase relative to the unperturbed loss; correlation "

@@ -286,6 +286,8 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
                  scale_out: dict[str, Any]) -> None:
     s = report.settings
     _, cal = split.part("cal")
+    if model.task in s.sweep_heldout_tasks:
+        cal = [*cal, *split.heldout]
     xs, ts = [p[0] for p in cal], [p[1] for p in cal]
     layers = default_layers(model, s.sweep_layers)
     for method in SWEPT:
@@ -304,7 +306,8 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         report.sweeps[(model.name, method)] = rows
         report.chosen[(model.name, method)] = best
         report.fallback[(model.name, method)] = fallback
-        report.timings.append((f"sweep {model.name} infer-{method} (calibration split)", time.perf_counter() - t0,
+        where = "calibration split + held-out" if model.task in s.sweep_heldout_tasks else "calibration split"
+        report.timings.append((f"sweep {model.name} infer-{method} ({where})", time.perf_counter() - t0,
                                f"{len(layers)} layers x {len(strengths[method])} strengths x {len(xs)} images, "
                                f"{s.sweep_samples} samples"))
 
