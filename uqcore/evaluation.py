@@ -322,7 +322,7 @@ IMAGE_COLUMNS = ("method", "samples", "image", "index", "layer", "strength", "se
                  *INTERVAL_COLUMNS, "error")
 
 
-class EvaluateJob:
+class EvaluateJob(_distributed.UnitData):
     """One unit of :func:`evaluate` = one engine method, sample count and image: the estimate and
     each variant's :class:`~uqcore.scoring.ImageScore`, run here or on a Ray worker.
 
@@ -368,12 +368,6 @@ class EvaluateJob:
 
     def data_id(self, key: dict[str, Any]) -> int:
         return self.index[(key["image"], key["digest"])]
-
-    def data(self, i: int) -> tuple[Any, Any]:
-        return self._data[i]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_data": None}  # the images travel per unit (see uqcore.distributed)
 
     def run(self, model: Any, key: dict[str, Any], data: tuple[Any, Any], cache: dict, device: Any) -> dict[str, Any]:
         x, target = data

@@ -88,6 +88,7 @@ from uqcore.distributed.units import (
     INSTALL_HINT,
     RAY_PIN,
     Job,
+    UnitData,
     UnitResult,
     check_workers,
     digest,
@@ -102,7 +103,7 @@ from uqcore.distributed.units import (
 from uqcore.errors import InputError
 
 __all__ = [
-    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
+    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitData", "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
     "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
     "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",

@@ -30,6 +30,20 @@ class Job(Protocol):
     def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]: ...
 
 
+class UnitData:
+    """The data side of a job: ``_data[data_id]`` is a unit's data, and a pickled job leaves
+    ``_data`` out -- the data travel per unit (see :mod:`uqcore.distributed`), never with the job,
+    so every worker holds only what it is working on."""
+
+    _data: Sequence[Any]
+
+    def data(self, data_id: Any) -> Any:
+        return self._data[data_id]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_data": None}
+
+
 @dataclass
 class UnitResult:
     """One finished unit: its key, "ok" with ``values`` or "error" with the message."""
