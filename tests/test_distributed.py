@@ -273,6 +273,68 @@ def test_cli_resume_needs_out(zoo, tmp_path, capsys):
     assert "--resume needs --out" in capsys.readouterr().err
 
 
+def _index_or_fail(model, x, target, *, index, device, bad):
+    """A per-pair function for run_job's error handling: a bad input at pair ``bad``."""
+    if index == bad:
+        raise InputError(f"pair {index} is bad")
+    return {"drawn": index, "values": torch.full((2,), float(index)).numpy()}
+
+
+def test_run_job_raise_errors_and_keep_values(model, pairs):
+    """raise_errors: the unit's InputError itself stops the run (the embedded default of evaluate);
+    keep_values=False: on_result gets every value, the results returned keep none."""
+    names, data = [p[0] for p in pairs], [(p[1], p[2]) for p in pairs]
+    job = distributed.PairJob("test", _index_or_fail, model, names, data, {"bad": 2})
+    with pytest.raises(InputError, match="^pair 2 is bad$"):
+        distributed.run_job(job, model, raise_errors=True)
+    results = distributed.run_job(job, model)
+    assert [r.ok for r in results] == [True, True, False, True] and results[2].error == "InputError: pair 2 is bad"
+    good = distributed.PairJob("test", _index_or_fail, model, names, data, {"bad": -1})
+    seen = []
+    results = distributed.run_job(good, model, on_result=seen.append, keep_values=False)
+    assert [r.values["drawn"] for r in seen] == [0, 1, 2, 3]
+    assert all(r.ok and r.values is None for r in results)
+    assert [r.key for r in results] == good.keys()
+
+
+def test_in_order_hands_results_on_in_key_order():
+    keys = [{"image": f"im{i}"} for i in range(5)]
+    taken = []
+    take = distributed.in_order(keys, lambda r: taken.append(r.key["image"]))
+    for i in (3, 0, 4, 1):  # as Ray might finish them
+        take(distributed.UnitResult(keys[i], "ok", {}))
+    assert taken == ["im0", "im1"]
+    take(distributed.UnitResult(keys[2], "ok", {}))
+    assert taken == [f"im{i}" for i in range(5)]
+
+
+def test_evaluate_in_process_streams_each_image_before_the_next_estimate(model, pairs, serial):
+    """The default path: the units run here in key order; each image's on_image rows come as its
+    unit finishes (before the progress of that unit), in the order (method, samples, image, variant)."""
+    events = []
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4], progress=lambda d, t: events.append(("done", d)),
+                    on_image=lambda r: events.append((r["method"], r["index"])))
+    same_rows(serial, rows)
+    expected, done = [("done", 0)], 0
+    for variants in (["transform"], ["noise"], ["mc_dropout1", "mc_dropout2"]):
+        for i in range(len(pairs)):
+            done += 1
+            expected += [(label, i) for label in variants] + [("done", done)]
+    assert events == expected
+
+
+def test_evaluate_in_process_takes_one_image_twice_under_one_name(model, pairs, tmp_path):
+    """A plain run may hold the same named image twice (the store and Ray refuse: they track
+    units by key); it is scored twice, as under two names."""
+    name, x, t = pairs[0]
+    twice = evaluate(model, [(name, x, t), (name, x, t)], methods=["transform"], samples=[2])
+    named = evaluate(model, [(name, x, t), ("other", x, t)], methods=["transform"], samples=[2])
+    same_rows(named, twice)
+    assert twice[0]["n_images"] == 2
+    with pytest.raises(InputError, match="same key"):
+        evaluate(model, [(name, x, t), (name, x, t)], methods=["transform"], samples=[2], store=tmp_path / "twice")
+
+
 # -- Ray ---------------------------------------------------------------------------------------------
 try:
     import ray

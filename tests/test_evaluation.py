@@ -297,6 +297,29 @@ def test_score_image_matches_metrics():
     assert out["psnr"] == pytest.approx(M.psnr(est.prediction, hr[0], border=2))
 
 
+def test_scorer_merge_summarises_scores_made_elsewhere_as_update_does():
+    """Scorer.merge (what evaluate's and the paper run's summaries take from the units) gives the
+    summary of Scorer.update on the same estimates, through ImageScore.values / from_values."""
+    from uqcore.scoring import ImageScore, Scorer, score_image
+
+    model = make_tiny_sr()
+    lr_hr = sr_pairs(3)
+    ests = [uqcore.estimate(model, lr, method="transform", samples=4) for lr, _ in lr_hr]
+    here = Scorer(model)
+    for i, (e, (_, hr)) in enumerate(zip(ests, lr_hr)):
+        here.update(e.prediction, e.variance, hr, seconds=e.seconds, drawn=e.samples, key=i)
+    values = [score_image(model, e.prediction, e.variance, hr, seconds=e.seconds, drawn=e.samples).values()
+              for e, (_, hr) in zip(ests, lr_hr)]
+    merged = Scorer(model).merge(ImageScore.from_values({**v, "extra": 1}) for v in values)
+    assert len(merged.scores) == 3
+    a, b = here.compute(calibration=[0], test=[1, 2]), merged.compute(calibration=[0], test=[1, 2])
+    assert a.keys() == b.keys()
+    for part in a:
+        assert a[part].keys() == b[part].keys()
+        for k, v in a[part].items():
+            assert v == b[part][k] or (isinstance(v, float) and math.isnan(v) and math.isnan(b[part][k])), (part, k)
+
+
 def test_ensemble_and_likelihood_head_methods():
     torch.manual_seed(0)
     members = [nn.Sequential(nn.Conv2d(3, 3, 3, padding=1)) for _ in range(3)]

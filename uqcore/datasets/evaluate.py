@@ -24,7 +24,7 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   mean over images, rounded; the engine caps transforms at the transform set's size and
   ensembles at the member count, and "auto" stops per image), ``samples_drawn_min`` /
   ``samples_drawn_max`` over the images, ``reliability`` (the variance maps' split-half
-  reliability, :attr:`uqcore.engine.estimate.Estimate.reliability`, averaged over the images that have
+  reliability, :attr:`uqcore.engine.request.Estimate.reliability`, averaged over the images that have
   one; None below 4 samples), ``layer``, ``strength``, ``seed``, ``n_images``,
   ``n_calibration``, ``task``, ``model``.
 
@@ -32,9 +32,9 @@ Method names: the variants of :data:`uqcore.engine.methods.VARIANTS` -- the engi
 MC-drop1 (the unperturbed output is the prediction) and MC-drop2 (the sample mean is the
 prediction, as for plain MC-dropout). Variants of one engine method share one set of samples.
 The training-free methods score the unperturbed output. Every image is sampled with the same
-``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring.scorer`'s.
+``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
-Datasets from a folder: :func:`uqcore.datasets.folders.load_pairs` (re-exported here), which
+Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
 documents the folder layouts. A depth output is resized to the ground truth (with its variance)
 and, for a relative-depth model, aligned to it before scoring: rows carry ``aligned`` (scoring).
 """
@@ -63,7 +63,7 @@ from uqcore.engine.layers import default_layer, method_setting  # noqa: F401  (d
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring.scorer import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
-from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore
+from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore, score_image
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
 LAYER_METHODS = _methods.LAYER_METHODS
@@ -116,9 +116,11 @@ def _pair_names(pairs: Sequence[Any]) -> list[str]:
     return [str(p[0]) if isinstance(p, (tuple, list)) and len(p) == 3 else f"pair {i}" for i, p in enumerate(pairs)]
 
 
-def _set_up(model: Any, pairs: Any, methods: Any, samples: Any, calibration_fraction: float, seed: int) -> tuple:
-    """What the serial and the unit paths of :func:`evaluate` both start from: (model, pair names,
-    checked pairs, method plan, sample counts, (calibration images, test images, split kind))."""
+def _set_up(model: Any, pairs: Any, methods: Any, samples: Any, layer: Any, strength: Any, seed: int,
+            patch: int, steps: int, reliability_target: float, max_samples: int, calibration: Any,
+            tile: int | None = None) -> tuple:
+    """(model, the job of :func:`evaluate`): the pairs checked and named, the method plan, the
+    sample counts, each engine's (layer, strength), the calibration loaded and matched."""
     model = as_model(model)
     names = _pair_names(pairs)
     pairs = _check_pairs(pairs)
@@ -126,7 +128,14 @@ def _set_up(model: Any, pairs: Any, methods: Any, samples: Any, calibration_frac
     sample_counts = [samples] if isinstance(samples, (int, np.integer, str)) else list(samples)
     if not sample_counts:
         raise InputError("give at least one sample count")
-    return model, names, pairs, plan, sample_counts, split_images(len(pairs), calibration_fraction, seed)
+    targets = [None if isinstance(x, InputError) else prepare_target(model.task, t) for x, t in pairs]
+    settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
+    if isinstance(calibration, (str, Path)):
+        calibration = load_calibration(calibration)
+    calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
+    return model, EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps,
+                              reliability_target=reliability_target, max_samples=max_samples,
+                              calibration=calibration, calibrated=calibrated, tile=tile)
 
 
 def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, sample_counts: list) -> set:
@@ -148,9 +157,12 @@ def _calibrated_runs(calibration: Any, model: Any, plan: list, settings: dict, s
     return runs
 
 
-def _image_row(label: str, n: int, name: str, index: int, s: Any) -> dict[str, Any]:
-    return {"method": label, "samples": n, "image": name, "index": index, "nll": s.nll, **s.stats,
-            "mean_error": s.mean_error, "mean_variance": s.mean_variance, **s.quality, **s.interval}
+def image_row(label: str, n: int | str, name: str, index: int, values: dict[str, Any]) -> dict[str, Any]:
+    """One (method, sample count, image) row of :func:`evaluate`'s ``on_image`` from the image's
+    :meth:`ImageScore.values <uqcore.scoring.ImageScore.values>`."""
+    return {"method": label, "samples": n, "image": name, "index": index, "nll": values["nll"], **values["stats"],
+            "mean_error": values["mean_error"], "mean_variance": values["mean_variance"], **values["quality"],
+            **(values.get("interval") or {})}
 
 
 def evaluate(
@@ -196,56 +208,23 @@ def evaluate(
     method, samples, image, index, nll, each level's stats, mean_error / _variance, quality and --
     where calibrated -- the calibration columns (:func:`uqcore.scoring.summary_ci.add_intervals` uses them).
 
-    ``workers`` / ``ray_address`` / ``store`` / ``resume``: the same rows through Ray actors or a
-    resumable store (:func:`_evaluate_units`, docs/SCALING.md); failed images are reported there.
+    Set-up, job, summary: the (method, sample count, image) units of :class:`EvaluateJob` run
+    through :func:`uqcore.distributed.run_job` -- here, in order, by default (a bad input raises);
+    with ``workers`` / ``ray_address`` / ``store`` / ``resume`` on Ray actors or kept in a
+    resumable store (docs/SCALING.md), where a failed image is reported in the rows (``n_failed``)
+    and left out of the summary. :class:`EvaluateSummary` turns the units, in key order, into the
+    ``on_image`` rows and the summary rows; the rows are the same either way.
     ``tile``: each estimate in tiles of about ``tile`` output pixels (the same maps as untiled,
     :mod:`uqcore.engine.tiling`; large images in bounded memory)."""
-    if _distributed.uses_units(workers, ray_address, store, resume):
-        return _evaluate_units(model, pairs, methods, samples, layer, strength, seed, calibration_fraction, device,
-                               progress, patch=patch, steps=steps, workers=workers, ray_address=ray_address,
-                               store=store, resume=resume, reliability_target=reliability_target,
-                               max_samples=max_samples, calibration=calibration, on_image=on_image, tile=tile)
-    model, names, pairs, plan, sample_counts, (cal, test, cal_kind) = _set_up(model, pairs, methods, samples,
-                                                                             calibration_fraction, seed)
-    targets = [prepare_target(model.task, t) for _, t in pairs]
-    settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
-    if isinstance(calibration, (str, Path)):
-        calibration = load_calibration(calibration)
-    calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
-
-    total = len(plan) * len(sample_counts) * len(pairs)
-    done = 0
-    segment_cache: dict = {}
-    rows: list[dict[str, Any]] = []
-    for engine, variants in plan:
-        lay, st = settings[engine]
-        for n in sample_counts:
-            scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=segment_cache,
-                                     calibration=calibration if (label, _count(n)) in calibrated else None)
-                       for label, _ in variants}
-            drawn: list[int] = []
-            reliability: list[float] = []
-            for i, (x, _) in enumerate(pairs):
-                est = estimate(model, x, method=engine, layer=lay, strength=st, samples=_count(n), seed=seed,
-                               device=device, target=reliability_target, max_samples=max_samples, tile=tile)
-                drawn.append(est.samples)
-                if est.reliability is not None:
-                    reliability.append(est.reliability)
-                for label, source in variants:
-                    score = scorers[label].update(getattr(est, source), est.variance, targets[i], seconds=est.seconds,
-                                                  drawn=est.samples, key=i)
-                    if on_image is not None:
-                        on_image(_image_row(label, _count(n), names[i], i, score))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            for label, _ in variants:
-                summary = scorers[label].compute(calibration=cal, test=test)
-                rows += [dict(row, samples_drawn_min=min(drawn), samples_drawn_max=max(drawn),
-                              reliability=float(np.mean(reliability)) if reliability else None)
-                         for row in _summary_rows(model, label, n, summary, lay, st, seed, len(pairs), len(cal),
-                                                  cal_kind)]
-    return rows
+    units = _distributed.uses_units(workers, ray_address, store, resume)
+    model, job = _set_up(model, pairs, methods, samples, layer, strength, seed, patch, steps, reliability_target,
+                         max_samples, calibration, tile)
+    summary = EvaluateSummary(model, job, split_images(len(job.names), calibration_fraction, seed),
+                              calibration_fraction, on_image)
+    _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
+                         resume=resume, progress=progress, on_result=_distributed.in_order(job.keys(), summary.add),
+                         raise_errors=not units, keep_values=False)
+    return summary.rows
 
 
 def _count(n: Any) -> int | str:
@@ -253,13 +232,20 @@ def _count(n: Any) -> int | str:
     return AUTO if isinstance(n, str) and n.strip().lower() == AUTO else int(n)
 
 
-def _summary_rows(model: Any, label: str, n: int, summary: dict, lay: Any, st: Any, seed: int, n_images: int,
-                  n_calibration: int, cal_kind: str) -> list[dict[str, Any]]:
-    """The rows of one (method, sample count): one per level of :data:`LEVELS`."""
-    return [{"method": label, "samples": _count(n), "level": level, **summary[level], **summary["common"],
-             "layer": lay, "strength": st, "seed": int(seed), "n_images": n_images, "n_calibration": n_calibration,
-             "calibration": cal_kind, "task": model.task, "model": model.name}
-            for level in LEVELS]
+def summary_rows(model: Any, label: str, n: int | str, summary: dict | None, setting: dict[str, Any], *,
+                 per_level: Sequence[dict[str, Any]] = (), extra: dict[str, Any] | None = None,
+                 after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The rows of one column (method, sample count): one per level of :data:`LEVELS` with the
+    method, samples, level, the level's numbers of ``summary`` (:meth:`Scorer.compute
+    <uqcore.scoring.scorer.Scorer.compute>`; None for a column whose images all failed) and
+    ``per_level``'s (e.g. bootstrap intervals, one dict per level), the common numbers and
+    ``extra``, the ``setting`` (layer, strength, seed, image counts, ...), task and model, then
+    ``after``. Every dataset table is built here: :func:`evaluate` and the paper run."""
+    summary = summary or {}
+    return [{"method": label, "samples": n, "level": level, **summary.get(level, {}),
+             **(per_level[k] if per_level else {}), **summary.get("common", {}), **(extra or {}), **setting,
+             "task": model.task, "model": model.name, **(after or {})}
+            for k, level in enumerate(LEVELS)]
 
 
 def _setting(model: Any, engine: str, layer: Any, strength: Any) -> tuple[str | None, float | None]:
@@ -340,15 +326,15 @@ IMAGE_COLUMNS = ("method", "samples", "image", "index", "layer", "strength", "se
                  *INTERVAL_COLUMNS, "error")
 
 
-class EvaluateJob:
+class EvaluateJob(_distributed.UnitData):
     """One unit of :func:`evaluate` = one engine method, sample count and image: the estimate and
-    each variant's :class:`~uqcore.scoring.scorer.ImageScore` -- the serial loop's body, run anywhere.
+    each variant's :class:`~uqcore.scoring.scorer.ImageScore`, run here or on a Ray worker.
 
     Unit key: method (engine), layer, strength, samples, image (name) and digest (of the input
     and target), and for ``samples="auto"`` its stop rule (target, max_samples); data: the image's
     (input, target). Readable rows (``IMAGE_COLUMNS``): one per variant with the per-image scores
     (and the interval columns where ``calibration`` applies: the (variant, samples) in
-    ``calibrated``, as in the serial loop). The run info names the calibration by a hash."""
+    ``calibrated``). The run info names the calibration by a hash."""
 
     kind = "evaluate"
     columns = IMAGE_COLUMNS
@@ -357,6 +343,7 @@ class EvaluateJob:
                  plan: list, settings: dict, sample_counts: Sequence[int | str], seed: int, patch: int, steps: int,
                  *, reliability_target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES,
                  calibration: Any = None, calibrated: set | None = None, tile: int | None = None) -> None:
+        self.tile = None if tile is None else int(tile)
         self.names = list(names)
         self._data = [(x, t) for (x, _), t in zip(pairs, targets)]
         self.digests = [_distributed.digest(None if isinstance(x, InputError) else x, t) for x, t in self._data]
@@ -367,7 +354,6 @@ class EvaluateJob:
         self.auto = {"target": float(reliability_target), "max_samples": int(max_samples)}
         self.calibration, self.calibrated = calibration, set(calibrated or ())
         self.identity = model_identity(model)
-        self.tile = None if tile is None else int(tile)
 
     def key(self, engine: str, n: int | str, i: int) -> dict[str, Any]:
         lay, st = self.settings[engine]
@@ -390,14 +376,7 @@ class EvaluateJob:
     def data_id(self, key: dict[str, Any]) -> int:
         return self.index[(key["image"], key["digest"])]
 
-    def data(self, i: int) -> tuple[Any, Any]:
-        return self._data[i]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_data": None}  # the images travel per unit (see uqcore.distributed)
-
     def run(self, model: Any, key: dict[str, Any], data: tuple[Any, Any], cache: dict, device: Any) -> dict[str, Any]:
-        i = self.data_id(key)
         x, target = data
         if isinstance(x, InputError):  # the pair could not be read (load_pairs keep_errors)
             raise x
@@ -405,89 +384,76 @@ class EvaluateJob:
                        samples=key["samples"], seed=self.seed, device=device,
                        target=key.get("target", DEFAULT_TARGET), max_samples=key.get("max_samples", DEFAULT_MAX_SAMPLES),
                        tile=self.tile)
-        out = {}
-        for label, source in self.variants[key["method"]]:
-            calibration = self.calibration if (label, key["samples"]) in self.calibrated else None
-            scorer = Scorer(model, patch=self.patch, steps=self.steps, segment_cache=cache.setdefault("segments", {}),
-                            calibration=calibration)
-            s = scorer.update(getattr(est, source), est.variance, target, seconds=est.seconds,
-                              drawn=est.samples, key=i)
-            out[label] = {slot: getattr(s, slot) for slot in ImageScore.__slots__}
-            out[label]["reliability"] = est.reliability  # for the summary rows, as in the serial loop
-        return out
+        return {label: self.score(model, key, est, label, getattr(est, source), target, cache)
+                for label, source in self.variants[key["method"]]}
+
+    def score(self, model: Any, key: dict[str, Any], est: Any, label: str, prediction: Any, target: Any,
+              cache: dict) -> dict[str, Any]:
+        """One variant's values: its :class:`~uqcore.scoring.scorer.ImageScore` (:func:`~uqcore.scoring.scorer.score_image`,
+        with the interval columns where ``calibration`` applies) and the estimate's reliability."""
+        s = score_image(model, prediction, est.variance, target, seconds=est.seconds, drawn=est.samples,
+                        segment_cache=cache.setdefault("segments", {}), key=self.data_id(key), patch=self.patch,
+                        steps=self.steps,
+                        calibration=self.calibration if (label, key["samples"]) in self.calibrated else None)
+        return {**s.values(), "reliability": est.reliability}
 
     def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]:
-        i = self.index[(key["image"], key["digest"])]
-        base = {"samples": key["samples"], "image": key["image"], "index": i, "layer": key["layer"],
-                "strength": key["strength"], "seed": self.seed}
+        i = self.data_id(key)
+        base = {"layer": key["layer"], "strength": key["strength"], "seed": self.seed}
         if values is None:
-            return [{"method": label, **base, "error": error} for label, _ in self.variants[key["method"]]]
-        return [{"method": label, **base, "nll": v["nll"], **v["stats"], "mean_error": v["mean_error"],
-                 "mean_variance": v["mean_variance"], **v["quality"], "seconds": v["seconds"],
-                 "samples_drawn": v["drawn"], **(v.get("interval") or {})} for label, v in values.items()]
+            return [{"method": label, "samples": key["samples"], "image": key["image"], "index": i, **base,
+                     "error": error} for label, _ in self.variants[key["method"]]]
+        return [{**image_row(label, key["samples"], key["image"], i, v), **base, "seconds": v["seconds"],
+                 "samples_drawn": v["drawn"]} for label, v in values.items()]
 
 
-def _image_score(values: dict[str, Any]) -> ImageScore:
-    s = ImageScore()
-    for slot in ImageScore.__slots__:
-        setattr(s, slot, values[slot])
-    return s
+class EvaluateSummary:
+    """:func:`evaluate`'s rows from the units of its :class:`EvaluateJob`, taken in key order
+    (:func:`uqcore.distributed.in_order`): each image's ``on_image`` rows as it comes in, each
+    (method, sample count)'s summary rows once its last image is in. The images of a column that
+    failed (a bad input on the unit path) are left out: the σ-scaling split is then redrawn over
+    the images scored (``n_failed`` says how many are missing)."""
 
+    def __init__(self, model: Any, job: EvaluateJob, split: tuple[list[int], list[int], str], fraction: float,
+                 on_image: Callable[[dict[str, Any]], None] | None) -> None:
+        self.model, self.job, self.split, self.fraction, self.on_image = model, job, split, fraction, on_image
+        self.rows: list[dict[str, Any]] = []
+        self._column: list[Any] = []  # the units of the current (method, sample count), in image order
 
-def _evaluate_units(model: Any, pairs: Any, methods: Any, samples: Any, layer: Any, strength: Any, seed: int,
-                    calibration_fraction: float, device: Any, progress: Progress | None, *, patch: int, steps: int,
-                    workers: int | None, ray_address: str | None, store: Any, resume: bool,
-                    reliability_target: float, max_samples: int, calibration: Any,
-                    on_image: Callable[[dict[str, Any]], None] | None, tile: int | None = None) -> list[dict[str, Any]]:
-    """:func:`evaluate` through :func:`uqcore.distributed.run_job`: the same set-up, the units
-    run here or on Ray workers, then the same summary (and ``on_image`` rows, in the serial
-    loop's order) from the per-image scores in image order."""
-    model, names, pairs, plan, sample_counts, (cal, test, cal_kind) = _set_up(model, pairs, methods, samples,
-                                                                             calibration_fraction, seed)
-    targets = [None if isinstance(x, InputError) else prepare_target(model.task, t) for x, t in pairs]
-    settings = {engine: _setting(model, engine, layer, strength) for engine, _ in plan}
-    if isinstance(calibration, (str, Path)):
-        calibration = load_calibration(calibration)
-    calibrated = set() if calibration is None else _calibrated_runs(calibration, model, plan, settings, sample_counts)
-    job = EvaluateJob(model, names, pairs, targets, plan, settings, sample_counts, seed, patch, steps,
-                      reliability_target=reliability_target, max_samples=max_samples, calibration=calibration,
-                      calibrated=calibrated, tile=tile)
-    results = _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
-                                   resume=resume, progress=progress)
-    found = {_distributed.unit_id(r.key): r for r in results}
-    rows: list[dict[str, Any]] = []
-    for engine, variants in plan:
-        lay, st = settings[engine]
-        for n in sample_counts:
-            units = [found[_distributed.unit_id(job.key(engine, n, i))] for i in range(len(pairs))]
-            ok = [i for i, u in enumerate(units) if u.ok]
-            failed = len(units) - len(ok)
+    def add(self, unit: Any) -> None:
+        i = len(self._column)
+        self._column.append(unit)
+        if unit.ok and self.on_image is not None:
+            for label, values in unit.values.items():
+                self.on_image(image_row(label, unit.key["samples"], self.job.names[i], i, values))
+        if len(self._column) == len(self.job.names):
+            self.rows += self._summarise(self._column)
+            self._column = []
+
+    def _summarise(self, units: list[Any]) -> list[dict[str, Any]]:
+        job, key = self.job, units[0].key
+        n, setting = key["samples"], {"layer": key["layer"], "strength": key["strength"], "seed": job.seed}
+        ok = [i for i, u in enumerate(units) if u.ok]
+        failed = len(units) - len(ok)
+        rows: list[dict[str, Any]] = []
+        for label, _ in job.variants[key["method"]]:
             if not ok:
-                for label, _ in variants:
-                    rows += [{"method": label, "samples": _count(n), "level": level, "layer": lay, "strength": st,
-                              "seed": int(seed), "n_images": 0, "n_failed": failed, "error": units[0].error,
-                              "task": model.task, "model": model.name} for level in LEVELS]
+                rows += summary_rows(self.model, label, n, None,
+                                     {**setting, "n_images": 0, "n_failed": failed, "error": units[0].error})
                 continue
-            # the serial run's split of the images that were scored (all of them unless some failed)
-            c, t, kind = split_images(len(ok), calibration_fraction, seed) if failed else (cal, test, cal_kind)
-            if on_image is not None:
-                for i in ok:
-                    for label, _ in variants:
-                        on_image(_image_row(label, _count(n), names[i], i, _image_score(units[i].values[label])))
-            for label, _ in variants:
-                scorer = Scorer(model, patch=patch, steps=steps,
-                                calibration=calibration if (label, _count(n)) in calibrated else None)
-                scorer.scores = [_image_score(units[i].values[label]) for i in ok]
-                summary = scorer.compute(calibration=c, test=t)
-                values = [units[i].values[label] for i in ok]
-                reliability = [v["reliability"] for v in values if v.get("reliability") is not None]
-                extra = {"samples_drawn_min": min(v["drawn"] for v in values),
-                         "samples_drawn_max": max(v["drawn"] for v in values),
-                         "reliability": float(np.mean(reliability)) if reliability else None}
-                extra.update({"n_failed": failed} if failed else {})
-                rows += [{**r, **extra} for r in _summary_rows(model, label, n, summary, lay, st, seed, len(ok),
-                                                               len(c), kind)]
-    return rows
+            c, t, kind = split_images(len(ok), self.fraction, job.seed) if failed else self.split
+            values = [units[i].values[label] for i in ok]
+            calibration = job.calibration if (label, n) in job.calibrated else None
+            scorer = Scorer(self.model, patch=job.patch, steps=job.steps, calibration=calibration)
+            summary = scorer.merge(ImageScore.from_values(v) for v in values).compute(calibration=c, test=t)
+            reliability = [v["reliability"] for v in values if v.get("reliability") is not None]
+            after = {"samples_drawn_min": min(v["drawn"] for v in values),
+                     "samples_drawn_max": max(v["drawn"] for v in values),
+                     "reliability": float(np.mean(reliability)) if reliability else None,
+                     **({"n_failed": failed} if failed else {})}
+            rows += summary_rows(self.model, label, n, summary, {**setting, "n_images": len(ok), "n_calibration": len(c),
+                                                                 "calibration": kind}, after=after)
+        return rows
 
 
 def parse_per_method(text: str | None, convert: Callable[[str], Any], flag: str) -> Any:

@@ -328,7 +328,7 @@ ROW_COLUMNS = ("method", "layer", "strength", "samples", "seed", "loss", "base_l
                "reference", "error")
 
 
-class SweepJob:
+class SweepJob(_distributed.UnitData):
     """One unit of :func:`sweep` = one (layer, strength) on all the images: the serial sweep of
     that single setting, so its row is the serial run's row. Unit key: method, layer, strength,
     samples (for "auto" also its stop rule: target, max_samples) and a digest of the images and
@@ -339,7 +339,7 @@ class SweepJob:
 
     def __init__(self, model: Any, xs: list, ts: list, method: str, layers: list[str], strengths: list[float],
                  samples: int | str, seed: int, patch: int, steps: int, auto: dict[str, Any] | None = None) -> None:
-        self._data = (xs, ts)
+        self._data = [(xs, ts)]  # one data for every unit: all the images
         self.n_images, self.method, self.layers, self.strengths = len(xs), method, layers, strengths
         self.samples, self.seed, self.patch, self.steps = samples, int(seed), patch, steps
         self.auto = dict(auto or {})  # the stop rule of samples="auto"; {} for a count
@@ -355,12 +355,6 @@ class SweepJob:
 
     def data_id(self, key: dict[str, Any]) -> int:
         return 0
-
-    def data(self, data_id: int) -> tuple[list, list]:
-        return self._data
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_data": None}  # the images travel per unit (see uqcore.distributed)
 
     def run(self, model: Any, key: dict[str, Any], data: tuple[list, list], cache: dict, device: Any) -> dict[str, Any]:
         xs, ts = data

@@ -5,9 +5,11 @@ Principle 10 of the design: past one machine we use Ray, never a home-made sched
 serial path stays the embedded default with identical results (``reproduce`` runs its sweeps and
 tables on the same machinery, in one :func:`session`). ``evaluate``, ``sweep`` and ``calibrate`` take
 ``workers=`` / ``ray_address=`` / ``store=`` / ``resume=`` (CLI: ``--workers N``,
-``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them they run their
-serial loop unchanged. The owner of each command defines its *job* (what one unit computes);
-this module only runs units and keeps them:
+``--ray-address ADDRESS`` or ``RAY_ADDRESS``, ``--resume``); without any of them ``evaluate``
+and the paper tables run the same units here, in order (``raise_errors``: a bad input raises as
+from a plain loop), and ``sweep`` / ``calibrate`` their serial loop, whose body is their unit's.
+The owner of each command defines its *job* (what one unit computes); this module only runs
+units and keeps them:
 
 **Jobs** (``datasets.evaluate.EvaluateJob``, ``datasets.sweep.SweepJob``, and :class:`PairJob` -- one unit
 per (input, target) pair, e.g. ``calibrate``'s per-pair statistics, run by :func:`map_pairs`) are
@@ -86,10 +88,12 @@ from uqcore.distributed.units import (
     INSTALL_HINT,
     RAY_PIN,
     Job,
+    UnitData,
     UnitResult,
     check_workers,
     digest,
     import_ray,
+    in_order,
     model_source,
     run_one,
     unit_id,
@@ -99,9 +103,9 @@ from uqcore.distributed.units import (
 from uqcore.errors import InputError
 
 __all__ = [
-    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitResult", "Worker",
+    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitData", "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
-    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "map_pairs",
+    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
     "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
@@ -111,23 +115,31 @@ Progress = Callable[[int, int], None]
 
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
             device: Any = None, store: Store | str | Path | None = None, resume: bool = False,
-            progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None
-            ) -> list[UnitResult]:
+            progress: Progress | None = None, on_result: Callable[[UnitResult], None] | None = None,
+            raise_errors: bool = False, keep_values: bool = True) -> list[UnitResult]:
     """Run every unit of ``job`` (see the module docstring); the results in ``job.keys()`` order.
 
     ``progress(done, total)`` after each unit (units found in the store count as done at the
-    start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order)."""
+    start); ``on_result(result)`` for each unit as it finishes (kept ones first, in key order;
+    :func:`in_order` keeps key order throughout). ``raise_errors``: in this process, a unit's
+    InputError propagates at once instead of making a failed unit (the embedded default of
+    ``evaluate`` and the paper tables: a bad input stops the run, as from a plain loop).
+    ``keep_values=False`` (without a store): each result's values go to ``on_result`` only and
+    are not kept (the results returned carry keys, statuses and errors), so a caller that
+    summarises as results come in holds no more than it needs."""
     workers = check_workers(workers)
     if resume and store is None:
         raise InputError("resume=True needs store= (the folder of the run to resume)")
     keys = job.keys()
     uids = [unit_id(k) for k in keys]
-    if len(set(uids)) != len(uids):
+    # the store and Ray track units by id; a plain run here may repeat a unit (it gives the same result)
+    if len(set(uids)) != len(uids) and (store is not None or uses_ray(workers, resolve_address(workers, ray_address))):
         raise InputError("two units of this run have the same key (the same image twice under one name?)")
     if store is not None and not isinstance(store, Store):
         store = Store(store)
     done: dict[str, UnitResult] = store.open(job, keys, resume) if store is not None else {}
-    total = len(keys)
+    total, count = len(keys), len(done)
+    release = not keep_values and store is None and on_result is not None
     try:
         if on_result is not None:
             for uid in uids:
@@ -137,16 +149,19 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
             progress(len(done), total)
         pending = [k for k, uid in zip(keys, uids) if uid not in done]
         if pending:
-            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device))
+            units = contextlib.closing(_execute(job, model, pending, workers, ray_address, device, raise_errors))
             with units as stream:  # closed at once on an interruption: workers stopped, Ray shut down
                 for result in stream:
+                    count += 1
                     done[unit_id(result.key)] = result
                     if store is not None:
                         store.add(result)
                     if on_result is not None:
                         on_result(result)
+                    if release:
+                        done[unit_id(result.key)] = UnitResult(result.key, result.status, None, result.error)
                     if progress is not None:
-                        progress(len(done), total)
+                        progress(count, total)
         results = [done[uid] for uid in uids]
     except BaseException:
         if store is not None:
@@ -193,12 +208,12 @@ def session(workers: int | None, ray_address: str | None) -> Iterator[None]:
 
 
 def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | None, ray_address: str | None,
-             device: Any) -> Iterator[UnitResult]:
+             device: Any, raise_errors: bool = False) -> Iterator[UnitResult]:
     ray_address = resolve_address(workers, ray_address)
     if not uses_ray(workers, ray_address):
         cache: dict = {}
         for key in keys:
-            yield run_one(job, model, key, job.data(job.data_id(key)), cache, device)
+            yield run_one(job, model, key, job.data(job.data_id(key)), cache, device, raise_errors)
         return
     model_source(model)  # refuse an in-memory model before starting Ray
     with ray_session(workers or 1, ray_address) as ray:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from uqcore.distributed.units import UnitResult, digest
+from uqcore.distributed.units import UnitData, UnitResult, digest
 from uqcore.errors import InputError
 from uqcore.engine.model import model_identity
 
 PAIR_COLUMNS = ("image", "index", "available", "samples_drawn", "error")
 
 
-class PairJob:
+class PairJob(UnitData):
     """One unit per pair: ``values = fn(model, input, target, index=i, device=device, **params)``.
 
     Unit key: ``params``, the pair's name, index and a digest of its input and target; data: the
@@ -45,12 +45,6 @@ class PairJob:
 
     def data_id(self, key: dict[str, Any]) -> int:
         return int(key["index"])
-
-    def data(self, i: int) -> tuple[Any, Any]:
-        return self._data[i]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_data": None}  # the pairs travel per unit (see uqcore.distributed)
 
     def run(self, model: Any, key: dict[str, Any], data: tuple[Any, Any], cache: dict, device: Any) -> dict[str, Any]:
         x, target = data

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +28,20 @@ class Job(Protocol):
     def data(self, data_id: Any) -> Any: ...
     def run(self, model: Any, key: dict[str, Any], data: Any, cache: dict, device: Any) -> dict[str, Any]: ...
     def rows(self, key: dict[str, Any], values: dict[str, Any] | None, error: str | None) -> list[dict[str, Any]]: ...
+
+
+class UnitData:
+    """The data side of a job: ``_data[data_id]`` is a unit's data, and a pickled job leaves
+    ``_data`` out -- the data travel per unit (see :mod:`uqcore.distributed`), never with the job,
+    so every worker holds only what it is working on."""
+
+    _data: Sequence[Any]
+
+    def data(self, data_id: Any) -> Any:
+        return self._data[data_id]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_data": None}
 
 
 @dataclass
@@ -116,11 +130,31 @@ def unit_id(key: dict[str, Any]) -> str:
 
 
 # -- running units ---------------------------------------------------------------------------------
-def run_one(job: Job, model: Any, key: dict[str, Any], data: Any, cache: dict, device: Any) -> UnitResult:
-    """One unit; a bad input (InputError, ModelRunError) becomes a failed unit with its message."""
+def run_one(job: Job, model: Any, key: dict[str, Any], data: Any, cache: dict, device: Any,
+            raise_errors: bool = False) -> UnitResult:
+    """One unit; a bad input (InputError, ModelRunError) becomes a failed unit with its message
+    (``raise_errors``: it propagates, as from a plain loop)."""
     try:
         return UnitResult(key, "ok", job.run(model, key, data, cache, device))
     except InputError as exc:
+        if raise_errors:
+            raise
         return UnitResult(key, "error", None, f"{type(exc).__name__}: {exc}")
+
+
+def in_order(keys: Sequence[dict[str, Any]], callback: Callable[[UnitResult], None]) -> Callable[[UnitResult], None]:
+    """An ``on_result`` for :func:`uqcore.distributed.run_job` that hands the results to
+    ``callback`` in the order of ``keys``: Ray finishes units in any order, and a result that
+    comes early waits here until those before it are in."""
+    uids = [unit_id(k) for k in keys]
+    waiting: dict[str, UnitResult] = {}
+    position = [0]
+
+    def take(result: UnitResult) -> None:
+        waiting[unit_id(result.key)] = result
+        while position[0] < len(uids) and uids[position[0]] in waiting:
+            callback(waiting.pop(uids[position[0]]))
+            position[0] += 1
+    return take
 
 

@@ -22,7 +22,7 @@ from uqcore import distributed
 from uqcore.calibration.intervals import Calibration
 from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
-from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan
+from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan, summary_rows
 from uqcore.io import read_image
 from uqcore.engine.layers import default_layers
 from uqcore.models.registry import load_model, model_card
@@ -33,9 +33,9 @@ from uqcore.paper.markdown import write_outputs
 from uqcore.paper.per_image import column_rows, name_rows
 from uqcore.paper.report import Report, Settings, check_data, check_models, required_models
 from uqcore.paper.table_units import table_scorers
-from uqcore.paper.values import (DEPTH_METHODS, LEVELS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
-from uqcore.engine.estimate import estimate, resolve_device
-from uqcore.scoring.scorer import EPS, Scorer, prepare_target, residual_vectors
+from uqcore.paper.values import (DEPTH_METHODS, MC_DROPOUT, SR_BASELINES, SR_TRAINING_FREE, STUDENT, SWEPT)
+from uqcore.engine.estimate import resolve_device
+from uqcore.scoring.scorer import EPS, Scorer
 from uqcore.datasets.sweep import recommend, sweep
 
 Progress = Callable[[int], None]
@@ -195,8 +195,7 @@ def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()
 def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
                   methods: Sequence[str], samples: dict[str, tuple[int, ...]], layer: dict[str, str],
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
-                  segment_cache: dict | None = None, patch: int = 16, steps: int = 50,
-                  interval_level: float | None = None,
+                  patch: int = 16, steps: int = 50, interval_level: float | None = None,
                   interval_pairs: Sequence[tuple[Any, Any]] = (), *, workers: int | None = None,
                   ray_address: str | None = None, per_image: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.datasets.evaluate.evaluate` (one per method, sample count and level) with
@@ -209,62 +208,24 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
     level row carries its 95 % bootstrap interval over the test images; ``per_image`` (a list, if
     given) gets each column's per-image rows (:func:`uqcore.paper.per_image.column_rows`).
 
-    ``workers`` / ``ray_address``: the per-image estimates run as units of
-    :class:`uqcore.paper.table_units.TableJob` (on Ray workers; docs/SCALING.md) and are summarised
-    the same way: the same rows but the wall times. None of them: the serial loop."""
-    plan = method_plan(model, list(methods))
+    The per-image estimates are the units of :class:`uqcore.paper.table_units.TableJob`, run in
+    this process or, with ``workers`` / ``ray_address``, on Ray workers (docs/SCALING.md): the
+    same rows but the wall times. ``progress(k)`` after every k estimates."""
     held_pairs = interval_pairs if interval_level is not None else ()
-    filled = None
-    if workers is not None or ray_address is not None:
-        settings = {engine: (layer.get(engine), strength.get(engine)) for engine, _ in plan}
-        filled = table_scorers(model, cal_pairs, test_pairs, held_pairs, methods, samples, settings, seed, device,
-                               _absolute(progress), patch=patch, steps=steps, workers=workers,
-                               ray_address=ray_address)
-    cache = {} if segment_cache is None else segment_cache
+    settings = {engine: (layer.get(engine), strength.get(engine)) for engine, _ in method_plan(model, list(methods))}
     rows: list[dict[str, Any]] = []
-    for engine, variants in plan:
-        lay, st = layer.get(engine), strength.get(engine)
-        for n in samples[engine]:
-            if filled is not None:
-                scorers, held = filled[(engine, int(n))]
-            else:
-                scorers, held = _serial_scorers(model, cal_pairs, test_pairs, held_pairs, engine, variants, lay, st,
-                                                int(n), seed, device, progress, cache, patch, steps)
-            for label, _ in variants:
-                summary = scorers[label].compute()
-                bars = {} if interval_level is None else interval_columns(scorers[label], interval_level, held[label])
-                cis = column_rows(scorers[label], label, int(n), summary, steps, per_image)
-                for level, ci in zip(LEVELS, cis):
-                    rows.append({"method": label, "samples": int(n), "level": level, **summary[level], **ci,
-                                 **summary["common"], **bars, "layer": lay, "strength": st, "seed": int(seed),
-                                 "n_images": len(test_pairs), "n_calibration": len(cal_pairs),
-                                 "calibration": "calibration split", "task": model.task, "model": model.name})
+    for engine, n, label, scorer, held in table_scorers(model, cal_pairs, test_pairs, held_pairs, methods, samples,
+                                                        settings, seed, device, _absolute(progress), patch=patch,
+                                                        steps=steps, workers=workers, ray_address=ray_address):
+        summary = scorer.compute()
+        bars = {} if interval_level is None else interval_columns(scorer, interval_level, held)
+        cis = column_rows(scorer, label, n, summary, steps, per_image)
+        lay, st = settings[engine]
+        rows += summary_rows(model, label, n, summary,
+                             {"layer": lay, "strength": st, "seed": int(seed), "n_images": len(test_pairs),
+                              "n_calibration": len(cal_pairs), "calibration": "calibration split"},
+                             per_level=cis, extra=bars)
     return rows
-
-
-def _serial_scorers(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
-                    held_pairs: Sequence[tuple[Any, Any]], engine: str, variants: list[tuple[str, str]], lay: Any,
-                    st: Any, n: int, seed: int, device: str | None, progress: Progress | None, cache: dict,
-                    patch: int, steps: int) -> tuple[dict[str, Scorer], dict[str, list[Vectors]]]:
-    """One (engine, sample count) of :func:`score_columns` in this process: each variant's scorer
-    (calibration images added, test images scored) and its held-out residual vectors."""
-    scorers = {label: Scorer(model, patch=patch, steps=steps, segment_cache=cache) for label, _ in variants}
-    held: dict[str, list[Vectors]] = {label: [] for label, _ in variants}
-    for which, pairs in (("cal", cal_pairs), ("test", test_pairs), ("heldout", held_pairs)):
-        for i, (x, t) in enumerate(pairs):
-            target = prepare_target(model.task, t)
-            est = estimate(model, x, method=engine, layer=lay, strength=st, samples=n, seed=seed, device=device)
-            for label, source in variants:
-                if which == "cal":
-                    scorers[label].add_calibration(getattr(est, source), est.variance, target)
-                elif which == "heldout":
-                    held[label].append(residual_vectors(model, getattr(est, source), est.variance, target))
-                else:
-                    scorers[label].update(getattr(est, source), est.variance, target, seconds=est.seconds,
-                                          drawn=est.samples, key=("test", i))
-            if progress is not None:
-                progress(1)
-    return scorers, held
 
 
 def _absolute(progress: Progress | None) -> Callable[[int, int], None] | None:
@@ -352,7 +313,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
 
 
 def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence[str],
-           samples: dict[str, tuple[int, ...]], desc: str, cache: dict, scale_out: dict[str, Any]) -> list[dict[str, Any]]:
+           samples: dict[str, tuple[int, ...]], desc: str, scale_out: dict[str, Any]) -> list[dict[str, Any]]:
     s = report.settings
     layer = {m: report.chosen[(model.name, m)]["layer"] for m in SWEPT
              if (model.name, m) in report.chosen}
@@ -366,7 +327,7 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     images: list[dict[str, Any]] = []
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
-                             segment_cache=cache, interval_level=s.interval_level, interval_pairs=split.heldout,
+                             interval_level=s.interval_level, interval_pairs=split.heldout,
                              per_image=images, **scale_out)
     for r in rows:
         r["table"] = key
@@ -440,14 +401,14 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
     sr_tf = list(SR_TRAINING_FREE)
     for m in sr_models:
         rows = _table(report, m.name, m, sr_split, sr_tf + _student(m), s.sr_samples, f"table {m.name} (training-free)",
-                      {}, scale_out)
+                      scale_out)
         report.tables.setdefault(m.name, []).extend(rows)
     # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
     # once and shown in every SR table.
     baseline_rows: list[dict[str, Any]] = []
     for key, methods in SR_BASELINES:
         model = base[key]
-        rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", {}, scale_out)
+        rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", scale_out)
         baseline_rows.extend(rows)
         for meth in methods:
             report.baselines[meth] = model.name
@@ -472,4 +433,4 @@ def _depth_table(report: Report, scale_out: dict[str, Any]) -> None:
     _sweep_model(report, depth, d_split, _strengths(s), scale_out)
     report.tables[depth.name] = _table(report, depth.name, depth, d_split,
                                        [*DEPTH_METHODS, *_student(depth)],
-                                       s.depth_samples, f"table {depth.name}", {}, scale_out)
+                                       s.depth_samples, f"table {depth.name}", scale_out)

@@ -195,20 +195,7 @@ def panels_figure(
     titles = [t for r in rows for t, _ in r + [("", [])] * (cols - len(r))]
     fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.075,
                         vertical_spacing=0.08)
-    pictures, curve_at = [], None  # subplot numbers of the image panels and of the curve (own axes)
-    for i, row in enumerate(rows, start=1):
-        for j in range(len(row) + 1, cols + 1):  # an empty cell: no axes, ticks or grid
-            fig.update_xaxes(visible=False, row=i, col=j)
-            fig.update_yaxes(visible=False, row=i, col=j)
-        for j, (_, traces) in enumerate(row, start=1):
-            for trace in traces:
-                fig.add_trace(trace, row=i, col=j)
-                place_colorbar(fig, fig.data[-1], i, j)
-            if isinstance(traces[0], go.Scatter):
-                _style_curve_axes(fig, i, j)
-                curve_at = (i - 1) * cols + j
-            else:
-                pictures.append((i - 1) * cols + j)
+    pictures, curve_at = _place_panels(fig, rows, cols)
     height, width = (side * factor for side in pred.shape[-2:])
     view = initial_view(width, height, view_side)
     # explicit ranges, the whole image when it is small: the hover cells' last block may run past it
@@ -229,6 +216,26 @@ def panels_figure(
 
 
 Panel = tuple[str, list]  # (subplot title, its traces: a picture, and a hover heatmap over colour maps)
+
+
+def _place_panels(fig: go.Figure, rows: list[list[Panel]], cols: int) -> tuple[list[int], int | None]:
+    """Add each row's panels to ``fig``'s grid (empty cells without axes); returns the subplot
+    numbers of the image panels and of the curve (None without one; it keeps its own axes)."""
+    pictures, curve_at = [], None
+    for i, row in enumerate(rows, start=1):
+        for j in range(len(row) + 1, cols + 1):  # an empty cell: no axes, ticks or grid
+            fig.update_xaxes(visible=False, row=i, col=j)
+            fig.update_yaxes(visible=False, row=i, col=j)
+        for j, (_, traces) in enumerate(row, start=1):
+            for trace in traces:
+                fig.add_trace(trace, row=i, col=j)
+                place_colorbar(fig, fig.data[-1], i, j)
+            if isinstance(traces[0], go.Scatter):
+                _style_curve_axes(fig, i, j)
+                curve_at = (i - 1) * cols + j
+            else:
+                pictures.append((i - 1) * cols + j)
+    return pictures, curve_at
 
 
 def _image_panels(pred: np.ndarray, truth: np.ndarray | None, model_input: np.ndarray | None, out_width: int,

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,6 +127,18 @@ class ImageScore:
 
     __slots__ = ("stats", "mean_error", "mean_variance", "r2", "res", "var", "valid", "nll", "quality", "seconds",
                  "drawn", "interval")
+
+    def values(self) -> dict[str, Any]:
+        """The score as a plain dict (what a unit of a distributed run returns and a store keeps)."""
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> ImageScore:
+        """The score back from :meth:`values` (extra keys ignored)."""
+        s = cls()
+        for slot in cls.__slots__:
+            setattr(s, slot, values[slot])
+        return s
 
 
 def _segments(p: np.ndarray, cache: dict | None, key: Any) -> np.ndarray:
@@ -352,6 +364,12 @@ class Scorer:
                         calibration=self.interval_calibration)
         self.scores.append(s)
         return s
+
+    def merge(self, scores: Iterable[ImageScore]) -> Scorer:
+        """Add images scored elsewhere (by :func:`score_image`, e.g. in a unit of a distributed
+        run), in order, as if :meth:`update` had scored them here; returns the scorer."""
+        self.scores.extend(scores)
+        return self
 
     def add_calibration(self, prediction: Any, variance: Any, target: Any) -> None:
         self.add_calibration_residuals(*residual_vectors(self.model, prediction, variance, target))

@@ -29,11 +29,12 @@ as an uninterrupted run with the same settings and seed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,12 +307,8 @@ def distill(
     step, elapsed, running, losses = 0, 0.0, None, []
     if resume:
         step, elapsed, running = _resume(ckpt, s, head, optim, gen)
-    frozen = [p.requires_grad for p in model.module.parameters()]
-    for p in model.module.parameters():
-        p.requires_grad_(False)  # the frozen network: no gradient reaches it (the features are detached too)
     started, stopped = time.perf_counter() - elapsed, False
-    bar = progress_bar("distill", step, s.steps, disable=not progress)
-    try:
+    with _frozen(model.module), progress_bar("distill", step, s.steps, disable=not progress) as bar:
         while step < s.steps:
             if should_stop is not None and should_stop():
                 stopped = True
@@ -326,17 +323,25 @@ def distill(
                 on_step(step, s.steps, running)
             if ckpt is not None and ckpt_every and (step % ckpt_every == 0 or step == s.steps):
                 _save_ckpt(ckpt, s, head, optim, gen, step, time.perf_counter() - started, running)
-    finally:
-        bar.close()
-        for p, flag in zip(model.module.parameters(), frozen):
-            p.requires_grad_(flag)
     info = _card(model, s, names, step, time.perf_counter() - started, running, card)
     head = freeze(head.cpu())
-    path = None
     if out is not None:
         save_student(head, out, info)
-        path = Path(out)
-    return DistillResult(head, info, path, step, stopped, losses)
+    return DistillResult(head, info, None if out is None else Path(out), step, stopped, losses)
+
+
+@contextlib.contextmanager
+def _frozen(module: Any) -> Iterator[None]:
+    """The frozen network: no gradient reaches its parameters inside (the features are detached
+    too); their ``requires_grad`` flags are put back after, on an exception as well."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
 
 
 def _save_ckpt(path: Path, s: Settings, head, optim, gen, step: int, elapsed: float, running) -> None:
