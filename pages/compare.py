@@ -16,7 +16,7 @@ from ui import glue, session, state
 from uqcore import limits
 from uqcore.datasets import evaluate as evaluation
 from uqcore.engine import methods
-from uqcore.plots import figures as plots
+from uqcore import plots
 from uqcore.plots import maps as plots_maps
 from uqcore.scoring import summary_ci
 from uqcore.datasets.analysis import method_maps

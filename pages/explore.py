@@ -12,7 +12,7 @@ from ui import glue, region, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore.plots import export
 from uqcore.engine import methods
-from uqcore.plots import figures as plots
+from uqcore import plots
 from uqcore.plots import maps as plots_maps
 from uqcore.datasets.analysis import analyse
 from uqcore.engine.moments import block_reliability

@@ -11,7 +11,7 @@ import uqcore.datasets.sweep as sweeps
 from ui import glue, session, state
 from ui.inputs import pick_input
 from uqcore.engine import methods
-from uqcore.plots import figures as plots
+from uqcore import plots
 
 NOISE_RANGE = [float(f"{v:.2g}") for v in np.logspace(-4, 0, 25)]
 DROPOUT_RANGE = [round(v, 2) for v in np.arange(0.01, 0.91, 0.01)]

@@ -9,7 +9,7 @@ import torch
 
 import uqcore
 from tests.conftest import make_tiny_sr
-from uqcore.plots import figures as plots
+from uqcore import plots
 from uqcore.calibration.check import HELD_OUT, IN_SAMPLE, fit_and_check
 from uqcore.metrics import reliability_vectors
 

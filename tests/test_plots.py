@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from uqcore import metrics
-from uqcore.plots import figures as plots
+from uqcore import plots
 
 
 def decode(source: str) -> np.ndarray:

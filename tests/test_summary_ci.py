@@ -86,7 +86,7 @@ def test_cli_evaluate_ci(tmp_path, capsys):
 def test_metric_bars_show_intervals_and_no_bar_for_a_meaningless_level():
     import pandas as pd
 
-    from uqcore.plots import figures as plots
+    from uqcore import plots
 
     rows = [{"method": "noise", "samples": 8, "level": "mean", "corr": -0.25},
             {"method": "noise", "samples": 8, "level": "pixel", "corr": 0.4}]

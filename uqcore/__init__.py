@@ -1,6 +1,6 @@
 """uqcore: training-free uncertainty estimation for dense regression networks.
 
-Public API (module map and layers in docs/ARCHITECTURE.md; where each name lives: ``_LAZY`` below):
+Public API (module map and layers in docs/ARCHITECTURE.md; where each name lives: ``_NAMES_BY_MODULE`` below):
 ``list_models``, ``load_model``, ``wrap``, ``list_layers``, ``estimate`` (with ``region=`` / ``tile=``: exact boxes and tiles, ``receptive_field``,
 ``output_shape``), ``sweep``, ``evaluate``, ``calibrate``, ``load_calibration``, ``read_image``, ``read_depth``,
 ``metrics``, ``InputError``; the one-pass student (``uqcore.student``): ``distill`` (train a head on
@@ -11,31 +11,20 @@ Submodules are imported on first use so that ``import uqcore`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-
 from uqcore.errors import InputError
+from uqcore.lazy import lazy_exports
 
-_LAZY = {
-    "list_models": "uqcore.models",
-    "load_model": "uqcore.models",
-    "model_card": "uqcore.models",
-    "wrap": "uqcore.models",
-    "UQModel": "uqcore.models",
-    "list_layers": "uqcore.engine.layers",
-    "estimate": "uqcore.engine.estimate",
-    "Estimate": "uqcore.engine.estimate",
-    "receptive_field": "uqcore.engine.receptive",
-    "output_shape": "uqcore.engine.receptive",
-    "sweep": "uqcore.datasets.sweep",
-    "evaluate": "uqcore.datasets.evaluate",
-    "calibrate": "uqcore.calibration.intervals",
-    "load_calibration": "uqcore.calibration.intervals",
-    "Calibration": "uqcore.calibration.intervals",
-    "read_image": "uqcore.io",
-    "read_depth": "uqcore.io",
-    "distill": "uqcore.student.train",
-    "attach_student": "uqcore.student.files",
-    "load_student": "uqcore.student.files",
+_NAMES_BY_MODULE = {
+    "uqcore.models": ["list_models", "load_model", "model_card", "wrap", "UQModel"],
+    "uqcore.engine.layers": ["list_layers"],
+    "uqcore.engine.estimate": ["estimate", "Estimate"],
+    "uqcore.engine.receptive": ["receptive_field", "output_shape"],
+    "uqcore.datasets.sweep": ["sweep"],
+    "uqcore.datasets.evaluate": ["evaluate"],
+    "uqcore.calibration.intervals": ["calibrate", "load_calibration", "Calibration"],
+    "uqcore.io": ["read_image", "read_depth"],
+    "uqcore.student.train": ["distill"],
+    "uqcore.student.files": ["attach_student", "load_student"],
 }
 # submodules as attributes (``uqcore.metrics``, ``from uqcore import plots``): name -> module. The
 # names of the flat layout before issue 26 (``sampler``, ``tolerability``, ...) still resolve to the
@@ -50,12 +39,5 @@ _SUBMODULES = {
     "evaluation": "uqcore.datasets.evaluate", "tolerability": "uqcore.datasets.sweep",
 }
 
-__all__ = ["InputError", *_LAZY, *sorted(_SUBMODULES)]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(_SUBMODULES[name])
-    raise AttributeError(f"module 'uqcore' has no attribute {name!r}")
+__getattr__, _EXPORTS = lazy_exports(__name__, _NAMES_BY_MODULE, _SUBMODULES)
+__all__ = ["InputError", *_EXPORTS]

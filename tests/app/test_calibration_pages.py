@@ -12,7 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import uqcore
-from uqcore.plots import figures as plots
+from uqcore import plots
 from tests.app.test_pages import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, png_bytes, trace
 
 CAL_TAB = "Calibrated error bars"

@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import uqcore
-from uqcore.plots import figures as plots
+from uqcore import plots
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]

@@ -11,27 +11,14 @@ The names below resolve on first use; the command is :mod:`uqcore.commands.calib
 
 from __future__ import annotations
 
-import importlib
+from uqcore.lazy import lazy_exports
 
-_LAZY = {
-    "Calibration": "uqcore.calibration.intervals",
-    "calibrate": "uqcore.calibration.intervals",
-    "load_calibration": "uqcore.calibration.intervals",
-    "pair_statistics": "uqcore.calibration.intervals",
-    "Progress": "uqcore.calibration.intervals",
-    "FORMAT": "uqcore.calibration.intervals",
-    "VERSION": "uqcore.calibration.intervals",
-    "READABLE_VERSIONS": "uqcore.calibration.intervals",
-    "KINDS": "uqcore.calibration.fit",
-    "DEFAULT_KIND": "uqcore.calibration.fit",
-    "DEFAULT_LEVEL": "uqcore.calibration.fit",
-    "MAX_VALUES": "uqcore.calibration.fit",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, {
+    "uqcore.calibration.intervals": [
+        "Calibration", "calibrate", "load_calibration", "pair_statistics", "Progress", "FORMAT", "VERSION",
+        "READABLE_VERSIONS",
+    ],
+    "uqcore.calibration.fit": [
+        "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES",
+    ],
+})

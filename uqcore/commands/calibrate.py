@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uqcore.commands.options import add_device_option, add_tile_option
 from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore.calibration.intervals import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
@@ -35,9 +36,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variance-bins", default="auto",
                         help="isotonic kind: bins of its isotonic variance map -- auto (cross-validated over the "
                              "images, default), a number, or 0 for none (Kuleshov's map of r/σ alone)")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="compute each image's map in tiles of about TILE x TILE output pixels (large images)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    add_tile_option(parser)
+    add_device_option(parser)
     parser.add_argument("--out", required=True, help="calibration JSON to write")
     _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
 

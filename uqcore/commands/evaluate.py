@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from uqcore.commands.options import add_device_option, add_tile_option
 from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore.calibration.intervals import load_calibration
@@ -46,9 +47,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ci", action="store_true",
                         help="95%% bootstrap intervals over images (percentile, 2,000 seeded resamples; "
                              "uqcore.scoring.summary_ci) in the summary and the rows: corr_lo/_hi, ause_lo/_hi, nll_lo/_hi")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="compute each map in tiles of about TILE x TILE output pixels (large images)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    add_tile_option(parser)
+    add_device_option(parser)
     parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
                                       "run to <name>_images.csv / .json next to it)")
     _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (per-image rows: <out>_images.csv)

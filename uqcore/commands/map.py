@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uqcore.commands.options import add_device_option, add_tile_option
 from uqcore.errors import InputError
 
 
@@ -32,8 +33,8 @@ def configure_parser(p) -> None:
     p.add_argument("--samples", default="8", help='a count or "auto"')
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--region", help="T,L,H,W in output pixels: only this box")
-    p.add_argument("--tile", type=int, help="compute in tiles of about TILE x TILE output pixels")
-    p.add_argument("--device", default=None)
+    add_tile_option(p)
+    add_device_option(p)
     p.add_argument("--out", required=True, help="output folder")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from uqcore.commands.options import add_device_option
 from uqcore import distributed
 from uqcore.errors import InputError
 from uqcore.paper.intervals import text as interval_text
@@ -26,7 +27,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figures", default=None, help="folder for the Fig. 4 PNGs (default: figures/ next to --out)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNGs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    add_device_option(parser)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice; 1 is much faster on a busy machine)")
     parser.add_argument("--sr-crop", type=int, default=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uqcore.commands.options import add_device_option
 from uqcore import distributed as _distributed
 from uqcore.datasets.evaluate import add_auto_options, make_lr, parse_samples, write_rows
 from uqcore.datasets.sweep import default_layers, default_strengths, format_rows, recommend, sweep
@@ -35,7 +36,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "reliability reaches --reliability)")
     add_auto_options(parser)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    add_device_option(parser)
     parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
     parser.add_argument("--out", help="write the rows to this .csv or .json file")
     _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (rows stream to a .csv --out)

@@ -11,20 +11,10 @@
 
 from __future__ import annotations
 
-import importlib
+from uqcore.lazy import lazy_exports
 
-_LAZY = {
-    "IMAGE_SUFFIXES": "uqcore.datasets.folders",
-    "make_lr": "uqcore.datasets.folders",
-    "list_pair_files": "uqcore.datasets.folders",
-    "load_pairs": "uqcore.datasets.folders",
-    "load_pair": "uqcore.datasets.folders",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, {
+    "uqcore.datasets.folders": [
+        "IMAGE_SUFFIXES", "make_lr", "list_pair_files", "load_pairs", "load_pair",
+    ],
+})

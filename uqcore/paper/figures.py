@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from uqcore.paper.discussion import as_float
 from uqcore.paper.report import Report
 from uqcore.paper.values import NOISE
-from uqcore.plots.figures import tolerability_figure
+from uqcore.plots.charts import tolerability_figure
 
 
 def tolerability_png_figure(report: Report, model: str, method: str):

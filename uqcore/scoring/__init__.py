@@ -9,42 +9,13 @@
 
 from __future__ import annotations
 
-import importlib
+from uqcore.lazy import lazy_exports
 
-_LAZY = {
-    "LEVELS": "uqcore.scoring.scorer",
-    "IMAGE_LEVELS": "uqcore.scoring.scorer",
-    "EPS": "uqcore.scoring.scorer",
-    "SIGMA_TILE": "uqcore.scoring.scorer",
-    "ENCE_BINS": "uqcore.scoring.scorer",
-    "INTERVAL_COLUMNS": "uqcore.scoring.scorer",
-    "DEPTH_QUALITY": "uqcore.scoring.scorer",
-    "resize_to": "uqcore.scoring.scorer",
-    "prepare_target": "uqcore.scoring.scorer",
-    "psnr_border": "uqcore.scoring.scorer",
-    "quality": "uqcore.scoring.scorer",
-    "ImageScore": "uqcore.scoring.scorer",
-    "align": "uqcore.scoring.scorer",
-    "aligned": "uqcore.scoring.scorer",
-    "at_target": "uqcore.scoring.scorer",
-    "score_image": "uqcore.scoring.scorer",
-    "Vectors": "uqcore.scoring.scorer",
-    "fit_vectors": "uqcore.scoring.scorer",
-    "residual_vectors": "uqcore.scoring.scorer",
-    "interval_values": "uqcore.scoring.scorer",
-    "score_vectors": "uqcore.scoring.scorer",
-    "fit_scale": "uqcore.scoring.scorer",
-    "checkerboard": "uqcore.scoring.scorer",
-    "split_images": "uqcore.scoring.scorer",
-    "image_values": "uqcore.scoring.scorer",
-    "nanmean": "uqcore.scoring.scorer",
-    "Scorer": "uqcore.scoring.scorer",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, {
+    "uqcore.scoring.scorer": [
+        "LEVELS", "IMAGE_LEVELS", "EPS", "SIGMA_TILE", "ENCE_BINS", "INTERVAL_COLUMNS", "DEPTH_QUALITY",
+        "resize_to", "prepare_target", "psnr_border", "quality", "ImageScore", "align", "aligned",
+        "at_target", "score_image", "Vectors", "fit_vectors", "residual_vectors", "interval_values",
+        "score_vectors", "fit_scale", "checkerboard", "split_images", "image_values", "nanmean", "Scorer",
+    ],
+})

@@ -30,25 +30,16 @@ The API the dashboard calls (also exported from ``uqcore``)::
 
 from __future__ import annotations
 
-import importlib
+from uqcore.lazy import lazy_exports
 
-_LAZY = {
-    "StudentHead": "uqcore.student.head",
-    "HeadConfig": "uqcore.student.head",
-    "save_student": "uqcore.student.files",
-    "load_student": "uqcore.student.files",
-    "attach_student": "uqcore.student.files",
-    "read_card": "uqcore.student.files",
-    "distill": "uqcore.student.train",
-    "default_feature_layers": "uqcore.student.train",
-    "default_teacher": "uqcore.student.train",
-    "DistillResult": "uqcore.student.train",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'uqcore.student' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, {
+    "uqcore.student.head": [
+        "StudentHead", "HeadConfig",
+    ],
+    "uqcore.student.files": [
+        "save_student", "load_student", "attach_student", "read_card",
+    ],
+    "uqcore.student.train": [
+        "distill", "default_feature_layers", "default_teacher", "DistillResult",
+    ],
+})
