@@ -156,6 +156,11 @@ def verdict(k: int, n: int) -> str:
     return "holds only partly"
 
 
+def _heading(title: str, rule: str) -> list[str]:
+    """A claim's markdown heading and the rule it is tested with."""
+    return [f"### {title}", "", rule, ""]
+
+
 def discussion(report: Report) -> list[str]:
     """The claims, each tested with a stated rule on our numbers (and the paper's, where the rule
     applies to a published table). Returns markdown lines. Every sentence depends on the numbers."""
@@ -169,13 +174,10 @@ def discussion(report: Report) -> list[str]:
 
 def _claim_transform(report: Report, sr: list[str], depth: str) -> list[str]:
     """1. Does infer-transformation give the best correlation for super-resolution?"""
-    s = report.settings
-    lines: list[str] = []
-    # 1. infer-transformation best for SR?
-    lines += ["### 1. Does infer-transformation give the best correlation for super-resolution?", "",
-              "Rule: at each level, infer-transformation's best correlation (over its sample counts) is compared "
-              "with the best of infer-dropout and infer-noise (the other training-free methods) and with the best "
-              "of all methods. The same rule is applied to the paper's published table of the same model.", ""]
+    lines = _heading("1. Does infer-transformation give the best correlation for super-resolution?",
+                     "Rule: at each level, infer-transformation's best correlation (over its sample counts) is compared "
+                     "with the best of infer-dropout and infer-noise (the other training-free methods) and with the best "
+                     "of all methods. The same rule is applied to the paper's published table of the same model.")
     for m in sr:
         ours = transform_best(column_values(report.tables[m]))
         k_tf = [lv for lv in LEVELS if ours[lv]["best_tf"]]
@@ -211,14 +213,11 @@ def _claim_transform(report: Report, sr: list[str], depth: str) -> list[str]:
 
 def _claim_dropout_layers(report: Report, sr: list[str], depth: str) -> list[str]:
     """2. Are intermediate layers best for infer-dropout?"""
-    s = report.settings
-    lines: list[str] = []
-    # 2. intermediate layers best for infer-dropout?
-    lines += ["### 2. Are intermediate layers best for infer-dropout?", "",
-              "Rule: in each dropout sweep (calibration split), take every layer's best pixel correlation over the "
-              "swept rates; the claim holds for a model when the best layer is neither the first nor the last swept "
-              "layer. The paper also says location matters less for infer-noise, so the spread (max − min over "
-              "layers of the per-layer best) is shown for both.", ""]
+    lines = _heading("2. Are intermediate layers best for infer-dropout?",
+                     "Rule: in each dropout sweep (calibration split), take every layer's best pixel correlation over the "
+                     "swept rates; the claim holds for a model when the best layer is neither the first nor the last swept "
+                     "layer. The paper also says location matters less for infer-noise, so the spread (max − min over "
+                     "layers of the per-layer best) is shown for both.")
     held = 0
     checked = 0
     for m in [*sr, depth]:
@@ -253,12 +252,10 @@ def _claim_dropout_layers(report: Report, sr: list[str], depth: str) -> list[str
 def _claim_tolerance(report: Report, sr: list[str], depth: str) -> list[str]:
     """3. Do perturbations with a small loss increase give the highest correlation?"""
     s = report.settings
-    lines: list[str] = []
-    # 3. small loss increase -> highest correlation?
-    lines += ["### 3. Do perturbations with a small loss increase give the highest correlation?", "",
-              f"Rule: over all rows of a sweep (layers × strengths, calibration split), the Spearman rank correlation "
-              f"ρ between the relative loss increase and the pixel correlation (negative supports the claim), and "
-              f"whether the highest-correlation setting stays within the {s.tolerance:.0%} tolerance.", ""]
+    lines = _heading("3. Do perturbations with a small loss increase give the highest correlation?",
+                     f"Rule: over all rows of a sweep (layers × strengths, calibration split), the Spearman rank correlation "
+                     f"ρ between the relative loss increase and the pixel correlation (negative supports the claim), and "
+                     f"whether the highest-correlation setting stays within the {s.tolerance:.0%} tolerance.")
     support = 0
     n_sweeps = 0
     for (m, meth), rows in report.sweeps.items():
@@ -285,14 +282,11 @@ def _claim_tolerance(report: Report, sr: list[str], depth: str) -> list[str]:
 
 def _claim_reach(report: Report, sr: list[str], depth: str) -> list[str]:
     """4. Do the training-free methods come within reach of the training-required ones?"""
-    s = report.settings
-    lines: list[str] = []
-    # 4. training-free within reach of training-required?
-    lines += ["### 4. Do the training-free methods come within reach of the training-required ones?", "",
-              f"Rule: at each level, the best training-free correlation (infer-trans / -drop / -noise, any sample "
-              f"count) is \"within reach\" when it is at most {REACH_MARGIN} below the best training-required one "
-              f"(MC-drop1/2, ensemble, LLM for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
-              f"group is listed too. The same rule is applied to the paper's table.", ""]
+    lines = _heading("4. Do the training-free methods come within reach of the training-required ones?",
+                     f"Rule: at each level, the best training-free correlation (infer-trans / -drop / -noise, any sample "
+                     f"count) is \"within reach\" when it is at most {REACH_MARGIN} below the best training-required one "
+                     f"(MC-drop1/2, ensemble, LLM for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
+                     f"group is listed too. The same rule is applied to the paper's table.")
     for m in [*sr, depth]:
         if m not in report.tables:
             continue
@@ -333,7 +327,6 @@ def _claim_reach(report: Report, sr: list[str], depth: str) -> list[str]:
 
 def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
     """5. Is infer-noise the best training-free method for depth?"""
-    s = report.settings
     lines: list[str] = []
     if depth in report.tables:
         cols = column_values(report.tables[depth])
@@ -360,11 +353,9 @@ def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
 
 def _claim_nll(report: Report, sr: list[str], depth: str) -> list[str]:
     """6. NLL and σ-scaling."""
-    s = report.settings
-    lines: list[str] = []
-    lines += ["### 6. NLL and σ-scaling", "",
-              "The paper argues that NLL mixes the quality of the uncertainty with the scale of the variance and the "
-              "accuracy of the prediction. Raw NLL vs NLL after σ-scaling (scale fitted on the calibration split):", ""]
+    lines = _heading("6. NLL and σ-scaling",
+                     "The paper argues that NLL mixes the quality of the uncertainty with the scale of the variance and the "
+                     "accuracy of the prediction. Raw NLL vs NLL after σ-scaling (scale fitted on the calibration split):")
     for m in [*sr, depth]:
         if m not in report.tables:
             continue

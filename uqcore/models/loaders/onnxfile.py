@@ -22,15 +22,8 @@ from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
-from uqcore.models.loaders.common import (
-    CPU_MAX_PIXELS,
-    MAX_BYTES,
-    FileNet,
-    check_size,
-    file_settings,
-    finish_file,
-    shorten,
-)
+from uqcore.models.loaders.common import (CPU_MAX_PIXELS, MAX_BYTES, FileNet, check_size, file_settings,
+                                          finish_file, shorten)
 from uqcore.models.loaders.torchscript import read_sidecar
 
 CONVERTER_OPSET = 17  # newest default-domain opset onnx2torch 1.5 converts; newer graphs are converted down
