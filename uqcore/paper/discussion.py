@@ -342,7 +342,7 @@ def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
         lines += ["### 5. Is infer-noise the best training-free method for depth?", "",
                   f"The paper suggests infer-noise for depth estimation. Best training-free correlation per level for "
                   f"**{depth}**: " + ", ".join(f"{lv}: {METHOD_LABELS.get(wins[lv] or '', '–')}" for lv in LEVELS)
-                  + f" (paper's Table 2: " + ", ".join(f"{lv}: {METHOD_LABELS.get(w, w)}" for lv, w in zip(LEVELS, p_wins))
+                  + " (paper's Table 2: " + ", ".join(f"{lv}: {METHOD_LABELS.get(w, w)}" for lv, w in zip(LEVELS, p_wins))
                   + f"). A = infer-noise's best column, B = the best other training-free column. {paired} "
                     f"Verdict: the suggestion {verdict(len(noise_lv), 4)} here on the point values (infer-noise best "
                     f"at {len(noise_lv)}/4 levels); infer-noise is separated ahead at "

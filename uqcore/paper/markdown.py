@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -89,7 +88,6 @@ def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: s
 
 
 def _settings_lines(report: Report) -> list[str]:
-    s = report.settings
     lines = []
     for (m, meth), best in report.chosen.items():
         lines.append(f"| {m} | infer-{meth} | `{best['layer']}` | {float(best['strength']):g} | "
@@ -139,7 +137,7 @@ def _setup_lines(report: Report) -> list[str]:
           f"`{hw['device']}`{' (' + hw['gpu'] + ')' if hw.get('gpu') else ''}; torch {hw['torch']}, Python {hw['python']}; "
           f"load average at start {hw.get('load_average')}.",
           f"- **Total time**: {report.total_seconds / 60:.1f} min (per part below).",
-          f"- **Models** (cards in `assets/models/`): "
+          "- **Models** (cards in `assets/models/`): "
           + "; ".join(f"`{n}` — {report.cards[n].get('description', report.cards[n].get('architecture', ''))}".rstrip(" —")
                       for n in required_models(s)) + ".",
           f"- **SR data**: `{_rel(s.sr_data)}`, {len(report.splits['sr']['calibration']) + len(report.splits['sr']['test'])} "
@@ -176,7 +174,7 @@ def _setup_lines(report: Report) -> list[str]:
           "= pixel-level Pearson between the unperturbed output's error and the variance, averaged over images. "
           f"Chosen setting: `uqcore.sweep.recommend` with tolerance {s.tolerance:.0%} (highest pixel correlation among "
           "settings whose loss increase is at most the tolerance; the paper's exact threshold is not given in its text).",
-          f"- **Sample counts**: SR " + ", ".join(f"{_samples_label(k)} "
+          "- **Sample counts**: SR " + ", ".join(f"{_samples_label(k)} "
                                               f"{'/'.join(map(str, v))}" for k, v in s.sr_samples.items())
           + "; depth " + ", ".join(f"{_samples_label(k)} {'/'.join(map(str, v))}"
                                    for k, v in s.depth_samples.items())

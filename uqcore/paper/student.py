@@ -47,7 +47,7 @@ def markdown_lines(models: list[str]) -> list[str]:
          + " | s / image teacher / student |",
          "|---|---|---|" + "---:|" * (len(BARS) + 1)]
     for name, card in cards.items():
-        q, t = card["quality"], card.get("training", {})
+        q = card["quality"]
         cells = [f"`{name}`", q.get("teacher_setting", "–"), _training(card)]
         for key, _, _ in BARS:
             ok = "" if q["bars"][key] else " **missed**"
