@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uqcore  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
-from uqcore.student.files import attach_student  # noqa: E402
+from uqcore.models.student_files import attach_student  # noqa: E402
 from uqcore.student.train import distill  # noqa: E402
 
 

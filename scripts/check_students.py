@@ -34,7 +34,7 @@ from uqcore.models.registry import MODELS_DIR  # noqa: E402
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout  # noqa: E402
 from uqcore.paper.run import centre_crop  # noqa: E402
 from uqcore.paper.student import markdown_lines  # noqa: E402
-from uqcore.student.files import card_path  # noqa: E402
+from uqcore.models.student_files import card_path  # noqa: E402
 
 SAMPLES = {"sr": ROOT / "assets/samples/sr", "depth": ROOT / "assets/samples/depth"}
 BARS = {"corr_pixel": (">=", 1.0), "corr_mean": (">=", 0.9), "ause_pixel": ("<=", 1.05)}

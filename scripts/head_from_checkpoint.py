@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
-from uqcore.student.files import config_for, freeze, save_student  # noqa: E402
-from uqcore.student.head import StudentHead  # noqa: E402
+from uqcore.models.student_files import config_for, freeze, save_student  # noqa: E402
+from uqcore.engine.student_head import StudentHead  # noqa: E402
 from uqcore.student.train import training_images  # noqa: E402
 from uqcore.training.common import load_checkpoint  # noqa: E402
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from uqcore.models.registry import MODELS_DIR  # noqa: E402
-from uqcore.student.files import card_path, read_card  # noqa: E402
+from uqcore.models.student_files import card_path, read_card  # noqa: E402
 
 KEYS = ("corr_pixel", "corr_mean", "ause_pixel")
 

@@ -32,7 +32,7 @@ import uqcore
 from ui import glue
 from uqcore.engine import methods
 from uqcore.limits import IMAGE_UPLOAD_MB
-from uqcore.student import files as head_files
+from uqcore.models import student_files as head_files
 from uqcore.student.train import TEACHERS, default_teacher, distill
 
 RUN = "student_run"          # the latest training run of this session (a Run)

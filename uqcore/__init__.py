@@ -24,7 +24,7 @@ _NAMES_BY_MODULE = {
     "uqcore.calibration.intervals": ["calibrate", "load_calibration", "Calibration"],
     "uqcore.io": ["read_image", "read_depth"],
     "uqcore.student.train": ["distill"],
-    "uqcore.student.files": ["attach_student", "load_student"],
+    "uqcore.models.student_files": ["attach_student", "load_student"],
 }
 # submodules as attributes (``uqcore.metrics``, ``from uqcore import plots``): name -> module. The
 # names of the flat layout before issue 26 (``sampler``, ``tolerability``, ...) still resolve to the

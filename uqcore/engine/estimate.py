@@ -39,7 +39,7 @@ from uqcore.engine.layers import resolve_layer
 from uqcore.engine.positions import in_crop
 from uqcore.engine.receptive import output_shape
 from uqcore.engine.model import DROPOUT_TYPES, UQModel, checked_forward, wrap
-from uqcore.student.head import head_on
+from uqcore.engine.student_head import head_on
 from uqcore.engine.perturb import (
     FeaturePerturbation,
     PrefixMismatch,

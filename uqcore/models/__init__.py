@@ -4,7 +4,7 @@ engine's, :mod:`uqcore.engine.model`; it resolves here too.
 
 Names are resolved on first use: importing ``uqcore.engine.model`` (which the student head, the
 layers and ``estimate`` need) must not import the registry, which attaches bundled student heads
-(``uqcore.student.files`` imports ``uqcore.engine.model``)."""
+(``uqcore.models.student_files`` imports ``uqcore.engine.model``)."""
 
 from __future__ import annotations
 

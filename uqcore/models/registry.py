@@ -27,7 +27,7 @@ from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
 from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
-from uqcore.student.files import attach_student, bundled_head
+from uqcore.models.student_files import attach_student, bundled_head
 
 
 def bundled_assets() -> Path:
@@ -99,7 +99,7 @@ def _load_weights(module: nn.Module, path: Path) -> nn.Module:
 
 def load_from_card(card: dict, base_dir: Path, student: bool = True) -> UQModel:
     """The model of a card; with ``student`` its bundled head (``<name>.student.safetensors``
-    beside the card, :mod:`uqcore.student.files`) attached when there is one."""
+    beside the card, :mod:`uqcore.models.student_files`) attached when there is one."""
     weights = card["weights"]
     files = weights if isinstance(weights, list) else [weights]
     members = [

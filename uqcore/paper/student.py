@@ -10,7 +10,7 @@ from typing import Any
 
 from uqcore.models.registry import model_dirs
 from uqcore.paper.discussion import fmt
-from uqcore.student.files import bundled_head, read_card
+from uqcore.models.student_files import bundled_head, read_card
 
 BARS = (("corr_pixel", "Corr pixel", "≥ 1.0×"), ("corr_mean", "Corr mean", "≥ 0.9×"),
         ("ause_pixel", "AUSE pixel", "≤ 1.05×"))

@@ -2,9 +2,11 @@
 training-free teacher on unlabeled images, that predicts the teacher's per-pixel variance in the
 same forward pass as the prediction.
 
-* :mod:`uqcore.student.head`  -- ``StudentHead`` (the convolutions), ``HeadConfig``, feature capture;
-* :mod:`uqcore.student.files` -- ``save_student`` / ``load_student`` (safetensors + JSON card),
-  ``attach_student`` (with the fit check), the bundled heads' naming;
+* :mod:`uqcore.engine.student_head` -- ``StudentHead`` (the convolutions), ``HeadConfig``, feature
+  capture: what runs in ``estimate(method="student")``, so it lives in the engine, below this package;
+* :mod:`uqcore.models.student_files` -- ``save_student`` / ``load_student`` (safetensors + JSON card),
+  ``attach_student`` (with the fit check), the bundled heads' naming: the models layer's, so
+  ``load_model`` attaches a bundled head without importing this package;
 * :mod:`uqcore.student.train` -- ``distill()`` (teacher samples through ``uqcore.estimate``,
   Gaussian / Laplace NLL around the frozen prediction, colour jitter, checkpoints, resume);
 * the command ``python -m uqcore distill`` is :mod:`uqcore.commands.distill`.
@@ -33,10 +35,10 @@ from __future__ import annotations
 from uqcore.lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "uqcore.student.head": [
+    "uqcore.engine.student_head": [
         "StudentHead", "HeadConfig",
     ],
-    "uqcore.student.files": [
+    "uqcore.models.student_files": [
         "save_student", "load_student", "attach_student", "read_card",
     ],
     "uqcore.student.train": [

@@ -50,8 +50,8 @@ from uqcore.engine.layers import candidate_layers, method_setting
 from uqcore.engine.model import UQModel, as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import estimate, resolve_device
-from uqcore.student.files import config_for, freeze, save_student
-from uqcore.student.head import StudentHead, capture
+from uqcore.models.student_files import config_for, freeze, save_student
+from uqcore.engine.student_head import StudentHead, capture
 from uqcore.training.common import (load_checkpoint, progress_bar, restore_rng, save_checkpoint, seeded_generator,
                                     set_lr, set_threads, smoothed)
 

@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel, as_model
-from uqcore.student.head import HeadConfig, StudentHead, capture
+from uqcore.engine.student_head import HeadConfig, StudentHead, capture
 
 CARD_KIND = "uqcore-student-head"
 META_KEY = "uqcore_student"
