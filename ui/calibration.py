@@ -98,7 +98,24 @@ def interval_view(model: uqcore.UQModel, est: Any, target: Any, input_name: str)
     width = cal.width(est, model=model, target=target).numpy()  # relative depth: aligned to the target
     in_sample = Path(input_name).stem in set(cal.images)
     if target is None:
-        return IntervalView(cal, width, None, {"interval_width": float(width.mean())}, in_sample), None
+        return (
+            IntervalView(
+                calibration=cal,
+                width=width,
+                outside=None,
+                values={"interval_width": float(width.mean())},
+                in_sample=in_sample,
+            ),
+            None,
+        )
     outside = cal.outside(model, est, target)
-    return IntervalView(cal, width, outside if outside.shape == width.shape else None,
-                        cal.score(model, est, target), in_sample), None
+    return (
+        IntervalView(
+            calibration=cal,
+            width=width,
+            outside=outside if outside.shape == width.shape else None,
+            values=cal.score(model, est, target),
+            in_sample=in_sample,
+        ),
+        None,
+    )

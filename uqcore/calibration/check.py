@@ -82,4 +82,6 @@ def fit_and_check(model: Any, pairs: Sequence[tuple[Any, Any]], names: Sequence[
         if progress is not None:
             progress(done, total)
     raw, calibrated = cal.reliability(model, estimates, targets)
-    return CalibrationCheck(cal, rows, raw, calibrated, HELD_OUT if held_out else IN_SAMPLE)
+    return CalibrationCheck(
+        calibration=cal, rows=rows, raw=raw, calibrated=calibrated, checked_on=HELD_OUT if held_out else IN_SAMPLE
+    )

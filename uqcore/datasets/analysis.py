@@ -66,7 +66,7 @@ def prepare_sr(model: UQModel, lr: torch.Tensor | None = None, hr: torch.Tensor 
         note = f"LR input made by bicubic downscaling of the HR image by ×{s}; the HR image is the ground truth"
         if cropped.shape != hr.shape:
             note += f" (HR cropped from {hr.shape[-2]}×{hr.shape[-1]} to {cropped.shape[-2]}×{cropped.shape[-1]})"
-        return PreparedInput(bicubic_downscale(cropped, s), cropped, note)
+        return PreparedInput(x=bicubic_downscale(cropped, s), target=cropped, note=note)
     if hr is not None:
         want = (lr.shape[-2] * s, lr.shape[-1] * s)
         if tuple(hr.shape[-2:]) != want:
@@ -74,20 +74,26 @@ def prepare_sr(model: UQModel, lr: torch.Tensor | None = None, hr: torch.Tensor 
                 f"the HR image is {hr.shape[-2]}×{hr.shape[-1]} but ×{s} the LR image "
                 f"({lr.shape[-2]}×{lr.shape[-1]}) is {want[0]}×{want[1]}; upload a matching pair, or only the HR image"
             )
-        return PreparedInput(lr, hr, "LR input and HR ground truth as uploaded")
-    return PreparedInput(lr, None, "no ground truth: the error map and error-based metrics need an HR image")
+        return PreparedInput(x=lr, target=hr, note="LR input and HR ground truth as uploaded")
+    return PreparedInput(
+        x=lr, target=None, note="no ground truth: the error map and error-based metrics need an HR image"
+    )
 
 
 def prepare_depth(rgb: torch.Tensor, depth: torch.Tensor | None = None) -> PreparedInput:
     """Depth inputs: an RGB image and optionally its depth map (metres, same H×W)."""
     if depth is None:
-        return PreparedInput(rgb, None, "no ground-truth depth: the error map and error-based metrics need one")
+        return PreparedInput(
+            x=rgb, target=None, note="no ground-truth depth: the error map and error-based metrics need one"
+        )
     if tuple(depth.shape[-2:]) != tuple(rgb.shape[-2:]):
         raise InputError(
             f"the depth map is {depth.shape[-2]}×{depth.shape[-1]} but the RGB image is "
             f"{rgb.shape[-2]}×{rgb.shape[-1]}; they must be the same size"
         )
-    return PreparedInput(rgb, depth.reshape(1, *depth.shape[-2:]), "ground-truth depth as uploaded (0/NaN/inf = missing)")
+    return PreparedInput(
+        x=rgb, target=depth.reshape(1, *depth.shape[-2:]), note="ground-truth depth as uploaded (0/NaN/inf = missing)"
+    )
 
 
 @dataclass
@@ -142,7 +148,15 @@ def analyse(model: UQModel, est: Estimate, target: torch.Tensor | None) -> Analy
     values.update(image_values(model, est.prediction, est.variance, target_np, split="checkerboard"))
     values["sigma_scale"] = values["variance_scale"]
     error_display = np.where(valid, error, np.nan)
-    return Analysis(prediction, variance, error_display, mask, curve, values, note)
+    return Analysis(
+        prediction=prediction,
+        variance=variance,
+        error=error_display,
+        mask=mask,
+        curve=curve,
+        values=values,
+        alignment=note,
+    )
 
 
 def upsample_for_display(prediction: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -193,5 +207,10 @@ def method_maps(model: UQModel, x: torch.Tensor, target, names: Sequence[str], *
         error = metrics.error_map(prediction, truth, mask=mask)
         if mask is not None:
             error = np.where(mask, error, np.nan)
-    return MethodMaps(prediction, error, {v.name: runs[v.engine].variance.numpy() for v in variants},
-                      {v.name: runs[v.engine].samples for v in variants}, shown.name)
+    return MethodMaps(
+        prediction=prediction,
+        error=error,
+        variances={v.name: runs[v.engine].variance.numpy() for v in variants},
+        samples={v.name: runs[v.engine].samples for v in variants},
+        error_of=shown.name,
+    )

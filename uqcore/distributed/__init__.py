@@ -159,7 +159,9 @@ def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: st
                     if on_result is not None:
                         on_result(result)
                     if release:
-                        done[unit_id(result.key)] = UnitResult(result.key, result.status, None, result.error)
+                        done[unit_id(result.key)] = UnitResult(
+                            key=result.key, status=result.status, values=None, error=result.error
+                        )
                     if progress is not None:
                         progress(count, total)
         results = [done[uid] for uid in uids]

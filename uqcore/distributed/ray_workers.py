@@ -147,9 +147,13 @@ def ray_units(ray: Any, job: Job, model: Any, keys: Sequence[dict[str, Any]], wo
             try:
                 result = ray.get(ready[0])
             except (RayActorError, OutOfMemoryError) as exc:
-                result = UnitResult(key, "error", None,
-                                    f"the worker died {1 + TASK_RETRIES} times running this unit "
-                                    f"(out of memory? a crash in the model?): {type(exc).__name__}: {exc}")
+                result = UnitResult(
+                    key=key,
+                    status="error",
+                    values=None,
+                    error=f"the worker died {1 + TASK_RETRIES} times running this unit "
+                    f"(out of memory? a crash in the model?): {type(exc).__name__}: {exc}",
+                )
             did = job.data_id(key)
             uses[did] -= 1
             if not uses[did]:
@@ -176,5 +180,3 @@ def _check_ready(ray: Any, actors: list, source: dict[str, Any]) -> None:
         if error:
             raise InputError(f"a Ray worker could not load the model {source.get('args')}: {error}. "
                              "Every node needs the model's files at the same path (or use a bundled model)")
-
-

@@ -78,7 +78,9 @@ class Store:
                 try:
                     rec = json.loads(line)
                     uid = rec["uid"]
-                    result = UnitResult(rec["key"], rec["status"], rec.get("values"), rec.get("error"))
+                    result = UnitResult(
+                        key=rec["key"], status=rec["status"], values=rec.get("values"), error=rec.get("error")
+                    )
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a kill: that unit is not done
                 if rec.get("arrays"):
@@ -163,5 +165,3 @@ class Store:
             if fh is not None:
                 fh.close()
         self._units = self._rows = self._writer = None
-
-

@@ -135,11 +135,11 @@ def run_one(job: Job, model: Any, key: dict[str, Any], data: Any, cache: dict, d
     """One unit; a bad input (InputError, ModelRunError) becomes a failed unit with its message
     (``raise_errors``: it propagates, as from a plain loop)."""
     try:
-        return UnitResult(key, "ok", job.run(model, key, data, cache, device))
+        return UnitResult(key=key, status="ok", values=job.run(model, key, data, cache, device))
     except InputError as exc:
         if raise_errors:
             raise
-        return UnitResult(key, "error", None, f"{type(exc).__name__}: {exc}")
+        return UnitResult(key=key, status="error", values=None, error=f"{type(exc).__name__}: {exc}")
 
 
 def in_order(keys: Sequence[dict[str, Any]], callback: Callable[[UnitResult], None]) -> Callable[[UnitResult], None]:

@@ -132,8 +132,8 @@ def estimate(
     chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
     if chunk < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
-    call = _Call(method, spec, layer if spec.needs_layer else None, strength if spec.needs_layer else None,
-                 int(seed), str(dev), time.perf_counter(), plan.target)
+    call = _Call(method=method, spec=spec, layer=layer if spec.needs_layer else None, seed=int(seed), device=str(dev),
+                 strength=strength if spec.needs_layer else None, started=time.perf_counter(), target=plan.target)
     members = model.members_on(dev)
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)

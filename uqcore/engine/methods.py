@@ -168,9 +168,9 @@ DEFAULT_METHOD: str = METHODS[0]
 
 VARIANTS: dict[str, Variant] = {}
 for _s in SPECS:
-    VARIANTS[_s.name] = Variant(_s.name, _s.name, _s.prediction, _s.label, _s.help)
+    VARIANTS[_s.name] = Variant(name=_s.name, engine=_s.name, prediction=_s.prediction, label=_s.label, help=_s.help)
     for _name, _prediction, _label, _help in _s.variants:
-        VARIANTS[_name] = Variant(_name, _s.name, _prediction, _label, _help)
+        VARIANTS[_name] = Variant(name=_name, engine=_s.name, prediction=_prediction, label=_label, help=_help)
 del _s, _name, _prediction, _label, _help
 # Evaluation names that are not engine methods (e.g. mc_dropout1, mc_dropout2).
 EXTRA_VARIANTS: tuple[str, ...] = tuple(n for n in VARIANTS if n not in TABLE)

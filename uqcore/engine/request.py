@@ -140,7 +140,7 @@ def check_args(model: UQModel, method: str, strength, samples, target, max_sampl
     if not auto:
         return strength, Plan(int(samples), int(round_size))
     stop_at = float(target) if spec.auto == _methods.AUTO_ROUNDS else None
-    return strength, Plan(int(max_samples), int(round_size), stop_at, float(target))
+    return strength, Plan(count=int(max_samples), round_size=int(round_size), stop_at=stop_at, target=float(target))
 
 
 def check_count(name: str, value, cap: int, limit: str) -> None:

@@ -116,7 +116,14 @@ def align_depth(prediction: Any, target: Any, variance: Any = None, *, kind: str
     v = None if variance is None else np.asarray(variance, dtype=np.float64).reshape(y.shape)
     valid = (valid_mask(y) if mask is None else np.asarray(mask, dtype=bool)) & np.isfinite(p2)
     if kind == "metric":
-        return Alignment(p.copy(), None if v is None else v.copy(), 1.0, 0.0, kind, int(valid.sum()))
+        return Alignment(
+            prediction=p.copy(),
+            variance=None if v is None else v.copy(),
+            scale=1.0,
+            shift=0.0,
+            kind=kind,
+            pixels=int(valid.sum()),
+        )
     space = y if kind == "relative" else 1.0 / np.where(valid, y, 1.0)
     s, t = fit_scale_shift(p2[valid], space[valid])
     z = s * p2 + t
@@ -126,5 +133,15 @@ def align_depth(prediction: Any, target: Any, variance: Any = None, *, kind: str
         floor = 1.0 / (depth_cap * float(y[valid].max()))
         z = np.maximum(z, floor)
         depth, var = 1.0 / z, None if v is None else s * s * v / z ** 4
-        return Alignment(depth.reshape(p.shape), var, s, t, kind, int(valid.sum()), floor)
-    return Alignment(depth.reshape(p.shape), var, s, t, kind, int(valid.sum()))
+        return Alignment(
+            prediction=depth.reshape(p.shape),
+            variance=var,
+            scale=s,
+            shift=t,
+            kind=kind,
+            pixels=int(valid.sum()),
+            floor=floor,
+        )
+    return Alignment(
+        prediction=depth.reshape(p.shape), variance=var, scale=s, shift=t, kind=kind, pixels=int(valid.sum())
+    )

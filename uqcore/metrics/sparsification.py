@@ -90,8 +90,10 @@ def sparsification_vectors(e: np.ndarray, u: np.ndarray, steps: int) -> Sparsifi
     mean = float(e.sum() / n)
     if mean == 0.0:
         z = np.zeros(steps)
-        return Sparsification(fractions, z, z.copy(), z.copy(), 0.0)
-    return Sparsification(fractions, est / mean, ora / mean, np.ones(steps), mean)
+        return Sparsification(fractions=fractions, estimate=z, oracle=z.copy(), random=z.copy(), mean_error=0.0)
+    return Sparsification(
+        fractions=fractions, estimate=est / mean, oracle=ora / mean, random=np.ones(steps), mean_error=mean
+    )
 
 
 def sparsification(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, *, level: str = "pixel",
@@ -145,4 +147,3 @@ def aurg(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, **kwar
     0.0
     """
     return sparsification(error, uncertainty, steps, mask, **kwargs).aurg
-

@@ -86,7 +86,7 @@ def load_sr_split(folder: str, scale: int, crop: int, limit: int | None, n_cal: 
     cal, test = split_indices(len(pairs), n_cal, seed)
     h_names, images = sr_heldout(n_heldout)
     held = [(lr, hr[0]) for lr, hr in (make_lr(centre_crop(img, crop), scale) for img in images)]
-    return Split(names, pairs, cal, test, h_names, held)
+    return Split(names=names, pairs=pairs, cal=cal, test=test, heldout_names=h_names, heldout=held)
 
 
 def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, seed: int,
@@ -98,7 +98,6 @@ def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, see
     extra_names, extra = depth_heldout(n_test, model, seed=DEPTH_TEST_SEED)
     test += range(len(pairs), len(pairs) + len(extra))
     return Split([*names, *extra_names], [*pairs, *extra], cal, test, *depth_heldout(n_heldout, model))
-
 
 
 # -- scoring -----------------------------------------------------------------------------------------

@@ -156,36 +156,40 @@ def _random_objects(rng: np.random.Generator, scene: Scene) -> list[Primitive]:
             else:
                 x, z = _free_spot(rng, scene, max(hx, hz))
                 yaw = rng.uniform(-90, 90)
-            objects.append(Primitive("box", (x, hy, z), (hx, hy, hz), yaw, mat))
+            objects.append(Primitive(kind="box", centre=(x, hy, z), size=(hx, hy, hz), yaw=yaw, material=mat))
         elif kind == "cylinder":
             r, h = rng.uniform(0.08, 0.4), rng.uniform(0.2, 1.3)
             x, z = _free_spot(rng, scene, r)
-            objects.append(Primitive("cylinder", (x, 0.0, z), (r, 0.0, h), 0.0, mat))
+            objects.append(Primitive(kind="cylinder", centre=(x, 0.0, z), size=(r, 0.0, h), yaw=0.0, material=mat))
         elif kind == "sphere":
             r = rng.uniform(0.1, 0.5)
             x, z = _free_spot(rng, scene, r)
-            objects.append(Primitive("sphere", (x, r, z), (r,), 0.0, mat))
+            objects.append(Primitive(kind="sphere", centre=(x, r, z), size=(r,), yaw=0.0, material=mat))
         elif kind == "table":
             hx, hz = rng.uniform(0.4, 1.0), rng.uniform(0.3, 0.6)
             top, th, leg = rng.uniform(0.65, 0.8), rng.uniform(0.015, 0.03), rng.uniform(0.02, 0.03)
             x, z = _free_spot(rng, scene, max(hx, hz))
             yaw = rng.uniform(-90, 90)
-            objects.append(Primitive("box", (x, top - th, z), (hx, th, hz), yaw, mat))
+            objects.append(Primitive(kind="box", centre=(x, top - th, z), size=(hx, th, hz), yaw=yaw, material=mat))
             c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
             for sx, sz in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
                 lx, lz = sx * (hx - 2 * leg), sz * (hz - 2 * leg)
                 # same rotation convention as the box intersection (local -> world about y)
                 wx, wz = x + c * lx + s * lz, z - s * lx + c * lz
                 legh = 0.5 * (top - 2 * th)
-                objects.append(Primitive("box", (wx, legh, wz), (leg, legh, leg), yaw, mat))
+                objects.append(
+                    Primitive(kind="box", centre=(wx, legh, wz), size=(leg, legh, leg), yaw=yaw, material=mat)
+                )
             if rng.random() < 0.6:  # something on the table
                 m2 = _random_material(rng)
                 if rng.random() < 0.5:
                     r = rng.uniform(0.05, 0.15)
-                    objects.append(Primitive("sphere", (x, top + r, z), (r,), 0.0, m2))
+                    objects.append(Primitive(kind="sphere", centre=(x, top + r, z), size=(r,), yaw=0.0, material=m2))
                 else:
                     r, h = rng.uniform(0.04, 0.12), rng.uniform(0.1, 0.35)
-                    objects.append(Primitive("cylinder", (x, 0.0, z), (r, top, top + h), 0.0, m2))
+                    objects.append(
+                        Primitive(kind="cylinder", centre=(x, 0.0, z), size=(r, top, top + h), yaw=0.0, material=m2)
+                    )
         else:  # shelf: stacked slabs against a wall
             hw, hd, th = rng.uniform(0.4, 1.0), rng.uniform(0.12, 0.2), rng.uniform(0.01, 0.02)
             wall = rng.integers(3)
@@ -201,6 +205,5 @@ def _random_objects(rng: np.random.Generator, scene: Scene) -> list[Primitive]:
             for k in range(levels):
                 yk = y + k * gap
                 if yk + th < scene.room_height - 0.1:
-                    objects.append(Primitive("box", (x, yk, z), (hw, th, hd), yaw, mat))
+                    objects.append(Primitive(kind="box", centre=(x, yk, z), size=(hw, th, hd), yaw=yaw, material=mat))
     return objects
-

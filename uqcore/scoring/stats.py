@@ -136,9 +136,9 @@ def bootstrap(data: Sequence[np.ndarray], statistic: Callable = nanmean, *, n_re
     n = _check(data)
     est = _point(data, statistic, vectorized) if n else float("nan")
     if n < 2:
-        return Interval(est, float("nan"), float("nan"), n)
+        return Interval(estimate=est, lo=float("nan"), hi=float("nan"), n=n)
     lo, hi = percentile_interval(_values(data, statistic, resample_indices(n, n_resamples, seed), vectorized), level)
-    return Interval(est, lo, hi, n)
+    return Interval(estimate=est, lo=lo, hi=hi, n=n)
 
 
 def paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], statistic: Callable = nanmean, *,
@@ -150,8 +150,8 @@ def paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], statistic
     n = _check([*a, *b])
     est = _point(a, statistic, vectorized) - _point(b, statistic, vectorized)
     if n < 2:
-        return Interval(est, float("nan"), float("nan"), n)
+        return Interval(estimate=est, lo=float("nan"), hi=float("nan"), n=n)
     idx = resample_indices(n, n_resamples, seed)
     diff = _values(a, statistic, idx, vectorized) - _values(b, statistic, idx, vectorized)
     lo, hi = percentile_interval(diff, level)
-    return Interval(est, lo, hi, n)
+    return Interval(estimate=est, lo=lo, hi=hi, n=n)

@@ -80,7 +80,7 @@ def interval(images: Sequence[dict[str, Any]], metric: str, level: str = "pixel"
     n = len(images)
     if n < MIN_INTERVAL_IMAGES or (metric != "nll" and level_note(level, n)):
         est = stats.bootstrap(data, statistic, vectorized=vec, n_resamples=1).estimate if n else float("nan")
-        return stats.Interval(est, float("nan"), float("nan"), n)
+        return stats.Interval(estimate=est, lo=float("nan"), hi=float("nan"), n=n)
     return stats.bootstrap(data, statistic, vectorized=vec, n_resamples=n_resamples, seed=seed)
 
 

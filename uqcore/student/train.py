@@ -172,7 +172,7 @@ def rank_loss(logvar: torch.Tensor, dev: torch.Tensor, gen: torch.Generator) -> 
     return F.relu(RANK_MARGIN - sign * (pred[:, i] - pred[:, j]))[sign != 0].mean().nan_to_num(0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything that determines the trained head (checked on resume, recorded in the card)."""
 
@@ -293,11 +293,10 @@ def distill(
     model = as_model(model)
     set_threads(threads)
     dev = resolve_device(device)
-    t = default_teacher(model) if teacher is None else {"method": teacher, "layer": layer, "strength": strength}
-    lay, st = method_setting(model, t["method"], layer or t.get("layer"), t.get("strength") if strength is None else strength)
-    s = Settings(t["method"], lay, st, int(samples or t.get("samples") or 8), tuple(features or default_feature_layers(model)),
-                 int(steps), int(crop), int(batch), float(lr), int(seed), loss, float(rank_weight), float(jitter), int(hidden),
-                 int(last_kernel), float(error_weight))
+    s = _settings(model, teacher, layer, strength, samples, features, steps=int(steps), crop=int(crop),
+                  batch=int(batch), lr=float(lr), seed=int(seed), loss=loss, rank_weight=float(rank_weight),
+                  jitter=float(jitter), hidden=int(hidden), last_kernel=int(last_kernel),
+                  error_weight=float(error_weight))
     _check_settings(model, s)
     names, imgs = training_images(images)
     gen = seeded_generator(s.seed)
@@ -327,7 +326,18 @@ def distill(
     head = freeze(head.cpu())
     if out is not None:
         save_student(head, out, info)
-    return DistillResult(head, info, None if out is None else Path(out), step, stopped, losses)
+    return DistillResult(head=head, card=info, path=None if out is None else Path(out), steps_done=step,
+                         stopped=stopped, losses=losses)
+
+
+def _settings(model: UQModel, teacher: str | None, layer: str | None, strength: float | None, samples: int | None,
+              features: Sequence[str] | None, **training: Any) -> Settings:
+    """The run's settings: the teacher (default :func:`default_teacher`) with its layer and strength
+    resolved, the feature layers (default :func:`default_feature_layers`) and the training options."""
+    t = default_teacher(model) if teacher is None else {"method": teacher, "layer": layer, "strength": strength}
+    lay, st = method_setting(model, t["method"], layer or t.get("layer"), t.get("strength") if strength is None else strength)
+    return Settings(teacher=t["method"], layer=lay, strength=st, samples=int(samples or t.get("samples") or 8),
+                    features=tuple(features or default_feature_layers(model)), **training)
 
 
 @contextlib.contextmanager
