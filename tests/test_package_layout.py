@@ -190,3 +190,20 @@ def test_architecture_names_every_module():
         if not (package and any(f"`{package}" in row and any(n in row for n in named) for row in rows)):
             missing.append(rel)
     assert not missing, f"modules docs/ARCHITECTURE.md does not name: {missing}"
+
+
+def test_dataclasses_are_built_with_keywords():
+    """Issue 26: a dataclass of uqcore/ or the dashboard is never built from more than two positional arguments."""
+    files = [*(ROOT / "uqcore").rglob("*.py"), ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")]
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in files}
+    dataclasses = {node.name for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                   and any("dataclass" in ast.unparse(d) for d in node.decorator_list)}
+    positional = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and len(node.args) > 2:
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if name in dataclasses:
+                    positional.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not positional, f"dataclasses built from positional arguments: {positional}"

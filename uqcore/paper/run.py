@@ -97,7 +97,9 @@ def load_depth_split(folder: str, model: Any, limit: int | None, n_cal: int, see
     cal, test = split_indices(len(pairs), n_cal, seed)
     extra_names, extra = depth_heldout(n_test, model, seed=DEPTH_TEST_SEED)
     test += range(len(pairs), len(pairs) + len(extra))
-    return Split([*names, *extra_names], [*pairs, *extra], cal, test, *depth_heldout(n_heldout, model))
+    heldout_names, heldout = depth_heldout(n_heldout, model)
+    return Split(names=[*names, *extra_names], pairs=[*pairs, *extra], cal=cal, test=test,
+                 heldout_names=heldout_names, heldout=heldout)
 
 
 # -- scoring -----------------------------------------------------------------------------------------
