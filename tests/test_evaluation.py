@@ -312,7 +312,7 @@ def test_scorer_merge_summarises_scores_made_elsewhere_as_update_does():
               for e, (_, hr) in zip(ests, lr_hr)]
     merged = Scorer(model).merge(ImageScore.from_values({**v, "extra": 1}) for v in values)
     assert len(merged.scores) == 3
-    a, b = here.compute(calibration=[0], test=[1, 2]), merged.compute(calibration=[0], test=[1, 2])
+    a, b = here.compute(fit_images=[0], test=[1, 2]), merged.compute(fit_images=[0], test=[1, 2])
     assert a.keys() == b.keys()
     for part in a:
         assert a[part].keys() == b[part].keys()

@@ -445,7 +445,7 @@ class EvaluateSummary:
             values = [units[i].values[label] for i in ok]
             calibration = job.calibration if (label, n) in job.calibrated else None
             scorer = Scorer(self.model, patch=job.patch, steps=job.steps, calibration=calibration)
-            summary = scorer.merge(ImageScore.from_values(v) for v in values).compute(calibration=c, test=t)
+            summary = scorer.merge(ImageScore.from_values(v) for v in values).compute(fit_images=c, test=t)
             reliability = [v["reliability"] for v in values if v.get("reliability") is not None]
             after = {"samples_drawn_min": min(v["drawn"] for v in values),
                      "samples_drawn_max": max(v["drawn"] for v in values),

@@ -130,10 +130,10 @@ def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Se
     coverage owes to which images calibrate."""
     eps = EPS
     images = [np.asarray(r, dtype=np.float64) / np.sqrt(np.asarray(v, dtype=np.float64) + eps)[None]
-              for r, v in [*scorer.calibration_residuals, *extra]]
+              for r, v in [*scorer.fit_residuals, *extra]]
     images += [s.res.astype(np.float64) / np.sqrt(s.var.astype(np.float64) + eps)[None] for s in scorer.scores]
     scores = [np.sort(np.abs(z).ravel()) for z in images]
-    n, k = len(scores), len(scorer.calibration_residuals) + len(extra)
+    n, k = len(scores), len(scorer.fit_residuals) + len(extra)
     if k < 1 or n - k < 1:
         return np.array([])
     if math.comb(n, k) <= MAX_SPLITS:
@@ -157,7 +157,7 @@ def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Se
 def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()) -> dict[str, float]:
     """Calibrated error bars of one column: a split-conformal, an isotonic and a σ-scaling
     calibration at ``level`` fitted on the scorer's calibration images
-    (:meth:`Scorer.add_calibration`) plus the held-out ``extra`` ones and measured on its scored
+    (:meth:`Scorer.add_fit_image`) plus the held-out ``extra`` ones and measured on its scored
     (test) images -- ``{kind}_coverage`` (pooled values), ``{kind}_width``,
     ``{kind}_coverage_min`` / ``_max`` (over the test images), ``conformal_q``, ``isotonic_lo`` /
     ``isotonic_hi`` (the recalibrated quantiles, in σ̃) and ``ence_isotonic`` / ``ence_conformal``
@@ -165,7 +165,7 @@ def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()
     (images fitted on), and ``conformal_splits`` / ``_splits_mean`` /
     ``_splits_within`` (:func:`conformal_over_splits`: the number of re-splits, their mean test
     coverage and the share within the bar's tolerance). NaN where a calibration cannot be fitted."""
-    data = [*scorer.calibration_residuals, *extra]
+    data = [*scorer.fit_residuals, *extra]
     out: dict[str, float] = {"n_interval_calibration": len(data)}
     for kind in INTERVAL_KINDS:
         try:

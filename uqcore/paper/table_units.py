@@ -7,7 +7,7 @@ A unit is one engine method, sample count and image of one *part* of the split: 
 calibration images of the error bars). A test unit is :class:`uqcore.datasets.evaluate.EvaluateJob`'s
 (the estimate and each variant's :class:`~uqcore.scoring.scorer.ImageScore`); a calibration or held-out
 unit returns each variant's signed residuals and variances in float64
-(:func:`uqcore.scoring.scorer.residual_vectors`), what :meth:`Scorer.add_calibration` keeps. Every
+(:func:`uqcore.scoring.scorer.residual_vectors`), what :meth:`Scorer.add_fit_image` keeps. Every
 estimate uses the run's seed; the summary takes the per-image results in image order, so the
 rows are the same wherever the units ran (all but the wall times)."""
 
@@ -91,7 +91,7 @@ def table_scorers(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                 scorer = Scorer(model, patch=patch, steps=steps)
                 for unit, part in zip(units, job.part):
                     if part == "cal":
-                        scorer.add_calibration_residuals(unit[label]["res"], unit[label]["var"])
+                        scorer.add_fit_residuals(unit[label]["res"], unit[label]["var"])
                 scorer.merge(ImageScore.from_values(u[label]) for u, part in zip(units, job.part) if part == "test")
                 held = [(u[label]["res"], u[label]["var"]) for u, part in zip(units, job.part) if part == "heldout"]
                 yield engine, int(n), label, scorer, held

@@ -19,9 +19,9 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
   uses RGB without border.
 * **σ-scaling rule** (:func:`fit_scale`): the variance scale minimising the Gaussian NLL of the
   channel-mean squared residuals on the calibration pixels (:func:`uqcore.metrics.fit_scale_vectors`),
-  then applied to the held-out ones. The calibration split is a parameter: by images (indices of
-  the scored images, e.g. :func:`split_images`), an explicit list of images used only for
-  fitting (:meth:`Scorer.add_calibration`), or checkerboard tiles of one image
+  then applied to the held-out ones. The images it is fitted on (the *fit images*) are a parameter:
+  indices of the scored images (e.g. :func:`split_images`), an explicit list of images used only
+  for fitting (:meth:`Scorer.add_fit_image`), or checkerboard tiles of one image
   (:func:`image_values` with ``split="checkerboard"``).
 * **Dataset summary** (:meth:`Scorer.compute`): pixel / patch / block values averaged over the
   images (NaN left out); mean level across the images (per-image mean error vs mean variance);
@@ -33,7 +33,7 @@ Every score in the project goes through here -- :func:`uqcore.evaluate`, the pap
   ``interval_width`` (mean, output units), ``ence`` (raw) and ``ence_calibrated`` (the
   calibration's variance); :meth:`Scorer.interval_summary` gives the same numbers for any fitted
   calibration over any of the scored images (the paper run fits its own on the calibration split,
-  from the residuals :meth:`Scorer.add_calibration` keeps).
+  from the residuals :meth:`Scorer.add_fit_image` keeps).
 """
 
 from __future__ import annotations
@@ -341,27 +341,28 @@ def nanmean(values: Sequence[float | None]) -> float:
 class Scorer:
     """Scores images one at a time (:meth:`update`) and summarises them (:meth:`compute`).
 
-    The calibration split is a parameter of :meth:`compute`: indices of scored images (by images),
-    or -- with no indices -- the images given to :meth:`add_calibration` (an explicit list of
-    images used only to fit the σ-scaling; their signed residuals are kept in
-    ``calibration_residuals`` for fitting other calibrations, :mod:`uqcore.calibration.intervals`).
-    ``calibration``: a fitted calibration whose :data:`INTERVAL_COLUMNS` every image and the
-    summary get (the caller checks that it belongs to this model and setting)."""
+    In this class "calibration" means one thing, a fitted interval calibration
+    (:class:`uqcore.calibration.intervals.Calibration`): ``calibration=`` gives every image and the
+    summary its :data:`INTERVAL_COLUMNS` (the caller checks that it belongs to this model and setting).
+    The σ-scaling is fitted on the *fit images*: :meth:`compute`'s ``fit_images`` (indices of scored
+    images), or -- with none -- the images given to :meth:`add_fit_image` (used only for fitting;
+    their vectors are ``scale_fit`` and their signed residuals ``fit_residuals``, which the paper
+    run fits its own interval calibrations on)."""
 
     def __init__(self, model: Any, *, patch: int = 16, steps: int = 50, segment_cache: dict | None = None,
                  calibration: Any = None) -> None:
         self.model, self.patch, self.steps = model, patch, steps
         self.segment_cache = {} if segment_cache is None else segment_cache
         self.scores: list[ImageScore] = []
-        self.calibration: list[Vectors] = []
-        self.calibration_residuals: list[Vectors] = []
-        self.interval_calibration = calibration
+        self.scale_fit: list[Vectors] = []
+        self.fit_residuals: list[Vectors] = []
+        self.calibration = calibration
 
     def update(self, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
                key: Any = None) -> ImageScore:
         s = score_image(self.model, prediction, variance, target, seconds=seconds, drawn=drawn,
                         segment_cache=self.segment_cache, key=key, patch=self.patch, steps=self.steps,
-                        calibration=self.interval_calibration)
+                        calibration=self.calibration)
         self.scores.append(s)
         return s
 
@@ -371,13 +372,13 @@ class Scorer:
         self.scores.extend(scores)
         return self
 
-    def add_calibration(self, prediction: Any, variance: Any, target: Any) -> None:
-        self.add_calibration_residuals(*residual_vectors(self.model, prediction, variance, target))
+    def add_fit_image(self, prediction: Any, variance: Any, target: Any) -> None:
+        self.add_fit_residuals(*residual_vectors(self.model, prediction, variance, target))
 
-    def add_calibration_residuals(self, res: np.ndarray, v: np.ndarray) -> None:
-        """A calibration image from its :func:`residual_vectors` (e.g. computed by a worker)."""
-        self.calibration.append(((res ** 2).mean(0), v))
-        self.calibration_residuals.append((res, v))
+    def add_fit_residuals(self, res: np.ndarray, v: np.ndarray) -> None:
+        """A fit image from its :func:`residual_vectors` (e.g. computed by a worker)."""
+        self.scale_fit.append(((res ** 2).mean(0), v))
+        self.fit_residuals.append((res, v))
 
     def interval_summary(self, calibration: Any, images: Sequence[int] | None = None) -> dict[str, float]:
         """:data:`INTERVAL_COLUMNS` of a fitted ``calibration`` over the pooled valid values of the
@@ -387,7 +388,7 @@ class Scorer:
         v = np.concatenate([self.scores[i].var for i in idx])
         return interval_values(calibration, res, v)
 
-    def compute(self, calibration: Sequence[int] | None = None, test: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
+    def compute(self, fit_images: Sequence[int] | None = None, test: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
         """{level: {ause, aurg, corr, spearman}} for every level of :data:`LEVELS`, and the
         level-independent numbers under "common": nll and ence (all scored images), variance_scale,
         nll_heldout / nll_scaled / calibration_error / calibration_error_scaled / ence_heldout /
@@ -398,7 +399,7 @@ class Scorer:
         scores = self.scores
         test = list(range(len(scores))) if test is None else list(test)
         out = self._levels()
-        vectors = self.calibration if calibration is None else [score_vectors(scores[i]) for i in calibration]
+        vectors = self.scale_fit if fit_images is None else [score_vectors(scores[i]) for i in fit_images]
         scale = fit_scale(vectors)
         common: dict[str, float] = {"nll": float(np.mean([s.nll for s in scores])), "variance_scale": scale}
         common["nll_heldout"] = float(np.mean([scores[i].nll for i in test]))
@@ -414,8 +415,8 @@ class Scorer:
             common["ence_scaled"] = M.ence_vectors(r2_test, scale * v_test, bins=ENCE_BINS, eps=EPS)
         else:
             common["nll_scaled"] = common["calibration_error_scaled"] = common["ence_scaled"] = float("nan")
-        if self.interval_calibration is not None:
-            common.update(self.interval_summary(self.interval_calibration))
+        if self.calibration is not None:
+            common.update(self.interval_summary(self.calibration))
         else:
             common["ence"] = M.ence_vectors(np.concatenate([s.r2 for s in scores], axis=1).astype(np.float64),
                                             np.concatenate([s.var for s in scores]).astype(np.float64),
