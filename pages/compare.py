@@ -12,7 +12,7 @@ import streamlit as st
 
 import uqcore
 from ui import calibration as current_cal
-from ui import glue, session, state
+from ui import gallery, model_cache, result_cache, run_control, session, state
 from uqcore import limits
 from uqcore.datasets import evaluate as evaluation
 from uqcore.engine import methods
@@ -53,16 +53,16 @@ st.title("Compare")
 st.caption("AUSE and correlation at mean / patch / block / pixel level and NLL for each method and "
            "sample count, on the bundled evaluation set or your own images; calibrated error bars in the second tab.")
 try:
-    model = glue.model_for(model_name)
+    model = model_cache.model_for(model_name)
 except uqcore.InputError as exc:
-    glue.show_error(exc)
+    run_control.show_error(exc)
     st.stop()
 
 options = st.session_state[CMP]
 source = state.bound(st.radio, "Images", "source", store=CMP, options=["Bundled evaluation set", "Upload"],
                      horizontal=True)
 if source == "Bundled evaluation set":
-    folder = glue.SAMPLES_DIR / task
+    folder = gallery.SAMPLES_DIR / task
     upload_key = None
 else:
     hint = ("HR images (the LR inputs are made by bicubic downscaling)" if task == "sr"
@@ -78,7 +78,7 @@ else:
     if not files:
         st.info(f"Upload {hint}.")
         st.stop()
-    upload_key = glue.digest(*[name.encode() + data for name, data in files])
+    upload_key = result_cache.digest(*[name.encode() + data for name, data in files])
     folder = Path(tempfile.gettempdir()) / f"uqcore_upload_{upload_key[:16]}"
     folder.mkdir(exist_ok=True)
     for name, data in files:
@@ -100,7 +100,7 @@ def methods_view() -> None:
     seed = int(state.bound(c4.number_input, "Seed", "seed", store=CMP, min_value=0, max_value=2**31 - 1))
     st.caption("The layer methods start from the setting chosen on Explore or Tolerability (or the model's "
                "recommended one); change them here or tune them on the Tolerability page.")
-    layer_rows = glue.layers_for(model_name)
+    layer_rows = model_cache.layers_for(model_name)
     labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
     if options.get(f"layer_{model_name}") not in labels:
         # start from the current setting when it perturbs a layer, as every page shares one setting
@@ -120,7 +120,7 @@ def methods_view() -> None:
 
     settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(chosen),
                     counts=tuple(counts), limit=int(limit), seed=seed, layer=layer, strengths=tuple(strengths.items()))
-    key = glue.digest("compare", settings, glue.head_token(model_name))
+    key = result_cache.digest("compare", settings, model_cache.head_token(model_name))
 
     def compute(report, progress):
         _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
@@ -129,7 +129,7 @@ def methods_view() -> None:
                                    strength=strengths, seed=seed, progress=progress, on_image=images.append)
         return summary_ci.add_intervals(rows, images)
 
-    rows, _ = glue.run_on_click("Run comparison", "cmp", key, compute, disabled=not chosen or not counts,
+    rows, _ = run_control.run_on_click("Run comparison", "cmp", key, compute, disabled=not chosen or not counts,
                                 progress_text="Images × settings done…")
     st.subheader("Table (shaped like the paper's Table 1)")
     table = summary_ci.interval_frame(rows)
@@ -159,7 +159,7 @@ def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
                          help="On: one range for every variance map (magnitudes compare). Off: each map on its own "
                               "range (patterns compare)")
     samples = max(counts_int) if (counts_int := [n for n in settings["counts"] if isinstance(n, int)]) else 8
-    key = glue.digest("compare_maps", settings, image, samples)
+    key = result_cache.digest("compare_maps", settings, image, samples)
 
     def compute(report, progress):
         names_, pairs = evaluation.load_pairs(folder, model, limit=settings["limit"])
@@ -167,7 +167,7 @@ def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
         return method_maps(model, x, target, chosen, samples=samples, layer=settings["layer"], strength=strengths,
                            seed=settings["seed"], progress=progress)
 
-    found, _ = glue.run_on_click("Draw the maps", "cmpmaps", key, compute, disabled=not chosen or image is None,
+    found, _ = run_control.run_on_click("Draw the maps", "cmpmaps", key, compute, disabled=not chosen or image is None,
                                  progress_text="Methods done…")
     st.caption(f"{samples} samples per method; the error map measures {found.error_of}'s prediction.")
     st.plotly_chart(plots_maps.method_maps_figure(found.prediction, found.error, found.variances, shared_scale=shared,
@@ -183,7 +183,7 @@ def _load_calibration_file() -> None:
     if file is None:
         return
     try:
-        glue.check_upload(file, limits.IMAGE_UPLOAD_MB, "calibration files")
+        run_control.check_upload(file, limits.IMAGE_UPLOAD_MB, "calibration files")
         current_cal.keep(current_cal.load_upload(file.name, file.getvalue()), f"loaded from {file.name}")
     except uqcore.InputError as exc:
         st.session_state["cal_upload_error"] = str(exc)
@@ -209,7 +209,7 @@ def current_calibration_box(args: dict) -> None:
                              type=["json"], key="cal_upload", on_change=_load_calibration_file,
                              max_upload_size=limits.IMAGE_UPLOAD_MB)
             if st.session_state.get("cal_upload_error"):
-                glue.show_error(uqcore.InputError(st.session_state["cal_upload_error"]))
+                run_control.show_error(uqcore.InputError(st.session_state["cal_upload_error"]))
 
 
 def calibration_view() -> None:
@@ -240,14 +240,14 @@ def calibration_view() -> None:
                f"{args['seed']} (change the layer, strength and samples on Explore or Tolerability). Fitted on "
                f"{fit} image(s), checked on {limit - fit or fit} " + ("held-out image(s)." if limit > fit else
                                                                      "image(s): the same ones (in-sample)."))
-    key = glue.digest("calibration", model_name, str(folder), upload_key, limit, fit, kind, level, args,
-                      glue.head_token(model_name))
+    key = result_cache.digest("calibration", model_name, str(folder), upload_key, limit, fit, kind, level, args,
+                      model_cache.head_token(model_name))
 
     def compute(report, progress):
         names, pairs = evaluation.load_pairs(folder, model, limit=limit)
         return fit_and_check(model, pairs, names, fit, kind=kind, level=level, progress=progress, **args)
 
-    check, _ = glue.run_on_click("Fit calibration", "calfit", key, compute,
+    check, _ = run_control.run_on_click("Fit calibration", "calfit", key, compute,
                                  progress_text="Images done (fitting, then checking)…")
     calibration_result(check)
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 import uqcore
 from ui import calibration as current_cal
-from ui import glue, region, session, state
+from ui import keys, model_cache, region, result_cache, run_control, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
 from uqcore.plots import export
 from uqcore.engine import methods
@@ -26,7 +26,7 @@ DISPLAY = state.page_store("explore_display", dict(colormap="viridis", log_varia
 
 setting = session.page_setup()
 model_name, method = setting["model"], setting["method"]
-model = glue.model_for(model_name)
+model = model_cache.model_for(model_name)
 st.title("Explore")
 # The layout, top to bottom; what fills it comes from the setting, so a stored result can be sent
 # before the controls (the browser then starts loading the chart code first).
@@ -43,7 +43,7 @@ def draw_controls() -> None:
     state.bound(c1.selectbox, "Method", "method", options=model.methods,
                 help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
     if uses_layer:
-        labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in glue.layers_for(model_name)}
+        labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in model_cache.layers_for(model_name)}
         state.bound(c2.selectbox, "Layer", "layer", options=list(labels), format_func=labels.get,
                     help="Injection point: name · layer type · output shape for a probe input")
         log_scale = spec.feature == methods.FEATURE_GAUSSIAN
@@ -90,7 +90,7 @@ try:
     chosen = current_input(model)
 except uqcore.InputError as exc:
     draw_inputs_and_controls(None)
-    glue.show_error(exc)
+    run_control.show_error(exc)
     st.stop()
 if chosen is None:  # nothing uploaded yet: the uploaders say what to do
     draw_inputs_and_controls(None)
@@ -99,9 +99,9 @@ prepared, input_label = chosen
 settings = dict(model=model_name, input=input_label, method=method, layer=setting["layer"] if uses_layer else None,
                 strength=setting["strength"] if uses_layer else None,
                 samples="auto" if setting["auto"] and drawn > 0 else drawn, seed=setting["seed"])
-key = glue.digest("explore", settings, prepared.x, prepared.target, glue.head_token(model_name))
+key = result_cache.digest("explore", settings, prepared.x, prepared.target, model_cache.head_token(model_name))
 shared = is_bundled(model_name)
-done = glue.lookup(key, shared=shared)
+done = result_cache.lookup(key, shared=shared)
 
 
 def compute(report, progress, **where):
@@ -166,9 +166,9 @@ def draw_result(est, result, final: bool = True, box=None, result_key: str | Non
                                    level=None if view is None else view.calibration.level, curve=result.curve)
 
     if final and view is None:  # encoding the pictures is most of a later run's server time
-        panels = glue.cached_result(glue.digest("panels", result_key or key, sorted(display.items())), build_panels,
+        panels = result_cache.cached_result(result_cache.digest("panels", result_key or key, sorted(display.items())), build_panels,
                                     shared=shared,
-                                    store_name=glue.FIGURES)
+                                    store_name=keys.FIGURES)
     else:
         panels = build_panels()
     st.plotly_chart(panels, width="stretch", key="panels")
@@ -310,17 +310,17 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
     it to the end), or a run of it under a Stop button; drawn (the region's panels, or the whole
     image's overview when ``where`` has ``tile``). None after an InputError (shown)."""
     try:
-        found = glue.lookup(result_key, shared=shared)
+        found = result_cache.lookup(result_key, shared=shared)
         final = found is not None
         if found is None:
-            stopped = glue.stopped_partial(result_key)
-            if stopped is None and "tile" in where and glue.stopped_early(result_key):
-                glue.resume_button(result_key, "Stopped before the first tile was done: nothing of the whole image "
+            stopped = run_control.stopped_partial(result_key)
+            if stopped is None and "tile" in where and run_control.stopped_early(result_key):
+                run_control.resume_button(result_key, "Stopped before the first tile was done: nothing of the whole image "
                                    "yet.")
                 return None
             if stopped is not None:
                 tiles = getattr(stopped, "tiles", None)
-                glue.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image "
+                run_control.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image "
                                    "is empty, and the error metrics wait for the whole image." if "tile" in where else
                                    f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
                                    "numbers below use those.")
@@ -328,10 +328,10 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
                     prepared.target if box is None else region.crop(prepared.target, box)
                 found = stopped, analyse(model, stopped, target)
             else:
-                found = glue.run_stoppable(result_key, lambda r, p: compute(r, p, **where), shared=shared, label=label)
+                found = run_control.run_stoppable(result_key, lambda r, p: compute(r, p, **where), shared=shared, label=label)
                 final = True
     except uqcore.InputError as exc:
-        glue.show_error(exc)
+        run_control.show_error(exc)
         return None
     if "tile" in where:
         draw_overview(*found)
@@ -360,8 +360,8 @@ if region.is_large(shape) and region.supports_regions(model):
     # Region first: the region shown at 1:1 is computed (and drawn) before the whole image, which
     # then fills in tile by tile under its own Stop button.
     box = region.current(shape, model.scale)
-    region_key = glue.digest("explore_region", key, box)
-    if glue.lookup(region_key, shared=shared) is not None:
+    region_key = result_cache.digest("explore_region", key, box)
+    if result_cache.lookup(region_key, shared=shared) is not None:
         with output_box:
             show_or_run(region_key, "Region…", box=box, region=box)
         draw_inputs_and_controls(chosen)
@@ -379,12 +379,12 @@ else:
     draw_inputs_and_controls(chosen)
     with output_box:
         try:
-            stopped = glue.stopped_partial(key)
+            stopped = run_control.stopped_partial(key)
             if stopped is not None:
-                glue.resume_button(key, f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and numbers "
+                run_control.resume_button(key, f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and numbers "
                                         "below use those.")
                 draw_result(stopped, analyse(model, stopped, prepared.target), final=False)
             else:
-                draw_result(*glue.run_stoppable(key, compute, shared=shared, label="Sampling…"))
+                draw_result(*run_control.run_stoppable(key, compute, shared=shared, label="Sampling…"))
         except uqcore.InputError as exc:
-            glue.show_error(exc)
+            run_control.show_error(exc)

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 import uqcore
-from ui import glue, session
-from ui import student as student_glue
+from ui import keys, model_cache, run_control, session
+from ui import student as student_ui
 from ui.state import TASKS
 from ui.state import current as current_setting
 from uqcore import limits
@@ -70,7 +70,7 @@ def _from_upload(files, options: dict) -> uqcore.UQModel:
         raise uqcore.InputError("choose a model file to upload first")
     limit = _upload_limit_mb()
     for f in files:
-        glue.check_upload(f, limit, "model uploads (UQCORE_MAX_MODEL_BYTES, at most server.maxUploadSize in "
+        run_control.check_upload(f, limit, "model uploads (UQCORE_MAX_MODEL_BYTES, at most server.maxUploadSize in "
                                     ".streamlit/config.toml)")
     sidecars = [f for f in files if f.name.lower().endswith(".json")]
     weights = [f for f in files if not f.name.lower().endswith(".json")]
@@ -142,15 +142,15 @@ def load_own_model() -> None:
         model.task = "sr"
         notes.append("an image-to-image model at ×1: listed under Super-resolution")
     model.name = _unique_name(model.name)
-    state.setdefault("custom_models", {})[model.name] = model
+    state.setdefault(keys.CUSTOM_MODELS, {})[model.name] = model
     setting.update(task=model.task, model=model.name, resolved_for=None)  # selected on every page
     state["own_result"] = {"name": model.name, "notes": notes}
 
 
 def remove_own_model(name: str) -> None:
-    custom = st.session_state.get("custom_models", {})
+    custom = st.session_state.get(keys.CUSTOM_MODELS, {})
     model = custom.pop(name, None)
-    student_glue.remove(name)
+    student_ui.remove(name)
     if model is not None and current_setting()["model"] == name:
         current_setting().update(model=None, resolved_for=None)  # back to the task's default model
     result = st.session_state.get("own_result") or {}
@@ -200,9 +200,9 @@ def own_model_section() -> None:
     st.button("Load model", type="primary", key="own_load", on_click=load_own_model)
 
     result = st.session_state.get("own_result")
-    custom = st.session_state.get("custom_models", {})
+    custom = st.session_state.get(keys.CUSTOM_MODELS, {})
     if result and result.get("error"):
-        glue.show_error(uqcore.InputError(result["error"]))
+        run_control.show_error(uqcore.InputError(result["error"]))
     elif result and result.get("name") in custom:
         model = custom[result["name"]]
         info = loaders.describe(model)
@@ -259,7 +259,7 @@ def card_summary(card: dict) -> None:
 
 def head_summary(name: str, model: uqcore.UQModel) -> None:
     """The head attached to the model: where it comes from, its teacher and training, downloads."""
-    own, card = student_glue.session_head(name), model.student_card
+    own, card = student_ui.session_head(name), model.student_card
     teacher, training = card.get("teacher") or {}, card.get("training") or {}
     where = own["origin"] if own else "bundled with the model"
     text = f"**Student head attached** ({where})"
@@ -273,31 +273,31 @@ def head_summary(name: str, model: uqcore.UQModel) -> None:
         text += f"; reads {', '.join(card['features'])}"
     st.markdown(text + ". Explore and Compare offer `student` (one forward pass, no samples).")
     c1, c2, c3 = st.columns([1, 1, 2])
-    stem = Path(student_glue.head_file_name(name)).stem
+    stem = Path(student_ui.head_file_name(name)).stem
     if own and own["head"]:
         c1.download_button("Head (.safetensors)", own["head"], f"{stem}.safetensors", key="student_dl_head",
                            on_click="ignore")
     c2.download_button("Card (JSON)", own["card"] if own else json.dumps(card, indent=1, default=str),
                        f"{stem}.json", "application/json", key="student_dl_card", on_click="ignore")
     if own:
-        c3.button("Remove this head", key="student_remove", on_click=student_glue.remove, args=(name,))
+        c3.button("Remove this head", key="student_remove", on_click=student_ui.remove, args=(name,))
 
 
 def train_form(name: str, model: uqcore.UQModel) -> dict:
     """The training settings (defaults from ``uqcore.student.default_teacher``); returns them."""
-    start = student_glue.defaults(model)
-    choices = student_glue.teachers(model)
+    start = student_ui.defaults(model)
+    choices = student_ui.teachers(model)
     c1, c2, c3, c4 = st.columns([1.2, 2.4, 1.2, 1])
     teacher = c1.selectbox("Teacher", choices, index=choices.index(start["teacher"]) if start["teacher"] in choices else 0,
                            key=f"student_teacher_{name}", help="The training-free method whose samples the head learns")
     options = dict(teacher=teacher, layer=None, strength=None)
     if methods.spec(teacher).needs_layer:
-        layers = [r["name"] for r in glue.layers_for(name)]
+        layers = [r["name"] for r in model_cache.layers_for(name)]
         layer = start["layer"] if start["teacher"] == teacher else evaluation.default_layer(model)
         layer = layer if layer in layers else layers[len(layers) // 2]
         options["layer"] = c2.selectbox("Teacher layer", layers, index=layers.index(layer), key=f"student_layer_{name}")
         options["strength"] = c3.number_input(methods.spec(teacher).strength_name.capitalize(), min_value=0.0,
-                                              value=student_glue.teacher_strength(model, teacher), format="%.4f",
+                                              value=student_ui.teacher_strength(model, teacher), format="%.4f",
                                               key=f"student_strength_{name}_{teacher}")
     else:
         c2.selectbox("Teacher layer", ["not used by this teacher"], disabled=True, key="student_layer_off")
@@ -319,9 +319,9 @@ def student_section(name: str) -> None:
                "predicts the variance in the same forward pass as the prediction (the model's output is unchanged). "
                "A head trained or uploaded here is attached for this browser session only.")
     try:
-        model = glue.model_for(name)
+        model = model_cache.model_for(name)
     except uqcore.InputError as exc:
-        glue.show_error(exc)
+        run_control.show_error(exc)
         return
     if not model.hookable:
         st.info(f"{name} cannot carry a student head: {model.disabled_methods.get('noise', 'its layers cannot be hooked')}.")
@@ -329,14 +329,14 @@ def student_section(name: str) -> None:
     message_box = st.container()
     train_tab, upload_tab = st.tabs(["Train a head", "Upload a head"])
     with train_tab:
-        st.file_uploader("Training images (unlabeled; not your evaluation images)", type=student_glue.IMAGE_TYPES,
+        st.file_uploader("Training images (unlabeled; not your evaluation images)", type=student_ui.IMAGE_TYPES,
                          accept_multiple_files=True, key="student_images", max_upload_size=limits.IMAGE_UPLOAD_MB)
         options = train_form(name, model)
         st.caption("The same run headless (any number of steps, checkpoints, --resume):")
-        st.code(student_glue.cli_line(model, options), language="bash", wrap_lines=True)
+        st.code(student_ui.cli_line(model, options), language="bash", wrap_lines=True)
         if st.button("Train head", type="primary", key="student_train"):
             try:
-                student_glue.watch(student_glue.start(name, st.session_state.get("student_images") or [], options))
+                student_ui.watch(student_ui.start(name, st.session_state.get("student_images") or [], options))
             except uqcore.InputError as exc:
                 st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
     with upload_tab:
@@ -345,16 +345,16 @@ def student_section(name: str) -> None:
                          max_upload_size=limits.IMAGE_UPLOAD_MB)
         if st.button("Attach head", key="student_attach"):
             try:
-                text = student_glue.attach_upload(name, st.session_state.get("student_upload") or [])
+                text = student_ui.attach_upload(name, st.session_state.get("student_upload") or [])
                 st.session_state["student_message"] = dict(kind="success", text=text, name=name)
             except uqcore.InputError as exc:
                 st.session_state["student_message"] = dict(kind="error", text=str(exc), name=name)
-    st.session_state["student_message"] = student_glue.settle() or st.session_state.get("student_message")
+    st.session_state["student_message"] = student_ui.settle() or st.session_state.get("student_message")
     with message_box:
         message = st.session_state.get("student_message")
         if message and message.get("name") == name:
             getattr(st, message["kind"])(message["text"])
-        model = glue.model_for(name)
+        model = model_cache.model_for(name)
         if model.student is not None:
             head_summary(name, model)
 
@@ -375,10 +375,10 @@ student_section(model_name)
 
 st.subheader(f"Layers of {model_name}")
 try:
-    model = glue.model_for(model_name)
-    rows = glue.layers_for(model_name) if model.hookable else []
+    model = model_cache.model_for(model_name)
+    rows = model_cache.layers_for(model_name) if model.hookable else []
 except uqcore.InputError as exc:
-    glue.show_error(exc)
+    run_control.show_error(exc)
     st.stop()
 st.caption(f"{model.parameters:,} parameters · methods: {', '.join(model.methods)} · output shapes for a "
            f"{model.probe_size[0]}×{model.probe_size[1]} probe input")

@@ -8,7 +8,7 @@ import streamlit as st
 
 import uqcore
 import uqcore.datasets.sweep as sweeps
-from ui import glue, session, state
+from ui import model_cache, result_cache, run_control, session, state
 from ui.inputs import pick_input
 from uqcore.engine import methods
 from uqcore import plots
@@ -20,7 +20,7 @@ TOL = state.page_store("tolerability", dict(method=methods.SWEEP_METHODS[0], noi
 
 setting = session.page_setup()
 model_name = setting["model"]
-model = glue.model_for(model_name)
+model = model_cache.model_for(model_name)
 st.title("Tolerability")
 st.caption("Which perturbation is tolerable? For each layer and strength: the loss after perturbation "
            "against how well the variance tracks the error (the paper's Fig. 4). Pick the highest "
@@ -28,12 +28,12 @@ st.caption("Which perturbation is tolerable? For each layer and strength: the lo
 try:
     prepared, input_label = pick_input(model)
 except uqcore.InputError as exc:
-    glue.show_error(exc)
+    run_control.show_error(exc)
     st.stop()
 st.caption(prepared.note)
 
 options = st.session_state[TOL]
-layer_rows = glue.layers_for(model_name)
+layer_rows = model_cache.layers_for(model_name)
 layer_names = [r["name"] for r in layer_rows]
 labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
 layers_field = f"layers_{model_name}"
@@ -58,7 +58,7 @@ st.caption(f"{len(layers)} layers × {len(strengths)} strengths ({', '.join(f'{s
 
 settings = dict(model=model_name, input=input_label, method=method, layers=tuple(layers),
                 strengths=tuple(strengths), samples=samples, seed=seed)
-key = glue.digest("sweep", settings, prepared.x, prepared.target)
+key = result_cache.digest("sweep", settings, prepared.x, prepared.target)
 live = st.empty()
 
 
@@ -77,7 +77,7 @@ def compute(report, progress):
     return rows
 
 
-rows, complete = glue.run_on_click("Run sweep", "tol", key, compute, disabled=not layers,
+rows, complete = run_control.run_on_click("Run sweep", "tol", key, compute, disabled=not layers,
                                    progress_text="Settings done…", partial_note="settings finished")
 has_truth = rows[0]["corr_pixel"] is not None
 y_field = "corr_pixel" if has_truth else "variance_mean"

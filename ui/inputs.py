@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 import uqcore
-from ui import glue, state
+from ui import gallery, keys, model_cache, run_control, state
 from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.datasets.analysis import PreparedInput, explore_region, prepare_depth, prepare_sr
 
@@ -35,7 +35,7 @@ def _keep_upload(slot: str, key: str) -> None:
     store = st.session_state.setdefault(UPLOADS, {})
     st.session_state[f"{key}_error"] = None
     try:
-        glue.check_upload(file, IMAGE_UPLOAD_MB, "images and depth maps")
+        run_control.check_upload(file, IMAGE_UPLOAD_MB, "images and depth maps")
     except uqcore.InputError as exc:
         st.session_state[f"{key}_error"], file = str(exc), None
     if file is None:
@@ -73,12 +73,12 @@ def input_widgets(model: uqcore.UQModel) -> None:
     state.bound(st.radio, "Input", "source", options=list(SOURCE_LABELS), format_func=SOURCE_LABELS.get,
                 horizontal=True)
     if setting["source"] == "sample":
-        files = glue.sample_files(task)
+        files = gallery.sample_files(task)
         if not files:
             st.warning("No bundled samples for this task; upload an image instead.")
             return
         shown = files[:12]  # one image list, not an element per picture: fewer elements to draw
-        st.image([glue.thumbnail(str(p)) for p in shown], caption=[p.stem for p in shown], width=66)
+        st.image([gallery.thumbnail(str(p)) for p in shown], caption=[p.stem for p in shown], width=66)
         state.bound(st.selectbox, "Sample", "sample", options=[p.stem for p in files])
         return
     left, right = st.columns(2)
@@ -103,14 +103,14 @@ def current_input(model: uqcore.UQModel) -> tuple[PreparedInput, str] | None:
     setting = state.current()
     task = setting["task"]
     if setting["source"] == "sample":
-        files = {p.stem: p for p in glue.sample_files(task)}
+        files = {p.stem: p for p in gallery.sample_files(task)}
         path = files.get(setting["sample"])
         if path is None:
             return None
         if task == "sr":
             hr, side = explore_region(model, uqcore.read_image(path))
             return prepare_sr(model, hr=hr), path.name + (f" (centre {side}×{side} px)" if side else "")
-        depth_path = glue.depth_file_for(path)
+        depth_path = gallery.depth_file_for(path)
         depth = uqcore.read_depth(depth_path) if depth_path else None
         return prepare_depth(uqcore.read_image(path), depth), path.name
     uploads = st.session_state.get(UPLOADS, {})
@@ -139,5 +139,5 @@ def is_bundled(model_name: str) -> bool:
     """True when the input is a bundled sample and the model a bundled one without a student head
     of this session's own (results may then be shared between sessions)."""
     return (state.current()["source"] == "sample"
-            and model_name not in st.session_state.get("custom_models", {})
-            and not glue.head_token(model_name))
+            and model_name not in st.session_state.get(keys.CUSTOM_MODELS, {})
+            and not model_cache.head_token(model_name))

@@ -14,13 +14,13 @@ import streamlit as st
 import uqcore
 from uqcore.engine import methods
 from uqcore.engine.estimate import sample_cap
-from ui import glue, state
+from ui import gallery, keys, model_cache, run_control, state
 
 DEFAULT_MODEL = {"sr": "srresnet", "depth": "fcrn"}
 
 
 def model_names(task: str) -> list[str]:
-    custom = st.session_state.get("custom_models", {})
+    custom = st.session_state.get(keys.CUSTOM_MODELS, {})
     return uqcore.list_models(task) + [n for n, m in custom.items() if m.task == task]
 
 
@@ -37,7 +37,7 @@ def _apply_recommended(setting: dict, model: uqcore.UQModel) -> None:
 
 
 def _layer_names(name: str) -> list[str]:
-    return [row["name"] for row in glue.layers_for(name)]
+    return [row["name"] for row in model_cache.layers_for(name)]
 
 
 def resolve() -> None:
@@ -50,14 +50,14 @@ def resolve() -> None:
         st.error(f"No {state.TASKS[setting['task']].lower()} model is available; see the Models page.")
         st.stop()
     if setting["model"] not in names:
-        remembered = st.session_state.setdefault("last_model", {}).get(setting["task"])
+        remembered = st.session_state.setdefault(keys.LAST_MODEL, {}).get(setting["task"])
         default = DEFAULT_MODEL[setting["task"]]
         setting["model"] = remembered if remembered in names else default if default in names else names[0]
-    st.session_state.setdefault("last_model", {})[setting["task"]] = setting["model"]
+    st.session_state.setdefault(keys.LAST_MODEL, {})[setting["task"]] = setting["model"]
     try:
-        model = glue.model_for(setting["model"])
+        model = model_cache.model_for(setting["model"])
     except uqcore.InputError as exc:
-        glue.show_error(exc)
+        run_control.show_error(exc)
         st.stop()
     if setting.get("resolved_for") != setting["model"]:
         if not setting.pop("from_url", False):
@@ -79,7 +79,7 @@ def resolve() -> None:
             rec = recommended(model)
             setting["strength"] = rec["strength"] if rec.get("method") == method else spec.default_strength
     setting["samples"] = min(max(1, int(setting["samples"])), state.MAX_SAMPLES)
-    samples = glue.sample_files(setting["task"])
+    samples = gallery.sample_files(setting["task"])
     if setting["source"] == "sample" and samples and setting["sample"] not in [p.stem for p in samples]:
         setting["sample"] = samples[0].stem
 
@@ -102,7 +102,7 @@ def _model_changed() -> None:
 def page_setup() -> dict[str, Any]:
     """The start of every page: the setting made valid, the sidebar, the URL; returns the setting."""
     state.init()
-    st.session_state.setdefault("custom_models", {})
+    st.session_state.setdefault(keys.CUSTOM_MODELS, {})
     resolve()
     sidebar()
     state.to_url()
@@ -116,7 +116,7 @@ def sidebar() -> None:
         state.bound(st.radio, "Task", "task", options=list(state.TASKS), format_func=state.TASKS.get,
                     horizontal=True, after=_task_changed)
         state.bound(st.selectbox, "Model", "model", options=model_names(setting["task"]), after=_model_changed)
-        st.caption(f"Device: {glue.device_label()}")
+        st.caption(f"Device: {model_cache.device_label()}")
 
 
 def cap_note(model: uqcore.UQModel, method: str) -> str | None:

@@ -3,8 +3,8 @@ training one on uploaded images (watched, stoppable), uploading one, the equival
 
 Cached models are shared by every browser session, so a head is never attached to one: the
 session gets its own shallow copy of the model (the same network and per-device copies, its own
-card and head) in ``st.session_state[glue.STUDENT_MODELS]``, which ``glue.model_for`` returns for
-that name on every page. ``glue.head_token`` names the head in result keys.
+card and head) in ``st.session_state[keys.STUDENT_MODELS]``, which ``model_cache.model_for`` returns for
+that name on every page. ``model_cache.head_token`` names the head in result keys.
 
 Training runs ``uqcore.student.distill`` in a worker thread while the page redraws a progress bar.
 Any rerun (the Stop button, or another widget) interrupts the page; the page's ``finally`` then
@@ -29,7 +29,7 @@ from typing import Any
 import streamlit as st
 
 import uqcore
-from ui import glue
+from ui import keys, model_cache, run_control
 from uqcore.engine import methods
 from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.models import student_files as head_files
@@ -67,7 +67,7 @@ def head_file_name(name: str) -> str:
 
 def cli_line(model: uqcore.UQModel, options: dict[str, Any]) -> str:
     """The ``python -m uqcore distill`` command that trains the same head headless."""
-    custom = model.name in st.session_state.get("custom_models", {})
+    custom = model.name in st.session_state.get(keys.CUSTOM_MODELS, {})
     spec = "PATH/TO/YOUR_MODEL" if custom else model.name
     if custom and isinstance(model.source, dict):
         first = next((v for v in (model.source.get("args") or {}).values() if isinstance(v, str)), None)
@@ -86,11 +86,11 @@ def cli_line(model: uqcore.UQModel, options: dict[str, Any]) -> str:
 def attach(name: str, head: Any, card: dict | None, *, origin: str, head_bytes: bytes) -> uqcore.UQModel:
     """Attach ``head`` (a StudentHead or a .safetensors path) to this session's copy of model
     ``name``; InputError (from the core's fit check) when it does not fit. Returns the copy."""
-    base = glue.base_model(name)
+    base = model_cache.base_model(name)
     own = dataclasses.replace(base, card=dict(base.card), student=None, student_card={})
     uqcore.attach_student(own, head, card)
-    st.session_state.setdefault(glue.STUDENT_MODELS, {})[name] = own
-    st.session_state.setdefault(glue.STUDENT_TOKENS, {})[name] = uuid.uuid4().hex
+    st.session_state.setdefault(keys.STUDENT_MODELS, {})[name] = own
+    st.session_state.setdefault(keys.STUDENT_TOKENS, {})[name] = uuid.uuid4().hex
     card_json = json.dumps(own.student_card, indent=1, default=str) + "\n"
     st.session_state.setdefault(HEADS, {})[name] = dict(origin=origin, head=head_bytes, card=card_json)
     return own
@@ -98,14 +98,14 @@ def attach(name: str, head: Any, card: dict | None, *, origin: str, head_bytes: 
 
 def session_head(name: str) -> dict | None:
     """What the page shows of this session's own head for ``name`` (origin, file bytes), or None."""
-    if not glue.head_token(name):
+    if not model_cache.head_token(name):
         return None
     return st.session_state.get(HEADS, {}).get(name)
 
 
 def remove(name: str) -> None:
     """Button callback: back to the model as loaded (with its bundled head, if any)."""
-    glue.drop_student(name)
+    model_cache.drop_student(name)
     st.session_state.get(HEADS, {}).pop(name, None)
 
 
@@ -117,7 +117,7 @@ def attach_upload(name: str, uploads) -> str:
     if len(heads) != 1 or len(cards) > 1:
         raise uqcore.InputError("upload one student head (.safetensors), plus at most its .json card")
     for f in uploads:
-        glue.check_upload(f, IMAGE_UPLOAD_MB, "student heads and their cards")
+        run_control.check_upload(f, IMAGE_UPLOAD_MB, "student heads and their cards")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_head_"))
     try:
         path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(heads[0].name).stem) + ".safetensors")
@@ -171,11 +171,11 @@ def start(name: str, uploads, options: dict) -> Run:
     """Write the uploaded images to a fresh folder and start training a head for model ``name``."""
     if not uploads:
         raise uqcore.InputError("upload a few training images first (never your evaluation images)")
-    model = glue.base_model(name)
+    model = model_cache.base_model(name)
     if options["teacher"] not in teachers(model):
         raise uqcore.InputError(f"teacher {options['teacher']!r} does not apply to {name}")
     for f in uploads:
-        glue.check_upload(f, IMAGE_UPLOAD_MB, "training images")
+        run_control.check_upload(f, IMAGE_UPLOAD_MB, "training images")
     folder = Path(tempfile.mkdtemp(prefix="uqcore_distill_"))
     images = []
     for i, f in enumerate(uploads):

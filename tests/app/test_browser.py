@@ -98,7 +98,7 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     warm.close()
     # The quality bar: a user opening the page (a new session) sees the four panels of the default
     # view (bundled SR model, first sample, transform, 8 samples). Bundled results are shared
-    # between sessions (pages/glue.py), so this is the page, transfer and rendering time.
+    # between sessions (ui/result_cache.py), so this is the page, transfer and rendering time.
     page = browser.new_page(viewport={"width": 1280, "height": 1700})
     marks: dict[str, float] = {}
     started = time.perf_counter()

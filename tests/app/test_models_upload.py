@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
+from ui.keys import CUSTOM_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -70,7 +71,7 @@ def test_bad_and_malicious_uploads_are_refused_with_a_message(tmp_path):
     assert "refused" in at.error[0].value
     assert not marker.exists()
     assert "evil" not in at.sidebar.selectbox(key="model").options
-    assert not ("custom_models" in at.session_state and at.session_state["custom_models"])
+    assert not (CUSTOM_MODELS in at.session_state and at.session_state[CUSTOM_MODELS])
 
 
 class _Up(torch.nn.Module):
@@ -179,7 +180,7 @@ def test_relative_depth_model_is_aligned_on_explore_and_says_so(tmp_path):
     at.selectbox(key="own_depth_kind").set_value("relative").run()
     at.button(key="own_load").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert at.session_state["custom_models"]["reldepth"].depth_kind == "relative"
+    assert at.session_state[CUSTOM_MODELS]["reldepth"].depth_kind == "relative"
     at.switch_page("pages/explore.py").run()
     assert not at.exception, [e.value for e in at.exception]
     notes = [i.value for i in at.info if i.value.startswith("Aligned:")]

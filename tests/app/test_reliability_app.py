@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import uqcore
 from uqcore.limits import IMAGE_UPLOAD_MB
 from tests.test_reliability import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, RGB, depth_npy, png
+from ui.keys import CUSTOM_MODELS
 
 AREA = "Uploads on the Explore page (AppTest)"
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ class NonFinite(torch.nn.Module):
 ], ids=["raises", "non-finite"])
 def test_models_that_misbehave_in_the_app(case, module, match):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["custom_models"] = {"bad": uqcore.wrap(module, task="sr", scale=2, name="bad")}
+    at.session_state[CUSTOM_MODELS] = {"bad": uqcore.wrap(module, task="sr", scale=2, name="bad")}
     at.query_params["task"] = "sr"
     at.query_params["model"] = "bad"
     at.run()
