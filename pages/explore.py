@@ -3,6 +3,9 @@ sparsification curve side by side, drawn live while the samples come in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
@@ -24,26 +27,37 @@ METRIC_WIDTH = 140  # pixels per metrics cell
 UNINFORMATIVE_CORR = 0.05  # at or below this pixel correlation the map does not track the error
 DISPLAY = state.page_store("explore_display", dict(colormap="viridis", log_variance=False, shared_scale=False))
 
-setting = session.page_setup()
-model_name, method = setting["model"], setting["method"]
-model = model_cache.model_for(model_name)
-st.title("Explore")
-# The layout, top to bottom; what fills it comes from the setting, so a stored result can be sent
-# before the controls (the browser then starts loading the chart code first).
-input_box, controls_box, output_box = st.container(), st.container(), st.container()
-spec = methods.spec(method)
-uses_layer = spec.needs_layer
-drawn = session.samples_to_draw(model, setting)
-display = st.session_state[DISPLAY]
-depth = setting["task"] == "depth"
 
 
-def draw_controls() -> None:
+@dataclass(frozen=True)
+class Page:
+    """What the parts of the page draw from: the setting, its model and method, the layout's boxes,
+    and (once known) the input, the estimate's settings and its result key."""
+
+    setting: dict
+    model_name: str
+    method: str
+    model: Any
+    spec: Any
+    drawn: int
+    display: dict
+    depth: bool
+    boxes: tuple  # (input, controls, output): the layout, top to bottom
+    prepared: Any = None
+    input_label: str | None = None
+    settings: dict | None = None  # of the estimate: model, input, method, layer, strength, samples, seed
+    key: str | None = None  # the whole-image result's
+    shared: bool = False  # a bundled model on a bundled sample: results shared between sessions
+    shape: tuple | None = None  # the output's (height, width)
+
+
+def draw_controls(page: Page) -> None:
+    model, spec, setting, drawn = page.model, page.spec, page.setting, page.drawn
     c1, c2, c3, c4, c5 = st.columns([1.1, 2.6, 1.6, 1.1, 0.8])
     state.bound(c1.selectbox, "Method", "method", options=model.methods,
                 help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
-    if uses_layer:
-        labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in model_cache.layers_for(model_name)}
+    if spec.needs_layer:
+        labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in model_cache.layers_for(page.model_name)}
         state.bound(c2.selectbox, "Layer", "layer", options=list(labels), format_func=labels.get,
                     help="Injection point: name · layer type · output shape for a probe input")
         log_scale = spec.feature == methods.FEATURE_GAUSSIAN
@@ -53,7 +67,7 @@ def draw_controls() -> None:
     else:
         c2.selectbox("Layer", ["not used by this method"], disabled=True, key="layer_off")
         c3.select_slider("Strength", ["not used"], disabled=True, key="strength_off")
-    cap = sample_cap(model, method)
+    cap = sample_cap(model, page.method)
     if cap == 0:
         c4.metric("Samples", "1 pass", help=f"{spec.label}: the variance comes from the same forward pass as the "
                   "prediction (no samples)")
@@ -63,7 +77,7 @@ def draw_controls() -> None:
         state.bound(c4.toggle, "Auto", "auto", help=f"Draw in rounds until the variance map's split-half reliability "
                     f"reaches {DEFAULT_TARGET:g} (at most {DEFAULT_MAX_SAMPLES} samples)")
     state.bound(c5.number_input, "Seed", "seed", min_value=0, max_value=2**31 - 1, step=1)
-    note = session.cap_note(model, method) or session.student_note(model, method)
+    note = session.cap_note(model, page.method) or session.student_note(model, page.method)
     if note:
         st.caption(note)
     with st.expander("Display options (no recomputation)"):
@@ -74,39 +88,33 @@ def draw_controls() -> None:
                     store=DISPLAY)
 
 
-def draw_inputs_and_controls(chosen) -> None:
+def draw_inputs_and_controls(page: Page, chosen) -> None:
     """The sidebar, the input widgets and the controls: every run draws them once, after a stored
     result or before a computation."""
+    input_box, controls_box, _ = page.boxes
     with input_box:
-        input_widgets(model)
+        input_widgets(page.model)
         if chosen is not None:
             st.caption(chosen[0].note)
     with controls_box:
-        draw_controls()
+        draw_controls(page)
 
 
-# -- the input and the stored result, if any ------------------------------------------------------------
-try:
-    chosen = current_input(model)
-except uqcore.InputError as exc:
-    draw_inputs_and_controls(None)
-    run_control.show_error(exc)
-    st.stop()
-if chosen is None:  # nothing uploaded yet: the uploaders say what to do
-    draw_inputs_and_controls(None)
-    st.stop()
-prepared, input_label = chosen
-settings = dict(model=model_name, input=input_label, method=method, layer=setting["layer"] if uses_layer else None,
-                strength=setting["strength"] if uses_layer else None,
-                samples="auto" if setting["auto"] and drawn > 0 else drawn, seed=setting["seed"])
-key = result_cache.digest("explore", settings, prepared.x, prepared.target, model_cache.head_token(model_name))
-shared = is_bundled(model_name)
-done = result_cache.lookup(key, shared=shared)
+def with_input(page: Page, prepared, input_label: str) -> Page:
+    """``page`` with its input, the estimate's settings and the whole-image result key."""
+    setting, uses_layer, drawn = page.setting, page.spec.needs_layer, page.drawn
+    settings = dict(model=page.model_name, input=input_label, method=page.method,
+                    layer=setting["layer"] if uses_layer else None, strength=setting["strength"] if uses_layer else None,
+                    samples="auto" if setting["auto"] and drawn > 0 else drawn, seed=setting["seed"])
+    key = result_cache.digest("explore", settings, prepared.x, prepared.target, model_cache.head_token(page.model_name))
+    return replace(page, prepared=prepared, input_label=input_label, settings=settings, key=key,
+                   shared=is_bundled(page.model_name), shape=region.output_shape(page.model, prepared.x))
 
 
-def compute(report, progress, **where):
+def compute(page: Page, report, progress, **where):
     """The estimate and its analysis; ``where``: ``region=`` (the inspected box) or ``tile=`` (the
     whole image in tiles), passed to ``uqcore.estimate``."""
+    model, prepared, settings, display, depth = page.model, page.prepared, page.settings, page.display, page.depth
     live = st.empty()
 
     def on_update(so_far, total):
@@ -120,8 +128,8 @@ def compute(report, progress, **where):
                                                     f"{total} samples", colormap=display["colormap"], depth=depth),
                               width="stretch")
 
-    est = uqcore.estimate(model, prepared.x, method=method, layer=settings["layer"], strength=settings["strength"],
-                          samples=settings["samples"] if settings["samples"] == "auto" else max(drawn, 1),
+    est = uqcore.estimate(model, prepared.x, method=page.method, layer=settings["layer"], strength=settings["strength"],
+                          samples=settings["samples"] if settings["samples"] == "auto" else max(page.drawn, 1),
                           seed=settings["seed"], progress=progress, on_update=on_update, **where)
     live.empty()
     target = prepared.target
@@ -130,11 +138,12 @@ def compute(report, progress, **where):
     return est, analyse(model, est, target)
 
 
-def draw_result(est, result, final: bool = True, box=None, result_key: str | None = None) -> None:
+def draw_result(page: Page, est, result, final: bool = True, box=None, result_key: str | None = None) -> None:
     """Warning (if the map does not track the error), panels with the curve, metrics, downloads.
     ``final``: the stored result for ``result_key`` (not a stopped run's partial one), so its
     panels figure is kept with it for the next run or visitor. ``box``: the estimate covers
     this region of a large output (shown at full resolution, its input and ground truth cut to it)."""
+    model, prepared, display, shape = page.model, page.prepared, page.display, page.shape
     v = result.values
     corr, aurg = v.get("corr_pixel"), v.get("aurg_pixel")
     if result.curve is not None and (corr <= UNINFORMATIVE_CORR or aurg < 0):
@@ -151,7 +160,7 @@ def draw_result(est, result, final: bool = True, box=None, result_key: str | Non
         target = target if target is None else region.crop(target, box)
         st.markdown(f"**Inspecting {region.describe(box, shape)} at full resolution (1:1)**")
     try:
-        view, refused = current_cal.interval_view(model, est, target, input_label)
+        view, refused = current_cal.interval_view(model, est, target, page.input_label)
     except uqcore.InputError as exc:
         view, refused = None, str(exc)
     if refused:
@@ -160,15 +169,14 @@ def draw_result(est, result, final: bool = True, box=None, result_key: str | Non
     def build_panels():
         return plots.panels_figure(result.prediction, result.variance, result.error, model_input=model_input,
                                    truth=truth, colormap=display["colormap"], log_variance=display["log_variance"],
-                                   shared_scale=display["shared_scale"], depth=depth,
+                                   shared_scale=display["shared_scale"], depth=page.depth,
                                    interval_width=None if view is None else view.width,
                                    outside=None if view is None else view.outside,
                                    level=None if view is None else view.calibration.level, curve=result.curve)
 
     if final and view is None:  # encoding the pictures is most of a later run's server time
-        panels = result_cache.cached_result(result_cache.digest("panels", result_key or key, sorted(display.items())), build_panels,
-                                    shared=shared,
-                                    store_name=keys.FIGURES)
+        panels = result_cache.cached_result(result_cache.digest("panels", result_key or page.key, sorted(display.items())),
+                                            build_panels, shared=page.shared, store_name=keys.FIGURES)
     else:
         panels = build_panels()
     st.plotly_chart(panels, width="stretch", key="panels")
@@ -181,9 +189,9 @@ def draw_result(est, result, final: bool = True, box=None, result_key: str | Non
         draw_interval_note(view)
     if result.curve is None:
         st.info(prepared.note)
-    draw_metrics(est, result, view, scope=None if box is None else f"{region.describe(box, shape)} (1:1)")
+    draw_metrics(page, est, result, view, scope=None if box is None else f"{region.describe(box, shape)} (1:1)")
     draw_reliability(est)
-    draw_downloads(est, result, [panels], view, suffix="" if box is None else "_region")
+    draw_downloads(page, est, result, [panels], view, suffix="" if box is None else "_region")
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -210,7 +218,7 @@ def draw_interval_note(view) -> None:
     st.caption(text)
 
 
-def interval_cells(view) -> list[tuple[str, ...]]:
+def interval_cells(view, depth: bool) -> list[tuple[str, ...]]:
     """The calibration's cells of the metrics row (label, value, help): coverage and ENCE (with
     ground truth), mean interval width."""
     level, unit = f"{view.calibration.level * 100:g}%", "m" if depth else "intensity"
@@ -226,9 +234,10 @@ def interval_cells(view) -> list[tuple[str, ...]]:
     return cells
 
 
-def draw_metrics(est, result, view=None, scope: str | None = None) -> None:
+def draw_metrics(page: Page, est, result, view=None, scope: str | None = None) -> None:
     """The metrics row; ``scope``: what it describes (a region, or the whole image) where the page
     shows both."""
+    depth, drawn = page.depth, page.drawn
     v = result.values
     if scope:
         st.caption(f"Metrics of the {scope}")
@@ -241,9 +250,9 @@ def draw_metrics(est, result, view=None, scope: str | None = None) -> None:
     else:
         cells = [("mean variance", f"{v['variance_mean']:.3g}")]
     if view is not None:
-        cells += interval_cells(view)
+        cells += interval_cells(view, depth)
     cells += [("time", f"{est.seconds:.2f} s"),
-              ("samples", f"{est.samples} (auto)" if settings["samples"] == "auto" else
+              ("samples", f"{est.samples} (auto)" if page.settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples) if est.samples else "0 (one pass)")]
     with st.container(horizontal=True):  # cells wrap into rows (cheaper to draw than a grid of columns)
         for label, value, *tip in cells:
@@ -278,11 +287,11 @@ def draw_reliability(est, block: int = 1) -> None:
         st.plotly_chart(plots.reliability_figure(est.trace, est.reliability_target), width="stretch", key="trace")
 
 
-def draw_downloads(est, result, figures, view=None, suffix: str = "") -> None:
+def draw_downloads(page: Page, est, result, figures, view=None, suffix: str = "") -> None:
     """Maps, metrics (with a matching calibration's coverage, width, ENCE) and a self-contained
     report; a click does not rerun the page."""
-    stem = f"{model_name}_{method}_{input_label.rsplit('.', 1)[0]}{suffix}"
-    record = dict(settings, samples_drawn=est.samples)
+    stem = f"{page.model_name}_{page.method}_{page.input_label.rsplit('.', 1)[0]}{suffix}"
+    record = dict(page.settings, samples_drawn=est.samples)
     values = dict(result.values)
     if view is not None:
         values.update(view.values)
@@ -301,14 +310,15 @@ def draw_downloads(est, result, figures, view=None, suffix: str = "") -> None:
     row.download_button("Metrics (JSON)", lambda: export.metrics_json(values, record), f"{stem}_metrics.json",
                         "application/json", on_click="ignore")
     row.download_button("HTML report", lambda: export.html_report(f"uqcore — {stem}", record, values, figures,
-                                                                  [prepared.note, result.alignment]),
+                                                                  [page.prepared.note, result.alignment]),
                         f"{stem}_report.html", "text/html", on_click="ignore")
 
 
-def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | None:
+def show_or_run(page: Page, result_key: str, label: str, *, box=None, **where) -> tuple | None:
     """The stored result for ``result_key``, a stopped run's partial one (with the button to run
     it to the end), or a run of it under a Stop button; drawn (the region's panels, or the whole
     image's overview when ``where`` has ``tile``). None after an InputError (shown)."""
+    prepared, shared = page.prepared, page.shared
     try:
         found = result_cache.lookup(result_key, shared=shared)
         final = found is not None
@@ -322,69 +332,105 @@ def show_or_run(result_key: str, label: str, *, box=None, **where) -> tuple | No
                 tiles = getattr(stopped, "tiles", None)
                 run_control.resume_button(result_key, f"Stopped after {tiles} tile{'s' * (tiles != 1)}: the rest of the image "
                                    "is empty, and the error metrics wait for the whole image." if "tile" in where else
-                                   f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and "
+                                   f"Stopped after {stopped.samples} of at most {page.drawn} samples: the maps and "
                                    "numbers below use those.")
                 target = None if "tile" in where or prepared.target is None else \
                     prepared.target if box is None else region.crop(prepared.target, box)
-                found = stopped, analyse(model, stopped, target)
+                found = stopped, analyse(page.model, stopped, target)
             else:
-                found = run_control.run_stoppable(result_key, lambda r, p: compute(r, p, **where), shared=shared, label=label)
+                found = run_control.run_stoppable(result_key, lambda r, p: compute(page, r, p, **where), shared=shared,
+                                                  label=label)
                 final = True
     except uqcore.InputError as exc:
         run_control.show_error(exc)
         return None
     if "tile" in where:
-        draw_overview(*found)
+        draw_overview(page, *found, box=box)
     else:
-        draw_result(*found, final=final, box=box, result_key=result_key)
+        draw_result(page, *found, final=final, box=box, result_key=result_key)
     return found
 
 
-def draw_overview(est, result) -> None:
-    """The whole image as block means with the inspected region outlined; a box drawn on it picks
-    the next region. Its metrics row and reliability describe the whole image."""
+def draw_overview(page: Page, est, result, box) -> None:
+    """The whole image as block means with the inspected region ``box`` outlined; a box drawn on it
+    picks the next region. Its metrics row and reliability describe the whole image."""
+    shape, model = page.shape, page.model
     st.markdown(f"**Overview of the whole {shape[1]}×{shape[0]} output**")
     fig = plots_maps.overview_figure(result.prediction, result.variance, result.error, region=box,
-                                     colormap=display["colormap"], depth=depth)
+                                     colormap=page.display["colormap"], depth=page.depth)
     st.plotly_chart(fig, width="stretch", key=region.OVERVIEW_KEY, on_select=lambda: region.on_select(shape, model.scale),
                     selection_mode="box")
     if st.session_state[state.SETTING].get("region") is not None:
         st.button("Back to the centre view", key="region_reset", on_click=state.update, kwargs=dict(region=None))
-    draw_metrics(est, result, scope=f"whole {shape[1]}×{shape[0]} image (every pixel; the overview shows block means)")
+    draw_metrics(page, est, result, scope=f"whole {shape[1]}×{shape[0]} image (every pixel; the overview shows block means)")
     draw_reliability(est, block=int((fig.layout.meta or {}).get("display_factor", 1)))
-    draw_downloads(est, result, [fig])
+    draw_downloads(page, est, result, [fig])
 
 
-shape = region.output_shape(model, prepared.x)
-if region.is_large(shape) and region.supports_regions(model):
-    # Region first: the region shown at 1:1 is computed (and drawn) before the whole image, which
-    # then fills in tile by tile under its own Stop button.
-    box = region.current(shape, model.scale)
-    region_key = result_cache.digest("explore_region", key, box)
-    if result_cache.lookup(region_key, shared=shared) is not None:
+def draw_large(page: Page, chosen) -> None:
+    """Region first: the region shown at 1:1 is computed (and drawn) before the whole image, which
+    then fills in tile by tile under its own Stop button."""
+    output_box = page.boxes[2]
+    box = region.current(page.shape, page.model.scale)
+    region_key = result_cache.digest("explore_region", page.key, box)
+    if result_cache.lookup(region_key, shared=page.shared) is not None:
         with output_box:
-            show_or_run(region_key, "Region…", box=box, region=box)
-        draw_inputs_and_controls(chosen)
+            show_or_run(page, region_key, "Region…", box=box, region=box)
+        draw_inputs_and_controls(page, chosen)
     else:
-        draw_inputs_and_controls(chosen)
+        draw_inputs_and_controls(page, chosen)
         with output_box:
-            show_or_run(region_key, "Sampling the region shown…", box=box, region=box)
+            show_or_run(page, region_key, "Sampling the region shown…", box=box, region=box)
     with output_box:
-        show_or_run(key, "Whole image, tile by tile…", tile=region.TILE)
-elif done:  # a stored result: sent before the controls
-    with output_box:
-        draw_result(*done)
-    draw_inputs_and_controls(chosen)
-else:
-    draw_inputs_and_controls(chosen)
+        show_or_run(page, page.key, "Whole image, tile by tile…", box=box, tile=region.TILE)
+
+
+def draw_whole(page: Page, chosen) -> None:
+    """An output that fits the view: a stored result is sent before the controls; otherwise the
+    controls, then the run (or a stopped run's partial result)."""
+    output_box = page.boxes[2]
+    done = result_cache.lookup(page.key, shared=page.shared)
+    if done:
+        with output_box:
+            draw_result(page, *done)
+        draw_inputs_and_controls(page, chosen)
+        return
+    draw_inputs_and_controls(page, chosen)
     with output_box:
         try:
-            stopped = run_control.stopped_partial(key)
+            stopped = run_control.stopped_partial(page.key)
             if stopped is not None:
-                run_control.resume_button(key, f"Stopped after {stopped.samples} of at most {drawn} samples: the maps and numbers "
-                                        "below use those.")
-                draw_result(stopped, analyse(model, stopped, prepared.target), final=False)
+                run_control.resume_button(page.key, f"Stopped after {stopped.samples} of at most {page.drawn} samples: "
+                                          "the maps and numbers below use those.")
+                draw_result(page, stopped, analyse(page.model, stopped, page.prepared.target), final=False)
             else:
-                draw_result(*run_control.run_stoppable(key, compute, shared=shared, label="Sampling…"))
+                draw_result(page, *run_control.run_stoppable(page.key, lambda r, p: compute(page, r, p), shared=page.shared,
+                                                             label="Sampling…"))
         except uqcore.InputError as exc:
             run_control.show_error(exc)
+
+
+# -- the page, top to bottom -----------------------------------------------------------------------
+setting = session.page_setup()
+model = model_cache.model_for(setting["model"])
+st.title("Explore")
+# The layout, top to bottom; what fills it comes from the setting, so a stored result can be sent
+# before the controls (the browser then starts loading the chart code first).
+page = Page(setting=setting, model_name=setting["model"], method=setting["method"], model=model,
+            spec=methods.spec(setting["method"]), drawn=session.samples_to_draw(model, setting),
+            display=st.session_state[DISPLAY], depth=setting["task"] == "depth",
+            boxes=(st.container(), st.container(), st.container()))
+try:
+    chosen = current_input(model)
+except uqcore.InputError as exc:
+    draw_inputs_and_controls(page, None)
+    run_control.show_error(exc)
+    st.stop()
+if chosen is None:  # nothing uploaded yet: the uploaders say what to do
+    draw_inputs_and_controls(page, None)
+    st.stop()
+page = with_input(page, *chosen)
+if region.is_large(page.shape) and region.supports_regions(model):
+    draw_large(page, chosen)
+else:
+    draw_whole(page, chosen)
