@@ -1,41 +1,13 @@
-"""Tiny models shared by the unit tests (random weights, fixed seeds)."""
+"""Fixtures shared by the unit tests: a tiny SR model (tests/tiny_models.py) and an input image; the
+reliability record option."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 import uqcore
-
-
-class TinySR(nn.Module):
-    """SRResNet-shaped x2 network: head, residual body with a global skip, dropout, sub-pixel tail."""
-
-    def __init__(self, feats: int = 8, blocks: int = 3, dropout: float = 0.2):
-        super().__init__()
-        self.head = nn.Conv2d(3, feats, 3, padding=1)
-        self.body = nn.Sequential(
-            *[nn.Sequential(nn.Conv2d(feats, feats, 3, padding=1), nn.ReLU()) for _ in range(blocks)]
-        )
-        self.drop = nn.Dropout(dropout)
-        self.tail = nn.Sequential(nn.Conv2d(feats, 3 * 4, 3, padding=1), nn.PixelShuffle(2))
-
-    def forward(self, x):
-        h = self.head(x)
-        return self.tail(self.drop(self.body(h) + h))
-
-
-class ConcatSkip(TinySR):
-    """A skip connection concatenated after the body: prefix reuse cannot expand there."""
-
-    def __init__(self):
-        super().__init__()
-        self.fuse = nn.Conv2d(16, 8, 1)
-
-    def forward(self, x):
-        h = self.head(x)
-        return self.tail(self.fuse(torch.cat([self.body(h), h], 1)))
+from tests.tiny_models import make_tiny_sr
 
 
 def pytest_addoption(parser):
@@ -46,16 +18,9 @@ def pytest_addoption(parser):
 
 def pytest_sessionfinish(session, exitstatus):
     """Write the reliability record only when asked to (``--reliability-record PATH``)."""
-    target = session.config.getoption("--reliability-record")
-    if target:
-        from tests import reliability_record
+    from tests import reliability_record
 
-        reliability_record.write(target)
-
-
-def make_tiny_sr(seed: int = 0, cls=TinySR) -> uqcore.UQModel:
-    torch.manual_seed(seed)
-    return uqcore.wrap(cls(), task="sr", scale=2, name="tiny-sr")
+    reliability_record.write_if_asked(session.config)
 
 
 @pytest.fixture
@@ -68,19 +33,3 @@ def image() -> torch.Tensor:
     return torch.rand((1, 3, 12, 16), generator=torch.Generator().manual_seed(1))
 
 
-def block_draws(seed: int, index: int, shape, sampler=torch.randn, layer: int = 0) -> torch.Tensor:
-    """Reference for the engine's position-keyed draws (uqcore.engine.positions): sample ``index``'s
-    draws [C, H, W] for a whole layer grid, each 32x32 block drawn whole from its own generator
-    seeded by (sample seed, layer key, block row, block column), then stitched and cut to size."""
-    from uqcore.engine.perturb import sample_seed
-    from uqcore.engine.positions import BLOCK, block_seed
-
-    c, h, w = shape
-    rows = []
-    for by in range(-(-h // BLOCK)):
-        blocks = []
-        for bx in range(-(-w // BLOCK)):
-            gen = torch.Generator().manual_seed(block_seed(sample_seed(seed, index), layer, by, bx))
-            blocks.append(sampler((c, BLOCK, BLOCK), generator=gen))
-        rows.append(torch.cat(blocks, dim=2))
-    return torch.cat(rows, dim=1)[:, :h, :w]

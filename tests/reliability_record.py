@@ -45,3 +45,9 @@ def write(path: str | Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return True
+
+
+def write_if_asked(config) -> bool:
+    """At the end of a pytest session: write the record only when asked to (``--reliability-record PATH``)."""
+    target = config.getoption("--reliability-record")
+    return bool(target) and write(target)

@@ -207,3 +207,34 @@ def test_dataclasses_are_built_with_keywords():
                 if name in dataclasses:
                     positional.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert not positional, f"dataclasses built from positional arguments: {positional}"
+
+
+def test_test_modules_do_not_import_each_other():
+    """Issue 26: shared test code lives in support modules (tests/support.py, tests/tiny_models.py,
+    tests/app/browser_support.py, ...) and fixtures in conftest.py; no test module imports another
+    test module or a conftest (imports inside functions included)."""
+    offending = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for module, names in _imports(path):
+            targets = [module, *(f"{module}.{n}" for n in names)]
+            if any(t.startswith("tests.") and t.rsplit(".", 1)[-1].startswith(("test_", "conftest")) for t in targets):
+                offending.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offending, offending
+
+
+def test_tests_mirror_the_package():
+    """Issue 26: every uqcore subpackage's tests are in the tests/ folder of the same name, and
+    tests/ has no folder that is not a subpackage (the dashboard's tests are tests/app, the training
+    scripts' tests/training); top-level test modules are the top-level modules' and the checkout's."""
+    packages = {p.name for p in (ROOT / "uqcore").iterdir() if (p / "__init__.py").exists()}
+    folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders - {"app"} <= packages, f"test folders with no uqcore package: {sorted(folders - packages - {'app'})}"
+    tested = packages & folders
+    assert len(tested) >= 12, f"only {sorted(tested)} have a mirrored test folder"
+    for folder in tested:
+        for path in (ROOT / "tests" / folder).glob("test_*.py"):
+            imported = {t for m, names in _imports(path) for t in [m, *(f"{m}.{n}" for n in names)]
+                        if t.startswith("uqcore.")}
+            own = ("uqcore.cli", "uqcore.commands") if folder == "commands" else (f"uqcore.{folder}",)
+            assert not imported or any(m.startswith(own) for m in imported) or folder == "training", (
+                f"{path.relative_to(ROOT)} imports none of uqcore.{folder}: {sorted(imported)}")

@@ -3,13 +3,10 @@ concurrent load; bounded memory. What each test observes goes into docs/RELIABIL
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
-import struct
 import threading
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,51 +24,10 @@ from uqcore.errors import InputError
 from uqcore.engine.hooks import hook_count
 from uqcore.engine.perturb import DIHEDRAL, apply_transform, invert_transform
 
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 
 from tests.reliability_record import record
-
-
-def png(arr: np.ndarray, mode: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    img = Image.fromarray(arr) if mode is None else Image.fromarray(arr).convert(mode)
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def huge_header_png(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A valid tiny PNG whose IHDR claims ``width`` × ``height`` (a decompression bomb)."""
-    data = bytearray(png(np.zeros((2, 2, 3), np.uint8)))
-    ihdr = bytearray(data[12:29])  # b"IHDR" + 13 bytes
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)) & 0xFFFFFFFF)
-    return bytes(data)
-
-
-def jpeg(arr: np.ndarray, mode: str = "RGB", **kw) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(arr).convert(mode).save(buffer, format="JPEG", **kw)
-    return buffer.getvalue()
-
-
-RNG = np.random.default_rng(0)
-RGB = (RNG.random((24, 20, 3)) * 255).astype(np.uint8)
-GOOD_PNG = png(RGB)
-
-# (case, bytes, expected message fragment or None when it must load)
-IMAGE_CASES = [
-    ("zero-byte file", b"", "empty"),
-    ("text file named .png", b"definitely not an image\n", "not an image"),
-    ("truncated PNG", GOOD_PNG[: len(GOOD_PNG) // 2], "damaged or truncated|not an image"),
-    ("1×1 image", png(np.zeros((1, 1, 3), np.uint8)), "at least 2"),
-    ("header claims 100000×100000 (decompression bomb)", huge_header_png(), "limit|decompression bomb"),
-    ("16-bit grayscale PNG", png((RNG.random((24, 20)) * 65535).astype(np.uint16)), None),
-    ("RGBA PNG", png(np.dstack([RGB, np.full((24, 20), 128, np.uint8)])), None),
-    ("palette PNG", png(RGB, "P"), None),
-    ("grayscale PNG", png(RGB, "L"), None),
-    ("CMYK JPEG", jpeg(RGB, "CMYK"), None),
-]
+from tests.reliability_cases import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, jpeg, png
 
 
 @pytest.mark.parametrize("case,data,match", IMAGE_CASES, ids=[c[0] for c in IMAGE_CASES])
@@ -95,19 +51,6 @@ def test_exif_rotated_jpeg_is_oriented():
     assert x.shape == (1, 3, 10, 6) and float(x[0, :, :4].mean()) > 0.9
     record("Image inputs (core: uqcore.read_image)", "EXIF-rotated JPEG (orientation 6)",
            f"displayed orientation applied: {tuple(x.shape)} with the white half on top")
-
-
-def depth_npy(values) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(values, np.float32))
-    return buffer.getvalue()
-
-
-DEPTH_CASES = [
-    ("depth with NaN / inf / 0 / negative", depth_npy([[1, np.nan], [np.inf, 0], [-1, 2]]), None),
-    ("all-invalid depth map", depth_npy([[0, np.nan], [-1, np.inf]]), "no valid depth"),
-    ("8-bit RGB PNG as depth", GOOD_PNG, "not a 16-bit depth PNG"),
-]
 
 
 @pytest.mark.parametrize("case,data,match", DEPTH_CASES, ids=[c[0] for c in DEPTH_CASES])
@@ -161,7 +104,7 @@ def test_bad_arguments_through_the_core(case, kwargs, match):
 def test_request_over_the_memory_limit_is_refused_up_front(monkeypatch):
     monkeypatch.setenv("UQCORE_MAX_REQUEST_MB", "1")
     model = make_tiny_sr()
-    # over the limit, a request is tiled where its tiles fit (tests/test_tiling.py); this one's do
+    # over the limit, a request is tiled where its tiles fit (tests/engine/test_tiling.py); this one's do
     # not. The model's receptive field is probed once per model (cached), before the hook counts
     uqcore.receptive_field(model)
     calls = []
@@ -315,14 +258,14 @@ def test_an_ordinary_run_never_rewrites_the_record(tmp_path, monkeypatch):
     (``--reliability-record PATH``); pytest on its own writes no tracked file."""
     from types import SimpleNamespace
 
-    from tests import conftest, reliability_record
+    from tests import reliability_record
 
     def refuse(path):
         raise AssertionError(f"the record was written to {path} without --reliability-record")
 
     monkeypatch.setattr(reliability_record, "write", refuse)
-    session = SimpleNamespace(config=SimpleNamespace(getoption=lambda name: None))
-    conftest.pytest_sessionfinish(session, 0)  # no option: nothing is written
+    config = SimpleNamespace(getoption=lambda name: None)
+    reliability_record.write_if_asked(config)  # what conftest's session end does; no option: nothing is written
 
     monkeypatch.undo()
     monkeypatch.setattr(reliability_record, "RECORD", [])

@@ -1,44 +1,19 @@
-"""A tiny model zoo for the dashboard tests (random weights, same architectures as the bundled
-models) so that AppTest runs fast; registered through ``UQCORE_MODEL_DIRS``."""
+"""Fixtures of the dashboard tests: a tiny model zoo (random weights, same architectures as the
+bundled models; tests/support.py) registered through ``UQCORE_MODEL_DIRS`` so that AppTest runs
+fast, and for the real-browser tests a ``streamlit run app.py`` server and a headless chromium."""
 
 from __future__ import annotations
 
-import json
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
-import torch
-from safetensors.torch import save_file
 
-from uqcore.models.registry import build_architecture
-
-TINY = {
-    "tiny-sr": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=dict(scale=4, n_feats=8, n_blocks=2)),
-    "tiny-sr-mcdrop": dict(architecture="srresnet", task="sr", scale=4,
-                           arch_kwargs=dict(scale=4, n_feats=8, n_blocks=2, dropout_p=0.1, dropout_at=1)),
-    "tiny-sr-llm": dict(architecture="srresnet", task="sr", scale=4, output="mean_logvar",
-                        arch_kwargs=dict(scale=4, n_feats=8, n_blocks=2, logvar=True)),
-    "tiny-sr-ens": dict(architecture="srresnet", task="sr", scale=4, members=2,
-                        arch_kwargs=dict(scale=4, n_feats=8, n_blocks=2)),
-    "tiny-depth": dict(architecture="fcrn", task="depth", scale=1, probe_size=[64, 80],
-                       arch_kwargs=dict(widths=[8, 8, 16, 16, 16], blocks=[1, 1, 1, 1], reduce=16,
-                                        decoder=[16, 8, 8, 8])),
-}
-
-
-def write_tiny_zoo(folder) -> None:
-    for seed, (name, spec) in enumerate(TINY.items()):
-        spec = dict(spec)
-        members = spec.pop("members", 1)
-        files = []
-        for m in range(members):
-            torch.manual_seed(seed * 10 + m)
-            module = build_architecture(spec["architecture"], **spec["arch_kwargs"])
-            files.append(f"{name}.{m}.safetensors")
-            save_file(module.state_dict(), str(folder / files[-1]))
-        card = dict(name=name, description="tiny test model (random weights)", weights=files if members > 1 else files[0],
-                    **spec)
-        (folder / f"{name}.json").write_text(json.dumps(card))
+from tests.app.browser_support import CHROMIUM, ROOT, free_port
+from tests.support import write_tiny_zoo
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,3 +27,47 @@ def tiny_zoo(tmp_path_factory):
         os.environ.pop("UQCORE_MODEL_DIRS", None)
     else:
         os.environ["UQCORE_MODEL_DIRS"] = old
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not start within 90 s")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()

@@ -2,89 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.app.browser_support import BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "tests" / "artifacts"
-PANEL_TIMEOUT_MS = 120_000  # generous for loaded CI machines; the quality bar is printed, not hidden
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/test.sh installs it)"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start within 90 s")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
-
-
-def wait_for_panels(page) -> None:
-    """The panels figure (the image panels and the sparsification curve, one chart) is drawn."""
-    page.wait_for_function(
-        """() => {
-            const plots = document.querySelectorAll('.js-plotly-plot');
-            if (plots.length < 1) return false;
-            const titles = Array.from(document.querySelectorAll('.js-plotly-plot .annotation-text, .js-plotly-plot .gtitle'))
-                .map(e => e.textContent);
-            return ['prediction', 'variance', 'error', 'sparsification'].every(t => titles.some(x => x.startsWith(t)));
-        }""",
-        timeout=PANEL_TIMEOUT_MS,
-    )
+pytestmark = BROWSER_MARKS
 
 
 def test_explore_default_view_and_upload(server, browser, capsys):

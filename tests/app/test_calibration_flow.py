@@ -4,8 +4,8 @@ link to Explore shows the interval-width and "outside the interval" maps and the
 
 from __future__ import annotations
 
-from tests.app.test_browser import ARTIFACTS, PANEL_TIMEOUT_MS, browser, server, wait_for_panels  # noqa: F401
-from tests.app.test_flows import go, metrics_json, open_app, pytestmark, settle, shown_metric  # noqa: F401
+from tests.app.browser_support import ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
+from tests.app.browser_support import go, metrics_json, open_app, settle, shown_metric
 
 
 def fill(page, label: str, value: int) -> None:

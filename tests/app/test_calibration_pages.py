@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import uqcore
 from uqcore import plots
-from tests.app.test_pages import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, png_bytes, trace
+from tests.app.apptest_support import ROOT, TIMEOUT, arr, assert_clean, charts, metrics, png_bytes, trace
 
 CAL_TAB = "Calibrated error bars"
 NOISE = dict(method="noise", layer="body.0", strength="0.1", samples="2")

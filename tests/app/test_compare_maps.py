@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.test_pages import app, arr, assert_clean, charts
+from tests.app.apptest_support import app, arr, assert_clean, charts
 
 
 def maps_chart(at) -> dict:

@@ -2,75 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 import uqcore
 from uqcore import plots
+from tests.app.apptest_support import ROOT, app, arr, assert_clean, charts, metrics, png_bytes, shows_curve, trace
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]
-TIMEOUT = 240
-
-
-def app(model: str = "tiny-sr", task: str = "sr", page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.query_params["task"] = task
-    at.query_params["model"] = model
-    at.run()  # app.py registers the pages (st.navigation) on its first run
-    return at.switch_page(page).run() if page else at
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def arr(value) -> np.ndarray:
-    """Plotly JSON arrays: plain lists, or typed arrays {"dtype", "bdata", "shape"} (base64)."""
-    if isinstance(value, dict) and "bdata" in value:
-        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        if shape:
-            data = data.reshape([int(v) for v in str(shape).split(",")] if isinstance(shape, str) else shape)
-        return data
-    return np.asarray(value, dtype=float)
-
-
-def trace(chart: dict, name: str) -> dict:
-    """The panels figure's trace called ``name`` (input, prediction, ground, variance, error); for
-    a colour-mapped panel (a picture under a hover heatmap of the same name) the heatmap, which
-    holds the values."""
-    found = [t for t in chart["data"] if t.get("name", "").split(" ")[0] == name]
-    return next((t for t in found if "z" in t), found[0])
-
-
-def shows_curve(at: AppTest) -> bool:
-    """One chart: the image panels with the sparsification curve (its three lines last)."""
-    (panels,) = charts(at)
-    return [t["type"] for t in panels["data"]][-3:] == ["scatter"] * 3
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def png_bytes(h: int, w: int, seed: int = 0) -> bytes:
-    rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -8,7 +8,7 @@ import json
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_pages import ROOT, TIMEOUT, app, assert_clean, charts, png_bytes
+from tests.app.apptest_support import ROOT, TIMEOUT, app, assert_clean, charts, png_bytes
 from ui import region as region_ui
 
 

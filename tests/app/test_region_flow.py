@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARTIFACTS, CHROMIUM, PANEL_TIMEOUT_MS, browser, server  # noqa: F401
-from tests.app.test_flows import go, open_app, settle
+from tests.app.browser_support import ARTIFACTS, CHROMIUM, PANEL_TIMEOUT_MS
+from tests.app.browser_support import go, open_app, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "assets" / "samples" / "sr" / "astronaut.png"  # a real 384×384 photo: a 1536×1536 output

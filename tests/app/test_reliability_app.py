@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_pages import app, charts, trace
+from tests.app.apptest_support import app, charts, trace
 from tests.reliability_record import record
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import uqcore
 from uqcore.limits import IMAGE_UPLOAD_MB
-from tests.test_reliability import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, RGB, depth_npy, png
+from tests.reliability_cases import DEPTH_CASES, GOOD_PNG, IMAGE_CASES, RGB, depth_npy, png
 from ui.keys import CUSTOM_MODELS
 
 AREA = "Uploads on the Explore page (AppTest)"
@@ -146,8 +146,8 @@ def test_widgets_bound_samples_and_strength():
 def test_exif_rotated_jpeg_in_the_app():
     from PIL import Image
 
-    from tests.app.test_pages import arr
-    from tests.test_reliability import jpeg
+    from tests.app.apptest_support import arr
+    from tests.reliability_cases import jpeg
 
     stored = np.zeros((24, 40, 3), np.uint8)  # stored landscape, left half white
     stored[:, :20] = 255

@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save
 
 import uqcore
-from tests.app.test_pages import app, arr, assert_clean, charts, metrics, png_bytes, trace
-from tests.conftest import make_tiny_sr
+from tests.app.apptest_support import app, arr, assert_clean, charts, metrics, png_bytes, trace
+from tests.tiny_models import make_tiny_sr
 
 
 def methods_on_explore(at) -> list[str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM, PANEL_TIMEOUT_MS, browser, server  # noqa: F401
-from tests.app.test_flows import choose, go, open_app, settle, shown_metric
-from tests.app.test_pages import png_bytes
+from tests.app.browser_support import CHROMIUM, PANEL_TIMEOUT_MS
+from tests.app.browser_support import choose, go, open_app, settle, shown_metric
+from tests.app.apptest_support import png_bytes
 
 pytestmark = [
     pytest.mark.browser,

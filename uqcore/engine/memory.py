@@ -1,6 +1,6 @@
 """Memory of one ``estimate`` call: the up-front estimate, and the tiling it decides.
 
-:func:`request_bytes` estimates an untiled call's peak (tests/test_tiling.py checks that it bounds
+:func:`request_bytes` estimates an untiled call's peak (tests/engine/test_tiling.py checks that it bounds
 the peak measured with ``ru_maxrss`` in a fresh process). A request over ``UQCORE_MAX_REQUEST_MB``
 (or, for an own model on CPU, over its per-image input limit) is computed in tiles
 (:func:`auto_tile`, :mod:`uqcore.engine.tiling`) when the model's receptive field is finite; a model
@@ -34,7 +34,7 @@ MIN_CHUNK = 4
 def request_bytes(model: UQModel, shape: tuple[int, int], chunk: int) -> int:
     """Estimated peak memory of an untiled ``estimate`` on an input of spatial ``shape``: a chunk
     of samples' activations (ACTIVATION_FACTOR x the output each, times PEAK_MARGIN for what a
-    forward pass holds at once beyond that: measured in tests/test_tiling.py with ru_maxrss),
+    forward pass holds at once beyond that: measured in tests/engine/test_tiling.py with ru_maxrss),
     the running moments (float64 mean and m2, all samples and the even half) and the outputs."""
     out_px = shape[0] * shape[1] * model.scale**2
     out_bytes = out_px * model.in_channels * 4

@@ -60,7 +60,7 @@ superpixels, pooling), ``segmentation`` (local centre of mass, the block level's
 Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
 ``calibration`` (ENCE and its reliability diagram, interval coverage and width), ``quality``
 (PSNR, SSIM, depth errors), ``alignment`` (least-squares scale and shift of relative depth).
-Every public function carries a ``>>>`` example that the tests run (``tests/test_metrics.py``).
+Every public function carries a ``>>>`` example that the tests run (``tests/metrics/test_metrics.py``).
 """
 
 from __future__ import annotations

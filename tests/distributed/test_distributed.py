@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import uqcore
-from tests.app.conftest import write_tiny_zoo
+from tests.support import write_tiny_zoo
 from uqcore import distributed
 from uqcore.calibration.intervals import calibrate
 from uqcore.errors import InputError

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import uqcore
-from tests.conftest import TinySR, make_tiny_sr
+from tests.tiny_models import TinySR, make_tiny_sr
 from uqcore.cli import main
 from uqcore.models.student_files import attach_student, load_student, save_student
 from uqcore.student.train import default_feature_layers, distill

@@ -16,7 +16,7 @@ from uqcore.engine import positions
 from uqcore.engine.receptive import output_shape, receptive_field, stride
 from uqcore.engine.tiling import crop_for
 
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 
 
 def smooth(h, w, seed=0):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "assets" / "models"
 SAMPLE_STEMS = {p.stem for p in (ROOT / "assets" / "samples").rglob("*") if p.is_file()}
 CARDS = sorted(MODELS.glob("*.student.json"))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import uqcore
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 from uqcore import plots
 from uqcore.calibration.check import HELD_OUT, IN_SAMPLE, fit_and_check
 from uqcore.metrics import reliability_vectors

@@ -12,8 +12,8 @@ from uqcore.calibration import calibrate
 from uqcore.datasets.evaluate import evaluate
 from uqcore.datasets.evaluate import make_lr
 
-from tests.conftest import make_tiny_sr
-from tests.test_evaluation import as_pairs, smooth_hr
+from tests.tiny_models import make_tiny_sr
+from tests.support import as_pairs, smooth_hr
 
 # columns that are wall time, not numbers of the maps
 TIMING = {"seconds_per_image", "seconds"}
@@ -59,7 +59,7 @@ def test_evaluate_and_calibrate_cli_take_tile(tmp_path):
 
     from uqcore.cli import main
 
-    from tests.test_evaluation import save_png, write_tiny_card
+    from tests.support import save_png, write_tiny_card
 
     data = tmp_path / "data"
     data.mkdir()

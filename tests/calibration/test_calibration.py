@@ -22,8 +22,9 @@ from uqcore.errors import InputError
 from uqcore.datasets.evaluate import evaluate
 from uqcore.scoring.scorer import EPS, fit_scale
 
-from tests.conftest import make_tiny_sr
-from tests.test_evaluation import save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card
+from tests.tiny_models import make_tiny_sr
+from tests.support import save_png, smooth_hr, sr_pairs, write_tiny_card
+from tests.support import tiny_depth
 
 RNG = np.random.default_rng(17)
 Z90 = scipy.stats.norm.ppf(0.95)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.test_evaluation import save_png, smooth_hr, write_tiny_card
+from tests.support import save_png, smooth_hr, write_tiny_card
 from uqcore import metrics as M
 from uqcore.scoring import stats
 from uqcore.scoring import summary_ci

@@ -6,7 +6,7 @@ import uqcore
 from uqcore.datasets.analysis import analyse, crop_to_multiple, prepare_depth, prepare_sr
 from uqcore.errors import InputError
 
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 
 
 def test_prepare_sr_from_hr_crops_and_downscales():

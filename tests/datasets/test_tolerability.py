@@ -15,10 +15,9 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.engine.perturb import sample_seed
 from uqcore.datasets.sweep import candidate_layers, default_layer, default_layers, recommend, sweep
 
-from tests.conftest import block_draws, make_tiny_sr
+from tests.tiny_models import block_draws, make_tiny_sr
 
 
 def smooth(h, w, seed=0, c=3):
@@ -164,7 +163,7 @@ def test_uqcore_sweep_is_callable_after_the_module_is_imported():
 
 
 def test_cli_sweep_from_hr(tmp_path, capsys):
-    from tests.test_evaluation import write_tiny_card
+    from tests.support import write_tiny_card
     from uqcore.cli import main
 
     card = write_tiny_card(tmp_path)
@@ -214,7 +213,7 @@ def test_sweep_samples_auto_records_the_samples_drawn():
 
 
 def test_cli_sweep_samples_auto(tmp_path, capsys):
-    from tests.test_evaluation import write_tiny_card
+    from tests.support import write_tiny_card
     from uqcore.cli import main
 
     card = write_tiny_card(tmp_path)

@@ -167,7 +167,7 @@ def test_heldout_images_are_not_in_the_eval_set():
 
 
 def test_cli_variance_bins(tmp_path, capsys):
-    from tests.test_evaluation import save_png, smooth_hr, write_tiny_card
+    from tests.support import save_png, smooth_hr, write_tiny_card
     from uqcore.cli import main
 
     cal_dir = tmp_path / "cal"

@@ -18,7 +18,7 @@ def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
 
 
 def test_ensemble_note_reads_the_member_count():
-    card = json.loads((Path(__file__).resolve().parents[1] / "assets/models/srresnet-ens.json").read_text())
+    card = json.loads((Path(__file__).resolve().parents[2] / "assets/models/srresnet-ens.json").read_text())
     note = ensemble_note("srresnet-ens")
     assert f"{card['members']} members" in note
     assert ("Ensemble (8) the first 8" in note) == (card["members"] >= 8)

@@ -16,30 +16,10 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.datasets.evaluate import evaluate, format_table, load_pairs, make_lr, table_frame
+from uqcore.datasets.evaluate import evaluate, format_table, load_pairs, table_frame
 
-from tests.conftest import make_tiny_sr
-
-
-def smooth_hr(h=24, w=28, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand((1, 3, h // 4 + 1, w // 4 + 1), generator=g)
-    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
-
-
-def sr_pairs(n=3):
-    return [make_lr(smooth_hr(seed=i), 2) for i in range(n)]
-
-
-def as_pairs(lr_hr):
-    return [(lr, hr[0]) for lr, hr in lr_hr]
-
-
-def tiny_depth(seed=0):
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Dropout2d(0.2), nn.Conv2d(6, 1, 3, padding=1),
-                        nn.Softplus())
-    return uqcore.wrap(net, task="depth", name="tiny-depth")
+from tests.tiny_models import make_tiny_sr
+from tests.support import as_pairs, save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card
 
 
 # -- evaluate ------------------------------------------------------------------------------------
@@ -189,12 +169,6 @@ def test_table_shape_like_the_paper():
     assert "AUSE pixel" in text and "noise (4)" in text
 
 
-# -- folders -------------------------------------------------------------------------------------
-def save_png(path, tensor):
-    arr = (tensor[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    Image.fromarray(arr).save(path)
-
-
 def test_load_pairs_sr_crops_to_a_multiple_of_the_scale(tmp_path):
     hr = smooth_hr(27, 35)
     save_png(tmp_path / "b.png", hr)
@@ -228,24 +202,6 @@ def test_load_pairs_depth_png_and_npy(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no RGB/depth"):
         load_pairs(tmp_path / "empty", tiny_depth())
-
-
-# -- CLI -----------------------------------------------------------------------------------------
-def write_tiny_card(folder, **arch):
-    """A model card + safetensors for a tiny x2 SRResNet (the real architecture, random weights)."""
-    from safetensors.torch import save_file
-
-    from uqcore.models.srresnet import SRResNet
-
-    arch = {"scale": 2, "n_feats": 4, "n_blocks": 2, **arch}
-    torch.manual_seed(0)
-    net = SRResNet(**arch)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "tiny.safetensors"))
-    card = {"name": "tiny-srresnet", "task": "sr", "scale": 2, "architecture": "srresnet", "arch_kwargs": arch,
-            "weights": "tiny.safetensors", "probe_size": [16, 16]}
-    path = folder / "tiny.json"
-    path.write_text(json.dumps(card))
-    return path
 
 
 def test_cli_evaluate_writes_csv_and_prints_table(tmp_path, capsys):

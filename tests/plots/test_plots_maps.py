@@ -7,7 +7,7 @@ import uqcore
 from uqcore.datasets.analysis import method_maps
 from uqcore.plots.maps import method_maps_figure
 
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 
 
 def test_method_maps_equal_the_estimates_and_the_error():

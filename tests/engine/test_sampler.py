@@ -10,10 +10,10 @@ from torch import nn
 import uqcore
 from uqcore.errors import InputError
 from uqcore.engine.hooks import hook_count
-from uqcore.engine.perturb import apply_transform, invert_transform, sample_seed
+from uqcore.engine.perturb import apply_transform, invert_transform
 from uqcore.engine.estimate import RunningMoments, split_half_reliability
 
-from tests.conftest import ConcatSkip, block_draws, make_tiny_sr
+from tests.tiny_models import ConcatSkip, block_draws, make_tiny_sr
 
 
 def naive_feature_samples(model, x, layer, kind, strength, samples, seed):

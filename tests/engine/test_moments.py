@@ -10,7 +10,7 @@ import torch
 import uqcore
 from uqcore.engine.moments import block_reliability, maps_reliability
 
-from tests.conftest import make_tiny_sr
+from tests.tiny_models import make_tiny_sr
 
 
 def reference_block_reliability(first, second, block):

@@ -93,7 +93,7 @@ def test_sr_test_set_is_large_enough_and_every_image_has_a_source_and_licence():
 
     from uqcore.paper.report import Settings
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     files = sorted(p.name for p in (root / "assets" / "samples" / "sr").glob("*.png"))
     assert len(files) - Settings().sr_calibration >= 24
     readme = (root / "assets" / "samples" / "README.md").read_text()
