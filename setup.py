@@ -32,6 +32,6 @@ setup(
     cmdclass={"build_py": FreshBuildPy},
     packages=[*find_packages(include=["uqcore", "uqcore.*"]), *ASSET_PACKAGES],
     package_dir={"uqcore.assets": "assets"},
-    package_data={"uqcore.assets": ["models/**/*", "samples/**/*"]},
+    package_data={"uqcore.assets": ["models/**/*", "samples/**/*"], "uqcore.paper": ["*.csv"]},  # + the paper's numbers
     exclude_package_data={"uqcore.assets": ["**/__pycache__/*", "**/*.pyc", "**/.*"]},
 )

@@ -139,6 +139,7 @@ def test_wheel_carries_every_bundled_asset(wheel):
     missing = [str(p.relative_to(ROOT)) for p in files if f"uqcore/{p.relative_to(ROOT).as_posix()}" not in names]
     assert not missing
     assert not any("__pycache__" in n or n.startswith(("assets/", "build/")) for n in names)
+    assert "uqcore/paper/paper_values.csv" in names  # the paper's published numbers (data, not code)
 
 
 def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path, monkeypatch):

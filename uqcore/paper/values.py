@@ -5,6 +5,9 @@ its tables, which methods it counts as training-free / training-required, and it
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from uqcore.engine import methods
 from uqcore.scoring.scorer import LEVELS
 
@@ -50,41 +53,20 @@ PAPER_DEPTH_COLUMNS: tuple[tuple[str, int], ...] = (
     ("transform", 2), ("dropout", 2), ("dropout", 8), ("noise", 2), ("noise", 8),
     ("mc_dropout1", 2), ("mc_dropout1", 8), ("mc_dropout2", 2), ("mc_dropout2", 8),
 )
-_PAPER_VALUES: dict[str, dict[str, tuple[float, ...]]] = {
-    "srgan": {  # Table 1, "SRGAN model: Super Resolution"
-        "AUSE mean": (0.006, 0.006, 0.013, 0.013, 0.016, 0.016, 0.008, 0.009, 0.007, 0.007, 0.018, 0.020, 0.035),
-        "AUSE patch": (0.021, 0.022, 0.029, 0.030, 0.040, 0.039, 0.029, 0.029, 0.025, 0.025, 0.033, 0.033, 0.044),
-        "AUSE block": (0.023, 0.023, 0.032, 0.031, 0.044, 0.043, 0.030, 0.029, 0.028, 0.028, 0.033, 0.033, 0.042),
-        "AUSE pixel": (0.128, 0.121, 0.154, 0.141, 0.173, 0.162, 0.141, 0.131, 0.137, 0.129, 0.152, 0.144, 0.137),
-        "Corr mean": (0.931, 0.930, 0.884, 0.882, 0.774, 0.780, 0.942, 0.943, 0.938, 0.936, 0.692, 0.694, 0.484),
-        "Corr patch": (0.765, 0.770, 0.722, 0.731, 0.590, 0.598, 0.748, 0.755, 0.734, 0.741, 0.674, 0.677, 0.565),
-        "Corr block": (0.757, 0.767, 0.717, 0.730, 0.579, 0.592, 0.735, 0.747, 0.698, 0.710, 0.651, 0.664, 0.588),
-        "Corr pixel": (0.367, 0.394, 0.323, 0.376, 0.245, 0.288, 0.339, 0.390, 0.330, 0.379, 0.290, 0.326, 0.393),
-        "NLL": (17.910, 9.332, 4.889, 4.804, 4.899, 4.791, 6.804, 6.013, 6.365, 5.541, 11.520, 5.994, 1.320),
-    },
-    "srresnet": {  # Table 1, "SRresnet model: Super Resolution"
-        "AUSE mean": (0.044, 0.044, 0.042, 0.043, 0.067, 0.066, 0.041, 0.047, 0.036, 0.039, 0.073, 0.066, 0.036),
-        "AUSE patch": (0.045, 0.044, 0.048, 0.047, 0.055, 0.055, 0.046, 0.045, 0.040, 0.041, 0.066, 0.066, 0.037),
-        "AUSE block": (0.047, 0.045, 0.049, 0.048, 0.062, 0.061, 0.048, 0.046, 0.041, 0.042, 0.073, 0.070, 0.031),
-        "AUSE pixel": (0.164, 0.153, 0.165, 0.155, 0.190, 0.181, 0.163, 0.152, 0.150, 0.144, 0.194, 0.185, 0.133),
-        "Corr mean": (0.340, 0.359, 0.401, 0.404, 0.056, 0.055, 0.408, 0.379, 0.527, 0.512, 0.016, 0.048, 0.622),
-        "Corr patch": (0.501, 0.520, 0.508, 0.518, 0.371, 0.385, 0.535, 0.545, 0.547, 0.542, 0.323, 0.361, 0.648),
-        "Corr block": (0.462, 0.486, 0.498, 0.509, 0.358, 0.370, 0.505, 0.521, 0.531, 0.529, 0.274, 0.286, 0.673),
-        "Corr pixel": (0.237, 0.269, 0.258, 0.303, 0.172, 0.216, 0.264, 0.309, 0.288, 0.322, 0.184, 0.206, 0.393),
-        "NLL": (107.243, 43.071, 5.155, 4.955, 4.941, 4.788, 8.430, 7.221, 8.018, 6.688, 13.559, 7.906, 1.422),
-    },
-    "fcrn": {  # Table 2, "FCRN model: Depth Estimation"
-        "AUSE mean": (0.051, 0.044, 0.041, 0.046, 0.041, 0.062, 0.062, 0.060, 0.062),
-        "AUSE patch": (0.106, 0.109, 0.092, 0.108, 0.091, 0.127, 0.126, 0.122, 0.125),
-        "AUSE block": (0.056, 0.057, 0.047, 0.053, 0.045, 0.065, 0.065, 0.063, 0.065),
-        "AUSE pixel": (0.165, 0.168, 0.135, 0.167, 0.134, 0.208, 0.193, 0.207, 0.193),
-        "Corr mean": (0.596, 0.630, 0.677, 0.651, 0.708, 0.473, 0.471, 0.469, 0.469),
-        "Corr patch": (0.324, 0.306, 0.409, 0.312, 0.411, 0.258, 0.268, 0.266, 0.269),
-        "Corr block": (0.354, 0.354, 0.449, 0.364, 0.447, 0.215, 0.220, 0.220, 0.221),
-        "Corr pixel": (0.208, 0.182, 0.284, 0.188, 0.288, 0.075, 0.134, 0.076, 0.134),
-        "NLL": (8.634, 8.443, 4.889, 3.526, 1.006, 12.365, 9.842, 12.503, 9.866),
-    },
-}
+# The numbers themselves are data: paper_values.csv beside this module (table, row, one value per
+# column), transcribed verbatim from Tables 1 (SRGAN, SRresnet) and 2 (FCRN).
+PAPER_VALUES_FILE = Path(__file__).with_name("paper_values.csv")
+
+
+def _paper_values() -> dict[str, dict[str, tuple[float, ...]]]:
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    with PAPER_VALUES_FILE.open(newline="") as f:
+        for table, row, values in list(csv.reader(f))[1:]:
+            out.setdefault(table, {})[row] = tuple(float(v) for v in values.split())
+    return out
+
+
+_PAPER_VALUES = _paper_values()
 PAPER_TABLE_NAMES = {"srgan": "Table 1 (SRGAN)", "srresnet": "Table 1 (SRresnet)", "fcrn": "Table 2 (FCRN)"}
 
 
