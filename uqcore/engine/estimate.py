@@ -30,7 +30,7 @@ from torch import nn
 
 from uqcore import limits
 from uqcore.engine import memory
-from uqcore.engine import tiling
+from uqcore.engine import feed, tiling
 from uqcore.engine.moments import RunningMoments, SampleMoments, split_half_reliability  # noqa: F401 (public here too)
 from uqcore.engine import methods as _methods
 from uqcore.errors import InputError, ModelRunError
@@ -138,11 +138,13 @@ def estimate(
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
     targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
-    with torch.inference_mode():
+    # a box fed its layer's output from a wider crop (uqcore.engine.feed): registered before the perturbation
+    fed = feed.feed_hooks(call.layer, targets[0]) if targets else {}
+    with torch.inference_mode(), forward_hooks(post=fed):
         if not spec.sampled:  # a variance head or a student head: one pass, no samples
             original, variance = _one_pass(model, spec, members[0], x, dev)
             return call.result(run, original, original[0], variance, 0)
-        original = run.start(targets, chunk_size is None, plan)
+        original = run.start(targets, chunk_size is None, plan, fed=bool(fed))
         if on_update is not None:
             run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
         count = plan.count
@@ -169,7 +171,18 @@ def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, s
                         **settings)
 
     return tiling.run_request(model, x, output_shape(model, x), run, region, tile, progress=progress,
-                              on_update=on_update, stop=stop)
+                              on_update=on_update, stop=stop, feeder=_feeder(model, dev, settings))
+
+
+def _feeder(model: UQModel, dev: torch.device, settings: dict) -> feed.Feeder | None:
+    """For a layer method, boxes fed the layer's output from a wider crop (:mod:`uqcore.engine.feed`),
+    where that saves margin."""
+    spec, layer = _methods.spec(settings["method"]), settings["layer"]
+    if not (spec.needs_layer and spec.sampling == _methods.SAMPLING_FEATURE and isinstance(layer, str)):
+        return None
+    resolve_layer(model.module, layer)  # an unknown layer is the caller's InputError, not a probe's
+    found = feed.margins(model, layer)
+    return None if found is None else feed.Feeder(model, layer, dev, found)
 
 
 def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
@@ -294,14 +307,18 @@ class _Run:
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self.model.split_output(checked_forward(module, x))[0]
 
-    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan) -> torch.Tensor:
+    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan, fed: bool = False) -> torch.Tensor:
         """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
-        output (the prefix's share of the work, the memory bound); rounds in whole chunks."""
+        output (the prefix's share of the work, the memory bound); rounds in whole chunks. A fed
+        run (uqcore.engine.feed) throws its prefix's output away, so a fixed count runs in as few
+        chunks as the memory bound allows."""
         if targets:
             original, share = _prefix_share(self, self.members[0], self.x, targets[0])
             self.late_layer = share >= LATE_LAYER_SHARE
             if choose_chunk and (self.x.device.type != "cpu" or self.late_layer):
                 self.chunk = PREFIX_CHUNK.get(self.x.device.type, self.chunk)
+            if choose_chunk and fed and plan.stop_at is None:
+                self.chunk = max(self.chunk, min(plan.count, PREFIX_CHUNK.get(self.x.device.type, self.chunk)))
         else:
             original = self.forward(self.members[0], self.x)
         if choose_chunk:

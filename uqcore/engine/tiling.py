@@ -33,8 +33,8 @@ from contextvars import ContextVar
 
 import torch
 
-from uqcore.engine import positions
-from uqcore.errors import InputError
+from uqcore.engine import feed, positions
+from uqcore.errors import InputError, ModelRunError
 from uqcore.engine.moments import maps_reliability
 from uqcore.engine.receptive import receptive_field, stride
 
@@ -68,19 +68,20 @@ def _span(start: int, stop: int, size: int, margin: int, s: int) -> tuple[int, i
     return a, size - (size - b) // s * s
 
 
-def crop_for(model, box: Box, in_shape: tuple[int, int]) -> Box:
+def crop_for(model, box: Box, in_shape: tuple[int, int], margin: int | None = None) -> Box:
     """The input crop (top, left, height, width) whose output contains output box ``box``
-    exactly; an InputError for a model with global context."""
+    exactly (``margin``: input pixels around the box, default the receptive field); an
+    InputError for a model with global context."""
     rf = receptive_field(model)
     if rf is None:
         raise InputError(
             f"model {model.name!r} has global context (its output depends on the whole image), so a "
             "region or tile would not be the same numbers as the whole image; run it without region/tile"
         )
-    s, k = stride(model), model.scale
+    s, k, margin = stride(model), model.scale, rf if margin is None else margin
     top, left, h, w = box
-    a, b = _span(top // k, -(-(top + h) // k), in_shape[0], rf, s)
-    c, d = _span(left // k, -(-(left + w) // k), in_shape[1], rf, s)
+    a, b = _span(top // k, -(-(top + h) // k), in_shape[0], margin, s)
+    c, d = _span(left // k, -(-(left + w) // k), in_shape[1], margin, s)
     return a, c, b - a, d - c
 
 
@@ -104,10 +105,32 @@ def check_tile(model, tile) -> int:
     return tile
 
 
-def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> object:
+def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None, feeder=None) -> object:
     """``run(crop, ...)``'s Estimate for the input crop of ``box`` (output pixels), cut to the box;
-    ``on_update(estimate_so_far, total)`` (if given) gets the crop run's updates, cut too."""
-    ct, cl, ch, cw = crop_for(model, box, tuple(x.shape[-2:]))
+    ``on_update(estimate_so_far, total)`` (if given) gets the crop run's updates, cut too. With a
+    ``feeder`` (:class:`uqcore.engine.feed.Feeder`) the run takes a narrower crop, fed the layer's
+    output from the wide crop's prefix pass; where that does not fit, the usual crop."""
+    in_shape = tuple(x.shape[-2:])
+    if feeder is not None:
+        wide = crop_for(model, box, in_shape, feeder.margins.wide)
+        narrow = crop_for(model, box, in_shape, feeder.margins.narrow)
+        try:
+            features, offset = feeder.capture(_cut(x, wide), wide)
+            with feeder.feeding(features, offset):
+                return _run_crop(model, x, box, narrow, run, on_update)
+        except (ModelRunError, feed.FeedMismatch) as exc:
+            if not feed.caused_by_mismatch(exc):
+                raise
+    return _run_crop(model, x, box, crop_for(model, box, in_shape), run, on_update)
+
+
+def _cut(x: torch.Tensor, crop: Box) -> torch.Tensor:
+    top, left, h, w = crop
+    return x[..., top : top + h, left : left + w]
+
+
+def _run_crop(model, x: torch.Tensor, box: Box, crop: Box, run: Callable, on_update) -> object:
+    ct, cl, ch, cw = crop
     k = model.scale
     top, left, h, w = box
     ys, xs = slice(top - ct * k, top - ct * k + h), slice(left - cl * k, left - cl * k + w)
@@ -125,27 +148,30 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None) -> 
     shown = _SHOWN.set((ys, xs))
     try:
         with positions.input_box(ct, cl, ch, cw):
-            return cut(run(x[..., ct : ct + ch, cl : cl + cw], update))
+            return cut(run(_cut(x, crop), update))
     finally:
         _SHOWN.reset(shown)
 
 
 def run_request(model, x: torch.Tensor, full: tuple[int, int], run: Callable, region, tile, *,
-                progress=None, on_update=None, stop=None) -> object:
+                progress=None, on_update=None, stop=None, feeder=None) -> object:
     """``estimate(..., region=...)`` or ``estimate(..., tile=...)``: ``run(crop, samples=None,
     progress=..., on_update=None)`` is an untiled estimate of an input crop. A region's run
-    reports as an untiled run does (``on_update`` with the box's estimate so far)."""
+    reports as an untiled run does (``on_update`` with the box's estimate so far). ``feeder``:
+    see :func:`run_box`."""
     if region is not None:
         box = check_region(region, full)
         est = run_box(model, x, box, lambda crop, upd: run(crop, None, progress, upd),
-                      None if on_update is None else (lambda e, t: on_update(dataclasses.replace(e, full_shape=full), t)))
+                      None if on_update is None else (lambda e, t: on_update(dataclasses.replace(e, full_shape=full), t)),
+                      feeder)
         return dataclasses.replace(est, full_shape=full)
     check_tile(model, tile)
-    return run_tiles(model, x, tile_boxes(full, tile), full, run, progress=progress, on_update=on_update, stop=stop)
+    return run_tiles(model, x, tile_boxes(full, tile), full, run, progress=progress, on_update=on_update, stop=stop,
+                     feeder=feeder)
 
 
 def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], run: Callable, *,
-              progress=None, on_update=None, stop=None) -> object:
+              progress=None, on_update=None, stop=None, feeder=None) -> object:
     """The whole output from ``boxes``; see the module docstring for progress and stop.
     ``run(crop, samples, progress)`` runs one crop; the first tile's sample count is kept."""
     est, out, samples = None, None, None
@@ -155,7 +181,7 @@ def run_tiles(model, x: torch.Tensor, boxes: list[Box], full: tuple[int, int], r
         tile_progress = None
         if progress is not None:
             tile_progress = lambda d, t, i=i: progress(i * t + d, len(boxes) * t)  # noqa: E731
-        part = run_box(model, x, box, lambda crop, _upd: run(crop, samples, tile_progress))
+        part = run_box(model, x, box, lambda crop, _upd: run(crop, samples, tile_progress), feeder=feeder)
         if out is None:
             out = _empty(part, full)
             samples = part.samples or None
