@@ -4,7 +4,9 @@
    (assets/samples/sr/astronaut.png) on srresnet, noise at body.5, 8 samples, against the whole
    1536x1536 estimate (bar <= 0.2).
 2. tiled whole / untiled whole, tiles of --tile output pixels (default 512): noise at body.5 and transform
-   (bar <= 1.15), with the largest deviation of the tiled maps from the untiled ones.
+   (bar <= 1.15), with the largest deviation of the tiled maps from the untiled ones. Noise's tiles
+   run on the narrower crops fed body.5's output (uqcore.engine.feed); ``--breakdown`` adds noise
+   tiled without the feed, and with the feed but 4 samples per chunk (the untiled default).
 3. a 512x512 LR request (the photo upscaled) under UQCORE_MAX_REQUEST_MB=768, in a fresh process:
    tiled or not, and its peak (ru_maxrss above the resident size before the call) against the limit.
 
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--only", choices=["region", "tiles", "memory"], help="run one part")
+    parser.add_argument("--breakdown", action="store_true", help="also noise tiled without the feed / in chunks of 4")
     args = parser.parse_args()
     model = uqcore.load_model("srresnet")
     x = uqcore.read_image(PHOTO)
@@ -86,14 +90,27 @@ def main() -> None:
     if args.only in (None, "tiles"):  # what any exact tiling must compute: each crop with its margin
         from uqcore.engine.tiling import crop_for, tile_boxes
 
-        crops = [crop_for(model, b, tuple(x.shape[-2:])) for b in tile_boxes((h, w), args.tile)]
-        share = sum(c[2] * c[3] for c in crops) / (x.shape[-2] * x.shape[-1])
-        print(f"{len(crops)} tiles of ~{args.tile}: the crops hold {share:.3f} x the input's pixels (the receptive "
-              "field's margin on every inner side)", flush=True)
-    for name, kw in (("noise body.5", NOISE), ("transform", TRANSFORM)) if args.only in (None, "tiles") else ():
+        from uqcore.engine import feed
+
+        boxes = tile_boxes((h, w), args.tile)
+        narrow = feed.margins(model, NOISE["layer"]).narrow
+        for what, margin in (("the receptive field's", None), (f"body.5's fed ({narrow} LR px)", narrow)):
+            crops = [crop_for(model, b, tuple(x.shape[-2:]), margin) for b in boxes]
+            share = sum(c[2] * c[3] for c in crops) / (x.shape[-2] * x.shape[-1])
+            print(f"{len(crops)} tiles of ~{args.tile}: the crops hold {share:.3f} x the input's pixels ({what} "
+                  "margin on every inner side)", flush=True)
+    runs = [("noise body.5", NOISE, {}), ("transform", TRANSFORM, {})]
+    if args.breakdown:
+        runs += [("noise body.5, no feed", NOISE, {"feed": False}), ("noise body.5, chunks of 4", NOISE, {"chunk": 4})]
+    for name, kw, how in runs if args.only in (None, "tiles") else ():
+        def tiled_run(kw=kw, how=how):
+            if how.get("feed", True):
+                return uqcore.estimate(model, x, tile=args.tile, chunk_size=how.get("chunk"), **kw)
+            with mock.patch("uqcore.engine.feed.margins", lambda *_: None):
+                return uqcore.estimate(model, x, tile=args.tile, **kw)
+
         (t_untiled, c_untiled, untiled), (t_tiled, c_tiled, tiled) = alternate(
-            [lambda: uqcore.estimate(model, x, **kw), lambda: uqcore.estimate(model, x, tile=args.tile, **kw)],
-            args.repeats)
+            [lambda: uqcore.estimate(model, x, **kw), tiled_run], args.repeats)
         dev = float((tiled.variance - untiled.variance).abs().max() / untiled.variance.max())
         print(f"tiled ({tiled.tiles} tiles) / untiled, {name}: {t_tiled / t_untiled:.3f} wall "
               f"({t_tiled:.1f} s / {t_untiled:.1f} s), {c_tiled / c_untiled:.3f} CPU ({c_tiled:.1f} s / "

@@ -129,17 +129,14 @@ def estimate(
             round_size=round_size, transforms=transforms, chunk_size=chunk_size, prefix_reuse=prefix_reuse,
             sample_callback=sample_callback))
     memory.check(model, x, dev, _chunk_bound(dev, chunk_size))
-    chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
-    if chunk < 1:
-        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk = _first_chunk(dev, chunk_size)
     call = _Call(method=method, spec=spec, layer=layer if spec.needs_layer else None, seed=int(seed), device=str(dev),
                  strength=strength if spec.needs_layer else None, started=time.perf_counter(), target=plan.target)
     members = model.members_on(dev)
     x = x.to(dev).contiguous(memory_format=torch.channels_last)
     run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
     targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
-    # a box fed its layer's output from a wider crop (uqcore.engine.feed): registered before the perturbation
-    fed = feed.feed_hooks(call.layer, targets[0]) if targets else {}
+    fed = feed.feed_hooks(call.layer, targets[0]) if targets else {}  # before the perturbation's hook
     with torch.inference_mode(), forward_hooks(post=fed):
         if not spec.sampled:  # a variance head or a student head: one pass, no samples
             original, variance = _one_pass(model, spec, members[0], x, dev)
@@ -183,6 +180,13 @@ def _feeder(model: UQModel, dev: torch.device, settings: dict) -> feed.Feeder | 
     resolve_layer(model.module, layer)  # an unknown layer is the caller's InputError, not a probe's
     found = feed.margins(model, layer)
     return None if found is None else feed.Feeder(model, layer, dev, found)
+
+
+def _first_chunk(dev: torch.device, chunk_size: int | None) -> int:
+    chunk = int(chunk_size or DEFAULT_CHUNK.get(dev.type, 4))
+    if chunk < 1:
+        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    return chunk
 
 
 def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:

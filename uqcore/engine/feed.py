@@ -18,10 +18,12 @@ benchmarks/bench_tiles.py). Where that saves nothing, or the kept output does no
 crop's layer (:class:`FeedMismatch`), the box is computed the usual way.
 
 :func:`margins` measures both once per (model, layer), as the receptive field is measured
-(:mod:`uqcore.engine.receptive`): probes that change one position of the layer's output, or one
-input pixel with the layer's output held fixed, and see how far the output changes; the layer's
-reach is raised to the kernel bound of the layers that run after it, the prefix's to that of the
-layers before.
+(:mod:`uqcore.engine.receptive`): the narrow margin by probes that change one position of the
+layer's output, or one input pixel with the layer's output held fixed, and see how far the output
+changes, raised to the kernel bound of the layers that run after the layer; the wide one adds the
+kernel bound of the layers before it (never below the receptive field). A layer whose narrow margin
+would be over ``WORTH`` of the receptive field, or whose probes would cost more than
+``PROBE_WORK`` multiply-adds (a heavy network with a wide margin), is not fed.
 """
 
 from __future__ import annotations
