@@ -41,7 +41,7 @@ from uqcore.engine import positions
 from uqcore.engine.hooks import forward_hooks
 from uqcore.engine.layers import resolve_layer
 from uqcore.engine.model import UQModel, as_model, checked_forward
-from uqcore.engine.receptive import CHANGED, START_PROBE, receptive_field, stride
+from uqcore.engine.receptive import CHANGED, START_PROBE, kernel_reach, receptive_field, stride
 from uqcore.errors import ModelRunError
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -273,11 +273,7 @@ def _kernel_bounds(module: nn.Module, target: nn.Module, x: torch.Tensor) -> tup
     size = x.shape[-1]
 
     def count(mod, inputs):
-        k, d = getattr(mod, "kernel_size", 1), getattr(mod, "dilation", 1)
-        k = max(k) if isinstance(k, tuple) else int(k)
-        d = max(d) if isinstance(d, tuple) else int(d)
-        if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() == 4:
-            totals[state["side"]] += (k - 1) // 2 * d * size / inputs[0].shape[-1] + (k % 2 == 0)
+        totals[state["side"]] += kernel_reach(mod, inputs, size)
 
     def passed(_mod, _inputs, output):
         if state["side"] == "before":

@@ -92,17 +92,25 @@ def _kernel_bound(model: UQModel, size: int) -> int:
     total = [0.0]
 
     def count(mod, inputs):
-        k, d = getattr(mod, "kernel_size", 1), getattr(mod, "dilation", 1)
-        k = max(k) if isinstance(k, tuple) else int(k)
-        d = max(d) if isinstance(d, tuple) else int(d)
-        if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() == 4:
-            total[0] += (k - 1) // 2 * d * size / inputs[0].shape[-1] + (k % 2 == 0)
+        total[0] += kernel_reach(mod, inputs, size)
 
     layers = {m: count for m in model.module.modules() if hasattr(m, "kernel_size")}
     x = torch.rand((1, model.in_channels, size, size), generator=torch.Generator().manual_seed(1))
     with forward_hooks(pre=layers):
         checked_forward(model.module, x)
     return int(-(-total[0] // 1)) + 2
+
+
+def kernel_reach(module: nn.Module, inputs: tuple, size: int) -> float:
+    """How far (input pixels of a ``size``-pixel input) a kernel layer (convolution, pooling)
+    reaches on its input ``inputs[0]``: the kernel's reach times the input pixels per position
+    of that input's grid (+1 for an even kernel); 0 for a non-image input."""
+    k, d = getattr(module, "kernel_size", 1), getattr(module, "dilation", 1)
+    k = max(k) if isinstance(k, tuple) else int(k)
+    d = max(d) if isinstance(d, tuple) else int(d)
+    if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() == 4:
+        return (k - 1) // 2 * d * size / inputs[0].shape[-1] + (k % 2 == 0)
+    return 0.0
 
 
 @torch.inference_mode()
