@@ -141,7 +141,7 @@ def estimate(
         if not spec.sampled:  # a variance head or a student head: one pass, no samples
             original, variance = _one_pass(model, spec, members[0], x, dev)
             return call.result(run, original, original[0], variance, 0)
-        original = run.start(targets, chunk_size is None, plan, fed=bool(fed))
+        original = run.start(targets, chunk_size is None, plan)
         if on_update is not None:
             run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
         count = plan.count
@@ -311,18 +311,14 @@ class _Run:
     def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self.model.split_output(checked_forward(module, x))[0]
 
-    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan, fed: bool = False) -> torch.Tensor:
+    def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan) -> torch.Tensor:
         """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
-        output (the prefix's share of the work, the memory bound); rounds in whole chunks. A fed
-        run (uqcore.engine.feed) throws its prefix's output away, so a fixed count runs in as few
-        chunks as the memory bound allows."""
+        output (the prefix's share of the work, the memory bound); rounds in whole chunks."""
         if targets:
             original, share = _prefix_share(self, self.members[0], self.x, targets[0])
             self.late_layer = share >= LATE_LAYER_SHARE
             if choose_chunk and (self.x.device.type != "cpu" or self.late_layer):
                 self.chunk = PREFIX_CHUNK.get(self.x.device.type, self.chunk)
-            if choose_chunk and fed and plan.stop_at is None:
-                self.chunk = max(self.chunk, min(plan.count, PREFIX_CHUNK.get(self.x.device.type, self.chunk)))
         else:
             original = self.forward(self.members[0], self.x)
         if choose_chunk:
