@@ -6,7 +6,7 @@
 2. tiled whole / untiled whole, tiles of --tile output pixels (default 512): noise at body.5 and transform
    (bar <= 1.15), with the largest deviation of the tiled maps from the untiled ones. Noise's tiles
    run on the narrower crops fed body.5's output (uqcore.engine.feed); ``--breakdown`` adds noise
-   tiled without the feed, and with the feed but 4 samples per chunk (the untiled default).
+   tiled without the feed, and with the feed in chunks of 8 samples (the default is 4).
 3. a 512x512 LR request (the photo upscaled) under UQCORE_MAX_REQUEST_MB=768, in a fresh process:
    tiled or not, and its peak (VmHWM above the resident size before the call) against the limit.
 
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--only", choices=["region", "tiles", "memory"], help="run one part")
-    parser.add_argument("--breakdown", action="store_true", help="also noise tiled without the feed / in chunks of 4")
+    parser.add_argument("--breakdown", action="store_true", help="also noise tiled without the feed / in chunks of 8")
     args = parser.parse_args()
     model = uqcore.load_model("srresnet")
     x = uqcore.read_image(PHOTO)
@@ -108,7 +108,7 @@ def main() -> None:
                   "margin on every inner side)", flush=True)
     runs = [("noise body.5", NOISE, {}), ("transform", TRANSFORM, {})]
     if args.breakdown:
-        runs += [("noise body.5, no feed", NOISE, {"feed": False}), ("noise body.5, chunks of 4", NOISE, {"chunk": 4})]
+        runs += [("noise body.5, no feed", NOISE, {"feed": False}), ("noise body.5, chunks of 8", NOISE, {"chunk": 8})]
     for name, kw, how in runs if args.only in (None, "tiles") else ():
         def tiled_run(kw=kw, how=how):
             if how.get("feed", True):
