@@ -169,7 +169,8 @@ def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
 
     found, _ = run_control.run_on_click("Draw the maps", "cmpmaps", key, compute, disabled=not chosen or image is None,
                                  progress_text="Methods done…")
-    st.caption(f"{samples} samples per method; the error map measures {found.error_of}'s prediction.")
+    st.caption(f"{samples} samples per method; the error map measures {found.error_of}'s prediction."
+               + (f" {found.alignment}." if found.alignment else ""))
     st.plotly_chart(plots_maps.method_maps_figure(found.prediction, found.error, found.variances, shared_scale=shared,
                                                   depth=task == "depth",
                                                   labels={m: methods.label(m) for m in found.variances}),

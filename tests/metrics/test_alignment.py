@@ -13,6 +13,8 @@ from uqcore.scoring import scorer as scoring
 from uqcore.datasets.folders import load_pairs
 from uqcore.models.registry import ASSETS
 
+from tests.tiny_models import Affine
+
 
 def _scene(seed: int = 0, shape=(24, 32)):
     rng = np.random.default_rng(seed)
@@ -85,17 +87,6 @@ def test_metric_kind_and_bad_inputs():
         M.align_depth(p, np.zeros_like(y), kind="relative")
     with pytest.raises(uqcore.InputError, match="depth models"):
         uqcore.wrap(nn.Conv2d(3, 3, 1), task="sr", depth_kind="relative")
-
-
-class Affine(nn.Module):
-    """0.37 · depth + 1.3 of another network: the same depth up to scale and shift."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return 0.37 * self.net(x) + 1.3
 
 
 def _depth_pairs(n=2):

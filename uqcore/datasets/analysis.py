@@ -19,7 +19,7 @@ from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import Estimate, estimate
-from uqcore.scoring.scorer import SIGMA_TILE, aligned, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.scoring.scorer import SIGMA_TILE, aligned, at_target, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -175,6 +175,7 @@ class MethodMaps:
     variances: dict[str, np.ndarray]  # method (variant) name -> [H, W]
     samples: dict[str, int]  # method name -> samples drawn
     error_of: str = ""  # the method whose prediction the error map measures
+    alignment: str = ""  # how a relative-depth model's maps were aligned to the ground truth ("": not aligned)
 
 
 def _per_method(value, engine: str):
@@ -200,17 +201,21 @@ def method_maps(model: UQModel, x: torch.Tensor, target, names: Sequence[str], *
     variants = [_methods.variant(n) for n in names]
     shown = next((v for v in variants if v.prediction == _methods.ORIGINAL), variants[0])
     prediction = getattr(runs[shown.engine], shown.prediction).numpy()
-    error = None
+    variances = {v.name: runs[v.engine].variance.numpy() for v in variants}
+    error, note = None, ""
     if target is not None:
         truth = prepare_target(model.task, target)
         mask = metrics.valid_mask(truth) if model.task == "depth" else None
+        if aligned(model):  # a relative-depth model's maps as the scorer sees them: aligned to the truth
+            def at_truth(v):
+                return at_target(model, getattr(runs[v.engine], v.prediction), runs[v.engine].variance, truth)
+
+            prediction = at_truth(shown)[0]
+            variances = {v.name: at_truth(v)[1] for v in variants}
+            note = (f"{model.depth_kind} depth: each method's prediction and variance aligned to the ground truth by "
+                    "least squares (as the scores are)")
         error = metrics.error_map(prediction, truth, mask=mask)
         if mask is not None:
             error = np.where(mask, error, np.nan)
-    return MethodMaps(
-        prediction=prediction,
-        error=error,
-        variances={v.name: runs[v.engine].variance.numpy() for v in variants},
-        samples={v.name: runs[v.engine].samples for v in variants},
-        error_of=shown.name,
-    )
+    return MethodMaps(prediction=prediction, error=error, variances=variances,
+                      samples={v.name: runs[v.engine].samples for v in variants}, error_of=shown.name, alignment=note)
