@@ -118,3 +118,21 @@ def test_heavy_or_unknown_layers_are_not_probed(monkeypatch):
     assert feed.margins(model, "layer") is None
     with pytest.raises(uqcore.InputError, match="no layer named"):
         uqcore.estimate(model, smooth_hr(16, 16), method="noise", layer="nope", region=(0, 0, 4, 4))
+
+
+class Shared(nn.Module):
+    """One block run twice in a pass (shared weights): there is no single output to keep."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.block(torch.relu(self.block(x)))
+
+
+def test_a_layer_run_twice_is_not_fed():
+    torch.manual_seed(0)
+    model = uqcore.wrap(Shared(), task="image", name="shared")
+    assert feed.margins(model, "block") is None
+    assert_same_as_whole(model, smooth_hr(32, 32), region=(8, 8, 8, 8), method="noise", layer="block", strength=0.3)

@@ -172,6 +172,8 @@ def _measure(model: UQModel, layer: str) -> Margins | None:
     if (cpu_limit and size * size > cpu_limit) or PROBE_PASSES * work * (size / small) ** 2 > PROBE_WORK:
         return None
     probe = _Probe(model, module, target, _image(model, size))
+    if probe.calls != 1:  # a module run twice in one pass (shared weights) has no one output to keep
+        return None
     reaches = (probe.layer_reach(), probe.bypass_reach())
     if None in reaches:  # a change reached the probe's border: farther than is worth feeding
         return None
@@ -207,7 +209,7 @@ class _Probe:
         kept: list[torch.Tensor] = []
         with forward_hooks(post={target: lambda _m, _i, out: kept.append(out.detach().clone())}):
             self.base = self._output(x)
-        self.kept = kept[0]
+        self.kept, self.calls = kept[0], len(kept)
         self.span = x.shape[-1] / self.kept.shape[-1]  # input pixels per position of the layer's grid
 
     def _output(self, x: torch.Tensor, layer_output: torch.Tensor | None = None) -> torch.Tensor:

@@ -28,6 +28,7 @@ finished tile with the assembled estimate (unfinished area NaN, ``.tiles`` = til
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -115,9 +116,12 @@ def run_box(model, x: torch.Tensor, box: Box, run: Callable, on_update=None, fee
         wide = crop_for(model, box, in_shape, feeder.margins.wide)
         narrow = crop_for(model, box, in_shape, feeder.margins.narrow)
         try:
+            started = time.perf_counter()
             features, offset = feeder.capture(_cut(x, wide), wide)
+            kept_seconds = time.perf_counter() - started
             with feeder.feeding(features, offset):
-                return _run_crop(model, x, box, narrow, run, on_update)
+                est = _run_crop(model, x, box, narrow, run, on_update)
+            return dataclasses.replace(est, seconds=est.seconds + kept_seconds)
         except (ModelRunError, feed.FeedMismatch) as exc:
             if not feed.caused_by_mismatch(exc):
                 raise
