@@ -8,7 +8,9 @@ modulo the stride, so that the crop is on the grid in flipped and rotated coordi
 ``transform`` method) and a model that pads its input to the stride pads the crop as it pads the
 whole image. Feature perturbations draw by position (:mod:`uqcore.engine.positions`); the crop's place
 in the whole input is set with :func:`uqcore.engine.positions.input_box` around its run. The result is
-the whole-image estimate's numbers, up to float rounding (``Estimate.exact``).
+the whole-image estimate's numbers, up to float rounding (``Estimate.exact``). For noise and
+dropout the box's samples run on a narrower crop, fed the perturbed layer's output from the
+full-margin crop (:mod:`uqcore.engine.feed`), which is the same numbers at less cost.
 
 Models with global context (receptive field None) are refused with a message: a region or tile
 of such a model is not the same numbers as the whole image.
