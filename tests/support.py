@@ -35,6 +35,14 @@ def save_png(path, tensor):
     Image.fromarray(arr).save(path)
 
 
+def png_folder(folder, n, prefix="img", first_seed=0):
+    """A folder of ``n`` smooth 20x24 RGB PNGs (``<prefix><i>.png``, seeds first_seed + i): an HR set."""
+    folder.mkdir()
+    for i in range(n):
+        save_png(folder / f"{prefix}{i}.png", smooth_hr(20, 24, seed=first_seed + i))
+    return folder
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 def write_tiny_card(folder, **arch):
     """A model card + safetensors for a tiny x2 SRResNet (the real architecture, random weights)."""

@@ -23,7 +23,7 @@ from uqcore.datasets.evaluate import evaluate
 from uqcore.scoring.scorer import EPS, fit_scale
 
 from tests.tiny_models import make_tiny_sr
-from tests.support import save_png, smooth_hr, sr_pairs, write_tiny_card
+from tests.support import png_folder, sr_pairs, write_tiny_card
 from tests.support import tiny_depth
 
 RNG = np.random.default_rng(17)
@@ -335,12 +335,8 @@ def test_public_api_exports():
 def test_cli_calibrate_then_evaluate(tmp_path, capsys):
     from uqcore.cli import main
 
-    cal_dir, test_dir = tmp_path / "cal", tmp_path / "test"
-    cal_dir.mkdir()
-    test_dir.mkdir()
-    for i in range(3):
-        save_png(cal_dir / f"c{i}.png", smooth_hr(20, 24, seed=i))
-        save_png(test_dir / f"t{i}.png", smooth_hr(20, 24, seed=10 + i))
+    cal_dir = png_folder(tmp_path / "cal", 3, prefix="c")
+    test_dir = png_folder(tmp_path / "test", 3, prefix="t", first_seed=10)
     card = write_tiny_card(tmp_path)
     out = tmp_path / "cal.json"
     code = main(["calibrate", "--model", str(card), "--data", str(cal_dir), "--method", "noise", "--layer", "body.1",

@@ -167,13 +167,10 @@ def test_heldout_images_are_not_in_the_eval_set():
 
 
 def test_cli_variance_bins(tmp_path, capsys):
-    from tests.support import save_png, smooth_hr, write_tiny_card
+    from tests.support import png_folder, write_tiny_card
     from uqcore.cli import main
 
-    cal_dir = tmp_path / "cal"
-    cal_dir.mkdir()
-    for i in range(3):
-        save_png(cal_dir / f"c{i}.png", smooth_hr(20, 24, seed=i))
+    cal_dir = png_folder(tmp_path / "cal", 3, prefix="c")
     card = write_tiny_card(tmp_path)
     base = ["calibrate", "--model", str(card), "--data", str(cal_dir), "--method", "noise", "--layer", "body.1",
             "--strength", "0.05", "--samples", "2", "--kind", "isotonic"]

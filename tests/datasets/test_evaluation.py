@@ -19,7 +19,7 @@ from uqcore.errors import InputError
 from uqcore.datasets.evaluate import evaluate, format_table, load_pairs, table_frame
 
 from tests.tiny_models import make_tiny_sr
-from tests.support import as_pairs, save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card
+from tests.support import as_pairs, png_folder, save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card
 
 
 # -- evaluate ------------------------------------------------------------------------------------
@@ -207,10 +207,7 @@ def test_load_pairs_depth_png_and_npy(tmp_path):
 def test_cli_evaluate_writes_csv_and_prints_table(tmp_path, capsys):
     from uqcore.cli import main
 
-    data = tmp_path / "hr"
-    data.mkdir()
-    for i in range(3):
-        save_png(data / f"img{i}.png", smooth_hr(20, 24, seed=i))
+    data = png_folder(tmp_path / "hr", 3)
     card = write_tiny_card(tmp_path)
     out = tmp_path / "res.csv"
     code = main(["evaluate", "--model", str(card), "--data", str(data), "--methods", "transform,noise",
@@ -322,10 +319,7 @@ def test_auto_samples_rows_record_what_was_drawn():
 def test_cli_evaluate_samples_auto(tmp_path, capsys):
     from uqcore.cli import main
 
-    data = tmp_path / "hr"
-    data.mkdir()
-    for i in range(2):
-        save_png(data / f"img{i}.png", smooth_hr(20, 24, seed=i))
+    data = png_folder(tmp_path / "hr", 2)
     card = write_tiny_card(tmp_path)
     out = tmp_path / "res.json"
     code = main(["evaluate", "--model", str(card), "--data", str(data), "--methods", "noise", "--samples", "2,auto",

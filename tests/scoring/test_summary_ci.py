@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.support import save_png, smooth_hr, write_tiny_card
+from tests.support import png_folder, write_tiny_card
 from uqcore import metrics as M
 from uqcore.scoring import stats
 from uqcore.scoring import summary_ci
@@ -67,10 +67,7 @@ def test_paired_difference_of_two_columns():
 def test_cli_evaluate_ci(tmp_path, capsys):
     from uqcore.cli import main
 
-    data = tmp_path / "hr"
-    data.mkdir()
-    for i in range(4):
-        save_png(data / f"img{i}.png", smooth_hr(20, 24, seed=i))
+    data = png_folder(tmp_path / "hr", 4)
     card = write_tiny_card(tmp_path)
     out = tmp_path / "res.csv"
     assert main(["evaluate", "--model", str(card), "--data", str(data), "--methods", "noise", "--samples", "2",
