@@ -9,6 +9,9 @@
    tiled without the feed, and with the feed in chunks of 8 samples (the default is 4).
 3. a 512x512 LR request (the photo upscaled) under UQCORE_MAX_REQUEST_MB=768, in a fresh process:
    tiled or not, and its peak (VmHWM above the resident size before the call) against the limit.
+4. ``--only margins``: the fed margins (narrow, wide) of the bundled models' layers against their
+   receptive fields (None: not fed); ``--only chunks``: the untiled noise estimate in chunks of
+   1, 2, 4 and 8 samples (``--repeats`` times each).
 
 Each time is the best of ``--repeats`` runs (the machine is shared). The two sides of a ratio
 alternate (untiled, tiled, untiled, tiled, ...) so that a burst of other jobs' load hits both
@@ -77,9 +80,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tile", type=int, default=512)
-    parser.add_argument("--only", choices=["region", "tiles", "memory"], help="run one part")
+    parser.add_argument("--only", choices=["region", "tiles", "memory", "margins", "chunks"], help="run one part")
     parser.add_argument("--breakdown", action="store_true", help="also noise tiled without the feed / in chunks of 8")
     args = parser.parse_args()
+    if args.only == "margins":
+        return print_margins()
     model = uqcore.load_model("srresnet")
     x = uqcore.read_image(PHOTO)
     h, w = uqcore.output_shape(model, x)
@@ -88,6 +93,13 @@ def main() -> None:
         uqcore.estimate(model, x[..., :64, :64], **kw)
     print(f"photo {PHOTO.name} {x.shape[-2]}x{x.shape[-1]} -> {h}x{w}; receptive field "
           f"{uqcore.receptive_field(model)} LR px; threads {torch.get_num_threads()}")
+    if args.only == "chunks":  # the untiled run's time against its samples per chunk
+        for _ in range(args.repeats):
+            for chunk in (1, 2, 4, 8):
+                t = time.perf_counter()
+                uqcore.estimate(model, x, chunk_size=chunk, **NOISE)
+                print(f"untiled noise body.5, chunks of {chunk}: {time.perf_counter() - t:.1f} s", flush=True)
+        return
     if args.only in (None, "region"):
         (t_region, c_region, _), (t_whole, c_whole, _) = alternate(
             [lambda: uqcore.estimate(model, x, region=region, **NOISE), lambda: uqcore.estimate(model, x, **NOISE)],
@@ -130,6 +142,19 @@ def main() -> None:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"512x512 under UQCORE_MAX_REQUEST_MB=768: {got['tiles']} tiles, peak {got['peak'] / 2**20:.0f} MiB "
           f"/ limit {got['limit'] / 2**20:.0f} MiB = {got['peak'] / got['limit']:.2f}")
+
+
+def print_margins() -> None:
+    from uqcore.engine import feed
+
+    for name, layers in (("srresnet", ["body.0", "body.5", "body.7"]), ("fcrn", ["decoder.up1"]),
+                         ("esrgan-thick", ["rrdb.0.rdb.0", "rrdb.5"])):
+        model = uqcore.load_model(name)
+        for layer in layers:
+            t = time.perf_counter()
+            found = feed.margins(model, layer)
+            print(f"{name} {layer}: {found} (receptive field {uqcore.receptive_field(model)}; "
+                  f"{time.perf_counter() - t:.1f} s)", flush=True)
 
 
 if __name__ == "__main__":
