@@ -102,21 +102,23 @@ def methods_view() -> None:
                "recommended one); change them here or tune them on the Tolerability page.")
     layer_rows = model_cache.layers_for(model_name)
     labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
-    if options.get(f"layer_{model_name}") not in labels:
-        # start from the current setting when it perturbs a layer, as every page shares one setting
-        if methods.spec(setting["method"]).needs_layer and setting["layer"] in labels:
-            options[f"layer_{model_name}"] = setting["layer"]
-            options[f"strength_{setting['method']}"] = setting["strength"]
-        else:
-            default_layer = evaluation.default_layer(model)
-            options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
-    l1, l2, l3 = st.columns([2, 1, 1])
-    layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP,
-                        options=list(labels), format_func=labels.get)
-    strengths = {m: state.bound(col.number_input, methods.spec(m).strength_name.capitalize(), f"strength_{m}",
-                                store=CMP, min_value=0.0, format="%.4f",
-                                max_value=0.95 if methods.spec(m).feature == methods.FEATURE_DROPOUT else 10.0)
-                 for col, m in zip((l2, l3), methods.LAYER_METHODS)}
+    layer, strengths = None, {}  # no layer the hooks reach (TorchScript): no layer method to set
+    if labels:
+        if options.get(f"layer_{model_name}") not in labels:
+            # start from the current setting when it perturbs a layer, as every page shares one setting
+            if methods.spec(setting["method"]).needs_layer and setting["layer"] in labels:
+                options[f"layer_{model_name}"] = setting["layer"]
+                options[f"strength_{setting['method']}"] = setting["strength"]
+            else:
+                default_layer = evaluation.default_layer(model)
+                options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
+        l1, l2, l3 = st.columns([2, 1, 1])
+        layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP,
+                            options=list(labels), format_func=labels.get)
+        strengths = {m: state.bound(col.number_input, methods.spec(m).strength_name.capitalize(), f"strength_{m}",
+                                    store=CMP, min_value=0.0, format="%.4f",
+                                    max_value=0.95 if methods.spec(m).feature == methods.FEATURE_DROPOUT else 10.0)
+                     for col, m in zip((l2, l3), methods.LAYER_METHODS)}
 
     settings = dict(model=model_name, folder=str(folder), upload=upload_key, methods=tuple(chosen),
                     counts=tuple(counts), limit=int(limit), seed=seed, layer=layer, strengths=tuple(strengths.items()))

@@ -68,3 +68,35 @@ def png_bytes(h: int, w: int, seed: int = 0) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def save_softplus_depth(path: Path) -> Path:
+    """A one-conv depth network (softplus + 0.5, always positive) saved as TorchScript."""
+    import warnings
+
+    import torch
+
+    class Depth(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+
+        def forward(self, x):
+            return torch.nn.functional.softplus(self.conv(x)) + 0.5
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(Depth().eval()).save(str(path))
+    return path
+
+
+def load_relative_depth(folder: Path) -> AppTest:
+    """The Models page after uploading that network as a relative-depth model called "reldepth"."""
+    path = save_softplus_depth(folder / "reldepth.pt")
+    at = app(page="pages/models.py")
+    at.file_uploader(key="own_upload").upload("reldepth.pt", path.read_bytes()).run()
+    at.selectbox(key="own_task").set_value("depth")
+    at.selectbox(key="own_depth_kind").set_value("relative").run()
+    at.button(key="own_load").click().run()
+    return at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.apptest_support import app, arr, assert_clean, charts
+from tests.app.apptest_support import app, arr, assert_clean, charts, load_relative_depth
 
 
 def maps_chart(at) -> dict:
@@ -43,3 +43,18 @@ def test_compare_draws_each_methods_variance_next_to_the_error():
     assert heat["variance:transform"]["zmin"] == heat["variance:noise"]["zmin"] == 0
     assert [heat[n].get("showscale", True) for n in ("variance:transform", "variance:noise")] == [False, True]
     assert not at.warning  # the stored maps are current
+
+
+def test_relative_depth_maps_are_aligned_and_the_caption_says_so(tmp_path):
+    # a TorchScript upload: no layers the hooks reach, so Compare has no layer controls (it used to crash here)
+    at = load_relative_depth(tmp_path)
+    at.switch_page("pages/compare.py").run()
+    assert_clean(at)
+    at.multiselect(key="compare.methods_reldepth").set_value(["transform"])
+    at.multiselect(key="compare.counts").set_value([2])
+    at.number_input(key="compare.limit").set_value(2).run()
+    at.button(key="cmp_run").click().run()
+    at.button(key="cmpmaps_run").click().run()
+    assert_clean(at)
+    captions = [c.value for c in at.caption if "error map measures" in c.value]
+    assert captions and "relative depth: each method's prediction and variance aligned to the ground truth" in captions[0]

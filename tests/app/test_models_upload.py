@@ -10,6 +10,8 @@ from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 from ui.keys import CUSTOM_MODELS
 
+from tests.app.apptest_support import load_relative_depth
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
 
@@ -158,27 +160,8 @@ def test_model_uploads_follow_the_model_size_limit_and_images_keep_theirs(monkey
     assert any("big.png" in e.value and f"limited to {limits.IMAGE_UPLOAD_MB} MB" in e.value for e in at.error)
 
 
-class _Depth(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 1, 3, padding=1)
-
-    def forward(self, x):
-        return torch.nn.functional.softplus(self.conv(x)) + 0.5
-
-
 def test_relative_depth_model_is_aligned_on_explore_and_says_so(tmp_path):
-    import warnings
-
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.script(_Depth().eval()).save(str(tmp_path / "reldepth.pt"))
-    at = models_page()
-    at.file_uploader(key="own_upload").upload("reldepth.pt", (tmp_path / "reldepth.pt").read_bytes()).run()
-    at.selectbox(key="own_task").set_value("depth")
-    at.selectbox(key="own_depth_kind").set_value("relative").run()
-    at.button(key="own_load").click().run()
+    at = load_relative_depth(tmp_path)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.session_state[CUSTOM_MODELS]["reldepth"].depth_kind == "relative"
     at.switch_page("pages/explore.py").run()
