@@ -98,12 +98,12 @@ def methods_view() -> None:
     counts = state.bound(c2.multiselect, "Sample counts", "counts", store=CMP, options=[2, 4, 8, 16, 32])
     limit = state.bound(c3.number_input, "Max images", "limit", store=CMP, min_value=1, max_value=100)
     seed = int(state.bound(c4.number_input, "Seed", "seed", store=CMP, min_value=0, max_value=2**31 - 1))
-    st.caption("The layer methods start from the setting chosen on Explore or Tolerability (or the model's "
-               "recommended one); change them here or tune them on the Tolerability page.")
     layer_rows = model_cache.layers_for(model_name)
     labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in layer_rows}
     layer, strengths = None, {}  # no layer the hooks reach (TorchScript): no layer method to set
     if labels:
+        st.caption("The layer methods start from the setting chosen on Explore or Tolerability (or the model's "
+                   "recommended one); change them here or tune them on the Tolerability page.")
         if options.get(f"layer_{model_name}") not in labels:
             # start from the current setting when it perturbs a layer, as every page shares one setting
             if methods.spec(setting["method"]).needs_layer and setting["layer"] in labels:
@@ -172,7 +172,7 @@ def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
     found, _ = run_control.run_on_click("Draw the maps", "cmpmaps", key, compute, disabled=not chosen or image is None,
                                  progress_text="Methods done…")
     st.caption(f"{samples} samples per method; the error map measures {found.error_of}'s prediction."
-               + (f" {found.alignment}." if found.alignment else ""))
+               + (f" {found.alignment[:1].upper()}{found.alignment[1:]}." if found.alignment else ""))
     st.plotly_chart(plots_maps.method_maps_figure(found.prediction, found.error, found.variances, shared_scale=shared,
                                                   depth=task == "depth",
                                                   labels={m: methods.label(m) for m in found.variances}),

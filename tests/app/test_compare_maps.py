@@ -57,4 +57,4 @@ def test_relative_depth_maps_are_aligned_and_the_caption_says_so(tmp_path):
     at.button(key="cmpmaps_run").click().run()
     assert_clean(at)
     captions = [c.value for c in at.caption if "error map measures" in c.value]
-    assert captions and "relative depth: each method's prediction and variance aligned to the ground truth" in captions[0]
+    assert captions and "Relative depth: each method's prediction and variance aligned to the ground truth" in captions[0]
