@@ -12,7 +12,9 @@ follows whatever chunking the engine chose. Both sides include the unperturbed p
 
 The **draws** are the random numbers an exact method cannot skip: per sample, from its own seeded
 generator, one Gaussian (noise) or uniform (dropout, MC-dropout masks) number per element of each
-perturbed layer's output, drawn on one thread with nothing else. ``engine/(limit+draws)`` is the
+perturbed layer's output, drawn on one thread in one call with nothing else (plain draws, as
+before they were keyed to positions; the ``keyed draws`` column times the engine's position-keyed
+blocks, copied into place, for comparison). ``engine/(limit+draws)`` is the
 overhead beyond forward passes *and* draws: at a layer near the output, where all that follows is
 one small convolution, the draws cost more than the rest of the network, so ``engine/limit``
 cannot come near 1 there for any exact method, while this ratio still can.
@@ -30,6 +32,7 @@ three alike and the best run is the least disturbed one. The last line is
 ``maximum engine/limit: X``, after ``maximum engine/(limit+draws): Y``.
 
     python benchmarks/bench_sampling.py [--device cpu|cuda] [--samples 16] [--repeats 3] [--threads N]
+    python benchmarks/bench_sampling.py --model fcrn --every-layer   # the depth model, every candidate layer
     python benchmarks/bench_sampling.py --smoke     # tiny random network, 2 samples (the CI test)
     python benchmarks/bench_sampling.py --profile "noise @ upsample.5"   # where the engine's extra time goes
     python benchmarks/bench_sampling.py --only transform --pass-pixels 1000000000   # batched passes (A/B)
@@ -51,6 +54,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uqcore.engine.estimate  # noqa: E402  (binds uqcore; the module is used below)
+from uqcore.engine.layers import candidate_layers  # noqa: E402
 from uqcore.engine.model import DROPOUT_TYPES  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
 from uqcore.engine import positions  # noqa: E402
@@ -83,6 +87,9 @@ def set_up(args) -> tuple:
     if args.smoke:
         (model, mc), label = tiny_models(), "tiny SRResNet (smoke test)"
         args.samples, args.size, args.repeats = 2, 16, 1
+    elif getattr(args, "model", "srresnet") == "fcrn":
+        model = mc = uqcore.load_model("fcrn")
+        label = "bundled fcrn"
     else:
         (model, label), mc = load_srresnet(), load_mcdrop()
     x = torch.rand((1, 3, args.size, args.size), generator=torch.Generator().manual_seed(0)).to(device)
@@ -100,16 +107,22 @@ def tiny_models() -> tuple[uqcore.UQModel, uqcore.UQModel]:
     return plain, mc
 
 
-def cases(model: uqcore.UQModel, mc: uqcore.UQModel) -> list[tuple[uqcore.UQModel, str, str | None, float | None]]:
+def cases(model: uqcore.UQModel, mc: uqcore.UQModel, every_layer: bool = False
+          ) -> list[tuple[uqcore.UQModel, str, str | None, float | None]]:
     """(model, method, layer, strength): transform; noise and dropout at an early, a middle and a
-    late layer (the first body block, the middle one, the last upsampling stage's output); MC-dropout."""
-    layers = [info.name for info in uqcore.list_layers(model)]
-    blocks = [n for n in layers if n.count(".") == 1 and n.startswith("body.")]
-    late = [n for n in layers if n.startswith("upsample.")][-1]
+    late layer (the first candidate block, the middle one, the last leaf before the output) or,
+    with ``every_layer``, at every candidate layer (uqcore.engine.layers.candidate_layers) and the
+    late one; MC-dropout where the model has dropout."""
+    blocks = candidate_layers(model)
+    leaves = [info.name for info in uqcore.list_layers(model)
+              if not any(True for _ in dict(model.module.named_modules())[info.name].children())]
+    late = leaves[-2]  # the last leaf's input: all that follows is the output layer
+    layers = blocks + [late] if every_layer else [blocks[0], blocks[len(blocks) // 2], late]
     out = [(model, "transform", None, None)]
     for method, strength in (("noise", NOISE), ("dropout", DROPOUT)):
-        out += [(model, method, layer, strength) for layer in (blocks[0], blocks[len(blocks) // 2], late)]
-    return out + [(mc, "mc_dropout", None, None)]
+        out += [(model, method, layer, strength) for layer in dict.fromkeys(layers)]
+    has_dropout = any(isinstance(m, DROPOUT_TYPES) and getattr(m, "p", 0) > 0 for m in mc.module.modules())
+    return out + ([(mc, "mc_dropout", None, None)] if has_dropout else [])
 
 
 def perturbed_module(module: nn.Module, method: str, layer: str | None) -> nn.Module | None:
@@ -148,18 +161,22 @@ def perturbed_shapes(module, method: str, target, x) -> list[tuple[int, ...]]:
     return shapes
 
 
-def run_draws(method: str, shapes, samples: int, device) -> None:
-    """The draws alone: per sample one number per perturbed element, in the engine's seeded blocks
-    of the layer's grid (uqcore.engine.positions), on one thread."""
+def run_draws(method: str, shapes, samples: int, device, keyed: bool = False) -> None:
+    """The draws alone, on one thread: per sample one number per perturbed element. Plain: from
+    the sample's own seeded generator in one call (what any exact per-sample-seeded method pays);
+    ``keyed``: in the engine's seeded blocks of the layer's grid (uqcore.engine.positions), copied
+    into place."""
     sampler = torch.randn if method == "noise" else torch.rand
     with torch.inference_mode():
         for i in range(samples):
             for shape in shapes:
                 row = torch.empty(shape, device=device)
-                if row.dim() == 3:
+                if keyed and row.dim() == 3:
                     positions.fill_row(row, sample_seed(0, i), 0, (0, 0), sampler)
-                else:
+                elif keyed:
                     positions.fill_flat(row, sample_seed(0, i), 0, sampler)
+                else:
+                    sampler(shape, generator=torch.Generator(device=device).manual_seed(sample_seed(0, i)), out=row)
 
 
 def run_limit(module, x, target, schedule) -> None:
@@ -257,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--size", type=int, default=None, help="input side (default: 128 for srresnet, 256 for fcrn)")
+    parser.add_argument("--model", choices=("srresnet", "fcrn"), default="srresnet")
+    parser.add_argument("--every-layer", action="store_true",
+                        help="noise and dropout at every candidate layer, not only an early, a middle and a late one")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--smoke", action="store_true", help="tiny random network, 2 samples, 16x16, 1 repeat")
     parser.add_argument("--profile", metavar="CASE", help='profile one case instead, e.g. "noise @ upsample.5"')
@@ -266,17 +286,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="set uqcore.engine.estimate.CPU_PASS_PIXELS (transform batches its passes up to this many "
                              "output pixels on CPU; a huge value batches as before)")
     args = parser.parse_args(argv)
+    args.size = args.size or (256 if args.model == "fcrn" else 128)
     if args.pass_pixels is not None:
         uqcore.engine.estimate.CPU_PASS_PIXELS = args.pass_pixels
     model, mc, label, x, device, name = set_up(args)
     print(f"model: {label} (MC-dropout: {mc.name}); input 1x3x{args.size}x{args.size}; {args.samples} samples; "
           f"device: {name}; best of {args.repeats} alternating runs")
     if not args.profile:
-        print("| case | engine passes | limit s | draws s | engine s | engine/limit | engine/(limit+draws) | naive s | "
-              "naive/engine | max abs diff |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| case | engine passes | limit s | draws s | keyed draws s | engine s | engine/limit | "
+              "engine/(limit+draws) | naive s | naive/engine | max abs diff |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios, beyond_draws = [], []
-    for case_model, method, layer, strength in cases(model, mc):
+    for case_model, method, layer, strength in cases(model, mc, args.every_layer):
         case = method if layer is None else f"{method} @ {layer}"
         if (args.profile or args.only) and case != (args.profile or args.only):
             continue
@@ -296,16 +317,18 @@ def main(argv: list[str] | None = None) -> int:
         diff = float((ref.cpu() - est.variance).abs().max())
         if args.profile:
             return profile_case(module, xc, target, schedule, run_engine) or 0
-        times: dict[str, list[float]] = {"limit": [], "draws": [], "engine": [], "naive": []}
+        times: dict[str, list[float]] = {"limit": [], "draws": [], "keyed": [], "engine": [], "naive": []}
         for _ in range(args.repeats):
             times["limit"].append(timed(lambda: run_limit(module, xc, target, schedule)))
             times["draws"].append(timed(lambda: run_draws(method, shapes, args.samples, device)) if shapes else 0.0)
+            times["keyed"].append(timed(lambda: run_draws(method, shapes, args.samples, device, keyed=True))
+                                  if shapes else 0.0)
             times["engine"].append(timed(run_engine))
             times["naive"].append(timed(lambda: naive(module, x, method, target, strength, args.samples, 0)))
-        lim, drw, eng, nai = (min(times[k]) for k in ("limit", "draws", "engine", "naive"))
+        lim, drw, key, eng, nai = (min(times[k]) for k in ("limit", "draws", "keyed", "engine", "naive"))
         ratios.append(eng / lim)
         beyond_draws.append(eng / (lim + drw))
-        print(f"| {case} | {describe(schedule)} | {lim:.3f} | {drw:.3f} | {eng:.3f} | {eng / lim:.2f} | "
+        print(f"| {case} | {describe(schedule)} | {lim:.3f} | {drw:.3f} | {key:.3f} | {eng:.3f} | {eng / lim:.2f} | "
               f"{eng / (lim + drw):.2f} | {nai:.3f} | {nai / eng:.2f} | {diff:.1e} |", flush=True)
     if not ratios:
         raise SystemExit(f"no case {args.profile or args.only!r}")

@@ -55,7 +55,8 @@ def make_tiny_sr(seed: int = 0, cls=TinySR) -> uqcore.UQModel:
 def block_draws(seed: int, index: int, shape, sampler=torch.randn, layer: int = 0) -> torch.Tensor:
     """Reference for the engine's position-keyed draws (uqcore.engine.positions): sample ``index``'s
     draws [C, H, W] for a whole layer grid, each 32x32 block drawn whole from its own generator
-    seeded by (sample seed, layer key, block row, block column), then stitched and cut to size."""
+    seeded by (sample seed, layer key, block row, block column) in (row, column, channel) order,
+    then stitched and cut to size."""
     from uqcore.engine.perturb import sample_seed
     from uqcore.engine.positions import BLOCK, block_seed
 
@@ -65,6 +66,6 @@ def block_draws(seed: int, index: int, shape, sampler=torch.randn, layer: int = 
         blocks = []
         for bx in range(-(-w // BLOCK)):
             gen = torch.Generator().manual_seed(block_seed(sample_seed(seed, index), layer, by, bx))
-            blocks.append(sampler((c, BLOCK, BLOCK), generator=gen))
+            blocks.append(sampler((BLOCK, BLOCK, c), generator=gen).permute(2, 0, 1))
         rows.append(torch.cat(blocks, dim=2))
     return torch.cat(rows, dim=1)[:, :h, :w]

@@ -76,7 +76,7 @@ def test_estimate_halves_give_its_reliability_and_tiles_assemble_them():
 def test_region_auto_stops_on_the_reliability_of_the_box_it_shows():
     model = make_tiny_sr()
     x = torch.rand((1, 3, 30, 26), generator=torch.Generator().manual_seed(2))
-    kw = dict(method="noise", layer="body.1", strength=0.2, seed=4, samples="auto", target=0.2, round_size=4)
+    kw = dict(method="noise", layer="body.1", strength=0.2, seed=2, samples="auto", target=0.2, round_size=4)
     box = (6, 4, 20, 16)
     part = uqcore.estimate(model, x, region=box, **kw)
     # every checkpoint of the trace is the box's reliability: the last one is what the estimate reports

@@ -412,10 +412,7 @@ class _Run:
 
         def run_chunk(indices: range, expand: bool) -> torch.Tensor:
             seeds = sample_seeds(self.seed, indices)
-            # channels-last after the layer too (~10-30 % faster on CPU), unless the rest of the
-            # network is cheaper than the layout copy of the perturbed batch (benchmarks/bench_sampling.py)
-            hook = FeaturePerturbation(spec.feature, strength, seeds, expand=expand, keep_layout=not self.late_layer,
-                                       layers=keys)
+            hook = FeaturePerturbation(spec.feature, strength, seeds, expand=expand, layers=keys)
             x = self.x if expand else self.x.expand(len(indices), *self.x.shape[1:])
             with forward_hooks(post={m: hook for m in targets}):
                 out = self.forward(self.members[0], x)

@@ -85,15 +85,13 @@ class FeaturePerturbation:
     module to its key (its place among the perturbed layers): the draws of sample i at a position of a
     layer depend on (seeds[i], layer, position) only.
     With ``expand=True`` (prefix reuse) a batch-1 output is first expanded to the number of
-    samples, so everything before the hooked layer ran once for all samples. With
-    ``keep_layout=True`` a channels-last output gives a channels-last result, so the rest of the
-    network keeps running in the layout the engine chose (the draws themselves are contiguous:
-    the same numbers in the same places); the sampler turns it off where the rest of the network
-    is cheaper than the copy (a layer near the output).
+    samples, so everything before the hooked layer ran once for all samples.
+    An image-shaped result is channels-last, the layout the engine runs the network in (its
+    convolutions are several times slower on CPU in the default layout, most of all at a layer
+    near the output, where the batch is large and the rest of the network is one convolution).
     """
 
-    def __init__(self, kind: str, strength: float, seeds: list[int], expand: bool,
-                 keep_layout: bool = False, layers: dict | None = None):
+    def __init__(self, kind: str, strength: float, seeds: list[int], expand: bool, layers: dict | None = None):
         if kind not in (FEATURE_GAUSSIAN, FEATURE_DROPOUT, FEATURE_OWN_DROPOUT):
             raise InputError(f"unknown feature perturbation {kind!r}")
         self.kind = kind
@@ -101,15 +99,8 @@ class FeaturePerturbation:
         self.seeds = list(seeds)
         self.layers = layers or {}
         self.expand = expand
-        self.keep_layout = keep_layout
 
     def __call__(self, module: nn.Module, inputs: tuple, output):
-        result = self._perturb(module, output)
-        if self.keep_layout and output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last):
-            return result.contiguous(memory_format=torch.channels_last)
-        return result
-
-    def _perturb(self, module: nn.Module, output):
         if not isinstance(output, torch.Tensor):
             raise InputError(
                 f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
@@ -121,57 +112,72 @@ class FeaturePerturbation:
             raise PrefixMismatch(f"expected batch {k} at the perturbed layer, got {output.shape[0]}")
         if self.kind == FEATURE_GAUSSIAN:
             if self.strength <= 0:
-                return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
-            # each sample's draw goes straight into one buffer, scaled and shifted in place:
-            # the same numbers as output + strength * randn per sample, in fewer passes (the
-            # output is made contiguous like the buffer: a channels-last operand makes add_ slow)
-            return self._draws(module, output, torch.randn).mul_(self.strength).add_(output.contiguous())
+                return self._copies(output, shared)
+            # output + strength * randn per sample, in one pass per block of draws
+            return self._combine(module, output, shared, torch.randn, output.dtype,
+                                 lambda src, draws, dest: torch.add(src, draws, alpha=self.strength, out=dest))
         p = self.strength if self.kind == FEATURE_DROPOUT else _module_rate(module)
         if p <= 0:
-            return output.expand(k, *output.shape[1:]).clone() if shared else output.clone()
-        shape = output.shape[1:]
-        if _channelwise(module, self.kind):
-            shape = (shape[0],) + (1,) * (len(shape) - 1)
-        draws = self._draws(module, output, torch.rand, shape=shape, dtype=torch.float32)
-        keep = draws >= p
-        # == output * keep / (1 - p) for finite outputs; the scaling runs once on a shared output.
-        # Element-wise float32 masks write the result into the draws' buffer: no fresh
-        # allocation of the (possibly large) sample batch
-        scaled, zero = (output / (1.0 - p)).contiguous(), output.new_zeros(())
-        if draws.shape[1:] == output.shape[1:] and output.dtype == draws.dtype:
-            return torch.where(keep, scaled, zero, out=draws)
-        return torch.where(keep, scaled, zero)
+            return self._copies(output, shared)
+        # output / (1 - p) * keep, the scaling once on a shared output; the uniform draws become
+        # the 0/1 mask in place (a float mask multiplies twice as fast as torch.where selects);
+        # masks are drawn in float32 whatever the output's dtype
+        return self._combine(module, output / (1.0 - p), shared, torch.rand, torch.float32,
+                             lambda src, draws, dest: torch.mul(src, draws.ge_(p), out=dest),
+                             channelwise=_channelwise(module, self.kind))
 
-    def _draws(self, module: nn.Module, out: torch.Tensor, sampler, shape=None, dtype=None) -> torch.Tensor:
-        """[k, *shape] with row i drawn by ``sampler`` from sample i's seed, block by block at
-        the positions of the layer's full grid (:mod:`uqcore.engine.positions`), into one buffer.
+    def _copies(self, output: torch.Tensor, shared: bool) -> torch.Tensor:
+        k = len(self.seeds)
+        return self._empty(output, k).copy_(output.expand(k, *output.shape[1:]) if shared else output)
+
+    @staticmethod
+    def _empty(like: torch.Tensor, k: int) -> torch.Tensor:
+        """The sample batch [k, *like.shape[1:]]: channels-last when image-shaped."""
+        fmt = torch.channels_last if like.dim() == 4 else torch.contiguous_format
+        return torch.empty((k,) + tuple(like.shape[1:]), dtype=like.dtype, device=like.device, memory_format=fmt)
+
+    def _combine(self, module: nn.Module, source: torch.Tensor, shared: bool, sampler, dtype, combine,
+                 channelwise: bool = False) -> torch.Tensor:
+        """Row i of the result = ``combine(source row, draws of sample i, result row)``, the draws
+        taken by ``sampler`` from sample i's seed at the positions of the layer's full grid
+        (:mod:`uqcore.engine.positions`) and combined block by block where they have a position.
 
         On CPU, torch draws from one generator on one thread; the rows come from independent
         generators, so they are filled by up to ``torch.get_num_threads()`` threads at once:
         the same numbers, in a fraction of the time where the draws are large (a layer at
         output resolution)."""
-        shape = tuple(out.shape[1:] if shape is None else shape)
-        buffer = torch.empty((len(self.seeds),) + shape, device=out.device, dtype=dtype or out.dtype)
-        rows = list(zip(buffer, self.seeds))
+        result = self._empty(source, len(self.seeds))
+        if source.dim() == 4:  # the result's layout, so that the blocks stream through one layout
+            source = source.contiguous(memory_format=torch.channels_last)
+        shape = tuple(source.shape[1:])
+        if channelwise:  # DropoutNd drops whole channels: one draw per channel
+            shape = (shape[0],) + (1,) * (len(shape) - 1)
         key = self.layers.get(module, 0)
         spatial = len(shape) == 3 and shape[1:] != (1, 1)  # channel-wise masks have no position
-        offset = positions.layer_offset(tuple(out.shape[-2:])) if spatial else (0, 0)
+        offset = positions.layer_offset(tuple(source.shape[-2:])) if spatial else (0, 0)
         inference = torch.is_inference_mode_enabled()  # thread-local: carried into the workers
+        k = len(self.seeds)
 
-        def fill(part: list) -> None:
+        def fill(first: int, last: int) -> None:  # samples first..last-1
+            src = source if shared else source[first:last]
             with torch.inference_mode(inference):
-                for row, s in part:
-                    if spatial:
-                        positions.fill_row(row, s, key, offset, sampler)
-                    else:
-                        positions.fill_flat(row, s, key, sampler)
+                if spatial:
+                    positions.fill_rows(shape, self.seeds[first:last], key, offset, sampler,
+                                        lambda ys, xs, d: combine(src[:, :, ys, xs], d, result[first:last, :, ys, xs]),
+                                        dtype, source.device)
+                    return
+                for i in range(first, last):
+                    draws = torch.empty(shape, dtype=dtype, device=source.device)
+                    positions.fill_flat(draws, self.seeds[i], key, sampler)
+                    result[i].copy_(combine(source[0 if shared else i], draws, None))
 
-        workers = min(len(rows), torch.get_num_threads())
-        if out.device.type != "cpu" or workers < 2 or buffer[0].numel() < PARALLEL_DRAW_MIN:
-            fill(rows)
-        else:
-            list(_draw_pool().map(fill, [rows[i::workers] for i in range(workers)]))
-        return buffer
+        workers = min(k, torch.get_num_threads())
+        if source.device.type != "cpu" or workers < 2 or result[0].numel() < PARALLEL_DRAW_MIN:
+            fill(0, k)
+        else:  # contiguous runs of samples, so that each worker writes a view of the result
+            bounds = [round(k * j / workers) for j in range(workers + 1)]
+            list(_draw_pool().map(fill, bounds[:-1], bounds[1:]))
+        return result
 
 
 # Rows smaller than this are drawn on the calling thread (a thread hand-off costs more).

@@ -1,7 +1,7 @@
 """Feature-map draws keyed to positions, so that a tile draws what the whole image draws there.
 
 A feature perturbation (noise, dropout, MC-dropout) draws its random numbers in fixed blocks of
-``BLOCK`` x ``BLOCK`` positions of the perturbed layer's FULL output grid (the grid the layer has
+``BLOCK`` x ``BLOCK`` positions (all channels of a position next to each other) of the perturbed layer's FULL output grid (the grid the layer has
 on the whole image). Block (row r, column c) of sample i at layer L (the layer's place among the
 perturbed layers: 0 for one layer) is drawn from a generator seeded by (sample seed of i, L, r, c)
 alone. A forward pass over a crop of the input (a tile or
@@ -82,21 +82,41 @@ def layer_offset(shape: tuple[int, int]) -> tuple[int, int]:
     return int(round(top * _ratio(shape[0], h))), int(round(left * _ratio(shape[1], w)))
 
 
-def fill_row(row: torch.Tensor, seed: int, layer: int, offset: tuple[int, int], sampler) -> None:
-    """Fill ``row`` [C, H, W] (a layer's output for one sample, at ``offset`` in the full grid)
-    with ``sampler`` draws taken block by block from generators seeded by (seed, layer, block)."""
-    _, h, w = row.shape
+def fill_rows(shape: tuple[int, int, int], seeds: list[int], layer: int, offset: tuple[int, int], sampler, write,
+              dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+    """Draw samples' numbers for a layer output of ``shape`` [C, H, W] at ``offset`` in the full
+    grid, block by block: sample i's block (row, col) from a generator seeded by (seeds[i], layer,
+    block). ``write(rows, cols, draws)`` receives each block's part, ``draws`` [k, C, h, w] for
+    the positions ``[:, rows, cols]`` of the layer output, and puts it in place (the perturbation
+    combines it with the layer's output while the block is in cache, so the sample batch is
+    written once, and one operation serves all samples of a block)."""
+    c, h, w = shape
     oy, ox = offset
-    block = torch.empty((row.shape[0], BLOCK, BLOCK), dtype=row.dtype, device=row.device)
-    gen = torch.Generator(device=row.device)
+    # a block's numbers run over channels fastest ([BLOCK, BLOCK, C] in memory): the layout of
+    # the channels-last maps they are combined with, which element-wise ops stream through
+    # several times faster than through mixed layouts
+    blocks = torch.empty((len(seeds), BLOCK, BLOCK, c), dtype=dtype, device=device)
+    as_maps = blocks.permute(0, 3, 1, 2)
+    gen = torch.Generator(device=device)
     for by in range(oy // BLOCK, (oy + h - 1) // BLOCK + 1):
         y0, y1 = max(oy, by * BLOCK), min(oy + h, (by + 1) * BLOCK)
         for bx in range(ox // BLOCK, (ox + w - 1) // BLOCK + 1):
             x0, x1 = max(ox, bx * BLOCK), min(ox + w, (bx + 1) * BLOCK)
-            gen.manual_seed(block_seed(seed, layer, by, bx))
-            sampler(block.shape, generator=gen, out=block)
-            row[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox] = block[:, y0 - by * BLOCK : y1 - by * BLOCK,
-                                                                  x0 - bx * BLOCK : x1 - bx * BLOCK]
+            for i, seed in enumerate(seeds):
+                gen.manual_seed(block_seed(seed, layer, by, bx))
+                sampler((BLOCK, BLOCK, c), generator=gen, out=blocks[i])
+            write(slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox),
+                  as_maps[:, :, y0 - by * BLOCK : y1 - by * BLOCK, x0 - bx * BLOCK : x1 - bx * BLOCK])
+
+
+def fill_row(row: torch.Tensor, seed: int, layer: int, offset: tuple[int, int], sampler) -> None:
+    """Fill ``row`` [C, H, W] (a layer's output for one sample, at ``offset`` in the full grid)
+    with the draws :func:`fill_rows` takes for a sample seeded ``seed``."""
+
+    def copy(rows: slice, cols: slice, draws: torch.Tensor) -> None:
+        row[:, rows, cols] = draws[0]
+
+    fill_rows(tuple(row.shape), [seed], layer, offset, sampler, copy, row.dtype, row.device)
 
 
 def fill_flat(row: torch.Tensor, seed: int, layer: int, sampler) -> None:
