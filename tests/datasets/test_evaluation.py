@@ -287,6 +287,7 @@ def test_ensemble_and_likelihood_head_methods():
     assert rows[-1]["samples_drawn"] == 0 and math.isfinite(rows[-1]["nll"])
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_evaluate_on_cuda_matches_cpu():
     model = make_tiny_sr()

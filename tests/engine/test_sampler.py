@@ -465,3 +465,31 @@ def test_parallel_draws_give_the_serial_numbers(tiny_sr, image, kind, monkeypatc
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     parallel = uqcore.estimate(tiny_sr, image, **kw)
     assert torch.equal(parallel.variance, serial.variance) and torch.equal(parallel.mean, serial.mean)
+
+
+class _NaNWhenBatched(nn.Module):
+    """Finite for one image; NaN once the samples branch off after ``first`` (batch > 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = self.first(x)
+        return y * float("nan") if y.shape[0] > 1 else y
+
+
+@pytest.mark.parametrize("check_each_pass", [True, False])
+def test_a_non_finite_sample_is_reported_with_or_without_the_per_pass_check(monkeypatch, check_each_pass):
+    """On a GPU the sampling loop skips the per-pass value check (it would wait for the device every
+    chunk) and checks the streamed moments once at the end: both catch a NaN sample."""
+    import uqcore.engine.estimate as engine
+    from uqcore.errors import ModelRunError
+
+    if not check_each_pass:  # what the loop does on CUDA, here on the CPU
+        plain = engine.checked_forward
+        monkeypatch.setattr(engine, "checked_forward", lambda module, x, check_values=True: plain(module, x, False))
+    model = uqcore.wrap(_NaNWhenBatched(), task="image")
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ModelRunError, match="NaN or infinite"):
+        uqcore.estimate(model, x, method="noise", layer="first", strength=0.1, samples=4, seed=0, device="cpu")

@@ -510,6 +510,7 @@ def test_spearman_with_many_ties_matches_scipy():
     np.testing.assert_allclose(M.ranks(e.ravel()), scipy.stats.rankdata(e.ravel()))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_tensors_equal_numpy():
     e = torch.rand(20, 24, dtype=torch.float64)

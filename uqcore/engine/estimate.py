@@ -38,7 +38,7 @@ from uqcore.engine.hooks import forward_hooks
 from uqcore.engine.layers import resolve_layer
 from uqcore.engine.positions import in_crop
 from uqcore.engine.receptive import output_shape
-from uqcore.engine.model import DROPOUT_TYPES, UQModel, checked_forward, wrap
+from uqcore.engine.model import DROPOUT_TYPES, NON_FINITE, UQModel, checked_forward, wrap
 from uqcore.engine.student_head import head_on
 from uqcore.engine.perturb import (
     FeaturePerturbation,
@@ -308,8 +308,10 @@ class _Run:
         self.used_prefix = False
         self.late_layer = False  # the layer's prefix is most of the work (counted in start())
 
-    def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return self.model.split_output(checked_forward(module, x))[0]
+    def forward(self, module: nn.Module, x: torch.Tensor, in_loop: bool = False) -> torch.Tensor:
+        """The model's output; in the sampling loop on a GPU without the per-pass value check,
+        which waits for the device (:meth:`sample` checks the moments once at the end instead)."""
+        return self.model.split_output(checked_forward(module, x, check_values=not in_loop or x.device.type == "cpu"))[0]
 
     def start(self, targets: list[nn.Module], choose_chunk: bool, plan: Plan) -> torch.Tensor:
         """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
@@ -365,6 +367,8 @@ class _Run:
             if reached and moments.count < total:
                 self._report(moments, moments.count)  # the run is complete at this count
                 break
+        if moments.count and not bool(torch.isfinite(moments.all.mean).all()):  # a non-finite sample spreads here
+            raise ModelRunError(NON_FINITE)
         return moments
 
     def transform(self, names: list[str], original: torch.Tensor) -> SampleMoments:
@@ -385,7 +389,7 @@ class _Run:
                 for start in range(0, len(group), per_pass):
                     names_in_pass = group[start : start + per_pass]
                     batch = torch.cat([apply_transform(self.x, n) for n in names_in_pass])
-                    y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last))
+                    y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last), in_loop=True)
                     outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(names_in_pass)})
             return torch.cat([outs[n] for n in chunk_names])
 
@@ -398,7 +402,7 @@ class _Run:
         return self.sample(count, lambda idx: output.expand(len(idx), *output.shape[1:]))
 
     def ensemble(self, count: int) -> SampleMoments:
-        return self.sample(count, lambda idx: torch.cat([self.forward(self.members[i], self.x) for i in idx]))
+        return self.sample(count, lambda idx: torch.cat([self.forward(self.members[i], self.x, in_loop=True) for i in idx]))
 
     def perturbed(self, spec, targets, strength, count, layer, prefix_reuse) -> SampleMoments:
         """Samples with the layer(s) perturbed by a hook. With prefix reuse the input goes in at
@@ -415,7 +419,7 @@ class _Run:
             hook = FeaturePerturbation(spec.feature, strength, seeds, expand=expand, layers=keys)
             x = self.x if expand else self.x.expand(len(indices), *self.x.shape[1:])
             with forward_hooks(post={m: hook for m in targets}):
-                out = self.forward(self.members[0], x)
+                out = self.forward(self.members[0], x, in_loop=True)
             if out.shape[0] != len(indices):
                 raise PrefixMismatch(f"model output batch {out.shape[0]} != {len(indices)} samples")
             return out

@@ -230,9 +230,11 @@ def model_identity(model: Any) -> dict[str, Any]:
     return {"name": model.name, "task": model.task, "scale": model.scale, "fingerprint": fingerprint(model)}
 
 
-def checked_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def checked_forward(module: nn.Module, x: torch.Tensor, check_values: bool = True) -> torch.Tensor:
     """Run ``module(x)``; any failure of the model's own code, or an unusable output, becomes a
-    ModelRunError (an InputError) with a message for the user instead of a crash."""
+    ModelRunError (an InputError) with a message for the user instead of a crash.
+    ``check_values=False`` leaves the NaN/infinity check to the caller (a GPU sampling loop
+    checks its streamed moments once at the end rather than wait for the device every chunk)."""
     try:
         out = module(x)
     except (InputError, torch.cuda.OutOfMemoryError):
@@ -248,6 +250,9 @@ def checked_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise ModelRunError(f"the model returned shape {tuple(out.shape)}; expected [B, C, H, W]")
     # one pass: a non-finite value makes the sum non-finite (the full check only runs then, so a
     # sum that overflows on finite values does not count)
-    if not torch.isfinite(out.sum()) and not torch.isfinite(out).all():
-        raise ModelRunError("the model produced NaN or infinite values for this input")
+    if check_values and not torch.isfinite(out.sum()) and not torch.isfinite(out).all():
+        raise ModelRunError(NON_FINITE)
     return out
+
+
+NON_FINITE = "the model produced NaN or infinite values for this input"
