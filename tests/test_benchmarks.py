@@ -27,13 +27,14 @@ def table_rows(out: str) -> list[list[str]]:
 def test_bench_sampling_smoke():
     out = run_smoke("bench_sampling.py")
     rows = table_rows(out)
-    assert [r[0] for r in rows] == ["transform", "noise @ body.0", "noise @ body.1", "noise @ upsample.2",
-                                    "dropout @ body.0", "dropout @ body.1", "dropout @ upsample.2", "mc_dropout"]
+    assert [r[0] for r in rows] == ["transform", "noise @ body.0", "noise @ body.2", "noise @ upsample.2",
+                                    "dropout @ body.0", "dropout @ body.2", "dropout @ upsample.2", "mc_dropout"]
     assert all(float(r[-1]) < 1e-5 for r in rows)  # the engine's map is the naive loop's
     assert "(prefix)" in rows[1][1]  # the limit follows the engine's prefix reuse
     assert re.fullmatch(r"maximum engine/limit: \d+\.\d\d", out.strip().splitlines()[-1])
     assert re.fullmatch(r"maximum engine/\(limit\+draws\): \d+\.\d\d", out.strip().splitlines()[-2])
-    assert rows[0][3] == "0.000" and len(rows[0]) == 10  # transform draws nothing; the draws column is there
+    # transform draws nothing; the plain and the keyed draws' columns are there
+    assert rows[0][3] == rows[0][4] == "0.000" and len(rows[0]) == 11
 
 
 def test_bench_peers_smoke():
