@@ -58,7 +58,7 @@ from uqcore.engine.layers import candidate_layers  # noqa: E402
 from uqcore.engine.model import DROPOUT_TYPES  # noqa: E402
 from uqcore.models.srresnet import SRResNet  # noqa: E402
 from uqcore.engine import positions  # noqa: E402
-from uqcore.engine.perturb import DIHEDRAL, apply_transform, invert_transform, sample_seed  # noqa: E402
+from uqcore.engine.perturb import apply_transform, default_transforms, invert_transform, sample_seed  # noqa: E402
 
 NOISE, DROPOUT = 0.05, 0.1  # noise std and dropout rate of the layer cases
 
@@ -198,14 +198,17 @@ def run_limit(module, x, target, schedule) -> None:
 
 
 # -- the naive loop --------------------------------------------------------------------------------
-def naive(module, x, method, target, strength, samples, seed):
-    """Batch-1 loop: one forward per sample; returns the variance map."""
+def naive(module, x, method, target, strength, samples, seed, task="sr"):
+    """Batch-1 loop: one forward per sample; returns the variance map. Transform cycles through the
+    task's transforms (SR: the 8 dihedral ones; depth: identity and flip): a transform drawn twice
+    leaves the variance as it is, so it matches the engine's map of each transform once."""
+    names = default_transforms(task)
     outs = []
     with torch.no_grad():
         module(x)  # the prediction, as the engine also computes it
         for i in range(samples):
             if method == "transform":
-                name = list(DIHEDRAL)[i % len(DIHEDRAL)]  # 16 samples = each transform twice
+                name = names[i % len(names)]
                 outs.append(invert_transform(module(apply_transform(x, name)), name))
                 continue
             rate = float(target.p) if method == "mc_dropout" else strength
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
         est = run_engine()  # warm-up
         schedule = engine_schedule(module, run_engine)
-        ref = naive(module, x, method, target, strength, args.samples, 0)  # warm-up and the results check
+        ref = naive(module, x, method, target, strength, args.samples, 0, case_model.task)  # warm-up and the results check
         run_limit(module, xc, target, schedule)
         shapes = perturbed_shapes(module, method, target, xc)
         diff = float((ref.cpu() - est.variance).abs().max())
@@ -324,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             times["keyed"].append(timed(lambda: run_draws(method, shapes, args.samples, device, keyed=True))
                                   if shapes else 0.0)
             times["engine"].append(timed(run_engine))
-            times["naive"].append(timed(lambda: naive(module, x, method, target, strength, args.samples, 0)))
+            times["naive"].append(timed(lambda: naive(module, x, method, target, strength, args.samples, 0, case_model.task)))
         lim, drw, key, eng, nai = (min(times[k]) for k in ("limit", "draws", "keyed", "engine", "naive"))
         ratios.append(eng / lim)
         beyond_draws.append(eng / (lim + drw))
