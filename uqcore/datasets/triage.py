@@ -26,7 +26,9 @@ AUSE, and Spearman(image uncertainty, image error) with a 95 % bootstrap interva
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from uqcore.engine.model import as_model, model_identity
 from uqcore.errors import InputError
 from uqcore.datasets.folders import IMAGE_SUFFIXES
 from uqcore.io import read_depth, read_image, to_uint8
+from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.plots.figures import block_mean, display_factor
 from uqcore.scoring.scorer import at_target, prepare_target
 from uqcore.scoring.stats import Interval, bootstrap
@@ -98,6 +101,44 @@ def folder_items(images: str | Path, truth: str | Path | None = None) -> list[It
         raise InputError(f"the ground truth {truth} is not a folder; pass a folder of HR images / depth maps "
                          "named as the inputs")
     return [Item(p.stem, p, None if truth is None else truth_file(Path(truth), p.stem)) for p in files]
+
+
+def upload_items(files: Sequence[tuple[str, bytes]], truth: Sequence[tuple[str, bytes]] = ()) -> list[Item]:
+    """Items from uploaded ``(file name, bytes)``: a ``.zip`` counts as its files (folders inside
+    flattened); each input gets the ground truth of the same stem (also ``<stem>_depth`` /
+    ``<stem>_target``) from ``truth``, or None."""
+    inputs, targets = _unpacked(files), {Path(n).stem: data for n, data in _unpacked(truth)}
+    if not inputs:
+        raise InputError("no images were uploaded; upload images or a .zip of images")
+    items = []
+    for name, data in inputs:
+        stem = Path(name).stem
+        match = next((targets[s] for s in (stem, f"{stem}_depth", f"{stem}_target") if s in targets), None)
+        items.append(Item(stem, data, match))
+    return items
+
+
+def _unpacked(files: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Uploads with every .zip replaced by its files, sorted by name; each file of a zip is held to
+    the image upload limit before it is read (a zip bomb is refused, not unpacked)."""
+    out = []
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            out.append((name, bytes(data)))
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    base = Path(info.filename).name
+                    if info.is_dir() or not base or base.startswith(".") or "__MACOSX" in info.filename:
+                        continue
+                    if info.file_size > IMAGE_UPLOAD_MB * 2**20:
+                        raise InputError(f"{name}: {base} unpacks to {info.file_size / 2**20:,.0f} MB; images are "
+                                         f"limited to {IMAGE_UPLOAD_MB} MB")
+                    out.append((base, archive.read(info)))
+        except zipfile.BadZipFile as exc:
+            raise InputError(f"{name} is not a readable zip archive ({exc}); upload the images or zip them again") from None
+    return sorted(out)
 
 
 def truth_file(folder: Path, stem: str) -> Path | None:
@@ -239,14 +280,20 @@ class Ranking:
         return [r["name"] for r in self.rows]
 
 
-def ranked(results: Sequence[UnitResult], setting: Setting) -> Ranking:
-    """:class:`Ranking` of finished units (descending mean uncertainty, ties by name)."""
-    rows = [{"name": r.key["name"], **r.values} for r in results if r.ok and r.values is not None]
-    rows.sort(key=lambda r: (-r["mean_uncertainty"], r["name"]))
-    for i, row in enumerate(rows, 1):
+def ranked(rows: Sequence[Mapping[str, Any]], setting: Setting) -> Ranking:
+    """:class:`Ranking` of the rows of finished units (``skipped`` None: ranked by descending mean
+    uncertainty, ties by name; else skipped with that reason)."""
+    done = [dict(r) for r in rows if not r.get("skipped")]
+    done.sort(key=lambda r: (-r["mean_uncertainty"], r["name"]))
+    for i, row in enumerate(done, 1):
         row["rank"] = i
-    skipped = [{"name": r.key["name"], "reason": reason(r.error)} for r in results if not r.ok]
-    return Ranking(rows=rows, skipped=skipped, setting=setting)
+    skipped = [{"name": r["name"], "reason": r["skipped"]} for r in rows if r.get("skipped")]
+    return Ranking(rows=done, skipped=skipped, setting=setting)
+
+
+def unit_row(result: UnitResult) -> dict[str, Any]:
+    """A finished unit as a row: its values (thumbnails included) and ``skipped`` (None or the reason)."""
+    return {"name": result.key["name"], **(result.values or {}), "skipped": reason(result.error) if not result.ok else None}
 
 
 def rank_images(model: Any, items: Sequence[Item], setting: Setting, *, threshold: float = DEFAULT_THRESHOLD,
@@ -260,11 +307,11 @@ def rank_images(model: Any, items: Sequence[Item], setting: Setting, *, threshol
 
     def take(result: UnitResult) -> None:
         if on_row is not None:
-            on_row({"name": result.key["name"], **(result.values or {}), "skipped": reason(result.error)})
+            on_row(unit_row(result))
 
     results = run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
                       resume=resume, progress=progress, on_result=take)
-    return ranked(results, setting)
+    return ranked([unit_row(r) for r in results], setting)
 
 
 def ranking_setting(model: Any, method: str | None = None, layer: str | None = None, strength: float | None = None,
