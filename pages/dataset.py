@@ -13,7 +13,7 @@ from uqcore.datasets import triage as T
 from uqcore.engine import methods
 from uqcore.plots import sparsification_figure
 
-GALLERY = 12  # images shown as pictures (all of them are in the table below)
+GALLERY = 16  # images shown as pictures (all of them are in the table below)
 COLUMNS = 4
 
 setting = session.page_setup()
