@@ -100,7 +100,7 @@ def folder_items(images: str | Path, truth: str | Path | None = None) -> list[It
     if truth is not None and not Path(truth).is_dir():
         raise InputError(f"the ground truth {truth} is not a folder; pass a folder of HR images / depth maps "
                          "named as the inputs")
-    return [Item(p.stem, p, None if truth is None else truth_file(Path(truth), p.stem)) for p in files]
+    return [Item(name=p.stem, source=p, truth=None if truth is None else truth_file(Path(truth), p.stem)) for p in files]
 
 
 def upload_items(files: Sequence[tuple[str, bytes]], truth: Sequence[tuple[str, bytes]] = ()) -> list[Item]:
@@ -114,7 +114,7 @@ def upload_items(files: Sequence[tuple[str, bytes]], truth: Sequence[tuple[str, 
     for name, data in inputs:
         stem = Path(name).stem
         match = next((targets[s] for s in (stem, f"{stem}_depth", f"{stem}_target") if s in targets), None)
-        items.append(Item(stem, data, match))
+        items.append(Item(name=stem, source=data, truth=match))
     return items
 
 
