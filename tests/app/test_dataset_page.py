@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from tests.app.apptest_support import app, assert_clean, charts, metrics
+from tests.app.apptest_support import app, assert_clean, charts, metrics, png_bytes
 from tests.support import smooth_hr
 from uqcore.datasets.evaluate import make_lr
 
@@ -95,3 +95,21 @@ def test_server_folders_follow_the_local_paths_switch(monkeypatch, tmp_path):
     assert_clean(at)
     assert metrics(at)["Images ranked"] == "3"
     assert not any(c for c in charts(at))  # no ground truth: no curve
+
+
+def test_depth_images_with_depth_maps_get_their_error():
+    at = app("tiny-depth", "depth", page="pages/dataset.py")
+    rgb, depth = [], []
+    for i in range(3):
+        rgb.append((f"room{i}.png", png_bytes(64, 80, seed=i), "image/png"))
+        buffer = io.BytesIO()
+        metres = 1.0 + np.random.default_rng(i).random((64, 80))
+        Image.fromarray((metres * 1000).astype(np.uint16)).save(buffer, format="PNG")
+        depth.append((f"room{i}_depth.png", buffer.getvalue(), "image/png"))
+    at.file_uploader(key="ds_up_images").set_value(rgb).run()
+    at.file_uploader(key="ds_up_truth").set_value(depth).run()
+    at.button(key="dataset_run").click().run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == 3 and (table["mean_error"] > 0).all()
+    assert metrics(at)["Images ranked"] == "3"

@@ -159,8 +159,8 @@ def source_digest(source: Source | None) -> str:
     return digest(np.frombuffer(bytes(source), dtype=np.uint8))
 
 
-def read_source(source: Source, name: str, reader: Callable = read_image, **kwargs: Any) -> Any:
-    """``reader`` on a file or on uploaded bytes; an InputError names the image."""
+def read_source(source: Source, label: str, reader: Callable = read_image, **kwargs: Any) -> Any:
+    """``reader`` on a file or on uploaded bytes; an InputError names the image (``label``)."""
     if isinstance(source, Path) and source.suffix.lower() not in DEPTH_SUFFIXES:
         raise InputError(f"{source.name} is not an image file ({source.suffix or 'no suffix'}); "
                          f"triage reads {', '.join(IMAGE_SUFFIXES)}")
@@ -168,7 +168,7 @@ def read_source(source: Source, name: str, reader: Callable = read_image, **kwar
         return reader(source if isinstance(source, Path) else bytes(source), **kwargs)
     except InputError as exc:
         text = str(exc)
-        raise InputError(text if name in text else f"{name}: {text}") from None
+        raise InputError(text if label in text else f"{label}: {text}") from None
 
 
 # -- the job ---------------------------------------------------------------------------------------
