@@ -97,7 +97,7 @@ def _report(model, args, out: Path, items, ranking, refinement, teacher) -> None
     refined = {r["name"] for r in refinement.ranking.rows} if refinement else set()
     top = order[:max(args.top_k, 0)]
     settings = {r["name"]: teacher if r["name"] in refined else ranking.setting for r in top}
-    R.write_top_maps(model, items, top, settings, out / "maps", args.device)
+    R.write_top_maps(model, items, top, settings, out / "maps", args.device, args.tile)
     R.write_summary(out / "summary.json", numbers)
     options = {"model": args.model, "images": args.images, "ground truth": args.hr or "none",
                "ranked by": ranking.setting.text(), "teacher": teacher.text() if teacher else "none"}

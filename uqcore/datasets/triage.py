@@ -220,6 +220,8 @@ class TriageJob(UnitData):
         seconds = time.perf_counter() - started
         var = est.variance.double().numpy()
         finite = var[np.isfinite(var)]
+        if finite.size == 0:
+            raise InputError(f"{key['name']}: the uncertainty map has no finite value (the model's output is NaN or inf)")
         values = {"width": int(x.shape[-1]), "height": int(x.shape[-2]), "seconds": seconds, "samples": est.samples,
                   "mean_uncertainty": float(finite.mean()), "p95_uncertainty": float(np.percentile(finite, 95)),
                   "share_above": float((finite > self.threshold).mean()),

@@ -29,7 +29,7 @@ GALLERY_SIDE = 128  # pixels per thumbnail in the report
 
 
 def write_top_maps(model: Any, items: Sequence[Item], rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Setting],
-                   folder: Path, device: Any = None) -> list[Path]:
+                   folder: Path, device: Any = None, tile: int | None = None) -> list[Path]:
     """The maps of ``rows`` (the top k, in order) under ``folder/<rank>_<name>/``; each with the
     setting that ranked it (``settings[name]``). Returns the folders written."""
     by_name = {item.name: item for item in items}
@@ -37,7 +37,7 @@ def write_top_maps(model: Any, items: Sequence[Item], rows: Sequence[Mapping[str
     for rank, row in enumerate(rows, 1):
         item, s = by_name[row["name"]], settings[row["name"]]
         est = estimate(model, read_source(item.source, item.name), method=s.method, layer=s.layer, strength=s.strength,
-                       samples=s.samples, seed=s.seed, device=device)
+                       samples=s.samples, seed=s.seed, device=device, tile=tile)
         out = folder / f"{rank:03d}_{item.name}"
         out.mkdir(parents=True, exist_ok=True)
         variance = est.variance.numpy().astype(np.float32)
