@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.app.apptest_support import png_bytes
-from tests.app.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle
+from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle,
+                                       shown_metric)
 
 pytestmark = BROWSER_MARKS
 
@@ -31,10 +34,11 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
         files[-1].write_bytes(png_bytes(24 + 2 * (i % 4), 28, seed=i))
     page = open_app(browser, server)
     go(page, "Dataset")
-    choose(page, "Method", "student")
     uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Images to rank")
     uploader.locator("input[type=file]").set_input_files([str(p) for p in files])
+    page.get_by_text("16 image(s), ranked with").wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
+    choose(page, "Method", "student")
     page.get_by_role("button", name="Rank images").click()
     page.get_by_text("Most uncertain first").wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
@@ -59,5 +63,7 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
     assert "method=student" in page.url and "source=upload" in page.url
+    page.locator("[data-testid='stMetric']").filter(has_text="mean variance").wait_for(timeout=PANEL_TIMEOUT_MS)
+    assert float(shown_metric(page, "mean variance")) == pytest.approx(ranks[0][2], rel=0.01)  # the same map
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "dataset_explore.png"), full_page=True)
