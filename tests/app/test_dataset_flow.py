@@ -67,3 +67,33 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
     assert float(shown_metric(page, "mean variance")) == pytest.approx(ranks[0][2], rel=0.01)  # the same map
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "dataset_explore.png"), full_page=True)
+
+
+def test_dataset_stop_keeps_the_rows_and_run_to_the_end_continues(server, browser, tmp_path):
+    files = []
+    for i in range(16):
+        files.append(tmp_path / f"big{i:02d}.png")
+        files[-1].write_bytes(png_bytes(64, 64, seed=100 + i))
+    page = open_app(browser, server)
+    go(page, "Dataset")
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Images to rank")
+    uploader.locator("input[type=file]").set_input_files([str(p) for p in files])
+    page.get_by_text("16 image(s), ranked with").wait_for(timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    choose(page, "Method", "transform")  # 8 passes per image: a run long enough to stop
+    page.get_by_role("button", name="Rank images").click()
+    page.get_by_text(re.compile(r"Images ranked: [2-9]/16")).wait_for(timeout=PANEL_TIMEOUT_MS)
+    page.locator("[data-testid='stButton']").get_by_role("button", name="Stop").click()  # not the header's
+    page.get_by_text(re.compile(r"Stopped: images finished \(\d+\)")).wait_for(timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    kept = gallery(page)
+    assert 2 <= len(kept) < 16
+    means = [m for _, _, m in sorted(kept)]
+    assert means == sorted(means, reverse=True)
+    page.get_by_role("button", name="Run to the end").click()
+    page.wait_for_function("() => [...document.querySelectorAll('button')].filter(b => /^#\\d+ /.test(b.innerText.trim()))"
+                           ".length === 16", timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    final = {name: mean for _, name, mean in gallery(page)}
+    assert len(final) == 16 and all(final[name] == mean for _, name, mean in kept)  # the stopped rows, kept
+    assert page.locator("[data-testid='stException']").count() == 0
