@@ -27,18 +27,24 @@ def gallery(page) -> list[tuple[int, str, float]]:
     return found
 
 
+def dataset_with(browser, server, files, method: str):
+    """The Dataset page with ``files`` uploaded and ``method`` chosen."""
+    page = open_app(browser, server)
+    go(page, "Dataset")
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Images to rank")
+    uploader.locator("input[type=file]").set_input_files([str(p) for p in files])
+    page.get_by_text(f"{len(files)} image(s), ranked with").wait_for(timeout=PANEL_TIMEOUT_MS)
+    settle(page)
+    choose(page, "Method", method)
+    return page
+
+
 def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
     files = []
     for i in range(16):  # noise of several sizes: textures the model finds more or less hard
         files.append(tmp_path / f"photo{i:02d}.png")
         files[-1].write_bytes(png_bytes(24 + 2 * (i % 4), 28, seed=i))
-    page = open_app(browser, server)
-    go(page, "Dataset")
-    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Images to rank")
-    uploader.locator("input[type=file]").set_input_files([str(p) for p in files])
-    page.get_by_text("16 image(s), ranked with").wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
-    choose(page, "Method", "student")
+    page = dataset_with(browser, server, files, "student")
     page.get_by_role("button", name="Rank images").click()
     page.get_by_text("Most uncertain first").wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
@@ -74,13 +80,7 @@ def test_dataset_stop_keeps_the_rows_and_run_to_the_end_continues(server, browse
     for i in range(16):
         files.append(tmp_path / f"big{i:02d}.png")
         files[-1].write_bytes(png_bytes(64, 64, seed=100 + i))
-    page = open_app(browser, server)
-    go(page, "Dataset")
-    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Images to rank")
-    uploader.locator("input[type=file]").set_input_files([str(p) for p in files])
-    page.get_by_text("16 image(s), ranked with").wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
-    choose(page, "Method", "transform")  # 8 passes per image: a run long enough to stop
+    page = dataset_with(browser, server, files, "transform")  # 8 passes per image: a run long enough to stop
     page.get_by_role("button", name="Rank images").click()
     page.get_by_text(re.compile(r"Images ranked: [2-9]/16")).wait_for(timeout=PANEL_TIMEOUT_MS)
     page.locator("[data-testid='stButton']").get_by_role("button", name="Stop").click()  # not the header's
