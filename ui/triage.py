@@ -2,8 +2,9 @@
 server folder where this server allows local paths), the ranking run (``uqcore.datasets.triage``)
 under a Stop button, the gallery's pictures, downloads, and the hand-off of one image to Explore.
 
-A run keeps its units in a folder of its own (``RUNS/<key>``, the core's store), so a Stop keeps
-every finished row and "Run to the end" continues from them instead of starting again.
+A run keeps its units in a folder of its own (``runs_folder()/<key>``, the core's store), so a Stop
+keeps every finished row and "Run to the end" continues from them instead of starting again. The
+folders live in a temporary folder of this server process.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from uqcore.datasets import triage as T
 from uqcore.datasets import triage_report as R
 from uqcore.distributed import Store
 
-RUNS = Path(tempfile.gettempdir()) / "uqcore-dataset-runs"
 UPLOADS = "dataset_uploads"  # slot ("images" / "truth") -> [inputs.Upload]
 SOURCES = {"upload": "Upload images (or a .zip)", "folder": "Folder on the server"}
 OPTIONS, DEFAULTS = "dataset_page", dict(source="upload", folder="", truth_folder="")  # the page's own store
+
+
+@st.cache_resource
+def runs_folder() -> Path:
+    """This server process's folder of runs (a new server starts with none)."""
+    return Path(tempfile.mkdtemp(prefix="uqcore-dataset-runs-"))
 
 
 def local_allowed() -> bool:
@@ -113,7 +119,7 @@ def rank(model: uqcore.UQModel, items: list[T.Item], setting: T.Setting, key: st
         rows.append(row)
         report(list(rows))
 
-    folder = RUNS / key[:24]
+    folder = runs_folder() / key[:24]
     T.rank_images(model, items, setting, store=Store(folder / "run", folder / "triage.csv"), resume=True,
                   progress=progress, on_row=on_row)
     return rows
@@ -121,7 +127,7 @@ def rank(model: uqcore.UQModel, items: list[T.Item], setting: T.Setting, key: st
 
 def csv_bytes(key: str) -> bytes:
     """The run's CSV as the core's store wrote it (finished rows; name order once the run is over)."""
-    path = RUNS / key[:24] / "triage.csv"
+    path = runs_folder() / key[:24] / "triage.csv"
     return path.read_bytes() if path.is_file() else b""
 
 

@@ -27,6 +27,16 @@ def gallery(page) -> list[tuple[int, str, float]]:
     return found
 
 
+def wait_for_gallery(page, count: int) -> None:
+    """Until the gallery shows ``count`` images and the script run is over."""
+    for _ in range(PANEL_TIMEOUT_MS // 500):
+        if len(gallery(page)) == count:
+            settle(page)
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the gallery shows {len(gallery(page))} images, not {count}")
+
+
 def dataset_with(browser, server, files, method: str):
     """The Dataset page with ``files`` uploaded and ``method`` chosen."""
     page = open_app(browser, server)
@@ -46,8 +56,7 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
         files[-1].write_bytes(png_bytes(24 + 2 * (i % 4), 28, seed=i))
     page = dataset_with(browser, server, files, "student")
     page.get_by_role("button", name="Rank images").click()
-    page.get_by_text("Most uncertain first").wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
+    wait_for_gallery(page, 16)
     shown = gallery(page)
     assert len(shown) == 16 and {name for _, name, _ in shown} == {p.stem for p in files}
     ranks = sorted(shown)
@@ -91,9 +100,7 @@ def test_dataset_stop_keeps_the_rows_and_run_to_the_end_continues(server, browse
     means = [m for _, _, m in sorted(kept)]
     assert means == sorted(means, reverse=True)
     page.get_by_role("button", name="Run to the end").click()
-    page.wait_for_function("() => [...document.querySelectorAll('button')].filter(b => /^#\\d+ /.test(b.innerText.trim()))"
-                           ".length === 16", timeout=PANEL_TIMEOUT_MS)
-    settle(page)
+    wait_for_gallery(page, 16)
     final = {name: mean for _, name, mean in gallery(page)}
     assert len(final) == 16 and all(final[name] == mean for _, name, mean in kept)  # the stopped rows, kept
     assert page.locator("[data-testid='stException']").count() == 0
