@@ -40,7 +40,9 @@ def configure_parser(p) -> None:
                    help="variance above which a pixel counts in share_above (default (2/255)²: a std of 2 grey levels)")
     add_tile_option(p)
     add_device_option(p)
-    add_cli_options(p)
+    add_cli_options(p, resume=False)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run kept in --out (run/, refine_run/): finished images are not computed again")
     p.add_argument("--out", required=True, help="report folder")
 
 
