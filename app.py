@@ -14,6 +14,7 @@ st.navigation(
         st.Page("pages/explore.py", title="Explore", icon=":material/search:", default=True),
         st.Page("pages/tolerability.py", title="Tolerability", icon=":material/show_chart:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/table_chart:"),
+        st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
         st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     ]
 ).run()

@@ -12,7 +12,7 @@ import uqcore
 from uqcore import plots
 from tests.app.apptest_support import ROOT, app, arr, assert_clean, charts, metrics, png_bytes, shows_curve, trace
 
-PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py"]
+PAGES = ["pages/explore.py", "pages/tolerability.py", "pages/compare.py", "pages/models.py", "pages/dataset.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)

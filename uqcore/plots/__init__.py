@@ -16,7 +16,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
         "COLORMAPS", "MAX_DISPLAY_SIDE", "VIEW_SIDE", "OUTSIDE_COLORS", "JPEG_ABOVE", "CURVE_COLORS",
         "HOVER_SIDE", "display_factor", "block_mean", "picture_source", "rgb_colorscale", "colour_panel",
         "Units", "panels_figure", "Panel", "link_axes", "pixel_grid", "place_colorbar", "initial_view",
-        "variance_figure",
+        "variance_figure", "colour_map", "sparsification_figure",
     ],
     "uqcore.plots.charts": [
         "tolerability_figure", "heatmap_figure", "metric_bars", "reliability_figure", "interval_reliability_figure",

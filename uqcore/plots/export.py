@@ -59,8 +59,10 @@ def metrics_json(metrics: Mapping, settings: Mapping) -> str:
     return json.dumps({"settings": _jsonable(settings), "metrics": _jsonable(metrics)}, indent=2)
 
 
-def html_report(title: str, settings: Mapping, metrics: Mapping, figures: Sequence, notes: Sequence[str] = ()) -> str:
-    """One self-contained HTML file (plotly.js inlined once): settings, metrics and figures."""
+def html_report(title: str, settings: Mapping, metrics: Mapping, figures: Sequence, notes: Sequence[str] = (),
+                sections: Sequence[str] = ()) -> str:
+    """One self-contained HTML file (plotly.js inlined once): settings, metrics and figures, then
+    ``sections`` (HTML the caller built and escaped, e.g. a gallery) as they are."""
     parts = []
     for i, fig in enumerate(figures):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False}))
@@ -77,7 +79,7 @@ def html_report(title: str, settings: Mapping, metrics: Mapping, figures: Sequen
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
         "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{note_html}<h2>Settings</h2><table>{rows}</table>"
-        f"<h2>Metrics</h2><table>{mrows}</table>{''.join(parts)}</body></html>"
+        f"<h2>Metrics</h2><table>{mrows}</table>{''.join(parts)}{''.join(sections)}</body></html>"
     )
 
 

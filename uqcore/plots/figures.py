@@ -371,3 +371,21 @@ def variance_figure(variance: np.ndarray, title: str, *, colormap: str = "viridi
     fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, showticklabels=False, constrain="domain")
     fig.update_layout(title=title, height=height, margin=dict(l=5, r=5, t=40, b=5))
     return fig
+
+
+def colour_map(z: np.ndarray, zmax: float, colormap: str = "viridis") -> np.ndarray:
+    """[H, W] values coloured on [0, zmax] (255 steps of ``colormap``): uint8 [H, W, 3]; NaN is
+    drawn as the lowest colour. A gallery's thumbnails share one ``zmax``, so they compare."""
+    scaled = np.nan_to_num(np.asarray(z, dtype=np.float64), nan=0.0) / max(float(zmax), 1e-30)
+    codes = np.clip(scaled * 254 + 0.5, 0, 254).astype(np.uint8)
+    return _lut(colormap, 255)[codes]
+
+
+def sparsification_figure(curve, *, title: str, x_title: str = "fraction removed", height: int = 360) -> go.Figure:
+    """One sparsification curve (estimate, oracle, random; AUSE and AURG in the legend), e.g. the
+    image-level curve of a folder: discard the most uncertain images, mean error of the rest."""
+    fig = go.Figure(_curve_traces(curve))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="mean error of the rest (normalised)", rangemode="tozero")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
