@@ -13,6 +13,7 @@ import uqcore
 from ui import calibration as current_cal
 from ui import keys, model_cache, region, result_cache, run_control, session, state
 from ui.inputs import current_input, display_arrays, input_widgets, is_bundled
+from ui.metric_row import metric_row
 from uqcore.plots import export
 from uqcore.engine import methods
 from uqcore import plots
@@ -254,9 +255,7 @@ def draw_metrics(page: Page, est, result, view=None, scope: str | None = None) -
     cells += [("time", f"{est.seconds:.2f} s"),
               ("samples", f"{est.samples} (auto)" if page.settings["samples"] == "auto" else
                f"{est.samples} of {drawn}" if est.samples < drawn else str(est.samples) if est.samples else "0 (one pass)")]
-    with st.container(horizontal=True):  # cells wrap into rows (cheaper to draw than a grid of columns)
-        for label, value, *tip in cells:
-            st.metric(label, value, help=tip[0] if tip else None, width=METRIC_WIDTH)
+    metric_row(cells, width=METRIC_WIDTH)
     notes = ["NLL σ-scaled: variance scale fitted on half the 16×16 tiles (checkerboard), NLL on the other half."]
     if not depth and result.curve is not None:
         notes.append("PSNR/SSIM on the Y channel with a border of the scale factor cropped.")

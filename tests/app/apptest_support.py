@@ -55,7 +55,15 @@ def shows_curve(at: AppTest) -> bool:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """label -> value of the page's metrics: its metric rows (ui.metric_row: one HTML block per
+    row) and any single ``st.metric``."""
+    import html
+    import re
+
+    cells = re.compile(r'class="uq-metric-label"[^>]*>(.*?)</div><div class="uq-metric-value">(.*?)</div>')
+    rows = {html.unescape(label): html.unescape(value)
+            for element in at.get("html") for label, value in cells.findall(element.proto.body)}
+    return {**{m.label: m.value for m in at.metric}, **rows}
 
 
 def assert_clean(at: AppTest) -> None:

@@ -89,8 +89,8 @@ def metrics_json(page) -> dict:
 
 
 def shown_metric(page, label: str) -> str:
-    cell = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
-    return cell.locator("[data-testid='stMetricValue']").inner_text()
+    cell = page.locator(".uq-metric").filter(has=page.get_by_text(label, exact=True)).first
+    return cell.locator(".uq-metric-value").inner_text()
 
 
 # every real-browser test module: marked, and skipped where chromium is missing

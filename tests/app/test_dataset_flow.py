@@ -78,7 +78,7 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
     assert "method=student" in page.url and "source=upload" in page.url
-    page.locator("[data-testid='stMetric']").filter(has_text="mean variance").wait_for(timeout=PANEL_TIMEOUT_MS)
+    page.locator(".uq-metric").filter(has_text="mean variance").wait_for(timeout=PANEL_TIMEOUT_MS)
     assert float(shown_metric(page, "mean variance")) == pytest.approx(ranks[0][2], rel=0.01)  # the same map
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(ARTIFACTS / "dataset_explore.png"), full_page=True)

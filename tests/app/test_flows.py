@@ -109,7 +109,7 @@ def test_default_depth_view_tracks_the_error(server, browser):
     page = open_app(browser, server)
     page.get_by_text("Depth", exact=True).click()
     # the SR view stays on screen while the depth run goes: wait for the depth metrics row itself
-    page.locator("[data-testid='stMetric']").filter(has=page.get_by_text("abs-rel", exact=True)).first.wait_for(
+    page.locator(".uq-metric").filter(has=page.get_by_text("abs-rel", exact=True)).first.wait_for(
         timeout=PANEL_TIMEOUT_MS)
     wait_for_panels(page)
     settle(page)

@@ -68,7 +68,7 @@ def test_models_train_stop_train_then_explore_student(server, browser, tmp_path)
 
     go(page, "Explore")
     choose(page, "Method", "student")
-    page.locator("[data-testid='stMetric']").filter(has_text="AUSE pixel").wait_for(timeout=PANEL_TIMEOUT_MS)
+    page.locator(".uq-metric").filter(has_text="AUSE pixel").wait_for(timeout=PANEL_TIMEOUT_MS)
     settle(page)
     assert shown_metric(page, "Samples") == "1 pass"
     assert shown_metric(page, "samples") == "0 (one pass)"
