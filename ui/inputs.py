@@ -77,9 +77,11 @@ def input_widgets(model: uqcore.UQModel) -> None:
         if not files:
             st.warning("No bundled samples for this task; upload an image instead.")
             return
-        shown = files[:12]  # one image list, not an element per picture: fewer elements to draw
-        st.image([gallery.thumbnail(str(p)) for p in shown], caption=[p.stem for p in shown], width=66)
         state.bound(st.selectbox, "Sample", "sample", options=[p.stem for p in files])
+        # the thumbnails on request: drawn on every first view they cost about a tenth of the
+        # page's load time (benchmarks/bench_page.py); a popover draws them when opened
+        with st.popover("Browse the samples", icon=":material/photo_library:"):
+            gallery.show_strip(files)
         return
     left, right = st.columns(2)
     if task == "sr":
