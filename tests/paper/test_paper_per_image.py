@@ -59,8 +59,19 @@ def test_baseline_owner_from_the_card_then_the_name():
     assert baselines.owner("srresnet-ens", {"training": "trained from scratch"}) == "srresnet"
     rep = FakeReport(baselines={"mc_dropout1": "srresnet-mcdrop", "llm": "srgan-llm"})
     assert baselines.foreign(rep, "srgan") == {"mc_dropout1": "srresnet-mcdrop"}
-    assert "MC-drop1) are srresnet's baselines" in baselines.caption(rep, "srgan")
+    assert "No training-required columns (MC-drop1)" in baselines.caption(rep, "srgan")
+    assert "were made from srresnet" in baselines.caption(rep, "srgan")
+    assert "shows only its own" not in baselines.caption(rep, "srgan")  # srgan-llm is its own
     assert baselines.caption(FakeReport(baselines={"llm": "srgan-llm"}), "srgan") == ""
+    # a table with no baselines of its own says why; a model trained elsewhere: its data is not here
+    only = FakeReport(baselines={"mc_dropout1": "srresnet-mcdrop"})
+    assert "No baselines have been fine-tuned from `srgan` yet" in baselines.caption(only, "srgan")
+    only.cards["esrgan-thick"] = {"training": {"data": "DIV2K (800 images)", "by": "X; not retrained here"}}
+    text = baselines.caption(only, "esrgan-thick")
+    assert "trained elsewhere on DIV2K, which is not here" in text and "only training-free and student columns" in text
+    # a table built with its rows: a column it does not show is not foreign
+    shown = FakeReport(tables={"srgan": [{"task": "sr", "method": "noise"}]}, baselines={"mc_dropout1": "srresnet-mcdrop"})
+    assert baselines.foreign(shown, "srgan") == {} and baselines.missing(shown, "srgan") == {"mc_dropout1": "srresnet-mcdrop"}
     depth = FakeReport(tables={"fcrn": [{"task": "depth"}]}, baselines={"mc_dropout1": "srresnet-mcdrop"})
     assert baselines.foreign(depth, "fcrn") == {}  # a depth table's MC-dropout is its own model's
 

@@ -107,5 +107,7 @@ class Report:
     figure_note: str = ""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     total_seconds: float = 0.0
+    paired_family: Any = None  # the Discussion's Holm family of paired verdicts (uqcore.scoring.stats.HolmFamily)
+    disagreement_cells: list[dict[str, Any]] | None = None  # uqcore.paper.disagreements.report_cells, once
 
 
