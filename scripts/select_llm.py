@@ -100,6 +100,16 @@ def load(path: Path, logvar: bool) -> SRResNet:
     return net.eval()
 
 
+def training_record(path: Path) -> dict:
+    """What the weights file records of its training run: steps, seconds, hardware (threads), command."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata() or {}
+    return {k: (float(meta[k]) if k == "train_seconds" else int(meta[k]) if k == "steps" else meta[k])
+            for k in ("steps", "train_seconds", "hardware", "command") if k in meta}
+
+
 @torch.inference_mode()
 def score(net: SRResNet, pairs) -> dict:
     """Mean over images of PSNR, and (for a log-variance model) NLL and pixel correlation."""
@@ -142,7 +152,8 @@ def main() -> int:
         "metric": f"mean Gaussian NLL (uqcore.metrics.nll) among candidates whose mean PSNR (Y, 4-px border) "
                   f"is within {MARGIN_DB} dB of srresnet's on the same images",
         "reference": {"model": "srresnet", "psnr": reference},
-        "candidates": [{"name": k, "weights": candidates[k][0], "how": candidates[k][1], **r} for k, r in rows.items()],
+        "candidates": [{"name": k, "weights": candidates[k][0], "how": candidates[k][1], **r,
+                        "training": training_record(ROOT / candidates[k][0])} for k, r in rows.items()],
         "chosen": chosen,
         "command": COMMAND + ("" if args.target == "srresnet-llm" else f" --target {args.target}"),
     }

@@ -17,7 +17,12 @@ def ause_in_error_units(ause_normalised: Any, mean_error: Any) -> Any:
     """The unnormalised AUSE (Poggi et al. 2020's convention: the curves in the error's own
     units, not divided by the mean error at f = 0) from the normalised one and that mean error.
     The two conventions differ by that one factor, because the area is linear in the curves.
-    Works element-wise on arrays (per-image rows)."""
+    Works element-wise on arrays (per-image rows).
+
+    >>> from uqcore.metrics import ause_in_error_units
+    >>> float(ause_in_error_units(0.45, 0.25))  # ause(error, -error, steps=4) of the 2x2 example below
+    0.1125
+    """
     return np.asarray(ause_normalised, dtype=np.float64) * np.asarray(mean_error, dtype=np.float64)
 
 

@@ -116,9 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("per_image", type=Path, help="results_per_image.csv of a reproduce run")
     ap.add_argument("--out", type=Path, default=None, help=f"default: {FILE_NAME} beside the input")
     args = ap.parse_args(argv)
-    rows = disagreements(read_csv(args.per_image))
+    all_cells = cells(read_csv(args.per_image))
+    rows = [{k: c[k] for k in FIELDS} for c in all_cells if c["outside"]]
     out = write(rows, args.out or args.per_image.with_name(FILE_NAME))
     print(f"{len(rows)} cells outside their interval -> {out}")
+    from uqcore.paper.disagreements import convention_lines, count_table  # the Discussion's own summary
+
+    print("\n".join(["", *count_table(all_cells), "", *convention_lines(all_cells)]))
     return 0
 
 
