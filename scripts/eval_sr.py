@@ -248,11 +248,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_doc(text: str) -> None:
+def update_doc(text: str, only: set[str] | None = None) -> None:
+    """The table of docs/MODELS.md; with ``only``, just those models' rows (replaced or appended)."""
     start, end = "<!-- sr-table:start -->", "<!-- sr-table:end -->"
     if not DOC.exists():
         return
     doc = DOC.read_text()
+    if only is not None and start in doc and end in doc:
+        old = doc.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
+        new = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+        rows = [new.pop(line.split("`")[1], line) if line.startswith("| `") else line for line in old]
+        text = "\n".join(rows + list(new.values()))
     if start in doc and end in doc:
         doc = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{text}\n{end}", doc,
                      flags=re.S)
@@ -320,9 +326,9 @@ def main() -> int:
         print(f"{name}: {summarise(per_image)}" + (f" forward {forward_s:.3f}s" if forward_s else ""), flush=True)
     text = table(results)
     print(text)
-    if args.write_cards and only is None:
-        update_doc(text)
-        if "srresnet" in modules and "srgan" in modules:
+    if args.write_cards:
+        update_doc(text, only)
+        if only is None and "srresnet" in modules and "srgan" in modules:
             crop_figure(modules)
     return 0
 

@@ -158,7 +158,8 @@ def convention(all_cells: list[dict[str, Any]], table: str) -> dict[str, dict[st
     |log(ours / paper)| (how far our values are from the paper's, as a factor)."""
     out = {}
     for m in ("ause", "ause_raw"):
-        cs = [c for c in all_cells if c["table"] == table and c["metric"] == m and c["ours"] > 0 and c["paper"] > 0]
+        cs = [c for c in all_cells if c["table"] == table and c["metric"] == m and c["ours"] > 0 and c["paper"] > 0
+              and math.isfinite(c["lo"])]  # the cells with an interval, as counted in the table above
         logs = [abs(math.log(c["ours"] / c["paper"])) for c in cs]
         out[m] = {"n": len(cs), "outside": sum(c["outside"] for c in cs),
                   "factor": math.exp(float(np.median(logs))) if logs else float("nan"),
@@ -288,6 +289,8 @@ def _baseline_budget(report: Any) -> str:
         selection = (report.cards.get(mc) or {}).get("selection") or {}
         n = len(selection.get("candidates", [])) if isinstance(selection, dict) else 0
         if n < 9:
-            text += (f" MC-dropout (`{mc}`) was chosen among {n} candidate place × rate setting(s), where the "
-                     "training-free methods each had a sweep, so its columns are not tuned alike.")
+            how = (f"was chosen among only {n} place × rate setting(s)" if n else
+                   "has one dropout place and rate, never swept (no selection in its card)")
+            text += (f" MC-dropout (`{mc}`) {how}, where the training-free methods each had a sweep, so its "
+                     "columns are not tuned alike.")
     return text

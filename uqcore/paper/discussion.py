@@ -342,6 +342,11 @@ def _claim_reach(report: Report, sr: list[str], depth: str, verdicts: list[str])
             continue
         req = TRAINING_REQUIRED if m != depth else DEPTH_REQUIRED
         ours = reach(column_values(report.tables[m]), req)
+        if all(ours[lv]["tr_col"] is None for lv in LEVELS):
+            lines.append(f"- **{m}**: no training-required column in this table (its caption says why): cannot be "
+                         "checked.")
+            per_model.append(f"{m} cannot be checked (no baselines made for it)")
+            continue
         k = [lv for lv in LEVELS if ours[lv]["within"]]
         parts = [f"{lv}: {fmt(ours[lv]['tf'])} ({column_label(ours[lv]['tf_col'])}) vs {fmt(ours[lv]['tr'])} "
                  f"({column_label(ours[lv]['tr_col'])}), AUSE {fmt(ours[lv]['ause_tf'])} vs {fmt(ours[lv]['ause_tr'])}"
