@@ -73,3 +73,30 @@ def test_registered_architecture_and_llm_method(tmp_path, monkeypatch):
     # the engine's own forward (memory layout, inference mode) may round differently in the last bit
     assert torch.allclose(est.prediction, out[0, :3], atol=1e-5)
     assert torch.allclose(est.variance, out[0, 3:].exp().mean(0), rtol=1e-4)
+
+
+def test_bundled_head_card_and_weights():
+    import pytest
+    from safetensors.torch import load_file
+
+    from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR
+
+    path = MODELS_DIR / "srresnet-llm-head.json"
+    if not path.exists():
+        pytest.skip("srresnet-llm-head is not bundled")
+    card = json.loads(path.read_text())
+    head, base = load_file(str(MODELS_DIR / card["weights"])), load_file(str(MODELS_DIR / "srresnet.safetensors"))
+    # the trunk is srresnet's, tensor for tensor: its prediction is srresnet's bit for bit
+    assert set(base) <= set(head) and all(torch.equal(head[k], base[k]) for k in base)
+    assert all(k.startswith("var_") for k in set(head) - set(base))
+    # chosen on validation images that are neither the bundled samples nor training data
+    sel = card["selection"]
+    samples = {p.stem for p in (SAMPLES_DIR / "sr").glob("*.png")}
+    assert len(sel["candidates"]) >= 2 and sel["chosen"] in {c["name"] for c in sel["candidates"]}
+    assert not samples & {n.split(":")[-1] for n in sel["data"]}
+    assert all("train_seconds" in c["training"] and "--arch llm-head" in c["training"]["command"]
+               for c in sel["candidates"])
+    # the bars on unseen photos, written by the command the card names
+    unseen = card["unseen_check"]
+    assert "scripts/check_unseen.py" in unseen["command"]
+    assert unseen["corr_pixel_mean"] >= 0.25 and abs(unseen["psnr_mean"] - unseen["reference_psnr_mean"]) <= 0.5

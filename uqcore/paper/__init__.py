@@ -34,7 +34,7 @@ Steps:
 3. **Tables** on the test split: Table 1 analog for each SR model (infer-transformation 4 / 8,
    infer-dropout and infer-noise 8 / 32 at the chosen settings, MC-drop1 / MC-drop2 8 / 32 with
    ``srresnet-mcdrop``, the ensemble ``srresnet-ens`` (8 members: 4 and 8 samples), the likelihood head
-   ``srresnet-llm``) and Table 2 analog for ``fcrn`` (transformation 2 = identity + flip,
+   ``srresnet-llm-head``; only in the table of the model they were made from) and Table 2 analog for ``fcrn`` (transformation 2 = identity + flip,
    dropout / noise 2 / 8, MC-drop1 / MC-drop2 2 / 8 with FCRN's own dropout layer). Rows: AUSE
    and Pearson correlation at the mean / patch / block / pixel levels, NLL, and -- beyond the
    paper -- the NLL after sigma-scaling, whose variance scale is fitted on the calibration

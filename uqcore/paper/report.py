@@ -26,7 +26,7 @@ class Settings:
     sr_models: tuple[str, ...] = ("srresnet", "srgan", "esrgan-thick")
     mcdrop_model: str = "srresnet-mcdrop"
     ensemble_model: str = "srresnet-ens"
-    llm_model: str = "srresnet-llm"
+    llm_model: str = "srresnet-llm-head"  # srresnet's frozen trunk + a trained variance branch
     depth_model: str = "fcrn"
     sr_data: str = str(SR_DATA)
     depth_data: str = str(DEPTH_DATA)
