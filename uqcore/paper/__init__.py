@@ -51,8 +51,12 @@ Steps:
 6. **Discussion** generated from the numbers: each of the paper's claims is tested with a
    stated rule (see :func:`discussion`) on our numbers and, where the rule applies, on the
    paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree; each
-   "A beats B" is a paired bootstrap of the difference ("not separated" where it contains 0), and
-   :mod:`~uqcore.paper.disagreements` lists the disagreements beyond our intervals.
+   "A beats B" is a paired bootstrap of the difference, its p-values Holm-corrected over all the
+   Discussion's paired tests; a method's "best column" is chosen on the calibration + held-out
+   images (:mod:`~uqcore.paper.decision`), the test split only reports it; every claim gets a
+   verdict line; ``disagreements.csv`` beside ``--out`` (:mod:`~uqcore.paper.disagreement_rows`)
+   lists every cell whose interval excludes the paper's value and
+   :mod:`~uqcore.paper.disagreements` summarises it per table and metric.
 
 ``--quick`` runs the same pipeline on fewer and smaller images with fewer settings and sample
 counts (about a minute on a 2-core CPU); CI runs it to keep the command working.
