@@ -75,8 +75,8 @@ def cause(report: Any, table: str, c: dict[str, Any]) -> str:
             return (f"the likelihood model's prediction is weaker ({fmt(psnr, 2)} dB vs up to {fmt(best_psnr, 2)} dB "
                     "in this table), so its error and its variance follow other structure than the paper's")
         return (f"the likelihood model predicts as well as the table's best ({fmt(psnr, 2)} dB); how well its "
-                "variance head tracks the error on held-out images is in its card's `selection`, trained on 38 CPU-scale "
-                "photos where the paper's head saw DIV2K")
+                "variance head tracks the error on held-out images is in its card's `selection`; it was trained on a small "
+                "photo set (its card's `training.data`) on a CPU budget")
     if task == "depth" and lv == "mean" and meth.startswith(MC_DROPOUT):
         return ("fcrn's MC-dropout samples its one dropout layer just before the output: the per-scene spread follows "
                 "the features' texture, not the synthetic scenes' depth range, which sets their mean error")
