@@ -62,6 +62,10 @@ CANDIDATES = {  # name -> (weights, how it was trained)
     "frozen mean, lr 2e-3": ("runs/sr/llm-frozen-lr2e-3.safetensors",
                              "Gaussian NLL, only the log-variance channels of the output conv trained on "
                              "srresnet's frozen mean, lr 2e-3, 800 steps (scripts/train_sr_fair.sh)"),
+    "laplace joint, lr 5e-5, 2500 steps": ("runs/sr/llm-laplace-joint.safetensors",
+                                           "Laplace NLL (log-variance parametrised), all layers fine-tuned from "
+                                           "srresnet at a low learning rate for srresnet's step budget "
+                                           "(scripts/train_llm_joint.sh; its weights exist only once the run ends)"),
 }
 HEAD_CANDIDATES = {  # the stop-gradient head: srresnet frozen, a variance branch on its body features
     "gaussian, 3 convs x 32": ("runs/sr/llm-head-g3x32.safetensors",
