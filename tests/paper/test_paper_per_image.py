@@ -113,3 +113,19 @@ def test_sr_test_set_is_large_enough_and_every_image_has_a_source_and_licence():
         assert f in rows and rows[f].rstrip(" |").split("|")[-1].strip(), f  # a row with a licence cell
         assert "plasma-workspace-wallpapers" not in rows[f]
     assert Settings().depth_test >= 200
+
+
+def test_duel_verdicts_use_the_holm_adjusted_p_value(monkeypatch):
+    from uqcore.scoring.stats import HolmFamily, Interval
+
+    rep = FakeReport(per_image={"srgan": _images("noise", 8, 0.0) + _images("transform", 4, 0.0)})
+    pair = {"pixel": (("noise", 8), ("transform", 4))}
+    monkeypatch.setattr(per_image, "compare", lambda *a: Interval(0.1, 0.01, 0.2, 30, p=0.02))
+    assert per_image.duels(rep, "srgan", pair)[1] == {"pixel": "A ahead"}  # no family: p = 0.02 < 0.05
+    rep.paired_family = HolmFamily()
+    for k in "abc":  # three other tests of the same Discussion
+        rep.paired_family.add(k, 0.5)
+    per_image.duels(rep, "srgan", pair)  # first pass: collected
+    rep.paired_family.close()
+    text, words = per_image.duels(rep, "srgan", pair)  # Holm: 4 x 0.02 = 0.08
+    assert words == {"pixel": "not separated"} and "Holm p = 0.08" in text

@@ -66,12 +66,13 @@ def separated(diff: Interval, p_adjusted: float = float("nan"), alpha: float = 0
     return p_adjusted < alpha if math.isfinite(p_adjusted) else not diff.contains(0.0)
 
 
-def separation(diff: Interval | None, digits: int = 3, p_adjusted: float = float("nan")) -> str:
-    """``difference +0.087 [0.041, 0.130], Holm p = 0.004, separated``."""
+def separation(diff: Interval | None, digits: int = 3, p_adjusted: float = float("nan"), holm: bool = True) -> str:
+    """``difference +0.087 [0.041, 0.130], Holm p = 0.004, separated`` (``holm=False``: ``p = ``,
+    an uncorrected p-value)."""
     if diff is None:
         return "no paired interval"
     word = "separated" if separated(diff, p_adjusted) else "not separated"
-    p = f", Holm p = {p_adjusted:.3g}" if math.isfinite(p_adjusted) else ""
+    p = f", {'Holm p' if holm else 'p'} = {p_adjusted:.3g}" if math.isfinite(p_adjusted) else ""
     return f"difference {diff.estimate:+.{digits}f} [{diff.lo:+.{digits}f}, {diff.hi:+.{digits}f}]{p}, {word}"
 
 
@@ -102,7 +103,8 @@ def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None
         # the side of 0 the interval lies on decides (a percentile interval need not hold the estimate)
         above = d.lo + d.hi > 0 if math.isfinite(p_adj) else d.lo > 0
         words[lv] = ("A ahead" if above == (metric == "corr") else "B ahead") if separated(d, p_adj) else "not separated"
-        parts.append(f"{lv} {separation(d, p_adjusted=p_adj)}")
-    text = ("Paired bootstrap (A − B over the same test images, 95 %; separated: Holm-adjusted p < 0.05): "
+        parts.append(f"{lv} {separation(d, p_adjusted=p_adj, holm=family is not None)}")
+    rule = "Holm-adjusted p < 0.05" if family is not None else "p < 0.05"
+    text = (f"Paired bootstrap (A − B over the same test images, 95 %; separated: {rule}): "
             + "; ".join(parts) + ".") if parts else ""
     return text, words
