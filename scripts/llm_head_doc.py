@@ -14,7 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CARD = ROOT / "assets" / "models" / "srresnet-llm-head.json"
 DOC = ROOT / "docs" / "MODELS.md"
-START, END = "<!-- llm-head:start -->", "<!-- llm-head:end -->"
 
 
 def candidate_table(sel: dict) -> str:
@@ -27,7 +26,7 @@ def candidate_table(sel: dict) -> str:
         name = c["name"] + (" (**chosen**)" if c["name"] == sel["chosen"] else "")
         lines.append(f"| {name} | {c['psnr']:.2f} | {c['psnr'] - ref:+.2f} | {c['nll']:.3f} | {c['corr_pixel']:.3f} | "
                      f"{t['steps']}, {t['train_seconds']:.0f} s, {threads} |")
-    return "\n".join(lines) + (f"\n\nValidation numbers of `{sel['command'].replace('--write', '').strip()}` "
+    return "\n".join(lines) + (f"\n\nValidation numbers of `{' '.join(w for w in sel['command'].split() if w != '--write')}` "
                                f"(srresnet: {ref:.2f} dB on the same {len(sel['data'])} images); seconds: wall "
                                "time of the training steps on the shared 2-core machine, from its weights file.")
 
@@ -38,13 +37,16 @@ def unseen_line(u: dict) -> str:
             f"{len(u['per_image'])} crops (bar: within 0.5 dB).")
 
 
+def replace(doc: str, name: str, text: str) -> str:
+    """The text between ``<!-- name -->`` and ``<!-- /name -->`` replaced by ``text``."""
+    open_, close = f"<!-- {name} -->", f"<!-- /{name} -->"
+    return re.sub(re.escape(open_) + ".*?" + re.escape(close), lambda _: f"{open_}\n{text}\n{close}", doc, flags=re.S)
+
+
 def main() -> None:
     card = json.loads(CARD.read_text())
-    doc = DOC.read_text()
-    block = doc.split(START, 1)[1].split(END, 1)[0]
-    body = re.sub(r"(?s)\n\| candidate \|.*?(?=\n\nUnseen photos)|\nCANDIDATE_TABLE\n", "\n" + candidate_table(card["selection"]) + "\n", block, count=1)
-    body = re.sub(r"(?s)(--write-card`;\nDebian's .*? or the samples\):\n).*\Z", lambda m: m.group(1) + unseen_line(card["unseen_check"]) + "\n", body)
-    DOC.write_text(doc.replace(START + block + END, START + body + END))
+    doc = replace(DOC.read_text(), "llm-head:candidates", candidate_table(card["selection"]))
+    DOC.write_text(replace(doc, "llm-head:unseen", unseen_line(card["unseen_check"])))
 
 
 if __name__ == "__main__":
