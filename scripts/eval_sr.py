@@ -77,7 +77,7 @@ ZOO = {
 # the registry architecture of a zoo model (default: srresnet)
 ARCH = {"srresnet-llm-head": "srresnet-head"}
 SCRIPT = {"srresnet-llm": "scripts/train_sr_fair.sh", "srresnet-ens": "scripts/train_sr_zoo.sh + scripts/train_sr_fair.sh",
-          "srresnet-llm-head": "scripts/train_llm_head.sh"}
+          "srresnet-llm-head": "scripts/train_llm.sh head"}
 # honest notes on how the bundled runs deviated from a single clean command
 NOTES = {
     "srresnet": "The first 250 of the 2500 steps were run with --steps 5000 (cosine learning rate within "
@@ -91,7 +91,7 @@ NOTES = {
                     "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_sr_fair.sh.",
     "srresnet-llm-head": "The weights are a copy of the candidate chosen by scripts/select_llm.py --target "
                          "srresnet-llm-head (its --out was runs/sr/<candidate>.safetensors); candidates trained by "
-                         "scripts/train_llm_head.sh. Only the var_* branch was trained; the trunk tensors are "
+                         "scripts/train_llm.sh head. Only the var_* branch was trained; the trunk tensors are "
                          "srresnet's, unchanged.",
 }
 # card keys written by other scripts, kept when the card is rewritten

@@ -7,7 +7,7 @@ assets/samples nor the paper run's test split.
                                                                 #   and record "selection" in its card
     .venv/bin/python scripts/select_llm.py --target srresnet-llm-head [--write]
                                                                 # the stop-gradient head's candidates
-                                                                #   (scripts/train_llm_head.sh)
+                                                                #   (scripts/train_llm.sh head)
 
 Validation set: the 7 scikit-image images of :data:`uqcore.paper.heldout.SR_HELDOUT`
 (centre-cropped to 384 px, LR = bicubic x1/4), the set ``scripts/check_students.py --data
@@ -18,7 +18,7 @@ Gaussian NLL of the HR under (mean, exp(log-variance)) per pixel and channel
 error (pixel level). Rule: among the candidates whose mean validation PSNR is within
 :data:`MARGIN_DB` of srresnet's on the same images, the lowest mean NLL.
 Candidates: runs/sr/<name>.safetensors from scripts/train_sr_fair.sh (srresnet-llm) or
-scripts/train_llm_head.sh (srresnet-llm-head); each is built from the arch kwargs its weights
+scripts/train_llm.sh head (srresnet-llm-head); each is built from the arch kwargs its weights
 file records. For the head the prediction is srresnet's bit for bit, so the rule reduces to the
 lowest NLL.
 """
@@ -65,19 +65,19 @@ CANDIDATES = {  # name -> (weights, how it was trained)
     "laplace joint, lr 5e-5, 2500 steps": ("runs/sr/llm-laplace-joint.safetensors",
                                            "Laplace NLL (log-variance parametrised), all layers fine-tuned from "
                                            "srresnet at a low learning rate for srresnet's step budget "
-                                           "(scripts/train_llm_joint.sh; its weights exist only once the run ends)"),
+                                           "(scripts/train_llm.sh joint; its weights exist only once the run ends)"),
 }
 HEAD_CANDIDATES = {  # the stop-gradient head: srresnet frozen, a variance branch on its body features
     "gaussian, 3 convs x 32": ("runs/sr/llm-head-g3x32.safetensors",
                                "Gaussian NLL of the frozen prediction's residuals, branch of 3 convs of width 32 "
-                               "(scripts/train_llm_head.sh)"),
+                               "(scripts/train_llm.sh head)"),
     "laplace, 3 convs x 32": ("runs/sr/llm-head-l3x32.safetensors",
                               "Laplace NLL (log-variance parametrised), branch of 3 convs of width 32 "
-                              "(scripts/train_llm_head.sh)"),
+                              "(scripts/train_llm.sh head)"),
     "gaussian, 6 convs x 64": ("runs/sr/llm-head-g6x64.safetensors",
-                               "Gaussian NLL, branch of 6 convs of width 64 (scripts/train_llm_head.sh)"),
+                               "Gaussian NLL, branch of 6 convs of width 64 (scripts/train_llm.sh head)"),
     "gaussian, 1 conv x 32": ("runs/sr/llm-head-g1x32.safetensors",
-                              "Gaussian NLL, branch of 1 conv of width 32 (scripts/train_llm_head.sh)"),
+                              "Gaussian NLL, branch of 1 conv of width 32 (scripts/train_llm.sh head)"),
 }
 TARGETS = {"srresnet-llm": CANDIDATES, "srresnet-llm-head": HEAD_CANDIDATES}
 COMMAND = "python scripts/select_llm.py --write"
