@@ -66,6 +66,10 @@ CANDIDATES = {  # name -> (weights, how it was trained)
                                            "Laplace NLL (log-variance parametrised), all layers fine-tuned from "
                                            "srresnet at a low learning rate for srresnet's step budget "
                                            "(scripts/train_llm.sh joint; its weights exist only once the run ends)"),
+    "laplace beta-nll 0.5 joint, lr 5e-5, 2500 steps": ("runs/sr/llm-laplace-beta05-joint.safetensors",
+                                                        "Laplace beta-NLL (beta=0.5: the mean's gradient is srresnet's "
+                                                        "L1 gradient), all layers fine-tuned from srresnet, lr 5e-5 "
+                                                        "(scripts/train_llm.sh joint)"),
 }
 HEAD_CANDIDATES = {  # the stop-gradient head: srresnet frozen, a variance branch on its body features
     "gaussian, 3 convs x 32": ("runs/sr/llm-head-g3x32.safetensors",
