@@ -153,15 +153,23 @@ def main() -> int:
     names, pairs = validation_pairs()
     reference = score(load(MODELS / "srresnet.safetensors", False), pairs)["psnr"]
     rows = {k: score(load(ROOT / w, True), pairs) for k, (w, _) in candidates.items() if (ROOT / w).exists()}
-    chosen = select(rows, reference)
+    card = MODELS / f"{args.target}.json"
+    before = (json.loads(card.read_text()) if card.exists() else {}).get("selection") or {}
+    recorded = {c["name"]: c for c in before.get("candidates", []) if c["name"] in candidates and c["name"] not in rows}
+    if recorded and before.get("reference", {}).get("psnr") != reference:
+        recorded = {}  # other validation numbers: not comparable
+    # candidates whose weights are not in this checkout keep the numbers an earlier run recorded
+    chosen = select({**{k: c for k, c in recorded.items()}, **rows}, reference)
     selection = {
         "data": names, "data_note": f"uqcore.paper.heldout.SR_HELDOUT, centre-cropped to {CROP} px "
                                     "(neither data/sr_train nor assets/samples)",
         "metric": f"mean Gaussian NLL (uqcore.metrics.nll) among candidates whose mean PSNR (Y, 4-px border) "
                   f"is within {MARGIN_DB} dB of srresnet's on the same images",
         "reference": {"model": "srresnet", "psnr": reference},
-        "candidates": [{"name": k, "weights": candidates[k][0], "how": candidates[k][1], **r,
-                        "training": training_record(ROOT / candidates[k][0])} for k, r in rows.items()],
+        "candidates": [*[dict(c, recorded="by an earlier run of this command; weights not in this checkout")
+                         for c in recorded.values()],
+                       *[{"name": k, "weights": candidates[k][0], "how": candidates[k][1], **r,
+                          "training": training_record(ROOT / candidates[k][0])} for k, r in rows.items()]],
         "chosen": chosen,
         "command": COMMAND + ("" if args.target == "srresnet-llm" else f" --target {args.target}"),
     }
@@ -169,9 +177,11 @@ def main() -> int:
     if args.write and chosen is not None:
         src = ROOT / candidates[chosen][0]
         dst = MODELS / f"{args.target}.safetensors"
-        if src.resolve() != dst.resolve():
+        if chosen in rows and src.resolve() != dst.resolve():
             shutil.copyfile(src, dst)
-        card = MODELS / f"{args.target}.json"
+        elif chosen not in rows and chosen != before.get("chosen"):
+            print(f"{chosen!r} wins on recorded numbers but its weights are not here", file=sys.stderr)
+            return 1  # the bundled weights are the earlier choice's copy only
         # a new model's card: scripts/eval_sr.py --write-cards completes it (and keeps "selection")
         doc = json.loads(card.read_text()) if card.exists() else {"name": args.target}
         doc["selection"] = selection
