@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/eval_sr.py                 # print the table
     .venv/bin/python scripts/eval_sr.py --write-cards   # + (re)write assets/models/<name>.json,
+                                                        #   (--only NAME[,NAME]: just those cards)
                                                         #   the table in docs/MODELS.md and
                                                         #   docs/figures/srgan_vs_srresnet_crop.png
     .venv/bin/python scripts/eval_sr.py --time          # + time one forward on 1x3x128x128
@@ -66,7 +67,17 @@ ZOO = {
                      "srresnet with 6 output channels (3 mean + 3 log-variance) initialised from srresnet "
                      "(method='llm'); which training (Gaussian NLL, beta-NLL or a frozen mean) was chosen on "
                      "held-out validation images: see 'selection' (scripts/select_llm.py)."),
+    "srresnet-llm-head": (["srresnet-llm-head.safetensors"], "mean_logvar",
+                          "srresnet's frozen trunk (its prediction bit-identical) plus a stop-gradient variance "
+                          "branch: convs on the body's features, upsampled as the image is, trained with the NLL of "
+                          "the frozen prediction's residuals (method='llm'; 'Pretrained Visual Uncertainties'). "
+                          "Branch size and loss chosen on held-out validation images: see 'selection' "
+                          "(scripts/select_llm.py --target srresnet-llm-head)."),
 }
+# the registry architecture of a zoo model (default: srresnet)
+ARCH = {"srresnet-llm-head": "srresnet-head"}
+SCRIPT = {"srresnet-llm": "scripts/train_sr_fair.sh", "srresnet-ens": "scripts/train_sr_zoo.sh + scripts/train_sr_fair.sh",
+          "srresnet-llm-head": "scripts/train_llm.sh head"}
 # honest notes on how the bundled runs deviated from a single clean command
 NOTES = {
     "srresnet": "The first 250 of the 2500 steps were run with --steps 5000 (cosine learning rate within "
@@ -78,9 +89,13 @@ NOTES = {
                     "same recipe and seeds 104-107 (checkpoints every 100 instead of 250 steps).",
     "srresnet-llm": "The weights are a copy of the candidate chosen by scripts/select_llm.py (its --out was "
                     "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_sr_fair.sh.",
+    "srresnet-llm-head": "The weights are a copy of the candidate chosen by scripts/select_llm.py --target "
+                         "srresnet-llm-head (its --out was runs/sr/<candidate>.safetensors); candidates trained by "
+                         "scripts/train_llm.sh head. Only the var_* branch was trained; the trunk tensors are "
+                         "srresnet's, unchanged.",
 }
 # card keys written by other scripts, kept when the card is rewritten
-KEEP = ("recommended", "selection", "forward_seconds_1x3x128x128")
+KEEP = ("recommended", "selection", "forward_seconds_1x3x128x128", "unseen_check")
 METRIC_DOC = ("PSNR/SSIM on the Y channel (ITU-R BT.601), border of 4 px (= scale) cropped, 8-bit rounded "
               "outputs, skimage.metrics (data_range=1, Gaussian-window SSIM); LR = "
               "uqcore.models.srresnet.bicubic_downscale(HR, 4); baseline = bicubic x4 upscaling "
@@ -91,7 +106,7 @@ def eval_paths() -> list[Path]:
     return sorted(EVAL_DIR.glob("*.png"))
 
 
-def load_members(files: list[str]) -> tuple[list[torch.nn.Module], list[dict]]:
+def load_members(files: list[str], architecture: str = "srresnet") -> tuple[list[torch.nn.Module], list[dict]]:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -100,7 +115,7 @@ def load_members(files: list[str]) -> tuple[list[torch.nn.Module], list[dict]]:
         path = MODELS_DIR / f
         with safe_open(str(path), "pt") as fh:
             meta = fh.metadata() or {}
-        module = build_architecture("srresnet", **json.loads(meta["arch_kwargs"]))
+        module = build_architecture(architecture, **json.loads(meta["arch_kwargs"]))
         module.load_state_dict(load_file(str(path)))
         members.append(module.eval())
         metas.append(meta)
@@ -150,21 +165,22 @@ def write_card(name: str, files: list[str], output: str, desc: str, metas: list[
              "hardware": m["hardware"], "torch": m["torch"], "n_train_images": int(m["n_train_images"])}
             for m in metas]
     card = {
-        "name": name, "task": "sr", "scale": kwargs["scale"], "architecture": "srresnet",
+        "name": name, "task": "sr", "scale": kwargs["scale"], "architecture": ARCH.get(name, "srresnet"),
         "arch_kwargs": kwargs, "weights": files if len(files) > 1 else files[0], "output": output,
         "probe_size": [32, 32], "in_channels": 3,
         "description": desc,
         "input_range": "RGB float32 in [0, 1]; output RGB (not clamped) at 4x the input size"
                        + ("; channels 3-5 are the log-variance" if output == "mean_logvar" else ""),
         "parameters": sum(p.numel() for p in module.parameters()),
-        "parameters_note": "per member" if len(files) > 1 else "all trainable",
+        "parameters_note": ("per member" if len(files) > 1 else
+                            f"{sum(p.numel() for p in module.branch_parameters())} trained (the var_* branch), the "
+                            "rest srresnet's frozen trunk" if hasattr(module, "branch_parameters") else "all trainable"),
         "members": len(files),
         "training": {
             "runs": runs,
             "total_train_seconds": round(sum(r["train_seconds"] for r in runs), 1),
-            "script": ("scripts/train_sr_fair.sh" if name == "srresnet-llm" else
-                       "scripts/train_sr_zoo.sh + scripts/train_sr_fair.sh" if name == "srresnet-ens" else
-                       "scripts/train_sr_zoo.sh") + " (python -m uqcore.training.sr ARGS == python -m uqcore train sr ARGS)",
+            "script": SCRIPT.get(name, "scripts/train_sr_zoo.sh")
+                      + " (python -m uqcore.training.sr ARGS == python -m uqcore train sr ARGS)",
             "degradation": "LR = uqcore.models.srresnet.bicubic_downscale(HR crop, 4): torch F.interpolate("
                            "bicubic, antialias=True, align_corners=False), clamped to [0, 1]",
             "augmentation": "random HR crops, random h/v flips and transpose",
@@ -232,11 +248,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_doc(text: str) -> None:
+def update_doc(text: str, only: set[str] | None = None) -> None:
+    """The table of docs/MODELS.md; with ``only``, just those models' rows (replaced or appended)."""
     start, end = "<!-- sr-table:start -->", "<!-- sr-table:end -->"
     if not DOC.exists():
         return
     doc = DOC.read_text()
+    if only is not None and start in doc and end in doc:
+        old = doc.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
+        new = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+        rows = [new.pop(line.split("`")[1], line) if line.startswith("| `") else line for line in old]
+        text = "\n".join(rows + list(new.values()))
     if start in doc and end in doc:
         doc = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{text}\n{end}", doc,
                      flags=re.S)
@@ -257,7 +279,7 @@ def test_split_psnr() -> dict[str, float]:
     for name, (files, _, _) in ZOO.items():
         if not all((MODELS_DIR / f).exists() for f in files):
             continue
-        members, _ = load_members(files)
+        members, _ = load_members(files, ARCH.get(name, "srresnet"))
         psnr = [image_metrics(torch.stack([m(split.pairs[i][0])[:, :3] for m in members]).mean(0),
                               split.pairs[i][1][None], border=4)[0] for i in split.test]
         out[name] = float(np.mean(psnr))
@@ -270,6 +292,7 @@ def main() -> int:
     ap.add_argument("--test-split", action="store_true", help="only the PSNR on reproduce's test split")
     ap.add_argument("--write-cards", action="store_true")
     ap.add_argument("--time", action="store_true", help="time one 128x128 forward and record it")
+    ap.add_argument("--only", default=None, help="comma-separated zoo names (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -281,11 +304,14 @@ def main() -> int:
         return 0
     paths = eval_paths()
     results, modules = {}, {}
+    only = set(args.only.split(",")) if args.only else None
     for name, (files, output, desc) in ZOO.items():
+        if only is not None and name not in only:
+            continue
         if not all((MODELS_DIR / f).exists() for f in files):
             print(f"skip {name}: weights missing", file=sys.stderr)
             continue
-        members, metas = load_members(files)
+        members, metas = load_members(files, ARCH.get(name, "srresnet"))
         target = _Ensemble(members) if len(members) > 1 else members[0]
         per_image = evaluate_images(target, paths, scale=4)
         modules[name] = members[0]
@@ -301,8 +327,8 @@ def main() -> int:
     text = table(results)
     print(text)
     if args.write_cards:
-        update_doc(text)
-        if "srresnet" in modules and "srgan" in modules:
+        update_doc(text, only)
+        if only is None and "srresnet" in modules and "srgan" in modules:
             crop_figure(modules)
     return 0
 

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 from uqcore.datasets.sweep import recommend  # noqa: E402 (after the path set-up)
 SOURCE = ("python -m uqcore reproduce: tolerability sweeps on the calibration split (docs/results_sweeps.csv), "
           "highest pixel correlation within a {tol:.0%} loss increase; scripts/write_recommended.py")
-BASELINES = {"mc_dropout": "srresnet-mcdrop", "ensemble": "srresnet-ens", "llm": "srresnet-llm"}
+BASELINES = (("mc_dropout", "srresnet-mcdrop"), ("ensemble", "srresnet-ens"), ("llm", "srresnet-llm"),
+             ("llm", "srresnet-llm-head"))  # (method, model): a baseline model recommends its own method
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -58,8 +59,9 @@ def main() -> None:
         setting = best_setting([r for r in rows if r["model"] == model], args.tolerance)
         if setting:
             recommended[model] = setting
-    for method, model in BASELINES.items():
-        recommended[model] = dict(method=method, samples=8, source="the model's own baseline method")
+    for method, model in BASELINES:
+        if (args.models / f"{model}.json").exists():
+            recommended[model] = dict(method=method, samples=8, source="the model's own baseline method")
     for model, setting in recommended.items():
         path = args.models / f"{model}.json"
         text = path.read_text()

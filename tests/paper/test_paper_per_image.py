@@ -59,8 +59,19 @@ def test_baseline_owner_from_the_card_then_the_name():
     assert baselines.owner("srresnet-ens", {"training": "trained from scratch"}) == "srresnet"
     rep = FakeReport(baselines={"mc_dropout1": "srresnet-mcdrop", "llm": "srgan-llm"})
     assert baselines.foreign(rep, "srgan") == {"mc_dropout1": "srresnet-mcdrop"}
-    assert "MC-drop1) are srresnet's baselines" in baselines.caption(rep, "srgan")
+    assert "No training-required columns (MC-drop1)" in baselines.caption(rep, "srgan")
+    assert "were made from srresnet" in baselines.caption(rep, "srgan")
+    assert "shows only its own" not in baselines.caption(rep, "srgan")  # srgan-llm is its own
     assert baselines.caption(FakeReport(baselines={"llm": "srgan-llm"}), "srgan") == ""
+    # a table with no baselines of its own says why; a model trained elsewhere: its data is not here
+    only = FakeReport(baselines={"mc_dropout1": "srresnet-mcdrop"})
+    assert "No baselines have been fine-tuned from `srgan` yet" in baselines.caption(only, "srgan")
+    only.cards["esrgan-thick"] = {"training": {"data": "DIV2K (800 images)", "by": "X; not retrained here"}}
+    text = baselines.caption(only, "esrgan-thick")
+    assert "trained elsewhere on DIV2K, which is not here" in text and "only training-free and student columns" in text
+    # a table built with its rows: a column it does not show is not foreign
+    shown = FakeReport(tables={"srgan": [{"task": "sr", "method": "noise"}]}, baselines={"mc_dropout1": "srresnet-mcdrop"})
+    assert baselines.foreign(shown, "srgan") == {} and baselines.missing(shown, "srgan") == {"mc_dropout1": "srresnet-mcdrop"}
     depth = FakeReport(tables={"fcrn": [{"task": "depth"}]}, baselines={"mc_dropout1": "srresnet-mcdrop"})
     assert baselines.foreign(depth, "fcrn") == {}  # a depth table's MC-dropout is its own model's
 
@@ -102,3 +113,19 @@ def test_sr_test_set_is_large_enough_and_every_image_has_a_source_and_licence():
         assert f in rows and rows[f].rstrip(" |").split("|")[-1].strip(), f  # a row with a licence cell
         assert "plasma-workspace-wallpapers" not in rows[f]
     assert Settings().depth_test >= 200
+
+
+def test_duel_verdicts_use_the_holm_adjusted_p_value(monkeypatch):
+    from uqcore.scoring.stats import HolmFamily, Interval
+
+    rep = FakeReport(per_image={"srgan": _images("noise", 8, 0.0) + _images("transform", 4, 0.0)})
+    pair = {"pixel": (("noise", 8), ("transform", 4))}
+    monkeypatch.setattr(per_image, "compare", lambda *a: Interval(0.1, 0.01, 0.2, 30, p=0.02))
+    assert per_image.duels(rep, "srgan", pair)[1] == {"pixel": "A ahead"}  # no family: p = 0.02 < 0.05
+    rep.paired_family = HolmFamily()
+    for k in "abc":  # three other tests of the same Discussion
+        rep.paired_family.add(k, 0.5)
+    per_image.duels(rep, "srgan", pair)  # first pass: collected
+    rep.paired_family.close()
+    text, words = per_image.duels(rep, "srgan", pair)  # Holm: 4 x 0.02 = 0.08
+    assert words == {"pixel": "not separated"} and "Holm p = 0.08" in text

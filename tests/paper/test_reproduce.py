@@ -52,6 +52,8 @@ def tiny_zoo(tmp_path, monkeypatch):
             files.append(f"{name}.{m}.safetensors")
             save_file(build_architecture(spec["architecture"], **spec["arch_kwargs"]).state_dict(), str(folder / files[-1]))
         card = dict(name=name, description=f"tiny random-weight {name}", weights=files if members > 1 else files[0], **spec)
+        if name in ("t-mcdrop", "t-llm", "t-ens"):  # baselines made from t-srresnet: only its table shows them
+            card["training"] = {"runs": [{"command": "python -m uqcore train sr --init zoo/t-srresnet.safetensors"}]}
         (folder / f"{name}.json").write_text(json.dumps(card))
     monkeypatch.setenv("UQCORE_MODEL_DIRS", str(folder))
     return folder
@@ -241,7 +243,16 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     text, rows, sweeps, methods = _check_outputs(out)
     for table in ("t-srresnet", "t-srgan"):
         for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm"):
-            assert (table, m) in methods, (table, m)
+            # the baselines were made from t-srresnet: t-srgan's table shows only its own columns
+            assert ((table, m) in methods) == (table == "t-srresnet" or m in ("transform", "dropout", "noise")), (table, m)
+    assert "No baselines have been fine-tuned from `t-srgan` yet" in text
+    # the Discussion: Holm-corrected verdicts, one verdict line per claim, the disagreements file beside --out,
+    # the AUSE in both conventions; the columns carry their decision values (calibration + held-out images)
+    assert "Holm's step-down procedure" in text and "### Verdicts, one line per claim" in text
+    assert out.with_name("disagreements.csv").read_text().startswith("table,model,method,samples,metric,level,paper,")
+    assert "| **AUSE raw pixel** |" in text
+    assert all(r["decision_corr_pixel"] not in ("", "nan") and r["n_decision"] == "4" for r in rows
+               if r["table"] == "t-srresnet")
     for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2"):
         assert ("t-fcrn", m) in methods
     # the Student column, beside its teacher, only where the model has a head

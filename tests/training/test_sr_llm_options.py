@@ -53,12 +53,21 @@ def test_llm_options_are_refused_elsewhere():
     p = argparse.ArgumentParser()
     sr.configure_parser(p)
     base = ["--data", "x", "--steps", "1", "--out", "y.safetensors"]
-    with pytest.raises(InputError, match="llm only"):
+    with pytest.raises(InputError, match="llm / llm-head only"):
         sr.check_args(p.parse_args(base + ["--arch", "srresnet", "--loss", "beta-nll"]))
+    with pytest.raises(InputError, match="llm / llm-head only"):
+        sr.check_args(p.parse_args(base + ["--arch", "mcdrop", "--likelihood", "laplace"]))
     with pytest.raises(InputError, match="--init"):
         sr.check_args(p.parse_args(base + ["--arch", "llm", "--freeze-mean"]))
+    with pytest.raises(InputError, match="--init"):
+        sr.check_args(p.parse_args(base + ["--arch", "llm-head"]))
+    with pytest.raises(InputError, match="llm only"):
+        sr.check_args(p.parse_args(base + ["--arch", "llm-head", "--init", "x", "--freeze-mean"]))
     def command(argv):
         return sr.weights_metadata(p.parse_args(base + argv), {}, torch.device("cpu"), 1, 0.0, 1)["command"]
 
     assert "--loss beta-nll --beta 0.5" in command(["--arch", "llm", "--loss", "beta-nll", "--beta", "0.5"])
     assert "--loss" not in command(["--arch", "srresnet"]) and "--beta" not in command(["--arch", "llm"])
+    head = command(["--arch", "llm-head", "--init", "x", "--likelihood", "laplace", "--head-blocks", "2"])
+    assert "--likelihood laplace" in head and "--head-blocks 2 " in head
+    assert "--likelihood" not in command(["--arch", "srresnet"]) and "--head-feats" not in command(["--arch", "llm"])

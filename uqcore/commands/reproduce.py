@@ -48,7 +48,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "--quick: the first two)")
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
-    parser.add_argument("--llm-model", default="srresnet-llm")
+    parser.add_argument("--llm-model", default="srresnet-llm-head",
+                        help="the likelihood baseline (default: the stop-gradient head on srresnet's frozen trunk; "
+                             "srresnet-llm: the jointly fine-tuned one)")
     parser.add_argument("--depth-model", default="fcrn")
     parser.add_argument("--sr-data", default=str(SR_DATA), help="folder of HR images")
     parser.add_argument("--depth-data", default=str(DEPTH_DATA), help="folder of name.png + name_depth.png")

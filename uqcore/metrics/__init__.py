@@ -26,7 +26,11 @@ Definitions (the reference for every number in docs/; each function repeats its 
   Ties in the oracle ranking (equal errors) cannot change the curve.
 * **AUSE** -- area between the estimate and oracle curves, trapezoid rule over the K points
   f_k = k/K (x spacing 1/K). **AURG** -- area between the random and estimate curves.
-  Lower AUSE / higher AURG is better.
+  Lower AUSE / higher AURG is better. Two conventions: the **normalised** AUSE of the curves
+  above (divided by the mean error, unitless; ``ause_<level>``, the tables' "AUSE" rows) and
+  the **unnormalised** AUSE of the same curves in the error's own units (Poggi et al. 2020;
+  ``ause(..., normalise=False)``, ``ause_raw_<level>``, the tables' "AUSE raw" rows) = the
+  normalised one times the mean error (:func:`ause_in_error_units`).
 * **Levels**, for correlations and AUSE alike (the four of the paper's supplement; the tile
   size and the segmentation's parameters are ours, the supplement gives none):
   ``pixel`` -- the pixels of one image; ``patch`` -- error and uncertainty replaced by their
@@ -83,13 +87,13 @@ from uqcore.metrics.likelihood import (
     nll_vectors,
 )
 from uqcore.metrics.quality import DEPTH_MIN, depth_quality, psnr, ssim
-from uqcore.metrics.sparsification import Sparsification, aurg, ause, sparsification
+from uqcore.metrics.sparsification import Sparsification, aurg, ause, ause_in_error_units, sparsification
 from uqcore.metrics.validation import error_map, valid_mask
 
 __all__ = [
     "LEVELS", "Sparsification", "valid_mask", "error_map", "patch_labels", "superpixels", "sparsification",
     "segment", "lcm_segments", "lcm_mass", "SEGMENTERS", "BLOCK_SEGMENTER", "LCM_SIGMA",
-    "ause", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
+    "ause", "ause_in_error_units", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
     "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",
     "reliability_vectors", "ence", "ence_vectors", "coverage", "interval_width",

@@ -97,7 +97,8 @@ def spearman(error: Any, uncertainty: Any, level: str = "pixel", patch: int = 16
 def correlations(error: Any, uncertainty: Any, mask: Any = None, patch: int = 16, segments: Any = None,
                  prediction: Any = None, steps: int = 50) -> dict[str, float]:
     """All single-image numbers in one pass over the inputs: ``{level: value}`` for Pearson
-    (``corr_<level>``), Spearman (``spearman_<level>``), AUSE (``ause_<level>``) and AURG
+    (``corr_<level>``), Spearman (``spearman_<level>``), AUSE (``ause_<level>``, normalised;
+    ``ause_raw_<level>``, in the error's units: :func:`uqcore.metrics.ause`) and AURG
     (``aurg_<level>``) at the pixel, patch and (when ``segments`` or ``prediction`` is given)
     block levels.
 
@@ -123,6 +124,7 @@ def correlations(error: Any, uncertainty: Any, mask: Any = None, patch: int = 16
                                     else pearson_vectors(ranks(ev), ranks(uv)))
         sp = sparsification_vectors(ev, uv, steps)
         out[f"ause_{level}"] = sp.ause
+        out[f"ause_raw_{level}"] = sp.ause_raw
         out[f"aurg_{level}"] = sp.aurg
     return out
 

@@ -10,7 +10,20 @@ import numpy as np
 from uqcore.errors import InputError
 from uqcore.metrics.levels import prepare
 
-__all__ = ["Sparsification", "sparsification", "ause", "aurg"]
+__all__ = ["Sparsification", "sparsification", "ause", "aurg", "ause_in_error_units"]
+
+
+def ause_in_error_units(ause_normalised: Any, mean_error: Any) -> Any:
+    """The unnormalised AUSE (Poggi et al. 2020's convention: the curves in the error's own
+    units, not divided by the mean error at f = 0) from the normalised one and that mean error.
+    The two conventions differ by that one factor, because the area is linear in the curves.
+    Works element-wise on arrays (per-image rows).
+
+    >>> from uqcore.metrics import ause_in_error_units
+    >>> float(ause_in_error_units(0.45, 0.25))  # ause(error, -error, steps=4) of the 2x2 example below
+    0.1125
+    """
+    return np.asarray(ause_normalised, dtype=np.float64) * np.asarray(mean_error, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,12 @@ class Sparsification:
     @property
     def ause(self) -> float:
         return _area(self.estimate - self.oracle, len(self.fractions))
+
+    @property
+    def ause_raw(self) -> float:
+        """The unnormalised AUSE: area between the estimate and oracle curves in the error's own
+        units (:func:`ause_in_error_units`)."""
+        return float(ause_in_error_units(self.ause, self.mean_error))
 
     @property
     def aurg(self) -> float:
@@ -118,10 +137,14 @@ def sparsification(error: Any, uncertainty: Any, steps: int = 50, mask: Any = No
     return sparsification_vectors(e, u, steps)
 
 
-def ause(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, **kwargs: Any) -> float:
+def ause(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, *, normalise: bool = True,
+         **kwargs: Any) -> float:
     """Area Under the Sparsification Error: area between the estimate and oracle curves
     (trapezoid over f_k = k/K, spacing 1/K). Lower is better; 0 for a perfect ranking.
     Same arguments as :func:`sparsification` (``level=``, ``patch=``, ``segments=``, ...).
+    ``normalise=True`` (the default, this project's tables): the curves are divided by the mean
+    error at f = 0, so the AUSE is unitless; ``normalise=False``: the curves in the error's own
+    units (Poggi et al. 2020), i.e. the normalised AUSE times that mean error.
 
     >>> import numpy as np
     >>> from uqcore.metrics import ause
@@ -130,8 +153,11 @@ def ause(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, **kwar
     0.0
     >>> round(ause(error, -error, steps=4), 3)  # the worst ranking
     0.45
+    >>> round(ause(error, -error, steps=4, normalise=False), 4)  # x the mean error 0.25
+    0.1125
     """
-    return sparsification(error, uncertainty, steps, mask, **kwargs).ause
+    curves = sparsification(error, uncertainty, steps, mask, **kwargs)
+    return curves.ause if normalise else curves.ause_raw
 
 
 def aurg(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, **kwargs: Any) -> float:

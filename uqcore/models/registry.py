@@ -47,6 +47,7 @@ SAMPLES_DIR = ASSETS / "samples"
 
 ARCHITECTURES: dict[str, str] = {
     "srresnet": "uqcore.models.srresnet:SRResNet",
+    "srresnet-head": "uqcore.models.srresnet_head:SRResNetVarHead",  # srresnet-llm-head
     "fcrn": "uqcore.models.fcrn:FCRN",
     "rrdn": "uqcore.models.rrdn:RRDN",  # UpscalerJS esrgan-thick (scripts/import_upscalerjs.py)
     "rdn": "uqcore.models.rrdn:RDN",  # UpscalerJS esrgan-slim / -medium

@@ -106,11 +106,15 @@ class SRResNet(nn.Module):
             self.tail.weight.mul_(0.1)
             self.tail.bias.zero_()
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's features at the input's resolution (after the global skip), what the
+        upsampler reads; a variance branch (:mod:`uqcore.models.srresnet_head`) reads them too."""
+        feat = self.head(x)
+        return feat + self.body_tail(self.body(feat))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        feat = self.head(x)
-        feat = feat + self.body_tail(self.body(feat))
-        out = self.tail(self.upsample(feat))
+        out = self.tail(self.upsample(self.features(x)))
         if self.logvar:
             return torch.cat([out[:, :3] + base, out[:, 3:]], dim=1)
         return out + base

@@ -34,7 +34,7 @@ Steps:
 3. **Tables** on the test split: Table 1 analog for each SR model (infer-transformation 4 / 8,
    infer-dropout and infer-noise 8 / 32 at the chosen settings, MC-drop1 / MC-drop2 8 / 32 with
    ``srresnet-mcdrop``, the ensemble ``srresnet-ens`` (8 members: 4 and 8 samples), the likelihood head
-   ``srresnet-llm``) and Table 2 analog for ``fcrn`` (transformation 2 = identity + flip,
+   ``srresnet-llm-head``; only in the table of the model they were made from) and Table 2 analog for ``fcrn`` (transformation 2 = identity + flip,
    dropout / noise 2 / 8, MC-drop1 / MC-drop2 2 / 8 with FCRN's own dropout layer). Rows: AUSE
    and Pearson correlation at the mean / patch / block / pixel levels, NLL, and -- beyond the
    paper -- the NLL after sigma-scaling, whose variance scale is fitted on the calibration
@@ -51,8 +51,12 @@ Steps:
 6. **Discussion** generated from the numbers: each of the paper's claims is tested with a
    stated rule (see :func:`discussion`) on our numbers and, where the rule applies, on the
    paper's published numbers (:data:`PAPER_TABLES`), so the report says where they agree; each
-   "A beats B" is a paired bootstrap of the difference ("not separated" where it contains 0), and
-   :mod:`~uqcore.paper.disagreements` lists the disagreements beyond our intervals.
+   "A beats B" is a paired bootstrap of the difference, its p-values Holm-corrected over all the
+   Discussion's paired tests; a method's "best column" is chosen on the calibration + held-out
+   images (:mod:`~uqcore.paper.decision`), the test split only reports it; every claim gets a
+   verdict line; ``disagreements.csv`` beside ``--out`` (:mod:`~uqcore.paper.disagreement_rows`)
+   lists every cell whose interval excludes the paper's value and
+   :mod:`~uqcore.paper.disagreements` summarises it per table and metric.
 
 ``--quick`` runs the same pipeline on fewer and smaller images with fewer settings and sample
 counts (about a minute on a 2-core CPU); CI runs it to keep the command working.

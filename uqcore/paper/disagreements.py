@@ -1,11 +1,13 @@
-"""The Discussion's list of disagreements with the paper beyond our own intervals, each with a
-one-line probable cause, and what the bundled models cannot show.
+"""The Discussion's disagreements with the paper beyond our own intervals: counts per table and
+metric of ``disagreements.csv`` (:mod:`uqcore.paper.disagreement_rows`), which AUSE convention the
+paper is closest to, the large correlation disagreements each with a one-line probable cause, the
+order of the training-free methods against the paper's, and what the bundled models cannot show.
 
-Rule: a correlation cell (any level) of a column the paper also has disagrees when the paper's
-value lies outside our 95 % bootstrap interval (:mod:`uqcore.scoring.summary_ci`); it is **large** when the
+Rule: a cell of a column the paper also has disagrees when the paper's value lies outside our 95 %
+bootstrap interval (:mod:`uqcore.scoring.summary_ci`); a correlation cell is **large** when the
 two also differ by at least :data:`LARGE`. Large ones are listed one by one with a cause picked
 from what the run itself measured (per-image spread of the errors, the baselines' PSNR, whose
-baselines a column is); the others are counted per table. Every number comes from the report."""
+baselines a column is). Every number comes from the report."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from uqcore.paper.baselines import foreign
-from uqcore.paper.discussion import as_float, column_label, column_values, fmt
+from uqcore.paper.baselines import foreign, missing
+from uqcore.paper.disagreement_rows import FIELDS, FILE_NAME
+from uqcore.paper.disagreement_rows import cells as rows_cells
+from uqcore.paper.discussion import as_float, best, column_label, column_values, fmt
 from uqcore.paper.per_image import column
-from uqcore.paper.values import LEVELS, LLM, MC_DROPOUT, METHOD_LABELS, PAPER_TABLE_NAMES, PAPER_TABLES
+from uqcore.paper.values import (LEVELS, LLM, MC_DROPOUT, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES,
+                                 TRAINING_FREE, TRANSFORM)
 
 LARGE = 0.3
 CEILING = 0.8  # every column's image-level correlation at least this: a ceiling effect, said so
@@ -69,8 +74,9 @@ def cause(report: Any, table: str, c: dict[str, Any]) -> str:
         if psnr < best_psnr - 0.5:
             return (f"the likelihood model's prediction is weaker ({fmt(psnr, 2)} dB vs up to {fmt(best_psnr, 2)} dB "
                     "in this table), so its error and its variance follow other structure than the paper's")
-        return (f"the likelihood model predicts as well as the table's best ({fmt(psnr, 2)} dB) but its variance "
-                "head is small and briefly trained (see its card), so its variance tracks little of the error")
+        return (f"the likelihood model predicts as well as the table's best ({fmt(psnr, 2)} dB); how well its "
+                "variance head tracks the error on held-out images is in its card's `selection`; it was trained on a small "
+                "photo set (its card's `training.data`) on a CPU budget")
     if task == "depth" and lv == "mean" and meth.startswith(MC_DROPOUT):
         return ("fcrn's MC-dropout samples its one dropout layer just before the output: the per-scene spread follows "
                 "the features' texture, not the synthetic scenes' depth range, which sets their mean error")
@@ -84,11 +90,20 @@ def cause(report: Any, table: str, c: dict[str, Any]) -> str:
 
 
 def lines(report: Any, sr: list[str], depth: str) -> list[str]:
-    """The Discussion section: disagreements beyond our intervals, then what the models cannot show."""
+    """The Discussion section: the disagreement counts per table and metric (``disagreements.csv``),
+    which AUSE convention the paper's values are closest to, the large correlation disagreements
+    with a cause, the order of the training-free methods, and what the models cannot show."""
+    all_cells = report_cells(report)
     out = ["### 7. Where we disagree with the paper beyond our intervals", "",
-           f"Rule: a correlation cell disagrees when the paper's value lies outside our 95 % bootstrap interval; "
-           f"it is listed when the two also differ by at least {LARGE} (absolute), with a one-line probable cause "
-           "drawn from this run's numbers.", ""]
+           f"Rule: a cell (table, model, column, metric, level) disagrees when the paper's value lies outside our 95 % "
+           f"bootstrap interval; `{FILE_NAME}` beside this file lists every such cell (columns "
+           f"{', '.join(f'`{f}`' for f in FIELDS)}), computed from the per-image rows with the tables' own intervals. "
+           f"Counts (outside / cells with an interval) per table and metric:", ""]
+    out += count_table(all_cells) + [""]
+    out += convention_lines(all_cells) + [""]
+    out.append(f"Correlation cells that also differ by at least {LARGE} (absolute), with a one-line probable cause "
+               "drawn from this run's numbers:")
+    out.append("")
     for table in [*sr, depth]:
         key = PAPER_KEY.get(table, table)
         if table not in report.tables or key not in PAPER_TABLES:
@@ -103,8 +118,121 @@ def lines(report: Any, sr: list[str], depth: str) -> list[str]:
                        f"[{fmt(c['lo'])}, {fmt(c['hi'])}] vs paper {fmt(c['paper'])}. Probable cause: "
                        f"{cause(report, table, c)}.")
         out += ceiling(report, table)
+    out += [""] + order_lines(report, sr)
     out += ["", "**What the bundled models cannot show.** " + cannot_show(report, sr), ""]
     return out
+
+
+def report_cells(report: Any) -> list[dict[str, Any]]:
+    """Every cell with a paper counterpart (:func:`uqcore.paper.disagreement_rows.cells`) from the
+    report's per-image rows, computed once per report."""
+    cached = getattr(report, "disagreement_cells", None)
+    if cached is None:
+        cached = rows_cells([r for rows in report.per_image.values() for r in rows])
+        try:
+            report.disagreement_cells = cached
+        except AttributeError:
+            pass
+    return cached
+
+
+METRIC_NAMES = {"corr": "Corr", "ause": "AUSE (normalised)", "ause_raw": "AUSE raw (error units)", "nll": "NLL"}
+
+
+def count_table(all_cells: list[dict[str, Any]]) -> list[str]:
+    """Markdown: one row per table, one column per metric, ``outside / with an interval``."""
+    tables = list(dict.fromkeys(c["table"] for c in all_cells))
+    head = ["table", *METRIC_NAMES.values()]
+    body = []
+    for t in tables:
+        row = [f"`{t}`"]
+        for m in METRIC_NAMES:
+            cs = [c for c in all_cells if c["table"] == t and c["metric"] == m and math.isfinite(c["lo"])]
+            row.append(f"{sum(c['outside'] for c in cs)} / {len(cs)}")
+        body.append(row)
+    return ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1),
+            *["| " + " | ".join(r) + " |" for r in body]]
+
+
+def convention(all_cells: list[dict[str, Any]], table: str) -> dict[str, dict[str, float]]:
+    """Per AUSE convention of ``table``'s cells: cells, outside, and the median of
+    |log(ours / paper)| (how far our values are from the paper's, as a factor)."""
+    out = {}
+    for m in ("ause", "ause_raw"):
+        cs = [c for c in all_cells if c["table"] == table and c["metric"] == m and c["ours"] > 0 and c["paper"] > 0
+              and math.isfinite(c["lo"])]  # the cells with an interval, as counted in the table above
+        logs = [abs(math.log(c["ours"] / c["paper"])) for c in cs]
+        out[m] = {"n": len(cs), "outside": sum(c["outside"] for c in cs),
+                  "factor": math.exp(float(np.median(logs))) if logs else float("nan"),
+                  "ratio": math.exp(float(np.median([math.log(c["ours"] / c["paper"]) for c in cs]))) if cs else float("nan")}
+    return out
+
+
+def convention_lines(all_cells: list[dict[str, Any]]) -> list[str]:
+    """Which AUSE convention the paper's values are closest to, per table (from the cells)."""
+    text = ("**Which AUSE convention the paper's numbers are closest to.** The paper does not say whether its "
+            "sparsification curves are divided by the mean error. Per table, the median factor between our AUSE and "
+            "the paper's (exp of the median |log ratio| over the cells) and the cells outside our interval:")
+    parts, votes = [], {}
+    for t in dict.fromkeys(c["table"] for c in all_cells):
+        cv = convention(all_cells, t)
+        if not cv["ause"]["n"] or not cv["ause_raw"]["n"]:
+            continue
+        closer = "ause" if cv["ause"]["factor"] <= cv["ause_raw"]["factor"] else "ause_raw"
+        votes[t] = closer
+        parts.append(f"`{t}` normalised ×{fmt(cv['ause']['factor'], 2)} (ours/paper median "
+                     f"{fmt(cv['ause']['ratio'], 2)}, {cv['ause']['outside']}/{cv['ause']['n']} outside), unnormalised "
+                     f"×{fmt(cv['ause_raw']['factor'], 2)} (median {fmt(cv['ause_raw']['ratio'], 3)}, "
+                     f"{cv['ause_raw']['outside']}/{cv['ause_raw']['n']} outside): closer to the "
+                     f"{'normalised' if closer == 'ause' else 'unnormalised'} one")
+    if not parts:
+        return []
+    names = {"ause": "normalised", "ause_raw": "unnormalised"}
+    kinds = set(votes.values())
+    summary = (f"The paper's AUSE is closest to the {names[kinds.pop()]} convention in every table." if len(kinds) == 1
+               else "The closer convention differs between tables: " + ", ".join(f"{t} {names[v]}" for t, v in votes.items()) + ".")
+    return [text + " " + "; ".join(parts) + ". " + summary]
+
+
+def order_lines(report: Any, sr: list[str]) -> list[str]:
+    """Infer-noise vs infer-transformation (and infer-dropout): the order of the training-free
+    methods by each one's best column (chosen on the decision data), ours vs the paper's."""
+    out = ["**Order of the training-free methods** (each method's best column, chosen on the calibration + held-out "
+           "images, ranked by its test correlation; the paper's by its table):"]
+    for table in sr:
+        if table not in report.tables:
+            continue
+        cols = column_values(report.tables[table])
+        paper = PAPER_TABLES.get(PAPER_KEY.get(table, table))
+        per_level, ahead, p_ahead = [], 0, 0
+        for lv in LEVELS:
+            ours = _order(cols, f"Corr {lv}")
+            text = f"{lv}: {' > '.join(METHOD_LABELS[m] for m in ours)}"
+            ahead += _before(ours, NOISE, TRANSFORM)
+            if paper:
+                theirs = _order(paper, f"Corr {lv}")
+                p_ahead += _before(theirs, NOISE, TRANSFORM)
+                text += f" (paper {' > '.join(METHOD_LABELS[m] for m in theirs)})"
+            per_level.append(text)
+        line = (f"- **{table}**: " + "; ".join(per_level) + f". Infer-noise ahead of infer-transformation at {ahead}/4 "
+                "levels")
+        if paper:
+            line += (f", in the paper at {p_ahead}/4: "
+                     + ("the same order." if ahead == p_ahead else "the order of these two is reversed." if
+                        (ahead == 4 and p_ahead == 0) or (ahead == 0 and p_ahead == 4) else "a different order."))
+        else:
+            line += " (no published table for this model)."
+        out.append(line)
+    return out
+
+
+def _order(cols: dict[tuple[str, int], dict[str, float]], row: str) -> list[str]:
+    vals = {m: best(cols, (m,), row)[0] for m in TRAINING_FREE}
+    return sorted((m for m in vals if math.isfinite(vals[m])), key=lambda m: -vals[m])
+
+
+def _before(order: list[str], a: str, b: str) -> bool:
+    return a in order and b in order and order.index(a) < order.index(b)
 
 
 def ceiling(report: Any, table: str) -> list[str]:
@@ -121,7 +249,7 @@ def ceiling(report: Any, table: str) -> list[str]:
 
 
 def cannot_show(report: Any, sr: list[str]) -> str:
-    """A paragraph, data-driven where the run knows the answer."""
+    """A paragraph, data-driven where the run knows the answer (the tables and the model cards)."""
     text = ("They are small CPU-trained networks on crops (SR) and synthetic rooms (depth), so the absolute AUSE / "
             "NLL values and anything that depends on full-size models or real data (Set14/BSD, NYU-v2) are out of "
             "reach; only orderings and their intervals carry over.")
@@ -131,7 +259,39 @@ def cannot_show(report: Any, sr: list[str]) -> str:
             labels = ", ".join(dict.fromkeys(METHOD_LABELS.get(m, m) for m in sorted(other)))
             text += (f" The `{table}` table's training-required columns ({labels}) are another "
                      "model's baselines, so it cannot show how baselines made for it would compare.")
+        elif missing(report, table):
+            text += (f" The `{table}` table has no baselines made for it, so it cannot test the paper's training-free "
+                     "vs training-required claim for that model.")
     ens = [n for (m, n) in column_values(report.tables.get(sr[0], [])) if m == "ensemble"] if sr else []
     if ens and max(ens) < 8:
         text += f" The ensemble has {max(ens)} members, so the paper's Ensemble (8) column has no counterpart."
+    return text + _baseline_budget(report)
+
+
+def _steps(card: dict[str, Any] | None) -> list[int]:
+    runs = ((card or {}).get("training") or {}).get("runs", []) if isinstance((card or {}).get("training"), dict) else []
+    return [int(r["steps"]) for r in runs if isinstance(r, dict) and str(r.get("steps", "")).isdigit()]
+
+
+def _baseline_budget(report: Any) -> str:
+    """How the baselines' training compares with their SR model's (from the cards)."""
+    text = ""
+    for meth, model in report.baselines.items():
+        if meth != "ensemble":
+            continue
+        own = _steps(report.cards.get(model.split("-", 1)[0]))
+        members = _steps(report.cards.get(model))
+        if own and members and max(members) < max(own):
+            text += (f" The ensemble `{model}`'s members had at most {max(members)} training steps against "
+                     f"{max(own)} for the model they stand beside, so its columns understate a fully trained "
+                     "ensemble.")
+    mc = report.baselines.get("mc_dropout1")
+    if mc:
+        selection = (report.cards.get(mc) or {}).get("selection") or {}
+        n = len(selection.get("candidates", [])) if isinstance(selection, dict) else 0
+        if n < 9:
+            how = (f"was chosen among only {n} place × rate setting(s)" if n else
+                   "has one dropout place and rate, never swept (no selection in its card)")
+            text += (f" MC-dropout (`{mc}`) {how}, where the training-free methods each had a sweep, so its "
+                     "columns are not tuned alike.")
     return text

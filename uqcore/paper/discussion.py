@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 
 from uqcore.paper.per_image import duels
 from uqcore.paper.report import Report
+from uqcore.scoring.stats import HolmFamily
 from uqcore.paper.values import (DEPTH_REQUIRED, DROPOUT, LEVELS, LLM, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES, STUDENT,
                                  PAPER_TABLES, TRAINING_FREE, TRAINING_REQUIRED, TRANSFORM)
 
@@ -35,6 +36,7 @@ def column_values(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, int], dict[
     for r in rows:
         col = out.setdefault((r["method"], int(r["samples"])), {})
         col[f"AUSE {r['level']}"] = as_float(r.get("ause"))
+        col[f"AUSE raw {r['level']}"] = as_float(r.get("ause_raw"))
         col[f"Corr {r['level']}"] = as_float(r.get("corr"))
         col["NLL"] = as_float(r.get("nll"))
         col["NLL (σ-scaled)"] = as_float(r.get("nll_scaled"))
@@ -44,20 +46,41 @@ def column_values(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, int], dict[
             if k in r:
                 col[label] = as_float(r.get(k))
         col["s / image"] = as_float(r.get("seconds_per_image"))
+        for key in DECISION_KEYS:
+            col[f"decision {key}"] = as_float(r.get(f"decision_{key}"))
     return out
+
+
+DECISION_KEYS = ("corr_pixel", "ause_pixel", "corr_mean", "ause_mean")
+
+
+def decision_row(row: str) -> str | None:
+    """The decision value (:mod:`uqcore.paper.decision`) a choice by table row ``row`` is made on:
+    "Corr mean" -> "decision corr_mean", "Corr patch" -> "decision corr_pixel" (the decision
+    images keep no tiles or segments), None for rows that are not a correlation or AUSE."""
+    metric, _, level = row.partition(" ")
+    if metric not in ("Corr", "AUSE") or level not in LEVELS:
+        return None
+    return f"decision {metric.lower()}_{'mean' if level == 'mean' else 'pixel'}"
 
 
 def best(cols: dict[tuple[str, int], dict[str, float]], methods: Sequence[str], row: str,
           higher: bool = True) -> tuple[float, tuple[str, int] | None]:
-    """Best value of ``row`` over the columns of ``methods`` (any sample count)."""
-    best, arg = float("nan"), None
+    """The best column of ``methods`` (any sample count) for ``row`` and its value of ``row``.
+
+    Our tables carry decision values (calibration split + held-out images, :func:`decision_row`):
+    the column is chosen on them and the test split only reports its value (no decision values
+    for a column: not chosen). The paper's tables have none: their own values choose."""
+    key = decision_row(row)
+    by = key if key is not None and any(key in v for v in cols.values()) else row
+    best_by, arg = float("nan"), None
     for (m, n), vals in cols.items():
-        v = vals.get(row, float("nan"))
-        if m not in methods or not math.isfinite(v):
+        v = vals.get(by, float("nan"))
+        if m not in methods or not math.isfinite(v) or not math.isfinite(vals.get(row, float("nan"))):
             continue
-        if arg is None or (v > best if higher else v < best):
-            best, arg = v, (m, n)
-    return best, arg
+        if arg is None or (v > best_by if higher else v < best_by):
+            best_by, arg = v, (m, n)
+    return (cols[arg][row] if arg is not None else float("nan")), arg
 
 
 def column_label(col: tuple[str, int] | None) -> str:
@@ -163,21 +186,40 @@ def _heading(title: str, rule: str) -> list[str]:
 
 def discussion(report: Report) -> list[str]:
     """The claims, each tested with a stated rule on our numbers (and the paper's, where the rule
-    applies to a published table). Returns markdown lines. Every sentence depends on the numbers."""
+    applies to a published table). Returns markdown lines. Every sentence depends on the numbers.
+
+    The paired verdicts of all claims form one family: a first pass collects their bootstrap
+    p-values, Holm's correction adjusts them together, the second pass writes the verdicts."""
     sr = [m for m in report.settings.sr_models if m in report.tables]
     depth = report.settings.depth_model
+    report.paired_family = HolmFamily()
+    _claims(report, sr, depth, [])
+    report.paired_family.close()
+    n = len(report.paired_family)
+    lines = [f"Every paired verdict below (\"separated\", \"ahead\", \"behind\") is corrected for multiple "
+             f"comparisons: the paired bootstrap's p-values of all {n} paired tests of this Discussion are adjusted "
+             "together with Holm's step-down procedure (family-wise error 5 %; `uqcore.scoring.stats.holm`), and a "
+             "difference counts as separated when its adjusted p-value is below 0.05.", ""]
+    verdicts: list[str] = []
+    lines += _claims(report, sr, depth, verdicts)
+    return lines + ["### Verdicts, one line per claim", "", *[f"- {v}" for v in verdicts], ""]
+
+
+def _claims(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
+    """Every claim's lines; each claim appends its one-line verdict to ``verdicts``."""
     lines: list[str] = []
     for claim in (_claim_transform, _claim_dropout_layers, _claim_tolerance, _claim_reach, _claim_depth_noise, _claim_nll):
-        lines += claim(report, sr, depth)
+        lines += claim(report, sr, depth, verdicts)
     return lines
 
 
-def _claim_transform(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_transform(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """1. Does infer-transformation give the best correlation for super-resolution?"""
     lines = _heading("1. Does infer-transformation give the best correlation for super-resolution?",
                      "Rule: at each level, infer-transformation's best correlation (over its sample counts) is compared "
                      "with the best of infer-dropout and infer-noise (the other training-free methods) and with the best "
                      "of all methods. The same rule is applied to the paper's published table of the same model.")
+    per_model: list[str] = []
     for m in sr:
         ours = transform_best(column_values(report.tables[m]))
         k_tf = [lv for lv in LEVELS if ours[lv]["best_tf"]]
@@ -207,11 +249,14 @@ def _claim_transform(report: Report, sr: list[str], depth: str) -> list[str]:
         text += (f" Verdict for {m}: the claim {verdict(len(k_tf), 4)} on the point values (among training-free "
                  f"methods), {verdict(len(k_sep), 4)} where the paired interval separates them.")
         lines.append(text)
+        per_model.append(f"{m} {verdict(len(k_tf), 4)} on the point values ({len(k_tf)}/4 levels), "
+                         f"{verdict(len(k_sep), 4)} when separated ({len(k_sep)}/4)")
+    verdicts.append("**Infer-transformation is the best training-free method for SR**: " + "; ".join(per_model) + ".")
     lines.append("")
     return lines
 
 
-def _claim_dropout_layers(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_dropout_layers(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """2. Are intermediate layers best for infer-dropout?"""
     lines = _heading("2. Are intermediate layers best for infer-dropout?",
                      "Rule: in each dropout sweep (calibration split), take every layer's best pixel correlation over the "
@@ -244,12 +289,14 @@ def _claim_dropout_layers(report: Report, sr: list[str], depth: str) -> list[str
             + (" (location matters less for noise, as the paper says)." if math.isfinite(spread_n) and spread_n < spread_d
                else " (location matters at least as much for noise, unlike the paper's observation)."
                if math.isfinite(spread_n) else "."))
+    verdicts.append(f"**Intermediate layers are best for infer-dropout**: {verdict(held, checked)} ({held} of {checked} "
+                    "models).")
     lines += ["", f"Verdict: the claim {verdict(held, checked)} ({held} of {checked} models have their best dropout "
                   "layer in the middle).", ""]
     return lines
 
 
-def _claim_tolerance(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_tolerance(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """3. Do perturbations with a small loss increase give the highest correlation?"""
     s = report.settings
     lines = _heading("3. Do perturbations with a small loss increase give the highest correlation?",
@@ -275,23 +322,31 @@ def _claim_tolerance(report: Report, sr: list[str], depth: str) -> list[str]:
             f"{float(tr['best_strength']):g}: {fmt(tr['best_corr'])}) has a loss increase of {pct(tr['best_increase'])}"
             f" ({'within' if tr['best_within'] else 'beyond'} the tolerance). "
             + ("Consistent with the claim." if ok else "Not consistent with the claim."))
+    verdicts.append(f"**Perturbations with a small loss increase give the highest correlation**: "
+                    f"{verdict(support, n_sweeps)} ({support} of {n_sweeps} sweeps).")
     lines += ["", f"Verdict: the claim {verdict(support, n_sweeps)} ({support} of {n_sweeps} sweeps have ρ < 0 and "
                   "their best setting within the tolerance).", ""]
     return lines
 
 
-def _claim_reach(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_reach(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """4. Do the training-free methods come within reach of the training-required ones?"""
     lines = _heading("4. Do the training-free methods come within reach of the training-required ones?",
                      f"Rule: at each level, the best training-free correlation (infer-trans / -drop / -noise, any sample "
                      f"count) is \"within reach\" when it is at most {REACH_MARGIN} below the best training-required one "
                      f"(MC-drop1/2, ensemble, LLM for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
                      f"group is listed too. The same rule is applied to the paper's table.")
+    per_model: list[str] = []
     for m in [*sr, depth]:
         if m not in report.tables:
             continue
         req = TRAINING_REQUIRED if m != depth else DEPTH_REQUIRED
         ours = reach(column_values(report.tables[m]), req)
+        if all(ours[lv]["tr_col"] is None for lv in LEVELS):
+            lines.append(f"- **{m}**: no training-required column in this table (its caption says why): cannot be "
+                         "checked.")
+            per_model.append(f"{m} cannot be checked (no baselines made for it)")
+            continue
         k = [lv for lv in LEVELS if ours[lv]["within"]]
         parts = [f"{lv}: {fmt(ours[lv]['tf'])} ({column_label(ours[lv]['tf_col'])}) vs {fmt(ours[lv]['tr'])} "
                  f"({column_label(ours[lv]['tr_col'])}), AUSE {fmt(ours[lv]['ause_tf'])} vs {fmt(ours[lv]['ause_tr'])}"
@@ -321,11 +376,14 @@ def _claim_reach(report: Report, sr: list[str], depth: str) -> list[str]:
                      f"{sum(w == 'not separated' for w in words.values())}/4.")
         text += f" Verdict for {m}: the claim {verdict(len(k), 4)}."
         lines.append(text)
+        per_model.append(f"{m} {verdict(len(k), 4)} ({len(k)}/4 levels)")
+    verdicts.append("**Training-free methods come within reach of the training-required ones**: "
+                    + ("; ".join(per_model) if per_model else "cannot be checked") + ".")
     lines.append("")
     return lines
 
 
-def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_depth_noise(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """5. Is infer-noise the best training-free method for depth?"""
     lines: list[str] = []
     if depth in report.tables:
@@ -348,14 +406,18 @@ def _claim_depth_noise(report: Report, sr: list[str], depth: str) -> list[str]:
                     f"at {len(noise_lv)}/4 levels); infer-noise is separated ahead at "
                     f"{sum(w == 'A ahead' for w in words.values())}/4 and not separated at "
                     f"{sum(w == 'not separated' for w in words.values())}/4.", ""]
+        verdicts.append(f"**Infer-noise is the best training-free method for depth**: {verdict(len(noise_lv), 4)} on "
+                        f"{depth} ({len(noise_lv)}/4 levels on the point values, separated ahead at "
+                        f"{sum(w == 'A ahead' for w in words.values())}/4).")
     return lines
 
 
-def _claim_nll(report: Report, sr: list[str], depth: str) -> list[str]:
+def _claim_nll(report: Report, sr: list[str], depth: str, verdicts: list[str]) -> list[str]:
     """6. NLL and σ-scaling."""
     lines = _heading("6. NLL and σ-scaling",
                      "The paper argues that NLL mixes the quality of the uncertainty with the scale of the variance and the "
                      "accuracy of the prediction. Raw NLL vs NLL after σ-scaling (scale fitted on the calibration split):")
+    changed, checked = [], 0
     for m in [*sr, depth]:
         if m not in report.tables:
             continue
@@ -368,5 +430,12 @@ def _claim_nll(report: Report, sr: list[str], depth: str) -> list[str]:
             f"- **{m}**: raw NLL from {fmt(raw)} ({column_label(raw_col)}) to {fmt(worst)} ({column_label(worst_col)}); after "
             f"σ-scaling the best is {fmt(sc)} ({column_label(sc_col)}), the best training-free one {fmt(tf_sc)} "
             f"({column_label(tf_sc_col)}).")
+        if raw_col is not None and sc_col is not None:
+            checked += 1
+            if raw_col != sc_col:
+                changed.append(m)
+    verdicts.append(f"**NLL mixes the variance's scale with its quality** (rule: σ-scaling changes which column has the "
+                    f"lowest NLL): {verdict(len(changed), checked)} ({len(changed)} of {checked} models"
+                    + (f": {', '.join(changed)}" if changed else "") + ").")
     lines.append("")
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -15,10 +16,15 @@ from uqcore.paper.heldout import DEPTH_SEED as HELDOUT_SEED
 from uqcore.paper.heldout import DEPTH_TEST_SEED
 from uqcore.paper.student import markdown_lines as student_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
-from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES)
+from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES,
+                                 RAW_AUSE_ROWS, paper_row)
 from uqcore.engine.methods import label as method_label
 from uqcore.paper.baselines import caption as baseline_caption
+from uqcore.paper.disagreement_rows import FIELDS as DISAGREEMENT_FIELDS
+from uqcore.paper.disagreement_rows import FILE_NAME as DISAGREEMENTS_FILE
+from uqcore.paper.disagreement_rows import write as write_disagreements
 from uqcore.paper.disagreements import lines as disagreement_lines
+from uqcore.paper.disagreements import report_cells
 from uqcore.paper.per_image import FILE_KIND
 from uqcore.scoring.summary_ci import MIN_IMAGES, cell
 
@@ -54,7 +60,8 @@ def _intervals(rows: Sequence[dict[str, Any]]) -> dict[tuple[tuple[str, int], st
         col = (r["method"], int(r["samples"]))
         if "corr_lo" not in r:
             continue
-        for metric, label in (("ause", f"AUSE {r['level']}"), ("corr", f"Corr {r['level']}"), ("nll", "NLL")):
+        for metric, label in (("ause", f"AUSE {r['level']}"), ("ause_raw", f"AUSE raw {r['level']}"),
+                              ("corr", f"Corr {r['level']}"), ("nll", "NLL")):
             out[(col, label)] = "n/a" if metric != "nll" and r.get("level_note") else cell(r, metric)
     return out
 
@@ -69,11 +76,12 @@ def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: s
     extra = ["NLL (σ-scaled)", "σ scale"] + (["PSNR (dB)", "SSIM"] if task == "sr" else ["AbsRel", "RMSE (m)", "δ1"]) \
         + ["s / image"]
     body = []
-    for label in [*METRIC_ROWS, *extra]:
+    raw = [lb for lb in RAW_AUSE_ROWS if any(math.isfinite(v.get(lb, float("nan"))) for v in cols.values())]
+    for label in [*METRIC_ROWS, *raw, *extra]:
         cells = [f"**{label}**"]
         for c in order:
             ours = cols.get(c, {}).get(label, float("nan"))
-            p = paper.get(c, {}).get(label) if label in METRIC_ROWS else None
+            p = paper.get(c, {}).get(paper_row(label)) if label in (*METRIC_ROWS, *raw) else None
             if c not in cols:
                 cells.append(f"– ({fmt(p)})" if p is not None else "–")
             elif (c, label) in cis:
@@ -124,6 +132,9 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
           f"- `{_relpath(sibling_csv(out, FILE_KIND), out.parent)}`: one row per model, table, column and test image "
           "(every level's correlation and AUSE, NLL, mean error / variance, quality): the tables' cells and intervals "
           "are their summaries.",
+          f"- `{_relpath(out.with_name(DISAGREEMENTS_FILE), out.parent)}`: every cell (table, model, column, metric, level) "
+          "whose 95 % interval excludes the paper's value (section 7); from a per-image CSV alone: "
+          f"`.venv/bin/python scripts/write_disagreements.py {_relpath(sibling_csv(out, FILE_KIND), out.parent)}`.",
           f"- Settings: `{', '.join(f'{k}={v}' for k, v in _settings_dict(s).items())}`.", ""]
     return "\n".join(L)
 
@@ -183,16 +194,19 @@ def _setup_lines(report: Report) -> list[str]:
           "- **Metrics** (`uqcore.metrics`, `uqcore.datasets.evaluate`): error = per-pixel absolute error averaged over channels; "
           "uncertainty = per-pixel sample variance averaged over channels; AUSE over 50 sparsification steps; levels "
           f"pixel / patch (16×16 tiles) / block ({block_segmenter_note()}) averaged over the test images, and "
-          "mean (one point per test image). NLL: Gaussian, eps 1e-6, mean over pixels then images. "
+          "mean (one point per test image). **AUSE** rows: the sparsification curves divided by the mean error "
+          "(unitless); **AUSE raw** rows: the same curves in the error's own units (Poggi et al. 2020), i.e. times the "
+          "mean error (`uqcore.metrics.ause(normalise=False)`). NLL: Gaussian, eps 1e-6, mean over pixels then images. "
           "**NLL (σ-scaled)** (not in the paper): the variance multiplied by the scale that minimises the NLL on the "
           "calibration split (`σ scale`). Training-free methods score the unperturbed output; MC-drop2, the ensemble "
           "and LLM score their mean.",
           f"- **Training-required baselines**: MC-drop1/MC-drop2 use `{s.mcdrop_model}`, a *separately trained* model "
           "(the same architecture with dropout, fine-tuned from srresnet) as in the paper — so MC-drop1's prediction "
           "(that model's output with dropout off) differs from the srresnet / srgan prediction the training-free "
-          f"methods are scored on. The ensemble is `{s.ensemble_model}` and the likelihood head `{s.llm_model}`. These "
-          "baselines are srresnet-type models, so the **same baseline columns appear in both SR tables** (the paper "
-          "trained separate baselines for SRGAN). " + ensemble_note(s.ensemble_model) + " "
+          f"methods are scored on. The ensemble is `{s.ensemble_model}` and the likelihood head `{s.llm_model}`. Each "
+          "baseline appears only in the table of the SR model it was made from (its card's `--init`, else its name; "
+          "`uqcore.paper.baselines`): the paper trained separate baselines for each model, and a column scored on "
+          "another network's error compares nothing. " + ensemble_note(s.ensemble_model) + " "
           f"For depth, MC-dropout samples `{s.depth_model}`'s own dropout layer before the prediction, "
           "as the paper does with FCRN.",
           "- Our models are small and CPU-trained and the test sets small (n = "
@@ -288,6 +302,8 @@ def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
     write_rows(rows, sibling_csv(out, "rows"))
     write_rows([r for rs in report.sweeps.values() for r in rs], sibling_csv(out, "sweeps"))
     write_rows([r for rs in report.per_image.values() for r in rs], sibling_csv(out, FILE_KIND))
+    write_disagreements([{k: c[k] for k in DISAGREEMENT_FIELDS} for c in report_cells(report) if c["outside"]],
+                        out.with_name(DISAGREEMENTS_FILE))
     out.write_text(render_markdown(report, out, figures))
 
 

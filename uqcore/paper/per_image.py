@@ -7,10 +7,13 @@ per-image values of :data:`uqcore.scoring.summary_ci.IMAGE_FIELDS` (pixel / patc
 AUSE, NLL, mean error and mean variance, from which the mean level is computed) plus the
 prediction's quality. A table cell is the summary of those rows and carries their 95 % bootstrap
 interval (:func:`uqcore.scoring.summary_ci.interval_columns`); the Discussion's verdicts compare two
-columns with a paired bootstrap over the same rows (:func:`compare`)."""
+columns with a paired bootstrap over the same rows (:func:`compare`), Holm-corrected over the
+family of all such verdicts of a report (``report.paired_family``, a
+:class:`uqcore.scoring.stats.HolmFamily`, when it has one)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,12 +60,20 @@ def compare(report: Any, table: str, a: tuple[str, int] | None, b: tuple[str, in
     return summary_ci.difference(ra, rb, metric, level)
 
 
-def separation(diff: Interval | None, digits: int = 3) -> str:
-    """``difference +0.087 [0.041, 0.130]`` and whether its paired 95 % interval excludes 0."""
+def separated(diff: Interval, p_adjusted: float = float("nan"), alpha: float = 0.05) -> bool:
+    """A Holm-adjusted p-value below ``alpha`` where there is one, else the paired 95 % interval
+    excluding 0."""
+    return p_adjusted < alpha if math.isfinite(p_adjusted) else not diff.contains(0.0)
+
+
+def separation(diff: Interval | None, digits: int = 3, p_adjusted: float = float("nan"), holm: bool = True) -> str:
+    """``difference +0.087 [0.041, 0.130], Holm p = 0.004, separated`` (``holm=False``: ``p = ``,
+    an uncorrected p-value)."""
     if diff is None:
         return "no paired interval"
-    word = "not separated" if diff.contains(0.0) else "separated"
-    return f"difference {diff.estimate:+.{digits}f} [{diff.lo:+.{digits}f}, {diff.hi:+.{digits}f}], {word}"
+    word = "separated" if separated(diff, p_adjusted) else "not separated"
+    p = f", {'Holm p' if holm else 'p'} = {p_adjusted:.3g}" if math.isfinite(p_adjusted) else ""
+    return f"difference {diff.estimate:+.{digits}f} [{diff.lo:+.{digits}f}, {diff.hi:+.{digits}f}]{p}, {word}"
 
 
 def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None, tuple[str, int] | None]],
@@ -70,7 +81,9 @@ def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None
     """Paired verdicts "A beats B at level L": for each level, ``pairs[level] = (A, B)`` columns;
     returns (markdown text, {level: "A ahead" | "B ahead" | "not separated" | "no paired interval" |
     "n/a" (the level means nothing for the number of images, :func:`uqcore.scoring.summary_ci.level_note`)}).
-    Higher is better for "corr", lower for "ause"."""
+    Higher is better for "corr", lower for "ause". With ``report.paired_family`` each verdict's
+    p-value joins that family and the verdict uses its Holm-adjusted p-value."""
+    family = getattr(report, "paired_family", None)
     parts, words = [], {}
     for lv, (a, b) in pairs.items():
         note = summary_ci.level_note(lv, len(column(report, table, a))) if a is not None else None
@@ -82,9 +95,16 @@ def duels(report: Any, table: str, pairs: dict[str, tuple[tuple[str, int] | None
         if d is None or a is None or b is None:
             words[lv] = "no paired interval"
             continue
+        p_adj = d.p
+        if family is not None and math.isfinite(d.p):
+            key = (table, a, b, metric, lv)
+            family.add(key, d.p)
+            p_adj = family.adjusted(key, d.p)
         # the side of 0 the interval lies on decides (a percentile interval need not hold the estimate)
-        above = d.lo > 0
-        words[lv] = "not separated" if d.contains(0.0) else ("A ahead" if above == (metric == "corr") else "B ahead")
-        parts.append(f"{lv} {separation(d)}")
-    text = ("Paired bootstrap (A − B over the same test images, 95 %): " + "; ".join(parts) + ".") if parts else ""
+        above = d.lo + d.hi > 0 if math.isfinite(p_adj) else d.lo > 0
+        words[lv] = ("A ahead" if above == (metric == "corr") else "B ahead") if separated(d, p_adj) else "not separated"
+        parts.append(f"{lv} {separation(d, p_adjusted=p_adj, holm=family is not None)}")
+    rule = "Holm-adjusted p < 0.05" if family is not None else "p < 0.05"
+    text = (f"Paired bootstrap (A − B over the same test images, 95 %; separated: {rule}): "
+            + "; ".join(parts) + ".") if parts else ""
     return text, words

@@ -26,7 +26,7 @@ class Settings:
     sr_models: tuple[str, ...] = ("srresnet", "srgan", "esrgan-thick")
     mcdrop_model: str = "srresnet-mcdrop"
     ensemble_model: str = "srresnet-ens"
-    llm_model: str = "srresnet-llm"
+    llm_model: str = "srresnet-llm-head"  # srresnet's frozen trunk + a trained variance branch
     depth_model: str = "fcrn"
     sr_data: str = str(SR_DATA)
     depth_data: str = str(DEPTH_DATA)
@@ -107,5 +107,7 @@ class Report:
     figure_note: str = ""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     total_seconds: float = 0.0
+    paired_family: Any = None  # the Discussion's Holm family of paired verdicts (uqcore.scoring.stats.HolmFamily)
+    disagreement_cells: list[dict[str, Any]] | None = None  # uqcore.paper.disagreements.report_cells, once
 
 

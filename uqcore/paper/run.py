@@ -26,6 +26,8 @@ from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, metho
 from uqcore.io import read_image
 from uqcore.engine.layers import default_layers
 from uqcore.models.registry import load_model, model_card
+from uqcore.paper.baselines import owns
+from uqcore.paper.decision import decision_values
 from uqcore.paper.figures import write_figures
 from uqcore.paper.heldout import DEPTH_TEST_SEED, depth_heldout, sr_heldout
 from uqcore.paper.intervals import COVERAGE_TOLERANCE
@@ -205,7 +207,8 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
     ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on
-    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else). Every
+    ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else), and the
+    columns' decision values on the same images (:mod:`uqcore.paper.decision`). Every
     level row carries its 95 % bootstrap interval over the test images; ``per_image`` (a list, if
     given) gets each column's per-image rows (:func:`uqcore.paper.per_image.column_rows`).
 
@@ -220,6 +223,7 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                                                         steps=steps, workers=workers, ray_address=ray_address):
         summary = scorer.compute()
         bars = {} if interval_level is None else interval_columns(scorer, interval_level, held)
+        bars.update(decision_values([*scorer.fit_residuals, *held], steps))
         cis = column_rows(scorer, label, n, summary, steps, per_image)
         lay, st = settings[engine]
         rows += summary_rows(model, label, n, summary,
@@ -404,8 +408,8 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
         rows = _table(report, m.name, m, sr_split, sr_tf + _student(m), s.sr_samples, f"table {m.name} (training-free)",
                       scale_out)
         report.tables.setdefault(m.name, []).extend(rows)
-    # The training-required baselines are separate models (fine-tuned / trained like srresnet): scored
-    # once and shown in every SR table.
+    # The training-required baselines are separate models (fine-tuned / trained from an SR model):
+    # scored once and shown only in the table of the model they were made from (baselines.owns).
     baseline_rows: list[dict[str, Any]] = []
     for key, methods in SR_BASELINES:
         model = base[key]
@@ -414,8 +418,9 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
         for meth in methods:
             report.baselines[meth] = model.name
     for m in sr_models:
-        report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows)
-        report.per_image[m.name].extend(dict(r, table=m.name) for r in report.per_image.get("baselines", []))
+        report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows if owns(report, m.name, r["model"]))
+        report.per_image[m.name].extend(dict(r, table=m.name) for r in report.per_image.get("baselines", [])
+                                        if owns(report, m.name, r["model"]))
     report.per_image.pop("baselines", None)
 
 

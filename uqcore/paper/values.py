@@ -12,6 +12,14 @@ from uqcore.engine import methods
 from uqcore.scoring.scorer import LEVELS
 
 METRIC_ROWS = tuple(f"AUSE {lv}" for lv in LEVELS) + tuple(f"Corr {lv}" for lv in LEVELS) + ("NLL",)
+# The unnormalised AUSE (curves in the error's units, uqcore.metrics): our rows beside the paper's
+# AUSE, which does not say which convention it uses (the Discussion measures which is closer).
+RAW_AUSE_ROWS = tuple(f"AUSE raw {lv}" for lv in LEVELS)
+
+
+def paper_row(label: str) -> str:
+    """The paper's row a table row is compared with ("AUSE raw pixel" -> "AUSE pixel")."""
+    return label.replace("AUSE raw ", "AUSE ")
 # The paper's column order; labels from the method table.
 METHOD_ORDER = ("transform", "student", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm")
 METHOD_LABELS = {m: methods.label(m) for m in METHOD_ORDER}

@@ -119,7 +119,7 @@ def quality(model: Any, p: np.ndarray, target: np.ndarray, mask: np.ndarray | No
 class ImageScore:
     """What one image contributes to a summary (O(valid pixels)).
 
-    stats: ``{corr,spearman,ause,aurg}_{pixel,patch,block}``; mean_error / mean_variance over the
+    stats: ``{corr,spearman,ause,ause_raw,aurg}_{pixel,patch,block}``; mean_error / mean_variance over the
     valid pixels; r2: squared residuals [C, N] (float32) and var: variance [N] (float32) on the N
     valid pixels, in row-major order; res: the signed residuals target - prediction [C, N]
     (float32); valid: the [H, W] mask of those pixels; nll; quality; seconds and drawn (samples)
@@ -433,14 +433,14 @@ class Scorer:
         scores = self.scores
         out: dict[str, dict[str, float]] = {}
         for level in IMAGE_LEVELS:
-            out[level] = {k: nanmean([s.stats[f"{k}_{level}"] for s in scores])
-                          for k in ("ause", "aurg", "corr", "spearman")}
+            out[level] = {k: nanmean([s.stats.get(f"{k}_{level}") for s in scores])
+                          for k in ("ause", "ause_raw", "aurg", "corr", "spearman")}
         me = np.array([s.mean_error for s in scores])
         mv = np.array([s.mean_variance for s in scores])
         if len(scores) >= 2:
             sp = M.sparsification(me, mv, steps=self.steps, level="mean")
-            out["mean"] = {"ause": sp.ause, "aurg": sp.aurg, "corr": M.pearson(me, mv, level="mean"),
+            out["mean"] = {"ause": sp.ause, "ause_raw": sp.ause_raw, "aurg": sp.aurg, "corr": M.pearson(me, mv, level="mean"),
                            "spearman": M.spearman(me, mv, level="mean")}
         else:
-            out["mean"] = {k: float("nan") for k in ("ause", "aurg", "corr", "spearman")}
+            out["mean"] = {k: float("nan") for k in ("ause", "ause_raw", "aurg", "corr", "spearman")}
         return out

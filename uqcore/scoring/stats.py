@@ -13,6 +13,13 @@ Functional, numpy only. Definitions (the same in the docstrings below):
 * **Paired bootstrap of a difference**: two methods scored on the *same* images; each resample
   draws one set of image indices and uses it for both, the value is stat(A) − stat(B); the
   percentile interval of those differences. "Separated" means the interval excludes 0.
+  Its two-sided **p-value** for "no difference" is p = min(1, 2 min((1 + #{d_b <= 0}) / (B + 1),
+  (1 + #{d_b >= 0}) / (B + 1))) over the B finite resampled differences d_b (the bootstrap's
+  estimate of how often a difference of the observed sign vanishes; the +1 keeps it above 0).
+* **Holm's step-down correction** (Holm 1979) for a family of m such tests: sort the p-values
+  p_(1) <= ... <= p_(m); the adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)); a test
+  is rejected at ``alpha`` when its adjusted p-value is below ``alpha``. This controls the
+  family-wise error rate (the chance of any false "separated") at ``alpha`` under any dependence.
 * The unit resampled is the **image**: pixels within an image are not independent, images are
   (approximately) exchangeable.
 
@@ -43,6 +50,7 @@ class Interval:
     lo: float
     hi: float
     n: int
+    p: float = float("nan")  # a paired bootstrap's two-sided p-value for 0 (module docstring)
 
     def contains(self, value: float = 0.0) -> bool:
         """Whether ``value`` lies in [lo, hi] (True when the interval is undefined: nothing shown)."""
@@ -154,4 +162,54 @@ def paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], statistic
     idx = resample_indices(n, n_resamples, seed)
     diff = _values(a, statistic, idx, vectorized) - _values(b, statistic, idx, vectorized)
     lo, hi = percentile_interval(diff, level)
-    return Interval(estimate=est, lo=lo, hi=hi, n=n)
+    return Interval(estimate=est, lo=lo, hi=hi, n=n, p=bootstrap_p(diff))
+
+
+def bootstrap_p(diff: np.ndarray) -> float:
+    """Two-sided p-value for "no difference" from resampled paired differences (module docstring)."""
+    d = np.asarray(diff, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    below, above = (1 + np.sum(d <= 0)) / (d.size + 1), (1 + np.sum(d >= 0)) / (d.size + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values, in the order given (module docstring); NaN stays NaN and is not
+    counted in the family."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for j, i in enumerate(order):
+        running = max(running, min(1.0, (m - j) * p[i]))
+        out[i] = running
+    return out
+
+
+class HolmFamily:
+    """A family of paired tests whose verdicts are Holm-corrected together: :meth:`add` each
+    test's p-value under a key (while collecting), :meth:`close` adjusts them, then
+    :meth:`adjusted` gives a key's adjusted p-value (the raw one before :meth:`close`)."""
+
+    def __init__(self, alpha: float = 1 - LEVEL) -> None:
+        self.alpha = alpha
+        self.raw: dict = {}
+        self._adjusted: dict | None = None
+
+    def add(self, key, p: float) -> None:
+        if self._adjusted is None:
+            self.raw[key] = p
+
+    def close(self) -> None:
+        keys = list(self.raw)
+        self._adjusted = dict(zip(keys, holm([self.raw[k] for k in keys])))
+
+    def adjusted(self, key, p: float) -> float:
+        return p if self._adjusted is None else self._adjusted.get(key, p)
+
+    def __len__(self) -> int:
+        return sum(math.isfinite(v) for v in self.raw.values())

@@ -31,7 +31,7 @@ from uqcore.scoring.scorer import IMAGE_LEVELS, LEVELS
 
 MIN_IMAGES = {"mean": 10, "patch": 1, "block": 1, "pixel": 1}
 MIN_INTERVAL_IMAGES = 3
-METRICS = ("corr", "ause")
+METRICS = ("corr", "ause", "ause_raw")  # ause: normalised; ause_raw: in the error's units (uqcore.metrics)
 # per-image fields a summary interval needs (the per-image CSVs carry them)
 IMAGE_FIELDS = (*(f"{k}_{lv}" for lv in IMAGE_LEVELS for k in METRICS), "nll", "mean_error", "mean_variance")
 
@@ -47,7 +47,7 @@ def level_note(level: str, n: int) -> str | None:
 
 def image_values(score: Any) -> dict[str, float]:
     """The :data:`IMAGE_FIELDS` of one :class:`uqcore.scoring.scorer.ImageScore`."""
-    out = {f"{k}_{lv}": float(score.stats[f"{k}_{lv}"]) for lv in IMAGE_LEVELS for k in METRICS}
+    out = {f"{k}_{lv}": float(score.stats.get(f"{k}_{lv}", np.nan)) for lv in IMAGE_LEVELS for k in METRICS}
     out.update(nll=float(score.nll), mean_error=float(score.mean_error), mean_variance=float(score.mean_variance))
     return out
 
@@ -66,7 +66,8 @@ def _statistic(metric: str, level: str, steps: int) -> tuple[tuple[str, ...], An
         return ("mean_error", "mean_variance"), stats.pearson_rows, True
 
     def ause(me: np.ndarray, mv: np.ndarray) -> float:
-        return M.sparsification(me, mv, steps=steps, level="mean").ause
+        curves = M.sparsification(me, mv, steps=steps, level="mean")
+        return curves.ause_raw if metric == "ause_raw" else curves.ause
     return ("mean_error", "mean_variance"), ause, False
 
 

@@ -51,6 +51,7 @@ from uqcore.engine.model import UQModel, as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import estimate, resolve_device
 from uqcore.models.student_files import config_for, freeze, save_student
+from uqcore.training.losses import nll_terms
 from uqcore.engine.student_head import StudentHead, capture
 from uqcore.training.common import (load_checkpoint, progress_bar, restore_rng, save_checkpoint, seeded_generator,
                                     set_lr, set_threads, smoothed)
@@ -155,11 +156,9 @@ def draw_crop(model: UQModel, image: torch.Tensor, crop: int, gen: torch.Generat
 
 
 def nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
-    """Mean NLL of deviations ``dev`` [B, M, C, H, W] under log-variance ``logvar`` [B, 1, H, W]."""
-    s = logvar[:, None]
-    if kind == "gaussian":
-        return (0.5 * (s + dev.square() * torch.exp(-s))).mean()
-    return (math.sqrt(2) * torch.exp(-0.5 * s) * dev.abs() + 0.5 * s).mean()
+    """Mean NLL of deviations ``dev`` [B, M, C, H, W] under log-variance ``logvar`` [B, 1, H, W]
+    (``kind``: "gaussian" / "laplace", :func:`uqcore.training.losses.nll_terms`)."""
+    return nll_terms(logvar[:, None], dev, kind).mean()
 
 
 def rank_loss(logvar: torch.Tensor, dev: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

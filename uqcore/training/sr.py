@@ -1,4 +1,4 @@
-"""train a x4 super-resolution model (srresnet, srgan, mcdrop, llm) on a folder of HR images
+"""train a x4 super-resolution model (srresnet, srgan, mcdrop, llm, llm-head) on a folder of HR images
 
     python -m uqcore train sr --arch srresnet --data data/sr_train --steps 4000 \\
         --out assets/models/srresnet.safetensors --seed 0
@@ -20,7 +20,14 @@ Losses per ``--arch``:
                     (beta-NLL, Seitzer et al. 2022: the plain NLL lets high-variance pixels stop
                     teaching the mean, which costs PSNR); ``--freeze-mean`` trains only the
                     log-variance channels of the output conv on top of the ``--init`` network's
-                    frozen mean (its PSNR is then exactly the init's);
+                    frozen mean (its PSNR is then exactly the init's); ``--likelihood laplace``
+                    uses the Laplace NLL instead (``uqcore.training.losses``; the channels stay a
+                    log-variance);
+  llm-head:         :class:`uqcore.models.srresnet_head.SRResNetVarHead`: the ``--init`` srresnet
+                    frozen (its prediction bit-identical) and a variance branch of
+                    ``--head-blocks`` convs of width ``--head-feats`` on the body's features,
+                    trained with the NLL (``--likelihood``, ``--loss``) of the frozen prediction's
+                    residuals;
   srgan:            adversarial fine-tuning of the generator (use ``--init``): pixel L1 +
                     non-saturating GAN loss from a small patch discriminator + discriminator
                     feature matching (L1 between the discriminator's intermediate features of
@@ -54,10 +61,13 @@ from torch import nn
 
 from uqcore.errors import InputError
 from uqcore.models.srresnet import SRResNet, bicubic_downscale
+from uqcore.models.srresnet_head import SRResNetVarHead
+from uqcore.training.losses import mean_logvar_nll
 from uqcore.training.common import (load_checkpoint, pick_device, progress_bar, restore_rng, save_checkpoint,
                                     save_weights, seeded_generator, set_lr, set_threads, smoothed)
 
-ARCHS = ("srresnet", "srgan", "mcdrop", "llm")
+ARCHS = ("srresnet", "srgan", "mcdrop", "llm", "llm-head")
+LIKELIHOOD_ARCHS = ("llm", "llm-head")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -84,8 +94,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fm-weight", type=float, default=1.0, help="srgan only")
     parser.add_argument("--d-lr", type=float, default=None,
                         help="srgan only: discriminator learning rate (default: --lr), same cosine decay")
-    parser.add_argument("--loss", choices=("nll", "beta-nll"), default="nll", help="llm only")
-    parser.add_argument("--beta", type=float, default=0.5, help="llm with --loss beta-nll only")
+    parser.add_argument("--loss", choices=("nll", "beta-nll"), default="nll", help="llm / llm-head only")
+    parser.add_argument("--beta", type=float, default=0.5, help="llm / llm-head with --loss beta-nll only")
+    parser.add_argument("--likelihood", choices=("gaussian", "laplace"), default="gaussian",
+                        help="llm / llm-head only: the NLL's distribution")
+    parser.add_argument("--head-feats", type=int, default=32, help="llm-head only: the branch's width")
+    parser.add_argument("--head-blocks", type=int, default=3, help="llm-head only: the branch's convs at LR")
     parser.add_argument("--freeze-mean", action="store_true",
                         help="llm only: train only the log-variance output channels (use --init)")
     parser.add_argument("--ckpt", default=None, help="checkpoint path (default: <out stem>.ckpt.pt)")
@@ -106,6 +120,8 @@ def arch_kwargs(args: argparse.Namespace) -> dict:
         kw.update(dropout_p=args.dropout_p, dropout_at=at)
     if args.arch == "llm":
         kw["logvar"] = True
+    if args.arch == "llm-head":
+        kw.update(head_feats=args.head_feats, head_blocks=args.head_blocks)
     return kw
 
 
@@ -198,11 +214,16 @@ def load_init(module: nn.Module, path: str) -> None:
 def gaussian_nll(out: torch.Tensor, target: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
     """Mean over pixels of 0.5 * (logvar + (y - mu)^2 / var), each pixel weighted by
     stop-gradient(var)^beta (beta = 0: the plain Gaussian NLL; beta > 0: beta-NLL)."""
-    mean, logvar = out[:, :3], out[:, 3:].clamp(-12.0, 8.0)
-    nll = 0.5 * (logvar + (target - mean) ** 2 * torch.exp(-logvar))
-    if beta:
-        nll = nll * torch.exp(beta * logvar.detach())
-    return nll.mean()
+    return mean_logvar_nll(out, target, "gaussian", beta)
+
+
+def freeze_trunk(model: SRResNetVarHead) -> None:
+    """llm-head: only the variance branch trains; the trunk's weights never change, and eval mode
+    (no dropout, no batch statistics in SRResNet) keeps its prediction the init's, bit for bit."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in model.branch_parameters():
+        p.requires_grad_(True)
 
 
 def freeze_mean(model: SRResNet) -> None:
@@ -247,10 +268,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--patch {args.patch} must be divisible by --scale {args.scale}")
     if args.steps < 1:
         raise InputError("--steps must be at least 1")
-    if args.arch != "llm" and (args.loss != "nll" or args.freeze_mean):
-        raise InputError("--loss beta-nll and --freeze-mean apply to --arch llm only")
-    if args.freeze_mean and not args.init:
-        raise InputError("--freeze-mean needs --init (the network whose mean is kept)")
+    if args.arch not in LIKELIHOOD_ARCHS and (args.loss != "nll" or args.likelihood != "gaussian"):
+        raise InputError("--loss beta-nll and --likelihood apply to --arch llm / llm-head only")
+    if args.arch != "llm" and args.freeze_mean:
+        raise InputError("--freeze-mean applies to --arch llm only")
+    if (args.freeze_mean or args.arch == "llm-head") and not args.init:
+        raise InputError("--freeze-mean and --arch llm-head need --init (the network whose mean is kept)")
 
 
 def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -264,12 +287,14 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def build_networks(args: argparse.Namespace, kwargs: dict, device: torch.device) -> Networks:
     """The generator (``--init`` copied in) and, for srgan, the discriminator, with Adam each."""
-    model = SRResNet(**kwargs)
+    model = SRResNetVarHead(**kwargs) if args.arch == "llm-head" else SRResNet(**kwargs)
     if args.init:
         load_init(model, args.init)
     model = model.to(device).train()
     if getattr(args, "freeze_mean", False):
         freeze_mean(model)
+    if args.arch == "llm-head":
+        freeze_trunk(model)
     params = [p for p in model.parameters() if p.requires_grad]
     nets = Networks(model, torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99)))
     if args.arch == "srgan":
@@ -335,8 +360,8 @@ def train_step(args: argparse.Namespace, nets: Networks, images: list[torch.Tens
     set_lr(nets.opt, lr)
     hr = sample_batch(images, args.batch, args.patch, gen).to(device)
     out_img = nets.model(bicubic_downscale(hr, args.scale))
-    if args.arch == "llm":
-        loss = gaussian_nll(out_img, hr, args.beta if args.loss == "beta-nll" else 0.0)
+    if args.arch in LIKELIHOOD_ARCHS:
+        loss = mean_logvar_nll(out_img, hr, args.likelihood, args.beta if args.loss == "beta-nll" else 0.0)
     elif args.arch == "srgan":
         loss = adversarial_loss(args, nets, hr, out_img, step)
     else:
@@ -414,7 +439,10 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
     for key, value in vars(args).items():
         if key in ("task", "command", "resume", "no_progress", "stop_after") or value is None or value is False:
             continue
-        if (key == "loss" and args.arch != "llm") or (key == "beta" and getattr(args, "loss", "") != "beta-nll"):
+        if key in ("loss", "likelihood") and args.arch not in LIKELIHOOD_ARCHS:
+            continue
+        if (key == "beta" and getattr(args, "loss", "") != "beta-nll") or (
+                key.startswith("head_") and args.arch != "llm-head"):
             continue
         flag = "--" + key.replace("_", "-")
         argv += [flag] if value is True else [flag, str(value)]
