@@ -15,7 +15,7 @@ import streamlit as st
 
 STYLE = """<style>
 .uq-metrics{display:flex;flex-wrap:wrap;gap:0.4rem 1rem;margin:0.2rem 0 0.6rem 0}
-.uq-metric{width:%dpx}
+.uq-metric{min-width:%dpx}
 .uq-metric-label{font-size:0.875rem;opacity:0.75;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .uq-metric-label[title]{text-decoration:underline dotted;cursor:help}
 .uq-metric-value{font-size:1.6rem;line-height:1.3;white-space:nowrap}
