@@ -89,8 +89,10 @@ def metrics_json(page) -> dict:
 
 
 def shown_metric(page, label: str) -> str:
-    cell = page.locator(".uq-metric").filter(has=page.get_by_text(label, exact=True)).first
-    return cell.locator(".uq-metric-value").inner_text()
+    """The value of the metric labelled ``label``: a cell of a metrics row (ui.metric_row) or an
+    ``st.metric``."""
+    cell = page.locator(".uq-metric, [data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
+    return cell.locator(".uq-metric-value, [data-testid='stMetricValue']").inner_text()
 
 
 # every real-browser test module: marked, and skipped where chromium is missing
