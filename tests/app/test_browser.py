@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.app.browser_support import BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
+from tests.app.browser_support import BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, settle, wait_for_panels
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +68,7 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     sample = sorted((ROOT / "assets" / "samples" / "sr").glob("*.png"))[1]
     page.locator("input[type=file]").nth(1).set_input_files(str(sample))
     page.wait_for_selector("text=bicubic downscaling of the HR image", timeout=PANEL_TIMEOUT_MS)
+    settle(page)  # the upload's run is over: the panels below are its own, not the default view's being replaced
     wait_for_panels(page)
     page.screenshot(path=str(ARTIFACTS / "explore_upload.png"), full_page=True)
     subplot_count = page.locator(".js-plotly-plot").first.locator(".cartesianlayer .subplot").count()
