@@ -78,7 +78,7 @@ def input_widgets(model: uqcore.UQModel) -> None:
             st.warning("No bundled samples for this task; upload an image instead.")
             return
         state.bound(st.selectbox, "Sample", "sample", options=[p.stem for p in files])
-        # the thumbnails on request: drawn on every first view they cost about a tenth of the
+        # the thumbnails on request: drawn on every first view they were a large part of the
         # page's load time (benchmarks/bench_page.py); a popover draws them when opened
         with st.popover("Browse the samples", icon=":material/photo_library:"):
             gallery.show_strip(files)
