@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The trained SR baselines' runs, on CPU: two lanes with one torch thread each, checkpoints every
 # 100 steps in runs/sr/ (git-ignored); rerunning resumes (--resume), a finished run only re-saves.
-#   lane A: srresnet-ens members 0, 1, 2 with srresnet's recipe and step count (2500 steps, batch 8,
-#           96 px, lr 5e-4), each with its own seed (100 + index)
+#   lane A: srresnet-ens members 0, 1, 2, 5, 6 with srresnet's recipe and step count (2500 steps,
+#           batch 8, 96 px, lr 5e-4), each with its own seed (100 + index)
 #   lane B: the MC-dropout candidates: dropout after body block 1, 3 or 6, at p = 0.05, 0.1 or 0.2,
 #           each fine-tuned from srresnet with the same budget (400 steps, lr 2e-4, seed 2); then
-#           members 3 and 4
-# MEMBERS_A / MEMBERS_B override the members of a lane (e.g. MEMBERS_A="5 6" MEMBERS_B=7 for more).
+#           members 3, 4 and 7
+# MEMBERS_A / MEMBERS_B override the members of a lane (e.g. MEMBERS_A="8 9" MEMBERS_B=10 for more).
 # Then:  python -m uqcore baselines select-mcdrop --write   (chooses on decision images)
 #        python -m uqcore baselines install-ensemble --write (bundles the finished members)
 #   Usage: .venv/bin/python scripts/build_sr_data.py && bash scripts/train_baselines.sh
@@ -31,12 +31,12 @@ mcdrop() {  # block, rate
 }
 
 laneA() {
-  for i in ${MEMBERS_A:-0 1 2}; do member $i; done
+  for i in ${MEMBERS_A:-0 1 2 5 6}; do member $i; done
 }
 
 laneB() {
   for at in 1 3 6; do for p in 0.05 0.1 0.2; do mcdrop $at $p; done; done
-  for i in ${MEMBERS_B:-3 4}; do member $i; done
+  for i in ${MEMBERS_B:-3 4 7}; do member $i; done
 }
 
 laneA & A=$!
