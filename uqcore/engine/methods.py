@@ -79,6 +79,7 @@ class MethodSpec:
     default_strength: the strength used when none is given (layer methods).
     sweep_strengths:  the default tolerability grid (layer methods).
     strength_name:    what the strength is, e.g. "noise std".
+    strength_max:     strengths must stay below this (a dropout rate < 1); None: unbounded.
     sampled:          draws samples (False for a variance head: 0 samples).
     auto:             what ``samples="auto"`` does (AUTO_*): rounds until the map is reliable
                       for open-ended draws; the whole set where the model fixes the samples
@@ -103,6 +104,7 @@ class MethodSpec:
     default_strength: float | None = None
     sweep_strengths: tuple[float, ...] = ()
     strength_name: str = ""
+    strength_max: float | None = None
     sampled: bool = True
     auto: str = AUTO_ROUNDS
     variants: tuple[tuple[str, str, str, str], ...] = ()
@@ -123,7 +125,7 @@ SPECS: tuple[MethodSpec, ...] = (
         name="dropout", label="Infer-drop", training_free=True, sampling=SAMPLING_FEATURE,
         help="infer-dropout: dropout applied to one layer's output at inference",
         needs_layer=True, hooks=True, prefix_reuse=True, feature=FEATURE_DROPOUT,
-        default_strength=0.1, sweep_strengths=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3), strength_name="dropout rate",
+        default_strength=0.1, sweep_strengths=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3), strength_name="dropout rate", strength_max=1.0,
     ),
     MethodSpec(
         name="mc_dropout", label="MC-dropout", training_free=False, sampling=SAMPLING_FEATURE,

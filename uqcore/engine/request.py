@@ -135,8 +135,8 @@ def check_args(model: UQModel, method: str, strength, samples, target, max_sampl
     strength = float(strength) if strength is not None else 0.0
     if not math.isfinite(strength) or strength < 0:
         raise InputError(f"strength must be a finite number >= 0, got {strength}")
-    if spec.feature == _methods.FEATURE_DROPOUT and strength >= 1:
-        raise InputError(f"the dropout rate must be below 1, got {strength}")
+    if spec.strength_max is not None and strength >= spec.strength_max:
+        raise InputError(f"the {spec.strength_name} must be below {spec.strength_max:g}, got {strength}")
     if not auto:
         return strength, Plan(int(samples), int(round_size))
     stop_at = float(target) if spec.auto == _methods.AUTO_ROUNDS else None

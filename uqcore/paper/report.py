@@ -39,6 +39,7 @@ class Settings:
     noise_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
     dropout_strengths: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5)
     sweep_samples: int = 8
+    grid_growth: int = 4              # strengths a sweep may add past its grid (paper.run.grown_strength)
     tolerance: float = 0.05
     sr_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(SR_SAMPLES))
     depth_samples: dict[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEPTH_SAMPLES))
@@ -56,7 +57,7 @@ class Settings:
 QUICK = dict(
     sr_models=Settings.sr_models[:2],  # the 7.3M-parameter esrgan-thick runs in the full run only (CPU time)
     quick=True, sr_limit=5, sr_calibration=2, sr_heldout=2, depth_heldout=4, depth_test=8, sr_crop=96, depth_limit=5, depth_calibration=2, sweep_layers=3,
-    noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4,
+    noise_strengths=(0.02, 0.1), dropout_strengths=(0.05, 0.2), sweep_samples=4, grid_growth=0,
     sr_samples=QUICK_SR_SAMPLES, depth_samples=QUICK_DEPTH_SAMPLES,
 )
 

@@ -24,6 +24,7 @@ from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
 from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan, summary_rows
 from uqcore.io import read_image
+from uqcore.engine import methods as _methods
 from uqcore.engine.layers import default_layers
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.baselines import owns
@@ -297,13 +298,26 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
     layers = default_layers(model, s.sweep_layers)
     for method in SWEPT:
         t0 = time.perf_counter()
-        n = len(layers) * len(strengths[method]) * len(xs)
-        with ProgressBar(n, f"sweep {model.name} {method}") as bar:
-            rows = sweep(model, xs, ts, method=method, layers=layers, strengths=strengths[method],
-                         samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute, **scale_out)
+        grid = tuple(strengths[method])
+
+        def run(grid_part: tuple[float, ...], desc: str) -> list[dict[str, Any]]:
+            with ProgressBar(len(layers) * len(grid_part) * len(xs), desc) as bar:
+                return sweep(model, xs, ts, method=method, layers=layers, strengths=grid_part,
+                             samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute, **scale_out)
+
+        rows = run(grid, f"sweep {model.name} {method}")
+        best = recommend(rows, s.tolerance)
+        # the grid grows while its largest strength is the choice: neither the tolerance nor a
+        # falling correlation has bounded it yet
+        for _ in range(s.grid_growth):
+            grown = grown_strength(method, grid[-1]) if best is not None and best["strength"] == grid[-1] else None
+            if grown is None:
+                break
+            grid = (*grid, grown)
+            rows += run((grown,), f"sweep {model.name} {method} {grown:g}")
+            best = recommend(rows, s.tolerance)
         for r in rows:
             r["model"] = model.name
-        best = recommend(rows, s.tolerance)
         fallback = best is None
         if fallback:
             finite = [r for r in rows if r.get("loss_increase") is not None and math.isfinite(r["loss_increase"])]
@@ -313,7 +327,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         report.fallback[(model.name, method)] = fallback
         where = "calibration split + held-out" if model.task in s.sweep_heldout_tasks else "calibration split"
         report.timings.append((f"sweep {model.name} infer-{method} ({where})", time.perf_counter() - t0,
-                               f"{len(layers)} layers x {len(strengths[method])} strengths x {len(xs)} images, "
+                               f"{len(layers)} layers x {len(grid)} strengths x {len(xs)} images, "
                                f"{s.sweep_samples} samples"))
 
 
@@ -381,6 +395,17 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     if out is not None:
         write_outputs(report, out, figures)
     return report
+
+
+def grown_strength(method: str, largest: float) -> float | None:
+    """The next strength past a sweep grid's largest: twice it for an unbounded strength (noise
+    std), halfway to the bound for a bounded one (a dropout rate, below 1); None once that is
+    within 5 % of the bound."""
+    bound = _methods.spec(method).strength_max
+    if bound is None:
+        return 2 * largest
+    nxt = (largest + bound) / 2
+    return nxt if nxt < 0.95 * bound else None
 
 
 def _strengths(s: Settings) -> dict[str, tuple[float, ...]]:
