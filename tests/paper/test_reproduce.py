@@ -378,3 +378,27 @@ def test_table_step_on_workers_gives_the_serial_rows(tiny_zoo):
     assert not ray.is_initialized()
     _same(serial, rows)
     _same(serial, again)
+
+
+def test_cache_keeps_every_unit_and_a_rerun_reuses_them(tiny_zoo, tmp_path, monkeypatch):
+    """`reproduce --cache DIR`: a rerun with the same folder runs no sweep or table unit again and
+    writes the same numbers (a cold run with a cache is the units' path, whose numbers are the
+    serial run's: test_quick_with_workers_1_writes_the_serial_numbers)."""
+    from uqcore.datasets.sweep import SweepJob
+    from uqcore.paper.table_units import TableJob
+
+    small = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
+             "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
+    cache = tmp_path / "cache"
+    assert main(["reproduce", *small, "--cache", str(cache), "--out", str(tmp_path / "cold" / "results.md")]) == 0
+    kept = sorted(p.name for p in cache.iterdir())
+    assert any(k.startswith("sweep-noise-t-srresnet-") for k in kept) and any(k.startswith("table-") for k in kept)
+    runs = []
+    for job in (SweepJob, TableJob):
+        original = job.run
+        monkeypatch.setattr(job, "run", lambda self, *a, _o=original, **k: runs.append(self.kind) or _o(self, *a, **k))
+    assert main(["reproduce", *small, "--cache", str(cache), "--out", str(tmp_path / "warm" / "results.md")]) == 0
+    assert runs == []
+    for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
+        cold = _numbers(tmp_path / "cold" / name)
+        assert cold and cold == _numbers(tmp_path / "warm" / name), name

@@ -54,6 +54,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth-model", default="fcrn")
     parser.add_argument("--sr-data", default=str(SR_DATA), help="folder of HR images")
     parser.add_argument("--depth-data", default=str(DEPTH_DATA), help="folder of name.png + name_depth.png")
+    parser.add_argument("--cache", default=None, metavar="DIR",
+                        help="keep every sweep and table unit in DIR as it finishes; a rerun with the same DIR reuses "
+                             "the units of unchanged models, settings and images (an interrupted run continues; new "
+                             "weights recompute only their own columns)")
     distributed.add_cli_options(parser, resume=False)  # --workers / --ray-address: sweeps and tables on Ray
 
 
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     figures = None if args.no_figures else (Path(args.figures) if args.figures else out.parent / "figures")
     command = command_line(args)
     workers, ray_address = distributed.cli_workers(args)
-    report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address)
+    report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address,
+                              cache=None if args.cache is None else Path(args.cache))
     print(interval_text(report))
     print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}, "
           f"{sibling_csv(out, 'per_image')}"

@@ -107,6 +107,7 @@ class Report:
     figures: dict[tuple[str, str], str] = field(default_factory=dict)
     figure_note: str = ""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache: Path | None = None  # where sweep / table units are kept (reproduce --cache), or None
     total_seconds: float = 0.0
     paired_family: Any = None  # the Discussion's Holm family of paired verdicts (uqcore.scoring.stats.HolmFamily)
     disagreement_cells: list[dict[str, Any]] | None = None  # uqcore.paper.disagreements.report_cells, once

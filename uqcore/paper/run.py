@@ -26,6 +26,7 @@ from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, metho
 from uqcore.io import read_image
 from uqcore.engine import methods as _methods
 from uqcore.engine.layers import default_layers
+from uqcore.engine.model import fingerprint, wrap
 from uqcore.models.registry import load_model, model_card
 from uqcore.paper.baselines import owns
 from uqcore.paper.decision import decision_values
@@ -201,7 +202,8 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   strength: dict[str, float], seed: int, device: str | None, progress: Progress | None,
                   patch: int = 16, steps: int = 50, interval_level: float | None = None,
                   interval_pairs: Sequence[tuple[Any, Any]] = (), *, workers: int | None = None,
-                  ray_address: str | None = None, per_image: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                  ray_address: str | None = None, per_image: list[dict[str, Any]] | None = None,
+                  store: Path | None = None) -> list[dict[str, Any]]:
     """Rows like :func:`uqcore.datasets.evaluate.evaluate` (one per method, sample count and level) with
     the metrics computed on ``test_pairs`` and the sigma-scaling fitted on ``cal_pairs`` (an
     explicit calibration list of :class:`uqcore.scoring.scorer.Scorer`): ``variance_scale``,
@@ -221,7 +223,8 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
     rows: list[dict[str, Any]] = []
     for engine, n, label, scorer, held in table_scorers(model, cal_pairs, test_pairs, held_pairs, methods, samples,
                                                         settings, seed, device, _absolute(progress), patch=patch,
-                                                        steps=steps, workers=workers, ray_address=ray_address):
+                                                        steps=steps, workers=workers, ray_address=ray_address,
+                                                        store=store):
         summary = scorer.compute()
         bars = {} if interval_level is None else interval_columns(scorer, interval_level, held)
         bars.update(decision_values([*scorer.fit_residuals, *held], steps))
@@ -303,7 +306,8 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         def run(grid_part: tuple[float, ...], desc: str) -> list[dict[str, Any]]:
             with ProgressBar(len(layers) * len(grid_part) * len(xs), desc) as bar:
                 return sweep(model, xs, ts, method=method, layers=layers, strengths=grid_part,
-                             samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute, **scale_out)
+                             samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute,
+                             **scale_out, **_resumed(_kept(report, f"sweep-{method}", model)))
 
         rows = run(grid, f"sweep {model.name} {method}")
         best = recommend(rows, s.tolerance)
@@ -347,7 +351,7 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
                              interval_level=s.interval_level, interval_pairs=split.heldout,
-                             per_image=images, **scale_out)
+                             per_image=images, store=_kept(report, f"table-{key}", model), **scale_out)
     for r in rows:
         r["table"] = key
     report.per_image.setdefault(key, []).extend(name_rows(images, names, model.name, key, model.task))
@@ -363,19 +367,23 @@ def _student(model: Any) -> list[str]:
 
 
 def run_reproduction(s: Settings, command: str = "", out: Path | None = None, figures: Path | None = None,
-                     render: bool = True, *, workers: int | None = None, ray_address: str | None = None) -> Report:
+                     render: bool = True, *, workers: int | None = None, ray_address: str | None = None,
+                     cache: Path | None = None) -> Report:
     """Run everything and return the report (written to ``out`` if given).
 
     ``workers`` / ``ray_address``: the sweeps' settings and the tables' per-image estimates run
     on Ray workers (:func:`uqcore.distributed.run_job`; one Ray session for the whole run, a local
     one started and shut down here unless ``ray_address`` names a cluster or ``ray.init`` was
     already called); the numbers are the serial run's, only the wall times differ. ``RAY_ADDRESS``
-    is honoured when ``workers`` is given. Neither: everything runs in this process, serially."""
+    is honoured when ``workers`` is given. Neither: everything runs in this process, serially.
+    ``cache``: a folder that keeps every sweep and table unit as it finishes; a later run with the
+    same folder reuses the units of unchanged models, settings and images (an interrupted run
+    continues where it stopped; new weights recompute only their own columns)."""
     check_models(s)
     check_data(s)
     t_start = time.perf_counter()
     report = Report(settings=s, command=command, started=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    hardware=hardware_info(s.device))
+                    hardware=hardware_info(s.device), cache=None if cache is None else Path(cache))
     for name in required_models(s):
         report.cards[name] = model_card(name)
     torch.manual_seed(s.seed)
@@ -395,6 +403,22 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     if out is not None:
         write_outputs(report, out, figures)
     return report
+
+
+def _kept(report: Report, part: str, model: Any) -> Path | None:
+    """The run folder of one sweep or table when the run keeps its units (``cache``): one per
+    part, model weights (and student head) and seed, so a rerun reuses exactly the units whose
+    model, settings and images are unchanged and recomputes the rest."""
+    if report.cache is None:
+        return None
+    ident = fingerprint(model)
+    if getattr(model, "student", None) is not None:  # the Student column depends on the head too
+        ident += "-" + fingerprint(wrap(model.student, task=model.task, name="student"))
+    return report.cache / f"{part}-{model.name}-{ident}-seed{report.settings.seed}"
+
+
+def _resumed(store: Path | None) -> dict[str, Any]:
+    return {} if store is None else {"store": store, "resume": True}
 
 
 def grown_strength(method: str, largest: float) -> float | None:

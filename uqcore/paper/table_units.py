@@ -68,21 +68,23 @@ def table_scorers(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                   interval_pairs: Sequence[tuple[Any, Any]], methods: Sequence[str],
                   samples: dict[str, tuple[int, ...]], settings: dict[str, tuple[Any, Any]], seed: int,
                   device: Any, progress: Callable[[int, int], None] | None, *, patch: int, steps: int,
-                  workers: int | None, ray_address: str | None
+                  workers: int | None, ray_address: str | None, store: Any = None
                   ) -> Iterator[tuple[str, int, str, Scorer, list[Vectors]]]:
     """(engine, samples, variant, its Scorer, its held-out residual vectors) for every column in
     the table's order: the scorer has the calibration images (float64 residuals) and the scored
     test images, from the :class:`TableJob` units run by :func:`uqcore.distributed.run_job` --
     here, in order, by default (a bad input raises), or on Ray with ``workers`` / ``ray_address``
     (an InputError then names the images that failed: a table needs all of them).
-    ``settings``: {engine: (layer, strength)}."""
+    ``settings``: {engine: (layer, strength)}. ``store``: a run folder that keeps every unit as it
+    finishes; the units already there are not run again (resume)."""
     plan = method_plan(model, list(methods))
     parts = [("cal", [f"{i}" for i in range(len(cal_pairs))], cal_pairs),
              ("test", [f"{i}" for i in range(len(test_pairs))], test_pairs),
              ("heldout", [f"{i}" for i in range(len(interval_pairs))], interval_pairs)]
     job = TableJob(model, parts, plan, settings, samples, seed, patch, steps)
     results = distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device,
-                                  progress=progress, raise_errors=workers is None and ray_address is None)
+                                  progress=progress, raise_errors=workers is None and ray_address is None,
+                                  store=store, resume=store is not None)
     values = iter(distributed.pair_values(results, f"table {model.name}"))  # every image ok, in key order
     for engine, variants in plan:
         for n in samples[engine]:
