@@ -207,7 +207,7 @@ def own_model_section() -> None:
         model = custom[result["name"]]
         info = loaders.describe(model)
         st.success(f"Loaded **{model.name}**: {info['architecture']} ({info['format']}) · "
-                   f"{TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameters:,} parameters "
+                   f"{TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameter_count:,} parameters "
                    "— selected in the sidebar for every page.", icon="✅")
         for note in result.get("notes", []):
             st.caption(note)
@@ -380,7 +380,7 @@ try:
 except uqcore.InputError as exc:
     run_control.show_error(exc)
     st.stop()
-st.caption(f"{model.parameters:,} parameters · methods: {', '.join(model.methods)} · output shapes for a "
+st.caption(f"{model.parameter_count:,} parameters · methods: {', '.join(model.methods)} · output shapes for a "
            f"{model.probe_size[0]}×{model.probe_size[1]} probe input")
 if not rows:
     tree = loaders.module_tree(model)
