@@ -84,7 +84,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 from uqcore.engine.layers import method_setting
 from uqcore.engine.model import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
 from uqcore.engine.estimate import estimate
@@ -407,7 +408,6 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 # -- fitting on a model -----------------------------------------------------------------------------
-Progress = Callable[[int, int], None]
 
 
 def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], list[tuple[Any, Any]]]:

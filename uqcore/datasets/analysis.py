@@ -5,7 +5,7 @@ This is what the dashboard's Explore page shows; it keeps the maths out of the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +20,7 @@ from uqcore.engine.model import UQModel
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import Estimate, estimate
 from uqcore.scoring.scorer import SIGMA_TILE, aligned, at_target, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.progress import Progress
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -184,7 +185,7 @@ def _per_method(value, engine: str):
 
 def method_maps(model: UQModel, x: torch.Tensor, target, names: Sequence[str], *, samples: int = 8,
                 layer: str | dict | None = None, strength: float | dict | None = None, seed: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> MethodMaps:
+                progress: Progress | None = None) -> MethodMaps:
     """Estimate ``x`` with each method of ``names`` (variants of one engine method share its
     run; layer / strength: one value or {engine method: value}, defaults as in ``evaluate``) and
     return the maps side by side. The error map is that of the model's own (unperturbed)

@@ -56,6 +56,7 @@ import torch
 from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 # the dataset helpers moved to uqcore.datasets.folders; re-exported here for existing callers
 from uqcore.calibration.intervals import load_calibration
 from uqcore.datasets.folders import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
@@ -72,7 +73,6 @@ METHOD_VARIANTS = {n: (v.engine, v.prediction) for n, v in _methods.VARIANTS.ite
 # What evaluate scores when no methods are given: the training-free methods.
 DEFAULT_METHODS = _methods.TRAINING_FREE
 
-Progress = Callable[[int, int], None]
 
 
 # -- evaluation ----------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from uqcore import distributed as _distributed
 from uqcore import metrics as M
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 from uqcore.engine.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
 from uqcore.engine.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.engine.model import as_model, model_identity
@@ -54,7 +55,6 @@ from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, es
 from uqcore.scoring.scorer import aligned, resize_to
 from uqcore.scoring.stats import finite_mean
 
-Progress = Callable[[int, int], None]
 
 
 def default_strengths(method: str) -> list[float]:

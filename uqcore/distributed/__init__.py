@@ -101,6 +101,7 @@ from uqcore.distributed.units import (
     uses_units,
 )
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitData", "UnitResult", "Worker",
@@ -110,7 +111,6 @@ __all__ = [
     "worker_options",
 ]
 
-Progress = Callable[[int, int], None]
 
 
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,

@@ -72,7 +72,7 @@ from uqcore.paper.discussion import (REACH_MARGIN, column_values, discussion, fm
                                      tolerance_trend, transform_best)
 from uqcore.paper.markdown import render_markdown, results_table, write_outputs
 from uqcore.paper.report import QUICK, Report, Settings, check_data, check_models, required_models
-from uqcore.paper.run import centre_crop, load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
+from uqcore.paper.run import load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
 from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE_NAMES, PAPER_TABLES, TRAINING_FREE,
                                  TRAINING_REQUIRED)
 
@@ -80,6 +80,6 @@ __all__ = [
     "REACH_MARGIN", "column_values",
     "discussion", "fmt", "layer_profile", "reach", "tolerance_trend", "transform_best", "render_markdown",
     "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_data", "check_models", "required_models",
-    "centre_crop", "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
+    "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
     "METHOD_LABELS", "METRIC_ROWS", "PAPER_TABLE_NAMES", "PAPER_TABLES", "TRAINING_FREE", "TRAINING_REQUIRED",
 ]
