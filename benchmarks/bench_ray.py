@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from uqcore import distributed  # noqa: E402
-from uqcore.datasets.evaluate import evaluate, load_pairs  # noqa: E402
+from uqcore.datasets.evaluate import evaluate  # noqa: E402
+from uqcore.datasets.folders import load_pairs  # noqa: E402
 from uqcore.models import load_model  # noqa: E402
 
 TIMING = {"seconds_per_image", "seconds"}

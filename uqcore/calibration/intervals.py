@@ -98,7 +98,7 @@ from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.progress import Progress
 from uqcore.engine.layers import method_setting
-from uqcore.engine.model import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
+from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import estimate
 from uqcore.calibration.fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
                                     VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,

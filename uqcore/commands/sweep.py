@@ -8,8 +8,10 @@ import sys
 
 from uqcore.commands.options import add_device_option
 from uqcore import distributed as _distributed
-from uqcore.datasets.evaluate import add_auto_options, make_lr, parse_samples, write_rows
-from uqcore.datasets.sweep import default_layers, default_strengths, format_rows, recommend, sweep
+from uqcore.datasets.evaluate import add_auto_options, parse_samples, write_rows
+from uqcore.datasets.folders import make_lr
+from uqcore.datasets.sweep import default_strengths, format_rows, recommend, sweep
+from uqcore.engine.layers import default_layers
 from uqcore.engine.methods import SWEEP_METHODS
 from uqcore.errors import InputError
 from uqcore.io import read_depth, read_image

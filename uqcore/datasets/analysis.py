@@ -19,7 +19,7 @@ from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import Estimate, estimate
-from uqcore.scoring.scorer import SIGMA_TILE, aligned, at_target, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.scoring.scorer import aligned, at_target, image_values, prepare_target
 from uqcore.progress import Progress
 
 

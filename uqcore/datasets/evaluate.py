@@ -34,7 +34,7 @@ prediction, as for plain MC-dropout). Variants of one engine method share one se
 The training-free methods score the unperturbed output. Every image is sampled with the same
 ``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
-Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
+Datasets from a folder: :func:`uqcore.datasets.folders.load_pairs`, which
 documents the folder layouts. A depth output is resized to the ground truth (with its variance)
 and, for a relative-depth model, aligned to it before scoring: rows carry ``aligned`` (scoring).
 """
@@ -57,13 +57,11 @@ from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
 from uqcore.progress import Progress
-# the dataset helpers moved to uqcore.datasets.folders; re-exported here for existing callers
 from uqcore.calibration.intervals import load_calibration
-from uqcore.datasets.folders import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
-from uqcore.engine.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
+from uqcore.engine.layers import method_setting
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring.scorer import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
+from uqcore.scoring.scorer import LEVELS, Scorer, prepare_target, split_images
 from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore, score_image
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH

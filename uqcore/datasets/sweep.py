@@ -48,7 +48,7 @@ from uqcore import distributed as _distributed
 from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.progress import Progress
-from uqcore.engine.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
+from uqcore.engine.layers import default_layers
 from uqcore.engine.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate

@@ -22,7 +22,7 @@ Steps:
    ``--sr-calibration`` / ``--depth-calibration`` images of the permutation are the
    calibration split). SR images are first centre-cropped to at most ``--sr-crop`` pixels
    per side (then to a multiple of the scale) and bicubic-downscaled to make the input
-   (:func:`uqcore.datasets.evaluate.make_lr`).
+   (:func:`uqcore.datasets.folders.make_lr`).
 2. **Tolerability sweeps** (Fig. 4 analog) on the calibration split, for each SR model
    (``srresnet``, ``srgan``) and the depth model (``fcrn``), for infer-noise and
    infer-dropout: :func:`uqcore.sweep` over ~4 layers spread from early to late

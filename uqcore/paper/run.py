@@ -20,8 +20,8 @@ from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
 from uqcore.hardware import hardware_info
 from uqcore.progress import Progress, ProgressBar
-from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan, summary_rows
-from uqcore.datasets.folders import centre_crop
+from uqcore.datasets.evaluate import method_plan, summary_rows
+from uqcore.datasets.folders import centre_crop, list_pair_files, load_pairs, make_lr
 from uqcore.io import read_image
 from uqcore.engine.layers import default_layers
 from uqcore.models.registry import load_model, model_card
