@@ -215,7 +215,8 @@ def test_unsupported_layer_is_refused(tmp_path):
 # -- the bundled third-party model -------------------------------------------------------------------
 def test_bundled_esrgan_card_and_quality():
     import uqcore
-    from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, image_metrics, load_hr
+    from uqcore.metrics.quality import psnr_ssim
+    from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, load_hr
     from uqcore.models.registry import MODELS_DIR
 
     if "esrgan-thick" not in uqcore.list_models("sr"):
@@ -232,8 +233,8 @@ def test_bundled_esrgan_card_and_quality():
     with torch.inference_mode():
         sr = model.module(lr)
     assert sr.shape == hr.shape
-    psnr, _ = image_metrics(sr, hr, border=4)
-    bicubic, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
+    psnr, _ = psnr_ssim(sr, hr, border=4)
+    bicubic, _ = psnr_ssim(bicubic_upscale(lr, 4), hr, border=4)
     assert psnr > bicubic + 0.5, (psnr, bicubic)
     from safetensors import safe_open
 
