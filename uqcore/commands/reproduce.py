@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from uqcore.commands.options import add_device_option
-from uqcore import distributed
+from uqcore.commands.options import add_cli_options, add_device_option, cli_workers
 from uqcore.errors import InputError
 from uqcore.paper.intervals import text as interval_text
 from uqcore.paper.markdown import sibling_csv
@@ -54,7 +53,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth-model", default="fcrn")
     parser.add_argument("--sr-data", default=str(SR_DATA), help="folder of HR images")
     parser.add_argument("--depth-data", default=str(DEPTH_DATA), help="folder of name.png + name_depth.png")
-    distributed.add_cli_options(parser, resume=False)  # --workers / --ray-address: sweeps and tables on Ray
+    add_cli_options(parser, resume=False)  # --workers / --ray-address: sweeps and tables on Ray
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -110,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     figures = None if args.no_figures else (Path(args.figures) if args.figures else out.parent / "figures")
     command = command_line(args)
-    workers, ray_address = distributed.cli_workers(args)
+    workers, ray_address = cli_workers(args)
     report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address)
     print(interval_text(report))
     print(f"wrote {out} ({report.total_seconds:.0f} s), {sibling_csv(out, 'rows')}, {sibling_csv(out, 'sweeps')}, "

@@ -41,7 +41,6 @@ and, for a relative-depth model, aligned to it before scoring: rows carry ``alig
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -452,38 +451,3 @@ class EvaluateSummary:
             rows += summary_rows(self.model, label, n, summary, {**setting, "n_images": len(ok), "n_calibration": len(c),
                                                                  "calibration": kind}, after=after)
         return rows
-
-
-def parse_per_method(text: str | None, convert: Callable[[str], Any], flag: str) -> Any:
-    """"VALUE" or "method:VALUE,method:VALUE" -> value or {method: value}."""
-    if text is None:
-        return None
-    try:
-        if ":" not in text:
-            return convert(text)
-        out = {}
-        for part in text.split(","):
-            name, _, value = part.partition(":")
-            out[name.strip()] = convert(value.strip())
-        return out
-    except ValueError as exc:
-        raise InputError(f"{flag} must be VALUE or method:VALUE,method:VALUE, got {text!r}") from exc
-
-
-def parse_samples(text: str, flag: str) -> int | str:
-    """A sample count or "auto" from the command line."""
-    text = text.strip()
-    if text.lower() == AUTO:
-        return AUTO
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise InputError(f"{flag} takes sample counts (integers) or auto, got {text!r}") from exc
-
-
-def add_auto_options(parser: argparse.ArgumentParser) -> None:
-    """--reliability / --max-samples: the stop rule of ``--samples auto`` (evaluate and sweep)."""
-    parser.add_argument("--reliability", type=float, default=DEFAULT_TARGET,
-                        help=f"with --samples auto: the split-half reliability to reach (default {DEFAULT_TARGET})")
-    parser.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES,
-                        help=f"with --samples auto: the most samples per image (default {DEFAULT_MAX_SAMPLES})")
