@@ -1,6 +1,6 @@
 """Scale-out on this machine: ``evaluate`` on the 12 bundled SR images (transform + noise,
 8 samples) serial in one process with 2 torch threads against ``workers=2`` Ray actors with one
-thread each (issue 18; bench_forward measured 1.38x for two one-thread forward passes).
+thread each (bench_forward measured 1.38x for two one-thread forward passes).
 
 Printed, in one run:
 

@@ -1,5 +1,5 @@
 """Compare: methods × sample counts on a set of images — the paper's Tables 1 and 2 — and, in a
-second tab, calibrated error bars (issue 17): fit a calibration on the set, check it, keep it for
+second tab, calibrated error bars: fit a calibration on the set, check it, keep it for
 Explore."""
 
 from __future__ import annotations

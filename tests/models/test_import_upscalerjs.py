@@ -244,15 +244,3 @@ def test_bundled_esrgan_card_and_quality():
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
     assert {p.dtype for p in model.module.parameters()} == {torch.float32}
     assert card["import"]["storage"]["max_abs_diff_vs_float32"] < 1 / 255  # under one 8-bit level
-
-
-def test_explore_region_crops_bundled_samples_of_heavy_models_only():
-    from types import SimpleNamespace
-
-    from uqcore.datasets.analysis import explore_region
-
-    hr = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).reshape(2, 3, 10, 12)
-    crop, side = explore_region(SimpleNamespace(card={"explore_crop": 4}), hr)
-    assert side == 4 and torch.equal(crop, hr[..., 3:7, 4:8])
-    assert explore_region(SimpleNamespace(card={}), hr) == (hr, None)
-    assert explore_region(SimpleNamespace(card={"explore_crop": 16}), hr) == (hr, None)

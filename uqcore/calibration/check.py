@@ -1,5 +1,5 @@
 """Fit a calibration on part of an image set and check it on the rest (what the dashboard's
-Compare page shows for issue 17).
+Compare page shows in its calibrated-error-bars tab).
 
 :func:`fit_and_check` fits :func:`uqcore.calibrate` on the first ``fit_count`` (input, target)
 pairs and scores the others with it: per image the columns of ``evaluate --calibration``

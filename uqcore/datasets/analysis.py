@@ -38,18 +38,6 @@ class PreparedInput:
     note: str = ""
 
 
-def explore_region(model: UQModel, hr: torch.Tensor) -> tuple[torch.Tensor, int | None]:
-    """A bundled SR sample as the dashboard first shows it: centre-cropped to the card's
-    ``explore_crop`` (HR pixels a side), for a model too heavy to run on whole samples on a CPU
-    (esrgan-thick); returns ``(hr, side)``, side None when nothing was cropped."""
-    side = int(model.card.get("explore_crop") or 0)
-    h, w = hr.shape[-2:]
-    if not side or (h <= side and w <= side):
-        return hr, None
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return hr[..., top:top + side, left:left + side], side
-
-
 def prepare_sr(model: UQModel, lr: torch.Tensor | None = None, hr: torch.Tensor | None = None) -> PreparedInput:
     """SR inputs: an LR image, an HR image, or both.
 
