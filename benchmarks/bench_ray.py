@@ -1,6 +1,6 @@
 """Scale-out on this machine: ``evaluate`` on the 12 bundled SR images (transform + noise,
 8 samples) serial in one process with 2 torch threads against ``workers=2`` Ray actors with one
-thread each (issue 18; bench_forward measured 1.38x for two one-thread forward passes).
+thread each (bench_forward measured 1.38x for two one-thread forward passes).
 
 Printed, in one run:
 
@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from uqcore import distributed  # noqa: E402
-from uqcore.datasets.evaluate import evaluate, load_pairs  # noqa: E402
+from uqcore.datasets.evaluate import evaluate  # noqa: E402
+from uqcore.datasets.folders import load_pairs  # noqa: E402
 from uqcore.models import load_model  # noqa: E402
 
 TIMING = {"seconds_per_image", "seconds"}

@@ -1,5 +1,5 @@
 """Explore on a large photo: time to the first variance map in the browser against the whole
-image's headless estimate, in one run (issue 23: first map / headless whole <= 0.35).
+image's headless estimate, in one run (the target: first map / headless whole <= 0.35).
 
 A 384×384 photo (assets/samples/sr/astronaut.png, a 1536×1536 srresnet output) is uploaded as
 the LR input on Explore with the default setting (the model card's recommended one: noise at

@@ -1,4 +1,4 @@
-"""One-pass student against one plain forward pass and against its 8-sample teacher (issue 16).
+"""One-pass student against one plain forward pass and against its 8-sample teacher.
 
 For each bundled model with a bundled student head, side by side in one run and interleaved (each
 repeat times all three, so machine load hits them alike), median seconds per image of:

@@ -1,4 +1,4 @@
-"""Regions and tiles (issue #23), as ratios measured in one run.
+"""Regions and tiles (``estimate(region=...)``, ``estimate(tile=...)``), as ratios measured in one run.
 
 1. region / whole: a 256x256 output region at the centre of a 384x384 LR photo
    (assets/samples/sr/astronaut.png) on srresnet, noise at body.5, 8 samples, against the whole

@@ -1,5 +1,5 @@
 """Compare: methods × sample counts on a set of images — the paper's Tables 1 and 2 — and, in a
-second tab, calibrated error bars (issue 17): fit a calibration on the set, check it, keep it for
+second tab, calibrated error bars: fit a calibration on the set, check it, keep it for
 Explore."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import uqcore
 from ui import calibration as current_cal
 from ui import gallery, model_cache, result_cache, run_control, session, state
 from uqcore import limits
-from uqcore.datasets import evaluate as evaluation
+from uqcore.datasets.evaluate import evaluate
+from uqcore.datasets.folders import list_pair_files, load_pairs
+from uqcore.engine.layers import default_layer
 from uqcore.engine import methods
 from uqcore import plots
 from uqcore.plots import maps as plots_maps
@@ -110,8 +112,8 @@ def methods_view() -> None:
                 options[f"layer_{model_name}"] = setting["layer"]
                 options[f"strength_{setting['method']}"] = setting["strength"]
             else:
-                default_layer = evaluation.default_layer(model)
-                options[f"layer_{model_name}"] = default_layer if default_layer in labels else next(iter(labels))
+                first = default_layer(model)
+                options[f"layer_{model_name}"] = first if first in labels else next(iter(labels))
         l1, l2, l3 = st.columns([2, 1, 1])
         layer = state.bound(l1.selectbox, "Layer (noise / dropout)", f"layer_{model_name}", store=CMP,
                             options=list(labels), format_func=labels.get)
@@ -125,9 +127,9 @@ def methods_view() -> None:
     key = result_cache.digest("compare", settings, model_cache.head_token(model_name))
 
     def compute(report, progress):
-        _, pairs = evaluation.load_pairs(folder, model, limit=int(limit))
+        _, pairs = load_pairs(folder, model, limit=int(limit))
         images: list = []
-        rows = evaluation.evaluate(model, pairs, methods=chosen, samples=sorted(counts), layer=layer,
+        rows = evaluate(model, pairs, methods=chosen, samples=sorted(counts), layer=layer,
                                    strength=strengths, seed=seed, progress=progress, on_image=images.append)
         return summary_ci.add_intervals(rows, images)
 
@@ -152,7 +154,7 @@ def methods_view() -> None:
 def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
     """One image of the set: the error map next to each method's variance map (the paper's Fig. 3)."""
     st.subheader("Maps of one image (as the paper's Fig. 3)")
-    names = [name for name, _, _ in evaluation.list_pair_files(folder, task)][:settings["limit"]]
+    names = [name for name, _, _ in list_pair_files(folder, task)][:settings["limit"]]
     if options["map_image"] not in names:
         options["map_image"] = names[0] if names else None
     c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
@@ -164,7 +166,7 @@ def maps_view(settings: dict, chosen: list, strengths: dict) -> None:
     key = result_cache.digest("compare_maps", settings, image, samples)
 
     def compute(report, progress):
-        names_, pairs = evaluation.load_pairs(folder, model, limit=settings["limit"])
+        names_, pairs = load_pairs(folder, model, limit=settings["limit"])
         x, target = pairs[names_.index(image)]
         return method_maps(model, x, target, chosen, samples=samples, layer=settings["layer"], strength=strengths,
                            seed=settings["seed"], progress=progress)
@@ -221,7 +223,7 @@ def calibration_view() -> None:
     args = current_cal.estimate_args(model, setting)
     current_calibration_box(args)
     st.subheader("Fit a calibration")
-    count = len(evaluation.list_pair_files(folder, task))
+    count = len(list_pair_files(folder, task))
     if count == 0:
         st.info("The image set is empty.")
         st.stop()
@@ -247,7 +249,7 @@ def calibration_view() -> None:
                       model_cache.head_token(model_name))
 
     def compute(report, progress):
-        names, pairs = evaluation.load_pairs(folder, model, limit=limit)
+        names, pairs = load_pairs(folder, model, limit=limit)
         return fit_and_check(model, pairs, names, fit, kind=kind, level=level, progress=progress, **args)
 
     check, _ = run_control.run_on_click("Fit calibration", "calfit", key, compute,

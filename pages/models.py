@@ -18,7 +18,7 @@ from ui import student as student_ui
 from ui.state import TASKS
 from ui.state import current as current_setting
 from uqcore import limits
-from uqcore.datasets import evaluate as evaluation
+from uqcore.engine.layers import default_layer
 from uqcore.engine import methods
 from uqcore.models import loaders
 
@@ -207,7 +207,7 @@ def own_model_section() -> None:
         model = custom[result["name"]]
         info = loaders.describe(model)
         st.success(f"Loaded **{model.name}**: {info['architecture']} ({info['format']}) · "
-                   f"{TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameters:,} parameters "
+                   f"{TASKS.get(model.task, model.task)} · ×{model.scale} · {model.parameter_count:,} parameters "
                    "— selected in the sidebar for every page.", icon="✅")
         for note in result.get("notes", []):
             st.caption(note)
@@ -293,7 +293,7 @@ def train_form(name: str, model: uqcore.UQModel) -> dict:
     options = dict(teacher=teacher, layer=None, strength=None)
     if methods.spec(teacher).needs_layer:
         layers = [r["name"] for r in model_cache.layers_for(name)]
-        layer = start["layer"] if start["teacher"] == teacher else evaluation.default_layer(model)
+        layer = start["layer"] if start["teacher"] == teacher else default_layer(model)
         layer = layer if layer in layers else layers[len(layers) // 2]
         options["layer"] = c2.selectbox("Teacher layer", layers, index=layers.index(layer), key=f"student_layer_{name}")
         options["strength"] = c3.number_input(methods.spec(teacher).strength_name.capitalize(), min_value=0.0,
@@ -380,7 +380,7 @@ try:
 except uqcore.InputError as exc:
     run_control.show_error(exc)
     st.stop()
-st.caption(f"{model.parameters:,} parameters · methods: {', '.join(model.methods)} · output shapes for a "
+st.caption(f"{model.parameter_count:,} parameters · methods: {', '.join(model.methods)} · output shapes for a "
            f"{model.probe_size[0]}×{model.probe_size[1]} probe input")
 if not rows:
     tree = loaders.module_tree(model)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
-from uqcore.datasets.analysis import explore_region  # noqa: E402
+from ui.inputs import explore_region  # noqa: E402
 from uqcore.metrics import error_map, pearson  # noqa: E402
 from uqcore.models.registry import MODELS_DIR  # noqa: E402
 from uqcore.models.srresnet import bicubic_downscale, load_hr  # noqa: E402

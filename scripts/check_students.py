@@ -32,7 +32,7 @@ import uqcore  # noqa: E402
 from uqcore.datasets.folders import load_pairs, make_lr  # noqa: E402
 from uqcore.models.registry import MODELS_DIR  # noqa: E402
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout  # noqa: E402
-from uqcore.paper.run import centre_crop  # noqa: E402
+from uqcore.datasets.folders import centre_crop  # noqa: E402
 from uqcore.paper.student import markdown_lines  # noqa: E402
 from uqcore.models.student_files import card_path  # noqa: E402
 

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from uqcore.models.registry import MODELS_DIR, load_model  # noqa: E402
-from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, image_metrics  # noqa: E402
+from uqcore.metrics.quality import psnr_ssim as image_metrics  # noqa: E402
+from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale  # noqa: E402
 
 PACKAGE = "plasma-workspace-wallpapers"
 PATTERN = "usr/share/wallpapers/*/contents/images/2560x1600.jpg"

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from safetensors import safe_open  # noqa: E402
 
-from uqcore.models.fcrn import METRIC_NAMES, evaluate_folder  # noqa: E402
+from uqcore.metrics.quality import DEPTH_METRICS as METRIC_NAMES  # noqa: E402
+from uqcore.models.fcrn import evaluate_folder  # noqa: E402
 from uqcore.models.registry import MODELS_DIR, load_model  # noqa: E402
 
 COMMAND = "python scripts/eval_depth.py --time --write-card"

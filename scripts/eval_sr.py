@@ -269,7 +269,7 @@ def update_doc(text: str, only: set[str] | None = None) -> None:
 def test_split_psnr() -> dict[str, float]:
     """Mean PSNR (Y, 4-px border, 8-bit) of each zoo model on the test split of ``python -m uqcore
     reproduce`` with its default settings: the issue 25 bar for srresnet-llm is checked here."""
-    from uqcore.models.srresnet import image_metrics
+    from uqcore.metrics.quality import psnr_ssim as image_metrics
     from uqcore.paper.report import Settings
     from uqcore.paper.run import load_sr_split
 

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, image_metrics, load_hr  # noqa: E402
+from uqcore.metrics.quality import psnr_ssim as image_metrics  # noqa: E402
+from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, load_hr  # noqa: E402
 from uqcore.models.tfjs import build_module, max_difference, read_layers_model  # noqa: E402
 
 MODELS_DIR = ROOT / "assets" / "models"

@@ -39,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 import uqcore.metrics as M  # noqa: E402
 from uqcore.datasets.folders import make_lr  # noqa: E402
-from uqcore.models.srresnet import SRResNet, image_metrics  # noqa: E402
+from uqcore.metrics.quality import psnr_ssim as image_metrics  # noqa: E402
+from uqcore.models.srresnet import SRResNet  # noqa: E402
 from uqcore.models.srresnet_head import SRResNetVarHead  # noqa: E402
 from uqcore.paper.heldout import SR_HELDOUT, sr_heldout  # noqa: E402
-from uqcore.paper.run import centre_crop  # noqa: E402
+from uqcore.datasets.folders import centre_crop  # noqa: E402
 
 MODELS = ROOT / "assets" / "models"
 CROP = 384  # as scripts/check_students.py --data heldout

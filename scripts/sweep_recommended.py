@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from uqcore.models.registry import MODELS_DIR, load_model  # noqa: E402
 from uqcore.paper.report import Settings  # noqa: E402
 from uqcore.paper.run import load_sr_split  # noqa: E402
-from uqcore.datasets.sweep import default_layers, sweep  # noqa: E402
+from uqcore.datasets.sweep import sweep  # noqa: E402
+from uqcore.engine.layers import default_layers  # noqa: E402
 
 FIELDS = ("method", "layer", "strength", "samples", "loss_increase", "corr_pixel")
 

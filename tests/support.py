@@ -11,7 +11,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import uqcore
-from uqcore.datasets.evaluate import make_lr
+from uqcore.datasets.folders import make_lr
 from uqcore.models.registry import build_architecture
 
 

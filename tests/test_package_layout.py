@@ -128,7 +128,8 @@ def test_estimate_stays_readable():
 # Issue 26: the layers of uqcore/, bottom-up (docs/ARCHITECTURE.md). A module belongs to the first
 # entry whose name is the module or a package above it; it may import from its own layer and below.
 LAYERS: list[list[str]] = [
-    ["uqcore", "uqcore.errors", "uqcore.lazy", "uqcore.limits", "uqcore.io", "uqcore.metrics", "uqcore.scoring",
+    ["uqcore", "uqcore.errors", "uqcore.lazy", "uqcore.limits", "uqcore.io", "uqcore.progress", "uqcore.hardware",
+     "uqcore.metrics", "uqcore.scoring",
      "uqcore.plots", "uqcore.scenes"],
     ["uqcore.engine"],
     ["uqcore.models"],

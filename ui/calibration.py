@@ -1,4 +1,4 @@
-"""The session's current calibration (issue 17): fitted on Compare or loaded from a JSON file,
+"""The session's current calibration (calibrated error bars): fitted on Compare or loaded from a JSON file,
 applied on Explore only to the model and method setting it was fitted for.
 
 One calibration at a time lives in ``st.session_state`` (it cannot go into the URL; a page change

@@ -55,7 +55,7 @@ def head_token(name: str) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def layer_table(name: str) -> list[dict]:
     return [
-        dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameters, label=i.label())
+        dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameter_count, label=i.label())
         for i in uqcore.list_layers(get_model(name))
     ]
 
@@ -66,7 +66,7 @@ def layers_for(name: str) -> list[dict]:
     custom = st.session_state.get(CUSTOM_MODELS, {})
     try:
         if name in custom:
-            return [dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameters,
+            return [dict(name=i.name, kind=i.kind, shape="×".join(map(str, i.shape[1:])), parameters=i.parameter_count,
                          label=i.label()) for i in uqcore.list_layers(custom[name])]
         return layer_table(name)
     except uqcore.InputError as exc:

@@ -13,6 +13,7 @@ import streamlit as st
 import uqcore
 from ui.keys import PARTIAL, RUN_NOW, STOPPED
 from ui.result_cache import lookup, remember
+from uqcore.progress import Progress
 
 
 def _stop(key: str) -> None:
@@ -68,7 +69,8 @@ def resume_button(key: str, text: str) -> None:
     right.button("Run to the end", key=f"resume_{key[:12]}", on_click=_resume, args=(key,))
 
 
-def progress_callback(bar, label: str):
+def progress_callback(bar, label: str) -> Progress:
+    """A st.progress bar as the core's progress protocol (``progress(done, total)``)."""
     def update(done: int, total: int) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total}")
 

@@ -1,4 +1,4 @@
-"""The dashboard's glue for one-pass student heads (issue 16): attaching a head for this session,
+"""The dashboard's glue for one-pass student heads: attaching a head for this session,
 training one on uploaded images (watched, stoppable), uploading one, the equivalent CLI line.
 
 Cached models are shared by every browser session, so a head is never attached to one: the
@@ -39,7 +39,7 @@ RUN = "student_run"          # the latest training run of this session (a Run)
 HEADS = "student_heads"      # name -> what the page shows of the session's head (origin, files)
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
 # A short run; the CLI's default is 1000. SRResNet with the transform teacher (8 samples, crop 32)
-# took 4.5 s a step on a busy 2-core CPU (the user trial in the issue 16 report).
+# took 4.5 s a step on a busy 2-core CPU (a user's trial run), so the dashboard's default stays short.
 DEFAULT_STEPS = 100
 POLL_SECONDS = 0.25
 

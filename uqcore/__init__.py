@@ -26,17 +26,11 @@ _NAMES_BY_MODULE = {
     "uqcore.student.train": ["distill"],
     "uqcore.models.student_files": ["attach_student", "load_student"],
 }
-# submodules as attributes (``uqcore.metrics``, ``from uqcore import plots``): name -> module. The
-# names of the flat layout before issue 26 (``sampler``, ``tolerability``, ...) still resolve to the
-# module that holds that code now.
+# subpackages and base modules as attributes (``uqcore.metrics``, ``from uqcore import plots``): name -> module
 _SUBMODULES = {
     "engine": "uqcore.engine", "models": "uqcore.models", "metrics": "uqcore.metrics", "scoring": "uqcore.scoring",
     "calibration": "uqcore.calibration", "datasets": "uqcore.datasets", "distributed": "uqcore.distributed",
     "student": "uqcore.student", "plots": "uqcore.plots", "io": "uqcore.io", "limits": "uqcore.limits",
-    "methods": "uqcore.engine.methods", "perturb": "uqcore.engine.perturb", "hooks": "uqcore.engine.hooks",
-    "layers": "uqcore.engine.layers", "tiling": "uqcore.engine.tiling", "receptive": "uqcore.engine.receptive",
-    "positions": "uqcore.engine.positions", "memory": "uqcore.engine.memory", "sampler": "uqcore.engine.estimate",
-    "evaluation": "uqcore.datasets.evaluate", "tolerability": "uqcore.datasets.sweep",
 }
 
 __getattr__, _EXPORTS = lazy_exports(__name__, _NAMES_BY_MODULE, _SUBMODULES)

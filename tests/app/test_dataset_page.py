@@ -11,7 +11,7 @@ from PIL import Image
 
 from tests.app.apptest_support import app, assert_clean, charts, metrics, png_bytes
 from tests.support import smooth_hr
-from uqcore.datasets.evaluate import make_lr
+from uqcore.datasets.folders import make_lr
 
 
 def png(tensor) -> bytes:

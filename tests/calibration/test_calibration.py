@@ -17,7 +17,8 @@ import torch
 
 import uqcore
 from uqcore import metrics as M
-from uqcore.calibration.intervals import Calibration, calibrate, fingerprint, load_calibration
+from uqcore.calibration.intervals import Calibration, calibrate, load_calibration
+from uqcore.engine.model import fingerprint
 from uqcore.errors import InputError
 from uqcore.datasets.evaluate import evaluate
 from uqcore.scoring.scorer import EPS, fit_scale

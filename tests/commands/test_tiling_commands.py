@@ -10,7 +10,7 @@ import pytest
 import uqcore
 from uqcore.calibration import calibrate
 from uqcore.datasets.evaluate import evaluate
-from uqcore.datasets.evaluate import make_lr
+from uqcore.datasets.folders import make_lr
 
 from tests.tiny_models import make_tiny_sr
 from tests.support import as_pairs, smooth_hr

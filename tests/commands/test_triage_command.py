@@ -14,7 +14,7 @@ from uqcore.cli import main
 from uqcore.engine.student_head import StudentHead
 from uqcore.models.student_files import config_for, save_student
 from tests.support import save_png, smooth_hr, write_tiny_card
-from uqcore.datasets.evaluate import make_lr
+from uqcore.datasets.folders import make_lr
 
 
 def folders(tmp_path, n=6):

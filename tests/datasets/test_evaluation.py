@@ -16,7 +16,8 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.datasets.evaluate import evaluate, format_table, load_pairs, table_frame
+from uqcore.datasets.evaluate import evaluate, format_table, table_frame
+from uqcore.datasets.folders import load_pairs
 
 from tests.tiny_models import make_tiny_sr
 from tests.support import as_pairs, png_folder, save_png, smooth_hr, sr_pairs, tiny_depth, write_tiny_card

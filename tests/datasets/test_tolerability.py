@@ -15,7 +15,8 @@ from torch import nn
 import uqcore
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.datasets.sweep import candidate_layers, default_layer, default_layers, recommend, sweep
+from uqcore.datasets.sweep import recommend, sweep
+from uqcore.engine.layers import candidate_layers, default_layer, default_layers
 
 from tests.tiny_models import block_draws, make_tiny_sr
 

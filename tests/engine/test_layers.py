@@ -15,7 +15,7 @@ def test_layers_in_forward_order_with_shapes(tiny_sr):
     by_name = {layer.name: layer for layer in layers}
     assert by_name["head"].shape == (1, 8, 32, 32)
     assert by_name["tail"].shape == (1, 3, 64, 64)
-    assert by_name["head"].kind == "Conv2d" and by_name["head"].parameters == 8 * 3 * 9 + 8
+    assert by_name["head"].kind == "Conv2d" and by_name["head"].parameter_count == 8 * 3 * 9 + 8
     assert hook_count(tiny_sr.module) == 0
 
 

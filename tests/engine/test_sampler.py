@@ -289,13 +289,13 @@ def test_out_of_memory_halves_the_chunk_and_retries(tiny_sr, image):
 
 
 def test_chunk_is_bounded_by_memory(tiny_sr, image, monkeypatch):
-    from uqcore.engine import estimate as sampler
+    from uqcore.engine import estimate as engine_estimate
 
     sizes = []
     orig_forward = tiny_sr.module.forward
     monkeypatch.setattr(tiny_sr.module, "forward", lambda x: sizes.append(x.shape[0]) or orig_forward(x))
     out_bytes = 3 * 24 * 32 * 4  # one sample's output
-    monkeypatch.setattr(sampler, "CHUNK_MEMORY_BYTES", out_bytes * sampler.ACTIVATION_FACTOR * 2)
+    monkeypatch.setattr(engine_estimate, "CHUNK_MEMORY_BYTES", out_bytes * engine_estimate.ACTIVATION_FACTOR * 2)
     uqcore.estimate(tiny_sr, image, method="noise", layer="head", strength=0.1, samples=6, prefix_reuse=False)
     assert sizes == [1, 2, 2, 2]  # the unperturbed pass, then chunks of 2 instead of the default 4
 

@@ -215,7 +215,8 @@ def test_unsupported_layer_is_refused(tmp_path):
 # -- the bundled third-party model -------------------------------------------------------------------
 def test_bundled_esrgan_card_and_quality():
     import uqcore
-    from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, image_metrics, load_hr
+    from uqcore.metrics.quality import psnr_ssim
+    from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, load_hr
     from uqcore.models.registry import MODELS_DIR
 
     if "esrgan-thick" not in uqcore.list_models("sr"):
@@ -232,8 +233,8 @@ def test_bundled_esrgan_card_and_quality():
     with torch.inference_mode():
         sr = model.module(lr)
     assert sr.shape == hr.shape
-    psnr, _ = image_metrics(sr, hr, border=4)
-    bicubic, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
+    psnr, _ = psnr_ssim(sr, hr, border=4)
+    bicubic, _ = psnr_ssim(bicubic_upscale(lr, 4), hr, border=4)
     assert psnr > bicubic + 0.5, (psnr, bicubic)
     from safetensors import safe_open
 
@@ -243,15 +244,3 @@ def test_bundled_esrgan_card_and_quality():
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
     assert {p.dtype for p in model.module.parameters()} == {torch.float32}
     assert card["import"]["storage"]["max_abs_diff_vs_float32"] < 1 / 255  # under one 8-bit level
-
-
-def test_explore_region_crops_bundled_samples_of_heavy_models_only():
-    from types import SimpleNamespace
-
-    from uqcore.datasets.analysis import explore_region
-
-    hr = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).reshape(2, 3, 10, 12)
-    crop, side = explore_region(SimpleNamespace(card={"explore_crop": 4}), hr)
-    assert side == 4 and torch.equal(crop, hr[..., 3:7, 4:8])
-    assert explore_region(SimpleNamespace(card={}), hr) == (hr, None)
-    assert explore_region(SimpleNamespace(card={"explore_crop": 16}), hr) == (hr, None)

@@ -41,7 +41,7 @@ def test_sweep_grows_until_the_tolerance_binds_or_the_correlation_turns(monkeypa
     monkeypatch.setattr(paper_run, "default_layers", lambda model, n: ["a", "b"])
     monkeypatch.setattr(paper_run, "SWEPT", ("noise",))
     settings = Settings(grid_growth=4)
-    report = SimpleNamespace(settings=settings, sweeps={}, chosen={}, fallback={}, timings=[])
+    report = SimpleNamespace(settings=settings, sweeps={}, chosen={}, fallback={}, timings=[], cache=None)
     split = SimpleNamespace(part=lambda name: (None, [(0, 0)]), heldout=[])
     model = SimpleNamespace(task="sr", name="toy")
     paper_run._sweep_model(report, model, split, {"noise": (0.5, 1.0)}, {})
@@ -58,7 +58,7 @@ def test_growth_stops_at_its_limit(monkeypatch):
     monkeypatch.setattr(paper_run, "sweep", fake_sweep(lambda st: 0.0, lambda st: st, calls))
     monkeypatch.setattr(paper_run, "default_layers", lambda model, n: ["a"])
     monkeypatch.setattr(paper_run, "SWEPT", ("noise",))
-    report = SimpleNamespace(settings=Settings(grid_growth=2), sweeps={}, chosen={}, fallback={}, timings=[])
+    report = SimpleNamespace(settings=Settings(grid_growth=2), sweeps={}, chosen={}, fallback={}, timings=[], cache=None)
     split = SimpleNamespace(part=lambda name: (None, [(0, 0)]), heldout=[])
     paper_run._sweep_model(report, SimpleNamespace(task="sr", name="toy"), split, {"noise": (1.0,)}, {})
     assert [c[1] for c in calls] == [(1.0,), (2.0,), (4.0,)]

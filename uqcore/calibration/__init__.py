@@ -15,7 +15,7 @@ from uqcore.lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
     "uqcore.calibration.intervals": [
-        "Calibration", "calibrate", "load_calibration", "pair_statistics", "Progress", "FORMAT", "VERSION",
+        "Calibration", "calibrate", "load_calibration", "pair_statistics", "FORMAT", "VERSION",
         "READABLE_VERSIONS",
     ],
     "uqcore.calibration.fit": [

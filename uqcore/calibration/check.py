@@ -1,5 +1,5 @@
 """Fit a calibration on part of an image set and check it on the rest (what the dashboard's
-Compare page shows for issue 17).
+Compare page shows in its calibrated-error-bars tab).
 
 :func:`fit_and_check` fits :func:`uqcore.calibrate` on the first ``fit_count`` (input, target)
 pairs and scores the others with it: per image the columns of ``evaluate --calibration``
@@ -14,7 +14,7 @@ evidence of the guarantee, which is about new images).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from uqcore.errors import InputError
 from uqcore.metrics import Reliability
 from uqcore.engine.model import as_model
 from uqcore.engine.estimate import estimate
+from uqcore.progress import Progress
 
 HELD_OUT, IN_SAMPLE = "held-out", "in-sample"
 
@@ -49,7 +50,7 @@ class CalibrationCheck:
 def fit_and_check(model: Any, pairs: Sequence[tuple[Any, Any]], names: Sequence[str], fit_count: int, *,
                   method: str, layer: str | None = None, strength: float | None = None, samples: Any = 8,
                   seed: int = 0, level: float = DEFAULT_LEVEL, kind: str = DEFAULT_KIND, device: Any = None,
-                  progress: Callable[[int, int], None] | None = None) -> CalibrationCheck:
+                  progress: Progress | None = None) -> CalibrationCheck:
     """Fit ``kind`` at ``level`` for (method, layer, strength, samples, seed) on the first
     ``fit_count`` pairs and check it on the others (or, if none are left, on the same ones).
     ``progress(done, total)`` counts images: fitting, then checking."""

@@ -84,7 +84,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,9 @@ from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore import metrics as M
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 from uqcore.engine.layers import method_setting
-from uqcore.engine.model import as_model, fingerprint, model_identity  # noqa: F401  (fingerprint re-exported)
+from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import estimate
 from uqcore.calibration.fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
                                     VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
@@ -407,7 +408,6 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 # -- fitting on a model -----------------------------------------------------------------------------
-Progress = Callable[[int, int], None]
 
 
 def _named_pairs(pairs: Any, names: Sequence[str] | None) -> tuple[list[str], list[tuple[Any, Any]]]:

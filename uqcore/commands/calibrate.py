@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from uqcore.commands.options import add_device_option, add_tile_option
-from uqcore import distributed as _distributed
+from uqcore.commands.options import add_cli_options, add_device_option, add_tile_option, cli_options
 from uqcore.engine import methods as _methods
 from uqcore.calibration.intervals import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
 from uqcore.datasets.folders import load_pairs
@@ -39,7 +38,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_tile_option(parser)
     add_device_option(parser)
     parser.add_argument("--out", required=True, help="calibration JSON to write")
-    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
+    add_cli_options(parser)  # --workers, --ray-address, --resume (the run kept in <out>_run/)
 
 
 def _bins(value: str) -> int | str | None:
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models import load_model
 
     model = load_model(args.model)
-    scale_out = _distributed.cli_options(args, rows="out")
+    scale_out = cli_options(args, rows="out")
     names, pairs = load_pairs(args.data, model, args.limit)
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} calibration image(s) from {args.data}",
           file=sys.stderr)

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from uqcore.commands.options import add_device_option, add_tile_option
-from uqcore import distributed as _distributed
+from uqcore.commands.options import (add_auto_options, add_cli_options, add_device_option, add_tile_option, cli_options,
+                                     parse_per_method, parse_samples)
 from uqcore.engine import methods as _methods
 from uqcore.calibration.intervals import load_calibration
 from uqcore.datasets.folders import load_pairs
-from uqcore.datasets.evaluate import (DEFAULT_METHODS, parse_per_method, report_units, add_auto_options, evaluate,
-                               format_table, parse_samples, write_rows)
+from uqcore.datasets.evaluate import (DEFAULT_METHODS, report_units, evaluate,
+                               format_table, write_rows)
 from uqcore.engine.estimate import AUTO
 from uqcore.scoring.summary_ci import add_intervals, interval_frame
 from uqcore.scoring.scorer import LEVELS
@@ -51,7 +51,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_device_option(parser)
     parser.add_argument("--out", help="write the rows to this .csv (or .json) file (per-image rows of a calibrated "
                                       "run to <name>_images.csv / .json next to it)")
-    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (per-image rows: <out>_images.csv)
+    add_cli_options(parser)  # --workers, --ray-address, --resume (per-image rows: <out>_images.csv)
 
 
 def _cli_setting(args: argparse.Namespace, cal: Any) -> tuple[list[str], list[int | str], Any, Any, int]:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     cal = load_calibration(args.calibration) if args.calibration else None
     methods, samples, layer, strength, seed = _cli_setting(args, cal)
-    scale_out = _distributed.cli_options(args, rows="images")
+    scale_out = cli_options(args, rows="images")
     names, pairs = load_pairs(args.data, model, args.limit, keep_errors=bool(scale_out))
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} image(s) from {args.data}", file=sys.stderr)
     if cal is not None:

@@ -15,5 +15,5 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models import load_model  # lazy: the registry and loaders are only needed by the CLI
 
     for info in list_layers(load_model(args.model)):
-        print(f"{info.name:32s} {info.kind:20s} {'x'.join(map(str, info.shape)):>20s} {info.parameters:>10d}")
+        print(f"{info.name:32s} {info.kind:20s} {'x'.join(map(str, info.shape)):>20s} {info.parameter_count:>10d}")
     return 0

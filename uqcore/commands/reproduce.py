@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from uqcore.commands.options import add_device_option
-from uqcore import distributed
+from uqcore.commands.options import add_cli_options, add_device_option, cli_workers
 from uqcore.errors import InputError
 from uqcore.paper.intervals import text as interval_text
 from uqcore.paper.markdown import sibling_csv
@@ -58,7 +57,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="keep every sweep and table unit in DIR as it finishes; a rerun with the same DIR reuses "
                              "the units of unchanged models, settings and images (an interrupted run continues; new "
                              "weights recompute only their own columns)")
-    distributed.add_cli_options(parser, resume=False)  # --workers / --ray-address: sweeps and tables on Ray
+    add_cli_options(parser, resume=False)  # --workers / --ray-address: sweeps and tables on Ray
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -114,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     figures = None if args.no_figures else (Path(args.figures) if args.figures else out.parent / "figures")
     command = command_line(args)
-    workers, ray_address = distributed.cli_workers(args)
+    workers, ray_address = cli_workers(args)
     report = run_reproduction(s, command=command, out=out, figures=figures, workers=workers, ray_address=ray_address,
                               cache=None if args.cache is None else Path(args.cache))
     print(interval_text(report))

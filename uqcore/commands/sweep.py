@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from uqcore.commands.options import add_device_option
-from uqcore import distributed as _distributed
-from uqcore.datasets.evaluate import add_auto_options, make_lr, parse_samples, write_rows
-from uqcore.datasets.sweep import default_layers, default_strengths, format_rows, recommend, sweep
+from uqcore.commands.options import add_auto_options, add_cli_options, add_device_option, cli_options, parse_samples
+from uqcore.datasets.evaluate import write_rows
+from uqcore.datasets.folders import make_lr
+from uqcore.datasets.sweep import default_strengths, format_rows, recommend, sweep
+from uqcore.engine.layers import default_layers
 from uqcore.engine.methods import SWEEP_METHODS
 from uqcore.errors import InputError
 from uqcore.io import read_depth, read_image
@@ -39,7 +40,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_device_option(parser)
     parser.add_argument("--tolerance", type=float, default=0.05, help="relative loss increase allowed (default 0.05)")
     parser.add_argument("--out", help="write the rows to this .csv or .json file")
-    _distributed.add_cli_options(parser)  # --workers, --ray-address, --resume (rows stream to a .csv --out)
+    add_cli_options(parser)  # --workers, --ray-address, --resume (rows stream to a .csv --out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     layers = _split(args.layers)
     samples = parse_samples(args.samples, "--samples")
     n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
-    scale_out = _distributed.cli_options(args, rows="out")
+    scale_out = cli_options(args, rows="out")
     with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)

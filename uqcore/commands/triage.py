@@ -14,8 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from uqcore.commands.options import add_device_option, add_tile_option
-from uqcore.distributed import add_cli_options, cli_workers
+from uqcore.commands.options import add_cli_options, add_device_option, add_tile_option, cli_workers
 
 
 def configure_parser(p) -> None:

@@ -5,7 +5,7 @@ This is what the dashboard's Explore page shows; it keeps the maths out of the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,8 @@ from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import Estimate, estimate
-from uqcore.scoring.scorer import SIGMA_TILE, aligned, at_target, image_values, prepare_target  # noqa: F401  (SIGMA_TILE re-exported)
+from uqcore.scoring.scorer import aligned, at_target, image_values, prepare_target
+from uqcore.progress import Progress
 
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
@@ -35,18 +36,6 @@ class PreparedInput:
     x: torch.Tensor
     target: torch.Tensor | None
     note: str = ""
-
-
-def explore_region(model: UQModel, hr: torch.Tensor) -> tuple[torch.Tensor, int | None]:
-    """A bundled SR sample as the dashboard first shows it: centre-cropped to the card's
-    ``explore_crop`` (HR pixels a side), for a model too heavy to run on whole samples on a CPU
-    (esrgan-thick); returns ``(hr, side)``, side None when nothing was cropped."""
-    side = int(model.card.get("explore_crop") or 0)
-    h, w = hr.shape[-2:]
-    if not side or (h <= side and w <= side):
-        return hr, None
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return hr[..., top:top + side, left:left + side], side
 
 
 def prepare_sr(model: UQModel, lr: torch.Tensor | None = None, hr: torch.Tensor | None = None) -> PreparedInput:
@@ -184,7 +173,7 @@ def _per_method(value, engine: str):
 
 def method_maps(model: UQModel, x: torch.Tensor, target, names: Sequence[str], *, samples: int = 8,
                 layer: str | dict | None = None, strength: float | dict | None = None, seed: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> MethodMaps:
+                progress: Progress | None = None) -> MethodMaps:
     """Estimate ``x`` with each method of ``names`` (variants of one engine method share its
     run; layer / strength: one value or {engine method: value}, defaults as in ``evaluate``) and
     return the maps side by side. The error map is that of the model's own (unperturbed)

@@ -34,14 +34,13 @@ prediction, as for plain MC-dropout). Variants of one engine method share one se
 The training-free methods score the unperturbed output. Every image is sampled with the same
 ``seed``. Scoring (per image and the summary) is :mod:`uqcore.scoring`'s.
 
-Datasets from a folder: :func:`uqcore.datasets.load_pairs` (re-exported here), which
+Datasets from a folder: :func:`uqcore.datasets.folders.load_pairs`, which
 documents the folder layouts. A depth output is resized to the ground truth (with its variance)
 and, for a relative-depth model, aligned to it before scoring: rows carry ``aligned`` (scoring).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -56,13 +55,12 @@ import torch
 from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
 from uqcore.errors import InputError
-# the dataset helpers moved to uqcore.datasets.folders; re-exported here for existing callers
+from uqcore.progress import Progress
 from uqcore.calibration.intervals import load_calibration
-from uqcore.datasets.folders import IMAGE_SUFFIXES, list_pair_files, load_pairs, make_lr  # noqa: F401
-from uqcore.engine.layers import default_layer, method_setting  # noqa: F401  (default_layer re-exported: pages use it)
+from uqcore.engine.layers import method_setting
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring.scorer import EPS, LEVELS, Scorer, prepare_target, split_images  # noqa: F401  (EPS re-exported)
+from uqcore.scoring.scorer import LEVELS, Scorer, prepare_target, split_images
 from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore, score_image
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
@@ -72,7 +70,6 @@ METHOD_VARIANTS = {n: (v.engine, v.prediction) for n, v in _methods.VARIANTS.ite
 # What evaluate scores when no methods are given: the training-free methods.
 DEFAULT_METHODS = _methods.TRAINING_FREE
 
-Progress = Callable[[int, int], None]
 
 
 # -- evaluation ----------------------------------------------------------------------------------
@@ -454,38 +451,3 @@ class EvaluateSummary:
             rows += summary_rows(self.model, label, n, summary, {**setting, "n_images": len(ok), "n_calibration": len(c),
                                                                  "calibration": kind}, after=after)
         return rows
-
-
-def parse_per_method(text: str | None, convert: Callable[[str], Any], flag: str) -> Any:
-    """"VALUE" or "method:VALUE,method:VALUE" -> value or {method: value}."""
-    if text is None:
-        return None
-    try:
-        if ":" not in text:
-            return convert(text)
-        out = {}
-        for part in text.split(","):
-            name, _, value = part.partition(":")
-            out[name.strip()] = convert(value.strip())
-        return out
-    except ValueError as exc:
-        raise InputError(f"{flag} must be VALUE or method:VALUE,method:VALUE, got {text!r}") from exc
-
-
-def parse_samples(text: str, flag: str) -> int | str:
-    """A sample count or "auto" from the command line."""
-    text = text.strip()
-    if text.lower() == AUTO:
-        return AUTO
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise InputError(f"{flag} takes sample counts (integers) or auto, got {text!r}") from exc
-
-
-def add_auto_options(parser: argparse.ArgumentParser) -> None:
-    """--reliability / --max-samples: the stop rule of ``--samples auto`` (evaluate and sweep)."""
-    parser.add_argument("--reliability", type=float, default=DEFAULT_TARGET,
-                        help=f"with --samples auto: the split-half reliability to reach (default {DEFAULT_TARGET})")
-    parser.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES,
-                        help=f"with --samples auto: the most samples per image (default {DEFAULT_MAX_SAMPLES})")

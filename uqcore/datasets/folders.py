@@ -38,6 +38,16 @@ def make_lr(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
     return bicubic_downscale(hr, scale), hr
 
 
+def centre_crop(img: torch.Tensor, side: int) -> torch.Tensor:
+    """Centre crop [.., H, W] to at most ``side`` x ``side`` (0: unchanged)."""
+    if side <= 0:
+        return img
+    h, w = img.shape[-2:]
+    ch, cw = min(h, side), min(w, side)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[..., top:top + ch, left:left + cw]
+
+
 def list_pair_files(folder: str | Path, task: str) -> list[tuple[str, Path, Path | None]]:
     """(name, input file, target file or None for SR) in sorted order; see the module docstring."""
     root = Path(folder)

@@ -47,13 +47,14 @@ import torch.nn.functional as F
 from uqcore import distributed as _distributed
 from uqcore import metrics as M
 from uqcore.errors import InputError
-from uqcore.engine.layers import candidate_layers, default_layer, default_layers  # noqa: F401  (re-exported)
+from uqcore.progress import Progress
+from uqcore.engine.layers import default_layers
 from uqcore.engine.methods import DEFAULT_STRENGTHS, SWEEP_METHODS
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
-from uqcore.scoring.scorer import aligned, nanmean, resize_to
+from uqcore.scoring.scorer import aligned, resize_to
+from uqcore.scoring.stats import finite_mean
 
-Progress = Callable[[int, int], None]
 
 
 def default_strengths(method: str) -> list[float]:
@@ -296,7 +297,7 @@ def _setting_row(method: str, layer: str, strength: float, seed: int, losses: li
     if stats is not None:
         for field, key in (("corr_pixel", "corr_pixel"), ("corr_patch", "corr_patch"), ("corr_block", "corr_block"),
                            ("spearman_pixel", "spearman_pixel"), ("ause", "ause_pixel"), ("aurg", "aurg_pixel")):
-            row[field] = nanmean([st[key] for st in stats])
+            row[field] = finite_mean([st[key] for st in stats])
     return row
 
 

@@ -50,6 +50,7 @@ from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.plots.figures import block_mean, display_factor
 from uqcore.scoring.scorer import at_target, prepare_target
 from uqcore.scoring.stats import Interval, bootstrap
+from uqcore.progress import Progress
 
 COLUMNS = ("name", "width", "height", "mean_uncertainty", "p95_uncertainty", "share_above", "seconds", "samples",
            "mean_error", "skipped")
@@ -301,7 +302,7 @@ def unit_row(result: UnitResult) -> dict[str, Any]:
 def rank_images(model: Any, items: Sequence[Item], setting: Setting, *, threshold: float = DEFAULT_THRESHOLD,
                 store: Store | str | Path | None = None, resume: bool = False, workers: int | None = None,
                 ray_address: str | None = None, device: Any = None, tile: int | None = None,
-                progress: Callable[[int, int], None] | None = None,
+                progress: Progress | None = None,
                 on_row: Callable[[dict[str, Any]], None] | None = None) -> Ranking:
     """Rank ``items`` by ``setting``'s mean uncertainty (module docstring). ``on_row(row)`` for each
     image as it finishes (kept ones first on a resume; a skipped one has ``skipped`` = the reason)."""

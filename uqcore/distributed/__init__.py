@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,16 +100,16 @@ from uqcore.distributed.units import (
     uses_units,
 )
 from uqcore.errors import InputError
+from uqcore.progress import Progress
 
 __all__ = [
     "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitData", "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
-    "add_cli_options", "check_workers", "cli_options", "cli_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
+    "check_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
     "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
 
-Progress = Callable[[int, int], None]
 
 
 def run_job(job: Job, model: Any, *, workers: int | None = None, ray_address: str | None = None,
@@ -220,52 +219,3 @@ def _execute(job: Job, model: Any, keys: list[dict[str, Any]], workers: int | No
     model_source(model)  # refuse an in-memory model before starting Ray
     with ray_session(workers or 1, ray_address) as ray:
         yield from ray_units(ray, job, model, keys, workers, device)
-
-
-# -- the command line --------------------------------------------------------------------------------
-def add_cli_options(parser: Any, resume: bool = True) -> None:
-    """``--workers N``, ``--ray-address ADDRESS`` and (with ``resume``) ``--resume`` for a dataset-level command."""
-    group = parser.add_argument_group("scale-out (Ray) and resume" if resume else "scale-out (Ray)")
-    group.add_argument("--workers", type=int, metavar="N",
-                       help="run the per-image work on N Ray worker processes (a local Ray started for the run, "
-                            "or the cluster of --ray-address); results are the serial run's")
-    group.add_argument("--ray-address", metavar="ADDRESS",
-                       help="join an existing Ray cluster (e.g. auto, 10.0.0.5:6379, ray://head:10001); default: "
-                            "the RAY_ADDRESS variable. Nodes need this project and the model's files at the same paths")
-    if resume:
-        group.add_argument("--resume", action="store_true",
-                           help="continue the run kept next to --out (in <out>_run/): finished units are not run again")
-
-
-def cli_workers(args: Any) -> tuple[int | None, str | None]:
-    """(workers, ray_address) from ``--workers`` / ``--ray-address`` / ``RAY_ADDRESS``; says on
-    stderr where the units will run when that is Ray."""
-    workers = check_workers(args.workers)
-    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
-    if uses_ray(workers, ray_address):
-        where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray started for this run"
-        count = f"{workers} worker(s)" if workers else "one worker per GPU (or per CPU) of the cluster"
-        print(f"{count} on {where}", file=sys.stderr)
-    return workers, ray_address
-
-
-def cli_options(args: Any, rows: str) -> dict[str, Any]:
-    """evaluate/sweep keyword arguments from the flags of :func:`add_cli_options`; {} (the serial
-    path) when none is given and RAY_ADDRESS is unset. With ``--out DIR/NAME.ext`` the run is kept
-    in ``DIR/NAME_run/`` and its readable rows go to ``DIR/NAME_images.csv`` (``rows="images"``)
-    or to the ``--out`` CSV itself (``rows="out"``; ``DIR/NAME_run/rows.csv`` for a JSON --out)."""
-    if check_workers(args.workers) is None and not (args.ray_address or os.environ.get("RAY_ADDRESS")) \
-            and not args.resume:
-        return {}
-    store = None
-    if args.out:
-        out = Path(args.out)
-        folder = out.with_name(out.stem + "_run")
-        if rows == "images":
-            store = Store(folder, out.with_name(out.stem + "_images.csv"))
-        else:
-            store = Store(folder, out if out.suffix.lower() == ".csv" else None)
-    elif args.resume:
-        raise InputError("--resume needs --out: a run is kept next to its output file (in <out>_run/)")
-    workers, ray_address = cli_workers(args)
-    return {"workers": workers, "ray_address": ray_address, "store": store, "resume": bool(args.resume)}

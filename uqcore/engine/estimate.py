@@ -34,6 +34,7 @@ from uqcore.engine import feed, tiling
 from uqcore.engine.moments import RunningMoments, SampleMoments, split_half_reliability  # noqa: F401 (public here too)
 from uqcore.engine import methods as _methods
 from uqcore.errors import InputError, ModelRunError
+from uqcore.progress import Progress
 from uqcore.engine.hooks import forward_hooks
 from uqcore.engine.layers import resolve_layer
 from uqcore.engine.positions import in_crop
@@ -69,7 +70,6 @@ ACTIVATION_FACTOR, CHUNK_MEMORY_BYTES = memory.ACTIVATION_FACTOR, memory.CHUNK_M
 # transform --pass-pixels). The chunk (what the moments take at once) stays as it is.
 CPU_PASS_PIXELS = 1 << 15
 
-Progress = Callable[[int, int], None]
 
 from uqcore.engine.request import (  # noqa: E402,F401 (the call's arguments and result; public here too)
     AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_ROUND, DEFAULT_TARGET, MIN_RELIABILITY_SAMPLES, Estimate, Plan,

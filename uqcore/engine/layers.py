@@ -23,12 +23,12 @@ _TRIVIAL = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Alpha
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One injection point: dotted name, class name, output shape for the probe, parameters."""
+    """One injection point: dotted name, class name, output shape for the probe, parameter count."""
 
     name: str
     kind: str
     shape: tuple[int, ...]
-    parameters: int
+    parameter_count: int
     calls: int = 1
 
     def label(self) -> str:
@@ -80,7 +80,7 @@ def list_layers(model: UQModel, x: torch.Tensor | None = None) -> list[LayerInfo
             name=n,
             kind=type(by_name[n]).__name__,
             shape=shapes[n],
-            parameters=sum(p.numel() for p in by_name[n].parameters()),
+            parameter_count=sum(p.numel() for p in by_name[n].parameters()),
             calls=calls[n],
         )
         for n in order

@@ -120,7 +120,7 @@ class UQModel:
         return torch.device("cpu")
 
     @property
-    def parameters(self) -> int:
+    def parameter_count(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
     # -- per-device copies -------------------------------------------------------------------

@@ -10,8 +10,9 @@ from uqcore.errors import InputError
 from uqcore.metrics.validation import as_image, as_map, as_mask, check_finite, check_same_shape, valid_mask
 
 DEPTH_MIN = 1e-3  # metres; predictions are clipped to at least this for ratios and logs
+DEPTH_METRICS = ("abs_rel", "rmse", "log10", "delta1", "delta2", "delta3")  # depth_quality's keys, in order
 
-__all__ = ["psnr", "ssim", "depth_quality", "DEPTH_MIN"]
+__all__ = ["psnr", "ssim", "psnr_ssim", "depth_quality", "DEPTH_MIN", "DEPTH_METRICS"]
 
 
 def _rgb_to_y(img: np.ndarray) -> np.ndarray:
@@ -82,6 +83,12 @@ def ssim(prediction: Any, target: Any, border: int = 0, y_channel: bool = True) 
     if p.shape[0] == 1:
         return float(structural_similarity(t[0], p[0], **kw))
     return float(structural_similarity(t, p, channel_axis=0, **kw))
+
+
+def psnr_ssim(prediction: Any, target: Any, border: int = 0, y_channel: bool = True) -> tuple[float, float]:
+    """(:func:`psnr`, :func:`ssim`) of one SR output: how the bundled SR models' cards and the
+    model scripts score a model against bicubic upscaling (``border`` = the scale)."""
+    return psnr(prediction, target, border, y_channel), ssim(prediction, target, border, y_channel)
 
 
 def depth_quality(prediction: Any, target: Any, mask: Any = None) -> dict[str, float]:

@@ -8,15 +8,9 @@ layers and ``estimate`` need) must not import the registry, which attaches bundl
 
 from __future__ import annotations
 
-import importlib
+from uqcore.lazy import lazy_exports
 
-_LAZY = {"UQModel": "uqcore.engine.model", "wrap": "uqcore.engine.model", "list_models": "uqcore.models.registry",
-         "load_model": "uqcore.models.registry", "model_card": "uqcore.models.registry"}
-
-__all__ = ["UQModel", "wrap", "list_models", "load_model", "model_card"]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'uqcore.models' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, {
+    "uqcore.engine.model": ["UQModel", "wrap"],
+    "uqcore.models.registry": ["list_models", "load_model", "model_card"],
+})

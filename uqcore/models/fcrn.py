@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from uqcore.metrics import depth_quality
+from uqcore.metrics.quality import DEPTH_METRICS, depth_quality
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -183,12 +183,9 @@ class FCRN(nn.Module):
 # ------------------------------------------------------------------------------------------
 # metrics
 # ------------------------------------------------------------------------------------------
-METRIC_NAMES = ("abs_rel", "rmse", "log10", "delta1", "delta2", "delta3")
-
-
 def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     """Average per-image metric dicts over a set of images."""
-    return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_NAMES}
+    return {k: float(np.mean([r[k] for r in rows])) for k in DEPTH_METRICS}
 
 
 @torch.no_grad()

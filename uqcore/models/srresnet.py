@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uqcore.metrics.quality import psnr_ssim
+
 
 def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The LR degradation: ``F.interpolate(mode="bicubic", antialias=True, align_corners=False)``
@@ -121,32 +123,6 @@ class SRResNet(nn.Module):
 
 
 # -- evaluation --------------------------------------------------------------------------------
-def _to_numpy(img: torch.Tensor) -> np.ndarray:
-    return img.squeeze(0).clamp(0, 1).permute(1, 2, 0).double().numpy()
-
-
-def rgb_to_y(img: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of an RGB image in [0, 1], in [0, 1] (Y = 16..235 scaled by 1/255)."""
-    return (16.0 + 65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
-
-
-def image_metrics(sr: torch.Tensor, hr: torch.Tensor, border: int) -> tuple[float, float]:
-    """PSNR and SSIM on the Y channel (BT.601) with ``border`` pixels cropped on each side,
-    after clamping to [0, 1] and rounding to 8 bits (what a saved PNG would hold).
-    Uses ``skimage.metrics`` with ``data_range=1``; SSIM with the Gaussian window of Wang et al."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    a = np.round(_to_numpy(sr) * 255.0) / 255.0
-    b = np.round(_to_numpy(hr) * 255.0) / 255.0
-    ya, yb = rgb_to_y(a), rgb_to_y(b)
-    if border:
-        ya, yb = ya[border:-border, border:-border], yb[border:-border, border:-border]
-    psnr = peak_signal_noise_ratio(yb, ya, data_range=1.0)
-    ssim = structural_similarity(yb, ya, data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                 use_sample_covariance=False)
-    return float(psnr), float(ssim)
-
-
 def load_hr(path: str | Path, scale: int = 4) -> torch.Tensor:
     """Read an RGB image as float32 [1, 3, H, W] in [0, 1], cropped to a multiple of ``scale``."""
     from PIL import Image
@@ -176,8 +152,8 @@ def evaluate_images(model, paths, scale: int = 4) -> dict[str, dict[str, float]]
             outs.append(out[:, :3])
         sr = torch.stack(outs).mean(0)
         bic = bicubic_upscale(lr, scale)
-        p, s = image_metrics(sr, hr, border=scale)
-        bp, bs = image_metrics(bic, hr, border=scale)
+        p, s = psnr_ssim(sr, hr, border=scale)
+        bp, bs = psnr_ssim(bic, hr, border=scale)
         results[Path(path).name] = {
             "psnr": round(p, 4), "ssim": round(s, 5),
             "bicubic_psnr": round(bp, 4), "bicubic_ssim": round(bs, 5),

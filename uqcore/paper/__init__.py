@@ -22,7 +22,7 @@ Steps:
    ``--sr-calibration`` / ``--depth-calibration`` images of the permutation are the
    calibration split). SR images are first centre-cropped to at most ``--sr-crop`` pixels
    per side (then to a multiple of the scale) and bicubic-downscaled to make the input
-   (:func:`uqcore.datasets.evaluate.make_lr`).
+   (:func:`uqcore.datasets.folders.make_lr`).
 2. **Tolerability sweeps** (Fig. 4 analog) on the calibration split, for each SR model
    (``srresnet``, ``srgan``) and the depth model (``fcrn``), for infer-noise and
    infer-dropout: :func:`uqcore.sweep` over ~4 layers spread from early to late
@@ -72,7 +72,7 @@ from uqcore.paper.discussion import (REACH_MARGIN, column_values, discussion, fm
                                      tolerance_trend, transform_best)
 from uqcore.paper.markdown import render_markdown, results_table, write_outputs
 from uqcore.paper.report import QUICK, Report, Settings, check_data, check_models, required_models
-from uqcore.paper.run import centre_crop, load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
+from uqcore.paper.run import load_depth_split, load_sr_split, run_reproduction, score_columns, split_indices
 from uqcore.paper.values import (LEVELS, METHOD_LABELS, METRIC_ROWS, PAPER_TABLE_NAMES, PAPER_TABLES, TRAINING_FREE,
                                  TRAINING_REQUIRED)
 
@@ -80,6 +80,6 @@ __all__ = [
     "REACH_MARGIN", "column_values",
     "discussion", "fmt", "layer_profile", "reach", "tolerance_trend", "transform_best", "render_markdown",
     "results_table", "write_outputs", "QUICK", "Report", "Settings", "check_data", "check_models", "required_models",
-    "centre_crop", "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
+    "load_depth_split", "load_sr_split", "run_reproduction", "score_columns", "split_indices", "LEVELS",
     "METHOD_LABELS", "METRIC_ROWS", "PAPER_TABLE_NAMES", "PAPER_TABLES", "TRAINING_FREE", "TRAINING_REQUIRED",
 ]

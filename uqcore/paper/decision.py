@@ -27,6 +27,7 @@ import numpy as np
 from uqcore.metrics.correlation import pearson_vectors
 from uqcore.metrics.sparsification import sparsification_vectors
 from uqcore.scoring.scorer import Vectors
+from uqcore.scoring.stats import finite_mean
 
 STEPS = 50
 
@@ -42,7 +43,7 @@ def decision_values(images: Sequence[Vectors], steps: int = STEPS) -> dict[str, 
         ause.append(sparsification_vectors(err, v, steps).ause if err.size >= 2 else np.nan)
         me.append(err.mean() if err.size else np.nan)
         mv.append(v.mean() if v.size else np.nan)
-    out = {"decision_corr_pixel": _nanmean(corr), "decision_ause_pixel": _nanmean(ause),
+    out = {"decision_corr_pixel": finite_mean(corr), "decision_ause_pixel": finite_mean(ause),
            "decision_corr_mean": float("nan"), "decision_ause_mean": float("nan"), "n_decision": len(images)}
     me_a, mv_a = np.array(me), np.array(mv)
     ok = np.isfinite(me_a) & np.isfinite(mv_a)
@@ -50,9 +51,3 @@ def decision_values(images: Sequence[Vectors], steps: int = STEPS) -> dict[str, 
         out["decision_corr_mean"] = pearson_vectors(me_a[ok], mv_a[ok])
         out["decision_ause_mean"] = sparsification_vectors(me_a[ok], mv_a[ok], steps).ause
     return out
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    a = np.asarray(values, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()) if a.size else float("nan")

@@ -1,4 +1,4 @@
-"""Held-out calibration images for the paper run's calibrated error bars (issue 17).
+"""Held-out calibration images for the paper run's calibrated error bars.
 
 A split-conformal quantile pooled over the pixels of a few images is noisy: pixels within an
 image are not exchangeable, images are, so how close the test coverage comes to the level
@@ -42,7 +42,7 @@ SR_HELDOUT = (
     ("microaneurysms.png", "CC0 (Andreas Maier; scikit-image data.microaneurysms)"),
 )
 DEPTH_SEED = 3_000_000
-# The depth test scenes added to the bundled set's test split (issue 25: >= 200 test scenes):
+# The depth test scenes added to the bundled set's test split (so the depth table has >= 200 test scenes):
 # seeds from here, disjoint from fcrn's training (0-7199), monitoring (2000000-), the bundled set
 # (1000000-1000011) and the held-out calibration scenes above.
 DEPTH_TEST_SEED = 4_000_000

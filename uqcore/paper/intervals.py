@@ -1,4 +1,4 @@
-"""Calibrated error bars in the paper run (issue 17): conformal coverage / width and ENCE per
+"""Calibrated error bars in the paper run: conformal coverage / width and ENCE per
 (model, method, samples), the bars checked, as markdown and as printed text.
 
 Every column of the tables gets a split-conformal, an isotonic and a σ-scaling calibration at

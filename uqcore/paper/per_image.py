@@ -28,7 +28,7 @@ def column_rows(scorer: Any, label: str, n: int, summary: dict, steps: int,
                 per_image: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The interval columns of each level of one column (in :data:`LEVELS` order) from the scorer's
     scored images; the column's per-image rows are appended to ``per_image`` (if given)."""
-    images = [summary_ci.image_values(s) for s in scorer.scores]
+    images = [summary_ci.image_fields(s) for s in scorer.scores]
     if per_image is not None:
         per_image += [{"method": label, "samples": int(n), "index": i, **v, **s.quality}
                       for i, (v, s) in enumerate(zip(images, scorer.scores))]

@@ -5,24 +5,23 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import math
-import os
-import platform
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from uqcore import distributed
 from uqcore.calibration.intervals import Calibration
 from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
-from uqcore.datasets.evaluate import list_pair_files, load_pairs, make_lr, method_plan, summary_rows
+from uqcore.hardware import hardware_info
+from uqcore.progress import Progress, ProgressBar
+from uqcore.datasets.evaluate import method_plan, summary_rows
+from uqcore.datasets.folders import centre_crop, list_pair_files, load_pairs, make_lr
 from uqcore.io import read_image
 from uqcore.engine import methods as _methods
 from uqcore.engine.layers import default_layers
@@ -42,8 +41,6 @@ from uqcore.engine.estimate import resolve_device
 from uqcore.scoring.scorer import EPS, Scorer
 from uqcore.datasets.sweep import recommend, sweep
 
-Progress = Callable[[int], None]
-
 
 # -- data --------------------------------------------------------------------------------------------
 def split_indices(n: int, n_calibration: int, seed: int) -> tuple[list[int], list[int]]:
@@ -53,16 +50,6 @@ def split_indices(n: int, n_calibration: int, seed: int) -> tuple[list[int], lis
     k = min(max(1, int(n_calibration)), n - 1)
     perm = np.random.default_rng(seed).permutation(n)
     return sorted(perm[:k].tolist()), sorted(perm[k:].tolist())
-
-
-def centre_crop(img: torch.Tensor, side: int) -> torch.Tensor:
-    """Centre crop [.., H, W] to at most ``side`` x ``side`` (0: unchanged)."""
-    if side <= 0:
-        return img
-    h, w = img.shape[-2:]
-    ch, cw = min(h, side), min(w, side)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return img[..., top:top + ch, left:left + cw]
 
 
 @dataclass
@@ -217,12 +204,12 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
 
     The per-image estimates are the units of :class:`uqcore.paper.table_units.TableJob`, run in
     this process or, with ``workers`` / ``ray_address``, on Ray workers (docs/SCALING.md): the
-    same rows but the wall times. ``progress(k)`` after every k estimates."""
+    same rows but the wall times. ``progress(done, total)`` counts the estimates."""
     held_pairs = interval_pairs if interval_level is not None else ()
     settings = {engine: (layer.get(engine), strength.get(engine)) for engine, _ in method_plan(model, list(methods))}
     rows: list[dict[str, Any]] = []
     for engine, n, label, scorer, held in table_scorers(model, cal_pairs, test_pairs, held_pairs, methods, samples,
-                                                        settings, seed, device, _absolute(progress), patch=patch,
+                                                        settings, seed, device, progress, patch=patch,
                                                         steps=steps, workers=workers, ray_address=ray_address,
                                                         store=store):
         summary = scorer.compute()
@@ -235,60 +222,6 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                               "n_calibration": len(cal_pairs), "calibration": "calibration split"},
                              per_level=cis, extra=bars)
     return rows
-
-
-def _absolute(progress: Progress | None) -> Callable[[int, int], None] | None:
-    """A ``progress(done, total)`` callback (run_job's) feeding a ``progress(k)`` step callback."""
-    if progress is None:
-        return None
-    seen = [0]
-
-    def update(done: int, total: int) -> None:
-        progress(done - seen[0])
-        seen[0] = done
-    return update
-
-
-def hardware_info(device: str | None) -> dict[str, Any]:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    dev = resolve_device(device)
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "device": str(dev),
-            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None}
-    try:
-        info["load_average"] = tuple(round(v, 2) for v in os.getloadavg())
-    except OSError:
-        info["load_average"] = None
-    return info
-
-
-class ProgressBar:
-    """A tqdm bar on stderr; ``update(k)`` as progress callback."""
-
-    def __init__(self, total: int, desc: str) -> None:
-        self.bar = tqdm(total=total, desc=desc, unit="est", file=sys.stderr, dynamic_ncols=True)
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.bar.close()
-
-    def step(self, k: int = 1) -> None:
-        self.bar.update(k)
-
-    def absolute(self, done: int, total: int) -> None:
-        if total != self.bar.total:  # on workers a sweep counts settings, not estimates
-            self.bar.reset(total=total)
-        self.bar.update(done - self.bar.n)
 
 
 def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, tuple[float, ...]],
@@ -306,7 +239,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         def run(grid_part: tuple[float, ...], desc: str) -> list[dict[str, Any]]:
             with ProgressBar(len(layers) * len(grid_part) * len(xs), desc) as bar:
                 return sweep(model, xs, ts, method=method, layers=layers, strengths=grid_part,
-                             samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar.absolute,
+                             samples=s.sweep_samples, seed=s.seed, device=s.device, progress=bar,
                              **scale_out, **_resumed(_kept(report, f"sweep-{method}", model)))
 
         rows = run(grid, f"sweep {model.name} {method}")
@@ -349,7 +282,7 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     names, test = split.part("test")
     images: list[dict[str, Any]] = []
     with ProgressBar(n_est, desc) as bar:
-        rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar.step,
+        rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar,
                              interval_level=s.interval_level, interval_pairs=split.heldout,
                              per_image=images, store=_kept(report, f"table-{key}", model), **scale_out)
     for r in rows:
@@ -383,7 +316,7 @@ def run_reproduction(s: Settings, command: str = "", out: Path | None = None, fi
     check_data(s)
     t_start = time.perf_counter()
     report = Report(settings=s, command=command, started=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    hardware=hardware_info(s.device), cache=None if cache is None else Path(cache))
+                    hardware=hardware_info(resolve_device(s.device)), cache=None if cache is None else Path(cache))
     for name in required_models(s):
         report.cards[name] = model_card(name)
     torch.manual_seed(s.seed)

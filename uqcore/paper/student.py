@@ -1,4 +1,4 @@
-"""The report's "One-pass student" section: the bundled student heads' quality bars (issue 16).
+"""The report's "One-pass student" section: the bundled student heads' quality bars against their teachers.
 
 The numbers are those ``scripts/check_students.py --write`` stored in each bundled head's card
 (``quality``): the head's teacher at 8 samples and the head itself, scored by ``uqcore.evaluate``
@@ -34,7 +34,7 @@ def markdown_lines(models: list[str]) -> list[str]:
     if not cards:
         return []
     command = next(iter(cards.values()))["quality"].get("command", "python scripts/check_students.py --write")
-    L = ["## One-pass student (issue 16)", "",
+    L = ["## One-pass student", "",
          "A small head on the frozen network (`uqcore.student`), distilled from a training-free teacher on the "
          "project's training images (no labels, never these samples), predicts the teacher's variance in the same "
          "forward pass as the prediction. Teacher at 8 samples vs the student on the bundled evaluation samples, "

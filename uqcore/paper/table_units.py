@@ -13,13 +13,14 @@ rows are the same wherever the units ran (all but the wall times)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from uqcore import distributed
 from uqcore.calibration.fit import Vectors
 from uqcore.datasets.evaluate import IMAGE_COLUMNS, EvaluateJob, method_plan
 from uqcore.scoring.scorer import ImageScore, Scorer, prepare_target, residual_vectors
+from uqcore.progress import Progress
 
 PARTS = ("cal", "test", "heldout")
 
@@ -67,7 +68,7 @@ class TableJob(EvaluateJob):
 def table_scorers(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: Sequence[tuple[Any, Any]],
                   interval_pairs: Sequence[tuple[Any, Any]], methods: Sequence[str],
                   samples: dict[str, tuple[int, ...]], settings: dict[str, tuple[Any, Any]], seed: int,
-                  device: Any, progress: Callable[[int, int], None] | None, *, patch: int, steps: int,
+                  device: Any, progress: Progress | None, *, patch: int, steps: int,
                   workers: int | None, ray_address: str | None, store: Any = None
                   ) -> Iterator[tuple[str, int, str, Scorer, list[Vectors]]]:
     """(engine, samples, variant, its Scorer, its held-out residual vectors) for every column in

@@ -16,6 +16,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
         "LEVELS", "IMAGE_LEVELS", "EPS", "SIGMA_TILE", "ENCE_BINS", "INTERVAL_COLUMNS", "DEPTH_QUALITY",
         "resize_to", "prepare_target", "psnr_border", "quality", "ImageScore", "align", "aligned",
         "at_target", "score_image", "Vectors", "fit_vectors", "residual_vectors", "interval_values",
-        "score_vectors", "fit_scale", "checkerboard", "split_images", "image_values", "nanmean", "Scorer",
+        "score_vectors", "fit_scale", "checkerboard", "split_images", "image_values", "Scorer",
     ],
 })

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from uqcore import metrics as M
 from uqcore.errors import InputError
+from uqcore.scoring.stats import finite_mean
 
 # The levels of a report, in the paper's row order (the same levels as ``uqcore.metrics.LEVELS``).
 LEVELS = ("mean", "patch", "block", "pixel")
@@ -331,13 +332,6 @@ def image_values(model: Any, prediction: Any, variance: Any, target: Any, *, var
 
 
 # -- a dataset -----------------------------------------------------------------------------------
-def nanmean(values: Sequence[float | None]) -> float:
-    """Mean of the finite values (None / NaN / inf left out); NaN if there are none."""
-    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if arr.size else float("nan")
-
-
 class Scorer:
     """Scores images one at a time (:meth:`update`) and summarises them (:meth:`compute`).
 
@@ -422,7 +416,7 @@ class Scorer:
                                             np.concatenate([s.var for s in scores]).astype(np.float64),
                                             bins=ENCE_BINS, eps=EPS)
         for k in scores[0].quality:
-            common[k] = nanmean([s.quality.get(k) for s in scores])
+            common[k] = finite_mean([s.quality.get(k) for s in scores])
         common["aligned"] = aligned(self.model)
         common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))
         common["samples_drawn"] = int(round(np.mean([s.drawn for s in scores])))
@@ -433,7 +427,7 @@ class Scorer:
         scores = self.scores
         out: dict[str, dict[str, float]] = {}
         for level in IMAGE_LEVELS:
-            out[level] = {k: nanmean([s.stats.get(f"{k}_{level}") for s in scores])
+            out[level] = {k: finite_mean([s.stats.get(f"{k}_{level}") for s in scores])
                           for k in ("ause", "ause_raw", "aurg", "corr", "spearman")}
         me = np.array([s.mean_error for s in scores])
         mv = np.array([s.mean_variance for s in scores])

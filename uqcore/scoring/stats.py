@@ -24,7 +24,7 @@ Functional, numpy only. Definitions (the same in the docstrings below):
   (approximately) exchangeable.
 
 Statistics are *vectorised*: ``statistic(*arrays)`` receives each array with the resamples on
-axis 0 (shape ``[B, n, ...]``) and returns ``B`` values (:func:`nanmean`, :func:`pearson_rows`);
+axis 0 (shape ``[B, n, ...]``) and returns ``B`` values (:func:`nanmean_rows`, :func:`pearson_rows`);
 pass ``vectorized=False`` for a statistic of one resample (shape ``[n, ...]`` -> float).
 """
 
@@ -81,7 +81,7 @@ def resample_indices(n: int, n_resamples: int = N_RESAMPLES, seed: int = SEED) -
     return np.random.default_rng(seed).integers(0, n, (int(n_resamples), n))
 
 
-def nanmean(x: np.ndarray) -> np.ndarray:
+def nanmean_rows(x: np.ndarray) -> np.ndarray:
     """Vectorised statistic: the mean over axis 1 of the finite values (NaN where there are none);
     the dataset value of the pixel / patch / block levels (a mean over images, NaN left out)."""
     x = np.asarray(x, dtype=np.float64)
@@ -90,6 +90,13 @@ def nanmean(x: np.ndarray) -> np.ndarray:
     total = np.where(ok, x, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def finite_mean(values: Sequence[float | None]) -> float:
+    """Mean of the finite values of one list (None / NaN / inf left out); NaN if there are none."""
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
 
 
 def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -136,7 +143,7 @@ def _check(data: Sequence[np.ndarray]) -> int:
     return n
 
 
-def bootstrap(data: Sequence[np.ndarray], statistic: Callable = nanmean, *, n_resamples: int = N_RESAMPLES,
+def bootstrap(data: Sequence[np.ndarray], statistic: Callable = nanmean_rows, *, n_resamples: int = N_RESAMPLES,
               level: float = LEVEL, seed: int = SEED, vectorized: bool = True) -> Interval:
     """Percentile bootstrap interval of ``statistic(*data)`` over the images (axis 0 of every
     array in ``data``, resampled together); see the module docstring. Fewer than 2 images: the
@@ -149,7 +156,7 @@ def bootstrap(data: Sequence[np.ndarray], statistic: Callable = nanmean, *, n_re
     return Interval(estimate=est, lo=lo, hi=hi, n=n)
 
 
-def paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], statistic: Callable = nanmean, *,
+def paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], statistic: Callable = nanmean_rows, *,
                      n_resamples: int = N_RESAMPLES, level: float = LEVEL, seed: int = SEED,
                      vectorized: bool = True) -> Interval:
     """Paired percentile bootstrap of ``statistic(*a) − statistic(*b)``: ``a`` and ``b`` hold one

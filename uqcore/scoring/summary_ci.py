@@ -2,12 +2,12 @@
 per-image values, the rule saying when a level means nothing for its number of images, and the
 paired difference of two columns scored on the same images.
 
-Every summary number is a statistic of per-image values (:func:`image_values`), so its interval
+Every summary number is a statistic of per-image values (:func:`image_fields`), so its interval
 resamples images (:mod:`uqcore.scoring.stats`: percentile, :data:`uqcore.scoring.stats.N_RESAMPLES` seeded
 resamples):
 
 * pixel / patch / block AUSE and correlation: the mean over images of the per-image value
-  (NaN left out, :func:`uqcore.scoring.stats.nanmean`), as in the summary;
+  (NaN left out, :func:`uqcore.scoring.stats.nanmean_rows`), as in the summary;
 * mean level: Pearson correlation / AUSE (``steps`` sparsification steps) across the images of
   (per-image mean error, per-image mean variance);
 * NLL: the mean over images of the per-image NLL.
@@ -45,7 +45,7 @@ def level_note(level: str, n: int) -> str | None:
     return None
 
 
-def image_values(score: Any) -> dict[str, float]:
+def image_fields(score: Any) -> dict[str, float]:
     """The :data:`IMAGE_FIELDS` of one :class:`uqcore.scoring.scorer.ImageScore`."""
     out = {f"{k}_{lv}": float(score.stats.get(f"{k}_{lv}", np.nan)) for lv in IMAGE_LEVELS for k in METRICS}
     out.update(nll=float(score.nll), mean_error=float(score.mean_error), mean_variance=float(score.mean_variance))
@@ -59,9 +59,9 @@ def _column(images: Sequence[dict[str, Any]], key: str) -> np.ndarray:
 def _statistic(metric: str, level: str, steps: int) -> tuple[tuple[str, ...], Any, bool]:
     """(per-image fields, statistic, vectorised) of one summary number."""
     if metric == "nll":
-        return ("nll",), stats.nanmean, True
+        return ("nll",), stats.nanmean_rows, True
     if level != "mean":
-        return (f"{metric}_{level}",), stats.nanmean, True
+        return (f"{metric}_{level}",), stats.nanmean_rows, True
     if metric == "corr":
         return ("mean_error", "mean_variance"), stats.pearson_rows, True
 

@@ -1,4 +1,4 @@
-"""The one-pass student (issue 16): a small head on the frozen network, distilled from a
+"""The one-pass student: a small head on the frozen network, distilled from a
 training-free teacher on unlabeled images, that predicts the teacher's per-pixel variance in the
 same forward pass as the prediction.
 

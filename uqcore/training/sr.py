@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import shlex
 import sys
 import time
@@ -60,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.errors import InputError
+from uqcore.hardware import cpu_name
 from uqcore.models.srresnet import SRResNet, bicubic_downscale
 from uqcore.models.srresnet_head import SRResNetVarHead
 from uqcore.training.losses import mean_logvar_nll
@@ -397,7 +397,7 @@ def weights_metadata(args: argparse.Namespace, kwargs: dict, device: torch.devic
                      n_images: int) -> dict[str, str]:
     """What the weights file records for the model card: arch, run settings, time, hardware, command."""
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                else f"CPU: {_cpu_name()}, torch threads={torch.get_num_threads()}")
+                else f"CPU: {cpu_name()}, torch threads={torch.get_num_threads()}")
     return {
         "arch": args.arch, "arch_kwargs": json.dumps(kwargs), "steps": str(step), "seed": str(args.seed),
         "batch": str(args.batch), "patch": str(args.patch), "lr": str(args.lr),
@@ -421,16 +421,6 @@ def run(args: argparse.Namespace) -> int:
     save_weights(nets.model, out, weights_metadata(args, kwargs, device, step, elapsed, len(images)))
     print(f"wrote {out} ({step} steps, {elapsed:.0f} s, final loss {running})", file=sys.stderr)
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _argv_of(args: argparse.Namespace) -> list[str]:

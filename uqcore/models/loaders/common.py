@@ -197,7 +197,7 @@ def finish(module: nn.Module, *, name: str, task: str, scale: int, in_channels: 
                     depth_kind=depth_kind or "metric",
                     card=card, probe_size=tuple(probe_size), hookable=hookable, output=output,
                     disabled_methods={**_dropout_notes(module), **(disabled or {})})
-    card.setdefault("parameters", model.parameters)
+    card.setdefault("parameters", model.parameter_count)
     card["methods"] = model.methods
     if model.disabled_methods:
         card["unavailable_methods"] = dict(model.disabled_methods)

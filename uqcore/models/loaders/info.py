@@ -15,7 +15,7 @@ def describe(model: UQModel) -> dict:
         "architecture": card.get("architecture", type(model.module).__name__),
         "task": model.task,
         "scale": model.scale,
-        "parameters": model.parameters,
+        "parameters": model.parameter_count,
         "input channels": model.in_channels,
         "depth kind": model.depth_kind if model.task == "depth" else "",
         "methods": ", ".join(model.methods),
