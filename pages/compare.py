@@ -89,11 +89,8 @@ else:
 
 def methods_view() -> None:
     """The methods × sample counts table and bar chart (the paper's Tables 1 and 2)."""
-    choices = []
-    for m in model.methods:
-        choices += [v for v in methods.variants_of(m) if v != m] or [m]  # e.g. mc_dropout1 / mc_dropout2
+    choices, method_help = session.variant_options(model)  # e.g. mc_dropout1 / mc_dropout2; only what it offers
     options.setdefault(f"methods_{model_name}", [m for m in methods.TRAINING_FREE if m in choices])
-    method_help = "\n\n".join(f"**{m}**: {methods.variant(m).help}" for m in choices)  # only what this model offers
     c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
     chosen = state.bound(c1.multiselect, "Methods", f"methods_{model_name}", store=CMP, options=choices,
                          help=method_help)
@@ -228,8 +225,8 @@ def calibration_view() -> None:
         st.info("The image set is empty.")
         st.stop()
     c1, c2, c3, c4, c5 = st.columns([1.3, 2.2, 1.4, 1, 1])
-    state.bound(c1.selectbox, "Method", "method", options=model.methods,
-                help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
+    choices, method_help = session.method_options(model)
+    state.bound(c1.selectbox, "Method", "method", options=choices, help=method_help)
     kind = state.bound(c2.radio, "Kind", "kind", store=CMP, options=list(KINDS), format_func=KIND_LABELS.get,
                        horizontal=True, help=KIND_HELP)
     level = state.bound(c3.slider, "Level", "level", store=CMP, min_value=0.5, max_value=0.99, step=0.01,

@@ -10,7 +10,6 @@ from ui import calibration as current_cal
 from ui import model_cache, run_control, session, state
 from ui import triage as triage_ui
 from uqcore.datasets import triage as T
-from uqcore.engine import methods
 from uqcore.plots import sparsification_figure
 
 GALLERY = 16  # images shown as pictures (all of them are in the table below)
@@ -24,8 +23,8 @@ st.caption("Which images should you look at first? Each image's mean uncertainty
            "the set, most uncertain first: no ground truth needed. The one-pass student ranks fastest.")
 items = triage_ui.pick_items(model)
 
-state.bound(st.selectbox, "Method", "method", options=model.methods,
-            help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
+choices, method_help = session.method_options(model)
+state.bound(st.selectbox, "Method", "method", options=choices, help=method_help)
 args = current_cal.estimate_args(model, setting)
 ranking_setting = triage_ui.setting_of(args)
 st.caption(f"{len(items)} image(s), ranked with {ranking_setting.text()}: the setting Explore uses "

@@ -55,8 +55,8 @@ class Page:
 def draw_controls(page: Page) -> None:
     model, spec, setting, drawn = page.model, page.spec, page.setting, page.drawn
     c1, c2, c3, c4, c5 = st.columns([1.1, 2.6, 1.6, 1.1, 0.8])
-    state.bound(c1.selectbox, "Method", "method", options=model.methods,
-                help="\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in model.methods))
+    choices, method_help = session.method_options(model)
+    state.bound(c1.selectbox, "Method", "method", options=choices, help=method_help)
     if spec.needs_layer:
         labels = {r["name"]: f"{r['name']} · {r['kind']} · {r['shape']}" for r in model_cache.layers_for(page.model_name)}
         state.bound(c2.selectbox, "Layer", "layer", options=list(labels), format_func=labels.get,

@@ -4,7 +4,7 @@ applied on Explore only to the model and method setting it was fitted for.
 One calibration at a time lives in ``st.session_state`` (it cannot go into the URL; a page change
 keeps it). Explore asks :func:`interval_view` for the maps and numbers of the estimate it shows;
 a calibration of another model or setting is refused there with the core's reason
-(:meth:`uqcore.calibration.intervals.Calibration.mismatch`), never silently applied.
+(:meth:`uqcore.calibration.kinds.Calibration.mismatch`), never silently applied.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import streamlit as st
 
 import uqcore
 from uqcore.engine import methods
-from uqcore.calibration.intervals import Calibration
+from uqcore.calibration.kinds import Calibration
 from ui import session
 
 KEY = "current_calibration"

@@ -30,6 +30,22 @@ def recommended(model: uqcore.UQModel) -> dict[str, Any]:
     return dict(model.card.get("recommended") or {"method": model.methods[0], "samples": 8})
 
 
+def method_options(model: uqcore.UQModel) -> tuple[list[str], str]:
+    """The Method control's options (the engine methods this model offers, from the method table,
+    registered methods included) and its help text (each method's help line from the table)."""
+    names = list(model.methods)
+    return names, "\n\n".join(f"**{m}**: {methods.HELP[m]}" for m in names)
+
+
+def variant_options(model: uqcore.UQModel) -> tuple[list[str], str]:
+    """Compare's evaluation names for this model: each engine method, or its variants where it has
+    some (MC-dropout: MC-drop1 / MC-drop2), with their help lines."""
+    names: list[str] = []
+    for m in model.methods:
+        names += [v for v in methods.variants_of(m) if v != m] or [m]
+    return names, "\n\n".join(f"**{m}**: {methods.variant(m).help}" for m in names)
+
+
 def _apply_recommended(setting: dict, model: uqcore.UQModel) -> None:
     rec = recommended(model)
     setting.update(method=rec["method"], layer=rec.get("layer"), strength=rec.get("strength"),

@@ -380,3 +380,17 @@ def test_cli_calibrate_then_evaluate(tmp_path, capsys):
     assert main(["calibrate", "--model", str(card), "--data", str(cal_dir), "--kind", "risk", "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "at least 9" in capsys.readouterr().err
+
+
+def test_one_class_per_kind_picked_from_the_saved_kind(tmp_path):
+    """Calibration(kind=...) and load_calibration give the kind's class; a file keeps its format."""
+    from uqcore.calibration.kinds import CALIBRATIONS, Calibration as Base
+
+    data = gaussian_images(10, seed=7)
+    for kind, cls in CALIBRATIONS.items():
+        cal = Base.from_residuals(kind, data, 0.9, eps=0.0)
+        assert type(cal) is cls and cal.kind == kind == cls.KIND
+        back = load_calibration(cal.save(tmp_path / f"{kind}.json"))
+        assert type(back) is cls and back == cal
+    with pytest.raises(InputError, match="unknown calibration kind"):
+        Base(kind="platt", level=0.9, fitted={})

@@ -36,7 +36,7 @@ def test_rows_per_method_samples_level_and_fields():
                   "psnr", "ssim", "seconds_per_image", "calibration_error", "calibration_error_scaled"):
             assert k in r
         assert math.isfinite(r["nll"]) and math.isfinite(r["psnr"]) and r["seconds_per_image"] > 0
-        assert r["n_images"] == 3 and r["n_calibration"] in (1, 2) and r["calibration"] == "held-out"
+        assert r["n_images"] == 3 and r["n_sigma_fit"] in (1, 2) and r["sigma_split"] == "held-out"
         assert r["ause"] >= -1e-9 or math.isnan(r["ause"])
     noise = [r for r in rows if r["method"] == "noise"][0]
     assert noise["layer"] and noise["strength"] == 0.05  # defaults recorded
@@ -58,7 +58,7 @@ def test_single_image_numbers_match_metrics_on_the_estimate():
         M.pearson(err, est.variance, level="block", prediction=est.prediction), abs=1e-6)
     assert by_level["pixel"]["nll"] == pytest.approx(M.nll(est.prediction, hr[0], est.variance), rel=1e-5)
     assert math.isnan(by_level["mean"]["corr"])  # one image: no correlation across images
-    assert by_level["pixel"]["calibration"] == "in-sample"
+    assert by_level["pixel"]["sigma_split"] == "in-sample"
     s = M.fit_variance_scale(est.prediction, hr[0], est.variance)
     assert by_level["pixel"]["variance_scale"] == pytest.approx(s, rel=1e-3)
     assert by_level["pixel"]["nll_scaled"] == pytest.approx(M.nll(est.prediction, hr[0], s * est.variance), rel=1e-4)
@@ -69,7 +69,7 @@ def test_single_image_numbers_match_metrics_on_the_estimate():
 def test_sigma_scale_fitted_on_calibration_split_and_applied_to_the_rest():
     model = make_tiny_sr()
     lr_hr = sr_pairs(4)
-    rows = evaluate(model, as_pairs(lr_hr), methods=["dropout"], samples=[4], seed=1, calibration_fraction=0.5)
+    rows = evaluate(model, as_pairs(lr_hr), methods=["dropout"], samples=[4], seed=1, sigma_split=0.5)
     row = rows[-1]
     ests = [uqcore.estimate(model, lr, method="dropout", layer=row["layer"], strength=0.1, samples=4, seed=1)
             for lr, _ in lr_hr]
@@ -259,14 +259,15 @@ def test_scorer_merge_summarises_scores_made_elsewhere_as_update_does():
     model = make_tiny_sr()
     lr_hr = sr_pairs(3)
     ests = [uqcore.estimate(model, lr, method="transform", samples=4) for lr, _ in lr_hr]
-    here = Scorer(model)
+    here = Scorer(model, fit_images=[0], test_images=[1, 2])
     for i, (e, (_, hr)) in enumerate(zip(ests, lr_hr)):
         here.update(e.prediction, e.variance, hr, seconds=e.seconds, drawn=e.samples, key=i)
     values = [score_image(model, e.prediction, e.variance, hr, seconds=e.seconds, drawn=e.samples).values()
               for e, (_, hr) in zip(ests, lr_hr)]
-    merged = Scorer(model).merge(ImageScore.from_values({**v, "extra": 1}) for v in values)
+    merged = Scorer(model, fit_images=[0], test_images=[1, 2]).merge(ImageScore.from_values({**v, "extra": 1})
+                                                                    for v in values)
     assert len(merged.scores) == 3
-    a, b = here.compute(fit_images=[0], test=[1, 2]), merged.compute(fit_images=[0], test=[1, 2])
+    a, b = here.compute().values(), merged.compute().values()
     assert a.keys() == b.keys()
     for part in a:
         assert a[part].keys() == b[part].keys()

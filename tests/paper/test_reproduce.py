@@ -256,7 +256,7 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert {(r["model"], r["method"]) for r in sweeps} == {(m, meth) for m in ("t-srresnet", "t-srgan", "t-fcrn")
                                                         for meth in ("noise", "dropout")}
     # sigma-scaling was fitted on the calibration split and applied to the test split
-    cal_test = {(r["table"], r["n_images"], r["n_calibration"]) for r in rows}
+    cal_test = {(r["table"], r["n_images"], r["n_sigma_fit"]) for r in rows}
     # depth: the bundled set's 3 test scenes + the quick run's 8 rendered test scenes
     assert cal_test == {("t-srresnet", "3", "2"), ("t-srgan", "3", "2"), ("t-fcrn", "11", "2")}
     finite = [float(r["nll_scaled"]) for r in rows if r["nll_scaled"] not in ("", "nan")]

@@ -6,7 +6,7 @@ pairs and scores the others with it: per image the columns of ``evaluate --calib
 (:data:`uqcore.scoring.scorer.INTERVAL_COLUMNS`: coverage = fraction of valid values inside the
 interval, interval_width = mean width in output units, ence = ENCE of the raw variance + eps,
 ence_calibrated = ENCE of the calibrated variance), and the reliability diagram data (raw and
-calibrated, :meth:`uqcore.calibration.intervals.Calibration.reliability`) over the pooled pixels of the
+calibrated, :meth:`uqcore.calibration.kinds.Calibration.reliability`) over the pooled pixels of the
 checked images. When every pair is used for fitting there is nothing held out, and the check
 runs on the fitting images themselves (``checked_on == "in-sample"``: coverage there is not
 evidence of the guarantee, which is about new images).

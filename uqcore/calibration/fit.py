@@ -2,7 +2,7 @@
 
 One image is a pair (signed residuals r = y − ŷ [C, N], variance v [N]) of its valid pixels;
 σ = sqrt(v + eps). :func:`fit_values` turns a list of them into the fitted values of one kind
-(what a :class:`uqcore.calibration.intervals.Calibration` stores); the kinds, their definitions and
+(what a :class:`uqcore.calibration.kinds.Calibration` stores); the kinds, their definitions and
 guarantees are documented in :mod:`uqcore.calibration.intervals`. :func:`variance_map` is the isotonic
 variance recalibration used by the isotonic kind: the non-decreasing function g of the raw
 variance that is the isotonic (pool-adjacent-violators) regression of the squared residual on v

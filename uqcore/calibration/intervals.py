@@ -81,307 +81,34 @@ ground truth (:func:`uqcore.metrics.valid_mask`) are fitted on and scored.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from uqcore import distributed as _distributed
 from uqcore.engine import methods as _methods
-from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.progress import Progress
 from uqcore.engine.layers import method_setting
 from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import estimate
-from uqcore.calibration.fit import (DEFAULT_KIND, DEFAULT_LEVEL, FITTED_KEYS, ISOTONIC_KNOTS, KINDS, MAX_VALUES,
-                                    VARIANCE_BINS, Vectors, apply_variance_map, check_kind, check_level, fit_values,
-                                    normal_quantile, subsample)
-from uqcore.scoring.scorer import EPS, ENCE_BINS, aligned, at_target, interval_values, prepare_target, residual_vectors
+from uqcore.calibration.fit import (DEFAULT_KIND, DEFAULT_LEVEL, ISOTONIC_KNOTS, KINDS, MAX_VALUES,  # noqa: F401
+                                    VARIANCE_BINS, Vectors, check_kind, check_level, fit_values, subsample)
+from uqcore.calibration.kinds import (CALIBRATIONS, FORMAT, READABLE_VERSIONS, VERSION, Calibration,  # noqa: F401
+                                      ConformalCalibration, IsotonicCalibration, RiskCalibration, SigmaCalibration,
+                                      register_calibration)
+from uqcore.scoring.scorer import EPS, residual_vectors
 
-__all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "fingerprint", "model_identity",
+__all__ = ["Calibration", "calibrate", "load_calibration", "fit_values", "model_identity",
            "pair_statistics", "KINDS", "DEFAULT_KIND", "DEFAULT_LEVEL", "MAX_VALUES", "ISOTONIC_KNOTS", "VARIANCE_BINS",
-           "FORMAT", "VERSION"]
-
-FORMAT = "uqcore-calibration"
-VERSION = 2              # 2: the isotonic kind may carry a variance map (version 1 files are read as before)
-READABLE_VERSIONS = (1, 2)
-
-
-
-
-# -- the object -----------------------------------------------------------------------------------
-@dataclass
-class Calibration:
-    """A fitted calibration (module docstring). ``model``: name, task, scale and weights
-    fingerprint of its model; ``setting``: method (evaluation name), engine, prediction source,
-    layer, strength, samples (requested), samples_drawn (per calibration image), seed;
-    ``images``: names of the calibration images; ``fitted``: the kind's values; ``values``:
-    how many values were used / available."""
-
-    kind: str
-    level: float
-    fitted: dict[str, Any]
-    eps: float = EPS
-    model: dict[str, Any] = field(default_factory=dict)
-    setting: dict[str, Any] = field(default_factory=dict)
-    images: list[str] = field(default_factory=list)
-    values: dict[str, int] = field(default_factory=dict)
-    created: str = ""
-
-    def __post_init__(self) -> None:
-        check_kind(self.kind)
-        self.level = check_level(self.level)
-        missing = [k for k in FITTED_KEYS[self.kind] if k not in self.fitted]
-        if missing:
-            raise InputError(f"the {self.kind} calibration lacks its fitted value(s) {', '.join(missing)}")
-
-    @classmethod
-    def from_residuals(cls, kind: str, data: Sequence[Vectors], level: float = DEFAULT_LEVEL, *, eps: float = EPS,
-                       max_values: int = MAX_VALUES, seed: int = 0, variance_bins: int | str | None = VARIANCE_BINS,
-                       **fields: Any) -> Calibration:
-        """Fit ``kind`` on per-image (signed residuals target − prediction [C, N], variance [N])
-        vectors, subsampled to ``max_values`` as :func:`calibrate` does; ``variance_bins``:
-        the isotonic kind's variance map (:func:`uqcore.calibration.fit.fit_values`; None: none);
-        ``fields``: model, setting, images (what the JSON records)."""
-        data = [(np.atleast_2d(np.asarray(r, dtype=np.float64)), np.asarray(v, dtype=np.float64).ravel())
-                for r, v in data]
-        total = sum(r.size for r, _ in data)
-        if total > max_values:
-            budget = max(1, int(max_values) // max(len(data), 1))
-            data = [subsample(r, v, budget, seed, i) for i, (r, v) in enumerate(data)]
-        fitted = fit_values(kind, data, level, eps, variance_bins=variance_bins)
-        used = sum(r.size for r, _ in data)
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return cls(kind=kind, level=level, fitted=fitted, eps=eps, values={"used": used, "available": total},
-                   created=stamp, **fields)
-
-    # -- the interval -------------------------------------------------------------------------
-    def _z(self, level: float) -> float:
-        return float(normal_quantile((1.0 + level) / 2.0))
-
-    def _level(self, level: float | None) -> float:
-        if level is None or abs(float(level) - self.level) < 1e-12:
-            return self.level
-        if self.kind in ("conformal", "risk"):
-            raise InputError(f"this {self.kind} calibration was fitted for level {self.level:g}; fit another one for "
-                             f"level {level:g}")
-        return check_level(level)
-
-    def offsets(self, variance: Any, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(lo, hi), float64 like ``variance``: the interval around the prediction is
-        [ŷ + lo, ŷ + hi]. ``level``: another level (σ-scaling and isotonic only)."""
-        v = np.asarray(variance.detach().cpu().numpy() if isinstance(variance, torch.Tensor) else variance,
-                       dtype=np.float64)
-        if (v < 0).any():
-            raise InputError("the variance has negative values; pass the variance map of estimate()")
-        level = self._level(level)
-        f = self.fitted
-        if self.kind == "sigma":
-            half = self._z(level) * np.sqrt(f["scale"] * v + self.eps)
-            return -half, half
-        if self.kind == "isotonic":
-            sigma = np.sqrt(apply_variance_map(f.get("variance_map"), v, self.eps))
-            a, b = np.interp([(1.0 - level) / 2.0, (1.0 + level) / 2.0], f["cdf"], f["z"])
-            return a * sigma, b * sigma
-        half = (f["q"] if self.kind == "conformal" else f["lambda"]) * np.sqrt(v + self.eps)
-        return -half, half
-
-    def calibrated_variance(self, variance: Any) -> np.ndarray:
-        """The calibrated per-pixel variance (what ENCE compares with the squared error): σ-scaling
-        s·v + eps; isotonic: the recalibrated distribution's second moment about ŷ, m2·σ̃² (σ̃² =
-        g(v) + eps with the variance map, v + eps without);
-        conformal / risk: the Gaussian-equivalent (q/z)²·(v + eps), z the level's normal quantile."""
-        v = np.asarray(variance, dtype=np.float64)
-        f = self.fitted
-        if self.kind == "sigma":
-            return f["scale"] * v + self.eps
-        if self.kind == "isotonic":
-            return f["second_moment"] * apply_variance_map(f.get("variance_map"), v, self.eps)
-        q = f["q"] if self.kind == "conformal" else f["lambda"]
-        return (q / self._z(self.level)) ** 2 * (v + self.eps)
-
-    def recalibrate(self, p: Any) -> np.ndarray:
-        """Isotonic only: Kuleshov's recalibration map R(p) of predicted CDF levels p = Φ(r/σ̃) in [0, 1]
-        (non-decreasing, R(0) = 0, R(1) = 1)."""
-        if self.kind != "isotonic":
-            raise InputError(f"recalibrate() is the isotonic map; this calibration is {self.kind!r}")
-        z = normal_quantile(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0))
-        return np.interp(z, self.fitted["z"], self.fitted["cdf"], left=0.0, right=1.0)
-
-    def bounds(self, prediction: Any, variance: Any, level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(lower, upper) float32 [C, H, W] for a prediction [C, H, W] and variance [H, W] (no
-        setting check: :meth:`interval` is the checked entry point)."""
-        p = prediction.detach().cpu().double() if isinstance(prediction, torch.Tensor) else torch.as_tensor(
-            np.asarray(prediction, dtype=np.float64))
-        if p.dim() == 2:
-            p = p[None]
-        lo, hi = self.offsets(variance, level)
-        if lo.shape != tuple(p.shape[-2:]):
-            raise InputError(f"the variance is {lo.shape} but the prediction is {tuple(p.shape)}; pass the "
-                             "estimate's own maps")
-        return (p + torch.from_numpy(lo)[None]).float(), (p + torch.from_numpy(hi)[None]).float()
-
-    def interval(self, estimate: Any, *, model: Any = None,
-                 level: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(lower, upper) per-pixel maps [C, H', W'] (float32, CPU) around the estimate's
-        prediction (the calibrated method's prediction source). Raises an InputError when the
-        estimate (or ``model``, if given) is not the one this calibration was fitted for."""
-        self.check(model, estimate=estimate)
-        return self.bounds(getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL)), estimate.variance,
-                           level)
-
-    def width(self, estimate: Any, *, model: Any = None, level: float | None = None,
-              target: Any = None) -> torch.Tensor:
-        """Interval width map [H', W'] (output units); the same for every channel. With the
-        ``target`` of a relative-depth ``model``: of its variance aligned to it, as it was fitted."""
-        self.check(model, estimate=estimate)
-        variance = estimate.variance
-        if target is not None and model is not None and aligned(as_model(model)):
-            source = getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL))
-            variance = at_target(as_model(model), source, variance, prepare_target("depth", target))[1]
-        lo, hi = self.offsets(variance, level)
-        return torch.from_numpy(hi - lo).float()
-
-    def _residuals(self, model: Any, estimate: Any, target: Any) -> Vectors:
-        self.check(model, estimate=estimate)
-        return residual_vectors(as_model(model), getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL)),
-                                estimate.variance, target)
-
-    def score(self, model: Any, estimate: Any, target: Any) -> dict[str, float]:
-        """coverage, interval_width, ence, ence_calibrated of one image (valid pixels; depth
-        outputs resized to the target), as ``evaluate --calibration`` reports them."""
-        return interval_values(self, *self._residuals(model, estimate, target))
-
-    def outside(self, model: Any, estimate: Any, target: Any) -> np.ndarray:
-        """[H, W] at the target's size: the fraction of a pixel's channels outside the interval
-        (0 or 1 for one channel); NaN where the ground truth is invalid (depth)."""
-        self.check(model, estimate=estimate)
-        model = as_model(model)
-        t = prepare_target(model.task, target)
-        tc = t if t.ndim == 3 else t[None]
-        # at the target's size, and aligned to it for a relative-depth model, as the scorer has it
-        pred, var = at_target(model, getattr(estimate, self.setting.get("prediction", _methods.ORIGINAL)),
-                              estimate.variance, t)
-        lower, upper = self.bounds(pred, var)
-        lo, hi = lower.double().numpy(), upper.double().numpy()
-        if lo.shape[-2:] != tc.shape[-2:]:
-            raise InputError(f"the output is {lo.shape[-2]}x{lo.shape[-1]} but the target is "
-                             f"{tc.shape[-2]}x{tc.shape[-1]}")
-        out = ((tc < lo) | (tc > hi)).mean(axis=0)
-        if model.task == "depth":
-            out[~M.valid_mask(t)] = np.nan
-        return out
-
-    def reliability(self, model: Any, estimates: Sequence[Any], targets: Sequence[Any],
-                    bins: int = ENCE_BINS) -> tuple[M.Reliability, M.Reliability]:
-        """Reliability diagram data (raw variance + eps, calibrated variance) over the pooled valid
-        pixels of (estimate, target) pairs: equal-count bins of the raw variance (for both),
-        RMV vs RMSE per bin."""
-        parts = [self._residuals(model, e, t) for e, t in zip(estimates, targets)]
-        if not parts:
-            raise InputError("give at least one (estimate, target) pair")
-        r2 = np.concatenate([(r ** 2).mean(0) for r, _ in parts])
-        v = np.concatenate([v for _, v in parts])
-        return (M.reliability_vectors(r2, v, bins=bins, eps=self.eps),
-                M.reliability_vectors(r2, self.calibrated_variance(v), bins=bins, order_by=v))
-
-    # -- belonging to a model and setting ------------------------------------------------------
-    def describe_setting(self) -> str:
-        s = self.setting
-        if not s:
-            return "no recorded setting"
-        parts = [str(s.get("method"))]
-        if s.get("layer") is not None:
-            parts.append(f"layer {s['layer']}, strength {float(s['strength']):g}")
-        if s.get("samples") is not None:
-            parts.append(f"{s['samples']} samples")
-        return ", ".join(parts)
-
-    def mismatch(self, model: Any = None, *, estimate: Any = None, method: str | None = None, layer: str | None = None,
-                 strength: float | None = None, samples: Any = None) -> str | None:
-        """Why this calibration does not apply to ``model`` / ``estimate`` / the given setting
-        (a message naming both sides and the fix), or None when it does. Unrecorded fields and
-        arguments left None are not compared; the seed is recorded but not compared (another seed
-        draws other samples of the same perturbation)."""
-        fix = " Fit a calibration for it (uqcore.calibrate / python -m uqcore calibrate) or load the matching one."
-        if model is not None and self.model.get("fingerprint"):
-            ident = model_identity(model)
-            if ident["fingerprint"] != self.model["fingerprint"]:
-                return (f"this calibration was fitted for model {self.model.get('name')!r} (weights "
-                        f"{self.model['fingerprint']}), not for {ident['name']!r} (weights {ident['fingerprint']})."
-                        + fix)
-        s = self.setting
-        if not s:
-            return None
-        if estimate is not None:
-            method = method if method is not None else estimate.method
-            layer, strength = estimate.layer, estimate.strength
-            drawn = s.get("samples_drawn") or []
-            if drawn and isinstance(s.get("samples"), int) and estimate.samples not in drawn:
-                return (f"this calibration was fitted on maps of {', '.join(map(str, drawn))} drawn sample(s) "
-                        f"({self.describe_setting()}); the estimate has {estimate.samples}." + fix)
-        if method is not None:
-            var = _methods.variant(method)
-            if var.engine != s.get("engine"):
-                return f"this calibration is for {self.describe_setting()}, not for method {method!r}." + fix
-            if estimate is None and var.prediction != s.get("prediction"):
-                return (f"this calibration is for {s.get('method')!r} (prediction: {s.get('prediction')}), not for "
-                        f"{method!r} (prediction: {var.prediction}).") + fix
-            if _methods.spec(var.engine).needs_layer:
-                if layer is not None and layer != s.get("layer"):
-                    return f"this calibration is for {self.describe_setting()}; the setting has layer {layer}." + fix
-                if strength is not None and not math.isclose(float(strength), float(s.get("strength")), rel_tol=1e-9):
-                    return (f"this calibration is for {self.describe_setting()}; the setting has strength "
-                            f"{float(strength):g}." + fix)
-        if samples is not None and isinstance(s.get("samples"), int) and samples != s["samples"]:
-            return f"this calibration is for {self.describe_setting()}; the setting has {samples} samples." + fix
-        return None
-
-    def check(self, model: Any = None, **setting: Any) -> None:
-        """Raise an InputError with :meth:`mismatch`'s message unless the calibration applies."""
-        reason = self.mismatch(model, **setting)
-        if reason is not None:
-            raise InputError(reason)
-
-    # -- files --------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "level": self.level, "eps": self.eps,
-                "model": self.model, "setting": self.setting, "images": list(self.images), "values": self.values,
-                "created": self.created, "fitted": self.fitted}
-
-    def save(self, path: str | Path) -> Path:
-        """Write the calibration as JSON (model, setting, calibration images, level, kind, fitted values)."""
-        path = Path(path)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
-        return path
-
-    def summary(self) -> str:
-        """One line for people: kind, level, model, setting, fitted value, data."""
-        f = self.fitted
-        vmap = f.get("variance_map")
-        unit = "σ̃" if vmap else "σ"
-        value = {"sigma": lambda: f"variance scale {f['scale']:.4g}",
-                 "conformal": lambda: f"q = {f['q']:.4g} σ",
-                 "risk": lambda: f"λ = {f['lambda']:.4g} σ",
-                 "isotonic": lambda: (f"quantiles {np.interp((1 - self.level) / 2, f['cdf'], f['z']):.4g} {unit} / "
-                                      f"{np.interp((1 + self.level) / 2, f['cdf'], f['z']):.4g} {unit}"
-                                      + (f" (isotonic variance map, {vmap['bins']} bins)" if vmap else ""))}[self.kind]()
-        return (f"{self.kind} calibration at level {self.level:g} for {self.model.get('name', 'a model')} "
-                f"({self.describe_setting()}): {value}; {self.values.get('used', '?')} values of "
-                f"{len(self.images)} image(s)")
+           "FORMAT", "VERSION", "CALIBRATIONS", "register_calibration", "SigmaCalibration", "IsotonicCalibration",
+           "ConformalCalibration", "RiskCalibration"]
 
 
 def load_calibration(path: str | Path) -> Calibration:
-    """Read a calibration written by :meth:`Calibration.save`; an InputError says what is wrong."""
+    """Read a calibration written by :meth:`Calibration.save`: the class of its saved ``kind``
+    (:data:`uqcore.calibration.kinds.CALIBRATIONS`); an InputError says what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -397,8 +124,9 @@ def load_calibration(path: str | Path) -> Calibration:
     fitted = data.get("fitted")
     if not isinstance(fitted, dict):
         raise InputError(f"{path} has no fitted values")
+    kind = check_kind(data.get("kind"))
     try:
-        return Calibration(kind=data.get("kind"), level=data.get("level"), fitted=fitted,
+        return CALIBRATIONS[kind](kind=kind, level=data.get("level"), fitted=fitted,
                            eps=float(data.get("eps", EPS)),
                            model=dict(data.get("model") or {}), setting=dict(data.get("setting") or {}),
                            images=list(data.get("images") or []), values=dict(data.get("values") or {}),

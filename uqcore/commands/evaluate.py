@@ -39,8 +39,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default 0 (with --calibration: its seed)")
     add_auto_options(parser)
     parser.add_argument("--limit", type=int, help="use only the first N images (sorted by name)")
-    parser.add_argument("--calibration-fraction", type=float, default=0.5,
-                        help="share of images used to fit the σ-scaling (default 0.5)")
+    parser.add_argument("--sigma-split", type=float, default=0.5,
+                        help="the σ-scaling split: share of images the variance scale is fitted on, the rest "
+                             "held out (default 0.5)")
     parser.add_argument("--calibration", metavar="CAL.json",
                         help="a calibration from `python -m uqcore calibrate`: adds coverage, interval_width, ence, "
                              "ence_calibrated per image and to the summary of its method")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
         named = [(name, x, t) for name, (x, t) in zip(names, pairs)]  # names key the per-image rows
         rows = evaluate(model, named, methods=methods, samples=samples, layer=layer, strength=strength, seed=seed,
-                        calibration_fraction=args.calibration_fraction, device=args.device, progress=progress,
+                        sigma_split=args.sigma_split, device=args.device, progress=progress,
                         calibration=cal, on_image=images.append, reliability_target=args.reliability,
                         max_samples=args.max_samples, tile=args.tile, **scale_out)
     report_units(rows, scale_out.get("store"))

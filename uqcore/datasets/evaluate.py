@@ -11,10 +11,12 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   of the method's prediction.
 * ``nll``: Gaussian NLL of (prediction, variance), the mean over all images of the per-image
   NLL (eps 1e-6). ``nll_scaled``: the NLL after sigma-scaling -- the variance scale
-  (``variance_scale``) is fitted on a calibration split of the pairs (``calibration_fraction``,
-  a seeded random subset) and the NLL is averaged over the other images; ``nll_heldout`` is the
-  raw NLL on those same held-out images, for a like-for-like comparison. With a single image the
-  scale is fitted and applied on it (``calibration`` = "in-sample"). ``calibration_error`` /
+  (``variance_scale``) is fitted on the σ-scaling split of the pairs (``sigma_split``: the share of
+  images it is fitted on, a seeded random subset; ``n_sigma_fit`` of them) and the NLL is averaged
+  over the other images; ``nll_heldout`` is the raw NLL on those same held-out images, for a
+  like-for-like comparison. With a single image the scale is fitted and applied on it (row field
+  ``sigma_split`` = "in-sample", else "held-out"). ("Calibration" in this module means only a
+  fitted interval calibration, the ``calibration`` argument.) ``calibration_error`` /
   ``calibration_error_scaled``: Kuleshov's error on the held-out images before / after scaling.
 * prediction quality, averaged over images: ``psnr`` / ``ssim`` for SR (Y channel, BT.601,
   ``scale``-pixel border, 8-bit rounding; :func:`uqcore.metrics.psnr`), on RGB without border for
@@ -26,7 +28,7 @@ count and image and returns one row (dict) per (method, sample count, level) wit
   ``samples_drawn_max`` over the images, ``reliability`` (the variance maps' split-half
   reliability, :attr:`uqcore.engine.request.Estimate.reliability`, averaged over the images that have
   one; None below 4 samples), ``layer``, ``strength``, ``seed``, ``n_images``,
-  ``n_calibration``, ``task``, ``model``.
+  ``n_sigma_fit``, ``sigma_split``, ``task``, ``model``.
 
 Method names: the variants of :data:`uqcore.engine.methods.VARIANTS` -- the engine's methods plus
 MC-drop1 (the unperturbed output is the prediction) and MC-drop2 (the sample mean is the
@@ -62,6 +64,7 @@ from uqcore.engine.model import as_model, model_identity
 from uqcore.engine.estimate import AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_TARGET, estimate
 from uqcore.scoring.scorer import LEVELS, Scorer, prepare_target, split_images
 from uqcore.scoring.scorer import DEPTH_QUALITY, INTERVAL_COLUMNS, ImageScore, score_image
+from uqcore.scoring.results import DatasetSummary
 
 DEFAULT_STRENGTH = _methods.DEFAULT_STRENGTH
 LAYER_METHODS = _methods.LAYER_METHODS
@@ -170,7 +173,7 @@ def evaluate(
     layer: str | dict[str, str] | None = None,
     strength: float | dict[str, float] | None = None,
     seed: int = 0,
-    calibration_fraction: float = 0.5,
+    sigma_split: float = 0.5,
     device: str | torch.device | None = None,
     progress: Progress | None = None,
     *,
@@ -197,7 +200,7 @@ def evaluate(
     the method's ``default_strength`` in :mod:`uqcore.engine.methods`: noise std 0.05, dropout rate 0.1). ``progress(done, total)`` is called after each estimate. Pairs may also be
     (name, input, target) triples. See the module docstring for every field.
 
-    calibration: a fitted :class:`uqcore.calibration.intervals.Calibration` (or the path of its JSON) for
+    calibration: a fitted :class:`uqcore.calibration.kinds.Calibration` (or the path of its JSON) for
     ``model`` and one of the evaluated settings; the rows of that method and sample count get
     ``coverage``, ``interval_width``, ``ence`` and ``ence_calibrated`` over all the images (other
     rows keep the raw ``ence`` only). An InputError if it belongs to another model or matches no
@@ -216,8 +219,7 @@ def evaluate(
     units = _distributed.uses_units(workers, ray_address, store, resume)
     model, job = _set_up(model, pairs, methods, samples, layer, strength, seed, patch, steps, reliability_target,
                          max_samples, calibration, tile)
-    summary = EvaluateSummary(model, job, split_images(len(job.names), calibration_fraction, seed),
-                              calibration_fraction, on_image)
+    summary = EvaluateSummary(model, job, split_images(len(job.names), sigma_split, seed), sigma_split, on_image)
     _distributed.run_job(job, model, workers=workers, ray_address=ray_address, device=device, store=store,
                          resume=resume, progress=progress, on_result=_distributed.in_order(job.keys(), summary.add),
                          raise_errors=not units, keep_values=False)
@@ -229,7 +231,7 @@ def _count(n: Any) -> int | str:
     return AUTO if isinstance(n, str) and n.strip().lower() == AUTO else int(n)
 
 
-def summary_rows(model: Any, label: str, n: int | str, summary: dict | None, setting: dict[str, Any], *,
+def summary_rows(model: Any, label: str, n: int | str, summary: DatasetSummary | None, setting: dict[str, Any], *,
                  per_level: Sequence[dict[str, Any]] = (), extra: dict[str, Any] | None = None,
                  after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The rows of one column (method, sample count): one per level of :data:`LEVELS` with the
@@ -238,9 +240,9 @@ def summary_rows(model: Any, label: str, n: int | str, summary: dict | None, set
     ``per_level``'s (e.g. bootstrap intervals, one dict per level), the common numbers and
     ``extra``, the ``setting`` (layer, strength, seed, image counts, ...), task and model, then
     ``after``. Every dataset table is built here: :func:`evaluate` and the paper run."""
-    summary = summary or {}
-    return [{"method": label, "samples": n, "level": level, **summary.get(level, {}),
-             **(per_level[k] if per_level else {}), **summary.get("common", {}), **(extra or {}), **setting,
+    common = {} if summary is None else summary.common()
+    return [{"method": label, "samples": n, "level": level, **({} if summary is None else summary.level(level)),
+             **(per_level[k] if per_level else {}), **common, **(extra or {}), **setting,
              "task": model.task, "model": model.name, **(after or {})}
             for k, level in enumerate(LEVELS)]
 
@@ -441,13 +443,14 @@ class EvaluateSummary:
             c, t, kind = split_images(len(ok), self.fraction, job.seed) if failed else self.split
             values = [units[i].values[label] for i in ok]
             calibration = job.calibration if (label, n) in job.calibrated else None
-            scorer = Scorer(self.model, patch=job.patch, steps=job.steps, calibration=calibration)
-            summary = scorer.merge(ImageScore.from_values(v) for v in values).compute(fit_images=c, test=t)
+            scorer = Scorer(self.model, patch=job.patch, steps=job.steps, calibration=calibration, fit_images=c,
+                            test_images=t)
+            summary = scorer.merge(ImageScore.from_values(v) for v in values).compute()
             reliability = [v["reliability"] for v in values if v.get("reliability") is not None]
             after = {"samples_drawn_min": min(v["drawn"] for v in values),
                      "samples_drawn_max": max(v["drawn"] for v in values),
                      "reliability": float(np.mean(reliability)) if reliability else None,
                      **({"n_failed": failed} if failed else {})}
-            rows += summary_rows(self.model, label, n, summary, {**setting, "n_images": len(ok), "n_calibration": len(c),
-                                                                 "calibration": kind}, after=after)
+            rows += summary_rows(self.model, label, n, summary, {**setting, "n_images": len(ok), "n_sigma_fit": len(c),
+                                                                 "sigma_split": kind}, after=after)
         return rows

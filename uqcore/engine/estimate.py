@@ -17,6 +17,17 @@ samples, Spearman–Brown-corrected to the full count: 2r / (1 + r)) reaches ``t
 ``max_samples``. The moments of the even half are streamed next to the total, the odd half is
 their difference, so memory stays bounded. Rounds end on chunk boundaries, so an auto run that
 stops at N samples is the run ``samples=N`` bit for bit; fixed counts record the same trace.
+
+Methods as objects: every method of the table (:mod:`uqcore.engine.methods`) is run by an
+:class:`UncertaintyMethod` whose ``estimate(model, x, ...)`` is the entry point; ``estimate()``
+looks the object up by name and calls it. The shared steps (checks, device, tiling, chunking,
+moments, the result) are the base class's; a subclass per sampling routine says what it perturbs
+(:meth:`~UncertaintyMethod.targets`) and how it draws (:meth:`~UncertaintyMethod.draw`, or
+:meth:`~UncertaintyMethod.one_pass` for a method that predicts its variance in one pass):
+:class:`TransformMethod`, :class:`FeatureMethod` (noise, dropout, MC-dropout), :class:`MembersMethod`
+(ensemble), :class:`HeadMethod` (llm), :class:`StudentMethod`. A new method is one object whose
+``spec`` is a new :class:`~uqcore.engine.methods.MethodSpec`, added with
+:func:`uqcore.engine.methods.register_method`.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -72,7 +84,7 @@ CPU_PASS_PIXELS = 1 << 15
 
 
 from uqcore.engine.request import (  # noqa: E402,F401 (the call's arguments and result; public here too)
-    AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_ROUND, DEFAULT_TARGET, MIN_RELIABILITY_SAMPLES, Estimate, Plan,
+    AUTO, DEFAULT_MAX_SAMPLES, DEFAULT_ROUND, DEFAULT_TARGET, MIN_RELIABILITY_SAMPLES, Call, Estimate, Plan,
     check_args, check_input, resolve_device,
 )
 
@@ -86,13 +98,7 @@ def estimate(
     samples: int | str = 8,
     seed: int = 0,
     device: str | torch.device | None = None,
-    *,
-    target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES, round_size: int = DEFAULT_ROUND,
-    transforms: list[str] | None = None, chunk_size: int | None = None, prefix_reuse: bool = True,
-    sample_callback: Callable[[torch.Tensor], None] | None = None,
-    progress: Progress | None = None,
-    on_update: Callable[[Estimate, int], None] | None = None,
-    region: tuple[int, int, int, int] | None = None, tile: int | None = None, stop: Callable[[], bool] | None = None,
+    **options: Any,
 ) -> Estimate:
     """Perturbation-based uncertainty map of ``model`` on one image ``x`` [1, C, H, W] in [0, 1].
 
@@ -116,70 +122,119 @@ def estimate(
               in even tiles of ``tile`` to 2 x ``tile`` pixels a side: the whole image's numbers (:mod:`uqcore.engine.tiling`,
               also for progress, ``on_update`` and ``stop()`` over tiles). A request over
               ``UQCORE_MAX_REQUEST_MB`` (or an own model's CPU input limit) is tiled by itself.
+    Keyword options (``target``, ``max_samples``, ``round_size``, ``transforms``, ``chunk_size``,
+    ``prefix_reuse``, ``sample_callback``, ``progress``, ``on_update``, ``region``, ``tile``,
+    ``stop``): :meth:`UncertaintyMethod.estimate`, which runs the call for ``method``'s object.
     """
-    model = model if isinstance(model, UQModel) else wrap(model, task="image")
-    strength, plan = check_args(model, method, strength, samples, target, max_samples, round_size)
-    spec = _methods.spec(method)
-    x = check_input(model, x)
-    dev = resolve_device(device)
-    over = not in_crop() and memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size))  # a crop never re-tiles
-    if region is not None or tile is not None or over:
-        return _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, dict(
-            method=method, layer=layer, strength=strength, seed=seed, device=device, target=target, max_samples=max_samples,
-            round_size=round_size, transforms=transforms, chunk_size=chunk_size, prefix_reuse=prefix_reuse,
-            sample_callback=sample_callback))
-    memory.check(model, x, dev, _chunk_bound(dev, chunk_size))
-    chunk = _first_chunk(dev, chunk_size)
-    call = _Call(method=method, spec=spec, layer=layer if spec.needs_layer else None, seed=int(seed), device=str(dev),
-                 strength=strength if spec.needs_layer else None, started=time.perf_counter(), target=plan.target)
-    members = model.members_on(dev)
-    x = x.to(dev).contiguous(memory_format=torch.channels_last)
-    run = _Run(model, members, x, int(seed), chunk, progress, sample_callback)
-    targets = _perturbed_modules(members[0], spec, layer) if spec.sampling == _methods.SAMPLING_FEATURE else []
-    fed = feed.feed_hooks(call.layer, targets[0]) if targets else {}  # before the perturbation's hook
-    with torch.inference_mode(), forward_hooks(post=fed):
-        if not spec.sampled:  # a variance head or a student head: one pass, no samples
-            original, variance = _one_pass(model, spec, members[0], x, dev)
-            return call.result(run, original, original[0], variance, 0)
-        original = run.start(targets, chunk_size is None, plan)
-        if on_update is not None:
-            run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
-        count = plan.count
-        if spec.sampling == _methods.SAMPLING_TRANSFORM:
-            moments = run.transform(check_transforms(transforms or default_transforms(model.task))[:count], original)
-        elif spec.sampling == _methods.SAMPLING_MEMBERS:
-            moments = run.ensemble(min(count, len(members)))
-        elif spec.needs_layer and strength == 0:
-            # No perturbation: every sample is the original output. Computing them would
-            # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
-            moments = run.repeated(original, count)
-        else:
-            moments = run.perturbed(spec, targets, strength, count, layer, prefix_reuse and spec.prefix_reuse)
-    return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count, moments.half_maps())
+    return _methods.method_object(method).estimate(model, x, layer, strength, samples, seed, device, **options)
 
 
-def _in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
-    """A region, or the whole output in tiles (:mod:`uqcore.engine.tiling`); each crop an untiled run."""
-    if region is None and tile is None:
-        tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, settings["chunk_size"]))
+@dataclass(frozen=True)
+class Draw:
+    """What one call asks a sampling routine for: at most ``count`` samples of ``layer`` at
+    ``strength`` (layer methods), perturbing ``targets`` (feature methods), the ``transforms`` set
+    (transform), with or without ``prefix_reuse``."""
 
-    def run(crop, count=None, crop_progress=progress, crop_update=None):
-        return estimate(model, crop, samples=count or samples, progress=crop_progress, on_update=crop_update,
-                        **settings)
+    count: int
+    layer: str | None
+    strength: float
+    targets: list[nn.Module]
+    transforms: list[str] | None
+    prefix_reuse: bool
 
-    return tiling.run_request(model, x, output_shape(model, x), run, region, tile, progress=progress,
-                              on_update=on_update, stop=stop, feeder=_feeder(model, dev, settings))
 
+class UncertaintyMethod:
+    """One uncertainty method: its row of the method table (``spec``, which owns every property:
+    label, help, grids, requirements, variants) and how it samples. ``estimate(model, x, ...)`` is
+    the entry point (what ``uqcore.estimate(method=spec.name)`` calls); subclasses fill in
+    :meth:`draw` (a sampled method: the perturbed outputs streamed through ``run.sample``) or
+    :meth:`one_pass` (``spec.sampled`` False: the prediction and variance of one forward pass),
+    and where needed :meth:`targets`, :meth:`feeder` and :meth:`sample_cap`."""
 
-def _feeder(model: UQModel, dev: torch.device, settings: dict) -> feed.Feeder | None:
-    """For a layer method, boxes fed the layer's output from a wider crop (:mod:`uqcore.engine.feed`),
-    where that saves margin."""
-    spec, layer = _methods.spec(settings["method"]), settings["layer"]
-    if not (spec.needs_layer and spec.sampling == _methods.SAMPLING_FEATURE and isinstance(layer, str)):
+    def __init__(self, spec: _methods.MethodSpec) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.name!r})"
+
+    def targets(self, module: nn.Module, layer: str | None) -> list[nn.Module]:
+        """The modules whose outputs a hook perturbs (none unless a feature method)."""
+        return []
+
+    def draw(self, run: "SampleRun", original: torch.Tensor, request: Draw) -> SampleMoments:
+        """The samples' moments: ``run.sample(total, run_chunk)`` over the call's chunks."""
+        raise NotImplementedError(f"{type(self).__name__} draws no samples")
+
+    def one_pass(self, model: UQModel, module: nn.Module, x: torch.Tensor,
+                 dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(prediction [1, C, H', W'], variance [H', W']) of a one-pass method."""
+        raise NotImplementedError(f"{type(self).__name__} is a sampled method")
+
+    def feeder(self, model: UQModel, dev: torch.device, layer: Any) -> feed.Feeder | None:
+        """For boxes: a feed of the layer's output from a wider crop (:mod:`uqcore.engine.feed`), or None."""
         return None
-    resolve_layer(model.module, layer)  # an unknown layer is the caller's InputError, not a probe's
-    found = feed.margins(model, layer)
-    return None if found is None else feed.Feeder(model, layer, dev, found)
+
+    def sample_cap(self, model: UQModel) -> int:
+        """The most samples this method draws on ``model``."""
+        return limits.max_samples()
+
+    def estimate(
+        self, model: UQModel | nn.Module, x: torch.Tensor, layer: str | None = None, strength: float | None = 0.05,
+        samples: int | str = 8, seed: int = 0, device: str | torch.device | None = None, *,
+        target: float = DEFAULT_TARGET, max_samples: int = DEFAULT_MAX_SAMPLES, round_size: int = DEFAULT_ROUND,
+        transforms: list[str] | None = None, chunk_size: int | None = None, prefix_reuse: bool = True,
+        sample_callback: Callable[[torch.Tensor], None] | None = None, progress: Progress | None = None,
+        on_update: Callable[[Estimate, int], None] | None = None,
+        region: tuple[int, int, int, int] | None = None, tile: int | None = None, stop: Callable[[], bool] | None = None,
+    ) -> Estimate:
+        """This method's uncertainty map of ``model`` on ``x``: the arguments of :func:`estimate`."""
+        method, spec = self.spec.name, self.spec
+        model = model if isinstance(model, UQModel) else wrap(model, task="image")
+        strength, plan = check_args(model, method, strength, samples, target, max_samples, round_size)
+        x = check_input(model, x)
+        dev = resolve_device(device)
+        over = not in_crop() and memory.over_limits(model, x, dev, _chunk_bound(dev, chunk_size))  # a crop never re-tiles
+        if region is not None or tile is not None or over:
+            return self._in_boxes(model, x, dev, samples, region, tile, progress, on_update, stop, dict(
+                layer=layer, strength=strength, seed=seed, device=device, target=target, max_samples=max_samples,
+                round_size=round_size, transforms=transforms, chunk_size=chunk_size, prefix_reuse=prefix_reuse,
+                sample_callback=sample_callback))
+        memory.check(model, x, dev, _chunk_bound(dev, chunk_size))
+        chunk = _first_chunk(dev, chunk_size)
+        call = Call(method=method, spec=spec, layer=layer if spec.needs_layer else None, seed=int(seed), device=str(dev),
+                    strength=strength if spec.needs_layer else None, started=time.perf_counter(), target=plan.target)
+        members = model.members_on(dev)
+        x = x.to(dev).contiguous(memory_format=torch.channels_last)
+        run = SampleRun(model, members, x, int(seed), chunk, progress, sample_callback)
+        targets = self.targets(members[0], layer)
+        fed = feed.feed_hooks(call.layer, targets[0]) if targets else {}  # before the perturbation's hook
+        with torch.inference_mode(), forward_hooks(post=fed):
+            if not spec.sampled:  # a variance head or a student head: one pass, no samples
+                original, variance = self.one_pass(model, members[0], x, dev)
+                return call.result(run, original, original[0], variance, 0)
+            original = run.start(targets, chunk_size is None, plan)
+            if on_update is not None:
+                run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
+            request = Draw(count=plan.count, layer=layer, strength=strength, targets=targets, transforms=transforms,
+                           prefix_reuse=prefix_reuse)
+            moments = self.draw(run, original, request)
+        return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count, moments.half_maps())
+
+    def _in_boxes(self, model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
+        """A region, or the whole output in tiles (:mod:`uqcore.engine.tiling`); each crop an untiled run."""
+        if region is None and tile is None:
+            tile, settings["chunk_size"] = memory.auto_plan(model, x, dev, _chunk_bound(dev, settings["chunk_size"]))
+
+        def run(crop, count=None, crop_progress=progress, crop_update=None):
+            return self.estimate(model, crop, samples=count or samples, progress=crop_progress, on_update=crop_update,
+                                 **settings)
+
+        return tiling.run_request(model, x, output_shape(model, x), run, region, tile, progress=progress,
+                                  on_update=on_update, stop=stop, feeder=self.feeder(model, dev, settings["layer"]))
 
 
 def _first_chunk(dev: torch.device, chunk_size: int | None) -> int:
@@ -194,84 +249,9 @@ def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
     return int(chunk_size or max(DEFAULT_CHUNK.get(dev.type, 4), PREFIX_CHUNK.get(dev.type, 16)))
 
 
-def _one_pass(model: UQModel, spec: _methods.MethodSpec, module: nn.Module, x: torch.Tensor,
-              dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(prediction [1, C, H', W'], variance [H', W']) of one forward pass: the model's own
-    mean / log-variance head (``llm``: exp(log-variance) averaged over channels) or the attached
-    student head (:mod:`uqcore.student`), which reads the features of the same pass."""
-    if spec.sampling == _methods.SAMPLING_STUDENT:
-        prediction, logvar = head_on(model.student, dev).predict(module, x, model.split_output)
-        return prediction, logvar.float().exp()[0, 0]
-    prediction, logvar = model.split_output(checked_forward(module, x))
-    return prediction, logvar.float().exp().mean(1)[0]
-
-
 def _variance(moments: RunningMoments) -> torch.Tensor:
     """The variance map [H', W']: per-pixel variance averaged over channels."""
     return moments.variance.mean(0)
-
-
-@dataclass(frozen=True)
-class _Call:
-    """The settings of one ``estimate`` call that every Estimate it returns shares."""
-
-    method: str
-    spec: _methods.MethodSpec
-    layer: str | None
-    strength: float | None
-    seed: int
-    device: str
-    started: float
-    target: float | None
-
-    def result(self, run: "_Run", original: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor,
-               drawn: int, halves: tuple[torch.Tensor, torch.Tensor] | None = None) -> Estimate:
-        """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU."""
-        mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
-        return Estimate(
-            prediction=mean if self.spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
-            original=unperturbed,
-            mean=mean,
-            variance=variance.float().cpu(),
-            samples=drawn,
-            method=self.method,
-            layer=self.layer,
-            strength=self.strength,
-            seed=self.seed,
-            seconds=time.perf_counter() - self.started,
-            device=self.device,
-            prefix_reuse=run.used_prefix,
-            reliability=run.trace[-1][1] if run.trace and run.trace[-1][0] == drawn else None,
-            trace=list(run.trace),
-            reliability_target=self.target,
-            region=(0, 0, *mean.shape[-2:]),
-            full_shape=tuple(mean.shape[-2:]),
-            halves=None if halves is None else (halves[0].cpu(), halves[1].cpu()),
-        )
-
-
-def _prefix_share(run: "_Run", module: nn.Module, x: torch.Tensor, target: nn.Module) -> tuple[torch.Tensor, float]:
-    """The unperturbed output, and the share of the forward pass's work done before ``target``'s
-    output. Work is counted, not timed, so the chunk (and the map's last bits) never depend on
-    machine load: a leaf module costs its output size times its weights per output channel."""
-    done = [0.0]
-    at_target: list[float] = []
-
-    def count(mod, _inputs, output):
-        if isinstance(output, torch.Tensor):
-            weight = getattr(mod, "weight", None)
-            per_out = weight.numel() / max(weight.shape[0], 1) if isinstance(weight, torch.Tensor) and weight.dim() > 1 else 1
-            done[0] += output.numel() * per_out
-
-    def mark(_mod, _inputs, _output):
-        if not at_target:
-            at_target.append(done[0])
-
-    leaves = {m: count for m in module.modules() if next(m.children(), None) is None}
-    with forward_hooks(post=leaves):
-        with forward_hooks(post={target: mark}):
-            original = run.forward(module, x)
-    return original, at_target[0] / done[0] if at_target and done[0] > 0 else 0.0
 
 
 def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:
@@ -279,24 +259,15 @@ def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:
     return max(1, min(chunk, CHUNK_MEMORY_BYTES // max(per_sample, 1)))
 
 
-def _perturbed_modules(module: nn.Module, spec: _methods.MethodSpec, layer: str | None) -> list[nn.Module]:
-    if spec.feature == _methods.FEATURE_OWN_DROPOUT:
-        found = [m for m in module.modules() if isinstance(m, DROPOUT_TYPES)]
-        if not found:
-            raise InputError(f"{spec.name} needs a model with dropout layers; this one has none")
-        return found
-    if not layer:
-        raise InputError(f"method {spec.name!r} needs a layer; see uqcore.list_layers(model) for valid names")
-    return [resolve_layer(module, layer)]
-
-
-class _Run:
+class SampleRun:
     """State of one ``estimate`` call: chunked forward passes feeding running moments, the
-    reliability trace, and the stop rule of ``samples="auto"``."""
+    reliability trace, and the stop rule of ``samples="auto"``. What a method's ``draw`` uses:
+    ``x`` (the input on the device), ``members`` (the networks there), ``seed``, ``model``,
+    ``forward(module, x, in_loop=True)`` and ``sample(total, run_chunk)``."""
 
     # (id(module), layer) pairs where prefix reuse failed; tried no more. Shared on purpose:
     # it only ever skips a fast path that would fall back anyway.
-    _prefix_unsafe: set[tuple[int, str]] = set()
+    prefix_unsafe: set[tuple[int, str]] = set()
 
     def __init__(self, model, members, x, seed, chunk, progress, callback):
         self.model, self.members, self.x, self.seed = model, members, x, seed
@@ -317,7 +288,7 @@ class _Run:
         """The unperturbed output; with ``choose_chunk`` the chunk size for this layer and
         output (the prefix's share of the work, the memory bound); rounds in whole chunks."""
         if targets:
-            original, share = _prefix_share(self, self.members[0], self.x, targets[0])
+            original, share = memory.prefix_share(self.forward, self.members[0], self.x, targets[0])
             self.late_layer = share >= LATE_LAYER_SHARE
             if choose_chunk and (self.x.device.type != "cpu" or self.late_layer):
                 self.chunk = PREFIX_CHUNK.get(self.x.device.type, self.chunk)
@@ -371,9 +342,20 @@ class _Run:
             raise ModelRunError(NON_FINITE)
         return moments
 
-    def transform(self, names: list[str], original: torch.Tensor) -> SampleMoments:
-        """Transformed inputs, batched by shape (90° rotations swap H and W of non-square
-        images); outputs inverted. The identity's output is the unperturbed one, not rerun."""
+
+
+# -- one class per sampling routine -----------------------------------------------------------------
+class TransformMethod(UncertaintyMethod):
+    """Transformed inputs (dihedral; depth: identity + flip), batched by shape (90° rotations swap
+    H and W of non-square images), outputs inverted. The identity's output is the unperturbed one."""
+
+    def sample_cap(self, model: UQModel) -> int:
+        return len(default_transforms(model.task))
+
+    def draw(self, run: SampleRun, original: torch.Tensor, request: Draw) -> SampleMoments:
+        names = check_transforms(request.transforms or default_transforms(run.model.task))[:request.count]
+        pixels = original.shape[-1] * original.shape[-2]
+        per_pass = max(1, CPU_PASS_PIXELS // pixels) if run.x.device.type == "cpu" else len(names)
 
         def run_chunk(indices: range) -> torch.Tensor:
             chunk_names = [names[i] for i in indices]
@@ -383,68 +365,118 @@ class _Run:
                 if name == "identity":
                     outs[name] = original
                 else:
-                    shape = tuple(apply_transform(self.x, name).shape)
-                    groups.setdefault(shape, []).append(name)
+                    groups.setdefault(tuple(apply_transform(run.x, name).shape), []).append(name)
             for group in groups.values():
                 for start in range(0, len(group), per_pass):
-                    names_in_pass = group[start : start + per_pass]
-                    batch = torch.cat([apply_transform(self.x, n) for n in names_in_pass])
-                    y = self.forward(self.members[0], batch.contiguous(memory_format=torch.channels_last), in_loop=True)
-                    outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(names_in_pass)})
+                    in_pass = group[start : start + per_pass]
+                    batch = torch.cat([apply_transform(run.x, n) for n in in_pass])
+                    y = run.forward(run.members[0], batch.contiguous(memory_format=torch.channels_last), in_loop=True)
+                    outs.update({n: invert_transform(y[j : j + 1], n) for j, n in enumerate(in_pass)})
             return torch.cat([outs[n] for n in chunk_names])
 
-        pixels = original.shape[-1] * original.shape[-2]
-        per_pass = max(1, CPU_PASS_PIXELS // pixels) if self.x.device.type == "cpu" else len(names)
+        return run.sample(len(names), run_chunk)
 
-        return self.sample(len(names), run_chunk)
 
-    def repeated(self, output: torch.Tensor, count: int) -> SampleMoments:
-        return self.sample(count, lambda idx: output.expand(len(idx), *output.shape[1:]))
+class FeatureMethod(UncertaintyMethod):
+    """A forward hook perturbs layer outputs (``spec.feature``: noise or dropout on the chosen
+    layer, or the model's own dropout layers). With prefix reuse the input goes in at batch 1;
+    where the model does not allow that, the chunk (and every later one) runs with the input
+    batched instead."""
 
-    def ensemble(self, count: int) -> SampleMoments:
-        return self.sample(count, lambda idx: torch.cat([self.forward(self.members[i], self.x, in_loop=True) for i in idx]))
+    def targets(self, module: nn.Module, layer: str | None) -> list[nn.Module]:
+        if self.spec.feature == _methods.FEATURE_OWN_DROPOUT:
+            found = [m for m in module.modules() if isinstance(m, DROPOUT_TYPES)]
+            if not found:
+                raise InputError(f"{self.spec.name} needs a model with dropout layers; this one has none")
+            return found
+        if not layer:
+            raise InputError(f"method {self.spec.name!r} needs a layer; see uqcore.list_layers(model) for valid names")
+        return [resolve_layer(module, layer)]
 
-    def perturbed(self, spec, targets, strength, count, layer, prefix_reuse) -> SampleMoments:
-        """Samples with the layer(s) perturbed by a hook. With prefix reuse the input goes in at
-        batch 1; where the model does not allow that, the chunk (and every later one) runs
-        with the input batched instead."""
-        key = (id(self.members[0]), layer or "<dropout>")
+    def feeder(self, model: UQModel, dev: torch.device, layer: Any) -> feed.Feeder | None:
+        if not (self.spec.needs_layer and isinstance(layer, str)):
+            return None
+        resolve_layer(model.module, layer)  # an unknown layer is the caller's InputError, not a probe's
+        found = feed.margins(model, layer)
+        return None if found is None else feed.Feeder(model, layer, dev, found)
+
+    def draw(self, run: SampleRun, original: torch.Tensor, request: Draw) -> SampleMoments:
+        if self.spec.needs_layer and request.strength == 0:
+            # No perturbation: every sample is the original output. Computing them would
+            # only add batch-size-dependent rounding noise (~1e-17) to a zero map.
+            return run.sample(request.count, lambda idx: original.expand(len(idx), *original.shape[1:]))
+        targets, layer = request.targets, request.layer
+        key = (id(run.members[0]), layer or "<dropout>")
         # each perturbed layer's draws are keyed by its place among the targets (one layer: 0;
         # MC-dropout: the model's dropout layers in module order), not by the name a wrapper gives it
         keys = {m: i for i, m in enumerate(targets)}
-        self.used_prefix = prefix_reuse and key not in self._prefix_unsafe
+        run.used_prefix = request.prefix_reuse and self.spec.prefix_reuse and key not in run.prefix_unsafe
 
         def run_chunk(indices: range, expand: bool) -> torch.Tensor:
-            seeds = sample_seeds(self.seed, indices)
-            hook = FeaturePerturbation(spec.feature, strength, seeds, expand=expand, layers=keys)
-            x = self.x if expand else self.x.expand(len(indices), *self.x.shape[1:])
+            hook = FeaturePerturbation(self.spec.feature, request.strength, sample_seeds(run.seed, indices),
+                                       expand=expand, layers=keys)
+            x = run.x if expand else run.x.expand(len(indices), *run.x.shape[1:])
             with forward_hooks(post={m: hook for m in targets}):
-                out = self.forward(self.members[0], x, in_loop=True)
+                out = run.forward(run.members[0], x, in_loop=True)
             if out.shape[0] != len(indices):
                 raise PrefixMismatch(f"model output batch {out.shape[0]} != {len(indices)} samples")
             return out
 
         def run_with_fallback(indices: range) -> torch.Tensor:
-            if self.used_prefix:
+            if run.used_prefix:
                 try:
                     return run_chunk(indices, True)
                 except (PrefixMismatch, ModelRunError):
-                    self._prefix_unsafe.add(key)
-                    self.used_prefix = False
+                    run.prefix_unsafe.add(key)
+                    run.used_prefix = False
             return run_chunk(indices, False)
 
-        return self.sample(count, run_with_fallback)
+        return run.sample(request.count, run_with_fallback)
+
+
+class MembersMethod(UncertaintyMethod):
+    """One sample per ensemble member."""
+
+    def sample_cap(self, model: UQModel) -> int:
+        return len(model.members)
+
+    def draw(self, run: SampleRun, original: torch.Tensor, request: Draw) -> SampleMoments:
+        count = min(request.count, len(run.members))
+        return run.sample(count, lambda idx: torch.cat([run.forward(run.members[i], run.x, in_loop=True) for i in idx]))
+
+
+class HeadMethod(UncertaintyMethod):
+    """The model's own mean / log-variance head: exp(log-variance) averaged over channels."""
+
+    def sample_cap(self, model: UQModel) -> int:
+        return 0
+
+    def one_pass(self, model, module, x, dev):
+        prediction, logvar = model.split_output(checked_forward(module, x))
+        return prediction, logvar.float().exp().mean(1)[0]
+
+
+class StudentMethod(HeadMethod):
+    """The attached distilled head (:mod:`uqcore.student`), which reads the features of the same pass."""
+
+    def one_pass(self, model, module, x, dev):
+        prediction, logvar = head_on(model.student, dev).predict(module, x, model.split_output)
+        return prediction, logvar.float().exp()[0, 0]
+
+
+# The class that runs each sampling routine of the table (``spec.sampling``).
+ROUTINES: dict[str, type[UncertaintyMethod]] = {
+    _methods.SAMPLING_TRANSFORM: TransformMethod, _methods.SAMPLING_FEATURE: FeatureMethod,
+    _methods.SAMPLING_MEMBERS: MembersMethod, _methods.SAMPLING_HEAD: HeadMethod,
+    _methods.SAMPLING_STUDENT: StudentMethod,
+}
+for _spec in _methods.SPECS:
+    _methods.register_method(ROUTINES[_spec.sampling](_spec))
+del _spec
 
 
 def sample_cap(model: UQModel, method: str) -> int:
     """The most samples ``method`` draws on ``model``: the transform set's size for
     ``transform`` (8 dihedral transforms; 2 for depth, identity and flip), the members for
     ``ensemble``, 0 for ``llm`` and ``student`` (one pass), else the ``UQCORE_MAX_SAMPLES`` limit."""
-    sampling = _methods.spec(method).sampling
-    if sampling == _methods.SAMPLING_TRANSFORM:
-        return len(default_transforms(model.task))
-    if sampling == _methods.SAMPLING_MEMBERS:
-        return len(model.members)
-    if sampling in (_methods.SAMPLING_HEAD, _methods.SAMPLING_STUDENT):
-        return 0
-    return limits.max_samples()
+    return _methods.method_object(method).sample_cap(model)

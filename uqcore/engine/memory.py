@@ -9,10 +9,14 @@ with global context is refused as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+from torch import nn
 
 from uqcore import limits
 from uqcore.engine import tiling
+from uqcore.engine.hooks import forward_hooks
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
 from uqcore.engine.receptive import output_shape, receptive_field, stride
@@ -98,3 +102,28 @@ def auto_plan(model: UQModel, x: torch.Tensor, device: torch.device, chunk: int)
         "forward pass, and even its smallest tile with the margin of its receptive field needs more. Downscale "
         "the image, run on a GPU, or raise the limit (max_pixels= / UQCORE_CPU_MAX_PIXELS)"
     )
+
+
+def prefix_share(forward: Callable[[nn.Module, torch.Tensor], torch.Tensor], module: nn.Module, x: torch.Tensor,
+                 target: nn.Module) -> tuple[torch.Tensor, float]:
+    """The unperturbed output (``forward(module, x)``), and the share of the forward pass's work done before ``target``'s
+    output. Work is counted, not timed, so the chunk (and the map's last bits) never depend on
+    machine load: a leaf module costs its output size times its weights per output channel."""
+    done = [0.0]
+    at_target: list[float] = []
+
+    def count(mod, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            weight = getattr(mod, "weight", None)
+            per_out = weight.numel() / max(weight.shape[0], 1) if isinstance(weight, torch.Tensor) and weight.dim() > 1 else 1
+            done[0] += output.numel() * per_out
+
+    def mark(_mod, _inputs, _output):
+        if not at_target:
+            at_target.append(done[0])
+
+    leaves = {m: count for m in module.modules() if next(m.children(), None) is None}
+    with forward_hooks(post=leaves):
+        with forward_hooks(post={target: mark}):
+            original = forward(module, x)
+    return original, at_target[0] / done[0] if at_target and done[0] > 0 else 0.0

@@ -14,14 +14,20 @@ Each engine method (what ``uqcore.estimate(method=...)`` accepts) is one :class:
 * ``datasets.sweep`` -- which methods can be swept (:data:`LAYER_METHODS`) and their grids;
 * the dashboard -- labels and help texts.
 
-Adding a method is one entry here plus its sampling code in ``estimate`` (and a perturbation in
-``perturb`` where ``spec.feature`` is new). Look-ups: :func:`spec` (engine methods) and
-:func:`variant` (evaluation names, which include the engine names).
+Each method is also an object (:class:`uqcore.engine.estimate.UncertaintyMethod`, one class per
+sampling routine) whose ``estimate(model, x, ...)`` runs it; ``uqcore.estimate(method=name)`` looks
+the object up here (:func:`method_object`) and calls it. The built-in specs below get their objects
+from :mod:`uqcore.engine.estimate` (by ``spec.sampling``). Adding a method is one object whose
+``spec`` is a new :class:`MethodSpec`: :func:`register_method` puts the spec in this table (so
+``evaluate``, the dashboard's method lists and every look-up below see it) and the object behind
+its name; :func:`unregister_method` takes an added one out again. Look-ups: :func:`spec` (engine
+methods) and :func:`variant` (evaluation names, which include the engine names).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from uqcore.errors import InputError
 
@@ -155,29 +161,91 @@ SPECS: tuple[MethodSpec, ...] = (
     ),
 )
 
-TABLE: dict[str, MethodSpec] = {s.name: s for s in SPECS}
-# Engine methods, in display order.
-METHODS: tuple[str, ...] = tuple(TABLE)
-TRAINING_FREE: tuple[str, ...] = tuple(s.name for s in SPECS if s.training_free)
-LAYER_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.needs_layer)
-HOOK_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.hooks)
-PREFIX_METHODS: tuple[str, ...] = tuple(s.name for s in SPECS if s.prefix_reuse)
-# Methods a tolerability sweep can perturb (a layer and a strength), and their grids.
-SWEEP_METHODS: tuple[str, ...] = LAYER_METHODS
-DEFAULT_STRENGTH: dict[str, float] = {s.name: s.default_strength for s in SPECS if s.default_strength is not None}
-DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {s.name: s.sweep_strengths for s in SPECS if s.sweep_strengths}
-DEFAULT_METHOD: str = METHODS[0]
+BUILT_IN: tuple[str, ...] = tuple(s.name for s in SPECS)
 
+# The views below are derived from SPECS by _derive(), again whenever register_method /
+# unregister_method change the table; the dicts are updated in place, so a reference kept by
+# another module stays current (read the tuples as ``methods.NAME`` at call time for the same).
+TABLE: dict[str, MethodSpec] = {}
 VARIANTS: dict[str, Variant] = {}
-for _s in SPECS:
-    VARIANTS[_s.name] = Variant(name=_s.name, engine=_s.name, prediction=_s.prediction, label=_s.label, help=_s.help)
-    for _name, _prediction, _label, _help in _s.variants:
-        VARIANTS[_name] = Variant(name=_name, engine=_s.name, prediction=_prediction, label=_label, help=_help)
-del _s, _name, _prediction, _label, _help
+LABELS: dict[str, str] = {}
+HELP: dict[str, str] = {}
+DEFAULT_STRENGTH: dict[str, float] = {}
+DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {}
+# Engine methods, in display order.
+METHODS: tuple[str, ...] = ()
+TRAINING_FREE: tuple[str, ...] = ()
+LAYER_METHODS: tuple[str, ...] = ()
+HOOK_METHODS: tuple[str, ...] = ()
+PREFIX_METHODS: tuple[str, ...] = ()
+# Methods a tolerability sweep can perturb (a layer and a strength), and their grids.
+SWEEP_METHODS: tuple[str, ...] = ()
 # Evaluation names that are not engine methods (e.g. mc_dropout1, mc_dropout2).
-EXTRA_VARIANTS: tuple[str, ...] = tuple(n for n in VARIANTS if n not in TABLE)
-LABELS: dict[str, str] = {n: v.label for n, v in VARIANTS.items()}
-HELP: dict[str, str] = {s.name: s.help for s in SPECS}
+EXTRA_VARIANTS: tuple[str, ...] = ()
+DEFAULT_METHOD: str = SPECS[0].name
+# The method objects by name (register_method; the built-ins' are attached by uqcore.engine.estimate).
+_OBJECTS: dict[str, Any] = {}
+
+
+def _derive() -> None:
+    """Every view of the table from SPECS."""
+    global METHODS, TRAINING_FREE, LAYER_METHODS, HOOK_METHODS, PREFIX_METHODS, SWEEP_METHODS, EXTRA_VARIANTS
+    for view in (TABLE, VARIANTS, LABELS, HELP, DEFAULT_STRENGTH, DEFAULT_STRENGTHS):
+        view.clear()
+    TABLE.update({s.name: s for s in SPECS})
+    METHODS = tuple(TABLE)
+    TRAINING_FREE = tuple(s.name for s in SPECS if s.training_free)
+    LAYER_METHODS = SWEEP_METHODS = tuple(s.name for s in SPECS if s.needs_layer)
+    HOOK_METHODS = tuple(s.name for s in SPECS if s.hooks)
+    PREFIX_METHODS = tuple(s.name for s in SPECS if s.prefix_reuse)
+    DEFAULT_STRENGTH.update({s.name: s.default_strength for s in SPECS if s.default_strength is not None})
+    DEFAULT_STRENGTHS.update({s.name: s.sweep_strengths for s in SPECS if s.sweep_strengths})
+    for s in SPECS:
+        VARIANTS[s.name] = Variant(name=s.name, engine=s.name, prediction=s.prediction, label=s.label, help=s.help)
+        for name, prediction, label_, help_ in s.variants:
+            VARIANTS[name] = Variant(name=name, engine=s.name, prediction=prediction, label=label_, help=help_)
+    EXTRA_VARIANTS = tuple(n for n in VARIANTS if n not in TABLE)
+    LABELS.update({n: v.label for n, v in VARIANTS.items()})
+    HELP.update({s.name: s.help for s in SPECS})
+
+
+_derive()
+
+
+def register_method(method: Any) -> Any:
+    """Add a method: ``method.spec`` (a :class:`MethodSpec` with a new name, and new variant names)
+    joins the table and ``method`` (an :class:`uqcore.engine.estimate.UncertaintyMethod`) runs it
+    from then on. A spec already in the table (a built-in's) just gets its object. Returns ``method``."""
+    global SPECS
+    new = method.spec
+    if not isinstance(new, MethodSpec):
+        raise InputError(f"a method's spec must be a MethodSpec, got {type(new).__name__}")
+    if TABLE.get(new.name) is not new:
+        taken = [n for n in (new.name, *(v[0] for v in new.variants)) if n in VARIANTS]
+        if taken:
+            raise InputError(f"a method named {taken[0]!r} exists already; give the new one another name")
+        SPECS = (*SPECS, new)
+        _derive()
+    _OBJECTS[new.name] = method
+    return method
+
+
+def unregister_method(name: str) -> None:
+    """Take an added method out of the table again (the built-in ones stay)."""
+    global SPECS
+    if name in BUILT_IN:
+        raise InputError(f"{name!r} is a built-in method; only added ones can be unregistered")
+    SPECS = tuple(s for s in SPECS if s.name != name)
+    _OBJECTS.pop(name, None)
+    _derive()
+
+
+def method_object(name: str) -> Any:
+    """The object that runs engine method ``name`` (an InputError for an unknown name)."""
+    found = spec(name)
+    if name not in _OBJECTS:
+        raise InputError(f"method {name!r} has no implementation registered (uqcore.engine.methods.register_method)")
+    return _OBJECTS[found.name]
 
 
 def spec(name: str) -> MethodSpec:

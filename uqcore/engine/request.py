@@ -1,9 +1,11 @@
 """The arguments and the result of one ``estimate`` call: checked inputs and settings, the
-sample plan of ``samples="auto"``, and the :class:`Estimate` (see :mod:`uqcore.engine.estimate`)."""
+sample plan of ``samples="auto"``, the :class:`Estimate` and the :class:`Call` that builds it (see
+:mod:`uqcore.engine.estimate`)."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,3 +151,43 @@ def check_count(name: str, value, cap: int, limit: str) -> None:
         raise InputError(f"{name} must be {what}, got {value!r}")
     if not 1 <= int(value) <= cap:
         raise InputError(f"{name} must be between 1 and {cap} ({limit}), got {value}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """The settings of one ``estimate`` call that every Estimate it returns shares."""
+
+    method: str
+    spec: _methods.MethodSpec
+    layer: str | None
+    strength: float | None
+    seed: int
+    device: str
+    started: float
+    target: float | None
+
+    def result(self, run, original: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor,
+               drawn: int, halves: tuple[torch.Tensor, torch.Tensor] | None = None) -> Estimate:
+        """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU; ``run``: the
+        call's sampling state (``used_prefix``, ``trace``)."""
+        mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
+        return Estimate(
+            prediction=mean if self.spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
+            original=unperturbed,
+            mean=mean,
+            variance=variance.float().cpu(),
+            samples=drawn,
+            method=self.method,
+            layer=self.layer,
+            strength=self.strength,
+            seed=self.seed,
+            seconds=time.perf_counter() - self.started,
+            device=self.device,
+            prefix_reuse=run.used_prefix,
+            reliability=run.trace[-1][1] if run.trace and run.trace[-1][0] == drawn else None,
+            trace=list(run.trace),
+            reliability_target=self.target,
+            region=(0, 0, *mean.shape[-2:]),
+            full_shape=tuple(mean.shape[-2:]),
+            halves=None if halves is None else (halves[0].cpu(), halves[1].cpu()),
+        )

@@ -4,7 +4,7 @@
 Every column of the tables gets a split-conformal, an isotonic and a σ-scaling calibration at
 ``Settings.interval_level`` fitted on the calibration split plus the held-out calibration
 images (:mod:`uqcore.paper.heldout`) and measured on the test split
-(:func:`uqcore.paper.run.interval_columns`). The bars:
+(:func:`uqcore.paper.run.error_bar_columns`). The bars:
 
 1. **Coverage**: conformal coverage on the test split (pooled over its valid values) within
    ±:data:`COVERAGE_TOLERANCE` of the level for every (model, method, samples) column.

@@ -6,7 +6,7 @@ column; a baseline model in the SR tables), ``table`` (the table it appears in),
 per-image values of :data:`uqcore.scoring.summary_ci.IMAGE_FIELDS` (pixel / patch / block correlation and
 AUSE, NLL, mean error and mean variance, from which the mean level is computed) plus the
 prediction's quality. A table cell is the summary of those rows and carries their 95 % bootstrap
-interval (:func:`uqcore.scoring.summary_ci.interval_columns`); the Discussion's verdicts compare two
+interval (:func:`uqcore.scoring.summary_ci.ci_columns`); the Discussion's verdicts compare two
 columns with a paired bootstrap over the same rows (:func:`compare`), Holm-corrected over the
 family of all such verdicts of a report (``report.paired_family``, a
 :class:`uqcore.scoring.stats.HolmFamily`, when it has one)."""
@@ -24,7 +24,7 @@ from uqcore.scoring.stats import Interval
 FILE_KIND = "per_image"  # results_per_image.csv beside --out
 
 
-def column_rows(scorer: Any, label: str, n: int, summary: dict, steps: int,
+def column_rows(scorer: Any, label: str, n: int, steps: int,
                 per_image: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The interval columns of each level of one column (in :data:`LEVELS` order) from the scorer's
     scored images; the column's per-image rows are appended to ``per_image`` (if given)."""
@@ -32,7 +32,7 @@ def column_rows(scorer: Any, label: str, n: int, summary: dict, steps: int,
     if per_image is not None:
         per_image += [{"method": label, "samples": int(n), "index": i, **v, **s.quality}
                       for i, (v, s) in enumerate(zip(images, scorer.scores))]
-    return [summary_ci.interval_columns(images, level, steps=steps) for level in LEVELS]
+    return [summary_ci.ci_columns(images, level, steps=steps) for level in LEVELS]
 
 
 def name_rows(rows: Sequence[dict[str, Any]], names: Sequence[str], model: str, table: str,

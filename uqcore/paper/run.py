@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from uqcore import distributed
-from uqcore.calibration.intervals import Calibration
+from uqcore.calibration.kinds import Calibration
 from uqcore.calibration.fit import Vectors
 from uqcore.errors import InputError
 from uqcore.hardware import hardware_info
@@ -145,7 +145,7 @@ def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Se
     return np.array(out)
 
 
-def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()) -> dict[str, float]:
+def error_bar_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()) -> dict[str, float]:
     """Calibrated error bars of one column: a split-conformal, an isotonic and a σ-scaling
     calibration at ``level`` fitted on the scorer's calibration images
     (:meth:`Scorer.add_fit_image`) plus the held-out ``extra`` ones and measured on its scored
@@ -167,10 +167,10 @@ def interval_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()
             out[f"ence_{kind}"] = float("nan")
             continue
         pooled = scorer.interval_summary(cal)
-        per_image = [scorer.interval_summary(cal, [i])["coverage"] for i in range(len(scorer.scores))]
-        out.update({f"{kind}_coverage": pooled["coverage"], f"{kind}_width": pooled["interval_width"],
+        per_image = [scorer.interval_summary(cal, [i]).coverage for i in range(len(scorer.scores))]
+        out.update({f"{kind}_coverage": pooled.coverage, f"{kind}_width": pooled.interval_width,
                     f"{kind}_coverage_min": min(per_image), f"{kind}_coverage_max": max(per_image),
-                    f"ence_{kind}": pooled["ence_calibrated"]})
+                    f"ence_{kind}": pooled.ence_calibrated})
         if kind == "conformal":
             out["conformal_q"] = cal.fitted["q"]
             spread = conformal_over_splits(scorer, level, extra=extra)
@@ -196,7 +196,7 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
     explicit calibration list of :class:`uqcore.scoring.scorer.Scorer`): ``variance_scale``,
     ``nll_scaled``, ``calibration_error_scaled`` and ``ence_scaled`` (on the test split with that
     scale), ``nll``, ``calibration_error`` and ``ence`` (on the test split, raw); with
-    ``interval_level`` also the calibrated error bars of :func:`interval_columns`, fitted on
+    ``interval_level`` also the calibrated error bars of :func:`error_bar_columns`, fitted on
     ``cal_pairs`` plus ``interval_pairs`` (held-out calibration images used for nothing else), and the
     columns' decision values on the same images (:mod:`uqcore.paper.decision`). Every
     level row carries its 95 % bootstrap interval over the test images; ``per_image`` (a list, if
@@ -213,13 +213,13 @@ def score_columns(model: Any, cal_pairs: Sequence[tuple[Any, Any]], test_pairs: 
                                                         steps=steps, workers=workers, ray_address=ray_address,
                                                         store=store):
         summary = scorer.compute()
-        bars = {} if interval_level is None else interval_columns(scorer, interval_level, held)
+        bars = {} if interval_level is None else error_bar_columns(scorer, interval_level, held)
         bars.update(decision_values([*scorer.fit_residuals, *held], steps))
-        cis = column_rows(scorer, label, n, summary, steps, per_image)
+        cis = column_rows(scorer, label, n, steps, per_image)
         lay, st = settings[engine]
         rows += summary_rows(model, label, n, summary,
                              {"layer": lay, "strength": st, "seed": int(seed), "n_images": len(test_pairs),
-                              "n_calibration": len(cal_pairs), "calibration": "calibration split"},
+                              "n_sigma_fit": len(cal_pairs), "sigma_split": "calibration split"},
                              per_level=cis, extra=bars)
     return rows
 

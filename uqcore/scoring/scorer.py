@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ import torch.nn.functional as F
 from uqcore import metrics as M
 from uqcore.errors import InputError
 from uqcore.scoring.stats import finite_mean
+from uqcore.scoring.results import DatasetSummary, IntervalSummary, LevelSummary
 
 # The levels of a report, in the paper's row order (the same levels as ``uqcore.metrics.LEVELS``).
 LEVELS = ("mean", "patch", "block", "pixel")
@@ -187,7 +189,7 @@ def score_image(model: Any, prediction: Any, variance: Any, target: Any, *, seco
                 calibration: Any = None) -> ImageScore:
     """Score one estimate (prediction [C, H, W], variance [H, W]) against ``target`` (see
     :func:`prepare_target`). Superpixels are cached in ``segment_cache`` under (key, prediction).
-    With a fitted ``calibration`` (:class:`uqcore.calibration.intervals.Calibration`) the image's
+    With a fitted ``calibration`` (:class:`uqcore.calibration.kinds.Calibration`) the image's
     :data:`INTERVAL_COLUMNS` are computed too (:func:`interval_values`)."""
     target = prepare_target(model.task, target)
     p, v = at_target(model, prediction, variance, target)
@@ -285,10 +287,11 @@ def checkerboard(shape: tuple[int, int], tile: int = SIGMA_TILE) -> np.ndarray:
 
 
 def split_images(n: int, fraction: float, seed: int) -> tuple[list[int], list[int], str]:
-    """(calibration, held-out, kind): a seeded random ``fraction`` of ``n`` images fits the scale.
-    One image is both ("in-sample")."""
+    """The σ-scaling split: (fit, held-out, kind): a seeded random ``fraction`` of ``n`` images fits
+    the scale. One image is both ("in-sample")."""
     if not 0.0 < fraction < 1.0:
-        raise InputError(f"calibration_fraction must be between 0 and 1, got {fraction}")
+        raise InputError(f"sigma_split (the share of images the σ-scale is fitted on) must be between 0 and 1, "
+                         f"got {fraction}")
     if n < 2:
         return list(range(n)), list(range(n)), "in-sample"
     k = min(max(1, int(round(fraction * n))), n - 1)
@@ -332,28 +335,42 @@ def image_values(model: Any, prediction: Any, variance: Any, target: Any, *, var
 
 
 # -- a dataset -----------------------------------------------------------------------------------
+@dataclass
 class Scorer:
     """Scores images one at a time (:meth:`update`) and summarises them (:meth:`compute`).
 
-    In this class "calibration" means one thing, a fitted interval calibration
-    (:class:`uqcore.calibration.intervals.Calibration`): ``calibration=`` gives every image and the
-    summary its :data:`INTERVAL_COLUMNS` (the caller checks that it belongs to this model and setting).
-    The σ-scaling is fitted on the *fit images*: :meth:`compute`'s ``fit_images`` (indices of scored
-    images), or -- with none -- the images given to :meth:`add_fit_image` (used only for fitting;
-    their vectors are ``scale_fit`` and their signed residuals ``fit_residuals``, which the paper
-    run fits its own interval calibrations on)."""
+    Settings: ``model``; ``patch`` and ``steps`` (the patch level's tile, the sparsification
+    curves' points); ``segment_cache`` (block-level segments, by (key, prediction)).
+    ``calibration``: a fitted interval calibration
+    (:class:`uqcore.calibration.kinds.Calibration`; in this class "calibration" means only
+    that): every image and the summary get its :data:`INTERVAL_COLUMNS` (the caller checks that it
+    belongs to this model and setting). The σ-scaling split of the images: ``fit_images`` (indices
+    of scored images the σ-scale is fitted on; None: the images given to :meth:`add_fit_image`,
+    used only for fitting) and ``test_images`` (the held-out indices the scaled numbers are
+    measured on; None: all scored images).
 
-    def __init__(self, model: Any, *, patch: int = 16, steps: int = 50, segment_cache: dict | None = None,
-                 calibration: Any = None) -> None:
-        self.model, self.patch, self.steps = model, patch, steps
-        self.segment_cache = {} if segment_cache is None else segment_cache
-        self.scores: list[ImageScore] = []
-        self.scale_fit: list[Vectors] = []
-        self.fit_residuals: list[Vectors] = []
-        self.calibration = calibration
+    State (what :meth:`reset` empties): ``scores`` (one :class:`ImageScore` per scored image, in
+    order), ``scale_fit`` (the fit-only images' (channel-mean squared residual, variance) vectors)
+    and ``fit_residuals`` (their signed residuals and variances, which the paper run fits its own
+    interval calibrations on)."""
+
+    model: Any
+    patch: int = 16
+    steps: int = 50
+    segment_cache: dict | None = None
+    calibration: Any = None
+    fit_images: Sequence[int] | None = None
+    test_images: Sequence[int] | None = None
+    scores: list[ImageScore] = field(default_factory=list)
+    scale_fit: list[Vectors] = field(default_factory=list)
+    fit_residuals: list[Vectors] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.segment_cache = {} if self.segment_cache is None else self.segment_cache
 
     def update(self, prediction: Any, variance: Any, target: Any, *, seconds: float = 0.0, drawn: int = 0,
                key: Any = None) -> ImageScore:
+        """Score one image (:func:`score_image`) and keep its score."""
         s = score_image(self.model, prediction, variance, target, seconds=seconds, drawn=drawn,
                         segment_cache=self.segment_cache, key=key, patch=self.patch, steps=self.steps,
                         calibration=self.calibration)
@@ -366,6 +383,10 @@ class Scorer:
         self.scores.extend(scores)
         return self
 
+    def reset(self) -> None:
+        """Forget every scored and fit-only image (the settings and the segment cache stay)."""
+        self.scores, self.scale_fit, self.fit_residuals = [], [], []
+
     def add_fit_image(self, prediction: Any, variance: Any, target: Any) -> None:
         self.add_fit_residuals(*residual_vectors(self.model, prediction, variance, target))
 
@@ -374,67 +395,61 @@ class Scorer:
         self.scale_fit.append(((res ** 2).mean(0), v))
         self.fit_residuals.append((res, v))
 
-    def interval_summary(self, calibration: Any, images: Sequence[int] | None = None) -> dict[str, float]:
+    def interval_summary(self, calibration: Any, images: Sequence[int] | None = None) -> IntervalSummary:
         """:data:`INTERVAL_COLUMNS` of a fitted ``calibration`` over the pooled valid values of the
         scored ``images`` (indices; all if None)."""
         idx = range(len(self.scores)) if images is None else images
         res = np.concatenate([self.scores[i].res for i in idx], axis=1)
         v = np.concatenate([self.scores[i].var for i in idx])
-        return interval_values(calibration, res, v)
+        return IntervalSummary(**interval_values(calibration, res, v))
 
-    def compute(self, fit_images: Sequence[int] | None = None, test: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
-        """{level: {ause, aurg, corr, spearman}} for every level of :data:`LEVELS`, and the
-        level-independent numbers under "common": nll and ence (all scored images), variance_scale,
-        nll_heldout / nll_scaled / calibration_error / calibration_error_scaled / ence_heldout /
-        ence_scaled (the ``test`` images; all scored images if None), quality, seconds_per_image,
-        samples_drawn, aligned (True where a relative-depth model's predictions were aligned to
-        the targets, :func:`align`); with a ``calibration`` also coverage, interval_width and
-        ence_calibrated (all scored images)."""
+    def compute(self) -> DatasetSummary:
+        """The summary of the scored images (:class:`~uqcore.scoring.results.DatasetSummary`):
+        every level of :data:`LEVELS`; nll and ence over all scored images; the σ-scale fitted on
+        the fit images and the held-out numbers raw and scaled on ``test_images``; quality,
+        seconds per image, samples drawn, ``aligned`` (:func:`align`); with a ``calibration`` its
+        interval columns over all scored images. An InputError when no image has been scored."""
         scores = self.scores
-        test = list(range(len(scores))) if test is None else list(test)
-        out = self._levels()
-        vectors = self.scale_fit if fit_images is None else [score_vectors(scores[i]) for i in fit_images]
+        if not scores:
+            raise InputError("the scorer has no scored images to summarise; score some with update() or merge() first")
+        test = list(range(len(scores))) if self.test_images is None else list(self.test_images)
+        vectors = self.scale_fit if self.fit_images is None else [score_vectors(scores[i]) for i in self.fit_images]
         scale = fit_scale(vectors)
-        common: dict[str, float] = {"nll": float(np.mean([s.nll for s in scores])), "variance_scale": scale}
-        common["nll_heldout"] = float(np.mean([scores[i].nll for i in test]))
         r2_test = np.concatenate([scores[i].r2 for i in test], axis=1).astype(np.float64)
         v_test = np.concatenate([scores[i].var for i in test]).astype(np.float64)
-        common["calibration_error"] = _calibration_error(r2_test, v_test)
-        common["ence_heldout"] = M.ence_vectors(r2_test, v_test, bins=ENCE_BINS, eps=EPS)
         if math.isfinite(scale):
-            common["nll_scaled"] = float(np.mean([M.nll_vectors(scores[i].r2.astype(np.float64),
-                                                                scale * scores[i].var.astype(np.float64), EPS)
-                                                  for i in test]))
-            common["calibration_error_scaled"] = _calibration_error(r2_test, scale * v_test)
-            common["ence_scaled"] = M.ence_vectors(r2_test, scale * v_test, bins=ENCE_BINS, eps=EPS)
+            scaled = (float(np.mean([M.nll_vectors(scores[i].r2.astype(np.float64),
+                                                   scale * scores[i].var.astype(np.float64), EPS) for i in test])),
+                      _calibration_error(r2_test, scale * v_test),
+                      M.ence_vectors(r2_test, scale * v_test, bins=ENCE_BINS, eps=EPS))
         else:
-            common["nll_scaled"] = common["calibration_error_scaled"] = common["ence_scaled"] = float("nan")
-        if self.calibration is not None:
-            common.update(self.interval_summary(self.calibration))
-        else:
-            common["ence"] = M.ence_vectors(np.concatenate([s.r2 for s in scores], axis=1).astype(np.float64),
-                                            np.concatenate([s.var for s in scores]).astype(np.float64),
-                                            bins=ENCE_BINS, eps=EPS)
-        for k in scores[0].quality:
-            common[k] = finite_mean([s.quality.get(k) for s in scores])
-        common["aligned"] = aligned(self.model)
-        common["seconds_per_image"] = float(np.mean([s.seconds for s in scores]))
-        common["samples_drawn"] = int(round(np.mean([s.drawn for s in scores])))
-        out["common"] = common
-        return out
+            scaled = (float("nan"),) * 3
+        intervals = None if self.calibration is None else self.interval_summary(self.calibration)
+        ence = intervals.ence if intervals is not None else M.ence_vectors(
+            np.concatenate([s.r2 for s in scores], axis=1).astype(np.float64),
+            np.concatenate([s.var for s in scores]).astype(np.float64), bins=ENCE_BINS, eps=EPS)
+        return DatasetSummary(
+            levels=self._levels(), nll=float(np.mean([s.nll for s in scores])), variance_scale=scale,
+            nll_heldout=float(np.mean([scores[i].nll for i in test])),
+            calibration_error=_calibration_error(r2_test, v_test),
+            ence_heldout=M.ence_vectors(r2_test, v_test, bins=ENCE_BINS, eps=EPS),
+            nll_scaled=scaled[0], calibration_error_scaled=scaled[1], ence_scaled=scaled[2], ence=ence,
+            quality={k: finite_mean([s.quality.get(k) for s in scores]) for k in scores[0].quality},
+            aligned=aligned(self.model), seconds_per_image=float(np.mean([s.seconds for s in scores])),
+            samples_drawn=int(round(np.mean([s.drawn for s in scores]))), intervals=intervals)
 
-    def _levels(self) -> dict[str, dict[str, float]]:
+    def _levels(self) -> dict[str, LevelSummary]:
         scores = self.scores
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, LevelSummary] = {}
         for level in IMAGE_LEVELS:
-            out[level] = {k: finite_mean([s.stats.get(f"{k}_{level}") for s in scores])
-                          for k in ("ause", "ause_raw", "aurg", "corr", "spearman")}
+            out[level] = LevelSummary(**{k: finite_mean([s.stats.get(f"{k}_{level}") for s in scores])
+                                         for k in ("ause", "ause_raw", "aurg", "corr", "spearman")})
         me = np.array([s.mean_error for s in scores])
         mv = np.array([s.mean_variance for s in scores])
         if len(scores) >= 2:
             sp = M.sparsification(me, mv, steps=self.steps, level="mean")
-            out["mean"] = {"ause": sp.ause, "ause_raw": sp.ause_raw, "aurg": sp.aurg, "corr": M.pearson(me, mv, level="mean"),
-                           "spearman": M.spearman(me, mv, level="mean")}
+            out["mean"] = LevelSummary(ause=sp.ause, ause_raw=sp.ause_raw, aurg=sp.aurg,
+                                       corr=M.pearson(me, mv, level="mean"), spearman=M.spearman(me, mv, level="mean"))
         else:
-            out["mean"] = {k: float("nan") for k in ("ause", "ause_raw", "aurg", "corr", "spearman")}
+            out["mean"] = LevelSummary(**{k: float("nan") for k in ("ause", "ause_raw", "aurg", "corr", "spearman")})
         return out

@@ -96,7 +96,7 @@ def difference(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], metric:
                                   vectorized=vec, n_resamples=n_resamples, seed=seed)
 
 
-def interval_columns(images: Sequence[dict[str, Any]], level: str, *, steps: int = 50,
+def ci_columns(images: Sequence[dict[str, Any]], level: str, *, steps: int = 50,
                      n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED) -> dict[str, Any]:
     """The interval columns of one summary row (one level of one column): ``corr_lo`` / ``corr_hi``,
     ``ause_lo`` / ``ause_hi``, ``nll_lo`` / ``nll_hi`` (NaN where there is none), ``n_ci`` (images)
@@ -113,7 +113,7 @@ def interval_columns(images: Sequence[dict[str, Any]], level: str, *, steps: int
 def add_intervals(rows: Sequence[dict[str, Any]], images: Sequence[dict[str, Any]], *, steps: int = 50,
                   n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED) -> list[dict[str, Any]]:
     """Summary rows (one per method, samples, level, as :func:`uqcore.evaluate` returns them) with
-    the :func:`interval_columns` of their level, from the per-image rows ``images`` (the
+    the :func:`ci_columns` of their level, from the per-image rows ``images`` (the
     ``on_image`` rows of :func:`uqcore.evaluate`, matched by method and samples)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in images:
@@ -121,7 +121,7 @@ def add_intervals(rows: Sequence[dict[str, Any]], images: Sequence[dict[str, Any
     out = []
     for r in rows:
         imgs = groups.get((str(r["method"]), str(r["samples"])), [])
-        out.append({**r, **interval_columns(imgs, r["level"], steps=steps, n_resamples=n_resamples, seed=seed)})
+        out.append({**r, **ci_columns(imgs, r["level"], steps=steps, n_resamples=n_resamples, seed=seed)})
     return out
 
 
