@@ -447,4 +447,4 @@ def sample_cap(model: UQModel, method: str) -> int:
         return len(model.members)
     if sampling in (_methods.SAMPLING_HEAD, _methods.SAMPLING_STUDENT):
         return 0
-    return limits.max_samples()
+    return limits.sample_limit()

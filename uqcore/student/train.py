@@ -51,12 +51,11 @@ from uqcore.engine.model import UQModel, as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import estimate, resolve_device
 from uqcore.models.student_files import config_for, freeze, save_student
-from uqcore.training.losses import nll_terms
+from uqcore.training.losses import LOSSES, nll_terms
 from uqcore.engine.student_head import StudentHead, capture
 from uqcore.training.common import (load_checkpoint, progress_bar, restore_rng, save_checkpoint, seeded_generator,
                                     set_lr, set_threads, smoothed)
 
-LOSSES = ("gaussian", "laplace")
 RANK_PAIRS = 1024
 RANK_MARGIN = 0.1
 # Teacher methods a head can be distilled from (sampling ones; not another head).
@@ -155,7 +154,7 @@ def draw_crop(model: UQModel, image: torch.Tensor, crop: int, gen: torch.Generat
     return (x, hr if sr else None) if with_target else x
 
 
-def nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
+def head_nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
     """Mean NLL of deviations ``dev`` [B, M, C, H, W] under log-variance ``logvar`` [B, 1, H, W]
     (``kind``: "gaussian" / "laplace", :func:`uqcore.training.losses.nll_terms`)."""
     return nll_terms(logvar[:, None], dev, kind).mean()
@@ -223,7 +222,7 @@ def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> fl
             head.out.bias.fill_(float(dev.square().mean().clamp_min(1e-12).log()))
     set_lr(optim, s.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / max(s.steps, 1)))))
     logvar = head(feats, mu)
-    loss = nll(logvar, dev, s.loss)
+    loss = head_nll(logvar, dev, s.loss)
     if s.rank_weight > 0:
         loss = loss + s.rank_weight * rank_loss(logvar, dev, gen)
     if s.error_weight > 0 and drawn[0][1] is not None:
