@@ -13,7 +13,7 @@ from uqcore.datasets import triage as T
 from uqcore.plots import sparsification_figure
 
 GALLERY = 16  # images shown as pictures (all of them are in the table below)
-COLUMNS = 4
+GALLERY_COLUMNS = 4
 
 setting = session.page_setup()
 model_name = setting["model"]
@@ -60,9 +60,9 @@ if truth is not None:
 st.subheader("Most uncertain first")
 by_name = {item.name: item for item in items}
 shown = ranking.rows[:GALLERY]
-grid = st.columns(COLUMNS)
+grid = st.columns(GALLERY_COLUMNS)
 for row, (picture, variance) in zip(shown, triage_ui.pictures(shown)):
-    cell = grid[(row["rank"] - 1) % COLUMNS]
+    cell = grid[(row["rank"] - 1) % GALLERY_COLUMNS]
     cell.image([picture, variance], width=110)
     if cell.button(f"#{row['rank']} {row['name']} · {row['mean_uncertainty']:.3g}", key=f"dataset_open_{row['rank']}",
                    help="Open this image on Explore with the same model and setting"):

@@ -16,7 +16,7 @@ from uqcore.errors import InputError
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERS = {  # variable -> (reader, default, 0 allowed as "no limit")
     "UQCORE_MAX_PIXELS": (limits.max_pixels, 16_000_000, False),
-    "UQCORE_MAX_SAMPLES": (limits.max_samples, 1024, False),
+    "UQCORE_MAX_SAMPLES": (limits.sample_limit, 1024, False),
     "UQCORE_MAX_REQUEST_MB": (lambda: limits.max_request_bytes() // 1024**2, 6144, False),
     "UQCORE_MAX_MODEL_BYTES": (limits.max_model_bytes, 2 * 1024**3, True),
     "UQCORE_CPU_MAX_PIXELS": (limits.cpu_max_pixels, 512 * 512, True),
@@ -60,7 +60,7 @@ def test_switch_and_folders(monkeypatch, tmp_path):
         limits.allow_local_models()
 
     monkeypatch.delenv("UQCORE_MODEL_DIRS", raising=False)
-    assert limits.model_dirs() == []
+    assert limits.extra_model_dirs() == []
     monkeypatch.delenv("UQCORE_FACTORY_MODULES", raising=False)
     assert limits.factory_modules() == ["uqcore.models"]
     monkeypatch.setenv("UQCORE_FACTORY_MODULES", " mypkg.nets, tests.models ,")
@@ -69,7 +69,7 @@ def test_switch_and_folders(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="UQCORE_FACTORY_MODULES: 'mypkg/nets' is not a dotted module name"):
         limits.factory_modules()
     monkeypatch.setenv("UQCORE_MODEL_DIRS", f"{tmp_path}{__import__('os').pathsep}{tmp_path / 'b'}")
-    assert limits.model_dirs() == [tmp_path, tmp_path / "b"]
+    assert limits.extra_model_dirs() == [tmp_path, tmp_path / "b"]
     from uqcore.models.registry import model_dirs
 
     assert model_dirs()[1:] == [tmp_path, tmp_path / "b"]

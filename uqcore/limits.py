@@ -35,7 +35,7 @@ from pathlib import Path
 from uqcore.errors import InputError
 
 DEFAULT_MAX_PIXELS = 16_000_000
-DEFAULT_MAX_SAMPLES = 1024
+DEFAULT_SAMPLE_LIMIT = 1024
 DEFAULT_MAX_REQUEST_MB = 6144
 DEFAULT_MAX_MODEL_BYTES = 2 * 1024**3
 DEFAULT_CPU_MAX_PIXELS = 512 * 512
@@ -102,9 +102,10 @@ def max_pixels() -> int:
     return int(env_number("UQCORE_MAX_PIXELS", DEFAULT_MAX_PIXELS))
 
 
-def max_samples() -> int:
-    """Samples per ``estimate`` call (``UQCORE_MAX_SAMPLES``)."""
-    return int(env_number("UQCORE_MAX_SAMPLES", DEFAULT_MAX_SAMPLES))
+def sample_limit() -> int:
+    """Samples per ``estimate`` call (``UQCORE_MAX_SAMPLES``); not ``samples="auto"``'s stop cap
+    (``max_samples=``, :data:`uqcore.engine.request.DEFAULT_MAX_SAMPLES`)."""
+    return int(env_number("UQCORE_MAX_SAMPLES", DEFAULT_SAMPLE_LIMIT))
 
 
 def max_request_bytes() -> int:
@@ -137,7 +138,7 @@ def model_upload_bytes(server_mb: int) -> int:
     return cap if not limit else min(cap, limit)
 
 
-def model_dirs() -> list[Path]:
+def extra_model_dirs() -> list[Path]:
     """Extra folders of model cards (``UQCORE_MODEL_DIRS``, ``os.pathsep``-separated)."""
     return [Path(p) for p in _raw("UQCORE_MODEL_DIRS").split(os.pathsep) if p]
 

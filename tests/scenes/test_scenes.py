@@ -112,7 +112,7 @@ def test_png_roundtrip_millimetres(tmp_path):
     raw = np.asarray(Image.open(p_depth))
     assert raw.dtype == np.uint16
     np.testing.assert_array_equal(raw, np.round(depth * 1000).astype(np.uint16))
-    rgb2, depth2 = scenes.load_pair(p_rgb)
+    rgb2, depth2 = scenes.load_rgbd(p_rgb)
     np.testing.assert_allclose(depth2, depth, atol=0.0005 + 1e-6)
     np.testing.assert_allclose(rgb2, rgb, atol=0.5 / 255 + 1e-6)
     assert scenes.list_pairs(tmp_path) == [p_rgb]
@@ -123,7 +123,7 @@ def test_cli_make_scenes(tmp_path, capsys):
     assert main(["make-scenes", "--n", "3", "--seed", "5", "--out", str(out), "--height", "24", "--width", "32"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"scene_00000{i}{suffix}" for i in (5, 6, 7) for suffix in (".png", "_depth.png")]
-    rgb, depth = scenes.load_pair(out / "scene_000006.png")
+    rgb, depth = scenes.load_rgbd(out / "scene_000006.png")
     ref_rgb, ref_depth = scenes.render_scene(6, 24, 32)
     np.testing.assert_allclose(depth, ref_depth, atol=0.0006)
     assert main(["make-scenes", "--n", "0", "--out", str(out)]) == 2

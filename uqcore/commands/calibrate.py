@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uqcore.progress import ProgressBar
 from uqcore.commands.options import add_cli_options, add_device_option, add_tile_option, cli_options
 from uqcore.engine import methods as _methods
 from uqcore.calibration.intervals import DEFAULT_KIND, DEFAULT_LEVEL, KINDS, MAX_VALUES, calibrate
@@ -54,9 +55,7 @@ def _bins(value: str) -> int | str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazy: the progress bar and the model registry are needed by the CLI command only
-    from tqdm import tqdm
-
+    # lazy: the model registry is needed by the CLI command only
     from uqcore.models import load_model
 
     model = load_model(args.model)
@@ -64,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
     names, pairs = load_pairs(args.data, model, args.limit)
     print(f"{model.name} ({model.task}, x{model.scale}) on {len(pairs)} calibration image(s) from {args.data}",
           file=sys.stderr)
-    with tqdm(total=len(pairs), desc="calibrate", unit="image", file=sys.stderr) as bar:
+    with ProgressBar(len(pairs), "calibrate", unit="image") as bar:
         cal = calibrate(model, pairs, method=args.method, layer=args.layer, strength=args.strength,
                         samples=args.samples, seed=args.seed, level=args.level, kind=args.kind, names=names,
                         device=args.device, max_values=args.max_values, variance_bins=_bins(args.variance_bins),
-                        progress=lambda done, total: bar.update(done - bar.n), tile=args.tile, **scale_out)
+                        progress=bar, tile=args.tile, **scale_out)
     cal.save(args.out)
     print(cal.summary())
     print(f"wrote {args.out}")

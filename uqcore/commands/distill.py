@@ -15,7 +15,8 @@ import argparse
 import shlex
 import sys
 
-from uqcore.student.train import LOSSES, TEACHERS, distill
+from uqcore.student.train import TEACHERS, distill
+from uqcore.training.losses import LOSSES
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

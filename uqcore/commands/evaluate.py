@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from uqcore.progress import ProgressBar
 from uqcore.commands.options import (add_auto_options, add_cli_options, add_device_option, add_tile_option, cli_options,
                                      parse_per_method, parse_samples)
 from uqcore.engine import methods as _methods
@@ -79,9 +80,7 @@ def _image_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazy: the progress bar and the model registry are needed by the CLI command only
-    from tqdm import tqdm
-
+    # lazy: the model registry is needed by the CLI command only
     from uqcore.models import load_model
 
     model = load_model(args.model)
@@ -97,11 +96,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {len(shared)} of these images ({', '.join(shared[:5])}{', ...' if len(shared) > 5 else ''}) "
                   "were used to fit the calibration; their coverage is in-sample (optimistic)", file=sys.stderr)
     images: list[dict[str, Any]] = []
-    with tqdm(total=1, desc="evaluate", unit="image", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with ProgressBar(1, "evaluate", unit="image") as progress:
         named = [(name, x, t) for name, (x, t) in zip(names, pairs)]  # names key the per-image rows
         rows = evaluate(model, named, methods=methods, samples=samples, layer=layer, strength=strength, seed=seed,
                         sigma_split=args.sigma_split, device=args.device, progress=progress,

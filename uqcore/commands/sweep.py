@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from uqcore.progress import ProgressBar
 from uqcore.commands.options import add_auto_options, add_cli_options, add_device_option, cli_options, parse_samples
 from uqcore.datasets.evaluate import write_rows
 from uqcore.datasets.folders import make_lr
@@ -44,9 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazy: the progress bar and the model registry are needed by the CLI command only
-    from tqdm import tqdm
-
+    # lazy: the model registry is needed by the CLI command only
     from uqcore.models import load_model
 
     model = load_model(args.model)
@@ -70,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
     samples = parse_samples(args.samples, "--samples")
     n = len(layers or default_layers(model)) * len(strengths or default_strengths(args.method))
     scale_out = cli_options(args, rows="out")
-    with tqdm(total=n, desc=f"sweep {args.method}", unit="setting", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
+    with ProgressBar(n, f"sweep {args.method}", unit="setting") as progress:
         rows = sweep(model, x, target, method=args.method, layers=layers, strengths=strengths,
                      samples=samples, seed=args.seed, device=args.device, progress=progress,
                      reliability_target=args.reliability, max_samples=args.max_samples, **scale_out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from uqcore.progress import ProgressBar
 from uqcore.commands.options import add_cli_options, add_device_option, add_tile_option, cli_workers
 
 
@@ -47,7 +48,6 @@ def configure_parser(p) -> None:
 
 def run(args) -> int:
     import uqcore
-    from tqdm import tqdm
 
     from uqcore.datasets import triage as T
     from uqcore.distributed import Store
@@ -64,14 +64,14 @@ def run(args) -> int:
                        ray_address=ray_address, device=args.device, tile=args.tile)
     print(f"ranking {len(items)} files of {args.images} with {setting.text()}", file=sys.stderr)
     try:
-        with tqdm(total=len(items), desc="triage", unit="image", file=sys.stderr) as bar:
+        with ProgressBar(len(items), "triage", unit="image") as bar:
             ranking = T.rank_images(model, items, setting, store=Store(out / "run", out / "triage.csv"),
-                                    progress=_moves(bar), **run_options)
+                                    progress=bar, **run_options)
         refinement = None
         if args.refine:
             k = min(args.refine, len(ranking.rows))
-            with tqdm(total=k, desc=f"refine ({teacher.method})", unit="image", file=sys.stderr) as bar:
-                refinement = T.refine(model, items, ranking, teacher, k, progress=_moves(bar),
+            with ProgressBar(k, f"refine ({teacher.method})", unit="image") as bar:
+                refinement = T.refine(model, items, ranking, teacher, k, progress=bar,
                                       store=Store(out / "refine_run", out / "refined.csv"), **run_options)
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished row is in {out / 'triage.csv'}; rerun with --resume to continue",
@@ -79,13 +79,6 @@ def run(args) -> int:
         return 130
     _report(model, args, out, items, ranking, refinement, teacher)
     return 0
-
-
-def _moves(bar):
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-    return update
 
 
 def _report(model, args, out: Path, items, ranking, refinement, teacher) -> None:

@@ -180,7 +180,7 @@ class UncertaintyMethod:
 
     def sample_cap(self, model: UQModel) -> int:
         """The most samples this method draws on ``model``."""
-        return limits.max_samples()
+        return limits.sample_limit()
 
     def estimate(
         self, model: UQModel | nn.Module, x: torch.Tensor, layer: str | None = None, strength: float | None = 0.05,

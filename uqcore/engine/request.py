@@ -126,7 +126,7 @@ def check_args(model: UQModel, method: str, strength, samples, target, max_sampl
         raise InputError(
             f"method {method!r} does not apply to model {model.name!r}; it supports {', '.join(model.methods)}"
         )
-    cap = limits.max_samples()
+    cap = limits.sample_limit()
     auto = isinstance(samples, str) and samples.strip().lower() == AUTO
     if not auto:
         check_count("samples", samples, cap, "UQCORE_MAX_SAMPLES")

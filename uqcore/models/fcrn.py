@@ -202,7 +202,7 @@ def evaluate_folder(module: nn.Module, folder, limit: int | None = None, constan
 
     Returns {"model": {...}, "constant": {...} or None, "images": n}.
     """
-    from uqcore.scenes import list_pairs, load_pair
+    from uqcore.scenes import list_pairs, load_rgbd
 
     paths = list_pairs(folder)[:limit]
     if not paths:
@@ -210,7 +210,7 @@ def evaluate_folder(module: nn.Module, folder, limit: int | None = None, constan
     module.eval()
     rows, base = [], []
     for path in paths:
-        rgb, depth = load_pair(path)
+        rgb, depth = load_rgbd(path)
         rows.append(depth_quality(predict_depth(module, rgb), depth))
         if constant is not None:
             base.append(depth_quality(np.full_like(depth, constant), depth))

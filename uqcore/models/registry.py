@@ -56,7 +56,7 @@ ARCHITECTURES: dict[str, str] = {
 
 def model_dirs() -> list[Path]:
     """``assets/models`` plus any folders in ``UQCORE_MODEL_DIRS`` (os.pathsep-separated)."""
-    return [MODELS_DIR, *limits.model_dirs()]
+    return [MODELS_DIR, *limits.extra_model_dirs()]
 
 
 def _cards() -> dict[str, dict]:

@@ -31,7 +31,7 @@ from uqcore.scoring import summary_ci
 from uqcore.scoring.scorer import IMAGE_LEVELS, LEVELS
 
 FIELDS = ("table", "model", "method", "samples", "metric", "level", "paper", "ours", "lo", "hi")
-METRICS = ("corr", "ause", "ause_raw", "nll")
+DISAGREEMENT_METRICS = ("corr", "ause", "ause_raw", "nll")
 FILE_NAME = "disagreements.csv"
 PAPER_ROW = {"corr": "Corr {level}", "ause": "AUSE {level}", "ause_raw": "AUSE {level}", "nll": "NLL"}
 NLL_LEVEL = "all"
@@ -80,7 +80,7 @@ def cells(per_image: Iterable[dict[str, Any]], *, steps: int = 50) -> list[dict[
         paper = PAPER_TABLES.get(table, {}).get((method, n))
         if paper is None:
             continue
-        for metric in METRICS:
+        for metric in DISAGREEMENT_METRICS:
             for lv in (LEVELS if metric != "nll" else (NLL_LEVEL,)):
                 iv = summary_ci.interval(images, metric, lv if metric != "nll" else "pixel", steps=steps)
                 p = paper[PAPER_ROW[metric].format(level=lv)]

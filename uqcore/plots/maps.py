@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 from uqcore.plots.figures import (MAX_DISPLAY_SIDE, Units, block_mean, colour_panel, display_factor, link_axes,
                           picture_source, pixel_grid, place_colorbar)
 
-COLUMNS = 5  # panels per row
+PANELS_PER_ROW = 5  # panels per row
 TOP_PERCENTILE = 99  # a colour range ends here; larger values saturate
 
 
@@ -43,7 +43,7 @@ def top_of(z: np.ndarray) -> float:
 
 def method_maps_figure(prediction: np.ndarray, error: np.ndarray | None, variances: Mapping[str, np.ndarray], *,
                        shared_scale: bool = False, colormap: str = "viridis", depth: bool = False,
-                       max_side: int = MAX_DISPLAY_SIDE, columns: int = COLUMNS, panel_height: int = 300,
+                       max_side: int = MAX_DISPLAY_SIDE, columns: int = PANELS_PER_ROW, panel_height: int = 300,
                        labels: Mapping[str, str] | None = None) -> go.Figure:
     """prediction [C, H, W] | error [H, W] (if given) | one variance map [H, W] per method
     (``variances``: name -> map, drawn in that order; ``labels``: name -> panel title). Images

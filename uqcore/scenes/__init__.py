@@ -24,7 +24,7 @@ Modules: :mod:`~uqcore.scenes.room` (the scene description and :func:`sample_sce
 
 from __future__ import annotations
 
-from uqcore.scenes.files import list_pairs, load_pair, save_pair, write_scenes
+from uqcore.scenes.files import list_pairs, load_rgbd, save_pair, write_scenes
 from uqcore.scenes.raycast import NYU_INTRINSICS, camera_rays, intrinsics, render, render_scene
 from uqcore.scenes.room import MAX_DEPTH, MIN_DEPTH, TEXTURES, Material, Primitive, Scene, sample_scene
 
@@ -42,7 +42,7 @@ __all__ = [
     "render",
     "render_scene",
     "list_pairs",
-    "load_pair",
+    "load_rgbd",
     "save_pair",
     "write_scenes",
 ]

@@ -28,7 +28,7 @@ def save_pair(rgb: np.ndarray, depth: np.ndarray, out_dir: str | Path, name: str
     return p_rgb, p_depth
 
 
-def load_pair(path_rgb: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def load_rgbd(path_rgb: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read ``name.png`` + ``name_depth.png``: (rgb float32 [H, W, 3] in [0, 1], depth metres)."""
     from PIL import Image  # lazy: only the file functions need Pillow
 

@@ -51,12 +51,11 @@ from uqcore.engine.model import UQModel, as_model
 from uqcore.models.srresnet import bicubic_downscale
 from uqcore.engine.estimate import estimate, resolve_device
 from uqcore.models.student_files import config_for, freeze, save_student
-from uqcore.training.losses import nll_terms
+from uqcore.training.losses import LOSSES, nll_terms
 from uqcore.engine.student_head import StudentHead, capture
 from uqcore.training.common import (load_checkpoint, progress_bar, restore_rng, save_checkpoint, seeded_generator,
                                     set_lr, set_threads, smoothed)
 
-LOSSES = ("gaussian", "laplace")
 RANK_PAIRS = 1024
 RANK_MARGIN = 0.1
 # Teacher methods a head can be distilled from (sampling ones; not another head).
@@ -155,7 +154,7 @@ def draw_crop(model: UQModel, image: torch.Tensor, crop: int, gen: torch.Generat
     return (x, hr if sr else None) if with_target else x
 
 
-def nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
+def head_nll(logvar: torch.Tensor, dev: torch.Tensor, kind: str) -> torch.Tensor:
     """Mean NLL of deviations ``dev`` [B, M, C, H, W] under log-variance ``logvar`` [B, 1, H, W]
     (``kind``: "gaussian" / "laplace", :func:`uqcore.training.losses.nll_terms`)."""
     return nll_terms(logvar[:, None], dev, kind).mean()
@@ -172,7 +171,7 @@ def rank_loss(logvar: torch.Tensor, dev: torch.Tensor, gen: torch.Generator) -> 
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
+class DistillSettings:
     """Everything that determines the trained head (checked on resume, recorded in the card)."""
 
     teacher: str
@@ -196,7 +195,7 @@ class Settings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
-def teacher_samples(model: UQModel, x: torch.Tensor, s: Settings, seed: int, device) -> torch.Tensor:
+def teacher_samples(model: UQModel, x: torch.Tensor, s: DistillSettings, seed: int, device) -> torch.Tensor:
     """The teacher's ``s.samples`` outputs [M, C, H', W'] for one crop, through ``estimate``."""
     drawn: list[torch.Tensor] = []
     estimate(model, x, method=s.teacher, layer=s.layer, strength=s.strength, samples=s.samples, seed=seed,
@@ -204,7 +203,7 @@ def teacher_samples(model: UQModel, x: torch.Tensor, s: Settings, seed: int, dev
     return torch.cat(drawn).to(device)
 
 
-def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> float:
+def _step(model, head, optim, images, gen, s: DistillSettings, step: int, device) -> float:
     """One optimisation step; at step 0 of a fresh run also the normalisation and output bias."""
     drawn = [draw_crop(model, images[int(torch.randint(0, len(images), (1,), generator=gen))], s.crop, gen, s.jitter,
                        with_target=True) for _ in range(s.batch)]
@@ -223,7 +222,7 @@ def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> fl
             head.out.bias.fill_(float(dev.square().mean().clamp_min(1e-12).log()))
     set_lr(optim, s.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / max(s.steps, 1)))))
     logvar = head(feats, mu)
-    loss = nll(logvar, dev, s.loss)
+    loss = head_nll(logvar, dev, s.loss)
     if s.rank_weight > 0:
         loss = loss + s.rank_weight * rank_loss(logvar, dev, gen)
     if s.error_weight > 0 and drawn[0][1] is not None:
@@ -236,7 +235,7 @@ def _step(model, head, optim, images, gen, s: Settings, step: int, device) -> fl
     return float(loss.detach())
 
 
-def _check_settings(model: UQModel, s: Settings) -> None:
+def _check_settings(model: UQModel, s: DistillSettings) -> None:
     if s.teacher not in TEACHERS or s.teacher not in model.methods:
         raise InputError(f"teacher {s.teacher!r} does not apply to model {model.name!r}; choose one of "
                          f"{', '.join(m for m in model.methods if m in TEACHERS)}")
@@ -330,12 +329,12 @@ def distill(
 
 
 def _settings(model: UQModel, teacher: str | None, layer: str | None, strength: float | None, samples: int | None,
-              features: Sequence[str] | None, **training: Any) -> Settings:
+              features: Sequence[str] | None, **training: Any) -> DistillSettings:
     """The run's settings: the teacher (default :func:`default_teacher`) with its layer and strength
     resolved, the feature layers (default :func:`default_feature_layers`) and the training options."""
     t = default_teacher(model) if teacher is None else {"method": teacher, "layer": layer, "strength": strength}
     lay, st = method_setting(model, t["method"], layer or t.get("layer"), t.get("strength") if strength is None else strength)
-    return Settings(teacher=t["method"], layer=lay, strength=st, samples=int(samples or t.get("samples") or 8),
+    return DistillSettings(teacher=t["method"], layer=lay, strength=st, samples=int(samples or t.get("samples") or 8),
                     features=tuple(features or default_feature_layers(model)), **training)
 
 
@@ -353,14 +352,14 @@ def _frozen(module: Any) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _save_ckpt(path: Path, s: Settings, head, optim, gen, step: int, elapsed: float, running) -> None:
+def _save_ckpt(path: Path, s: DistillSettings, head, optim, gen, step: int, elapsed: float, running) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint({"head": head.state_dict(), "optim": optim.state_dict(), "step": step,
                      "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "elapsed": elapsed,
                      "running": running, "settings": json.dumps(s.to_dict(), sort_keys=True)}, path)
 
 
-def _resume(path: Path | None, s: Settings, head, optim, gen) -> tuple[int, float, float | None]:
+def _resume(path: Path | None, s: DistillSettings, head, optim, gen) -> tuple[int, float, float | None]:
     if path is None or not path.is_file():
         raise InputError(f"--resume: no checkpoint at {path}")
     state = load_checkpoint(path)
@@ -372,7 +371,8 @@ def _resume(path: Path | None, s: Settings, head, optim, gen) -> tuple[int, floa
     return int(state["step"]), float(state["elapsed"]), state["running"]
 
 
-def _card(model: UQModel, s: Settings, names: list[str], step: int, seconds: float, running, extra) -> dict[str, Any]:
+def _card(model: UQModel, s: DistillSettings, names: list[str], step: int, seconds: float, running,
+          extra) -> dict[str, Any]:
     """The card's training record (``save_student`` adds kind, file and config)."""
     return {
         "model": model.name,

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from uqcore.errors import InputError
 from uqcore.models.fcrn import FCRN, evaluate_folder
-from uqcore.scenes import list_pairs, load_pair
+from uqcore.scenes import list_pairs, load_rgbd
 from uqcore.training.common import (load_checkpoint, pick_device, progress_bar, restore_rng, save_checkpoint,
                                     save_weights, seeded_generator, set_lr, set_threads, smoothed)
 
@@ -93,12 +93,12 @@ def load_folder(folder: str | Path, limit: int = 0, progress: bool = True) -> tu
         paths = paths[:limit]
     if not paths:
         raise InputError(f"no name.png + name_depth.png pairs in {folder}; make some with `python -m uqcore make-scenes`")
-    rgb0, _ = load_pair(paths[0])
+    rgb0, _ = load_rgbd(paths[0])
     h, w = rgb0.shape[:2]
     rgbs = torch.empty((len(paths), 3, h, w), dtype=torch.uint8)
     depths = torch.empty((len(paths), 1, h, w), dtype=torch.float32)
     for i, p in enumerate(tqdm(paths, desc="loading", unit="pair", disable=not progress or len(paths) < 200)):
-        rgb, depth = load_pair(p)
+        rgb, depth = load_rgbd(p)
         if rgb.shape[:2] != (h, w) or depth.shape != (h, w):
             raise InputError(f"{p.name}: size {rgb.shape[:2]} / depth {depth.shape} differs from {(h, w)}")
         rgbs[i] = torch.from_numpy(np.round(rgb * 255).astype(np.uint8)).permute(2, 0, 1)

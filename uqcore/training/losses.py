@@ -19,7 +19,7 @@ import math
 
 import torch
 
-KINDS = ("gaussian", "laplace")
+LOSSES = ("gaussian", "laplace")  # the likelihoods a predicted log-variance is trained under
 LOGVAR_RANGE = (-12.0, 8.0)  # clamp: exp(-12) is below 8-bit quantisation, exp(8) far above any error
 
 
@@ -31,7 +31,7 @@ def nll_terms(logvar: torch.Tensor, residual: torch.Tensor, kind: str = "gaussia
     elif kind == "laplace":
         terms = 0.5 * logvar + math.sqrt(2.0) * residual.abs() * torch.exp(-0.5 * logvar)
     else:
-        raise ValueError(f"unknown likelihood {kind!r}; known: {', '.join(KINDS)}")
+        raise ValueError(f"unknown likelihood {kind!r}; known: {', '.join(LOSSES)}")
     return terms * torch.exp(beta * logvar.detach()) if beta else terms
 
 
