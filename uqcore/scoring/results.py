@@ -10,8 +10,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+class _Fields:
+    """A flat summary whose fields are its row's columns."""
+
+    def values(self) -> dict[str, float]:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class LevelSummary:
+class LevelSummary(_Fields):
     """One level's numbers (pixel / patch / block averaged over images; mean across images):
     AUSE (normalised curves), AUSE of the raw curves, AURG, Pearson and Spearman correlation."""
 
@@ -21,12 +28,9 @@ class LevelSummary:
     corr: float
     spearman: float
 
-    def values(self) -> dict[str, float]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class IntervalSummary:
+class IntervalSummary(_Fields):
     """A fitted interval calibration over pooled values: ``coverage`` (fraction of values inside
     the interval), ``interval_width`` (mean, output units), ``ence`` (of the raw variance) and
     ``ence_calibrated`` (of the calibration's variance)."""
@@ -35,9 +39,6 @@ class IntervalSummary:
     interval_width: float
     ence: float
     ence_calibrated: float
-
-    def values(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
