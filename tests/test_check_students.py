@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.scripts import load_script
+from uqcore.models.card import read_card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def test_sr_validation_set_is_disjoint_from_samples_and_training_and_prepared_li
     samples = {p.stem for p in (ROOT / "assets" / "samples" / "sr").iterdir()}
     training = set()
     for card in (ROOT / "assets" / "models").glob("*.student.json"):
-        training |= {Path(n).stem for n in json.loads(card.read_text()).get("training", {}).get("image_names", [])}
+        training |= {Path(n).stem for n in read_card(card).flat().get("training", {}).get("image_names", [])}
     assert samples and training
     assert not stems & samples and not stems & training
     for lr, hr in pairs:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tests.scripts import load_script
+from uqcore.models.card import read_card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +19,6 @@ def test_cards_carry_the_settings_the_sweeps_recommend():
     assert {"srresnet", "srgan", "fcrn"} <= set(models)
     for model in models:
         expected = script.best_setting([r for r in rows if r["model"] == model], 0.05)
-        card = json.loads((ROOT / "assets" / "models" / f"{model}.json").read_text())["recommended"]
+        card = read_card(ROOT / "assets" / "models" / f"{model}.json").flat()["recommended"]
         for field in ("method", "layer", "strength", "samples"):
             assert card[field] == expected[field], (model, field, card[field], expected[field])

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from uqcore.paper.markdown import block_segmenter_note, ensemble_note
+from uqcore.models.card import read_card
 
 
 def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
@@ -18,7 +19,7 @@ def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
 
 
 def test_ensemble_note_reads_the_member_count():
-    card = json.loads((Path(__file__).resolve().parents[2] / "assets/models/srresnet-ens.json").read_text())
+    card = read_card(Path(__file__).resolve().parents[2] / "assets/models/srresnet-ens.json").flat()
     note = ensemble_note("srresnet-ens")
     assert f"{card['members']} members" in note
     assert ("Ensemble (8) the first 8" in note) == (card["members"] >= 8)

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uqcore.models.architectures import register_architecture
+
 BETA = 0.2  # ISR's residual scaling (the MultiplyBeta layers)
 
 
@@ -98,6 +100,7 @@ class _Scaled(nn.Module):
         return self.net(x * self.value_range) / self.value_range
 
 
+@register_architecture("rrdn")
 class RRDN(_Scaled):
     """The ESRGAN generator as ISR builds it (see the module docstring)."""
 
@@ -138,6 +141,7 @@ class RDNUpsampler(nn.Module):
         return self.resize(self.conv3(F.relu(self.conv2(F.relu(self.conv1(x))))))
 
 
+@register_architecture("rdn")
 class RDN(_Scaled):
     """ISR's residual dense network (see the module docstring)."""
 

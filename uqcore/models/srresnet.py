@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from uqcore.models.architectures import register_architecture
+
 
 def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     """The LR degradation: ``F.interpolate(mode="bicubic", antialias=True, align_corners=False)``
@@ -77,6 +79,7 @@ class Upsampler(nn.Sequential):
         super().__init__(*layers)
 
 
+@register_architecture("srresnet")
 class SRResNet(nn.Module):
     """x``scale`` SRResNet generator without BatchNorm; see the module docstring."""
 

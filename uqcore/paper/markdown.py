@@ -331,12 +331,11 @@ def block_segmenter_note(path: Path = ROOT / "docs" / "results_segmenters.json")
 
 def ensemble_note(name: str) -> str:
     """The ensemble's member count (from its card) and what the Ensemble (4) / (8) columns use."""
-    import json
-
+    from uqcore.models.card import read_card
     from uqcore.models.registry import MODELS_DIR
 
     card = MODELS_DIR / f"{name}.json"
-    n = int(json.loads(card.read_text()).get("members", 0)) if card.exists() else 0
+    n = int(read_card(card).config.get("members", 0)) if card.exists() else 0
     if n >= 8:
         return f"The ensemble has {n} members: Ensemble (4) uses the first 4, Ensemble (8) the first 8."
     return f"The ensemble has {n} members, so the paper's Ensemble (8) column has no counterpart."
