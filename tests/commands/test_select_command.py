@@ -60,3 +60,33 @@ def test_select_mcdrop_writes_card_and_weights(tmp_path, capsys):
     assert card.provenance["training"]["runs"][0]["command"].startswith("python -m uqcore train sr")
     printed = json.loads(capsys.readouterr().out)
     assert printed["chosen"] == sel["chosen"]
+
+
+def _member(folder, index, steps):
+    meta = {"arch": "srresnet", "command": f"python -m uqcore train sr --seed {100 + index}", "steps": str(steps),
+            "seed": str(100 + index), "train_seconds": "2.0",
+            "arch_kwargs": json.dumps({"scale": 4, "n_feats": 32, "n_blocks": 8})}
+    save_file(load_file(str(MODELS_DIR / "srresnet.safetensors")), str(folder / f"ens.{index}.safetensors"),
+              metadata=meta)
+
+
+def test_install_ensemble_installs_finished_members_only(tmp_path):
+    models, runs = tmp_path / "models", tmp_path / "runs"
+    models.mkdir()
+    runs.mkdir()
+    card = read_card(MODELS_DIR / "srresnet-ens.json")
+    for f in card.config["weights"]:
+        (models / f).symlink_to(MODELS_DIR / f)
+    shutil.copyfile(MODELS_DIR / "srresnet-ens.json", models / "srresnet-ens.json")
+    _member(runs, 1, 2500)
+    _member(runs, 2, 1200)  # unfinished: not installed
+    assert main(["install-ensemble", "--candidates", str(runs), "--models-dir", str(models)]) == 0
+    assert (models / "srresnet-ens.1.safetensors").is_symlink()  # without --write nothing changes
+    assert main(["install-ensemble", "--candidates", str(runs), "--models-dir", str(models), "--write"]) == 0
+    after = read_card(models / "srresnet-ens.json")
+    assert not (models / "srresnet-ens.1.safetensors").is_symlink()
+    assert (models / "srresnet-ens.2.safetensors").is_symlink()
+    assert after.config["members"] == len(after.config["weights"]) == card.config["members"]
+    assert after.provenance["training"]["runs"][1]["seed"] == 101
+    assert after.provenance["training"]["runs"][2] == card.provenance["training"]["runs"][2]
+    assert main(["install-ensemble", "--candidates", str(tmp_path / "none"), "--models-dir", str(models)]) == 1

@@ -147,6 +147,7 @@ def _install(card: Any, source: Path, target: Path) -> None:
     from uqcore.paper.selection import training_record, weights_metadata
 
     if source.resolve() != target.resolve():
+        target.unlink(missing_ok=True)  # replace the file (a link is not followed)
         shutil.copyfile(source, target)
     meta = weights_metadata(source)
     if "arch_kwargs" in meta:
