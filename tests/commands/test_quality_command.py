@@ -1,0 +1,31 @@
+"""``python -m uqcore quality``: students are scored on decision images only (never assets/samples),
+and the command line it records is the one that rewrites the entry."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from uqcore.cli import main
+from uqcore.commands.quality import command_line
+from uqcore.models.registry import SAMPLES_DIR
+from uqcore.paper.quality import student_quality
+
+
+def test_command_line_names_the_model_and_options():
+    args = argparse.Namespace(what="students", crop=128, limit=None)
+    assert command_line(args, "esrgan-thick") == "python -m uqcore quality students --models esrgan-thick --crop 128 --write"
+
+
+def test_student_quality_uses_decision_images_only():
+    pytest.importorskip("skimage")
+    q = student_quality("srresnet", crop=64, limit=2)
+    samples = {p.stem for p in SAMPLES_DIR.rglob("*") if p.is_file()}
+    assert q["images"] == len(q["data"]) == 2
+    assert not {n.split(":")[-1] for n in q["data"]} & samples
+    assert set(q["ratio"]) == set(q["bars"]) == {"corr_pixel", "corr_mean", "ause_pixel"}
+
+
+def test_head_and_write_do_not_go_together(capsys):
+    assert main(["quality", "students", "--head", "x.safetensors", "--write"]) == 2

@@ -1,0 +1,74 @@
+"""``python -m uqcore quality``: the bundled models' measured quality (:mod:`uqcore.paper.quality`).
+
+    python -m uqcore quality sr [--models srresnet,srgan,...] [--write]
+        PSNR / SSIM vs bicubic on assets/samples/sr -> each card's measured.eval
+    python -m uqcore quality students [--models srresnet,srgan,fcrn] [--crop 384] [--write]
+    python -m uqcore quality students --models srgan --head HEAD
+        each student head vs its teacher on decision images (uqcore.paper.heldout; never
+        assets/samples) -> the head card's measured.quality; --head scores a candidate head (no --write)
+
+Prints one line per model; ``--write`` records the numbers with this command line and the date
+(:meth:`uqcore.models.card.ModelCard.set_measured`). Nothing else is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+SR_MODELS = "srresnet,srgan,srresnet-ens,srresnet-mcdrop,srresnet-llm,srresnet-llm-head"
+STUDENT_MODELS = "srresnet,srgan,fcrn"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=("sr", "students"), help="sr: models on the eval set; students: heads")
+    parser.add_argument("--models", default=None,
+                        help=f"comma-separated (default sr: {SR_MODELS}; students: {STUDENT_MODELS})")
+    parser.add_argument("--head", default=None, help="students: score this head (.safetensors) instead of the bundled one")
+    parser.add_argument("--crop", type=int, default=None, help="students, SR: centre crop of the decision images (HR px)")
+    parser.add_argument("--limit", type=int, default=None, help="students: only the first N decision images")
+    parser.add_argument("--write", action="store_true", help="record the numbers in the cards")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+
+
+def command_line(args: argparse.Namespace, name: str) -> str:
+    parts = ["python -m uqcore quality", args.what, "--models", name]
+    if args.crop:
+        parts += ["--crop", str(args.crop)]
+    if args.limit:
+        parts += ["--limit", str(args.limit)]
+    return " ".join(parts + ["--write"])
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from uqcore.models.card import read_card
+    from uqcore.models.registry import MODELS_DIR
+    from uqcore.paper import quality as Q
+
+    torch.set_num_threads(max(1, args.threads))
+    if args.head and (args.write or args.what != "students"):
+        print("--head scores one candidate student head and writes nothing", file=sys.stderr)
+        return 2
+    names = [m.strip() for m in (args.models or (SR_MODELS if args.what == "sr" else STUDENT_MODELS)).split(",")
+             if m.strip()]
+    ok = True
+    for name in names:
+        if args.what == "sr":
+            value = Q.sr_eval(name)
+            print(f"{name}: " + json.dumps(value["mean"]), flush=True)
+            path = MODELS_DIR / f"{name}.json"
+            key = "eval"
+        else:
+            value = Q.student_quality(name, head=args.head, crop=args.crop or Q.HELDOUT_CROP, limit=args.limit)
+            print(f"{name}: " + json.dumps({k: value[k] for k in ("teacher", "student", "ratio", "bars")}), flush=True)
+            ok &= all(value["bars"].values())
+            path = MODELS_DIR / f"{name}.student.json"
+            key = "quality"
+        if args.write:
+            card = read_card(path)
+            card.set_measured(key, value, command=command_line(args, name))
+            card.save()
+    return 0 if ok else 1
