@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "distill": ("uqcore.commands.distill", "distil a one-pass student head from a training-free teacher (no labels)"),
     "triage": ("uqcore.commands.triage", "rank a folder of images by uncertainty (which to check first), no labels needed"),
     "quality": ("uqcore.commands.quality", "measure the bundled models' quality (eval set) and student heads' (decision images)"),
+    "recommend": ("uqcore.commands.recommend", "write each bundled model's recommended setting (from the sweeps)"),
     "select": ("uqcore.commands.select", "choose a trained baseline among its candidates on decision images"),
     "install-ensemble": ("uqcore.commands.install_ensemble", "bundle the finished ensemble members (runs/sr/ens.N)"),
 }

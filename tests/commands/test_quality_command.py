@@ -29,3 +29,15 @@ def test_student_quality_uses_decision_images_only():
 
 def test_head_and_write_do_not_go_together(capsys):
     assert main(["quality", "students", "--head", "x.safetensors", "--write"]) == 2
+
+
+def test_recommend_prints_the_sweeps_setting(tmp_path, capsys):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    rows = (root / "docs" / "results_sweeps.csv").read_text().splitlines()
+    csv = tmp_path / "s.csv"
+    csv.write_text("\n".join([rows[0]] + [r for r in rows[1:] if r.endswith(",srresnet")]) + "\n")
+    assert main(["recommend", "--sweeps", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "srresnet: {'method': 'noise', 'layer': 'body.5'" in out and "srresnet-mcdrop: {'method': 'mc_dropout'" in out
