@@ -174,14 +174,13 @@ def test_ranking_and_error_terms_change_the_head():
 
 
 def test_head_from_checkpoint_is_the_head_at_that_step(tmp_path):
-    """scripts/head_from_checkpoint.py: a run stopped after its checkpoint gives the checkpoint's head."""
-    from tests.scripts import load_script
+    """distill --from-checkpoint: a run stopped after its checkpoint gives the checkpoint's head."""
+    from uqcore.student.checkpoint import head_from_checkpoint
 
-    script = load_script("head_from_checkpoint")
     calls = []
     part = distill(make_tiny_sr(), _images(), ckpt=tmp_path / "r.ckpt.pt", ckpt_every=3,
                    should_stop=lambda: len(calls) >= 3, on_step=lambda *a: calls.append(a), **dict(FAST, steps=6))
-    head, card = script.head_from_checkpoint(make_tiny_sr(), tmp_path / "r.ckpt.pt", None)
+    head, card = head_from_checkpoint(make_tiny_sr(), tmp_path / "r.ckpt.pt", None)
     a, b = part.head.state_dict(), head.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (card["training"]["steps"], card["training"]["steps_planned"]) == (3, 6)
