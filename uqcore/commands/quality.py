@@ -6,6 +6,9 @@
     python -m uqcore quality students --models srgan --head HEAD
         each student head vs its teacher on decision images (uqcore.paper.heldout; never
         assets/samples) -> the head card's measured.quality; --head scores a candidate head (no --write)
+    python -m uqcore quality unseen --models esrgan-thick,srresnet-llm-head [--crop 384] [--write]
+        PSNR gain over bicubic on the reserved unseen photos (python -m uqcore data unseen) -> each
+        card's measured.unseen_check
 
 Prints one line per model; ``--write`` records the numbers with this command line and the date
 (:meth:`uqcore.models.card.ModelCard.set_measured`). Nothing else is written.
@@ -16,18 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 SR_MODELS = "srresnet,srgan,srresnet-ens,srresnet-mcdrop,srresnet-llm,srresnet-llm-head"
 STUDENT_MODELS = "srresnet,srgan,fcrn"
+UNSEEN_MODELS = "esrgan-thick,srresnet-llm-head"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("sr", "students"), help="sr: models on the eval set; students: heads")
+    parser.add_argument("what", choices=("sr", "students", "unseen"),
+                        help="sr: models on the eval set; students: heads; unseen: models on the unseen photos")
     parser.add_argument("--models", default=None,
                         help=f"comma-separated (default sr: {SR_MODELS}; students: {STUDENT_MODELS})")
     parser.add_argument("--head", default=None, help="students: score this head (.safetensors) instead of the bundled one")
     parser.add_argument("--crop", type=int, default=None, help="students, SR: centre crop of the decision images (HR px)")
     parser.add_argument("--limit", type=int, default=None, help="students: only the first N decision images")
+    parser.add_argument("--root", default="/tmp/uqcore-unseen", help="unseen: where the unseen photos are unpacked")
+    parser.add_argument("--reference", default="srresnet", help="unseen: the model a variance head's PSNR is compared with")
     parser.add_argument("--write", action="store_true", help="record the numbers in the cards")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
@@ -52,15 +60,20 @@ def run(args: argparse.Namespace) -> int:
     if args.head and (args.write or args.what != "students"):
         print("--head scores one candidate student head and writes nothing", file=sys.stderr)
         return 2
-    names = [m.strip() for m in (args.models or (SR_MODELS if args.what == "sr" else STUDENT_MODELS)).split(",")
-             if m.strip()]
+    default = {"sr": SR_MODELS, "students": STUDENT_MODELS, "unseen": UNSEEN_MODELS}[args.what]
+    names = [m.strip() for m in (args.models or default).split(",") if m.strip()]
     ok = True
     for name in names:
-        if args.what == "sr":
+        if args.what == "unseen":
+            from uqcore.datasets.sources import unseen_photos
+
+            value = Q.unseen_check(name, unseen_photos(Path(args.root)), crop=args.crop or 384, reference=args.reference)
+            print(f"{name}: mean PSNR gain over bicubic {value['psnr_gain_mean']:+.3f} dB", flush=True)
+            path, key = MODELS_DIR / f"{name}.json", "unseen_check"
+        elif args.what == "sr":
             value = Q.sr_eval(name)
             print(f"{name}: " + json.dumps(value["mean"]), flush=True)
-            path = MODELS_DIR / f"{name}.json"
-            key = "eval"
+            path, key = MODELS_DIR / f"{name}.json", "eval"
         else:
             value = Q.student_quality(name, head=args.head, crop=args.crop or Q.HELDOUT_CROP, limit=args.limit)
             print(f"{name}: " + json.dumps({k: value[k] for k in ("teacher", "student", "ratio", "bars")}), flush=True)

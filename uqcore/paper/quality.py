@@ -11,6 +11,8 @@
   never ``assets/samples`` (whose images form the paper run's calibration and test splits). Pixel /
   image-level correlation, pixel AUSE, their ratios and the bars (:data:`BARS`): the head card's
   ``measured.quality``; the same numbers score candidate heads (``--head``).
+* :func:`unseen_check`: PSNR gain over bicubic (and a variance head's PSNR and pixel correlation)
+  on the reserved unseen photos: the card's ``measured.unseen_check``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from uqcore import metrics as M
 from uqcore.datasets.evaluate import evaluate
 from uqcore.datasets.folders import make_lr
 from uqcore.models.registry import SAMPLES_DIR, load_model
-from uqcore.models.srresnet import evaluate_images
+from uqcore.engine.estimate import estimate
+from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, evaluate_images, image_metrics
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout
 from uqcore.paper.run import centre_crop
 
@@ -82,4 +87,67 @@ def student_quality(name: str, head: str | Path | None = None, crop: int = HELDO
                     "seconds_per_image": value[(who, "pixel")]["seconds_per_image"]}
     out["ratio"] = {k: out["student"][k] / out["teacher"][k] for k in BARS}
     out["bars"] = {k: bool(out["ratio"][k] >= b if op == ">=" else out["ratio"][k] <= b) for k, (op, b) in BARS.items()}
+    return out
+
+
+# -- unseen photos ------------------------------------------------------------------------------
+def unseen_hr(path: Path, crop: int) -> torch.Tensor:
+    """An unseen photo as HR [1, 3, crop, crop]: halved (PIL Lanczos, to soften JPEG artefacts),
+    centre-cropped."""
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    img = img.resize((img.width // 2, img.height // 2), Image.LANCZOS)
+    left, top = (img.width - crop) // 2, (img.height - crop) // 2
+    arr = np.asarray(img.crop((left, top, left + crop, top + crop)), np.float32) / 255
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+
+
+@torch.inference_mode()
+def _gains(model: Any, images: dict[str, torch.Tensor]) -> dict[str, float]:
+    out = {}
+    for name, hr in images.items():
+        lr = bicubic_downscale(hr, 4)
+        p, _ = image_metrics(model.module(lr)[:, :3], hr, border=4)
+        b, _ = image_metrics(bicubic_upscale(lr, 4), hr, border=4)
+        out[name] = round(p - b, 4)
+    return out
+
+
+@torch.inference_mode()
+def _likelihood(model: Any, reference: Any, images: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """PSNR of ``model`` and ``reference`` and the pixel correlation of ``model``'s predicted
+    variance with its own error, per photo and averaged."""
+    per = {}
+    for name, hr in images.items():
+        lr = bicubic_downscale(hr, 4)
+        est = estimate(model, lr, method="llm")
+        pred = est.prediction.double().numpy()
+        err = M.error_map(pred, hr[0].double().numpy())
+        per[name] = {"psnr": round(image_metrics(est.prediction[None, :3], hr, border=4)[0], 4),
+                     "reference_psnr": round(image_metrics(reference.module(lr)[:, :3], hr, border=4)[0], 4),
+                     "corr_pixel": round(M.pearson(err, est.variance.double().numpy()), 4)}
+    mean = {k: round(float(np.mean([r[k] for r in per.values()])), 4) for k in ("psnr", "reference_psnr", "corr_pixel")}
+    return {**{f"{k}_mean": v for k, v in mean.items()}, "likelihood_per_image": per}
+
+
+def unseen_check(name: str, photos: list[Path], crop: int = 384, reference: str = "srresnet") -> dict[str, Any]:
+    """The ``unseen_check`` entry of SR model ``name`` on the unseen photos
+    (:func:`uqcore.datasets.sources.unseen_photos`): PSNR gain over bicubic per photo and its mean
+    (LR = ``bicubic_downscale(HR, 4)``, Y-channel PSNR, 4-px border); for a model with a variance
+    head (``method="llm"``) also its PSNR, ``reference``'s on the same crops and the pixel
+    correlation of its variance with its own error."""
+    from uqcore.datasets.sources import UNSEEN_PACKAGE, UNSEEN_PATTERN
+
+    images = {p.parts[-4]: unseen_hr(p, crop) for p in photos}
+    model = load_model(name, student=False)
+    model.module.eval()
+    per_image = _gains(model, images)
+    out: dict[str, Any] = {"psnr_gain_mean": round(float(np.mean(list(per_image.values()))), 4), "per_image": per_image}
+    if "llm" in model.methods:
+        ref = load_model(reference, student=False)
+        ref.module.eval()
+        out.update(_likelihood(model, ref, images), reference=reference)
+    out["images"] = (f"Debian {UNSEEN_PACKAGE} ({UNSEEN_PATTERN}), halved and centre-cropped to {crop} px; never used "
+                     "for training, selection or the bundled samples")
     return out
