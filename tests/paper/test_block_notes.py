@@ -11,7 +11,7 @@ def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
     path = tmp_path / "seg.json"
     assert "local-centre-of-mass" in block_segmenter_note(path)  # no comparison file: the name only
     path.write_text(json.dumps({"model": "srresnet", "method": "transform", "samples": 8, "n_images": 3,
-                                "data": "x", "command": "python scripts/compare_segmenters.py --write",
+                                "data": "x", "command": "python research/compare_segmenters.py --write",
                                 "mean": {"lcm": {"corr_block": 0.5, "segment_px": 300.0},
                                          "slic": {"corr_block": 0.625, "segment_px": 256.0}}}))
     note = block_segmenter_note(path)

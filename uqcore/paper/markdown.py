@@ -310,7 +310,7 @@ def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
 
 
 def block_segmenter_note(path: Path = ROOT / "docs" / "results_segmenters.json") -> str:
-    """Which segmentation the block level used and, when ``scripts/compare_segmenters.py --write``
+    """Which segmentation the block level used and, when ``research/compare_segmenters.py --write``
     has run, one clause comparing it with SLIC (issue 25)."""
     import json
 
