@@ -90,3 +90,22 @@ def test_install_ensemble_installs_finished_members_only(tmp_path):
     assert after.provenance["training"]["runs"][1]["seed"] == 101
     assert after.provenance["training"]["runs"][2] == card.provenance["training"]["runs"][2]
     assert main(["install-ensemble", "--candidates", str(tmp_path / "none"), "--models-dir", str(models)]) == 1
+
+
+def test_select_students_scores_the_bundled_head_and_candidates(tmp_path, capsys):
+    pytest.importorskip("skimage")
+    models, runs = tmp_path / "models", tmp_path / "students"
+    models.mkdir()
+    runs.mkdir()
+    shutil.copyfile(MODELS_DIR / "srresnet.student.json", models / "srresnet.student.json")
+    shutil.copyfile(MODELS_DIR / "srresnet.student.safetensors", runs / "srresnet-copy.safetensors")
+    shutil.copyfile(MODELS_DIR / "srresnet.student.json", runs / "srresnet-copy.json")
+    code = main(["select", "students", "--models", "srresnet", "--candidates", str(runs), "--models-dir", str(models),
+                 "--images", "1", "--crop", "64", "--write"])
+    assert code == 0
+    sel = read_card(models / "srresnet.student.json").measured["selection"]
+    names = [c["name"] for c in sel["candidates"]]
+    assert names[:2] == ["bundled", "srresnet-copy"] and sel["chosen"] == "bundled"  # a tie keeps the bundled head
+    scored = [c for c in sel["candidates"] if c["name"] in ("bundled", "srresnet-copy")]
+    assert scored[0]["ratio"] == scored[1]["ratio"]
+    assert sel["command"].startswith("python -m uqcore select students --models srresnet --crop 64")

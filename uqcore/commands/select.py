@@ -6,9 +6,13 @@ for a new choice, ``config.arch_kwargs`` and ``provenance.training.runs``) in it
     python -m uqcore select srresnet-mcdrop --candidates runs/sr [--write]
     python -m uqcore select srresnet-llm [--candidates runs/sr] [--write]
     python -m uqcore select srresnet-llm-head [--write]
+    python -m uqcore select students --models srresnet [--candidates runs/students] [--crop 384] [--write]
 
 Candidates are ``runs/sr/*.safetensors`` from ``scripts/train_baselines.sh`` (MC-dropout, likelihood
-heads). After ``--write`` the card's eval numbers are those of the earlier weights: rerun
+heads); for ``students`` the bundled head of each model and ``runs/students/<model>-*.safetensors``
+(``python -m uqcore distill``), scored by :func:`uqcore.paper.quality.student_quality` on the
+decision images (rule: the most quality bars met, then the highest pixel-correlation ratio to the
+teacher); a candidate recorded by an earlier run whose head is not here keeps its numbers. After ``--write`` the card's eval numbers are those of the earlier weights: rerun
 ``python -m uqcore quality --models TARGET --write``.
 """
 
@@ -21,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TARGETS = ("srresnet-mcdrop", "srresnet-llm", "srresnet-llm-head")
+TARGETS = ("srresnet-mcdrop", "srresnet-llm", "srresnet-llm-head", "students")
 LLM_CANDIDATES = {  # name -> (weights under --candidates, how it was trained)
     "srresnet-llm": {
         "nll (previously bundled)": ("llm-nll.safetensors",
@@ -55,8 +59,10 @@ LLM_CANDIDATES = {  # name -> (weights under --candidates, how it was trained)
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=TARGETS, help="the bundled baseline to choose")
-    parser.add_argument("--candidates", type=Path, default=Path("runs/sr"),
-                        help="folder of the trained candidates (default runs/sr)")
+    parser.add_argument("--candidates", type=Path, default=None,
+                        help="folder of the trained candidates (default runs/sr; students: runs/students)")
+    parser.add_argument("--models", default="srresnet,srgan,fcrn,esrgan-thick", help="students: whose heads")
+    parser.add_argument("--crop", type=int, default=None, help="students, SR: HR centre crop of the decision images")
     parser.add_argument("--models-dir", type=Path, default=None,
                         help="where the bundled cards and weights are (default: the checkout's assets/models)")
     parser.add_argument("--images", type=int, default=None, help="only the first N decision images (a quick check)")
@@ -66,11 +72,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     parts = ["python -m uqcore select", args.target]
-    if args.target == "srresnet-mcdrop" or args.candidates != Path("runs/sr"):
+    if args.target == "students":
+        parts += ["--models", args.models] + (["--crop", str(args.crop)] if args.crop else [])
+    if args.target == "srresnet-mcdrop" or args.candidates != _default_candidates(args):
         parts += ["--candidates", str(args.candidates)]
     if args.images:
         parts += ["--images", str(args.images)]
     return " ".join(parts + (["--write"] if args.write else []))
+
+
+def _default_candidates(args: argparse.Namespace) -> Path:
+    return Path("runs/students") if args.target == "students" else Path("runs/sr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models.registry import MODELS_DIR
 
     torch.set_num_threads(max(1, args.threads))
+    args.candidates = args.candidates or _default_candidates(args)
     models = args.models_dir or MODELS_DIR
+    if args.target == "students":
+        return _students(args, models)
     card = read_card(models / f"{args.target}.json")
     if args.target == "srresnet-mcdrop":
         selection, source = _mcdrop(args, models)
@@ -159,3 +174,53 @@ def _install(card: Any, source: Path, target: Path) -> None:
         training["total_train_seconds"] = run.get("train_seconds")
         training["script"] = ("scripts/train_baselines.sh (python -m uqcore.training.sr ARGS == "
                               "python -m uqcore train sr ARGS)")
+
+
+def _students(args: argparse.Namespace, models: Path) -> int:
+    """Each model's student head among the bundled one and ``--candidates``' heads (module docstring)."""
+    from uqcore.models.card import read_card
+    from uqcore.paper.quality import HELDOUT_CROP, student_quality
+
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+        card = read_card(models / f"{model}.student.json")
+        before = card.measured.get("selection") or {}
+        heads = {"bundled": None, **{p.stem: p for p in sorted(args.candidates.glob(f"{model}-*.safetensors"))}}
+        rows, data = {}, None
+        for name, head in heads.items():
+            q = student_quality(model, head=head, crop=args.crop or HELDOUT_CROP, limit=args.images)
+            data = q["data"]
+            rows[name] = {"head": str(head) if head else f"assets/models/{model}.student.safetensors",
+                          "student": q["student"], "ratio": q["ratio"], "bars": q["bars"]}
+        recorded = [dict(c, recorded="by an earlier run; head not here") for c in before.get("candidates", [])
+                    if c.get("name") not in rows and before.get("data") == data and "ratio" in c and "bars" in c]
+        pool = {**{c["name"]: c for c in recorded}, **rows}
+        chosen = max(pool, key=lambda k: (sum(bool(v) for v in pool[k]["bars"].values()), pool[k]["ratio"]["corr_pixel"]))
+        sel = {"command": command_line(args), "data": data,
+               "data_note": "uqcore.paper.heldout (decision images: neither training data nor assets/samples)",
+               "metric": "student vs teacher by uqcore.evaluate (python -m uqcore quality students)",
+               "rule": "the most quality bars met (corr_pixel ratio >= 1.0, corr_mean >= 0.9, AUSE ratio <= 1.05), then "
+                       "the highest corr_pixel ratio",
+               "candidates": [{"name": k, **v} for k, v in pool.items()], "chosen": chosen}
+        print(model, json.dumps(sel, indent=1))
+        if args.write:
+            if chosen not in rows:
+                print(f"{model}: {chosen!r} wins on recorded numbers but its head is not here", file=sys.stderr)
+                return 1
+            if heads[chosen] is not None:
+                _install_head(card, heads[chosen], models / f"{model}.student.safetensors")
+            card.set_measured("selection", sel, command=sel["command"])
+            card.save()
+    return 0
+
+
+def _install_head(card: Any, head: Path, target: Path) -> None:
+    """The chosen head and its card's config / provenance replace the bundled one's (ablations kept)."""
+    from uqcore.models.card import read_card
+
+    new = read_card(head.with_suffix(".json"))
+    target.unlink(missing_ok=True)
+    shutil.copyfile(head, target)
+    card.config = {**new.config, "head": target.name}
+    card.provenance = {**new.provenance, **({"ablations": card.provenance["ablations"]}
+                                            if "ablations" in card.provenance else {})}
+    card.measured.pop("quality", None)  # the earlier head's: rerun python -m uqcore quality students --write
