@@ -41,3 +41,9 @@ def test_recommend_prints_the_sweeps_setting(tmp_path, capsys):
     assert main(["recommend", "--sweeps", str(csv)]) == 0
     out = capsys.readouterr().out
     assert "srresnet: {'method': 'noise', 'layer': 'body.5'" in out and "srresnet-mcdrop: {'method': 'mc_dropout'" in out
+
+
+def test_quality_explore_times_and_scores_one_sample(capsys):
+    assert main(["quality", "explore", "--models", "srresnet", "--images", "astronaut.png"]) == 0
+    out = capsys.readouterr().out
+    assert "srresnet: explore seconds {'image': 'astronaut.png'" in out and "transform (8) pixel correlation" in out

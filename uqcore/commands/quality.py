@@ -6,6 +6,9 @@
     python -m uqcore quality students --models srgan --head HEAD
         each student head vs its teacher on decision images (uqcore.paper.heldout; never
         assets/samples) -> the head card's measured.quality; --head scores a candidate head (no --write)
+    python -m uqcore quality explore --models esrgan-thick [--images a.png,b.png] [--skip-bar] [--write]
+        Explore's first computations timed (measured.explore_seconds) and transform (8)'s pixel
+        correlation on the bundled SR samples (measured.uq_check)
     python -m uqcore quality unseen --models esrgan-thick,srresnet-llm-head [--crop 384] [--write]
         PSNR gain over bicubic on the reserved unseen photos (python -m uqcore data unseen) -> each
         card's measured.unseen_check
@@ -27,8 +30,9 @@ UNSEEN_MODELS = "esrgan-thick,srresnet-llm-head"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("sr", "students", "unseen"),
-                        help="sr: models on the eval set; students: heads; unseen: models on the unseen photos")
+    parser.add_argument("what", choices=("sr", "students", "unseen", "explore"),
+                        help="sr: models on the eval set; students: heads; unseen: models on the unseen photos; "
+                             "explore: Explore's timings and the transform bar")
     parser.add_argument("--models", default=None,
                         help=f"comma-separated (default sr: {SR_MODELS}; students: {STUDENT_MODELS})")
     parser.add_argument("--head", default=None, help="students: score this head (.safetensors) instead of the bundled one")
@@ -36,6 +40,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="students: only the first N decision images")
     parser.add_argument("--root", default="/tmp/uqcore-unseen", help="unseen: where the unseen photos are unpacked")
     parser.add_argument("--reference", default="srresnet", help="unseen: the model a variance head's PSNR is compared with")
+    parser.add_argument("--images", default="", help="explore: comma-separated bundled samples for the bar (default all)")
+    parser.add_argument("--skip-bar", action="store_true", help="explore: only the timings")
     parser.add_argument("--write", action="store_true", help="record the numbers in the cards")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
@@ -46,6 +52,10 @@ def command_line(args: argparse.Namespace, name: str) -> str:
         parts += ["--crop", str(args.crop)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
+    if getattr(args, "images", ""):
+        parts += ["--images", args.images]
+    if getattr(args, "skip_bar", False):
+        parts += ["--skip-bar"]
     return " ".join(parts + ["--write"])
 
 
@@ -60,10 +70,13 @@ def run(args: argparse.Namespace) -> int:
     if args.head and (args.write or args.what != "students"):
         print("--head scores one candidate student head and writes nothing", file=sys.stderr)
         return 2
-    default = {"sr": SR_MODELS, "students": STUDENT_MODELS, "unseen": UNSEEN_MODELS}[args.what]
+    default = {"sr": SR_MODELS, "students": STUDENT_MODELS, "unseen": UNSEEN_MODELS, "explore": "esrgan-thick"}[args.what]
     names = [m.strip() for m in (args.models or default).split(",") if m.strip()]
     ok = True
     for name in names:
+        if args.what == "explore":
+            _explore(args, name, command_line(args, name))
+            continue
         if args.what == "unseen":
             from uqcore.datasets.sources import unseen_photos
 
@@ -85,3 +98,23 @@ def run(args: argparse.Namespace) -> int:
             card.set_measured(key, value, command=command_line(args, name))
             card.save()
     return 0 if ok else 1
+
+
+def _explore(args: argparse.Namespace, name: str, command: str) -> None:
+    from uqcore.models.card import read_card
+    from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR, load_model
+    from uqcore.paper import quality as Q
+
+    model = load_model(name)
+    paths = sorted((SAMPLES_DIR / "sr").glob("*.png"))
+    subset = [SAMPLES_DIR / "sr" / n for n in args.images.split(",") if n]
+    found = {"explore_seconds": Q.explore_seconds(model, paths[0])}
+    print(f"{name}: explore seconds {found['explore_seconds']}", flush=True)
+    if not args.skip_bar:
+        found["uq_check"] = Q.transform_bar(model, subset or paths)
+        print(f"{name}: transform (8) pixel correlation {found['uq_check']['transform_8_corr_pixel_mean']}", flush=True)
+    if args.write:
+        card = read_card(MODELS_DIR / f"{name}.json")
+        for key, value in found.items():
+            card.set_measured(key, value, command=command)
+        card.save()

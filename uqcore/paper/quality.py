@@ -11,12 +11,17 @@
   never ``assets/samples`` (whose images form the paper run's calibration and test splits). Pixel /
   image-level correlation, pixel AUSE, their ratios and the bars (:data:`BARS`): the head card's
   ``measured.quality``; the same numbers score candidate heads (``--head``).
+* :func:`transform_bar` / :func:`explore_seconds`: a model's transform (8) pixel correlation on every
+  bundled SR sample (``measured.uq_check``) and what Explore computes first, timed
+  (``measured.explore_seconds``).
 * :func:`unseen_check`: PSNR gain over bicubic (and a variance head's PSNR and pixel correlation)
   on the reserved unseen photos: the card's ``measured.unseen_check``.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from uqcore.datasets.evaluate import evaluate
 from uqcore.datasets.folders import make_lr
 from uqcore.models.registry import SAMPLES_DIR, load_model
 from uqcore.engine.estimate import estimate
-from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, evaluate_images, image_metrics
+from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, evaluate_images, image_metrics, load_hr
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout
 from uqcore.paper.run import centre_crop
 
@@ -150,4 +155,49 @@ def unseen_check(name: str, photos: list[Path], crop: int = 384, reference: str 
         out.update(_likelihood(model, ref, images), reference=reference)
     out["images"] = (f"Debian {UNSEEN_PACKAGE} ({UNSEEN_PATTERN}), halved and centre-cropped to {crop} px; never used "
                      "for training, selection or the bundled samples")
+    return out
+
+
+# -- Explore timings and the transform bar --------------------------------------------------------
+def transform_bar(model: Any, paths: list[Path]) -> dict[str, Any]:
+    """The ``uq_check`` entry: per bundled SR sample (whole image, LR = ``bicubic_downscale``) the
+    pixel correlation of ``estimate(method="transform", samples=8, seed=0)``'s variance with the
+    prediction's error, and the mean (issue 24's bar: >= 0.15)."""
+    per_image = {}
+    for path in paths:
+        hr = load_hr(path, model.scale)
+        est = estimate(model, bicubic_downscale(hr, model.scale), method="transform", samples=8, seed=0)
+        per_image[path.name] = round(M.pearson(M.error_map(est.prediction, hr[0]), est.variance), 4)
+    return {"transform_8_corr_pixel_mean": round(float(np.mean(list(per_image.values()))), 4), "per_image": per_image,
+            "how": "uqcore.estimate(method='transform', samples=8, seed=0) on each whole bundled sample (LR = "
+                   "bicubic_downscale(HR, 4)); uqcore.metrics.pearson(error_map(prediction, HR), variance)"}
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - t, 2)
+
+
+def explore_seconds(model: Any, path: Path) -> dict[str, Any]:
+    """The ``explore_seconds`` entry: wall-clock seconds of what Explore computes first on the
+    model's default sample (centre-cropped to the card's ``explore_crop`` as the dashboard does):
+    one forward, transform (8), the recommended setting, the student head if any."""
+    from uqcore.datasets.analysis import explore_region
+
+    hr, side = explore_region(model, load_hr(path, model.scale))
+    x = bicubic_downscale(hr, model.scale)
+    rec = model.card.get("recommended") or {}
+    with torch.inference_mode():
+        out = {"image": path.name, "explore_crop": side, "lr_size": list(x.shape[-2:]),
+               "forward": _timed(lambda: model.module(x))}
+    out["transform_8"] = _timed(lambda: estimate(model, x, method="transform", samples=8, seed=0))
+    if rec.get("method") in ("noise", "dropout"):
+        out["recommended"] = {**{k: rec.get(k) for k in ("method", "layer", "strength", "samples")},
+                              "seconds": _timed(lambda: estimate(model, x, method=rec["method"], layer=rec["layer"],
+                                                                 strength=rec["strength"],
+                                                                 samples=int(rec.get("samples", 8)), seed=0))}
+    if "student" in model.methods:
+        out["student"] = _timed(lambda: estimate(model, x, method="student"))
+    out.update(threads=torch.get_num_threads(), load_average=round(os.getloadavg()[0], 1))
     return out
