@@ -14,6 +14,9 @@
 * :func:`transform_bar` / :func:`explore_seconds`: a model's transform (8) pixel correlation on every
   bundled SR sample (``measured.uq_check``) and what Explore computes first, timed
   (``measured.explore_seconds``).
+* :func:`depth_metrics` / :func:`time_forward`: a depth model's abs-rel, RMSE, log10, delta1-3 on
+  ``assets/samples/depth`` against the training-mean depth (``measured.metrics``), and one forward
+  pass timed (``measured.forward_time``).
 * :func:`unseen_check`: PSNR gain over bicubic (and a variance head's PSNR and pixel correlation)
   on the reserved unseen photos: the card's ``measured.unseen_check``.
 """
@@ -21,6 +24,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ import torch
 from uqcore import metrics as M
 from uqcore.datasets.evaluate import evaluate
 from uqcore.datasets.folders import make_lr
-from uqcore.models.registry import SAMPLES_DIR, load_model
+from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR, load_model
 from uqcore.engine.estimate import estimate
 from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, evaluate_images, image_metrics, load_hr
 from uqcore.paper.heldout import SR_HELDOUT, depth_heldout, sr_heldout
@@ -201,3 +205,49 @@ def explore_seconds(model: Any, path: Path) -> dict[str, Any]:
         out["student"] = _timed(lambda: estimate(model, x, method="student"))
     out.update(threads=torch.get_num_threads(), load_average=round(os.getloadavg()[0], 1))
     return out
+
+
+
+# -- depth ------------------------------------------------------------------------------------------
+def time_forward(module, size: tuple[int, int], threads: int, repeats: int = 20) -> dict:
+    """Median and minimum wall time of one forward pass on a random 1x3xHxW input (CPU)."""
+    x = torch.rand(1, 3, *size)
+    module.eval()
+    times = []
+    with torch.inference_mode():
+        module(x)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            module(x)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return {
+        "input": [1, 3, *size],
+        "median_s": round(times[len(times) // 2], 4),
+        "min_s": round(times[0], 4),
+        "threads": threads,
+        "device": f"cpu ({platform.processor() or platform.machine()})",
+    }
+
+
+def depth_metrics(name: str, data: Path, mean: float | None = None) -> dict[str, Any]:
+    """The ``metrics`` entry of depth model ``name`` on the pairs in ``data`` (abs-rel, RMSE (m),
+    log10, delta1-3 per image over pixels with ground truth, averaged over images) against predicting
+    the training-mean depth everywhere (``train_mean_depth`` of the weights' metadata unless ``mean``)."""
+    from safetensors import safe_open
+
+    from uqcore.models.fcrn import evaluate_folder
+
+    model = load_model(name, student=False)
+    if mean is None:
+        with safe_open(str(Path(model.card["_path"]).parent / model.card["weights"]
+                           if "_path" in model.card else MODELS_DIR / model.card["weights"]), "pt") as f:
+            mean = float(f.metadata()["train_mean_depth"])
+    result = evaluate_folder(model.module, data, constant=mean)
+    ratio = result["model"]["abs_rel"] / result["constant"]["abs_rel"]
+    return {"data": str(data), "images": result["images"],
+            "definition": "per image over pixels with ground truth, averaged over images; "
+                          "delta_i = fraction with max(p/g, g/p) < 1.25^i; RMSE in metres",
+            "model": {k: round(v, 4) for k, v in result["model"].items()},
+            "mean_depth_baseline": {k: round(v, 4) for k, v in result["constant"].items()},
+            "train_mean_depth_m": round(mean, 4), "abs_rel_ratio_to_baseline": round(ratio, 4)}
