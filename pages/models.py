@@ -232,7 +232,7 @@ def card_summary(card: dict) -> None:
     if card.get("input_range"):
         facts.append(("Input / output", card["input_range"]))
     origin = card.get("origin")
-    if isinstance(origin, dict):  # third-party weights (scripts/import_upscalerjs.py)
+    if isinstance(origin, dict):  # third-party weights (python -m uqcore import-upscalerjs)
         facts.append(("Origin", f"{origin.get('package')} {origin.get('version', '')}, licence "
                                 f"{origin.get('license', '?')} (third-party weights, not trained here)"))
     training = card.get("training") or {}

@@ -99,5 +99,5 @@ def test_bundled_head_card_and_weights():
                for c in sel["candidates"])
     # the bars on unseen photos, written by the command the card names
     unseen = card["unseen_check"]
-    assert "scripts/check_unseen.py" in unseen["command"]
+    assert "python -m uqcore quality unseen" in unseen["command"]
     assert unseen["corr_pixel_mean"] >= 0.25 and abs(unseen["psnr_mean"] - unseen["reference_psnr_mean"]) <= 0.5

@@ -1,6 +1,6 @@
 """The RDN / RRDN super-resolution networks of idealo's ISR, as shipped by UpscalerJS on npm
 (``@upscalerjs/esrgan-slim`` / ``-medium``: RDN; ``@upscalerjs/esrgan-thick``: RRDN, the
-ESRGAN generator). Weights come from ``scripts/import_upscalerjs.py``, which maps the Keras
+ESRGAN generator). Weights come from ``python -m uqcore import-upscalerjs``, which maps the Keras
 layer names onto these grouped submodule names and checks the result against a numpy
 evaluation of the original Keras graph (:mod:`uqcore.models.tfjs`).
 

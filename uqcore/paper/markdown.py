@@ -134,7 +134,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
           "are their summaries.",
           f"- `{_relpath(out.with_name(DISAGREEMENTS_FILE), out.parent)}`: every cell (table, model, column, metric, level) "
           "whose 95 % interval excludes the paper's value (section 7); from a per-image CSV alone: "
-          f"`.venv/bin/python scripts/write_disagreements.py {_relpath(sibling_csv(out, FILE_KIND), out.parent)}`.",
+          f"`python -m uqcore.paper.disagreement_rows {_relpath(sibling_csv(out, FILE_KIND), out.parent)}`.",
           f"- Settings: `{', '.join(f'{k}={v}' for k, v in _settings_dict(s).items())}`.", ""]
     return "\n".join(L)
 
