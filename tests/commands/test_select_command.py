@@ -31,7 +31,7 @@ def test_llm_rule():
 
 def _candidate(folder, at, p):
     meta = {"arch": "mcdrop", "command": f"python -m uqcore train sr --arch mcdrop --dropout-at {at}", "steps": "400",
-            "seed": "2", "train_seconds": "1.0",
+            "seed": "2", "train_seconds": "1.0", "hardware": "CPU", "torch": "2", "n_train_images": "38",
             "arch_kwargs": json.dumps({"scale": 4, "n_feats": 32, "n_blocks": 8, "dropout_p": p, "dropout_at": at})}
     save_file(load_file(str(MODELS_DIR / "srresnet.safetensors")), str(folder / f"mcdrop-at{at}-p{p}.safetensors"),
               metadata=meta)
@@ -64,7 +64,7 @@ def test_select_mcdrop_writes_card_and_weights(tmp_path, capsys):
 
 def _member(folder, index, steps):
     meta = {"arch": "srresnet", "command": f"python -m uqcore train sr --seed {100 + index}", "steps": str(steps),
-            "seed": str(100 + index), "train_seconds": "2.0",
+            "seed": str(100 + index), "train_seconds": "2.0", "hardware": "CPU", "torch": "2", "n_train_images": "38",
             "arch_kwargs": json.dumps({"scale": 4, "n_feats": 32, "n_blocks": 8})}
     save_file(load_file(str(MODELS_DIR / "srresnet.safetensors")), str(folder / f"ens.{index}.safetensors"),
               metadata=meta)

@@ -8,7 +8,7 @@ no weights file yet, or fewer steps). Each finished member N replaces
 ``assets/models/srresnet-ens.N.safetensors``; the card's ``config.weights`` / ``members`` list every
 bundled member and ``provenance.training.runs[N]`` becomes the member's recorded run. Without
 ``--write`` it only prints what it would install. Afterwards the eval numbers are the earlier
-members': rerun ``python -m uqcore quality --models srresnet-ens --write``.
+members': rerun ``python -m uqcore quality sr --models srresnet-ens --write``.
 """
 
 from __future__ import annotations
@@ -87,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"no finished member (ens.N.safetensors with >= {args.steps} steps) in {args.candidates}", file=sys.stderr)
         return 1
     if args.write:
+        from uqcore.training.cards import sr_card
+
         card = read_card(models / f"{TARGET}.json")
         weights = install(card, members, models)
         card.save()
-        print(f"wrote {card.path} ({len(weights)} members); rerun python -m uqcore quality --models {TARGET} --write",
+        sr_card(TARGET, models).save()  # config and provenance from the members' own training metadata
+        print(f"wrote {card.path} ({len(weights)} members); rerun python -m uqcore quality sr --models {TARGET} --write",
               file=sys.stderr)
     return 0

@@ -13,7 +13,7 @@ heads); for ``students`` the bundled head of each model and ``runs/students/<mod
 (``python -m uqcore distill``), scored by :func:`uqcore.paper.quality.student_quality` on the
 decision images (rule: the most quality bars met, then the highest pixel-correlation ratio to the
 teacher); a candidate recorded by an earlier run whose head is not here keeps its numbers. After ``--write`` the card's eval numbers are those of the earlier weights: rerun
-``python -m uqcore quality --models TARGET --write``.
+``python -m uqcore quality sr --models TARGET --write``.
 """
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{chosen!r} wins on recorded numbers but its weights are not here", file=sys.stderr)
                 return 1
         else:
-            _install(card, source, models / f"{args.target}.safetensors")
+            card = _install(card, source, models / f"{args.target}.safetensors")
         card.set_measured("selection", selection, command=selection["command"])
         card.save()
-        print(f"wrote {card.path}; rerun python -m uqcore quality --models {args.target} --write for its eval",
+        print(f"wrote {card.path}; rerun python -m uqcore quality sr --models {args.target} --write for its eval",
               file=sys.stderr)
     return 0
 
@@ -157,23 +157,16 @@ def _llm(args: argparse.Namespace, models: Path, before: dict[str, Any]) -> tupl
     return sel, source
 
 
-def _install(card: Any, source: Path, target: Path) -> None:
-    """Copy the chosen weights and make the card's config and training runs theirs."""
-    from uqcore.paper.selection import training_record, weights_metadata
+def _install(card: Any, source: Path, target: Path) -> Any:
+    """Copy the chosen weights over the bundled ones; the card's config and provenance are then
+    rebuilt from the weights' training metadata (:func:`uqcore.training.cards.sr_card`, the one
+    writer of those sections), its measured entries kept. Returns the new card."""
+    from uqcore.training.cards import sr_card
 
     if source.resolve() != target.resolve():
         target.unlink(missing_ok=True)  # replace the file (a link is not followed)
         shutil.copyfile(source, target)
-    meta = weights_metadata(source)
-    if "arch_kwargs" in meta:
-        card.config["arch_kwargs"] = json.loads(meta["arch_kwargs"])
-    run = training_record(source)
-    if run:
-        training = card.provenance.setdefault("training", {})
-        training["runs"] = [run]
-        training["total_train_seconds"] = run.get("train_seconds")
-        training["script"] = ("scripts/train_baselines.sh (python -m uqcore.training.sr ARGS == "
-                              "python -m uqcore train sr ARGS)")
+    return sr_card(card.name, target.parent)
 
 
 def _students(args: argparse.Namespace, models: Path) -> int:

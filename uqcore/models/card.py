@@ -16,6 +16,13 @@ head's ``<head>.json``)::
   (:data:`MODEL_MEASURED`). Each entry has one writer: :func:`ModelCard.set_measured` is how a
   command records one.
 
+Writers (one per section or entry): ``config`` / ``provenance`` of the models trained here
+:mod:`uqcore.training.cards` (``python -m uqcore card``; ``select`` and ``install-ensemble`` call it
+after installing weights), of imported ones :mod:`uqcore.models.upscalerjs`; ``measured.eval`` /
+``metrics`` / ``forward_time`` / ``unseen_check`` / ``uq_check`` / ``explore_seconds`` and a head's
+``quality``: ``python -m uqcore quality``; ``recommended`` / ``tolerability``: ``recommend``;
+``selection``: ``select``; a head card's ``config`` / ``provenance``: ``distill``.
+
 A student head's card (``"kind": "uqcore-student-head"``) has the same three sections with its own
 keys (:data:`STUDENT_SECTIONS`; the head's :class:`~uqcore.engine.student_head.HeadConfig` is
 ``config.head_config``). :meth:`ModelCard.flat` is the one-level dict the rest of the package reads
