@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_explore_model.py --model esrgan-thick [--threads 1]
 
 * headless: the default view's input (the first bundled sample, centre-cropped to the card's
-  ``explore_crop`` as Explore does, ``ui.inputs.explore_region``), then one forward
+  ``explore_crop`` as Explore does, ``uqcore.datasets.folders.explore_region``), then one forward
   and ``uqcore.estimate`` with the card's recommended setting (what Explore computes first);
 * page: ``streamlit.testing.v1.AppTest`` of app.py on pages/explore.py with ``?task=sr&model=M``:
   the first script run (a fresh process: the model is loaded and the recommended setting
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uqcore  # noqa: E402
-from ui.inputs import explore_region  # noqa: E402
+from uqcore.datasets.folders import explore_region  # noqa: E402
 from uqcore.models.srresnet import bicubic_downscale, load_hr  # noqa: E402
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import uqcore
+from uqcore.models.card import ModelCard
 from ui import keys, model_cache, run_control, session
 from ui import student as student_ui
 from ui.state import TASKS
@@ -232,7 +233,7 @@ def card_summary(card: dict) -> None:
     if card.get("input_range"):
         facts.append(("Input / output", card["input_range"]))
     origin = card.get("origin")
-    if isinstance(origin, dict):  # third-party weights (scripts/import_upscalerjs.py)
+    if isinstance(origin, dict):  # third-party weights (python -m uqcore import-upscalerjs)
         facts.append(("Origin", f"{origin.get('package')} {origin.get('version', '')}, licence "
                                 f"{origin.get('license', '?')} (third-party weights, not trained here)"))
     training = card.get("training") or {}
@@ -247,14 +248,26 @@ def card_summary(card: dict) -> None:
     quality = card.get("eval", {}).get("mean") or card.get("metrics", {}).get("model")
     if quality:
         where = card.get("eval", {}).get("set") or card.get("metrics", {}).get("data", "")
-        facts.append(("Quality", ", ".join(f"{k} {v:g}" for k, v in quality.items()) + (f" (on {where})" if where else "")))
+        measured = card.get("eval") or card.get("metrics") or {}
+        by = f"; `{measured['command']}`, {measured['date']}" if measured.get("command") and measured.get("date") else ""
+        facts.append(("Quality", ", ".join(f"{k} {v:g}" for k, v in quality.items())
+                      + (f" (on {where}{by})" if where else "")))
     rec = card.get("recommended")
     if rec:
         text = rec["method"] + (f" at {rec['layer']}, strength {rec['strength']:g}" if rec.get("layer") else "")
         facts.append(("Recommended setting", f"{text}, {rec.get('samples', 8)} samples — {rec.get('source', '')}"))
     st.markdown("\n".join(f"- **{label}:** {text}" for label, text in facts))
     with st.popover("Full card (JSON)"):
-        st.json(card, expanded=1)
+        st.json(card_sections(card), expanded=1)
+
+
+def card_sections(card: dict) -> dict:
+    """The card as stored: config (what loading needs), provenance, measured (each number with the
+    command that wrote it); a card that is not a bundled model's shows as it is."""
+    try:
+        return ModelCard.from_dict(card).to_dict()
+    except uqcore.InputError:
+        return card
 
 
 def head_summary(name: str, model: uqcore.UQModel) -> None:

@@ -5,9 +5,9 @@
 #   lane B: the 4 ensemble members (each from scratch, own seed) -> srresnet-mcdrop and
 #           srresnet-llm (both fine-tuned from srresnet, so they wait for lane A's srresnet)
 # Checkpoints go to runs/sr/ (git-ignored); rerunning resumes from them (a finished run just
-# rewrites its weights). Then scripts/eval_sr.py --write-cards evaluates and writes the cards.
+# rewrites its weights). Then python -m uqcore card sr --write writes the cards and python -m uqcore quality sr --write their eval.
 # Logs: runs/sr/*.log.  `python -m uqcore.training.sr ARGS` == `python -m uqcore train sr ARGS`.
-#   Usage: .venv/bin/python scripts/build_sr_data.py && bash scripts/train_sr_zoo.sh
+#   Usage: python -m uqcore data sr-train && bash scripts/train_sr_zoo.sh
 #   (WAIT_PID=<pid> / WAIT_PID_B=<pid>: let lane A / B first wait for an already running run of
 #   theirs, e.g. after editing this script mid-way; finished runs are then only re-saved)
 set -euo pipefail
@@ -54,5 +54,5 @@ rm -f $R/srresnet.done
 laneA & A=$!
 laneB & B=$!
 wait $A; wait $B
-$PY scripts/eval_sr.py --write-cards > $R/eval.log 2>&1
+$PY -m uqcore card sr --write > $R/eval.log 2>&1 && $PY -m uqcore quality sr --write >> $R/eval.log 2>&1
 echo done > $R/DONE

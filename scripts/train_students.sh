@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Train the bundled student heads (issue 16), one after another, on the project's TRAINING data
-# (never assets/samples/): data/sr_train (python scripts/build_sr_data.py) and data/depth_train
+# (never assets/samples/): data/sr_train (python -m uqcore data sr-train) and data/depth_train
 # (python -m uqcore make-scenes --n 200 --seed 0 --out data/depth_train). Checkpoints in runs/students/;
-# add --resume to a line to continue it. Then: python scripts/check_students.py --write
+# add --resume to a line to continue it. Then: python -m uqcore quality students --write
 # SR: transform teacher (8 samples) + --error-weight 1 (a ranking term against the model's actual error on
 # the crop: every SR training photo is its own ground truth); depth: the card's recommended noise teacher,
 # whole 160x128 scenes (--crop 160), distilled from the teacher alone. srgan: 1600 steps (800 missed its bars)
-# and a Laplace NLL (chosen among variants on the validation set of check_students.py --data heldout, not
+# and a Laplace NLL (chosen among variants on the decision images of python -m uqcore quality students, not
 # on assets/samples).
 # docs/RESULTS.md: the ablations.
 set -euo pipefail

@@ -1,5 +1,5 @@
 """Collects what the reliability tests observe. Nothing is written during an ordinary test run:
-``python scripts/write_reliability.py`` runs the reliability tests with
+``bash scripts/test.sh reliability`` runs the reliability tests with
 ``--reliability-record docs/RELIABILITY.md`` and only then is the record written."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 RECORD: list[dict] = []
 DOC = Path(__file__).resolve().parents[1] / "docs" / "RELIABILITY.md"
-COMMAND = "python scripts/write_reliability.py"
+COMMAND = "bash scripts/test.sh reliability"
 
 
 def record(area: str, case: str, outcome: str) -> None:

@@ -29,10 +29,13 @@ DOC = ROOT / "docs" / "ARCHITECTURE.md"
 CODE = [*(ROOT / "uqcore").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
 # Paths the text names that exist only in a built wheel or a run's output folder, never in the checkout.
 NOT_IN_CHECKOUT = {"uqcore/assets", "build/lib/uqcore", "scores/", "run.json", "units.jsonl", "summary.json",
-                   "disagreements.csv", "results_per_image.csv"}
-FILE_SUFFIXES = (".py", ".json", ".jsonl", ".csv", ".md", ".toml", ".txt")
+                   "disagreements.csv", "results_per_image.csv", "runs/sr/ens.N"}
+FILE_SUFFIXES = (".py", ".json", ".jsonl", ".csv", ".md", ".toml", ".txt", ".sh")
 # Third-party modules the text cites by their usual alias.
 ALIASES = {"st": "streamlit", "nn": "torch.nn", "ray": "ray"}
+# A card's sections and their keys (uqcore.models.card: a model's and a student head's), cited as measured.eval etc.
+_CARD = importlib.import_module("uqcore.models.card")
+CARD_SECTIONS = {section: _CARD.MODEL_SECTIONS[section] | _CARD.STUDENT_SECTIONS[section] for section in _CARD.SECTIONS}
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:[.:][A-Za-z_]\w*)+")
 WORD = re.compile(r"[A-Za-z_]\w*")
 
@@ -135,6 +138,8 @@ def _resolves(parts: list[str], prefix: str) -> bool:
 
 def name_problem(token: str) -> str | None:
     parts = re.split(r"[.:]", token)
+    if parts[0] in CARD_SECTIONS and len(parts) == 2:  # a card's key, e.g. measured.eval
+        return None if parts[1] in CARD_SECTIONS[parts[0]] else f"{token}: no such key in a card's {parts[0]}"
     if parts[0] in ALIASES:
         if importlib.util.find_spec(ALIASES[parts[0]].split(".")[0]) is None:
             return None  # an optional dependency that is not installed here
@@ -178,11 +183,12 @@ def test_the_check_catches_what_does_not_exist():
     planted = ("`models/base.py` `uqcore/no_such_module.py` `tests/no_such_test.py` `docs/NO_SUCH.md` `nowhere.py` "
                "`models.registry.bundled_assets` `models.registry.no_such_function` `Scorer.compute` "
                "`Scorer.no_such_method` `engine.no_such_module.thing` `figures.colour_map` `figures.no_such_figure` "
-               "`lazy_exports` `no_such_helper_name` `UQModel.parameter_count` `UQModel.parameters_count`")
+               "`lazy_exports` `no_such_helper_name` `UQModel.parameter_count` `UQModel.parameters_count` "
+               "`measured.eval` `measured.no_such_entry`")
     found = problems(planted)
     bad = ["models/base.py", "uqcore/no_such_module.py", "tests/no_such_test.py", "docs/NO_SUCH.md", "nowhere.py",
            "models.registry.no_such_function", "Scorer.no_such_method", "engine.no_such_module.thing",
-           "figures.no_such_figure", "no_such_helper_name", "UQModel.parameters_count"]
+           "figures.no_such_figure", "no_such_helper_name", "UQModel.parameters_count", "measured.no_such_entry"]
     assert len(found) == len(bad), found
     for name in bad:
         assert any(name in p for p in found), (name, found)

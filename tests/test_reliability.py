@@ -254,7 +254,7 @@ def test_property_record():
 
 
 def test_an_ordinary_run_never_rewrites_the_record(tmp_path, monkeypatch):
-    """docs/RELIABILITY.md is written only by ``python scripts/write_reliability.py``
+    """docs/RELIABILITY.md is written only by ``bash scripts/test.sh reliability``
     (``--reliability-record PATH``); pytest on its own writes no tracked file."""
     from types import SimpleNamespace
 

@@ -18,7 +18,7 @@ import uqcore
 from ui import gallery, keys, model_cache, run_control, state
 from uqcore.limits import IMAGE_UPLOAD_MB
 from uqcore.datasets.analysis import PreparedInput, prepare_depth, prepare_sr
-from uqcore.datasets.folders import centre_crop
+from uqcore.datasets.folders import explore_region
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"]
 SOURCE_LABELS = {"sample": "Bundled sample", "upload": "Upload"}
@@ -98,17 +98,6 @@ def input_widgets(model: uqcore.UQModel) -> None:
     _uploader(right, "Depth map (optional): 16-bit PNG in millimetres or .npy in metres", "depth", ["png", "npy"])
     if rgb is None:
         st.info("Upload an RGB image and, optionally, its depth map.")
-
-
-def explore_region(model: uqcore.UQModel, hr: torch.Tensor) -> tuple[torch.Tensor, int | None]:
-    """A bundled SR sample as Explore first shows it: centre-cropped to the card's ``explore_crop``
-    (HR pixels a side), for a model too heavy to run on whole samples on a CPU (esrgan-thick);
-    returns ``(hr, side)``, side None when nothing was cropped."""
-    side = int(model.card.get("explore_crop") or 0)
-    h, w = hr.shape[-2:]
-    if not side or (h <= side and w <= side):
-        return hr, None
-    return centre_crop(hr, side), side
 
 
 def current_input(model: uqcore.UQModel) -> tuple[PreparedInput, str] | None:

@@ -26,6 +26,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("uqcore.commands.map", "the uncertainty map of an image or a folder of images (whole, tiled or a region)"),
     "distill": ("uqcore.commands.distill", "distil a one-pass student head from a training-free teacher (no labels)"),
     "triage": ("uqcore.commands.triage", "rank a folder of images by uncertainty (which to check first), no labels needed"),
+    "card": ("uqcore.commands.card", "write the trained models' cards (config, provenance) from their weights"),
+    "data": ("uqcore.commands.data", "rebuild the image data (SR training folder, eval / test photos, unseen photos)"),
+    "import-upscalerjs": ("uqcore.commands.import_upscalerjs", "import UpscalerJS's ESRGAN models (npm) into the zoo"),
+    "quality": ("uqcore.commands.quality", "measure the bundled models' quality (eval set) and student heads' (decision images)"),
+    "recommend": ("uqcore.commands.recommend", "write each bundled model's recommended setting (from the sweeps)"),
+    "select": ("uqcore.commands.select", "choose a trained baseline among its candidates on decision images"),
+    "install-ensemble": ("uqcore.commands.install_ensemble", "bundle the finished ensemble members (runs/sr/ens.N)"),
 }
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from ui.inputs import explore_region
+from uqcore.datasets.folders import explore_region
 
 
 def test_explore_region_crops_bundled_samples_of_heavy_models_only():

@@ -1,4 +1,4 @@
-"""scripts/import_upscalerjs.py and uqcore.models.tfjs on tiny synthetic ISR graphs written here
+"""python -m uqcore import-upscalerjs (uqcore.models.upscalerjs) and uqcore.models.tfjs on tiny synthetic ISR graphs written here
 (model.json + a weights .bin, packed as an npm tarball), against a numpy reference written here
 (plain loops, TF's depth_to_space index formula); and the bundled esrgan-thick's card and quality."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.scripts import load_script
+from uqcore.models import upscalerjs as script
 from uqcore.models import tfjs
 from uqcore.models.rrdn import depth_to_space_nhwc
 
@@ -164,7 +164,6 @@ def npm_tarball(tmp_path, graph, arch, size="tiny"):
 
 @pytest.mark.parametrize("arch", ["rrdn", "rdn"])
 def test_import_matches_numpy_reference(tmp_path, arch):
-    script = load_script("import_upscalerjs")
     rng = np.random.default_rng(0)
     graph = rrdn_graph(rng) if arch == "rrdn" else rdn_graph(rng)
     tarball, W = npm_tarball(tmp_path, graph, arch)
@@ -220,7 +219,7 @@ def test_bundled_esrgan_card_and_quality():
     from uqcore.models.registry import MODELS_DIR
 
     if "esrgan-thick" not in uqcore.list_models("sr"):
-        pytest.skip("esrgan-thick is not bundled (scripts/import_upscalerjs.py --write esrgan-thick)")
+        pytest.skip("esrgan-thick is not bundled (python -m uqcore import-upscalerjs --write esrgan-thick)")
     card = uqcore.model_card("esrgan-thick")
     assert card["origin"]["package"] == "@upscalerjs/esrgan-thick" and card["origin"]["version"] == "1.0.0"
     assert card["origin"]["license"] == "MIT"

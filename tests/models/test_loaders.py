@@ -20,6 +20,7 @@ import uqcore
 from uqcore.engine.hooks import hook_count
 from uqcore.engine.layers import list_layers
 from uqcore.models.loaders import describe, load_user_model, module_tree, read_state_dict
+from uqcore.models.card import read_card
 
 LAYER_METHODS = ("noise", "dropout")
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
@@ -402,7 +403,7 @@ def test_probe_uses_checked_forward():
 def test_zoo_weights_of_the_wrong_shape_give_an_input_error(tmp_path):
     from uqcore.models.registry import MODELS_DIR
 
-    card = json.loads((MODELS_DIR / "srresnet.json").read_text())
+    card = read_card(MODELS_DIR / "srresnet.json").flat()
     card["arch_kwargs"] = {**card["arch_kwargs"], "n_feats": 8}  # the file holds 32-feature weights
     (tmp_path / "srresnet.safetensors").symlink_to(MODELS_DIR / "srresnet.safetensors")
     path = tmp_path / "narrow.json"

@@ -92,7 +92,7 @@ def test_ensemble_has_eight_distinct_members(zoo):
 
 
 def test_likelihood_baseline_psnr_is_within_half_a_db_of_srresnet(zoo):
-    """Issue 25's bar, on the numbers scripts/eval_sr.py --write-cards stored in the cards."""
+    """Issue 25's bar, on the numbers python -m uqcore quality sr --write stored in the cards."""
     llm, base = zoo["srresnet-llm"].card["eval"], zoo["srresnet"].card["eval"]
     assert llm["per_image"].keys() == base["per_image"].keys()
     assert llm["mean"]["psnr"] >= base["mean"]["psnr"] - 0.5

@@ -12,6 +12,7 @@ from uqcore.models.registry import build_architecture
 from uqcore.models.srresnet import SRResNet
 from uqcore.models.srresnet_head import SRResNetVarHead
 from uqcore.training import sr
+from uqcore.models.card import read_card
 
 KW = dict(scale=4, n_feats=8, n_blocks=2)
 
@@ -84,7 +85,7 @@ def test_bundled_head_card_and_weights():
     path = MODELS_DIR / "srresnet-llm-head.json"
     if not path.exists():
         pytest.skip("srresnet-llm-head is not bundled")
-    card = json.loads(path.read_text())
+    card = read_card(path).flat()
     head, base = load_file(str(MODELS_DIR / card["weights"])), load_file(str(MODELS_DIR / "srresnet.safetensors"))
     # the trunk is srresnet's, tensor for tensor: its prediction is srresnet's bit for bit
     assert set(base) <= set(head) and all(torch.equal(head[k], base[k]) for k in base)
@@ -98,5 +99,5 @@ def test_bundled_head_card_and_weights():
                for c in sel["candidates"])
     # the bars on unseen photos, written by the command the card names
     unseen = card["unseen_check"]
-    assert "scripts/check_unseen.py" in unseen["command"]
+    assert "python -m uqcore quality unseen" in unseen["command"]
     assert unseen["corr_pixel_mean"] >= 0.25 and abs(unseen["psnr_mean"] - unseen["reference_psnr_mean"]) <= 0.5

@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 
 from uqcore.paper.markdown import block_segmenter_note, ensemble_note
+from uqcore.models.card import read_card
 
 
 def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
     path = tmp_path / "seg.json"
     assert "local-centre-of-mass" in block_segmenter_note(path)  # no comparison file: the name only
     path.write_text(json.dumps({"model": "srresnet", "method": "transform", "samples": 8, "n_images": 3,
-                                "data": "x", "command": "python scripts/compare_segmenters.py --write",
+                                "data": "x", "command": "python research/compare_segmenters.py --write",
                                 "mean": {"lcm": {"corr_block": 0.5, "segment_px": 300.0},
                                          "slic": {"corr_block": 0.625, "segment_px": 256.0}}}))
     note = block_segmenter_note(path)
@@ -18,7 +19,7 @@ def test_block_segmenter_note_names_lcm_and_compares_with_slic(tmp_path):
 
 
 def test_ensemble_note_reads_the_member_count():
-    card = json.loads((Path(__file__).resolve().parents[2] / "assets/models/srresnet-ens.json").read_text())
+    card = read_card(Path(__file__).resolve().parents[2] / "assets/models/srresnet-ens.json").flat()
     note = ensemble_note("srresnet-ens")
     assert f"{card['members']} members" in note
     assert ("Ensemble (8) the first 8" in note) == (card["members"] >= 8)

@@ -16,6 +16,7 @@ from tests.tiny_models import TinySR, make_tiny_sr
 from uqcore.cli import main
 from uqcore.models.student_files import attach_student, load_student, save_student
 from uqcore.student.train import default_feature_layers, distill
+from uqcore.models.card import read_card
 
 
 def _images(n=4, size=24):
@@ -83,7 +84,7 @@ def test_save_load_round_trip_and_mismatch_refused(tmp_path, trained):
     save_student(result.head, path, result.card)
     loaded = load_student(path)
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), result.head.state_dict().values()))
-    card = json.loads((tmp_path / "head.json").read_text())
+    card = read_card(tmp_path / "head.json").flat()
     assert card["features"] == list(result.head.config.layers) and card["training"]["images"] == 4
     wider = uqcore.wrap(TinySR(feats=6), task="sr", scale=2, name="wider")
     with pytest.raises(uqcore.InputError, match=r"does not fit model 'wider'.*channels"):
@@ -142,7 +143,7 @@ def test_cli_distill_writes_head_and_card_then_load_model_and_evaluate_use_it(tm
     code = main(["distill", "--model", str(card), "--images", str(data), "--out", str(out), "--steps", "4",
                  "--crop", "8", "--batch", "2", "--samples", "4", "--ckpt-every", "2", "--quiet", "--threads", "1"])
     assert code == 0 and time.perf_counter() - start < 30
-    head_card = json.loads(out.with_suffix(".json").read_text())
+    head_card = read_card(out.with_suffix(".json")).flat()
     assert head_card["training"]["images"] == 4 and head_card["training"]["steps"] == 4
     assert head_card["training"]["image_names"] == [f"img{i}.png" for i in range(4)]
     assert head_card["teacher"]["method"] == "transform" and head_card["features"] == ["body.1", "upsample"]
@@ -173,14 +174,13 @@ def test_ranking_and_error_terms_change_the_head():
 
 
 def test_head_from_checkpoint_is_the_head_at_that_step(tmp_path):
-    """scripts/head_from_checkpoint.py: a run stopped after its checkpoint gives the checkpoint's head."""
-    from tests.scripts import load_script
+    """distill --from-checkpoint: a run stopped after its checkpoint gives the checkpoint's head."""
+    from uqcore.student.checkpoint import head_from_checkpoint
 
-    script = load_script("head_from_checkpoint")
     calls = []
     part = distill(make_tiny_sr(), _images(), ckpt=tmp_path / "r.ckpt.pt", ckpt_every=3,
                    should_stop=lambda: len(calls) >= 3, on_step=lambda *a: calls.append(a), **dict(FAST, steps=6))
-    head, card = script.head_from_checkpoint(make_tiny_sr(), tmp_path / "r.ckpt.pt", None)
+    head, card = head_from_checkpoint(make_tiny_sr(), tmp_path / "r.ckpt.pt", None)
     a, b = part.head.state_dict(), head.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (card["training"]["steps"], card["training"]["steps_planned"]) == (3, 6)

@@ -72,12 +72,9 @@ def test_bad_inputs(tmp_path):
 
 
 def test_fine_tuned_card_keeps_the_first_stage(scene_folder, tmp_path):
-    """scripts/eval_depth.py --new-card on weights trained with --init records both runs."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from eval_depth import base_card
+    """python -m uqcore card depth (uqcore.training.cards.depth_card) on weights trained with --init
+    records both runs."""
+    from uqcore.training.cards import depth_card as base_card
 
     first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
     assert _train(scene_folder, first, "--steps", "2") == 0

@@ -4,6 +4,8 @@
         [--teacher transform|noise|dropout|mc_dropout|ensemble] [--layer L --strength S] [--samples M] \\
         [--features L1,L2] [--steps K] [--crop P] [--batch B] [--loss gaussian|laplace] [--rank-weight W] \\
         [--seed 0] [--ckpt PATH] [--ckpt-every N] [--resume] [--threads T] [--device cpu]
+    python -m uqcore distill --model M --from-checkpoint RUN.ckpt.pt --out HEAD.safetensors [--images DIR]
+        the head as it was at a stopped run's checkpoint (uqcore.student.checkpoint)
 
 Writes the head (safetensors) and its card (``.json`` beside it); see :mod:`uqcore.student.train`.
 Use it with ``uqcore.load_model(MODEL, student=OUT)`` and ``estimate(..., method="student")``.
@@ -21,7 +23,11 @@ from uqcore.training.losses import LOSSES
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="bundled model name, model card or model file / spec")
-    parser.add_argument("--images", required=True, help="folder of unlabeled training images (never the evaluation set)")
+    parser.add_argument("--images", default=None,
+                        help="folder of unlabeled training images (never the evaluation set); required unless "
+                             "--from-checkpoint")
+    parser.add_argument("--from-checkpoint", default=None, metavar="CKPT",
+                        help="write the head of this distill checkpoint (a run stopped early) instead of training")
     parser.add_argument("--out", required=True, help="output head, .safetensors (the card is written beside it as .json)")
     parser.add_argument("--teacher", choices=TEACHERS, default=None,
                         help="teacher method (default: transform for SR, the card's recommended setting otherwise)")
@@ -55,6 +61,17 @@ def run(args: argparse.Namespace) -> int:
     from uqcore.models import load_model  # lazy: the registry is only needed by the command
 
     model = load_model(args.model, student=False)
+    if args.from_checkpoint:
+        from uqcore.models.student_files import save_student
+        from uqcore.student.checkpoint import head_from_checkpoint
+
+        head, card = head_from_checkpoint(model, args.from_checkpoint, args.images)
+        save_student(head, args.out, card)
+        print(f"{args.out}: step {card['training']['steps']} of {card['training']['steps_planned']}")
+        return 0
+    if not args.images:
+        print("distill: --images is required (unless --from-checkpoint)", file=sys.stderr)
+        return 2
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     argv = sys.argv[2:] if sys.argv[1:2] == ["distill"] else None
     command = ("python -m uqcore distill " + " ".join(shlex.quote(a) for a in argv) if argv is not None

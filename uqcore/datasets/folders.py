@@ -48,6 +48,18 @@ def centre_crop(img: torch.Tensor, side: int) -> torch.Tensor:
     return img[..., top:top + ch, left:left + cw]
 
 
+def explore_region(model: Any, hr: torch.Tensor) -> tuple[torch.Tensor, int | None]:
+    """A bundled SR sample as Explore first shows it: centre-cropped to the card's ``explore_crop``
+    (HR pixels a side), for a model too heavy to run on whole samples on a CPU (esrgan-thick);
+    returns ``(hr, side)``, side None when nothing was cropped. The dashboard and
+    ``python -m uqcore quality explore`` both use it, so the timing is of what the page runs."""
+    side = int(model.card.get("explore_crop") or 0)
+    h, w = hr.shape[-2:]
+    if not side or (h <= side and w <= side):
+        return hr, None
+    return centre_crop(hr, side), side
+
+
 def list_pair_files(folder: str | Path, task: str) -> list[tuple[str, Path, Path | None]]:
     """(name, input file, target file or None for SR) in sorted order; see the module docstring."""
     root = Path(folder)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -322,6 +323,33 @@ def recommend(rows: Sequence[dict[str, Any]], tolerance: float = 0.05, key: str 
             best = r
     return best
 
+
+
+def read_sweep_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a sweep CSV (``reproduce``'s ``results_sweeps.csv``): strength, loss increase and
+    pixel correlation as floats (None when empty), samples as int; the rest as text."""
+    import csv
+
+    with Path(path).open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key in ("strength", "loss_increase", "corr_pixel"):
+            row[key] = float(row[key]) if row[key] not in ("", "None") else None
+        row["samples"] = int(row["samples"])
+    return rows
+
+
+def best_setting(rows: Sequence[dict[str, Any]], tolerance: float = 0.05) -> dict[str, Any] | None:
+    """A model's recommended setting from its sweep rows: :func:`recommend` among the infer-noise
+    rows and among the infer-dropout rows, then the one with the higher pixel correlation
+    (method, layer, strength, samples, corr_pixel, loss_increase); None if neither qualifies."""
+    picks = [recommend([r for r in rows if r["method"] == m], tolerance=tolerance) for m in ("noise", "dropout")]
+    picks = [p for p in picks if p is not None]
+    if not picks:
+        return None
+    best = max(picks, key=lambda r: r["corr_pixel"])
+    return dict(method=best["method"], layer=best["layer"], strength=best["strength"], samples=best["samples"],
+                corr_pixel=round(best["corr_pixel"], 4), loss_increase=round(best["loss_increase"], 4))
 
 # -- units: workers and resume (uqcore.distributed runs them) ------------------------------------
 ROW_COLUMNS = ("method", "layer", "strength", "samples", "seed", "loss", "base_loss", "loss_increase", "corr_pixel",

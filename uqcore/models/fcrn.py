@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.metrics.quality import DEPTH_METRICS, depth_quality
+from uqcore.models.architectures import register_architecture
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -118,6 +119,7 @@ class Decoder(nn.Module):
         return x
 
 
+@register_architecture("fcrn")
 class FCRN(nn.Module):
     """FCRN-style depth network: RGB in [0, 1] -> depth in metres at the input resolution.
 

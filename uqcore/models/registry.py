@@ -1,16 +1,13 @@
 """The bundled model zoo and loading by name or path.
 
 Each bundled model is a JSON model card in ``assets/models/`` (:func:`bundled_assets` finds it in a
-checkout or an installed wheel) next to its safetensors weights:
-
-    {"name": "srresnet", "task": "sr", "scale": 4, "architecture": "srresnet",
-     "arch_kwargs": {...}, "weights": "srresnet.safetensors",      # a list for an ensemble
-     "output": "mean",                                              # or "mean_logvar"
-     "depth_kind": "metric",                      # depth: or "relative" / "disparity" (aligned when scored)
-     "probe_size": [32, 32], ... free-form documentation fields ...}
-
-``architecture`` names an entry of ``ARCHITECTURES`` (a ``module:callable`` built with
-``arch_kwargs``). Weights are only ever read with safetensors: nothing is unpickled.
+checkout or an installed wheel) next to its safetensors weights. The card's schema is
+:class:`uqcore.models.card.ModelCard` (sections ``config`` / ``provenance`` / ``measured``); every
+card is validated when it is read (an unknown key is an InputError naming the card's path).
+``config.architecture`` names an architecture registered with
+:func:`uqcore.models.architectures.register_architecture` (the bundled ones are registered by the
+modules imported below), built with ``config.arch_kwargs``. Weights are only ever read with
+safetensors: nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -26,7 +23,10 @@ from torch import nn
 from uqcore import limits
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel
-from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path, resolve_callable
+from uqcore.models import fcrn as _fcrn, rrdn as _rrdn, srresnet as _srresnet, srresnet_head as _srresnet_head  # noqa: F401  (they register the bundled architectures)
+from uqcore.models.architectures import build_architecture, list_architectures  # noqa: F401  (build_architecture is re-exported)
+from uqcore.models.card import ModelCard, looks_like_card
+from uqcore.models.loaders import fit_state_dict, load_user_model, portable_path
 from uqcore.models.student_files import attach_student, bundled_head
 
 
@@ -45,30 +45,25 @@ ASSETS = bundled_assets()
 MODELS_DIR = ASSETS / "models"
 SAMPLES_DIR = ASSETS / "samples"
 
-ARCHITECTURES: dict[str, str] = {
-    "srresnet": "uqcore.models.srresnet:SRResNet",
-    "srresnet-head": "uqcore.models.srresnet_head:SRResNetVarHead",  # srresnet-llm-head
-    "fcrn": "uqcore.models.fcrn:FCRN",
-    "rrdn": "uqcore.models.rrdn:RRDN",  # UpscalerJS esrgan-thick (scripts/import_upscalerjs.py)
-    "rdn": "uqcore.models.rrdn:RDN",  # UpscalerJS esrgan-slim / -medium
-}
-
-
 def model_dirs() -> list[Path]:
     """``assets/models`` plus any folders in ``UQCORE_MODEL_DIRS`` (os.pathsep-separated)."""
     return [MODELS_DIR, *limits.extra_model_dirs()]
 
 
 def _cards() -> dict[str, dict]:
+    """Every card of :func:`model_dirs` by name, as the flat dict of :meth:`ModelCard.flat` plus
+    ``_path``. JSON files that are not model cards are skipped; a card that does not validate is an
+    InputError naming its path."""
     cards = {}
     for folder in model_dirs():
         for path in sorted(folder.glob("*.json")):
             try:
-                card = json.loads(path.read_text())
+                doc = json.loads(path.read_text())
             except json.JSONDecodeError:
                 continue  # not a model card (or half-written); never break the zoo listing
-            if not isinstance(card, dict) or not {"name", "task", "architecture", "weights"} <= card.keys():
-                continue
+            if not looks_like_card(doc):
+                continue  # e.g. a student head's card, or some other JSON file
+            card = ModelCard.from_dict(doc, path).flat()
             card["_path"] = str(path)
             cards[card["name"]] = card
     return cards
@@ -84,12 +79,6 @@ def model_card(name: str) -> dict:
     if name not in cards:
         raise InputError(f"no bundled model named {name!r}; available: {', '.join(cards) or 'none'}")
     return {k: v for k, v in cards[name].items() if not k.startswith("_")}
-
-
-def build_architecture(architecture: str, **kwargs) -> nn.Module:
-    if architecture not in ARCHITECTURES:
-        raise InputError(f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
-    return resolve_callable(ARCHITECTURES[architecture])(**kwargs)
 
 
 def _load_weights(module: nn.Module, path: Path) -> nn.Module:
@@ -165,8 +154,12 @@ def _load_model(name_or_path: str, format: str | None, student: bool) -> UQModel
         return load_from_card(card, Path(card["_path"]).parent, student)
     path = Path(name_or_path)
     if path.suffix == ".json" and path.is_file():
-        card = json.loads(path.read_text())
-        if isinstance(card, dict) and "architecture" in card:  # else a TorchScript / ONNX sidecar
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            doc = None
+        if looks_like_card(doc):  # else a TorchScript / ONNX sidecar
+            card = ModelCard.from_dict(doc, path).flat()
             return load_from_card(card, path.parent, student)
     # Anything else: the user's own model (a checkpoint, TorchScript file, Hugging Face directory
     # or hub id, or "package.module:factory"); see uqcore/models/loaders/.

@@ -1,6 +1,6 @@
 """The RDN / RRDN super-resolution networks of idealo's ISR, as shipped by UpscalerJS on npm
 (``@upscalerjs/esrgan-slim`` / ``-medium``: RDN; ``@upscalerjs/esrgan-thick``: RRDN, the
-ESRGAN generator). Weights come from ``scripts/import_upscalerjs.py``, which maps the Keras
+ESRGAN generator). Weights come from ``python -m uqcore import-upscalerjs``, which maps the Keras
 layer names onto these grouped submodule names and checks the result against a numpy
 evaluation of the original Keras graph (:mod:`uqcore.models.tfjs`).
 
@@ -34,6 +34,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from uqcore.models.architectures import register_architecture
 
 BETA = 0.2  # ISR's residual scaling (the MultiplyBeta layers)
 
@@ -98,6 +100,7 @@ class _Scaled(nn.Module):
         return self.net(x * self.value_range) / self.value_range
 
 
+@register_architecture("rrdn")
 class RRDN(_Scaled):
     """The ESRGAN generator as ISR builds it (see the module docstring)."""
 
@@ -138,6 +141,7 @@ class RDNUpsampler(nn.Module):
         return self.resize(self.conv3(F.relu(self.conv2(F.relu(self.conv1(x))))))
 
 
+@register_architecture("rdn")
 class RDN(_Scaled):
     """ISR's residual dense network (see the module docstring)."""
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uqcore.metrics.quality import psnr_ssim
+from uqcore.models.architectures import register_architecture
 
 
 def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
@@ -79,6 +80,7 @@ class Upsampler(nn.Sequential):
         super().__init__(*layers)
 
 
+@register_architecture("srresnet")
 class SRResNet(nn.Module):
     """x``scale`` SRResNet generator without BatchNorm; see the module docstring."""
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from uqcore.models.architectures import register_architecture
 from uqcore.models.srresnet import SRResNet, Upsampler
 
 
+@register_architecture("srresnet-head")
 class SRResNetVarHead(SRResNet):
     """A frozen-trunk SRResNet plus a variance branch; see the module docstring."""
 

@@ -23,8 +23,9 @@ from safetensors.torch import save_file
 from uqcore.errors import InputError
 from uqcore.engine.model import UQModel, as_model
 from uqcore.engine.student_head import HeadConfig, StudentHead, capture
+from uqcore.models.card import STUDENT_KIND, ModelCard
 
-CARD_KIND = "uqcore-student-head"
+CARD_KIND = STUDENT_KIND
 META_KEY = "uqcore_student"
 # assets/models/<name>.student.safetensors (+ .json) is the bundled head of model <name>
 BUNDLED_SUFFIX = ".student"
@@ -42,8 +43,9 @@ def bundled_head(models_dir: Path, name: str) -> Path | None:
 
 
 def save_student(head: StudentHead, path: str | Path, card: dict[str, Any] | None = None) -> Path:
-    """Write ``head`` to ``path`` (.safetensors) and its card (``card`` plus kind, head file and
-    config) beside it; returns the card's path."""
+    """Write ``head`` to ``path`` (.safetensors) and its card beside it (``card``, flat, plus kind,
+    head file and config, saved in the sections of :class:`uqcore.models.card.ModelCard`);
+    returns the card's path."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise InputError(f"a student head is saved as .safetensors, got {path.name}")
@@ -51,20 +53,22 @@ def save_student(head: StudentHead, path: str | Path, card: dict[str, Any] | Non
     config = head.config.to_dict()
     state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
     save_file(state, str(path), metadata={META_KEY: json.dumps(config)})
-    full = {"kind": CARD_KIND, "head": path.name, "config": config, **(card or {})}
     target = card_path(path)
-    target.write_text(json.dumps(full, indent=1) + "\n")
-    return target
+    full = ModelCard.from_dict({"kind": CARD_KIND, "head": path.name, "config": config, **(card or {})}, target)
+    return full.save(target)
 
 
 def read_card(head_path: str | Path) -> dict[str, Any]:
-    """The card beside a head ({} if there is none or it is unreadable)."""
+    """The card beside a head, flat ({} if there is none or it is unreadable; an InputError
+    naming its path if it is not a valid student card)."""
     target = card_path(head_path)
     try:
-        card = json.loads(target.read_text())
+        doc = json.loads(target.read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return card if isinstance(card, dict) else {}
+    if not isinstance(doc, dict):
+        return {}
+    return ModelCard.from_dict({"kind": CARD_KIND, **doc}, target).flat()
 
 
 def load_student(path: str | Path) -> StudentHead:

@@ -1,7 +1,7 @@
 """TensorFlow.js *layers* models (``model.json`` + float32 weight shards) of ISR's RDN / RRDN:
 reading them, a numpy reference evaluation of the Keras graph, and the mapping of Keras layer
 names onto :mod:`uqcore.models.rrdn`'s grouped submodules. Used by
-``scripts/import_upscalerjs.py``; nothing here runs at model-load time (bundled weights are
+``python -m uqcore import-upscalerjs``; nothing here runs at model-load time (bundled weights are
 safetensors).
 
 The numpy evaluation follows the Keras / TF.js layer semantics, NHWC throughout: Conv2D with

@@ -12,7 +12,7 @@ Per-image rows written before the unnormalised AUSE existed lack ``ause_raw_<lev
 filled from the normalised AUSE and the image's mean error (:func:`uqcore.metrics.ause_in_error_units`:
 the two conventions differ by exactly that factor).
 
-    .venv/bin/python scripts/write_disagreements.py docs/results_per_image.csv   # -> docs/disagreements.csv
+    python -m uqcore.paper.disagreement_rows docs/results_per_image.csv   # -> docs/disagreements.csv
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ settings), and measured on the unchanged test split:
 
 * **SR**: images that ship inside scikit-image (read from the installed package at run time;
   nothing is copied into this repository) and are neither in ``assets/samples/sr`` nor in the SR
-  training data (Debian mate-backgrounds / opencv-doc, ``scripts/build_sr_data.py``). Synthetic
+  training data (Debian mate-backgrounds / opencv-doc, ``python -m uqcore data sr-train``). Synthetic
   graphics (colour wheel, chessboard, phantom, logo, silhouette) and the second view of the
   motorcycle stereo pair (a near-duplicate of the first) are left out. Each is prepared like
   the bundled samples: read as RGB, centre-cropped to the run's crop, bicubic-downscaled.

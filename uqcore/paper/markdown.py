@@ -134,7 +134,7 @@ def render_markdown(report: Report, out: Path, figures: Path | None) -> str:
           "are their summaries.",
           f"- `{_relpath(out.with_name(DISAGREEMENTS_FILE), out.parent)}`: every cell (table, model, column, metric, level) "
           "whose 95 % interval excludes the paper's value (section 7); from a per-image CSV alone: "
-          f"`.venv/bin/python scripts/write_disagreements.py {_relpath(sibling_csv(out, FILE_KIND), out.parent)}`.",
+          f"`python -m uqcore.paper.disagreement_rows {_relpath(sibling_csv(out, FILE_KIND), out.parent)}`.",
           f"- Settings: `{', '.join(f'{k}={v}' for k, v in _settings_dict(s).items())}`.", ""]
     return "\n".join(L)
 
@@ -312,7 +312,7 @@ def write_outputs(report: Report, out: Path, figures: Path | None) -> None:
 
 
 def block_segmenter_note(path: Path = ROOT / "docs" / "results_segmenters.json") -> str:
-    """Which segmentation the block level used and, when ``scripts/compare_segmenters.py --write``
+    """Which segmentation the block level used and, when ``research/compare_segmenters.py --write``
     has run, one clause comparing it with SLIC (the optional segmenter)."""
     import json
 
@@ -333,12 +333,11 @@ def block_segmenter_note(path: Path = ROOT / "docs" / "results_segmenters.json")
 
 def ensemble_note(name: str) -> str:
     """The ensemble's member count (from its card) and what the Ensemble (4) / (8) columns use."""
-    import json
-
+    from uqcore.models.card import read_card
     from uqcore.models.registry import MODELS_DIR
 
     card = MODELS_DIR / f"{name}.json"
-    n = int(json.loads(card.read_text()).get("members", 0)) if card.exists() else 0
+    n = int(read_card(card).config.get("members", 0)) if card.exists() else 0
     if n >= 8:
         return f"The ensemble has {n} members: Ensemble (4) uses the first 4, Ensemble (8) the first 8."
     return f"The ensemble has {n} members, so the paper's Ensemble (8) column has no counterpart."

@@ -1,8 +1,9 @@
 """The report's "One-pass student" section: the bundled student heads' quality bars against their teachers.
 
-The numbers are those ``scripts/check_students.py --write`` stored in each bundled head's card
-(``quality``): the head's teacher at 8 samples and the head itself, scored by ``uqcore.evaluate``
-(the one scorer) on the bundled evaluation samples, which no head was trained on."""
+The numbers are those ``python -m uqcore quality students --write`` stored in each bundled head's card
+(``measured.quality``): the head's teacher at 8 samples and the head itself, scored by
+``uqcore.evaluate`` (the one scorer) on decision images (:mod:`uqcore.paper.quality`: the held-out
+images of :mod:`uqcore.paper.heldout`, neither training data nor the evaluation samples)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ def markdown_lines(models: list[str]) -> list[str]:
     cards = {n: c for n, c in head_cards(models).items() if c.get("quality")}
     if not cards:
         return []
-    command = next(iter(cards.values()))["quality"].get("command", "python scripts/check_students.py --write")
+    command = next(iter(cards.values()))["quality"].get("command", "python -m uqcore quality students --write")
     L = ["## One-pass student", "",
          "A small head on the frozen network (`uqcore.student`), distilled from a training-free teacher on the "
          "project's training images (no labels, never these samples), predicts the teacher's variance in the same "
-         "forward pass as the prediction. Teacher at 8 samples vs the student on the bundled evaluation samples, "
+         "forward pass as the prediction. Teacher at 8 samples vs the student on the decision images (the held-out "
+         "images of `uqcore.paper.heldout`: neither training data nor the evaluation samples), "
          f"scored by `uqcore.evaluate`; written by `{command}` into each head's card (`quality`). Bars: "
          + ", ".join(f"{label} {bar} the teacher's" for _, label, bar in BARS) + ". The super-resolution heads add a "
          "ranking term against the model's actual error on each training crop (`--error-weight`: an SR training photo "
@@ -75,15 +77,14 @@ def ablation_lines(name: str, rows: list[dict[str, Any]]) -> list[str]:
     """The head's ablations recorded in its card: one row per training variant, the student's
     numbers and their ratio to the teacher's on the evaluation samples (``student``, ``ratio``; "–"
     for a variant not scored there) and, for rows that have it, the pixel-correlation ratio on the
-    validation set of ``check_students.py --data heldout`` (``validation``), each with the commands
+    held-out images of ``uqcore.paper.heldout`` (``validation``), each with the commands
     that produced it."""
     if not rows:
         return []
     val = any("validation" in r for r in rows)
     L = [f"Ablations for `{name}` (same scorer and samples; each variant trained with its `distill` command, scored "
-         "with `python scripts/check_students.py --models MODEL --head HEAD`"
-         + ("; validation: the same with `--data heldout`, the held-out images of `uqcore.paper.heldout`, which "
-            "chose the variant scored on the samples" if val else "") + "):", "",
+         "with `python -m uqcore quality students --models MODEL --head HEAD`"
+         + ("; validation: the held-out images of `uqcore.paper.heldout`, which chose the variant" if val else "") + "):", "",
          "| variant | " + ("validation Corr pixel (ratio) | " if val else "")
          + " | ".join(f"{label} (ratio)" for _, label, _ in BARS) + " | distill command |",
          "|---|" + "---:|" * (len(BARS) + val) + "---|"]

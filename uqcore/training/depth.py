@@ -207,7 +207,7 @@ def report_validation(model: FCRN, folder: str, step: int, running: float) -> No
 
 def weights_metadata(args: argparse.Namespace, arch: dict, train_mean: float, n_pairs: int, elapsed: float,
                      device: torch.device) -> dict[str, str]:
-    """What the weights file records for the model card (``scripts/eval_depth.py`` reads it)."""
+    """What the weights file records for the model card (``python -m uqcore quality depth`` reads it)."""
     return {
         "arch_kwargs": json.dumps(arch),
         "train_mean_depth": f"{train_mean:.6f}",

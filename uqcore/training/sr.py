@@ -39,7 +39,7 @@ Adam, cosine learning-rate decay from ``--lr`` to ``--lr``/100 over ``--steps``.
 containers only, read back with ``torch.load(weights_only=True)``) is written every
 ``--ckpt-every`` steps and at the end; ``--resume`` continues from it. The final weights are
 written with safetensors to ``--out``; its metadata records the arch kwargs, the command,
-steps, seed, time and hardware (``scripts/eval_sr.py --write-cards`` copies them into the card).
+steps, seed, time and hardware (``python -m uqcore quality sr --write`` copies them into the card).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Block-level numbers with the two segmenters (issue 25, item 3): local centre of mass (the
 block level's default, the paper's choice) against SLIC, on one model and method.
 
-    .venv/bin/python scripts/compare_segmenters.py                 # print
-    .venv/bin/python scripts/compare_segmenters.py --write         # + docs/results_segmenters.json
+    .venv/bin/python research/compare_segmenters.py                 # print
+    .venv/bin/python research/compare_segmenters.py --write         # + docs/results_segmenters.json
                                                                    #   (read by the RESULTS writer)
 
 Per image of ``--data`` (default assets/samples/sr): the model's unperturbed prediction, the
@@ -51,7 +51,7 @@ def compare(model_name: str, data: Path, method: str, samples: int) -> dict:
     diff = [r["lcm"]["corr_block"] - r["slic"]["corr_block"] for r in rows]
     return {"model": model_name, "method": method, "samples": samples, "data": str(data.relative_to(ROOT)),
             "n_images": len(rows), "mean": mean, "corr_block_lcm_minus_slic": float(np.mean(diff)),
-            "command": "python scripts/compare_segmenters.py --write", "per_image": rows}
+            "command": "python research/compare_segmenters.py --write", "per_image": rows}
 
 
 def main() -> int:

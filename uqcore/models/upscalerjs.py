@@ -1,48 +1,40 @@
-"""Import UpscalerJS's ESRGAN models (npm, MIT) into the zoo as safetensors + a model card.
+"""Importing UpscalerJS's ESRGAN models (npm, MIT) into the zoo as safetensors + a model card
+(``python -m uqcore import-upscalerjs``).
 
-    .venv/bin/python scripts/import_upscalerjs.py                       # npm pack all three, measure
-    .venv/bin/python scripts/import_upscalerjs.py --write esrgan-thick  # + write that model's files
-    .venv/bin/python scripts/import_upscalerjs.py --tarball T.tgz ...   # use downloaded tarballs
-
-For each package (``@upscalerjs/esrgan-{slim,medium,thick}@1.0.0``; ``npm pack`` runs here
-unless ``--tarball`` names the files): read ``models/x{scale}/model.json`` + its float32 shards
-(a Keras functional graph in TF.js layers format), rebuild it as :class:`uqcore.models.rrdn.RDN`
-/ :class:`~uqcore.models.rrdn.RRDN` (grouped names, Keras kernels HWIO -> OIHW, TF's NHWC
-depth_to_space kept as such), check the module against a numpy evaluation of the Keras graph
-(:mod:`uqcore.models.tfjs`) on a small random input, then score it on assets/samples/sr with
-scripts/eval_sr.py's protocol (Y-PSNR/SSIM, 4 px border, bicubic baseline) under several LR
-degradations. ``--write`` models get assets/models/<name>.safetensors + <name>.json. The weights
-are stored as float16 (half the bytes: esrgan-thick's 7.3M parameters are 14 MiB, not 28, under
-the project's 20 MiB guideline for committed files) and loaded and run as float32; every number
-the script measures is of that stored network (:func:`stored_copy`), and the card records its
-largest output difference from the float32 network on the bundled samples.
+For each package (``@upscalerjs/esrgan-{slim,medium,thick}@1.0.0``; ``npm pack``, or downloaded
+tarballs): read ``models/x{scale}/model.json`` + its float32 shards (a Keras functional graph in TF.js
+layers format), rebuild it as :class:`uqcore.models.rrdn.RDN` / :class:`~uqcore.models.rrdn.RRDN`
+(grouped names, Keras kernels HWIO -> OIHW, TF's NHWC depth_to_space kept as such), check the module
+against a numpy evaluation of the Keras graph (:mod:`uqcore.models.tfjs`) on a small random input, then
+score it on assets/samples/sr with the eval protocol of :func:`uqcore.paper.quality.sr_eval` (Y-PSNR /
+SSIM, 4 px border, bicubic baseline) under several LR degradations. Written models get
+``assets/models/<name>.safetensors`` + ``<name>.json``. The weights are stored as float16 (half the
+bytes: esrgan-thick's 7.3M parameters are 14 MiB, not 28, under the project's 20 MiB guideline for
+committed files) and loaded and run as float32; every number measured is of that stored network
+(:func:`stored_copy`), and the card records its largest output difference from the float32 network
+on the bundled samples.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import re
 import subprocess
-import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from uqcore.models.card import ModelCard, read_card, today
+from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR
+from uqcore.metrics.quality import psnr_ssim as image_metrics
+from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, load_hr
+from uqcore.models.tfjs import build_module, max_difference, read_layers_model
 
-from uqcore.metrics.quality import psnr_ssim as image_metrics  # noqa: E402
-from uqcore.models.srresnet import bicubic_downscale, bicubic_upscale, load_hr  # noqa: E402
-from uqcore.models.tfjs import build_module, max_difference, read_layers_model  # noqa: E402
-
-MODELS_DIR = ROOT / "assets" / "models"
-EVAL_DIR = ROOT / "assets" / "samples" / "sr"
+EVAL_DIR = SAMPLES_DIR / "sr"
 SIZES = ("slim", "medium", "thick")
 VERSION = "1.0.0"
 TOLERANCE = 1e-4  # max |torch - numpy Keras| in [0, 1] output units
@@ -75,7 +67,7 @@ def _pil_bicubic(hr: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 DEGRADATIONS = {
-    "torch-bicubic-antialias": bicubic_downscale,  # THE eval_sr.py protocol
+    "torch-bicubic-antialias": bicubic_downscale,  # the eval protocol (uqcore.paper.quality.sr_eval)
     "pil-bicubic": _pil_bicubic,  # antialiased like MATLAB imresize (DIV2K's bicubic LR)
     "torch-bicubic-no-antialias": lambda hr, s: F.interpolate(hr, scale_factor=1 / s, mode="bicubic",
                                                               align_corners=False).clamp(0, 1),
@@ -85,7 +77,7 @@ DEGRADATIONS = {
 
 @torch.inference_mode()
 def evaluate(module, paths, scale: int, degrade=bicubic_downscale, reference=None) -> dict:
-    """scripts/eval_sr.py's per-image rows for ``module`` with the LR made by ``degrade``; with a
+    """The eval protocol's per-image rows for ``module`` with the LR made by ``degrade``; with a
     ``reference`` module also each image's max |module(LR) - reference(LR)| ([0, 1] units) as
     ``max_abs_diff``."""
     rows = {}
@@ -172,7 +164,7 @@ def description(imp: dict) -> str:
             "a residual dense network (RDN) with a nearest-upsampling head")
     return (f"UpscalerJS's esrgan-{meta.get('size')} x{kw['scale']}: {what}, trained by UpscalerJS with idealo's ISR "
             f"on DIV2K; imported from the npm package's TensorFlow.js layers model by "
-            f"scripts/import_upscalerjs.py. Third-party weights (MIT).")
+            f"python -m uqcore import-upscalerjs. Third-party weights (MIT).")
 
 
 def storage_record(diffs: dict, command: str) -> dict:
@@ -226,59 +218,21 @@ def write_files(name: str, imp: dict, result: dict, scale: int, command: str) ->
                    "storage": storage_record(result["storage_diff"], command)},
         "eval": {
             "set": "assets/samples/sr (sources and licences: assets/samples/README.md)",
-            "how": "scripts/eval_sr.py's protocol: PSNR/SSIM on the Y channel (BT.601), 4 px border cropped, 8-bit "
+            "command": command, "date": today(),
+            "how": "the eval protocol (uqcore.paper.quality.sr_eval): PSNR/SSIM on the Y channel (BT.601), 4 px border cropped, 8-bit "
                    "rounded outputs; LR = uqcore.models.srresnet.bicubic_downscale(HR, 4); baseline = bicubic x4. "
                    f"Command: {command}",
             "mean": result["mean"], "per_image": result["per_image"],
         },
         "degradation_check": {
-            "psnr_gain_by_lr": gains, "best": max(gains, key=gains.get),
+            "command": command, "date": today(), "psnr_gain_by_lr": gains, "best": max(gains, key=gains.get),
             "how": "mean PSNR gain over bicubic on assets/samples/sr with the LR made by each downscaler "
-                   "(scripts/import_upscalerjs.py DEGRADATIONS); the eval above uses torch-bicubic-antialias",
+                   "(uqcore.models.upscalerjs.DEGRADATIONS); the eval above uses torch-bicubic-antialias",
         },
     }
-    old = MODELS_DIR / f"{name}.json"
-    if old.exists():  # keep what other scripts added (recommended setting, timings, unseen check)
-        prev = json.loads(old.read_text())
+    path = MODELS_DIR / f"{name}.json"
+    if path.exists():  # keep what other commands recorded (recommended setting, timings, unseen check)
+        prev = read_card(path).flat()
         card.update({k: v for k, v in prev.items() if k not in card})
-    (MODELS_DIR / f"{name}.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+    ModelCard.from_dict(card, path).save(path)
     return card
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default=",".join(SIZES), help="comma-separated: slim, medium, thick")
-    ap.add_argument("--tarball", type=Path, nargs="*", default=None,
-                    help="npm tarballs (upscalerjs-esrgan-<size>-1.0.0.tgz) instead of running npm pack")
-    ap.add_argument("--write", default="", help="comma-separated names (esrgan-<size>) to write to assets/models")
-    ap.add_argument("--scale", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    paths = sorted(EVAL_DIR.glob("*.png"))
-    write = {w for w in args.write.split(",") if w}
-    command = ".venv/bin/python scripts/import_upscalerjs.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        if args.tarball:
-            tarballs = {re.search(r"esrgan-(\w+)-", t.name).group(1): t for t in args.tarball}
-        else:
-            tarballs = {s: npm_pack(s, work) for s in args.sizes.split(",")}
-        for size, tarball in tarballs.items():
-            imp = import_package(tarball, args.scale, work)
-            result = measure(imp, paths, args.scale)
-            name = f"esrgan-{size}"
-            params = sum(p.numel() for p in imp["module"].parameters())
-            print(f"{name}: {imp['arch']} {imp['kwargs']} params {params:,} max|torch-keras| {imp['max_diff']:.2e}; "
-                  f"stored {STORE_DTYPE} vs float32: max|diff| {max(result['storage_diff'].values()):.2e}; "
-                  f"{result['mean']}; gain by LR {result['gain_by_degradation']}", flush=True)
-            if name in write:
-                if result["mean"]["psnr_gain"] <= 0:
-                    print(f"{name} does not beat bicubic: not written", file=sys.stderr)
-                    continue
-                write_files(name, imp, result, args.scale, command)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 image 100 and at the end, and a run killed part-way (SIGKILL) then resumed, compared with the
 uninterrupted run's CSV.
 
-    .venv/bin/python scripts/triage_check.py --images /tmp/uqcore-triage/folder300 --out /tmp/uqcore-triage/check300
+    .venv/bin/python benchmarks/bench_triage_check.py --images /tmp/uqcore-triage/folder300 --out /tmp/uqcore-triage/check300
 
 Each run is a subprocess; this script polls its ``/proc/<pid>/status`` (VmHWM, the peak resident
 size) and the rows of its ``triage.csv`` every 0.1 s. The CSVs are compared on every column but

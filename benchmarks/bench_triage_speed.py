@@ -1,7 +1,7 @@
 """How much faster the student ranks than its teacher, timed interleaved so that a shared machine's
 changing load falls on both alike (docs/TRIAGE.md).
 
-    .venv/bin/python scripts/triage_speed.py --images /tmp/uqcore-triage/pairs16/lr [--model srresnet] [--rounds 3]
+    .venv/bin/python benchmarks/bench_triage_speed.py --images /tmp/uqcore-triage/pairs16/lr [--model srresnet] [--rounds 3]
 
 For every image of the folder and every round: ``estimate`` with the student, then with the
 teacher that ``triage --refine`` uses (``uqcore.datasets.triage.teacher_setting``), each timed

@@ -1,45 +1,46 @@
-"""scripts/check_students.py --data heldout: the validation set for choosing student heads is
-neither the evaluation samples nor the heads' training images, and is prepared like the samples."""
+"""uqcore.paper.quality: the decision images students are scored (and chosen) on are neither the
+evaluation samples nor the heads' training images, and are prepared like the samples; the report's
+ablation rows."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from tests.scripts import load_script
+from uqcore.paper.quality import HELDOUT_CROP, decision_pairs
+from uqcore.models.card import read_card
 
-ROOT = Path(__file__).resolve().parents[1]
-
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sr_validation_set_is_disjoint_from_samples_and_training_and_prepared_like_them():
     pytest.importorskip("skimage")
-    script = load_script("check_students")
-    names, pairs = script.heldout_pairs(SimpleNamespace(task="sr", scale=4))
+    names, pairs = decision_pairs(SimpleNamespace(task="sr", scale=4))
     assert len(names) == len(pairs) >= 5
     stems = {n.split(":", 1)[1] for n in names}
     samples = {p.stem for p in (ROOT / "assets" / "samples" / "sr").iterdir()}
     training = set()
     for card in (ROOT / "assets" / "models").glob("*.student.json"):
-        training |= {Path(n).stem for n in json.loads(card.read_text()).get("training", {}).get("image_names", [])}
+        training |= {Path(n).stem for n in read_card(card).flat().get("training", {}).get("image_names", [])}
     assert samples and training
     assert not stems & samples and not stems & training
     for lr, hr in pairs:
         assert lr.shape[0] == 1 and lr.shape[1] == 3 and hr.shape[0] == 3
         assert hr.shape[-2:] == (lr.shape[-2] * 4, lr.shape[-1] * 4)
-        assert max(hr.shape[-2:]) <= script.HELDOUT_CROP
+        assert max(hr.shape[-2:]) <= HELDOUT_CROP
 
 
-def test_write_refuses_the_validation_set(monkeypatch):
-    script = load_script("check_students")
-    monkeypatch.setattr(sys, "argv", ["check_students.py", "--models", "srgan", "--data", "heldout", "--write"])
-    with pytest.raises(SystemExit) as exc:
-        script.main()
-    assert exc.value.code == 2
+def test_quality_students_has_no_samples_mode():
+    """The command measures on decision images only: there is no option that points it at assets/samples."""
+    import argparse
+
+    from uqcore.commands.quality import configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert not any(a.dest == "data" for a in parser._actions)
 
 
 def test_ablation_rows_render_validation_and_unscored_variants():
