@@ -41,7 +41,8 @@ def test_bundled_model_loads_and_runs():
 
 def test_bundled_model_matches_its_card():
     """The card's numbers come from this model (recomputed on the 12 held-out scenes), and it
-    meets the issue's other bars: delta1 >= 0.85, abs-rel at most half the mean-depth baseline's."""
+    meets the quality bars a usable depth model needs: delta1 >= 0.85, abs-rel at most half the
+    mean-depth baseline's."""
     model = uqcore.load_model("fcrn")
     metrics = model.card["metrics"]
     result = evaluate_folder(model.module, SAMPLES, constant=metrics["train_mean_depth_m"])
@@ -53,7 +54,7 @@ def test_bundled_model_matches_its_card():
 
 
 def test_bundled_model_meets_the_abs_rel_bar_on_the_held_out_set():
-    """The issue's bar, abs-rel <= 0.12, on all 12 held-out scenes (not only the first three: they
+    """The depth quality bar, abs-rel <= 0.12, on all 12 held-out scenes (not only the first three: they
     are easier than the rest, 0.105 for the first bundled model against 0.145 over all 12)."""
     model = uqcore.load_model("fcrn")
     result = evaluate_folder(model.module, SAMPLES)

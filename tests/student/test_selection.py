@@ -1,5 +1,6 @@
 """Every bundled student card (and the likelihood baseline's card) records what it was chosen on,
-and that data is disjoint from assets/samples (issue 25, item 4)."""
+and that data is disjoint from assets/samples (so the samples' scores are not measured on what
+the students were chosen on)."""
 
 import json
 from pathlib import Path
