@@ -24,6 +24,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_contention(samples: int = 3) -> float:
+    """How much slower than on an idle CPU this machine runs code right now: wall time over the
+    thread's own CPU time for a fixed loop (1.0 on an idle machine; 3.0 where the process gets a
+    third of a core). The median of ``samples`` short loops (~0.05 s of CPU each)."""
+    ratios = []
+    for _ in range(samples):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        ratios.append((time.perf_counter() - wall) / max(time.thread_time() - cpu, 1e-6))
+    return max(1.0, sorted(ratios)[len(ratios) // 2])
+
+
 def wait_for_panels(page) -> None:
     """The panels figure (the image panels and the sparsification curve, one chart) is drawn."""
     page.wait_for_function(
