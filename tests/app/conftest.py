@@ -1,4 +1,5 @@
-"""Fixtures of the real-browser tests: a ``streamlit run app.py`` server and a headless chromium.
+"""Fixtures of the real-browser tests: a ``streamlit run app.py`` server and a headless chromium,
+started once for the session (in any test order).
 (The tiny model zoo that AppTest runs on is registered for the whole session: tests/conftest.py.)"""
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ def started_log(proc: subprocess.Popen, deadline_s: float) -> list[str]:
     return lines
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server():
+    """One ``streamlit run app.py`` for every real-browser test: each test opens its own browser
+    context, i.e. its own Streamlit session (uploads, own models, heads and calibrations are kept
+    per session); only bundled results are shared between sessions, as between any visitors."""
     port = free_port()
     # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
     env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
@@ -52,7 +56,7 @@ def server():
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 

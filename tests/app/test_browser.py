@@ -16,7 +16,7 @@ QUALITY_BAR_S = 5.0  # a later visitor sees the default view's four panels withi
 
 def test_explore_default_view_and_upload(server, browser, capsys):
     ARTIFACTS.mkdir(exist_ok=True)
-    # First visit: the server imports torch, loads the model and computes the default view.
+    # First visit: on a new server, it imports torch, loads the model and computes the default view.
     started = time.perf_counter()
     warm = new_page(browser, viewport={"width": 1280, "height": 1700})
     warm.goto(server)
@@ -46,7 +46,7 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     slowdown = max(before, cpu_contention())
     bar = QUALITY_BAR_S * slowdown
     with capsys.disabled():  # printed in every run (CI included), not only with -s
-        print(f"\nfirst visit after server start (model loading and sampling included): {first_visit:.2f} s")
+        print(f"\nfirst visit (model loading and sampling included if the server is new): {first_visit:.2f} s")
         print(f"default Explore view, a later visitor: four panels {seconds:.2f} s after opening the page "
               f"(quality bar: {QUALITY_BAR_S:g} s on an idle CPU; {bar:.1f} s at this CPU's slowdown {slowdown:.2f}x)")
         print("  timeline: " + ", ".join(f"{name} {t:.2f} s" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
