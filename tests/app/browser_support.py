@@ -120,6 +120,9 @@ _RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def new_page(browser, **options):
     """A page in a new browser context (a new Streamlit session) whose script runs are tracked."""
     page = browser.new_context(**options).new_page()
+    # an action waits for its element as long as a run may take to draw it (on a busy CPU the
+    # browser can draw a large figure for well over Playwright's default 30 s)
+    page.set_default_timeout(PANEL_TIMEOUT_MS)
     _RUNS[page] = ScriptRuns(page)
     return page
 
@@ -149,7 +152,9 @@ def settle(page, *, rerun: bool = True, timeout_ms: int = PANEL_TIMEOUT_MS) -> N
     while not runs.idle():
         runs.ws.wait_for_event("framereceived", lambda payload: forward_kind(payload) == "finished", timeout=left_ms())
     runs.settled_at = runs.requests
-    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=left_ms())
+    # and the page has drawn it: not running, no "Running…" widget
+    page.wait_for_function("""() => document.querySelector("[data-testid='stApp']")?.dataset.testScriptState === 'notRunning'
+        && !document.querySelector("[data-testid='stStatusWidget']")""", timeout=left_ms())
 
 
 def open_app(browser, url: str):
