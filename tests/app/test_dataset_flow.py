@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.app.apptest_support import png_bytes
 from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle,
@@ -16,6 +16,7 @@ from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_M
 pytestmark = BROWSER_MARKS
 
 LABEL = re.compile(r"^#(\d+) (\S+) · (\S+)$")
+GALLERY_NAME = re.compile(r"^#\d+ \S+ · \S+")  # a gallery button's accessible name
 
 
 def gallery(page) -> list[tuple[int, str, float]]:
@@ -28,15 +29,11 @@ def gallery(page) -> list[tuple[int, str, float]]:
     return found
 
 
-GALLERY_COUNT = """([pattern, count]) => [...document.querySelectorAll('button')]
-    .filter(b => new RegExp(pattern).test(b.innerText.trim())).length === count"""
-
-
 def wait_for_gallery(page, count: int) -> None:
     """Until the gallery shows ``count`` images and the script run is over."""
     try:
-        page.wait_for_function(GALLERY_COUNT, arg=[LABEL.pattern, count], timeout=PANEL_TIMEOUT_MS)
-    except PlaywrightTimeout:
+        expect(page.get_by_role("button", name=GALLERY_NAME)).to_have_count(count, timeout=PANEL_TIMEOUT_MS)
+    except AssertionError:
         raise AssertionError(f"the gallery shows {len(gallery(page))} images, not {count}") from None
     settle(page)
 

@@ -66,7 +66,7 @@ def test_models_train_stop_train_then_explore_student(server, browser, tmp_path)
     go(page, "Explore")
     choose(page, "Method", "student")
     page.locator(".uq-metric").filter(has_text="AUSE pixel").wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
+    settle(page, rerun=False)  # choose() waited for its run already
     assert shown_metric(page, "Samples") == "1 pass"
     assert shown_metric(page, "samples") == "0 (one pass)"
     assert page.get_by_text("distilled from transform (2 samples) on 2 images, 2 steps").is_visible()
