@@ -25,6 +25,19 @@ def pytest_addoption(parser):
 QUICK_FOLDERS = ("metrics", "engine", "scoring")
 
 
+def pytest_ignore_collect(collection_path, config):
+    """``-m quick`` alone: collect only the quick folders (importing the other test modules, Streamlit,
+    Playwright and Ray among them, would take a good part of the minute); None: pytest decides."""
+    if config.getoption("markexpr", "") != "quick":
+        return None
+    path = Path(collection_path).resolve()
+    tests = Path(__file__).resolve().parent
+    if path.parent == tests and (path.is_dir() and path.name not in QUICK_FOLDERS
+                                 or path.is_file() and path.name.startswith("test_")):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
     for item in items:
