@@ -67,7 +67,7 @@ def image() -> torch.Tensor:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def tiny_zoo(tmp_path_factory):
+def tiny_zoo_on_model_dirs(tmp_path_factory):
     """A tiny model zoo (random weights, the bundled models' architectures; tests/support.py) on
     ``UQCORE_MODEL_DIRS`` for the whole session, from its first test on: AppTest runs fast on it,
     and every test sees the same model list whichever test runs first (tests that need the bundled
