@@ -1,19 +1,50 @@
-"""Fixtures shared by the unit tests: a tiny SR model (tests/tiny_models.py) and an input image; the
-reliability record option."""
+"""Fixtures shared by the tests: a tiny SR model (tests/tiny_models.py) and an input image; the tiny
+model zoo on ``UQCORE_MODEL_DIRS``; the reliability record option."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 import torch
 
 import uqcore
+from tests.support import write_tiny_zoo
 from tests.tiny_models import make_tiny_sr
 
 
 def pytest_addoption(parser):
     parser.addoption("--reliability-record", metavar="PATH", default=None,
-                     help="write what the reliability tests observed to PATH (scripts/write_reliability.py "
-                          "passes docs/RELIABILITY.md); without it no file is written")
+                     help="write what the reliability tests observed to PATH (bash scripts/test.sh "
+                          "reliability passes docs/RELIABILITY.md); without it no file is written")
+
+
+# ``-m quick``: the core's own folders (metrics, the engine with its tiny-model estimates, scoring),
+# less their tests marked slow (bundled models); the edit loop's run, well under a minute
+QUICK_FOLDERS = ("metrics", "engine", "scoring")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``-m quick`` alone: collect only the quick folders (importing the other test modules, Streamlit,
+    Playwright and Ray among them, would take a good part of the minute); None: pytest decides."""
+    if config.getoption("markexpr", "") != "quick":
+        return None
+    path = Path(collection_path).resolve()
+    tests = Path(__file__).resolve().parent
+    if path.parent == tests and (path.is_dir() and path.name not in QUICK_FOLDERS
+                                 or path.is_file() and path.name.startswith("test_")):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if (path.parent.parent == tests and path.parent.name in QUICK_FOLDERS
+                and item.get_closest_marker("slow") is None):
+            item.add_marker(pytest.mark.quick)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -33,3 +64,20 @@ def image() -> torch.Tensor:
     return torch.rand((1, 3, 12, 16), generator=torch.Generator().manual_seed(1))
 
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_zoo_on_model_dirs(tmp_path_factory):
+    """A tiny model zoo (random weights, the bundled models' architectures; tests/support.py) on
+    ``UQCORE_MODEL_DIRS`` for the whole session, from its first test on: AppTest runs fast on it,
+    and every test sees the same model list whichever test runs first (tests that need the bundled
+    zoo alone unset it with monkeypatch)."""
+    folder = tmp_path_factory.mktemp("tiny_zoo")
+    write_tiny_zoo(folder)
+    old = os.environ.get("UQCORE_MODEL_DIRS")
+    os.environ["UQCORE_MODEL_DIRS"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("UQCORE_MODEL_DIRS", None)
+    else:
+        os.environ["UQCORE_MODEL_DIRS"] = old

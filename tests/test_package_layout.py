@@ -1,8 +1,9 @@
-"""The packages split out in issue 14 (loaders, metrics, limits, io, registry) and ``engine.estimate`` keep their shape:
+"""The packages split out of the core (loaders, metrics, limits, io, registry) and ``engine.estimate`` keep their shape:
 no import cycle (imports inside functions count), no private name imported across modules, no
 module over 600 lines and no function over 100; all of uqcore/ and the dashboard (app.py, ui/, pages/)
-keep issue 26's tighter limits (modules <= 500 lines, functions <= 80). Issue 26: every module of uqcore/ sits in one of the layers below and imports
-only from its own layer or lower ones; at most 14 files directly in uqcore/."""
+keep tighter limits (modules <= 500 lines, functions <= 80) so each can be read whole. Every module
+of uqcore/ sits in one of the layers below and imports only from its own layer or lower ones; at
+most 14 files directly in uqcore/."""
 
 from __future__ import annotations
 
@@ -84,10 +85,10 @@ def test_no_private_imports_and_small_units(path):
             assert length <= 100, f"{path.name}:{node.name} is {length} lines"
 
 
-# Size limits for the whole core (issue 14): no module under uqcore/ over MAX_MODULE_LINES lines,
-# no function (methods and nested functions included) over MAX_FUNCTION_LINES.
-MAX_MODULE_LINES = 500  # issue 26
-MAX_FUNCTION_LINES = 80  # issue 26
+# Size limits for the whole core, so each module and function can be read whole: no module under
+# uqcore/ over MAX_MODULE_LINES lines, no function (methods and nested functions included) over MAX_FUNCTION_LINES.
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
 # Functions allowed over the limit, as "path:function". An entry that is no longer over the limit
 # fails the test, so the list never allows more than it must.
 OVERSIZE_ALLOWED: set[str] = set()
@@ -119,14 +120,15 @@ def test_no_module_or_function_over_the_size_limits():
 
 
 def test_estimate_stays_readable():
-    """Issue 15: ``engine.estimate.estimate`` is the call's outline (at most 80 lines); the work is in helpers."""
+    """``engine.estimate.estimate`` is the call's outline (at most 80 lines); the work is in helpers."""
     tree = ast.parse((ROOT / "uqcore" / "engine" / "estimate.py").read_text(encoding="utf-8"))
     (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "estimate"]
     assert node.end_lineno - node.lineno + 1 <= 80
 
 
-# Issue 26: the layers of uqcore/, bottom-up (docs/ARCHITECTURE.md). A module belongs to the first
-# entry whose name is the module or a package above it; it may import from its own layer and below.
+# The layers of uqcore/, bottom-up (docs/ARCHITECTURE.md): each imports only downwards, so a layer can be
+# understood alone. A module belongs to the first entry whose name is the module or a package above
+# it; it may import from its own layer and below.
 LAYERS: list[list[str]] = [
     ["uqcore", "uqcore.errors", "uqcore.lazy", "uqcore.limits", "uqcore.io", "uqcore.progress", "uqcore.hardware",
      "uqcore.metrics", "uqcore.scoring",
@@ -143,7 +145,7 @@ LAYERS: list[list[str]] = [
     ["uqcore.cli", "uqcore.__main__"],
 ]
 # Imports that still run up a layer, as "importer -> imported". An entry that no longer exists fails
-# the test, so the list only shrinks. Empty since issue 26: the student's head is the engine's
+# the test, so the list only shrinks. Empty now: the student's head is the engine's
 # (engine.student_head) and its files the models layer's (models.student_files); uqcore.student
 # keeps only distillation, which nothing below it imports.
 UPWARD_ALLOWED: set[str] = set()
@@ -194,7 +196,8 @@ def test_architecture_names_every_module():
 
 
 def test_dataclasses_are_built_with_keywords():
-    """Issue 26: a dataclass of uqcore/ or the dashboard is never built from more than two positional arguments."""
+    """A dataclass of uqcore/ or the dashboard is never built from more than two positional arguments
+    (a reordered field would silently swap values)."""
     files = [*(ROOT / "uqcore").rglob("*.py"), ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")]
     trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in files}
     dataclasses = {node.name for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
@@ -211,7 +214,7 @@ def test_dataclasses_are_built_with_keywords():
 
 
 def test_test_modules_do_not_import_each_other():
-    """Issue 26: shared test code lives in support modules (tests/support.py, tests/tiny_models.py,
+    """Shared test code lives in support modules (tests/support.py, tests/tiny_models.py,
     tests/app/browser_support.py, ...) and fixtures in conftest.py; no test module imports another
     test module or a conftest (imports inside functions included)."""
     offending = []
@@ -224,7 +227,7 @@ def test_test_modules_do_not_import_each_other():
 
 
 def test_tests_mirror_the_package():
-    """Issue 26: every uqcore subpackage's tests are in the tests/ folder of the same name, and
+    """Every uqcore subpackage's tests are in the tests/ folder of the same name, and
     tests/ has no folder that is not a subpackage (the dashboard's tests are tests/app, the training
     scripts' tests/training); top-level test modules are the top-level modules' and the checkout's."""
     packages = {p.name for p in (ROOT / "uqcore").iterdir() if (p / "__init__.py").exists()}

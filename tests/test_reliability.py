@@ -202,55 +202,63 @@ def test_soak_memory_stays_bounded():
            f"resident memory grew {growth:.1f} MB (bound {bound:.0f} MB); hooks left: 0")
 
 
-PROPERTY_EXAMPLES: dict[str, int] = {}
+def record_property(name: str, check) -> None:
+    """Run the hypothesis test ``check`` and record how many generated examples it held on (each
+    property test records its own row: nothing depends on which test ran before)."""
+    examples = []
+    check(examples)
+    assert examples, "hypothesis generated no example"
+    record("Property tests (hypothesis)", name, f"held on all {len(examples)} generated examples")
 
 
-def count(name: str) -> None:
-    PROPERTY_EXAMPLES[name] = PROPERTY_EXAMPLES.get(name, 0) + 1
+def test_property_inverse_of_transform_is_identity():
+    @settings(max_examples=40, deadline=None)
+    @given(h=hs.integers(1, 9), w=hs.integers(1, 9), lead=hs.lists(hs.integers(1, 3), max_size=2),
+           name=hs.sampled_from(list(DIHEDRAL)))
+    def check(examples, h, w, lead, name):
+        x = torch.randn(*lead, h, w)
+        assert torch.equal(invert_transform(apply_transform(x, name), name), x)
+        examples.append(1)
+
+    record_property("inverse ∘ transform = identity (8 transforms, random shapes incl. non-square)", check)
 
 
-@settings(max_examples=40, deadline=None)
-@given(h=hs.integers(1, 9), w=hs.integers(1, 9), lead=hs.lists(hs.integers(1, 3), max_size=2),
-       name=hs.sampled_from(list(DIHEDRAL)))
-def test_property_inverse_of_transform_is_identity(h, w, lead, name):
-    x = torch.randn(*lead, h, w)
-    assert torch.equal(invert_transform(apply_transform(x, name), name), x)
-    count("inverse ∘ transform = identity (8 transforms, random shapes incl. non-square)")
+def test_property_random_ranking_ause_on_average():
+    @settings(max_examples=15, deadline=None)
+    @given(seed=hs.integers(0, 10_000), n=hs.integers(20, 200))
+    def check(examples, seed, n):
+        rng = np.random.default_rng(seed)
+        error = rng.gamma(2.0, size=(1, n))
+        curve = uqcore.metrics.sparsification(error, np.zeros((1, n)))  # constant: ties -> the random curve
+        random_ause = curve.ause  # area between the random and oracle curves
+        draws = [uqcore.metrics.ause(error, rng.random((1, n))) for _ in range(200)]
+        assert min(draws) >= 0
+        assert abs(np.mean(draws) - random_ause) <= 0.1 * random_ause + 0.01
+        assert uqcore.metrics.ause(error, error) <= min(draws) + 1e-12  # the oracle ranking is best
+        examples.append(1)
+
+    record_property("AUSE ≥ 0; a random ranking's AUSE averages to the random-vs-oracle area; perfect ranking is best",
+                    check)
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=hs.integers(0, 10_000), n=hs.integers(20, 200))
-def test_property_random_ranking_ause_on_average(seed, n):
-    rng = np.random.default_rng(seed)
-    error = rng.gamma(2.0, size=(1, n))
-    curve = uqcore.metrics.sparsification(error, np.zeros((1, n)))  # constant: ties -> the random curve
-    random_ause = curve.ause  # area between the random and oracle curves
-    draws = [uqcore.metrics.ause(error, rng.random((1, n))) for _ in range(200)]
-    assert min(draws) >= 0
-    assert abs(np.mean(draws) - random_ause) <= 0.1 * random_ause + 0.01
-    assert uqcore.metrics.ause(error, error) <= min(draws) + 1e-12  # the oracle ranking is best
-    count("AUSE ≥ 0; a random ranking's AUSE averages to the random-vs-oracle area; perfect ranking is best")
+def test_property_masks_exclude_pixels():
+    @settings(max_examples=25, deadline=None)
+    @given(seed=hs.integers(0, 10_000))
+    def check(examples, seed):
+        rng = np.random.default_rng(seed)
+        error, unc = rng.random((6, 7)), rng.random((6, 7))
+        mask = rng.random((6, 7)) > 0.4
+        mask.flat[:2] = True
+        garbage_e, garbage_u = error.copy(), unc.copy()
+        garbage_e[~mask], garbage_u[~mask] = np.nan, 1e9
+        assert uqcore.metrics.ause(error, unc, mask=mask) == pytest.approx(
+            uqcore.metrics.ause(garbage_e, garbage_u, mask=mask))
+        alone = uqcore.metrics.ause(error[mask][None], unc[mask][None])
+        assert uqcore.metrics.ause(error, unc, mask=mask) == pytest.approx(alone)
+        examples.append(1)
 
-
-@settings(max_examples=25, deadline=None)
-@given(seed=hs.integers(0, 10_000))
-def test_property_masks_exclude_pixels(seed):
-    rng = np.random.default_rng(seed)
-    error, unc = rng.random((6, 7)), rng.random((6, 7))
-    mask = rng.random((6, 7)) > 0.4
-    mask.flat[:2] = True
-    garbage_e, garbage_u = error.copy(), unc.copy()
-    garbage_e[~mask], garbage_u[~mask] = np.nan, 1e9
-    assert uqcore.metrics.ause(error, unc, mask=mask) == pytest.approx(uqcore.metrics.ause(garbage_e, garbage_u, mask=mask))
-    alone = uqcore.metrics.ause(error[mask][None], unc[mask][None])
-    assert uqcore.metrics.ause(error, unc, mask=mask) == pytest.approx(alone)
-    count("masks: values outside the mask (NaN, 1e9) never change AUSE; equals AUSE of the valid pixels alone")
-
-
-def test_property_record():
-    assert PROPERTY_EXAMPLES, "the property tests above run first"
-    for name, examples in PROPERTY_EXAMPLES.items():
-        record("Property tests (hypothesis)", name, f"held on all {examples} generated examples")
+    record_property("masks: values outside the mask (NaN, 1e9) never change AUSE; equals AUSE of the valid pixels alone",
+                    check)
 
 
 def test_an_ordinary_run_never_rewrites_the_record(tmp_path, monkeypatch):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -12,13 +14,28 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-PANEL_TIMEOUT_MS = 120_000  # generous for loaded CI machines; the quality bar is printed, not hidden
+PANEL_TIMEOUT_MS = 120_000  # generous for loaded CI machines
+REQUEST_TIMEOUT_MS = 30_000  # an action's rerun request leaves the page well within this
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_contention(samples: int = 3) -> float:
+    """How much slower than on an idle CPU this machine runs code right now: wall time over the
+    thread's own CPU time for a fixed loop (1.0 on an idle machine; 3.0 where the process gets a
+    third of a core). The median of ``samples`` short loops (~0.05 s of CPU each)."""
+    ratios = []
+    for _ in range(samples):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        ratios.append((time.perf_counter() - wall) / max(time.thread_time() - cpu, 1e-6))
+    return max(1.0, sorted(ratios)[len(ratios) // 2])
 
 
 def wait_for_panels(page) -> None:
@@ -35,14 +52,113 @@ def wait_for_panels(page) -> None:
     )
 
 
-def settle(page) -> None:
-    """Wait until the script run that the last click started is over."""
-    page.wait_for_timeout(400)
-    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=PANEL_TIMEOUT_MS)
+class ScriptRuns:
+    """What a page's Streamlit websocket says about script runs: each rerun the page asks for (a
+    ``rerun_script`` BackMsg: a click, a committed value, a page link, the first connection) and
+    each run's end (a ``script_finished`` ForwardMsg, not counting a run cut short for a newer
+    one). Attached before the page connects (``new_page``)."""
+
+    def __init__(self, page) -> None:
+        self.events = 0          # frames seen, in order: the "when" of the fields below
+        self.requests = 0        # reruns asked for so far
+        self.last_request = 0    # when the latest one was asked for
+        self.last_start = 0      # when the latest run started (a new_session message)
+        self.last_finish = 0     # when the latest run ended (not cut short for a newer one)
+        self.settled_at = 0      # requests already waited for by settle()
+        self.ws = None
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        if "_stcore/stream" in ws.url:
+            self.ws = ws
+            ws.on("framesent", self._sent)
+            ws.on("framereceived", self._received)
+
+    def _sent(self, payload) -> None:
+        self.events += 1
+        if is_rerun_request(payload):
+            self.requests += 1
+            self.last_request = self.events
+
+    def _received(self, payload) -> None:
+        self.events += 1
+        kind = forward_kind(payload)
+        if kind == "new_session":
+            self.last_start = self.events
+        elif kind == "finished":
+            self.last_finish = self.events
+
+    def idle(self) -> bool:
+        """Every run asked for so far has ended, and none has started since."""
+        return self.last_finish > max(self.last_request, self.last_start)
+
+
+def is_rerun_request(payload) -> bool:
+    if not isinstance(payload, bytes):
+        return False
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    return BackMsg.FromString(payload).WhichOneof("type") == "rerun_script"
+
+
+def forward_kind(payload) -> str | None:
+    """"new_session" (a run starts), "finished" (a run ended, not cut short for a newer one) or None."""
+    if not isinstance(payload, bytes):
+        return None
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    msg = ForwardMsg.FromString(payload)
+    kind = msg.WhichOneof("type")
+    if kind == "script_finished":
+        return None if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN else "finished"
+    return "new_session" if kind == "new_session" else None
+
+
+_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def new_page(browser, **options):
+    """A page in a new browser context (a new Streamlit session) whose script runs are tracked."""
+    page = browser.new_context(**options).new_page()
+    # an action waits for its element as long as a run may take to draw it (on a busy CPU the
+    # browser can draw a large figure for well over Playwright's default 30 s)
+    page.set_default_timeout(PANEL_TIMEOUT_MS)
+    _RUNS[page] = ScriptRuns(page)
+    return page
+
+
+def _runs(page) -> ScriptRuns:
+    if page not in _RUNS:
+        raise RuntimeError("settle() needs a page made by new_page() or open_app() (its websocket is tracked)")
+    return _RUNS[page]
+
+
+def settle(page, *, rerun: bool = True, timeout_ms: int = PANEL_TIMEOUT_MS) -> None:
+    """Wait until the script run that the last action started is over: a rerun has been asked for
+    since the previous ``settle`` (a slider sends its value after a short debounce: waited for,
+    not slept through) and every run asked for has ended. ``rerun=False`` where the last action
+    need not start a run (it only waits for a run under way to end)."""
+    runs = _runs(page)
+    deadline = time.monotonic() + timeout_ms / 1000
+
+    def left_ms() -> float:
+        left = (deadline - time.monotonic()) * 1000
+        if left <= 0:
+            raise AssertionError(f"no script run ended within {timeout_ms} ms (rerun asked for: {rerun})")
+        return left
+
+    if rerun and runs.requests <= runs.settled_at:
+        runs.ws.wait_for_event("framesent", is_rerun_request, timeout=min(left_ms(), REQUEST_TIMEOUT_MS))
+    while not runs.idle():
+        runs.ws.wait_for_event("framereceived", lambda payload: forward_kind(payload) == "finished", timeout=left_ms())
+    runs.settled_at = runs.requests
+    # and the page has drawn it: not running, no "Running…" widget
+    page.wait_for_function("""() => document.querySelector("[data-testid='stApp']")?.dataset.testScriptState === 'notRunning'
+        && !document.querySelector("[data-testid='stStatusWidget']")""", timeout=left_ms())
 
 
 def open_app(browser, url: str):
-    page = browser.new_context(viewport={"width": 1400, "height": 1700}, accept_downloads=True).new_page()
+    page = new_page(browser, viewport={"width": 1400, "height": 1700}, accept_downloads=True)
     page.goto(url)
     page.wait_for_selector("h1", timeout=PANEL_TIMEOUT_MS)
     settle(page)

@@ -1,36 +1,44 @@
-"""Fixtures of the dashboard tests: a tiny model zoo (random weights, same architectures as the
-bundled models; tests/support.py) registered through ``UQCORE_MODEL_DIRS`` so that AppTest runs
-fast, and for the real-browser tests a ``streamlit run app.py`` server and a headless chromium."""
+"""Fixtures of the real-browser tests: a ``streamlit run app.py`` server and a headless chromium,
+started once for the session (in any test order).
+(The tiny model zoo that AppTest runs on is registered for the whole session: tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
 from tests.app.browser_support import CHROMIUM, ROOT, free_port
-from tests.support import write_tiny_zoo
 
 
-@pytest.fixture(scope="session", autouse=True)
-def tiny_zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_zoo")
-    write_tiny_zoo(folder)
-    old = os.environ.get("UQCORE_MODEL_DIRS")
-    os.environ["UQCORE_MODEL_DIRS"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("UQCORE_MODEL_DIRS", None)
-    else:
-        os.environ["UQCORE_MODEL_DIRS"] = old
+def started_log(proc: subprocess.Popen, deadline_s: float) -> list[str]:
+    """Block on the server's output until it says where it serves (its "URL:" line), then keep
+    draining it in a thread (a full pipe would stall the server); the lines, for a failure message."""
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def drain():
+        for line in proc.stdout:
+            lines.append(line)
+            if "URL:" in line:
+                ready.set()
+        ready.set()  # the server exited
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(deadline_s) or proc.poll() is not None:
+        proc.kill()
+        raise RuntimeError(f"streamlit did not start within {deadline_s:g} s: {''.join(lines)}")
+    return lines
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server():
+    """One ``streamlit run app.py`` for every real-browser test: each test opens its own browser
+    context, i.e. its own Streamlit session (uploads, own models, heads and calibrations are kept
+    per session); only bundled results are shared between sessions, as between any visitors."""
     port = free_port()
     # the flows load tests.models.factory_fixture:make as a factory (allowed modules: see README.md)
     env = dict(os.environ, PYTHONUNBUFFERED="1", UQCORE_FACTORY_MODULES="uqcore.models,tests.models")
@@ -39,18 +47,7 @@ def server():
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start within 90 s")
+    started_log(proc, deadline_s=90)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     try:
@@ -59,7 +56,7 @@ def server():
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 

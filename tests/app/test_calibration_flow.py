@@ -1,11 +1,13 @@
-"""Real-browser flow of calibrated error bars (issue 17), clicked as a user clicks: Compare's
+"""Real-browser flow of calibrated error bars (interval maps and their coverage), clicked as a user clicks: Compare's
 "Calibrated error bars" tab fits a calibration for the current setting and keeps it, and the
 link to Explore shows the interval-width and "outside the interval" maps and the coverage."""
 
 from __future__ import annotations
 
-from tests.app.browser_support import ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
+from tests.app.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, wait_for_panels
 from tests.app.browser_support import go, metrics_json, open_app, settle, shown_metric
+
+pytestmark = BROWSER_MARKS
 
 
 def fill(page, label: str, value: int) -> None:

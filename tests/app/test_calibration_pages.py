@@ -1,4 +1,5 @@
-"""AppTest flows of calibrated error bars (issue 17): fit on Compare -> reliability diagram and
+"""AppTest flows of calibrated error bars (a calibration fitted in the dashboard is used only where
+it applies): fit on Compare -> reliability diagram and
 coverage per image -> Explore shows the interval maps and the coverage; a calibration of another
 model or setting is refused on Explore with a message, not applied; a bad file is refused."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.app.apptest_support import png_bytes
 from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle,
@@ -15,6 +16,7 @@ from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_M
 pytestmark = BROWSER_MARKS
 
 LABEL = re.compile(r"^#(\d+) (\S+) · (\S+)$")
+GALLERY_NAME = re.compile(r"^#\d+ \S+ · \S+")  # a gallery button's accessible name
 
 
 def gallery(page) -> list[tuple[int, str, float]]:
@@ -29,12 +31,11 @@ def gallery(page) -> list[tuple[int, str, float]]:
 
 def wait_for_gallery(page, count: int) -> None:
     """Until the gallery shows ``count`` images and the script run is over."""
-    for _ in range(PANEL_TIMEOUT_MS // 500):
-        if len(gallery(page)) == count:
-            settle(page)
-            return
-        page.wait_for_timeout(500)
-    raise AssertionError(f"the gallery shows {len(gallery(page))} images, not {count}")
+    try:
+        expect(page.get_by_role("button", name=GALLERY_NAME)).to_have_count(count, timeout=PANEL_TIMEOUT_MS)
+    except AssertionError:
+        raise AssertionError(f"the gallery shows {len(gallery(page))} images, not {count}") from None
+    settle(page)
 
 
 def dataset_with(browser, server, files, method: str):
@@ -76,7 +77,7 @@ def test_dataset_upload_rank_and_open_on_explore(server, browser, tmp_path):
     assert combo(page, "Method") == "student"
     assert combo(page, "Model") == "srresnet"
     page.locator(".js-plotly-plot").first.wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
+    settle(page, rerun=False)
     assert "method=student" in page.url and "source=upload" in page.url
     page.locator(".uq-metric").filter(has_text="mean variance").wait_for(timeout=PANEL_TIMEOUT_MS)
     assert float(shown_metric(page, "mean variance")) == pytest.approx(ranks[0][2], rel=0.01)  # the same map

@@ -124,7 +124,7 @@ def test_bookmarked_url_restores_the_view(server, browser):
     url = f"{server}/?task=sr&model=srgan&sample=coins&method=dropout&layer=body.3&strength=0.35&samples=4&seed=7"
     page = open_app(browser, url)
     wait_for_panels(page)
-    settle(page)
+    settle(page, rerun=False)
     assert (combo(page, "Model"), combo(page, "Sample"), combo(page, "Method")) == ("srgan", "coins", "dropout")
     assert combo(page, "Layer").startswith("body.3 ")
     computed = metrics_json(page)["settings"]
@@ -136,7 +136,7 @@ def test_bookmarked_url_restores_the_view(server, browser):
 def test_live_map_while_sampling(server, browser, capsys):
     page = open_app(browser, f"{server}/?model=srresnet&method=noise&layer=body.5&strength=0.1&samples=32")
     wait_for_panels(page)
-    settle(page)
+    settle(page, rerun=False)
     slider = page.get_by_role("slider", name="Noise std (log scale)")
     slider.focus()
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""AppTest: one-pass student heads in the dashboard (issue 16) — trained on the Models page on
+"""AppTest: one-pass student heads in the dashboard (uncertainty in one forward pass) — trained on the Models page on
 uploaded images, or uploaded; attached for this session only; offered by Explore and Compare."""
 
 from __future__ import annotations

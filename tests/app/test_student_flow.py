@@ -1,31 +1,28 @@
-"""Real-browser flow of the one-pass student (issue 16), clicked as a user clicks (navigation
-links only): Models → train a head on two uploaded images (a first run stopped, which keeps its
-head so far; a second to the end) → Explore offers ``student`` and shows its one-pass result."""
+"""Real-browser flow of the one-pass student head (uncertainty in one forward pass), clicked as a
+user clicks (navigation links only): Models → train a head on two uploaded images (a first run
+stopped, which keeps its head so far; a second to the end) → Explore offers ``student`` and shows
+its one-pass result."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.app.browser_support import CHROMIUM, PANEL_TIMEOUT_MS
+from tests.app.browser_support import BROWSER_MARKS, PANEL_TIMEOUT_MS
 from tests.app.browser_support import choose, go, open_app, settle, shown_metric
 from tests.app.apptest_support import png_bytes
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def set_number(page, label: str, value: int) -> None:
-    """Type a number and commit it; typed again if a rerun that was still under way when it was
-    typed put the old value back (a busy server can start a rerun later than settle waits)."""
+    """Type a number and commit it (Enter); the run it starts is waited for. Typed again if the
+    box does not show it afterwards (a value the box already shows starts no run)."""
     box = page.get_by_role("spinbutton", name=label)
     for _ in range(3):
+        changed = box.input_value() != str(value)
         box.fill(str(value))
         box.press("Enter")
-        settle(page)
-        page.wait_for_timeout(600)
-        settle(page)
+        settle(page, rerun=changed)
         if box.input_value() == str(value):
             return
     raise AssertionError(f"{label} did not keep {value}")
@@ -69,7 +66,7 @@ def test_models_train_stop_train_then_explore_student(server, browser, tmp_path)
     go(page, "Explore")
     choose(page, "Method", "student")
     page.locator(".uq-metric").filter(has_text="AUSE pixel").wait_for(timeout=PANEL_TIMEOUT_MS)
-    settle(page)
+    settle(page, rerun=False)  # choose() waited for its run already
     assert shown_metric(page, "Samples") == "1 pass"
     assert shown_metric(page, "samples") == "0 (one pass)"
     assert page.get_by_text("distilled from transform (2 samples) on 2 images, 2 steps").is_visible()

@@ -1,4 +1,4 @@
-"""Issue 17's bars, on synthetic data where the truth is known: the isotonic variance map
+"""What calibration promises, on synthetic data where the truth is known: the isotonic variance map
 (monotone, identity on calibrated maps, lowers ENCE where one scale cannot), its
 cross-validated bin count, the conformal / risk guarantees with heterogeneous images (pixels
 within an image share a difficulty; images are exchangeable), ENCE binned by another key,

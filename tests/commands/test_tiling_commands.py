@@ -1,4 +1,5 @@
-"""``tile=`` through evaluate and calibrate, and ``python -m uqcore map --images DIR`` (issue 23)."""
+"""``tile=`` through evaluate and calibrate, and ``python -m uqcore map --images DIR``: large
+images through the commands, with the untiled numbers."""
 
 from __future__ import annotations
 

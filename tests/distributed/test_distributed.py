@@ -356,7 +356,7 @@ def random_images(folder, seed: int, count: int = 3):
 
 @pytest.mark.ray
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_cli_workers_start_a_local_ray_and_match_serial(zoo, tmp_path, capsys):
+def test_cli_workers_start_a_local_ray_and_match_serial(no_ray, zoo, tmp_path, capsys):
     """`evaluate --workers 2` starts (and stops) its own Ray; its rows are the serial run's."""
     from PIL import Image
 
@@ -385,7 +385,7 @@ def test_cli_workers_start_a_local_ray_and_match_serial(zoo, tmp_path, capsys):
 
 @pytest.mark.ray
 @pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_two_node_cluster_runs_evaluate_through_ray_address(model, pairs, serial):
+def test_two_node_cluster_runs_evaluate_through_ray_address(no_ray, model, pairs, serial):
     """Two nodes of one CPU each: the two one-CPU workers land one per node."""
     from ray.cluster_utils import Cluster
 
@@ -400,13 +400,28 @@ def test_two_node_cluster_runs_evaluate_through_ray_address(model, pairs, serial
 
 
 @pytest.fixture(scope="module")
-def local_ray(zoo):
-    """One local Ray for the remaining tests (evaluate/sweep use a session the caller started)."""
+def ray_shut_down_after(zoo):
+    """Whatever local Ray the tests of this module leave running is shut down after the last one."""
+    yield
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def local_ray(ray_shut_down_after):
+    """A local Ray session of the caller's (evaluate/sweep use it): started by the first test that
+    needs one and kept for the next (in file order, one start for the module), started again after
+    a test that needs none running (``no_ray``) shut it down."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    return ray
+
+
+@pytest.fixture
+def no_ray(ray_shut_down_after):
+    """No Ray session in this process (one kept by ``local_ray`` for earlier tests is shut down)."""
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
 
 
 @pytest.mark.ray

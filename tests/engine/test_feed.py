@@ -64,6 +64,7 @@ def assert_same_as_whole(model, x, region=None, tile=None, **kw):
     return part
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_srresnet_margins_are_what_follows_the_layer():
     model = uqcore.load_model("srresnet")
     rf = receptive_field(model)
@@ -75,6 +76,7 @@ def test_srresnet_margins_are_what_follows_the_layer():
     assert feed.margins(model, "body.5") is feed.margins(model, "body.5")  # measured once
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_fed_boxes_use_the_narrow_crop_and_equal_the_whole_image(monkeypatch):
     model = uqcore.load_model("srresnet")
     x = smooth_hr(72, 64, seed=1)
@@ -102,6 +104,7 @@ def test_a_path_around_the_layer_sets_the_margin(monkeypatch):
         assert_same_as_whole(model, x, **kw)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_a_kept_output_that_does_not_fit_falls_back_to_the_usual_crop(monkeypatch):
     model, x = uqcore.load_model("srresnet"), smooth_hr(100, 100)
     capture = feed.Feeder.capture

@@ -395,6 +395,7 @@ def test_auto_keeps_live_updates_and_progress_across_rounds(tiny_sr, image):
     assert updates[0][2].reliability is None  # 2 samples: none yet
 
 
+@pytest.mark.slow  # 256-sample maps, twice: not in -m quick
 def test_reliability_predicts_the_rank_correlation_between_maps():
     """Split-half reliability (Spearman–Brown) estimates the rank correlation between two maps of
     N fresh samples each; with a many-sample map M the correlation is about sqrt(rel_N rel_M)."""

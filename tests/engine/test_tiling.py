@@ -60,6 +60,7 @@ def test_tiny_model_every_method_regions_at_borders_and_inside():
             model, x, "noise", "body.1", 0.2, samples=3, region=box), box)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 @pytest.mark.parametrize("name", ["srresnet", "srresnet-ens", "srresnet-llm", "srresnet-mcdrop"])
 def test_srresnet_family_region_and_tiles_equal_whole(name):
     model = uqcore.load_model(name)
@@ -69,6 +70,7 @@ def test_srresnet_family_region_and_tiles_equal_whole(name):
     check_model(model, x, (101, 37, 90, 123), 128)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_fcrn_stride_32_region_and_tiles_equal_whole():
     model = uqcore.load_model("fcrn")
     assert stride(model) == 32 and receptive_field(model) is not None
@@ -179,17 +181,20 @@ def measure(n, method, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 @pytest.mark.parametrize("method", ["noise", "transform"])
 def test_memory_estimate_bounds_the_measured_peak(method):
     got = measure(96, method)
     assert got["tiles"] == 1 and got["peak"] <= got["estimate"]
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_request_over_the_limit_runs_tiled_within_it():
     got = measure(96, "noise", {"UQCORE_MAX_REQUEST_MB": "200"})
     assert got["estimate"] > got["limit"] and got["tiles"] > 1 and got["peak"] <= got["limit"], got
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_map_cli_tiles_region_and_metrics(tmp_path):
     import numpy as np
     from PIL import Image

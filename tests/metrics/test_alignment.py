@@ -94,6 +94,7 @@ def _depth_pairs(n=2):
     return [(x[..., :64, :80], t[..., :64, :80]) for x, t in pairs]
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_affine_copy_of_fcrn_gives_the_same_evaluate_numbers():
     fcrn = uqcore.load_model("fcrn", student=False).module
     pairs = _depth_pairs()
@@ -134,6 +135,7 @@ def test_scorer_aligns_non_metric_models_only():
     assert scoring.aligned(rel) and not scoring.aligned(metric)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_analysis_shows_the_aligned_prediction_and_says_so():
     from uqcore.datasets.analysis import analyse
 
@@ -167,6 +169,7 @@ def test_depth_kind_from_card_sidecar_and_argument(tmp_path):
     assert load_user_model(tmp_path / "d.pt", depth_kind="disparity").card["depth_kind"] == "disparity"
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_hf_depth_anything_is_disparity_and_metric_when_configured(tmp_path):
     transformers = pytest.importorskip("transformers")
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
@@ -199,6 +202,7 @@ def test_fit_maps_other_samples_and_variances_as_the_fitted_one(kind):
     np.testing.assert_allclose(a.variance_of(v), a.variance, rtol=1e-12)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_sweep_of_an_affine_copy_matches_the_relative_original():
     fcrn = uqcore.load_model("fcrn", student=False).module
     x, t = _depth_pairs(1)[0]
@@ -214,6 +218,7 @@ def test_sweep_of_an_affine_copy_matches_the_relative_original():
     assert metric[0]["base_loss"] != pytest.approx(rel[0]["base_loss"], rel=1e-3)
 
 
+@pytest.mark.slow  # a bundled model: not in -m quick
 def test_calibration_of_a_relative_model_is_fitted_and_applied_on_the_aligned_maps():
     model = uqcore.wrap(Affine(uqcore.load_model("fcrn", student=False).module), task="depth",
                         depth_kind="relative", probe_size=(64, 80))

@@ -1,7 +1,7 @@
 """The model card schema (uqcore.models.card): every bundled card validates, unknown keys fail with
 the card's path, cards round-trip, every measured number names the command that wrote it, and
-every card's selection data is disjoint from assets/samples (issue 25, item 4; the fair-baselines
-issue). The architecture registry's decorator."""
+every card's selection data is disjoint from assets/samples (choices are made on decision images,
+never on the samples). The architecture registry's decorator."""
 
 from __future__ import annotations
 

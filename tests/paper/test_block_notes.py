@@ -1,4 +1,5 @@
-"""The RESULTS writer's notes on the block segmenter and the ensemble size (issue 25)."""
+"""The RESULTS writer's notes on the block segmenter and the ensemble size: what the reader must know
+to compare our block-level numbers and ensemble rows with the paper's."""
 
 import json
 from pathlib import Path

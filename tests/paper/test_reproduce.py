@@ -305,7 +305,7 @@ def test_quick_on_bundled_models(tmp_path):
     assert seconds < 240, f"--quick took {seconds:.0f} s; it must stay around a minute or two"
 
 
-# -- on Ray workers (issue 18) ------------------------------------------------------------------------
+# -- on Ray workers: the same tables as serial --------------------------------------------------------
 try:
     import ray
 except ImportError:  # the serial tests above still run; this one needs Ray (requirements.txt)

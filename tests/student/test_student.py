@@ -1,5 +1,6 @@
-"""The one-pass student (issue 16) on tiny models: the frozen model is untouched, the head is one
-pass, the CLI writes a head + card, resume is exact, misfits are refused, evaluate scores it."""
+"""The one-pass student head (uncertainty in one forward pass) on tiny models: the frozen model is
+untouched, the head is one pass, the CLI writes a head + card, resume is exact, misfits are
+refused, evaluate scores it."""
 
 from __future__ import annotations
 

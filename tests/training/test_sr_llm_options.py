@@ -1,4 +1,6 @@
-"""training.sr's likelihood options (issue 25): beta-NLL and the frozen mean."""
+"""training.sr's likelihood options for the log-likelihood baseline: beta-NLL (the variance head
+ must not buy a low loss with a blurred mean) and the frozen mean (the baseline keeps srresnet's
+ prediction)."""
 
 import argparse
 
