@@ -9,9 +9,16 @@ import subprocess
 import sys
 import threading
 
+import functools
+
 import pytest
+from streamlit.components.v2 import manifest_scanner
 
 from tests.app.browser_support import CHROMIUM, ROOT, free_port
+
+# Every AppTest scans the installed packages' metadata for custom components (about 0.7 s here);
+# the installed packages do not change during a test run, so one scan serves them all.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
 def started_log(proc: subprocess.Popen, deadline_s: float) -> list[str]:
