@@ -56,7 +56,7 @@ MODEL_SECTIONS: dict[str, frozenset[str]] = {
 }
 STUDENT_SECTIONS: dict[str, frozenset[str]] = {
     "config": frozenset({"head", "head_config", "model", "task", "teacher", "features"}),
-    "provenance": frozenset({"settings", "training", "command", "trained_as", "ablations"}),
+    "provenance": frozenset({"settings", "training", "command", "trained_as", "ablations", "source"}),
     "measured": frozenset({"selection", "quality"}),
 }
 MODEL_REQUIRED = ("task", "architecture", "weights")
