@@ -15,5 +15,13 @@ PY=${PY:-.venv/bin/python}
 SR="--images data/sr_train --steps 800 --crop 32 --batch 2 --seed 0 --ckpt-every 100 --threads 1 --quiet --error-weight 1"
 $PY -m uqcore distill --model srresnet --out assets/models/srresnet.student.safetensors --ckpt runs/students/srresnet.ckpt.pt $SR "$@"
 $PY -m uqcore distill --model srgan --out assets/models/srgan.student.safetensors --ckpt runs/students/srgan.ckpt.pt $SR --steps 1600 --loss laplace "$@"
+# fcrn: the bundled head's teacher is the setting the sweeps recommended when it was trained (noise at
+# encoder.layer3.0, 0.02), named here since the card's recommended setting has moved on
 $PY -m uqcore distill --model fcrn --images data/depth_train --out assets/models/fcrn.student.safetensors \
-    --ckpt runs/students/fcrn.ckpt.pt --steps 800 --crop 160 --batch 2 --seed 0 --ckpt-every 100 --threads 1 --quiet "$@"
+    --ckpt runs/students/fcrn.ckpt.pt --steps 800 --crop 160 --batch 2 --seed 0 --ckpt-every 100 --threads 1 --quiet \
+    --teacher noise --layer encoder.layer3.0 --strength 0.02 "$@"
+# candidate: the same head distilled from today's recommended setting (the card's default teacher,
+# noise at decoder.up1, 1.0); python -m uqcore select students --models fcrn --write kept the bundled
+# head (better corr_pixel / corr_mean / AUSE on the decision images; its card's selection)
+$PY -m uqcore distill --model fcrn --images data/depth_train --out runs/students/fcrn-rec.safetensors \
+    --ckpt runs/students/fcrn-rec.ckpt.pt --steps 800 --crop 160 --batch 2 --seed 0 --ckpt-every 100 --threads 1 --quiet "$@"

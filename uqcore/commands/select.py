@@ -183,7 +183,8 @@ def _students(args: argparse.Namespace, models: Path) -> int:
             q = student_quality(model, head=head, crop=args.crop or HELDOUT_CROP, limit=args.images)
             data = q["data"]
             rows[name] = {"head": str(head) if head else f"assets/models/{model}.student.safetensors",
-                          "student": q["student"], "ratio": q["ratio"], "bars": q["bars"]}
+                          "teacher_setting": q["teacher_setting"], "student": q["student"], "ratio": q["ratio"],
+                          "bars": q["bars"]}
         recorded = [dict(c, recorded="by an earlier run; head not here") for c in before.get("candidates", [])
                     if c.get("name") not in rows and before.get("data") == data and "ratio" in c and "bars" in c]
         pool = {**{c["name"]: c for c in recorded}, **rows}
