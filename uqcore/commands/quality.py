@@ -111,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace, name: str, command: str) -> None:
-    from uqcore.models.card import read_card
-    from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR, load_model
+    from uqcore.models.registry import SAMPLES_DIR, load_model
     from uqcore.paper import quality as Q
 
     model = load_model(name)
@@ -124,17 +123,24 @@ def _explore(args: argparse.Namespace, name: str, command: str) -> None:
         found["uq_check"] = Q.transform_bar(model, subset or paths)
         print(f"{name}: transform (8) pixel correlation {found['uq_check']['transform_8_corr_pixel_mean']}", flush=True)
     if args.write:
-        card = read_card(MODELS_DIR / f"{name}.json")
-        for key, value in found.items():
-            card.set_measured(key, value, command=command)
-        card.save()
+        _record(name, found, command)
+
+
+def _record(name: str, found: dict, command: str) -> None:
+    """Each measured entry of ``found`` into the bundled model's card, naming ``command``."""
+    from uqcore.models.card import read_card
+    from uqcore.models.registry import MODELS_DIR
+
+    card = read_card(MODELS_DIR / f"{name}.json")
+    for key, value in found.items():
+        card.set_measured(key, value, command=command)
+    card.save()
 
 
 def _depth(args: argparse.Namespace, name: str, command: str) -> None:
     import torch
 
-    from uqcore.models.card import read_card
-    from uqcore.models.registry import MODELS_DIR, SAMPLES_DIR, load_model
+    from uqcore.models.registry import SAMPLES_DIR, load_model
     from uqcore.paper import quality as Q
 
     found = {"metrics": Q.depth_metrics(name, SAMPLES_DIR / "depth")}
@@ -146,7 +152,4 @@ def _depth(args: argparse.Namespace, name: str, command: str) -> None:
         found["forward_time"] = Q.time_forward(model.module, tuple(model.probe_size), torch.get_num_threads())
         print(f"{name}: forward median {found['forward_time']['median_s']} s", flush=True)
     if args.write:
-        card = read_card(MODELS_DIR / f"{name}.json")
-        for key, value in found.items():
-            card.set_measured(key, value, command=command)
-        card.save()
+        _record(name, found, command)
