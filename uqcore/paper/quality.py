@@ -55,11 +55,16 @@ def sr_eval(name: str) -> dict[str, Any]:
     """The ``eval`` entry of SR model ``name`` (module docstring), without command and date."""
     model = load_model(name, student=False)
     folder = SAMPLES_DIR / "sr"
-    per_image = evaluate_images(model, sorted(folder.glob("*.png")), scale=model.scale)
+    paths = sorted(folder.glob("*.png"))
+    per_image = evaluate_images(model, paths, scale=model.scale)
     keys = ["psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "psnr_gain"]
     mean = {k: round(float(np.mean([r[k] for r in per_image.values()])), 4) for k in keys}
-    return {"set": "assets/samples/sr (sources and licences: assets/samples/README.md)", "how": SR_EVAL_HOW,
-            "mean": mean, "per_image": per_image}
+    out = {"set": "assets/samples/sr (sources and licences: assets/samples/README.md)", "how": SR_EVAL_HOW,
+           "mean": mean, "per_image": per_image}
+    if len(model.members) > 1:  # each member alone: is every member as well trained as a single model?
+        out["member_psnr"] = [round(float(np.mean([r["psnr"] for r in evaluate_images(m, paths, model.scale).values()])), 4)
+                              for m in model.members]
+    return out
 
 
 def decision_pairs(model: Any, crop: int = HELDOUT_CROP) -> tuple[list[str], list]:

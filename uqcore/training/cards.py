@@ -57,17 +57,17 @@ ZOO = {
 }
 # the registry architecture of a zoo model (default: srresnet)
 ARCH = {"srresnet-llm-head": "srresnet-head"}
-SCRIPT = {"srresnet-llm": "scripts/train_baselines.sh llm-fair", "srresnet-ens": "scripts/train_sr_zoo.sh + scripts/train_baselines.sh",
+SCRIPT = {"srresnet-llm": "scripts/train_baselines.sh llm-fair", "srresnet-ens": "scripts/train_baselines.sh",
           "srresnet-llm-head": "scripts/train_baselines.sh llm-head", "srresnet-mcdrop": "scripts/train_baselines.sh"}
 # honest notes on how the bundled runs deviated from a single clean command
 NOTES = {
     "srresnet": "The first 250 of the 2500 steps were run with --steps 5000 (cosine learning rate within "
                 "2% of the recorded schedule), then the run was resumed from its step-250 checkpoint with "
                 "the recorded command (--resume); CPU time was cut short by a shared machine.",
-    "srresnet-ens": "Each member was trained for fewer steps than srresnet (CPU budget), so each member "
-                    "alone is weaker than srresnet; the ensemble mean is scored. Members 0-3 come from "
-                    "scripts/train_sr_zoo.sh, members 4-7 from the recipe now in scripts/train_baselines.sh with the "
-                    "same recipe and seeds 104-107 (checkpoints every 100 instead of 250 steps).",
+    "srresnet-ens": "Every member has srresnet's recipe and step count (2500 steps, batch 8, 96 px, lr 5e-4) "
+                    "and its own seed (100 + index), from scripts/train_baselines.sh (checkpoints every 100 "
+                    "steps; runs interrupted for other work were resumed with --resume); bundled by "
+                    "python -m uqcore install-ensemble --candidates runs/sr --write.",
     "srresnet-llm": "The weights are a copy of the candidate chosen by python -m uqcore select srresnet-llm (its --out was "
                     "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_baselines.sh llm-fair.",
     "srresnet-llm-head": "The weights are a copy of the candidate chosen by python -m uqcore select "
