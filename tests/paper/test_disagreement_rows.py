@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from uqcore.paper import disagreement_rows as D
-from uqcore.paper.values import PAPER_TABLES
+from uqcore.paper.values import PAPER_TABLES, paper_column
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = PAPER_TABLES["srresnet"][("transform", 4)]
@@ -56,6 +56,20 @@ def test_planted_cells_inside_and_outside():
     assert all(r["method"] == "transform" for r in rows)
 
 
+def test_joint_likelihood_column_is_compared_with_the_papers_llm():
+    """Our two likelihood columns (LLM: the stop-gradient head; LLM joint) both stand for the
+    paper's one LLM column: a planted joint-LLM column is scored against the paper's LLM values."""
+    llm = PAPER_TABLES["srresnet"][("llm", 1)]
+    assert paper_column("srresnet", "llm_joint", 1) == llm and paper_column("srresnet", "student", 1) is None
+    rows = [dict(r, method="llm_joint", samples="1", model="srresnet-llm",
+                 corr_pixel=llm["Corr pixel"] + (float(r["corr_pixel"]) - PAPER["Corr pixel"]))
+            for r in _toy() if r["method"] == "transform"]
+    cells = {(c["metric"], c["level"]): c for c in D.cells(rows)}
+    assert cells[("corr", "pixel")]["paper"] == llm["Corr pixel"] and not cells[("corr", "pixel")]["outside"]
+    assert cells[("corr", "patch")]["paper"] == llm["Corr patch"] and cells[("corr", "patch")]["outside"]
+    assert {r["method"] for r in D.disagreements(rows)} == {"llm_joint"}
+
+
 def test_written_from_a_per_image_csv(tmp_path):
     path = tmp_path / "results_per_image.csv"
     toy = _toy()
@@ -81,7 +95,7 @@ def test_landed_file_covers_every_corr_and_ause_cell_outside_its_interval():
     listed = {(r["table"], r["model"], r["method"], int(r["samples"]), r["metric"], r["level"]): r for r in rows}
     need = 0
     for r in csv.DictReader((ROOT / "docs" / "results_rows.csv").open()):
-        paper = PAPER_TABLES.get(r["table"], {}).get((r["method"], int(r["samples"])))
+        paper = paper_column(r["table"], r["method"], int(r["samples"]))
         if paper is None:
             continue
         for metric, label in (("corr", "Corr"), ("ause", "AUSE")):

@@ -31,12 +31,13 @@ TINY = {
     "t-srgan": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=SR),
     "t-mcdrop": dict(architecture="srresnet", task="sr", scale=4, arch_kwargs=dict(SR, dropout_p=0.1, dropout_at=1)),
     "t-llm": dict(architecture="srresnet", task="sr", scale=4, output="mean_logvar", arch_kwargs=dict(SR, logvar=True)),
+    "t-llmj": dict(architecture="srresnet", task="sr", scale=4, output="mean_logvar", arch_kwargs=dict(SR, logvar=True)),
     "t-ens": dict(architecture="srresnet", task="sr", scale=4, members=2, arch_kwargs=SR),
     "t-fcrn": dict(architecture="fcrn", task="depth", scale=1, probe_size=[64, 80],
                    arch_kwargs=dict(widths=[8, 8, 16, 16, 16], blocks=[1, 1, 1, 1], reduce=16, decoder=[16, 8, 8, 8])),
 }
 TINY_FLAGS = ["--sr-models", "t-srresnet,t-srgan", "--mcdrop-model", "t-mcdrop", "--ensemble-model", "t-ens",
-              "--llm-model", "t-llm", "--depth-model", "t-fcrn"]
+              "--llm-model", "t-llm", "--llm-joint-model", "t-llmj", "--depth-model", "t-fcrn"]
 
 
 @pytest.fixture
@@ -52,8 +53,10 @@ def tiny_zoo(tmp_path, monkeypatch):
             files.append(f"{name}.{m}.safetensors")
             save_file(build_architecture(spec["architecture"], **spec["arch_kwargs"]).state_dict(), str(folder / files[-1]))
         card = dict(name=name, description=f"tiny random-weight {name}", weights=files if members > 1 else files[0], **spec)
-        if name in ("t-mcdrop", "t-llm", "t-ens"):  # baselines made from t-srresnet: only its table shows them
-            card["training"] = {"runs": [{"command": "python -m uqcore train sr --init zoo/t-srresnet.safetensors"}]}
+        if name in ("t-mcdrop", "t-llm", "t-llmj", "t-ens"):  # baselines made from t-srresnet: only its table shows them
+            card["training"] = {"runs": [{"command": "python -m uqcore train sr --init zoo/t-srresnet.safetensors",
+                                          "train_seconds": 60.0 * (1 + seed)}],
+                                "total_train_seconds": 60.0 * (1 + seed)}
         (folder / f"{name}.json").write_text(json.dumps(card))
     monkeypatch.setenv("UQCORE_MODEL_DIRS", str(folder))
     return folder
@@ -233,10 +236,20 @@ def test_quick_on_tiny_zoo(tiny_zoo, tmp_path):
     assert code == 0
     text, rows, sweeps, methods = _check_outputs(out)
     for table in ("t-srresnet", "t-srgan"):
-        for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm"):
+        for m in ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm", "llm_joint"):
             # the baselines were made from t-srresnet: t-srgan's table shows only its own columns
             assert ((table, m) in methods) == (table == "t-srresnet" or m in ("transform", "dropout", "noise")), (table, m)
     assert "No baselines have been fine-tuned from `t-srgan` yet" in text
+    # two likelihood columns, each compared with the paper's one LLM column, each with its training cost
+    # (the cards' total_train_seconds: t-llm 4 min, t-llmj 5 min; training-free columns 0)
+    table = text.split("## Table 1 analog: `t-srresnet`")[1].split("## ")[0]
+    header = next(line for line in table.splitlines() if line.startswith("| ") and "LLM (0)" in line)
+    labels = [c.strip() for c in header.strip("|").split("|")]
+    assert labels.index("LLM joint (0)") == labels.index("LLM (0)") + 1
+    training = next(line for line in table.splitlines() if line.startswith("| **Training (CPU min)**"))
+    costs = dict(zip(labels[1:], (c.strip() for c in training.strip("|").split("|")[1:])))
+    assert costs["LLM (0)"] == "4.0" and costs["LLM joint (0)"] == "5.0" and costs["Infer-trans (4)"] == "0.0"
+    assert {r["model"] for r in rows if r["method"] == "llm_joint"} == {"t-llmj"}
     # the Discussion: Holm-corrected verdicts, one verdict line per claim, the disagreements file beside --out,
     # the AUSE in both conventions; the columns carry their decision values (calibration + held-out images)
     assert "Holm's step-down procedure" in text and "### Verdicts, one line per claim" in text

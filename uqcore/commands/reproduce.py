@@ -48,8 +48,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mcdrop-model", default="srresnet-mcdrop")
     parser.add_argument("--ensemble-model", default="srresnet-ens")
     parser.add_argument("--llm-model", default="srresnet-llm-head",
-                        help="the likelihood baseline (default: the stop-gradient head on srresnet's frozen trunk; "
-                             "srresnet-llm: the jointly fine-tuned one)")
+                        help="the likelihood baseline of the LLM column (default: the stop-gradient head on "
+                             "srresnet's frozen trunk)")
+    parser.add_argument("--llm-joint-model", default="srresnet-llm",
+                        help="the likelihood baseline of the LLM joint column (default: srresnet's mean and "
+                             "log-variance fine-tuned together)")
     parser.add_argument("--depth-model", default="fcrn")
     parser.add_argument("--sr-data", default=str(SR_DATA), help="folder of HR images")
     parser.add_argument("--depth-data", default=str(DEPTH_DATA), help="folder of name.png + name_depth.png")
@@ -70,6 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise InputError(f"--tolerance is a relative loss increase such as 0.05, got {args.tolerance}")
     s = replace(s, seed=args.seed, device=args.device, tolerance=args.tolerance, sr_models=sr_models,
                 mcdrop_model=args.mcdrop_model, ensemble_model=args.ensemble_model, llm_model=args.llm_model,
+                llm_joint_model=args.llm_joint_model,
                 depth_model=args.depth_model, sr_data=args.sr_data, depth_data=args.depth_data,
                 interval_level=args.interval_level)
     if not 0 < args.interval_level < 1:

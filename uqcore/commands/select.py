@@ -45,6 +45,9 @@ LLM_CANDIDATES = {  # name -> (weights under --candidates, how it was trained)
         "laplace beta-nll 0.5 joint, lr 5e-5, 2500 steps": ("llm-laplace-beta05-joint.safetensors",
                                                             "Laplace beta-NLL (beta=0.5), all layers fine-tuned from "
                                                             "srresnet, lr 5e-5"),
+        "laplace beta-nll 0.5 joint, lr 1e-5, 2500 steps": ("llm-laplace-beta05-joint-lr1e-5.safetensors",
+                                                            "Laplace beta-NLL (beta=0.5), all layers fine-tuned from "
+                                                            "srresnet, lr 1e-5 (a fifth of the runs above)"),
     },
     "srresnet-llm-head": {
         "gaussian, 3 convs x 32": ("llm-head-g3x32.safetensors",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from uqcore.paper.values import METHOD_LABELS
+from uqcore.paper.student import head_cards
+from uqcore.paper.values import METHOD_LABELS, STUDENT, TRAINING_FREE
 
 _INIT = re.compile(r"--init\s+\S*?([A-Za-z0-9_.-]+?)\.safetensors")
 
@@ -75,3 +76,29 @@ def caption(report: Any, table: str) -> str:
                        "from it: this table has only training-free and student columns.")
     return text + (f" No baselines have been fine-tuned from `{table}` yet, so this table shows only its own "
                    "training-free (and student) columns.")
+
+
+def training_seconds(report: Any, model: str, method: str, samples: int) -> float | None:
+    """CPU seconds spent training what a column needs beyond the network itself, from the cards:
+    0 for a training-free column, the student head's distillation, a baseline model's training
+    runs (an ensemble of ``samples`` members: its first ``samples`` members' runs); None where
+    the card does not say."""
+    if method in TRAINING_FREE:
+        return 0.0
+    if method == STUDENT:
+        training = (head_cards([model]).get(model) or {}).get("training") or {}
+        return _seconds(training.get("seconds"))
+    training = (report.cards.get(model) or {}).get("training")
+    if not isinstance(training, dict):
+        return None
+    runs = training.get("runs") or []
+    if method == "ensemble" and len(runs) > int(samples):
+        return _seconds(sum(float(r.get("train_seconds") or 0) for r in runs[:int(samples)]))
+    return _seconds(training.get("total_train_seconds"))
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

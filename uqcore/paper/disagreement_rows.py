@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from uqcore import metrics as M
-from uqcore.paper.values import PAPER_TABLES
+from uqcore.paper.values import paper_column
 from uqcore.scoring import summary_ci
 from uqcore.scoring.scorer import IMAGE_LEVELS, LEVELS
 
@@ -77,7 +77,7 @@ def cells(per_image: Iterable[dict[str, Any]], *, steps: int = 50) -> list[dict[
     rows = with_raw_ause(_numeric(per_image))
     out = []
     for (table, model, method, n), images in columns(rows).items():
-        paper = PAPER_TABLES.get(table, {}).get((method, n))
+        paper = paper_column(table, method, n)
         if paper is None:
             continue
         for metric in DISAGREEMENT_METRICS:

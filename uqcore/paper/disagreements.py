@@ -22,6 +22,7 @@ from uqcore.paper.disagreement_rows import cells as rows_cells
 from uqcore.paper.discussion import as_float, best, column_label, column_values, fmt
 from uqcore.paper.per_image import column
 from uqcore.paper.values import (LEVELS, LLM, MC_DROPOUT, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES,
+                                 paper_column, paper_method,
                                  TRAINING_FREE, TRANSFORM)
 
 LARGE = 0.3
@@ -33,7 +34,10 @@ def cells(report: Any, table: str, paper_key: str) -> list[dict[str, Any]]:
     """Every correlation cell of ``table`` with a paper counterpart: ours, interval, paper, outside, large."""
     rows = {(r["method"], int(r["samples"]), r["level"]): r for r in report.tables.get(table, [])}
     out = []
-    for (meth, n), paper in PAPER_TABLES.get(paper_key, {}).items():
+    for meth, n in dict.fromkeys((m, n) for m, n, _ in rows):
+        paper = paper_column(paper_key, meth, n)
+        if paper is None:
+            continue
         for lv in LEVELS:
             r = rows.get((meth, n, lv))
             if r is None:
@@ -67,7 +71,7 @@ def cause(report: Any, table: str, c: dict[str, Any]) -> str:
         return (f"a ceiling effect: the test images' mean errors span a factor {fmt(spread, 1)} (per-image rows), so "
                 "any variance that grows with an image's difficulty orders them; the paper's 100+ images of one kind "
                 "(Set14/BSD) vary less")
-    if meth == LLM:
+    if paper_method(meth) == LLM:
         cols = column_values(report.tables[table])
         psnr = cols.get(c["col"], {}).get("PSNR (dB)", float("nan"))
         best_psnr = max((v.get("PSNR (dB)", float("nan")) for v in cols.values()), default=float("nan"))

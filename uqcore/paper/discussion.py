@@ -14,7 +14,7 @@ from uqcore.paper.per_image import duels
 from uqcore.paper.report import Report
 from uqcore.scoring.stats import HolmFamily
 from uqcore.paper.values import (DEPTH_REQUIRED, DROPOUT, LEVELS, LLM, METHOD_LABELS, NOISE, PAPER_TABLE_NAMES, STUDENT,
-                                 PAPER_TABLES, TRAINING_FREE, TRAINING_REQUIRED, TRANSFORM)
+                                 PAPER_TABLES, TRAINING_FREE, TRAINING_REQUIRED, TRANSFORM, paper_method)
 
 # A training-free method is "within reach" of the training-required ones at a level when its best
 # correlation is at most this much (absolute) below theirs.
@@ -87,7 +87,7 @@ def column_label(col: tuple[str, int] | None) -> str:
     if col is None:
         return "-"
     m, n = col
-    return f"{METHOD_LABELS.get(m, m)} ({0 if m in (LLM, STUDENT) else n})"
+    return f"{METHOD_LABELS.get(m, m)} ({0 if paper_method(m) in (LLM, STUDENT) else n})"
 
 
 def transform_best(cols: dict[tuple[str, int], dict[str, float]]) -> dict[str, dict[str, Any]]:
@@ -334,7 +334,7 @@ def _claim_reach(report: Report, sr: list[str], depth: str, verdicts: list[str])
     lines = _heading("4. Do the training-free methods come within reach of the training-required ones?",
                      f"Rule: at each level, the best training-free correlation (infer-trans / -drop / -noise, any sample "
                      f"count) is \"within reach\" when it is at most {REACH_MARGIN} below the best training-required one "
-                     f"(MC-drop1/2, ensemble, LLM for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
+                     f"(MC-drop1/2, ensemble, both LLMs for SR; MC-drop1/2 for depth). The best AUSE (lower is better) of each "
                      f"group is listed too. The same rule is applied to the paper's table.")
     per_model: list[str] = []
     for m in [*sr, depth]:
@@ -355,7 +355,7 @@ def _claim_reach(report: Report, sr: list[str], depth: str, verdicts: list[str])
                   and ours[lv]["tf"] >= ours[lv]["tr"]]
         text = (f"- **{m}**: within reach at {len(k)}/4 levels{' (' + ', '.join(k) + ')' if k else ''}, "
                 f"training-free at least as good at {len(better)}/4. " + "; ".join(parts) + ".")
-        sampling = [r for r in req if r != LLM]
+        sampling = [r for r in req if paper_method(r) != LLM]
         if len(sampling) < len(req):
             ours_s = reach(column_values(report.tables[m]), sampling)
             ks = [lv for lv in LEVELS if ours_s[lv]["within"]]

@@ -17,9 +17,10 @@ from uqcore.paper.heldout import DEPTH_TEST_SEED
 from uqcore.paper.student import markdown_lines as student_lines
 from uqcore.paper.report import ROOT, Report, Settings, required_models
 from uqcore.paper.values import (DROPOUT, METHOD_LABELS, METRIC_ROWS, NOISE, PAPER_TABLE_NAMES, PAPER_TABLES,
-                                 RAW_AUSE_ROWS, paper_row)
+                                 RAW_AUSE_ROWS, paper_column, paper_method, paper_row)
 from uqcore.engine.methods import label as method_label
 from uqcore.paper.baselines import caption as baseline_caption
+from uqcore.paper.baselines import training_seconds
 from uqcore.paper.disagreement_rows import FIELDS as DISAGREEMENT_FIELDS
 from uqcore.paper.disagreement_rows import FILE_NAME as DISAGREEMENTS_FILE
 from uqcore.paper.disagreement_rows import write as write_disagreements
@@ -66,12 +67,27 @@ def _intervals(rows: Sequence[dict[str, Any]]) -> dict[tuple[tuple[str, int], st
     return out
 
 
-def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: str) -> list[str]:
-    """Markdown: one column per (method, samples), cells "ours [95 % interval] (paper)"."""
+TRAINING_ROW = "Training (CPU min)"
+TRAINING_CAPTION = (f"**{TRAINING_ROW}**: what a column needs trained beyond the network itself, from the model "
+                    "cards (one torch thread, the hardware each card names): 0 for a training-free column, the head's "
+                    "distillation for the Student, a baseline model's training runs (an ensemble of k: its first k "
+                    "members'). LLM is the stop-gradient head on the frozen network, LLM joint the mean and "
+                    "log-variance fine-tuned together.")
+
+
+def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: str,
+                  training: dict[tuple[str, int], float | None] | None = None) -> list[str]:
+    """Markdown: one column per (method, samples), cells "ours [95 % interval] (paper)"; with
+    ``training`` ({column: CPU seconds}) a row of each column's training cost."""
     cols = column_values(rows)
     cis = _intervals(rows)
     paper = PAPER_TABLES.get(paper_key or "", {})
-    order = _column_order(list(cols), list(paper))
+    # a column of ours the paper has under another name (two likelihood columns, one paper LLM)
+    # shows the paper's value of that column; the paper's own columns we lack show it too
+    shown = {c: paper_column(paper_key or "", *c) or {} for c in cols}
+    missing = {c: v for c, v in paper.items() if c not in cols and c not in {(paper_method(m), n) for m, n in cols}}
+    shown.update(missing)
+    order = _column_order(list(cols), list(missing))
     header = ["", *[column_label((m, n)) for m, n in order]]
     extra = ["NLL (σ-scaled)", "σ scale"] + (["PSNR (dB)", "SSIM"] if task == "sr" else ["AbsRel", "RMSE (m)", "δ1"]) \
         + ["s / image"]
@@ -81,7 +97,7 @@ def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: s
         cells = [f"**{label}**"]
         for c in order:
             ours = cols.get(c, {}).get(label, float("nan"))
-            p = paper.get(c, {}).get(paper_row(label)) if label in (*METRIC_ROWS, *raw) else None
+            p = shown.get(c, {}).get(paper_row(label)) if label in (*METRIC_ROWS, *raw) else None
             if c not in cols:
                 cells.append(f"– ({fmt(p)})" if p is not None else "–")
             elif (c, label) in cis:
@@ -92,6 +108,9 @@ def results_table(rows: Sequence[dict[str, Any]], paper_key: str | None, task: s
                 cells.append(fmt(ours, 2 if label in ("PSNR (dB)", "s / image") else 3)
                              if label != "σ scale" else f"{as_float(ours):.3g}")
         body.append(cells)
+    if training is not None:
+        body.append([f"**{TRAINING_ROW}**", *[("–" if c not in cols or training.get(c) is None
+                                               else fmt(training[c] / 60.0, 1)) for c in order]])
     return _md_table(header, body)
 
 
@@ -205,7 +224,9 @@ def _setup_lines(report: Report) -> list[str]:
           f"- **Training-required baselines**: MC-drop1/MC-drop2 use `{s.mcdrop_model}`, a *separately trained* model "
           "(the same architecture with dropout, fine-tuned from srresnet) as in the paper — so MC-drop1's prediction "
           "(that model's output with dropout off) differs from the srresnet / srgan prediction the training-free "
-          f"methods are scored on. The ensemble is `{s.ensemble_model}` and the likelihood head `{s.llm_model}`. Each "
+          f"methods are scored on. The ensemble is `{s.ensemble_model}`, the likelihood models `{s.llm_model}` (LLM: a variance "
+          f"branch on the frozen network) and `{s.llm_joint_model}` (LLM joint: mean and log-variance trained "
+          "together). Each "
           "baseline appears only in the table of the SR model it was made from (its card's `--init`, else its name; "
           "`uqcore.paper.baselines`): the paper trained separate baselines for each model, and a column scored on "
           "another network's error compares nothing. " + ensemble_note(s.ensemble_model) + " "
@@ -250,18 +271,24 @@ def _table_lines(report: Report) -> list[str]:
               f"**n = {report.tables[m][0]['n_images']} test images.** " + cells_caption(PAPER_TABLE_NAMES.get(m, '–'))
               + f" `–` where we have no such column. Infer-drop at `{report.chosen[(m, DROPOUT)]['layer']}` "
               f"p={float(report.chosen[(m, DROPOUT)]['strength']):g}, infer-noise at `{report.chosen[(m, NOISE)]['layer']}` "
-              f"σ={float(report.chosen[(m, NOISE)]['strength']):g}. Lower AUSE / NLL is better, higher Corr is better."
-              + baseline_caption(report, m), ""]
-        L += results_table(report.tables[m], m if m in PAPER_TABLES else None, "sr") + [""]
+              f"σ={float(report.chosen[(m, NOISE)]['strength']):g}. Lower AUSE / NLL is better, higher Corr is better. "
+              + TRAINING_CAPTION + baseline_caption(report, m), ""]
+        L += results_table(report.tables[m], m if m in PAPER_TABLES else None, "sr", _training(report, m)) + [""]
     d = s.depth_model
     if d in report.tables:
         L += [f"## Table 2 analog: `{d}` (depth)", "",
               f"**n = {report.tables[d][0]['n_images']} test scenes.** " + cells_caption(PAPER_TABLE_NAMES['fcrn']) + " "
               f"Infer-drop at `{report.chosen[(d, DROPOUT)]['layer']}` p={float(report.chosen[(d, DROPOUT)]['strength']):g}, "
-              f"infer-noise at `{report.chosen[(d, NOISE)]['layer']}` σ={float(report.chosen[(d, NOISE)]['strength']):g}.", ""]
-        L += results_table(report.tables[d], "fcrn", "depth") + [""]
-
+              f"infer-noise at `{report.chosen[(d, NOISE)]['layer']}` σ={float(report.chosen[(d, NOISE)]['strength']):g}. "
+              + TRAINING_CAPTION, ""]
+        L += results_table(report.tables[d], "fcrn", "depth", _training(report, d)) + [""]
     return L
+
+
+def _training(report: Report, table: str) -> dict[tuple[str, int], float | None]:
+    """{column: CPU seconds of training it needs beyond the network} (:func:`training_seconds`)."""
+    return {(r["method"], int(r["samples"])): training_seconds(report, r["model"], r["method"], int(r["samples"]))
+            for r in report.tables.get(table, [])}
 
 
 def cells_caption(paper: str) -> str:

@@ -27,6 +27,7 @@ class Settings:
     mcdrop_model: str = "srresnet-mcdrop"
     ensemble_model: str = "srresnet-ens"
     llm_model: str = "srresnet-llm-head"  # srresnet's frozen trunk + a trained variance branch
+    llm_joint_model: str = "srresnet-llm"  # srresnet's mean and log-variance fine-tuned together
     depth_model: str = "fcrn"
     sr_data: str = str(SR_DATA)
     depth_data: str = str(DEPTH_DATA)
@@ -63,7 +64,7 @@ QUICK = dict(
 
 
 def required_models(s: Settings) -> list[str]:
-    return [*s.sr_models, s.mcdrop_model, s.ensemble_model, s.llm_model, s.depth_model]
+    return [*s.sr_models, s.mcdrop_model, s.ensemble_model, s.llm_model, s.llm_joint_model, s.depth_model]
 
 
 def check_models(s: Settings) -> None:
@@ -75,7 +76,7 @@ def check_models(s: Settings) -> None:
             f"reproduce needs the bundled model(s) {', '.join(repr(m) for m in missing)}, which are not in "
             f"{', '.join(str(d) for d in model_dirs())}; train them (docs/MODELS.md: scripts/train_sr_zoo.sh, "
             "python -m uqcore train depth) or name other models with --sr-models / --mcdrop-model / "
-            "--ensemble-model / --llm-model / --depth-model")
+            "--ensemble-model / --llm-model / --llm-joint-model / --depth-model")
 
 
 def check_data(s: Settings) -> None:

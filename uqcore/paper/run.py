@@ -373,7 +373,7 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
     """Super-resolution: the split, the sweeps of each SR model, Table 1 per SR model, the baselines."""
     s = report.settings
     sr_models = [load_model(n) for n in s.sr_models]
-    base = {field: load_model(getattr(s, field)) for field, _ in SR_BASELINES}
+    base = {field: load_model(getattr(s, field)) for field, _, _ in SR_BASELINES}
     for m in [*sr_models, *base.values()]:
         if m.task != "sr":
             raise InputError(f"model {m.name!r} is a {m.task} model; the SR tables need super-resolution models")
@@ -392,13 +392,18 @@ def _sr_tables(report: Report, scale_out: dict[str, Any]) -> None:
         report.tables.setdefault(m.name, []).extend(rows)
     # The training-required baselines are separate models (fine-tuned / trained from an SR model):
     # scored once and shown only in the table of the model they were made from (baselines.owns).
+    # Two likelihood models share the engine method "llm": each gets its own column name.
     baseline_rows: list[dict[str, Any]] = []
-    for key, methods in SR_BASELINES:
+    for key, methods, columns in SR_BASELINES:
         model = base[key]
+        rename = dict(zip(methods, columns))
+        before = len(report.per_image.get("baselines", []))
         rows = _table(report, "baselines", model, sr_split, methods, s.sr_samples, f"table {model.name}", scale_out)
-        baseline_rows.extend(rows)
-        for meth in methods:
-            report.baselines[meth] = model.name
+        baseline_rows.extend(dict(r, method=rename.get(r["method"], r["method"])) for r in rows)
+        images = report.per_image.get("baselines", [])
+        images[before:] = [dict(r, method=rename.get(r["method"], r["method"])) for r in images[before:]]
+        for column in columns:
+            report.baselines[column] = model.name
     for m in sr_models:
         report.tables[m.name].extend(dict(r, table=m.name) for r in baseline_rows if owns(report, m.name, r["model"]))
         report.per_image[m.name].extend(dict(r, table=m.name) for r in report.per_image.get("baselines", [])

@@ -21,10 +21,22 @@ def paper_row(label: str) -> str:
     """The paper's row a table row is compared with ("AUSE raw pixel" -> "AUSE pixel")."""
     return label.replace("AUSE raw ", "AUSE ")
 # The paper's column order; labels from the method table.
-METHOD_ORDER = ("transform", "student", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm")
-METHOD_LABELS = {m: methods.label(m) for m in METHOD_ORDER}
+# The paper's column order; labels from the method table. Two likelihood columns stand for the
+# paper's one LLM column: ``llm`` (the stop-gradient head on a frozen trunk) and ``llm_joint``
+# (mean and log-variance trained together); both are compared with the paper's LLM (paper_method).
+LLM_JOINT = "llm_joint"
+METHOD_ORDER = ("transform", "student", "dropout", "noise", "mc_dropout1", "mc_dropout2", "ensemble", "llm",
+                LLM_JOINT)
+METHOD_LABELS = {**{m: methods.label(m) for m in METHOD_ORDER if m != LLM_JOINT}, LLM_JOINT: "LLM joint"}
 TRAINING_FREE = ("transform", "dropout", "noise")
-TRAINING_REQUIRED = ("mc_dropout1", "mc_dropout2", "ensemble", "llm")
+TRAINING_REQUIRED = ("mc_dropout1", "mc_dropout2", "ensemble", "llm", LLM_JOINT)
+# Our columns that the paper has under another name.
+_PAPER_METHOD = {LLM_JOINT: "llm"}
+
+
+def paper_method(method: str) -> str:
+    """The paper's column name of one of ours (``llm_joint`` -> ``llm``; the rest are the paper's)."""
+    return _PAPER_METHOD.get(method, method)
 # The two methods the tolerability sweeps tune (noise std / dropout rate), by name.
 NOISE, DROPOUT, TRANSFORM = "noise", "dropout", "transform"
 SWEPT = (NOISE, DROPOUT)
@@ -42,9 +54,11 @@ QUICK_SR_SAMPLES = {"transform": (4,), "dropout": (8,), "noise": (8,), "mc_dropo
 QUICK_DEPTH_SAMPLES = {"transform": (2,), "dropout": (2,), "noise": (2,), "mc_dropout": (2,), "student": (1,)}
 # The SR tables: the training-free columns (on every SR model) and the baselines (separate models).
 SR_TRAINING_FREE = ("transform", "dropout", "noise")
-# (the Settings field naming the baseline's model, its columns)
-SR_BASELINES = (("mcdrop_model", ("mc_dropout1", "mc_dropout2")), ("ensemble_model", ("ensemble",)),
-                ("llm_model", ("llm",)))
+# (the Settings field naming the baseline's model, its engine variants, their table columns)
+SR_BASELINES = (("mcdrop_model", ("mc_dropout1", "mc_dropout2"), ("mc_dropout1", "mc_dropout2")),
+                ("ensemble_model", ("ensemble",), ("ensemble",)),
+                ("llm_model", ("llm",), ("llm",)),
+                ("llm_joint_model", ("llm",), (LLM_JOINT,)))
 DEPTH_METHODS = ("transform", "dropout", "noise", "mc_dropout1", "mc_dropout2")
 DEPTH_REQUIRED = ("mc_dropout1", "mc_dropout2")
 
@@ -88,4 +102,9 @@ def _paper_tables() -> dict[str, dict[tuple[str, int], dict[str, float]]]:
 
 # PAPER_TABLES[table][(method, samples)][row label] -> published value
 PAPER_TABLES = _paper_tables()
+
+
+def paper_column(table: str, method: str, samples: int) -> dict[str, float] | None:
+    """The paper's values ({row label: value}) of our column (method, samples) in ``table``, or None."""
+    return PAPER_TABLES.get(table, {}).get((paper_method(method), int(samples)))
 
