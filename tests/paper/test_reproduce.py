@@ -341,17 +341,36 @@ def _same(a: list[dict], b: list[dict]) -> None:
                 assert va == rb[k] or (isinstance(va, float) and math.isnan(va) and math.isnan(rb[k])), (k, va, rb[k])
 
 
-def test_quick_with_workers_1_writes_the_serial_numbers(tiny_zoo, tmp_path):
-    """`reproduce --quick --workers 1`: the sweeps and tables as units (in this process, no Ray);
-    every number of both CSVs is the serial run's."""
-    small = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
-             "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
-    assert main(["reproduce", *small, "--out", str(tmp_path / "ser" / "results.md")]) == 0
-    assert main(["reproduce", *small, "--workers", "1", "--out", str(tmp_path / "par" / "results.md")]) == 0
+SMALL = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
+         "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
+
+
+def test_units_on_workers_1_and_from_a_cache_write_the_serial_numbers(tiny_zoo, tmp_path, monkeypatch):
+    """`reproduce --quick --workers 1 --cache DIR`: the sweeps and tables as units (in this
+    process, no Ray), each kept in DIR; every number of the three CSVs is the serial run's. A
+    rerun with the same DIR runs no sweep or table unit again and writes the same numbers."""
+    from uqcore.datasets.sweep import SweepJob
+    from uqcore.paper.table_units import TableJob
+
+    cache = tmp_path / "cache"
+    assert main(["reproduce", *SMALL, "--out", str(tmp_path / "ser" / "results.md")]) == 0
+    assert main(["reproduce", *SMALL, "--workers", "1", "--cache", str(cache),
+                 "--out", str(tmp_path / "par" / "results.md")]) == 0
     for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
         ser, par = _numbers(tmp_path / "ser" / name), _numbers(tmp_path / "par" / name)
         assert ser and ser == par, name
     assert "--workers 1" in (tmp_path / "par" / "results.md").read_text()  # the command as run
+    kept = sorted(p.name for p in cache.iterdir())
+    assert any(k.startswith("sweep-noise-t-srresnet-") for k in kept) and any(k.startswith("table-") for k in kept)
+    runs = []
+    for job in (SweepJob, TableJob):
+        original = job.run
+        monkeypatch.setattr(job, "run", lambda self, *a, _o=original, **k: runs.append(self.kind) or _o(self, *a, **k))
+    assert main(["reproduce", *SMALL, "--cache", str(cache), "--out", str(tmp_path / "warm" / "results.md")]) == 0
+    assert runs == []
+    for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
+        ser = _numbers(tmp_path / "ser" / name)
+        assert ser and ser == _numbers(tmp_path / "warm" / name), name
 
 
 @pytest.mark.ray
@@ -382,27 +401,3 @@ def test_table_step_on_workers_gives_the_serial_rows(tiny_zoo):
     assert not ray.is_initialized()
     _same(serial, rows)
     _same(serial, again)
-
-
-def test_cache_keeps_every_unit_and_a_rerun_reuses_them(tiny_zoo, tmp_path, monkeypatch):
-    """`reproduce --cache DIR`: a rerun with the same folder runs no sweep or table unit again and
-    writes the same numbers (a cold run with a cache is the units' path, whose numbers are the
-    serial run's: test_quick_with_workers_1_writes_the_serial_numbers)."""
-    from uqcore.datasets.sweep import SweepJob
-    from uqcore.paper.table_units import TableJob
-
-    small = ["--quick", "--threads", "1", "--no-figures", "--sr-heldout", "1", "--depth-heldout", "1",
-             "--sr-models", "t-srresnet", *TINY_FLAGS[2:]]
-    cache = tmp_path / "cache"
-    assert main(["reproduce", *small, "--cache", str(cache), "--out", str(tmp_path / "cold" / "results.md")]) == 0
-    kept = sorted(p.name for p in cache.iterdir())
-    assert any(k.startswith("sweep-noise-t-srresnet-") for k in kept) and any(k.startswith("table-") for k in kept)
-    runs = []
-    for job in (SweepJob, TableJob):
-        original = job.run
-        monkeypatch.setattr(job, "run", lambda self, *a, _o=original, **k: runs.append(self.kind) or _o(self, *a, **k))
-    assert main(["reproduce", *small, "--cache", str(cache), "--out", str(tmp_path / "warm" / "results.md")]) == 0
-    assert runs == []
-    for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
-        cold = _numbers(tmp_path / "cold" / name)
-        assert cold and cold == _numbers(tmp_path / "warm" / name), name
