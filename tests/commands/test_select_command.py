@@ -27,6 +27,10 @@ def test_mcdrop_rule_is_the_sweeps_rule():
 def test_llm_rule():
     rows = {"a": {"psnr": 30.0, "nll": -1.0}, "b": {"psnr": 29.4, "nll": -3.0}, "c": {"psnr": 29.8, "nll": -2.0}}
     assert select_llm(rows, 30.1) == "c"
+    # nothing within the margin: none, or (the jointly trained model) the sharpest candidate
+    far = {"b": rows["b"], "e": {"psnr": 29.5, "nll": -2.5}}
+    assert select_llm(far, 30.1) is None
+    assert select_llm(far, 30.1, closest_if_none=True) == "e"
 
 
 def _candidate(folder, at, p):

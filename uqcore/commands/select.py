@@ -60,6 +60,11 @@ LLM_CANDIDATES = {  # name -> (weights under --candidates, how it was trained)
 }
 
 
+# srresnet-llm candidates whose mean is srresnet's, untouched (only the log-variance channels of the
+# output conv trained): kept in the record, but srresnet-llm is the jointly trained likelihood model.
+FROZEN_MEAN = frozenset({"frozen mean, lr 1e-2", "frozen mean, lr 2e-3"})
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=TARGETS, help="the bundled baseline to choose")
     parser.add_argument("--candidates", type=Path, default=None,
@@ -143,12 +148,22 @@ def _llm(args: argparse.Namespace, models: Path, before: dict[str, Any]) -> tupl
     recorded = {c["name"]: c for c in before.get("candidates", []) if c["name"] in candidates and c["name"] not in rows}
     if recorded and before.get("reference", {}).get("psnr") != reference:
         recorded = {}  # other decision numbers: not comparable
-    chosen = S.select_llm({**recorded, **rows}, reference)
+    pool = {**recorded, **rows}
+    if args.target == "srresnet-llm":  # the jointly trained likelihood model: frozen-mean candidates do not count
+        chosen = S.select_llm({k: v for k, v in pool.items() if k not in FROZEN_MEAN}, reference,
+                              closest_if_none=True)
+    else:
+        chosen = S.select_llm(pool, reference)
     sel = {
         "command": command_line(args),
         "data": names, "data_note": S.DATA_NOTE,
         "metric": f"mean Gaussian NLL (uqcore.metrics.nll) among candidates whose mean PSNR (Y, 4-px border) is "
                   f"within {S.MARGIN_DB} dB of srresnet's on the same images",
+        **({"rule": f"among the jointly trained candidates (all layers; not {', '.join(sorted(FROZEN_MEAN))}): "
+                    f"within {S.MARGIN_DB} dB of srresnet's PSNR the lowest NLL; if none is within, the one with "
+                    "the highest PSNR (the sharpest mean of them)",
+            "within_margin": chosen is not None and pool[chosen]["psnr"] >= reference - S.MARGIN_DB}
+           if args.target == "srresnet-llm" else {}),
         "reference": {"model": "srresnet", "psnr": reference},
         "candidates": [*[dict(c, recorded="by an earlier run of this command; weights not in this checkout")
                          for c in recorded.values()],

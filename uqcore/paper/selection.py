@@ -112,10 +112,15 @@ def score_llm(net: torch.nn.Module, pairs: Sequence[tuple[torch.Tensor, torch.Te
     return row
 
 
-def select_llm(rows: dict[str, dict], reference_psnr: float, margin: float = MARGIN_DB) -> str | None:
-    """Within ``margin`` dB of the reference PSNR, the lowest NLL (None if no candidate qualifies)."""
+def select_llm(rows: dict[str, dict], reference_psnr: float, margin: float = MARGIN_DB,
+               closest_if_none: bool = False) -> str | None:
+    """Within ``margin`` dB of the reference PSNR, the lowest NLL. If no candidate qualifies:
+    None, or with ``closest_if_none`` the candidate whose PSNR is closest to the reference (the
+    sharpest mean there is)."""
     ok = {k: r for k, r in rows.items() if r["psnr"] >= reference_psnr - margin}
-    return min(ok, key=lambda k: ok[k]["nll"]) if ok else None
+    if ok:
+        return min(ok, key=lambda k: ok[k]["nll"])
+    return max(rows, key=lambda k: rows[k]["psnr"]) if closest_if_none and rows else None
 
 
 # -- MC-dropout ---------------------------------------------------------------------------------

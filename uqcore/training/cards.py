@@ -45,9 +45,10 @@ ZOO = {
                      "Deep ensemble of 8 srresnet members, each trained from scratch with its own seed "
                      "(method='ensemble')."),
     "srresnet-llm": (["srresnet-llm.safetensors"], "mean_logvar",
-                     "srresnet with 6 output channels (3 mean + 3 log-variance) initialised from srresnet "
-                     "(method='llm'); which training (Gaussian NLL, beta-NLL or a frozen mean) was chosen on "
-                     "held-out validation images: see 'selection' (python -m uqcore select srresnet-llm)."),
+                     "srresnet with 6 output channels (3 mean + 3 log-variance) initialised from srresnet, all "
+                     "layers fine-tuned with a likelihood loss, mean and log-variance together (method='llm'); "
+                     "which loss and learning rate was chosen on held-out validation images: see 'selection' "
+                     "(python -m uqcore select srresnet-llm)."),
     "srresnet-llm-head": (["srresnet-llm-head.safetensors"], "mean_logvar",
                           "srresnet's frozen trunk (its prediction bit-identical) plus a stop-gradient variance "
                           "branch: convs on the body's features, upsampled as the image is, trained with the NLL of "
@@ -57,7 +58,7 @@ ZOO = {
 }
 # the registry architecture of a zoo model (default: srresnet)
 ARCH = {"srresnet-llm-head": "srresnet-head"}
-SCRIPT = {"srresnet-llm": "scripts/train_baselines.sh llm-fair", "srresnet-ens": "scripts/train_baselines.sh",
+SCRIPT = {"srresnet-llm": "scripts/train_baselines.sh llm-joint", "srresnet-ens": "scripts/train_baselines.sh",
           "srresnet-llm-head": "scripts/train_baselines.sh llm-head", "srresnet-mcdrop": "scripts/train_baselines.sh"}
 # honest notes on how the bundled runs deviated from a single clean command
 NOTES = {
