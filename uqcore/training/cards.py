@@ -70,7 +70,8 @@ NOTES = {
                     "steps; runs interrupted for other work were resumed with --resume); bundled by "
                     "python -m uqcore install-ensemble --candidates runs/sr --write.",
     "srresnet-llm": "The weights are a copy of the candidate chosen by python -m uqcore select srresnet-llm (its --out was "
-                    "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_baselines.sh llm-fair.",
+                    "runs/sr/<candidate>.safetensors); candidates trained by scripts/train_baselines.sh llm-joint "
+                    "(the earlier all-layer and frozen-mean candidates: llm-fair).",
     "srresnet-llm-head": "The weights are a copy of the candidate chosen by python -m uqcore select "
                          "srresnet-llm-head (its --out was runs/sr/<candidate>.safetensors); candidates trained by "
                          "scripts/train_baselines.sh llm-head. Only the var_* branch was trained; the trunk tensors are "
