@@ -424,26 +424,34 @@ def no_ray(ray_shut_down_after):
         ray.shutdown()
 
 
-@pytest.mark.ray
-@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_workers_give_the_serial_rows(local_ray, model, pairs, serial, serial_sweep, sweep_args):
-    same_rows(serial, evaluate(model, pairs, methods=METHODS, samples=[4], workers=2))
-    same_rows(serial_sweep, sweep(model, **sweep_args, workers=2))
-
-
-@pytest.mark.ray
-@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
-def test_workers_give_the_serial_calibration_auto_rows_and_intervals(local_ray, model, pairs, serial_cal, serial_auto,
-                                                                     serial_calibrated, interval_cal,
-                                                                     serial_sweep_auto, sweep_auto_args):
-    same_calibration(serial_cal, calibrate(model, pairs, **CAL_ARGS, workers=2))
-    same_rows(serial_auto, evaluate(model, pairs, **AUTO_ARGS, workers=2))
-    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, workers=2))
+@pytest.fixture(scope="module")
+def serial_everything(model, pairs, interval_cal):
+    """One serial evaluate with fixed and auto sample counts and the interval calibration: its
+    rows and per-image rows."""
     images = []
-    rows = evaluate(model, pairs, methods=["transform", "noise"], samples=[4], calibration=interval_cal,
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4, "auto"], max_samples=8, calibration=interval_cal,
+                    on_image=images.append)
+    return rows, images
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(ray is None, reason="needs Ray (requirements.txt)")
+def test_workers_give_the_serial_rows_calibration_auto_and_intervals(local_ray, model, pairs, serial_everything,
+                                                                     interval_cal, serial_sweep, sweep_args, serial_cal,
+                                                                     serial_sweep_auto, sweep_auto_args):
+    """Every job kind on two workers (one job each: an evaluate with fixed and auto sample counts and
+    calibrated intervals, a calibration, a sweep and an auto sweep) gives the serial results."""
+    images = []
+    rows = evaluate(model, pairs, methods=METHODS, samples=[4, "auto"], max_samples=8, calibration=interval_cal,
                     on_image=images.append, workers=2)
-    same_rows(serial_calibrated[0], rows)
-    same_rows(serial_calibrated[1], images)
+    same_rows(serial_everything[0], rows)
+    same_rows(serial_everything[1], images)
+    assert {str(r["samples"]) for r in rows} == {"4", "auto"}
+    assert {(r["method"], str(r["samples"])) for r in rows if any("coverage" in k and r[k] == r[k] and r[k] is not None
+                                                               for k in r)} == {("noise", "4")}  # the calibrated run
+    same_rows(serial_sweep, sweep(model, **sweep_args, workers=2))
+    same_calibration(serial_cal, calibrate(model, pairs, **CAL_ARGS, workers=2))
+    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, workers=2))
 
 
 @pytest.mark.ray
