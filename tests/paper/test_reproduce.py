@@ -371,6 +371,16 @@ def test_units_on_workers_1_and_from_a_cache_write_the_serial_numbers(tiny_zoo, 
     for name in ("results_rows.csv", "results_sweeps.csv", "results_per_image.csv"):
         ser = _numbers(tmp_path / "ser" / name)
         assert ser and ser == _numbers(tmp_path / "warm" / name), name
+    # the reused parts report the seconds of the run that computed them, and say so
+    def timings(path):
+        text = path.read_text().split("## Time per part")[1].split("\n## ")[0]
+        return {c[0]: (float(c[1]), c[2]) for line in text.splitlines() if line.startswith("| sweep") or
+                line.startswith("| table") for c in [[x.strip() for x in line.strip("|").split("|")]]}
+    computed, reused = timings(tmp_path / "par" / "results.md"), timings(tmp_path / "warm" / "results.md")
+    assert computed and computed.keys() == reused.keys()
+    assert all(reused[k][0] == pytest.approx(computed[k][0], abs=0.05) and "kept from the run of" in reused[k][1]
+               for k in computed)
+    assert "kept by an earlier run with `--cache`" in (tmp_path / "warm" / "results.md").read_text()
 
 
 @pytest.mark.ray

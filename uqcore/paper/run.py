@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -234,6 +235,7 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
     layers = default_layers(model, s.sweep_layers)
     for method in SWEPT:
         t0 = time.perf_counter()
+        fresh = _fresh(_kept(report, f"sweep-{method}", model))
         grid = tuple(strengths[method])
 
         def run(grid_part: tuple[float, ...], desc: str) -> list[dict[str, Any]]:
@@ -263,9 +265,9 @@ def _sweep_model(report: Report, model: Any, split: Split, strengths: dict[str, 
         report.chosen[(model.name, method)] = best
         report.fallback[(model.name, method)] = fallback
         where = "calibration split + held-out" if model.task in s.sweep_heldout_tasks else "calibration split"
-        report.timings.append((f"sweep {model.name} infer-{method} ({where})", time.perf_counter() - t0,
-                               f"{len(layers)} layers x {len(grid)} strengths x {len(xs)} images, "
-                               f"{s.sweep_samples} samples"))
+        _timing(report, _kept(report, f"sweep-{method}", model), f"sweep {model.name} infer-{method} ({where})",
+                time.perf_counter() - t0, f"{len(layers)} layers x {len(grid)} strengths x {len(xs)} images, "
+                                          f"{s.sweep_samples} samples", fresh)
 
 
 def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence[str],
@@ -278,19 +280,21 @@ def _table(report: Report, key: str, model: Any, split: Split, methods: Sequence
     engines = [engine for engine, _ in method_plan(model, methods)]
     n_est = sum(len(samples[e]) for e in engines) * (len(split.cal) + len(split.test) + len(split.heldout))
     t0 = time.perf_counter()
+    store = _kept(report, f"table-{key}", model)
+    fresh = _fresh(store)
     _, cal = split.part("cal")
     names, test = split.part("test")
     images: list[dict[str, Any]] = []
     with ProgressBar(n_est, desc) as bar:
         rows = score_columns(model, cal, test, methods, samples, layer, strength, s.seed, s.device, bar,
                              interval_level=s.interval_level, interval_pairs=split.heldout,
-                             per_image=images, store=_kept(report, f"table-{key}", model), **scale_out)
+                             per_image=images, store=store, **scale_out)
     for r in rows:
         r["table"] = key
     report.per_image.setdefault(key, []).extend(name_rows(images, names, model.name, key, model.task))
-    report.timings.append((desc, time.perf_counter() - t0, f"{n_est} estimates ({len(cal)} calibration + "
-                                                           f"{len(test)} test + {len(split.heldout)} held-out "
-                                                           "calibration images per column)"))
+    _timing(report, store, desc, time.perf_counter() - t0,
+            f"{n_est} estimates ({len(cal)} calibration + {len(test)} test + {len(split.heldout)} held-out "
+            "calibration images per column)", fresh)
     return rows
 
 
@@ -348,6 +352,29 @@ def _kept(report: Report, part: str, model: Any) -> Path | None:
     if getattr(model, "student", None) is not None:  # the Student column depends on the head too
         ident += "-" + fingerprint(wrap(model.student, task=model.task, name="student"))
     return report.cache / f"{part}-{model.name}-{ident}-seed{report.settings.seed}"
+
+
+TIMING_FILE = "seconds.json"  # in a kept part's folder: the wall time of the run that computed it
+
+
+def _fresh(store: Path | None) -> bool:
+    """Whether a kept part starts from nothing in this run (its seconds are then the computation's)."""
+    return store is not None and not store.exists()
+
+
+def _timing(report: Report, store: Path | None, part: str, seconds: float, what: str, fresh: bool) -> None:
+    """One row of the timings. With a cache, a part computed from nothing records its seconds in
+    its folder, and a later run that reuses the part reports those, saying so: the wall time of
+    reading kept units is no measure of the work."""
+    if store is not None and fresh:
+        store.mkdir(parents=True, exist_ok=True)
+        (store / TIMING_FILE).write_text(json.dumps({"seconds": seconds, "run": report.started}))
+    elif store is not None and (store / TIMING_FILE).is_file():
+        kept = json.loads((store / TIMING_FILE).read_text())
+        seconds, what = float(kept["seconds"]), f"{what}; kept from the run of {kept['run']} (reproduce --cache)"
+    elif store is not None:
+        what += "; partly from kept units (reproduce --cache): this run's wall time"
+    report.timings.append((part, seconds, what))
 
 
 def _resumed(store: Path | None) -> dict[str, Any]:
