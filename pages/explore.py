@@ -295,9 +295,10 @@ def draw_downloads(page: Page, est, result, figures, view=None, suffix: str = ""
     if view is not None:
         values.update(view.values)
         record["calibration"] = view.calibration.summary()
-    row = st.container(horizontal=True)
+    # In a popover, drawn when it is opened: five buttons fewer for the browser to draw on every view.
     # Each file is made when its button is clicked (a callable), not on every rerun: the report alone
     # is megabytes, and eager files are fetched by the browser while the page is still drawing.
+    row = st.popover("Downloads", icon=":material/download:")
     variance, error = result.variance, result.error
     row.download_button("Variance (16-bit PNG)", lambda: export.map_png16(variance), f"{stem}_variance.png",
                         "image/png", on_click="ignore")

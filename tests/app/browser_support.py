@@ -205,10 +205,19 @@ def go(page, link: str) -> None:
     settle(page)
 
 
+def download(page, name: str) -> Path:
+    """Click the download button ``name`` (opening Explore's Downloads popover first if it is
+    closed); the downloaded file's path."""
+    button = page.get_by_role("button", name=name)
+    if not button.is_visible():
+        page.locator("[data-testid='stPopover'] button").filter(has_text="Downloads").click()
+    with page.expect_download(timeout=60_000) as done:
+        button.click()
+    return Path(done.value.path())
+
+
 def metrics_json(page) -> dict:
-    with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="Metrics (JSON)").click()
-    return json.loads(Path(download.value.path()).read_text())
+    return json.loads(download(page, "Metrics (JSON)").read_text())
 
 
 def shown_metric(page, label: str) -> str:

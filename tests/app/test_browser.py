@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.app.browser_support import (BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, cpu_slowdown, new_page, settle,
+from tests.app.browser_support import (BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, cpu_slowdown, download, new_page, settle,
                                        wait_for_panels)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,13 +81,9 @@ def test_explore_default_view_and_upload(server, browser, capsys):
 
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=PANEL_TIMEOUT_MS)
 
-    with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="Metrics (JSON)").click()
-    metrics = json.loads(Path(download.value.path()).read_text())
+    metrics = json.loads(download(page, "Metrics (JSON)").read_text())
     assert "ause_pixel" in json.dumps(metrics)
-    with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name="HTML report").click()
-    assert "plotly" in Path(download.value.path()).read_text()[:2_000_000].lower()
+    assert "plotly" in download(page, "HTML report").read_text()[:2_000_000].lower()
 
     # upload an HR image: the app makes the LR input and uses the HR as ground truth
     page.get_by_text("Upload", exact=True).click()

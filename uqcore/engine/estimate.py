@@ -251,7 +251,7 @@ def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
 
 def _variance(moments: RunningMoments) -> torch.Tensor:
     """The variance map [H', W']: per-pixel variance averaged over channels."""
-    return moments.variance.mean(0)
+    return moments.variance_map()
 
 
 def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:

@@ -170,7 +170,9 @@ class Call:
                drawn: int, halves: tuple[torch.Tensor, torch.Tensor] | None = None) -> Estimate:
         """mean [C, H', W'], variance [H', W'] (device tensors) -> the Estimate on CPU; ``run``: the
         call's sampling state (``used_prefix``, ``trace``)."""
-        mean, unperturbed = mean.float().cpu(), original[0].float().cpu()
+        # the moments keep the batches' memory order (channels fastest); the map is row-major
+        mean = mean.to(torch.float32, memory_format=torch.contiguous_format).cpu()
+        unperturbed = original[0].float().cpu()
         return Estimate(
             prediction=mean if self.spec.prediction == _methods.SAMPLE_MEAN else unperturbed,
             original=unperturbed,
