@@ -425,6 +425,33 @@ def test_split_half_reliability_cases():
     assert split_half_reliability(a, -a) == 0.0                                # negative r counts as 0
 
 
+def test_moments_read_a_channels_last_batch_as_it_lies_with_the_numbers_of_a_contiguous_one(monkeypatch):
+    """A channels-last batch (what the engine's convolutions return) is streamed in its own memory
+    order, block by block: every element gets the numbers the same samples give in the default
+    layout, the even half too, across block edges (a block smaller than one sample's elements)."""
+    from uqcore.engine import moments as mom
+    from uqcore.engine.estimate import SampleMoments
+
+    monkeypatch.setattr(mom, "BLOCK_ELEMENTS", 37)  # 3 x 9 x 11 = 297 elements: 9 blocks, the last partial
+    data = torch.rand(10, 3, 9, 11, generator=torch.Generator().manual_seed(4)) + 2.0
+    fast, plain = SampleMoments(), SampleMoments()
+    for start in range(0, 10, 4):
+        fast.update(data[start:start + 4].contiguous(memory_format=torch.channels_last), start)
+        plain.update(data[start:start + 4].contiguous(), start)
+    assert fast.all.mean.stride() == (1, 33, 3)  # kept as the batches lie: channels fastest
+    for a, b in ((fast.all, plain.all), (fast.even, plain.even)):
+        assert a.count == b.count
+        assert torch.equal(a.mean, b.mean) and torch.equal(a.m2, b.m2)
+    np.testing.assert_allclose(fast.all.variance.numpy(), data.double().var(0, unbiased=False).numpy(), rtol=1e-12)
+    # the channel-mean map: summed channel by channel, the same numbers in either layout
+    assert torch.equal(fast.all.variance_map(), plain.all.variance_map())
+    np.testing.assert_allclose(fast.all.variance_map().numpy(), fast.all.variance.mean(0).numpy(), rtol=1e-14)
+    even_map, odd_map = fast.half_maps()
+    np.testing.assert_allclose(odd_map.numpy(), data[1::2].double().var(0, unbiased=False).mean(0).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="take no more samples"):
+        fast.all.minus(fast.even).update(data[:2])
+
+
 def test_sample_moments_keep_both_halves():
     from uqcore.engine.estimate import SampleMoments
 

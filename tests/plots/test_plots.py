@@ -71,17 +71,21 @@ def test_figures_carry_no_streamlit_colour_placeholders():
 
 def test_large_pictures_are_jpeg_and_hover_block_means():
     rng = np.random.default_rng(5)
-    side = 2 * plots.HOVER_SIDE
+    side = 4 * plots.HOVER_SIDE  # above JPEG_ABOVE pixels; hover cells of 4 x 4 pixels
+    assert side * side > plots.figures.JPEG_ABOVE
     pred, var = rng.random((3, side, side)), rng.random((side, side))
     fig = plots.panels_figure(pred, var, None)
     assert fig.data[0].source.startswith("data:image/jpeg;base64,")
     assert np.abs(decode(fig.data[0].source) / 255 - pred.transpose(1, 2, 0)).mean() < 0.02  # quality 95
     hover = heatmaps(fig)["variance"]
-    assert np.allclose(np.asarray(hover.z), plots.block_mean(var, 2), atol=1e-6) and hover.dx == 2
-    assert "(2×2 px mean)" in hover.hovertemplate
-    # a display factor too: the hover cells are 2 display pixels = 4 output pixels, said in output pixels
-    big = plots.panels_figure(rng.random((1, 4 * plots.HOVER_SIDE + 2, 6)), rng.random((4 * plots.HOVER_SIDE + 2, 6)))
-    assert heatmaps(big)["variance"].dx == 6 and "(6×6 px mean)" in heatmaps(big)["variance"].hovertemplate
+    assert np.allclose(np.asarray(hover.z), plots.block_mean(var, 4), atol=1e-6) and hover.dx == 4
+    assert "(4×4 px mean)" in hover.hovertemplate
+    # a display factor too: 2 x MAX_DISPLAY_SIDE rows are shown as 2 x 2 block means, and a hover cell
+    # covers MAX_DISPLAY_SIDE / HOVER_SIDE display pixels: said in output pixels
+    rows = 2 * plots.figures.MAX_DISPLAY_SIDE
+    cell = 2 * plots.figures.MAX_DISPLAY_SIDE // plots.HOVER_SIDE
+    big = plots.panels_figure(rng.random((1, rows, 6)), rng.random((rows, 6)))
+    assert heatmaps(big)["variance"].dx == cell and f"({cell}×{cell} px mean)" in heatmaps(big)["variance"].hovertemplate
 
 
 def test_panels_figure_with_input_and_truth_links_all_panels():
