@@ -28,11 +28,7 @@ OUTSIDE_COLORS = [[0.0, "#f2f2f2"], [1.0, "#c0392b"]]  # inside light grey, outs
 JPEG_ABOVE = 128 * 128  # RGB pictures with more pixels are sent as JPEG, smaller ones as PNG
 CURVE_COLORS = ("#0068c9", "#29b09d", "#808495")  # estimate, oracle, random (fixed: a figure's default
 # colours follow its trace count, which the picture panels before the curve would shift)
-# Cells per side of the hover heatmap over a colour-mapped picture (the picture itself is full
-# resolution). 64 rather than 128: plotly draws these heatmaps although they are transparent, and
-# at 128 the two of the default view cost it about a tenth of its load time (benchmarks/bench_page.py,
-# docs/BENCHMARKS.md); the hover says over how many pixels its value is the mean.
-HOVER_SIDE = 64
+HOVER_SIDE = 128  # cells per side of the hover heatmap over a colour-mapped picture
 
 
 def display_factor(shape: Sequence[int], max_side: int = MAX_DISPLAY_SIDE) -> int:
