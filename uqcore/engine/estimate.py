@@ -218,11 +218,11 @@ class UncertaintyMethod:
                 return call.result(run, original, original[0], variance, 0)
             original = run.start(targets, chunk_size is None, plan)
             if on_update is not None:
-                run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, _variance(m.all), m.count), total)
+                run.on_moments = lambda m, total: on_update(call.result(run, original, m.all.mean, m.all.variance_map(), m.count), total)
             request = Draw(count=plan.count, layer=layer, strength=strength, targets=targets, transforms=transforms,
                            prefix_reuse=prefix_reuse)
             moments = self.draw(run, original, request)
-        return call.result(run, original, moments.all.mean, _variance(moments.all), moments.count, moments.half_maps())
+        return call.result(run, original, moments.all.mean, moments.all.variance_map(), moments.count, moments.half_maps())
 
     def _in_boxes(self, model, x, dev, samples, region, tile, progress, on_update, stop, settings) -> Estimate:
         """A region, or the whole output in tiles (:mod:`uqcore.engine.tiling`); each crop an untiled run."""
@@ -247,11 +247,6 @@ def _first_chunk(dev: torch.device, chunk_size: int | None) -> int:
 def _chunk_bound(dev: torch.device, chunk_size: int | None) -> int:
     """The most samples a chunk may hold before the memory bound (what memory.request_bytes needs)."""
     return int(chunk_size or max(DEFAULT_CHUNK.get(dev.type, 4), PREFIX_CHUNK.get(dev.type, 16)))
-
-
-def _variance(moments: RunningMoments) -> torch.Tensor:
-    """The variance map [H', W']: per-pixel variance averaged over channels."""
-    return moments.variance_map()
 
 
 def _memory_bounded_chunk(chunk: int, output: torch.Tensor) -> int:

@@ -49,7 +49,6 @@ def _as_sample(flat: torch.Tensor, shape: tuple[int, ...], order: torch.memory_f
     return flat.view(shape)
 
 
-
 class RunningMoments:
     """Streaming per-element mean and (ddof=0) variance over batches (Chan et al.'s merge).
 
