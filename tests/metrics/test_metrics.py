@@ -94,6 +94,27 @@ def test_shape_mismatch_and_bad_inputs_raise_input_error():
 
 
 # -- sparsification / AUSE ------------------------------------------------------------------------
+def test_ause_rows_is_each_rows_ause_with_ties_and_zero_error():
+    """The bootstrap's vectorised mean-level AUSE: every row as the brute-force reference (distinct
+    values) and bit for bit as ``ause(level="mean")`` of that row alone (ties, a zero-error row)."""
+    e = RNG.random((6, 11))
+    u = e + 0.5 * RNG.random((6, 11))
+    got = M.ause_rows(e, u, 10)
+    assert got.tolist() == pytest.approx([brute_sparsification(e[i], u[i], 10)[2] for i in range(6)], abs=1e-12)
+    e[1] = np.round(e[1], 1)
+    u[2] = np.round(u[2], 1)  # tied uncertainties: averaged
+    e[3] = 0.0  # no error at all: AUSE 0
+    for normalise in (True, False):
+        rows = M.ause_rows(e, u, 7, normalise=normalise)
+        assert rows.tolist() == [M.ause(e[i], u[i], 7, level="mean", normalise=normalise) for i in range(6)]
+    assert rows[3] == 0.0
+    with pytest.raises(InputError, match="rows, points"):
+        M.ause_rows(e[0], u[0])
+    e[4, 2] = np.nan
+    with pytest.raises(InputError, match="finite|NaN"):
+        M.ause_rows(e, u)
+
+
 @pytest.mark.parametrize("n,steps", [(16, 4), (37, 10), (400, 50)])
 def test_sparsification_matches_brute_force(n, steps):
     e = RNG.random(n)[None, :]

@@ -75,15 +75,18 @@ def test_split_is_seeded_disjoint_and_complete():
 
 
 def test_kth_smallest_of_sorted_arrays_matches_partition():
-    from uqcore.paper.run import _kth_smallest
+    from uqcore.paper.run import _kth_smallest_per_subset
 
     rng = np.random.default_rng(0)
     for _ in range(200):
         arrays = [np.sort(np.round(rng.exponential(size=rng.integers(1, 40)), rng.integers(0, 3)))
                   for _ in range(rng.integers(1, 5))]
-        union = np.concatenate(arrays)
-        k = int(rng.integers(1, union.size + 1))
-        assert _kth_smallest(arrays, k) == np.partition(union, k - 1)[k - 1]
+        members = rng.random((6, len(arrays))) < 0.6
+        members[np.arange(6), rng.integers(0, len(arrays), 6)] = True  # every subset has an array
+        unions = [np.concatenate([a for a, m in zip(arrays, row) if m]) for row in members]
+        ranks = np.array([int(rng.integers(1, u.size + 1)) for u in unions])
+        got = _kth_smallest_per_subset(arrays, members, ranks)
+        assert got.tolist() == [np.partition(u, k - 1)[k - 1] for u, k in zip(unions, ranks)]
 
 
 def test_paper_tables_are_complete_and_transcribed():

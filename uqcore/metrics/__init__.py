@@ -87,13 +87,13 @@ from uqcore.metrics.likelihood import (
     nll_vectors,
 )
 from uqcore.metrics.quality import DEPTH_MIN, depth_quality, psnr, ssim
-from uqcore.metrics.sparsification import Sparsification, aurg, ause, ause_in_error_units, sparsification
+from uqcore.metrics.sparsification import Sparsification, aurg, ause, ause_in_error_units, ause_rows, sparsification
 from uqcore.metrics.validation import error_map, valid_mask
 
 __all__ = [
     "LEVELS", "Sparsification", "valid_mask", "error_map", "patch_labels", "superpixels", "sparsification",
     "segment", "lcm_segments", "lcm_mass", "SEGMENTERS", "BLOCK_SEGMENTER", "LCM_SIGMA",
-    "ause", "ause_in_error_units", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
+    "ause", "ause_in_error_units", "ause_rows", "aurg", "pearson", "spearman", "ranks", "correlations", "nll", "calibration_curve", "calibration_error",
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
     "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",
     "reliability_vectors", "ence", "ence_vectors", "coverage", "interval_width",

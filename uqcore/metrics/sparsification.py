@@ -9,8 +9,9 @@ import numpy as np
 
 from uqcore.errors import InputError
 from uqcore.metrics.levels import prepare
+from uqcore.metrics.validation import check_finite
 
-__all__ = ["Sparsification", "sparsification", "ause", "aurg", "ause_in_error_units"]
+__all__ = ["Sparsification", "sparsification", "ause", "ause_rows", "aurg", "ause_in_error_units"]
 
 
 def ause_in_error_units(ause_normalised: Any, mean_error: Any) -> Any:
@@ -73,24 +74,28 @@ def _removal_counts(n: int, steps: int) -> np.ndarray:
 
 
 def _remaining_means(error: np.ndarray, score: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean error left after removing the ``counts`` highest-``score`` points; ties averaged."""
-    n = error.size
-    order = np.argsort(-score, kind="stable")
-    s = score[order]
-    csum = np.concatenate(([0.0], np.cumsum(error[order])))
-    # start position of the tie group of every sorted position
-    new_group = np.empty(n, dtype=bool)
-    new_group[0] = True
-    np.not_equal(s[1:], s[:-1], out=new_group[1:])
-    starts = np.flatnonzero(new_group)
-    ends = np.append(starts[1:], n)
-    removed = np.zeros(counts.size)
+    """Mean error left after removing the ``counts`` highest-``score`` points; ties averaged.
+    Row by row: ``error`` / ``score`` [B, N] give [B, len(counts)] (every row with the
+    arithmetic of a single one, so a row gives the bits a 1-D call would)."""
+    n = error.shape[-1]
+    order = np.argsort(-score, axis=-1, kind="stable")
+    s = np.take_along_axis(score, order, -1)
+    csum = np.concatenate((np.zeros((*error.shape[:-1], 1)), np.cumsum(np.take_along_axis(error, order, -1), -1)), -1)
+    # the tie group of every sorted position: its start a and its end b (exclusive)
+    new_group = np.ones(s.shape, dtype=bool)
+    np.not_equal(s[..., 1:], s[..., :-1], out=new_group[..., 1:])
+    position = np.arange(n)
+    starts = np.maximum.accumulate(np.where(new_group, position, 0), axis=-1)
+    next_start = np.minimum.accumulate(np.where(new_group, position, n)[..., ::-1], axis=-1)[..., ::-1]
+    ends = np.concatenate((next_start[..., 1:], np.full((*s.shape[:-1], 1), n)), -1)
+    removed = np.zeros((*s.shape[:-1], counts.size))
     pos = counts > 0
-    g = np.searchsorted(starts, counts[pos] - 1, side="right") - 1  # group of the last removed point
-    a, b = starts[g], ends[g]
+    last = counts[pos] - 1  # the last removed point; its group is removed in part, its mean error each
+    a, b = starts[..., last], ends[..., last]
     m = counts[pos]
-    removed[pos] = csum[a] + (m - a) * (csum[b] - csum[a]) / (b - a)
-    return (csum[n] - removed) / (n - counts)
+    removed[..., pos] = (np.take_along_axis(csum, a, -1)
+                         + (m - a) * (np.take_along_axis(csum, b, -1) - np.take_along_axis(csum, a, -1)) / (b - a))
+    return (csum[..., n:] - removed) / (n - counts)
 
 
 def _check_steps(steps: int) -> int:
@@ -158,6 +163,33 @@ def ause(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, *, nor
     """
     curves = sparsification(error, uncertainty, steps, mask, **kwargs)
     return curves.ause if normalise else curves.ause_raw
+
+
+def ause_rows(error: Any, uncertainty: Any, steps: int = 50, *, normalise: bool = True) -> np.ndarray:
+    """:func:`ause` of every row: ``error`` / ``uncertainty`` [B, N] are B separate rankings of N
+    points each (e.g. the per-image means of B bootstrap resamples, the mean level's interval);
+    [B] AUSEs, each the number :func:`ause` gives for that row as 1-D values at ``level="mean"``.
+    A row whose mean error is 0 has AUSE 0.
+
+    >>> import numpy as np
+    >>> from uqcore.metrics import ause_rows
+    >>> error = np.array([[0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]])
+    >>> ause_rows(error, np.stack([error[0] ** 2, -error[1]]), steps=4).round(3)  # perfect, worst
+    array([0.  , 0.45])
+    """
+    steps = _check_steps(steps)
+    e, u = np.asarray(error, dtype=np.float64), np.asarray(uncertainty, dtype=np.float64)
+    if e.ndim != 2 or e.shape != u.shape:
+        raise InputError(f"error and uncertainty must be [rows, points] arrays of one shape, got {e.shape} and {u.shape}")
+    check_finite(e, "error")
+    check_finite(u, "uncertainty")
+    n = e.shape[1]
+    counts = _removal_counts(n, steps)
+    mean = e.sum(axis=1) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = (_remaining_means(e, u, counts) / mean[:, None]) - (_remaining_means(e, e, counts) / mean[:, None])
+    area = np.where(mean == 0.0, 0.0, (diff[:, :-1] + diff[:, 1:]).sum(axis=1) / 2.0 / steps)
+    return area if normalise else ause_in_error_units(area, mean)
 
 
 def aurg(error: Any, uncertainty: Any, steps: int = 50, mask: Any = None, **kwargs: Any) -> float:

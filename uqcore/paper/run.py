@@ -99,20 +99,25 @@ INTERVAL_KINDS = ("conformal", "isotonic", "sigma")
 MAX_SPLITS = 500  # re-splits of the images for the conformal spread (all of them when there are fewer)
 
 
-def _kth_smallest(arrays: Sequence[np.ndarray], k: int) -> float:
-    """The k-th smallest value (1-based) of the union of sorted arrays, by bisection on the value
-    with counts from ``searchsorted`` (exact: ends at the smallest element above the last value
-    with fewer than k at or below it)."""
-    lo, hi = -1.0, max(float(a[-1]) for a in arrays)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if sum(int(np.searchsorted(a, mid, side="right")) for a in arrays) >= k:
-            hi = mid
-        else:
-            lo = mid
-    return min(float(a[i]) for a in arrays if (i := int(np.searchsorted(a, lo, side="right"))) < a.size)
+def _kth_smallest_per_subset(arrays: Sequence[np.ndarray], members: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """For every subset s of the sorted ``arrays`` (``members`` [S, n] bool), the ``ranks[s]``-th
+    smallest value (1-based) of the union of its arrays: a bisection on the index into all values
+    sorted, every subset at once, each step counting with one ``searchsorted`` per array (exact:
+    the smallest value with at least k of the subset's values at or below it)."""
+    pooled = np.sort(np.concatenate(arrays))
+    lo = np.full(len(members), -1)               # count at pooled[lo] < rank (-1: below every value)
+    hi = np.full(len(members), pooled.size - 1)  # count at pooled[hi] >= rank
+    while (open_ := hi - lo > 1).any():
+        mid = np.where(open_, (lo + hi) // 2, hi)
+        enough = _counts_at(arrays, pooled[mid], members) >= ranks
+        hi, lo = np.where(enough, mid, hi), np.where(enough, lo, mid)
+    return pooled[hi]
+
+
+def _counts_at(arrays: Sequence[np.ndarray], values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """[S]: how many values of subset s's arrays are <= values[s]."""
+    at_or_below = np.stack([np.searchsorted(a, values, side="right") for a in arrays], axis=1)  # [S, n]
+    return np.where(members, at_or_below, 0).sum(axis=1)
 
 
 def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Sequence[Vectors] = ()) -> np.ndarray:
@@ -133,17 +138,17 @@ def conformal_over_splits(scorer: Scorer, level: float, seed: int = 0, extra: Se
     else:
         rng = np.random.default_rng(seed)
         splits = [tuple(sorted(rng.choice(n, size=k, replace=False))) for _ in range(MAX_SPLITS)]
-    out = []
-    for cal in splits:
-        arrays = [scores[i] for i in cal]
-        total = sum(a.size for a in arrays)
-        rank = math.ceil((total + 1) * level - 1e-9)
-        if rank > total:
-            continue
-        q = _kth_smallest(arrays, rank)
-        test = [scores[i] for i in range(n) if i not in cal]
-        out.append(sum(int(np.searchsorted(a, q, side="right")) for a in test) / sum(a.size for a in test))
-    return np.array(out)
+    members = np.zeros((len(splits), n), dtype=bool)
+    for s, cal in enumerate(splits):
+        members[s, list(cal)] = True
+    sizes = np.array([a.size for a in scores])
+    totals = np.where(members, sizes, 0).sum(axis=1)
+    ranks = np.ceil((totals + 1) * level - 1e-9).astype(np.int64)
+    members, ranks = members[ranks <= totals], ranks[ranks <= totals]  # a level the split cannot reach
+    if not len(members):
+        return np.array([])
+    q = _kth_smallest_per_subset(scores, members, ranks)
+    return _counts_at(scores, q, ~members) / np.where(~members, sizes, 0).sum(axis=1)
 
 
 def error_bar_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = ()) -> dict[str, float]:
@@ -168,7 +173,7 @@ def error_bar_columns(scorer: Scorer, level: float, extra: Sequence[Vectors] = (
             out[f"ence_{kind}"] = float("nan")
             continue
         pooled = scorer.interval_summary(cal)
-        per_image = [scorer.interval_summary(cal, [i]).coverage for i in range(len(scorer.scores))]
+        per_image = scorer.image_coverages(cal)
         out.update({f"{kind}_coverage": pooled.coverage, f"{kind}_width": pooled.interval_width,
                     f"{kind}_coverage_min": min(per_image), f"{kind}_coverage_max": max(per_image),
                     f"ence_{kind}": pooled.ence_calibrated})

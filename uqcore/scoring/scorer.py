@@ -247,14 +247,24 @@ def interval_values(calibration: Any, res: np.ndarray, v: np.ndarray, bins: int 
     prediction, and ``calibrated_variance(v)``): coverage of the values, mean width, ENCE of the
     raw variance (+ :data:`EPS`) and of the calibrated one, both binned by the raw variance (every
     calibrated variance is a non-decreasing function of it; the isotonic one has ties)."""
-    res, v = np.asarray(res, dtype=np.float64), np.asarray(v, dtype=np.float64)
-    if res.ndim == 1:
-        res = res[None]
+    res, v = _as_residuals(res, v)
     lo, hi = calibration.offsets(v)
     r2 = (res ** 2).mean(axis=0)
     return {"coverage": M.coverage(res, lo[None], hi[None]), "interval_width": M.interval_width(lo, hi),
             "ence": M.ence_vectors(r2, v, bins=bins, eps=EPS),
             "ence_calibrated": M.ence_vectors(r2, calibration.calibrated_variance(v), bins=bins, order_by=v)}
+
+
+def interval_coverage(calibration: Any, res: np.ndarray, v: np.ndarray) -> float:
+    """The "coverage" of :func:`interval_values` alone (no ENCE: two sorts fewer)."""
+    res, v = _as_residuals(res, v)
+    lo, hi = calibration.offsets(v)
+    return M.coverage(res, lo[None], hi[None])
+
+
+def _as_residuals(res: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    res, v = np.asarray(res, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    return (res[None] if res.ndim == 1 else res), v
 
 
 def score_vectors(score: ImageScore, pixels: np.ndarray | None = None) -> Vectors:
@@ -402,6 +412,11 @@ class Scorer:
         res = np.concatenate([self.scores[i].res for i in idx], axis=1)
         v = np.concatenate([self.scores[i].var for i in idx])
         return IntervalSummary(**interval_values(calibration, res, v))
+
+    def image_coverages(self, calibration: Any) -> list[float]:
+        """The coverage of a fitted ``calibration``'s intervals on each scored image, in order
+        (each image's ``interval_summary(calibration, [i]).coverage``)."""
+        return [interval_coverage(calibration, s.res, s.var) for s in self.scores]
 
     def compute(self) -> DatasetSummary:
         """The summary of the scored images (:class:`~uqcore.scoring.results.DatasetSummary`):

@@ -65,10 +65,9 @@ def _statistic(metric: str, level: str, steps: int) -> tuple[tuple[str, ...], An
     if metric == "corr":
         return ("mean_error", "mean_variance"), stats.pearson_rows, True
 
-    def ause(me: np.ndarray, mv: np.ndarray) -> float:
-        curves = M.sparsification(me, mv, steps=steps, level="mean")
-        return curves.ause_raw if metric == "ause_raw" else curves.ause
-    return ("mean_error", "mean_variance"), ause, False
+    def ause(me: np.ndarray, mv: np.ndarray) -> np.ndarray:  # [resamples, images] -> [resamples]
+        return M.ause_rows(me, mv, steps, normalise=metric != "ause_raw")
+    return ("mean_error", "mean_variance"), ause, True
 
 
 def interval(images: Sequence[dict[str, Any]], metric: str, level: str = "pixel", *, steps: int = 50,
