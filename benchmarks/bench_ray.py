@@ -62,8 +62,8 @@ def startup(model, workers: int, ray_address: str | None, device) -> tuple[float
         t1 = time.perf_counter()
         options, threads = distributed.worker_options(ray, workers, device)
         actor = ray.remote(distributed.Worker)
-        actors = [actor.options(**options).remote(model.source, threads, None, device) for _ in range(workers)]
-        ray.get([a.pid.remote() for a in actors])
+        actors = [actor.options(**options).remote(threads, device) for _ in range(workers)]
+        ray.get([a.take.remote(distributed.Ticket.for_job(ray, None, model)) for a in actors])
         t2 = time.perf_counter()
         for a in actors:
             ray.kill(a)

@@ -440,18 +440,29 @@ def test_workers_give_the_serial_rows_calibration_auto_and_intervals(local_ray, 
                                                                      interval_cal, serial_sweep, sweep_args, serial_cal,
                                                                      serial_sweep_auto, sweep_auto_args):
     """Every job kind on two workers (one job each: an evaluate with fixed and auto sample counts and
-    calibrated intervals, a calibration, a sweep and an auto sweep) gives the serial results."""
+    calibrated intervals, a calibration, a sweep and an auto sweep) gives the serial results; in
+    one session (the caller's Ray) the four jobs run on the same two workers, stopped at its end."""
+    def workers():
+        return sorted(n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX))
+
     images = []
-    rows = evaluate(model, pairs, methods=METHODS, samples=[4, "auto"], max_samples=8, calibration=interval_cal,
-                    on_image=images.append, workers=2)
+    with distributed.session(2, None):
+        rows = evaluate(model, pairs, methods=METHODS, samples=[4, "auto"], max_samples=8, calibration=interval_cal,
+                        on_image=images.append, workers=2)
+        kept = workers()
+        swept = sweep(model, **sweep_args, workers=2)
+        fitted = calibrate(model, pairs, **CAL_ARGS, workers=2)
+        swept_auto = sweep(model, **sweep_auto_args, workers=2)
+        assert len(kept) == 2 and workers() == kept
+    assert not workers() and ray.is_initialized()  # the caller's Ray is left running
     same_rows(serial_everything[0], rows)
     same_rows(serial_everything[1], images)
     assert {str(r["samples"]) for r in rows} == {"4", "auto"}
     assert {(r["method"], str(r["samples"])) for r in rows if any("coverage" in k and r[k] == r[k] and r[k] is not None
                                                                for k in r)} == {("noise", "4")}  # the calibrated run
-    same_rows(serial_sweep, sweep(model, **sweep_args, workers=2))
-    same_calibration(serial_cal, calibrate(model, pairs, **CAL_ARGS, workers=2))
-    same_rows(serial_sweep_auto, sweep(model, **sweep_auto_args, workers=2))
+    same_rows(serial_sweep, swept)
+    same_calibration(serial_cal, fitted)
+    same_rows(serial_sweep_auto, swept_auto)
 
 
 @pytest.mark.ray

@@ -406,10 +406,15 @@ def test_table_step_on_workers_gives_the_serial_rows(tiny_zoo):
     serial = R.score_columns(*args, lambda done, total: steps.append(done - sum(steps)), **common)
     assert sum(steps) == (1 + 2 + 1) * 7  # one estimate per engine method, sample count and image
     assert {r["n_interval_calibration"] for r in serial} == {4}
+    def workers():
+        return sorted(n for n in ray.util.list_named_actors() if n.startswith(distributed.ACTOR_PREFIX))
+
     with distributed.session(2, None):
         assert ray.is_initialized()
         rows = R.score_columns(*args, None, **common, workers=2)
-        again = R.score_columns(*args, None, **common, workers=2)  # a second job in the same session
+        kept = workers()
+        again = R.score_columns(*args, None, **common, workers=2)  # a second job in the same session ...
+        assert len(kept) == 2 and workers() == kept  # ... on the same two workers
         assert ray.is_initialized()
     assert not ray.is_initialized()
     _same(serial, rows)

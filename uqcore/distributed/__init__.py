@@ -33,13 +33,16 @@ process, in key order (no Ray needed). Otherwise Ray: a local Ray started for th
 (``ray.init(address="local", num_cpus=max(cores, workers))``, shut down after) or, with
 ``ray_address`` ("auto", "ray://host:10001", "host:6379"), an existing cluster joined as a
 client; if the caller already called ``ray.init`` that session is used and left running. Each
-of the ``workers`` actors loads the model once from its ``source`` (``load_model`` /
+of the ``workers`` actors sets ``torch.set_num_threads`` to its CPU share (cluster CPUs //
+workers, at least 1), asks for ``num_gpus`` = GPUs / workers (at most 1) when the cluster has
+GPUs and ``device`` is not "cpu", and loads the model once from its ``source`` (``load_model`` /
 ``load_user_model`` arguments recorded on the model -- a module is never pickled and sent; a
-model built in memory is refused), sets ``torch.set_num_threads`` to its CPU share
-(cluster CPUs // workers, at least 1) and asks for ``num_gpus`` = GPUs / workers (at most 1)
-when the cluster has GPUs and ``device`` is not "cpu"; a worker that cannot load the model stops
-the run before any unit with an InputError saying why. The job (without its data) goes to each
-worker once; each unit's data is put in the object store once. Units are handed out with plain
+model built in memory is refused); a worker that cannot load the model stops the run before any
+unit with an InputError saying why. The job (without its data) goes to each worker once; each
+unit's data is put in the object store once. Inside one :func:`session` (every step of
+``reproduce``) the actors outlive their job: the next job that asks for as many workers on the
+same device runs on them (a worker loads that job's model only if it is another one), an
+interrupted job stops them, and so does the session's end. Units are handed out with plain
 actor calls and ``ray.wait``, two queued per actor. An actor that dies (killed, out of memory)
 is restarted by Ray (``max_restarts=-1``) and its units retried (``max_task_retries`` =
 :data:`TASK_RETRIES`); a unit that kills its worker every time is reported as failed. A unit
@@ -75,8 +78,11 @@ from typing import Any
 from uqcore.distributed.ray_workers import (
     ACTOR_PREFIX,
     TASK_RETRIES,
+    KeptWorkers,
+    Ticket,
     Worker,
     default_workers,
+    keep_workers,
     ray_session,
     ray_units,
     worker_options,
@@ -103,9 +109,10 @@ from uqcore.errors import InputError
 from uqcore.progress import Progress
 
 __all__ = [
-    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "Store", "UnitData", "UnitResult", "Worker",
+    "ACTOR_PREFIX", "INSTALL_HINT", "RAY_PIN", "TASK_RETRIES", "Job", "KeptWorkers", "Store", "Ticket", "UnitData",
+    "UnitResult", "Worker",
     "PAIR_COLUMNS", "PairJob",
-    "check_workers", "default_workers", "digest", "import_ray", "in_order", "map_pairs",
+    "check_workers", "default_workers", "digest", "import_ray", "in_order", "keep_workers", "map_pairs",
     "model_source", "pair_values", "ray_session", "resolve_address", "run_job", "session", "run_one", "unit_id", "uses_ray", "uses_units",
     "worker_options",
 ]
@@ -198,13 +205,15 @@ def resolve_address(workers: int | None, ray_address: str | None) -> str | None:
 def session(workers: int | None, ray_address: str | None) -> Iterator[None]:
     """One Ray session around several jobs (e.g. every step of ``reproduce``): started here when
     ``workers`` / ``ray_address`` ask for Ray and none is running, shut down after; the jobs run
-    inside use it (:func:`ray_session` keeps a running session). Nothing without Ray options."""
+    inside use it (:func:`ray_session` keeps a running session) and its workers
+    (:func:`keep_workers`: stopped at the end, also in a session the caller started). Nothing
+    without Ray options."""
     workers = check_workers(workers)
     ray_address = resolve_address(workers, ray_address)
     if not uses_ray(workers, ray_address):
         yield
         return
-    with ray_session(workers or 1, ray_address):
+    with ray_session(workers or 1, ray_address), keep_workers():
         yield
 
 

@@ -1,5 +1,6 @@
-"""The Ray side: a session for one run, the worker actor, its resources, handing out units
-(see :mod:`uqcore.distributed`). Ray is imported only when a run uses it."""
+"""The Ray side: a session for one run, the worker actor, its resources, workers kept between
+the jobs of one session, handing out units (see :mod:`uqcore.distributed`). Ray is imported only
+when a run uses it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +21,103 @@ from uqcore.errors import InputError
 TASK_RETRIES = 2      # a unit is tried at most 1 + TASK_RETRIES times on workers that die under it
 QUEUED_PER_ACTOR = 2  # units handed to each actor ahead, so it never waits for the driver
 ENV_PREFIXES = ("UQCORE_",)  # driver variables passed to the workers of a joined cluster
-ACTOR_PREFIX = "uqcore-"     # actors are named uqcore-<kind>-<run>-<i> (ray.util.list_named_actors)
+ACTOR_PREFIX = "uqcore-"     # actors are named uqcore-worker-<start>-<i> (ray.util.list_named_actors)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What a worker needs to run a job's units: the job's id, its model (the source a worker
+    loads it from and the weights' fingerprint, so a model rewritten on disk since is loaded
+    again) and the job itself in Ray's object store (put once; a ref inside an argument is not
+    resolved by Ray, so a worker fetches it only when the job is new to it)."""
+
+    job_id: str
+    source: dict[str, Any]
+    weights: str
+    job: Any = None  # ray.ObjectRef of the Job (None: only load the model)
+
+    @classmethod
+    def for_job(cls, ray: Any, job: Job | None, model: Any) -> Ticket:
+        from uqcore.engine.model import fingerprint  # lazy: engine is heavy, the Ray side light
+
+        return cls(uuid.uuid4().hex, model_source(model), fingerprint(model), None if job is None else ray.put(job))
 
 
 class Worker:
-    """A Ray actor (``ray.remote(Worker)``): loads the model once from its source and runs units."""
+    """A Ray actor (``ray.remote(Worker)``) that runs units of any job: it takes a job the first
+    time one of its tickets comes, loading the job's model from its source only when it differs
+    from the one it holds (so the jobs of one session reuse a loaded model)."""
 
-    def __init__(self, source: dict[str, Any], threads: int, job: Job, device: Any) -> None:
-        from uqcore.models.registry import load_source  # lazy: only workers load models by source
-
+    def __init__(self, threads: int, device: Any) -> None:
         torch.set_num_threads(int(threads))
-        self.job, self.device, self.cache = job, device, {}
-        self.model, self.error = None, None
-        try:
-            self.model = load_source(source)
-        except InputError as exc:  # reported by ready(); a restart would fail the same way
-            self.error = f"{type(exc).__name__}: {exc}"
+        self.device = device
+        self.job_id: str | None = None
+        self.job: Job | None = None
+        self.loaded: tuple | None = None  # (source, weights) of the model held
+        self.model, self.error, self.cache = None, None, {}
 
-    def ready(self) -> tuple[int, str | None]:
-        """(process id, why the model could not be loaded or None)."""
+    def take(self, ticket: Ticket) -> tuple[int, str | None]:
+        """Take ``ticket``'s job: (process id, why its model could not be loaded or None)."""
+        self._take(ticket)
         return os.getpid(), self.error
 
-    def run(self, key: dict[str, Any], data: Any) -> UnitResult:
+    def run(self, ticket: Ticket, key: dict[str, Any], data: Any) -> UnitResult:
+        self._take(ticket)  # a no-op but after a restart: a restarted actor starts empty
+        if self.error:
+            return UnitResult(key=key, status="error", values=None, error=self.error)
         return run_one(self.job, self.model, key, data, self.cache, self.device)
 
     def pid(self) -> int:
         return os.getpid()
+
+    def _take(self, ticket: Ticket) -> None:
+        if ticket.job_id == self.job_id:
+            return
+        if (ticket.source, ticket.weights) != self.loaded:
+            from uqcore.models.registry import load_source  # lazy: only workers load models by source
+
+            self.model, self.error, self.loaded = None, None, (ticket.source, ticket.weights)
+            try:
+                self.model = load_source(ticket.source)
+            except InputError as exc:  # reported by take(); every unit of the job would fail the same way
+                self.error = f"{type(exc).__name__}: {exc}"
+        if ticket.job is not None:
+            import ray
+
+            self.job = ray.get(ticket.job)
+        self.job_id, self.cache = ticket.job_id, {}  # a unit's cache holds one job's data
+
+
+class KeptWorkers:
+    """The workers of one session (:func:`keep_workers`): a job that finishes leaves its actors
+    here for the next job that asks for as many on the same device; any other request, an
+    interrupted job and the session's end stop them."""
+
+    def __init__(self) -> None:
+        self.actors: list = []
+        self.shape: tuple | None = None
+
+    def stop(self, ray: Any) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
+        self.actors, self.shape = [], None
+
+
+_KEPT: list[KeptWorkers] = []  # the innermost session's workers (a stack: sessions may nest)
+
+
+@contextlib.contextmanager
+def keep_workers() -> Iterator[KeptWorkers]:
+    """Inside: the workers a job started are kept for the next job instead of stopped (Ray
+    starts a worker process in seconds; every step of ``reproduce`` runs in one session)."""
+    kept = KeptWorkers()
+    _KEPT.append(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.remove(kept)
+        if kept.actors:
+            kept.stop(import_ray())
 
 
 def _cluster_env() -> dict[str, Any]:
@@ -105,23 +178,56 @@ def default_workers(ray: Any, device: Any) -> int:
     return max(1, int(resources.get("CPU", 1)))
 
 
+def _workers(ray: Any, workers: int, device: Any) -> list:
+    """The session's kept workers if they have this shape, else ``workers`` new actors (kept
+    ones of another shape are stopped first: they hold the CPUs the new ones need)."""
+    options, threads = worker_options(ray, workers, device)
+    shape = (workers, str(device), threads, tuple(sorted(options.items())))
+    kept = _KEPT[-1] if _KEPT else None
+    if kept is not None and kept.actors and kept.shape == shape:
+        return kept.actors
+    if kept is not None:
+        kept.stop(ray)
+    actor_class = ray.remote(Worker)
+    start = uuid.uuid4().hex[:8]
+    actors = [actor_class.options(name=f"{ACTOR_PREFIX}worker-{start}-{i}", **options).remote(threads, device)
+              for i in range(workers)]
+    if kept is not None:
+        kept.actors, kept.shape = actors, shape
+    return actors
+
+
+def _release(ray: Any, actors: list, finished: bool) -> None:
+    """After a job: its workers stay for the session's next job if the job finished, else stop."""
+    kept = _KEPT[-1] if _KEPT else None
+    if kept is not None and kept.actors is actors:
+        if not finished:
+            kept.stop(ray)  # units of the interrupted job may still be queued on them
+        return
+    for actor in actors:
+        ray.kill(actor)
+
+
 def ray_units(ray: Any, job: Job, model: Any, keys: Sequence[dict[str, Any]], workers: int | None,
                device: Any) -> Iterator[UnitResult]:
     from ray.exceptions import OutOfMemoryError, RayActorError
 
-    source = model_source(model)
+    ticket = Ticket.for_job(ray, job, model)  # refuses a model built in memory
     workers = workers or default_workers(ray, device)
-    options, threads = worker_options(ray, workers, device)
-    actor_class = ray.remote(Worker)
-    run = uuid.uuid4().hex[:8]
-    actors = [actor_class.options(name=f"{ACTOR_PREFIX}{job.kind}-{run}-{i}", **options)
-              .remote(source, threads, job, device) for i in range(workers)]
+    actors = _workers(ray, workers, device)
+    finished = False
     try:
-        _check_ready(ray, actors, source)
-    except BaseException:
-        for actor in actors:
-            ray.kill(actor)
-        raise
+        _check_ready(ray, actors, ticket)
+        yield from _hand_out(ray, job, keys, actors, ticket, (RayActorError, OutOfMemoryError))
+        finished = True
+    finally:
+        _release(ray, actors, finished)
+
+
+def _hand_out(ray: Any, job: Job, keys: Sequence[dict[str, Any]], actors: list, ticket: Ticket,
+              died: tuple) -> Iterator[UnitResult]:
+    """Every unit of ``keys`` on the ``actors``, :data:`QUEUED_PER_ACTOR` queued on each; the
+    results as they finish."""
     queue = deque(keys)
     inflight: dict[Any, tuple[int, dict[str, Any]]] = {}
     data_refs: dict[Any, Any] = {}
@@ -134,49 +240,45 @@ def ray_units(ray: Any, job: Job, model: Any, keys: Sequence[dict[str, Any]], wo
         did = job.data_id(key)
         if did not in data_refs:
             data_refs[did] = ray.put(job.data(did))
-        inflight[actors[a].run.remote(key, data_refs[did])] = (a, key)
+        inflight[actors[a].run.remote(ticket, key, data_refs[did])] = (a, key)
 
     for _ in range(QUEUED_PER_ACTOR):
         for a in range(len(actors)):
             if queue:
                 submit(a)
-    try:
-        while inflight:
-            ready, _ = ray.wait(list(inflight), num_returns=1)
-            a, key = inflight.pop(ready[0])
-            try:
-                result = ray.get(ready[0])
-            except (RayActorError, OutOfMemoryError) as exc:
-                result = UnitResult(
-                    key=key,
-                    status="error",
-                    values=None,
-                    error=f"the worker died {1 + TASK_RETRIES} times running this unit "
-                    f"(out of memory? a crash in the model?): {type(exc).__name__}: {exc}",
-                )
-            did = job.data_id(key)
-            uses[did] -= 1
-            if not uses[did]:
-                data_refs.pop(did, None)  # its last unit is done: let the object store free it
-            if queue:
-                submit(a)
-            yield result
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    while inflight:
+        ready, _ = ray.wait(list(inflight), num_returns=1)
+        a, key = inflight.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except died as exc:
+            result = UnitResult(
+                key=key,
+                status="error",
+                values=None,
+                error=f"the worker died {1 + TASK_RETRIES} times running this unit "
+                f"(out of memory? a crash in the model?): {type(exc).__name__}: {exc}",
+            )
+        did = job.data_id(key)
+        uses[did] -= 1
+        if not uses[did]:
+            data_refs.pop(did, None)  # its last unit is done: let the object store free it
+        if queue:
+            submit(a)
+        yield result
 
 
-def _check_ready(ray: Any, actors: list, source: dict[str, Any]) -> None:
-    """Wait for the workers to load the model; an InputError that says why one could not."""
+def _check_ready(ray: Any, actors: list, ticket: Ticket) -> None:
+    """Hand the job to the workers and wait for its model; an InputError that says why one could not load it."""
     from ray.exceptions import RayActorError
 
     try:
-        states = ray.get([a.ready.remote() for a in actors])
+        states = ray.get([a.take.remote(ticket) for a in actors])
     except RayActorError as exc:
         lines = [ln for ln in str(exc).splitlines() if ln.strip()]
         raise InputError(f"a Ray worker could not start ({lines[-1].strip() if lines else type(exc).__name__}); "
                          "every node needs this project and its Python environment at the same path") from None
     for _, error in states:
         if error:
-            raise InputError(f"a Ray worker could not load the model {source.get('args')}: {error}. "
+            raise InputError(f"a Ray worker could not load the model {ticket.source.get('args')}: {error}. "
                              "Every node needs the model's files at the same path (or use a bundled model)")
