@@ -38,6 +38,20 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_configure(config):
+    """In a pytest-xdist worker (``bash scripts/test.sh`` runs two): torch and OpenMP use this
+    worker's share of the cores, here and in what it starts (the Streamlit server, CLI
+    subprocesses, a local Ray's processes). With each worker at the default (every core),
+    OpenMP threads that spin while they wait took the cores from the other worker's work
+    (docs/BENCHMARKS.md, "Test suite")."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if os.environ.get("PYTEST_XDIST_WORKER") and workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(1, cores // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).resolve().parent
     for item in items:
