@@ -18,7 +18,7 @@ PANEL_TIMEOUT_MS = 120_000  # generous for loaded CI machines
 REQUEST_TIMEOUT_MS = 30_000  # an action's rerun request leaves the page well within this
 # page checks every 50 ms rather than every animation frame (Playwright's default): a check per
 # frame makes chromium draw 60 frames a second while a test waits, CPU the server and the other
-# test worker need (a tenth of a core per waiting page, measured with /proc/stat)
+# test worker need
 POLL_MS = 50
 
 
