@@ -81,11 +81,12 @@ def draw_controls(page: Page) -> None:
     note = session.cap_note(model, page.method) or session.student_note(model, page.method)
     if note:
         st.caption(note)
-    with st.expander("Display options (no recomputation)"):
-        d1, d2, d3 = st.columns(3)
-        state.bound(d1.selectbox, "Colour map", "colormap", store=DISPLAY, options=plots.COLORMAPS)
-        state.bound(d2.checkbox, "Log colour scale for variance", "log_variance", store=DISPLAY)
-        state.bound(d3.checkbox, "Shared colour scale for variance and error (relative units)", "shared_scale",
+    # in a popover, drawn when it is opened: three widgets fewer to draw on every first view
+    with st.popover("Display options", icon=":material/palette:", help="Colour map and scales of the maps; changing "
+                    "them redraws the panels without recomputing the estimate"):
+        state.bound(st.selectbox, "Colour map", "colormap", store=DISPLAY, options=plots.COLORMAPS)
+        state.bound(st.checkbox, "Log colour scale for variance", "log_variance", store=DISPLAY)
+        state.bound(st.checkbox, "Shared colour scale for variance and error (relative units)", "shared_scale",
                     store=DISPLAY)
 
 

@@ -231,6 +231,20 @@ def shown_metric(page, label: str) -> str:
     return cell.locator(".uq-metric-value, [data-testid='stMetricValue']").inner_text()
 
 
+def drag_box(page, chart, frac0: tuple[float, float], frac1: tuple[float, float]) -> None:
+    """Drag a box on the first subplot of ``chart`` (a selection in dragmode select, a zoom in dragmode zoom),
+    corners as fractions of its plot area."""
+    chart.scroll_into_view_if_needed()  # mouse events land only inside the viewport
+    area = chart.locator(".draglayer .nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + frac0[0] * area["width"], area["y"] + frac0[1] * area["height"]
+    x1, y1 = area["x"] + frac1[0] * area["width"], area["y"] + frac1[1] * area["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+
+
 # every real-browser test module: marked, and skipped where chromium is missing
 BROWSER_MARKS = [
     pytest.mark.browser,

@@ -5,14 +5,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.app.browser_support import (BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, cpu_slowdown, download, new_page, settle,
-                                       wait_for_panels)
+from tests.app.browser_support import (BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, choose, cpu_slowdown, download, drag_box,
+                                       new_page, settle, shown_metric, wait_for_panels)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = BROWSER_MARKS
 QUALITY_BAR_S = 5.0  # a later visitor sees the default view's four panels within this, on an idle machine
 VISITS = 3  # later visits at most; the best one counts
+
+
+# the x and y ranges shown by each image panel of the panels figure (plotly's full layout: axes hidden or not)
+PANEL_RANGES = """() => { const p = document.querySelector('.js-plotly-plot'); const L = p._fullLayout;
+    return Object.keys(L).filter(k => /^xaxis\\d*$/.test(k) && L[k].matches === 'x' || k === 'xaxis')
+        .map(k => [L[k].range, L['y' + k.slice(1)].range]); }"""
 
 
 def _later_visit(browser, server):
@@ -75,6 +81,23 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     # the sparsification legend carries AUSE / AURG
     legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
     assert any("AUSE" in t for t in legend) and any("AURG" in t for t in legend)
+    time_shown = shown_metric(page, "time")
+    # a zoom box on the input panel zooms every image panel to the same region (their axes are hidden)
+    (x_all, y_all), *_ = before = page.evaluate(PANEL_RANGES)
+    assert len(before) == 5 and all(r == before[0] for r in before)  # input, prediction, truth, variance, error
+    drag_box(page, page.locator(".js-plotly-plot").first, (0.2, 0.2), (0.6, 0.5))
+    page.wait_for_function(f"() => ({PANEL_RANGES})()[0][0][1] - ({PANEL_RANGES})()[0][0][0] < {x_all[1] - x_all[0]} * 0.9",
+                           timeout=30_000, polling=50)
+    after = page.evaluate(PANEL_RANGES)
+    (x0, x1), (y0, y1) = after[0]
+    assert len(after) == 5 and all(r == after[0] for r in after), after
+    assert x_all[0] < x0 < x1 < x_all[1] and y_all[1] < y1 < y0 < y_all[0]  # inside the image, y downwards
+    # the display options, in their popover: another colour map redraws the maps without a new estimate
+    page.get_by_role("button", name="Display options").click()
+    choose(page, "Colour map", "magma")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot').data.filter(t => t.type === 'heatmap')"
+                           ".every(t => t.colorscale[0][1] === 'rgb(0, 0, 4)')", timeout=30_000, polling=50)  # magma's
+    assert shown_metric(page, "time") == time_shown  # the stored estimate's
 
     # the metrics JSON and the self-contained HTML report download (once the script run is over)
     import json

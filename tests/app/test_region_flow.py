@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS
-from tests.app.browser_support import go, open_app, settle
+from tests.app.browser_support import drag_box, go, open_app, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "assets" / "samples" / "sr" / "astronaut.png"  # a real 384×384 photo
@@ -28,19 +28,6 @@ REGION_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p
     && [...p.querySelectorAll('.annotation-text')].some(e => e.textContent.startsWith('variance')))"""
 OVERVIEW_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.layout && p.layout.meta
     && p.layout.meta.overview && p.querySelector('.main-svg'))"""
-
-
-def drag_box(page, chart, frac0: tuple[float, float], frac1: tuple[float, float]) -> None:
-    """Draw a box (dragmode select) on the first subplot of ``chart``, corners as fractions of its plot area."""
-    chart.scroll_into_view_if_needed()  # mouse events land only inside the viewport
-    area = chart.locator(".draglayer .nsewdrag").first.bounding_box()
-    x0, y0 = area["x"] + frac0[0] * area["width"], area["y"] + frac0[1] * area["height"]
-    x1, y1 = area["x"] + frac1[0] * area["width"], area["y"] + frac1[1] * area["height"]
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
 
 
 def photo_crop(path: Path) -> Path:

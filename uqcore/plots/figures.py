@@ -306,14 +306,16 @@ def _suffix(n: int) -> str:
 
 def link_axes(fig: go.Figure, subplots: Sequence[int], view: tuple[list[float], list[float]]) -> None:
     """Every image panel follows the first (zoom and pan together), pixels square, y downwards
-    (``view``: the x and y ranges shown first)."""
+    (``view``: the x and y ranges shown first). The axes are hidden: a picture's pixel position
+    is in its hover, and without ticks, grid or zero lines there is less for the browser to draw
+    (zoom and pan work the same)."""
     first = _suffix(subplots[0])
     for n in subplots:
         suffix = _suffix(n)
-        fig.layout[f"xaxis{suffix}"].update(matches=None if suffix == first else f"x{first}", showticklabels=False,
+        fig.layout[f"xaxis{suffix}"].update(matches=None if suffix == first else f"x{first}", visible=False,
                                             constrain="domain", range=view[0])
         fig.layout[f"yaxis{suffix}"].update(matches=None if suffix == first else f"y{first}", scaleanchor=f"x{suffix}",
-                                            scaleratio=1, showticklabels=False, constrain="domain", range=view[1])
+                                            scaleratio=1, visible=False, constrain="domain", range=view[1])
 
 
 def _curve_traces(curve) -> list:
