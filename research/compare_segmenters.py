@@ -1,4 +1,4 @@
-"""Block-level numbers with the two segmenters (issue 25, item 3): local centre of mass (the
+"""Block-level numbers with the two segmenters (the block level's segmenter choice): local centre of mass (the
 block level's default, the paper's choice) against SLIC, on one model and method.
 
     .venv/bin/python research/compare_segmenters.py                 # print

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the bundled student heads (issue 16), one after another, on the project's TRAINING data
+# Train the bundled student heads, one after another, on the project's TRAINING data
 # (never assets/samples/): data/sr_train (python -m uqcore data sr-train) and data/depth_train
 # (python -m uqcore make-scenes --n 200 --seed 0 --out data/depth_train). Checkpoints in runs/students/;
 # add --resume to a line to continue it. Then: python -m uqcore quality students --write
