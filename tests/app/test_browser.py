@@ -86,8 +86,8 @@ def test_explore_default_view_and_upload(server, browser, capsys):
     (x_all, y_all), *_ = before = page.evaluate(PANEL_RANGES)
     assert len(before) == 5 and all(r == before[0] for r in before)  # input, prediction, truth, variance, error
     drag_box(page, page.locator(".js-plotly-plot").first, (0.2, 0.2), (0.6, 0.5))
-    page.wait_for_function(f"() => ({PANEL_RANGES})()[0][0][1] - ({PANEL_RANGES})()[0][0][0] < {x_all[1] - x_all[0]} * 0.9",
-                           timeout=30_000, polling=50)
+    page.wait_for_function(f"() => {{ const [[x], _] = ({PANEL_RANGES})(); return x[1] - x[0] < {x_all[1] - x_all[0]} * 0.9; }}",
+                           timeout=30_000, polling=50)  # the zoom is drawn
     after = page.evaluate(PANEL_RANGES)
     (x0, x1), (y0, y1) = after[0]
     assert len(after) == 5 and all(r == after[0] for r in after), after
