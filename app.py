@@ -8,6 +8,8 @@ Streamlit's AppTest runs a page of a ``pages/`` folder.)
 
 import streamlit as st
 
+from ui import garbage
+
 st.set_page_config(page_title="uqcore — where is my network unsure?", page_icon=":material/blur_on:", layout="wide")
 st.navigation(
     [
@@ -18,3 +20,5 @@ st.navigation(
         st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     ]
 ).run()
+# reached once a run has imported every module its page needs (a run stopped for a rerun leaves early)
+garbage.freeze_long_lived_objects()

@@ -79,11 +79,17 @@ class ScriptRuns:
         self.ws = None
         page.on("websocket", self._attach)
 
+    def reset(self) -> None:
+        """Before the page loads the app again: a new websocket, a new session, nothing asked yet
+        (frames still arriving on the old websocket are ignored)."""
+        self.events = self.requests = self.last_request = self.last_start = self.last_finish = self.settled_at = 0
+        self.ws = None
+
     def _attach(self, ws) -> None:
         if "_stcore/stream" in ws.url:
             self.ws = ws
-            ws.on("framesent", self._sent)
-            ws.on("framereceived", self._received)
+            ws.on("framesent", lambda payload: ws is self.ws and self._sent(payload))
+            ws.on("framereceived", lambda payload: ws is self.ws and self._received(payload))
 
     def _sent(self, payload) -> None:
         self.events += 1
@@ -168,8 +174,20 @@ def settle(page, *, rerun: bool = True, timeout_ms: int = PANEL_TIMEOUT_MS) -> N
         && !document.querySelector("[data-testid='stStatusWidget']")""", timeout=left_ms(), polling=POLL_MS)
 
 
+_TABS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def open_app(browser, url: str):
-    page = new_page(browser, viewport={"width": 1400, "height": 1700}, accept_downloads=True)
+    """The app at ``url`` in a new Streamlit session, in the browser's one app tab (1400x1700).
+
+    Loading a page opens a new websocket, and Streamlit gives each websocket a new session (the
+    previous one ends as its websocket closes), so every call starts as a new visitor does. The tab
+    is kept for the next call, so leave it open: a new tab would parse and compile the app's
+    JavaScript again, about 3 s of chromium's CPU per test on the 2-core development machine."""
+    page = _TABS.get(browser)
+    if page is None or page.is_closed():
+        page = _TABS[browser] = new_page(browser, viewport={"width": 1400, "height": 1700}, accept_downloads=True)
+    _runs(page).reset()
     page.goto(url)
     page.wait_for_selector("h1", timeout=PANEL_TIMEOUT_MS)
     settle(page)

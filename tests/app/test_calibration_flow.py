@@ -58,5 +58,3 @@ def test_fit_on_compare_then_interval_maps_on_explore(server, browser):
     assert saved["settings"]["calibration"].startswith("conformal calibration at level 0.9")
     assert f"{saved['metrics']['coverage']:.1%}" == shown_metric(page, "Coverage (90%)")
     assert page.locator("[data-testid='stException']").count() == 0
-    page.close()
-

@@ -29,7 +29,6 @@ def test_model_and_task_survive_page_changes(server, browser):
     assert shows(page, "Model", "fcrn"), combo(page, "Model")
     go(page, "Compare")
     assert shows(page, "Model", "fcrn") and page.get_by_label("Depth").is_checked(), combo(page, "Model")
-    page.close()
 
 
 def test_model_loaded_on_models_page_is_selected_on_explore(server, browser):
@@ -48,7 +47,6 @@ def test_model_loaded_on_models_page_is_selected_on_explore(server, browser):
     go(page, "Explore")
     wait_for_panels(page)
     assert shows(page, "Model", "my-upscaler"), combo(page, "Model")
-    page.close()
 
 
 def test_tolerability_hand_off_to_explore(server, browser):
@@ -77,7 +75,6 @@ def test_tolerability_hand_off_to_explore(server, browser):
     computed = metrics_json(page)["settings"]
     assert (computed["model"], computed["method"], computed["layer"]) == ("srgan", "noise", "body.5")
     assert computed["strength"] == pytest.approx(strength)
-    page.close()
 
 
 def test_upload_keeps_the_controls_and_uses_them(server, browser):
@@ -102,7 +99,6 @@ def test_upload_keeps_the_controls_and_uses_them(server, browser):
     assert f"{computed['strength']:g}" == wanted[2] and computed["input"] == sample.name
     go(page, "Tolerability")  # the upload is the input there too, and still there on the way back
     assert page.get_by_text(f"Using **{sample.name}**").count() or page.get_by_text(sample.name).count()
-    page.close()
 
 
 def test_default_depth_view_tracks_the_error(server, browser):
@@ -117,7 +113,6 @@ def test_default_depth_view_tracks_the_error(server, browser):
     assert float(shown_metric(page, "Corr pixel")) > 0
     assert float(shown_metric(page, "samples")) == metrics_json(page)["settings"]["samples"]
     assert page.get_by_text("PSNR/SSIM").count() == 0  # no SR footnote on depth
-    page.close()
 
 
 def test_bookmarked_url_restores_the_view(server, browser):
@@ -130,7 +125,6 @@ def test_bookmarked_url_restores_the_view(server, browser):
     computed = metrics_json(page)["settings"]
     assert computed == dict(model="srgan", input="coins.png", method="dropout", layer="body.3", strength=0.35,
                             samples=4, seed=7, samples_drawn=4)
-    page.close()
 
 
 def test_live_map_while_sampling(server, browser, capsys):
@@ -151,4 +145,3 @@ def test_live_map_while_sampling(server, browser, capsys):
         print(f"\nnoise at 32 samples: first updated variance map {first_map:.2f} s after the setting change, "
               f"full run drawn {full:.2f} s (ratio {first_map / full:.2f})")
     assert first_map < full
-    page.close()

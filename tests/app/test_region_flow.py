@@ -77,7 +77,6 @@ def test_large_photo_region_first_box_selection_and_full_resolution(server, brow
     assert page.get_by_text(f"Inspecting region {width}×{height} at x {left}, y {top}", exact=False).count() == 1
     page.screenshot(path=str(ARTIFACTS / "explore_region_selected.png"), full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
-    page.close()
 
 
 def test_compare_side_by_side_maps(server, browser):
@@ -103,7 +102,6 @@ def test_compare_side_by_side_maps(server, browser):
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "compare_maps_shared.png"), full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
-    page.close()
 
 
 def photo_1280x720(path: Path) -> Path:
@@ -162,7 +160,6 @@ def test_1280x720_photo_first_map_early_and_page_responsive(server, browser, cap
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.get_by_text("Metrics of the region 448×448 at", exact=False).count() == 1
     assert page.get_by_text("Overview of the whole 5120×2880 output", exact=False).count() == 1
-    page.close()
     # the headless estimate, with the server idle: the region the page computed first, timed here
     model = uqcore.load_model("srresnet")
     x = uqcore.read_image(photo)
