@@ -4,7 +4,7 @@ CPU over it, with the host's speed before it.
 Busy CPU is read from the ``cpu`` line of ``/proc/stat`` before and after (user, nice, system,
 irq, softirq and steal time of every process: pytest, the Streamlit servers, chromium, Ray), so
 it shows whether a run is bound by the cores (busy CPU ≈ cores × wall) or waits. The host's speed
-is the suite's reference loop (``tests/app/browser_support.py::cpu_slowdown``: one million Python
+is the suite's reference loop (``tests/app/browser/browser_support.py::cpu_slowdown``: one million Python
 additions; 0.05 s on the day the suite's time bar was set). Linux only.
 
     .venv/bin/python benchmarks/bench_suite.py [-- COMMAND ...]

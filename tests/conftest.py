@@ -59,6 +59,46 @@ def pytest_collection_modifyitems(config, items):
         if (path.parent.parent == tests and path.parent.name in QUICK_FOLDERS
                 and item.get_closest_marker("slow") is None):
             item.add_marker(pytest.mark.quick)
+    long_units_first(items)
+
+
+# -- how ``bash scripts/test.sh`` (-n 2 --dist loadfile) shares the tests between its two workers --
+BROWSER_FOLDER = "tests/app/browser/"
+LONG_MARKS = ("browser", "ray", "slow")  # units with a test so marked start first, in this order
+
+
+def unit_of(nodeid: str) -> str:
+    """The tests one worker runs together: a test file (its module fixtures are set up once), or
+    the whole real-browser folder (one Streamlit server and one chromium for all of it)."""
+    return BROWSER_FOLDER if nodeid.startswith(BROWSER_FOLDER) else nodeid.split("::", 1)[0]
+
+
+def long_units_first(items) -> None:
+    """Order the collection so that the long units come first (the browser folder, then the files
+    with Ray or slow tests; the rest as collected): the scheduler hands units out in this order,
+    so neither worker is left running a long one at the end while the other is idle."""
+    rank: dict[str, int] = {}
+    for item in items:
+        unit = unit_of(item.nodeid)
+        marked = [i for i, mark in enumerate(LONG_MARKS) if item.get_closest_marker(mark)]
+        rank[unit] = min([rank.get(unit, len(LONG_MARKS)), *marked])
+    items.sort(key=lambda item: rank[unit_of(item.nodeid)])  # stable
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # a hook of pytest-xdist (absent with -p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with :func:`unit_of`'s units, handed out in collection order (xdist would
+    start with the units that have the most tests, whatever their length)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class UnitScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return UnitScheduling(config, log)
 
 
 def pytest_sessionfinish(session, exitstatus):

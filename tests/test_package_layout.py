@@ -215,7 +215,7 @@ def test_dataclasses_are_built_with_keywords():
 
 def test_test_modules_do_not_import_each_other():
     """Shared test code lives in support modules (tests/support.py, tests/tiny_models.py,
-    tests/app/browser_support.py, ...) and fixtures in conftest.py; no test module imports another
+    tests/app/browser/browser_support.py, ...) and fixtures in conftest.py; no test module imports another
     test module or a conftest (imports inside functions included)."""
     offending = []
     for path in sorted((ROOT / "tests").rglob("*.py")):

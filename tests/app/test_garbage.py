@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.app.browser_support import ROOT
+from tests.app.apptest_support import ROOT
 
 SCRIPT = textwrap.dedent("""
     import gc, weakref

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS
-from tests.app.browser_support import drag_box, go, open_app, settle
+from tests.app.browser.browser_support import ROOT, ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS
+from tests.app.browser.browser_support import drag_box, go, open_app, settle
 
-ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "assets" / "samples" / "sr" / "astronaut.png"  # a real 384×384 photo
 CROP = 160  # its centre 160×160: a 640×640 output, larger than the 448×448 region shown first (ui/region.py)
 pytestmark = BROWSER_MARKS

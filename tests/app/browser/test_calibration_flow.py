@@ -4,8 +4,8 @@ link to Explore shows the interval-width and "outside the interval" maps and the
 
 from __future__ import annotations
 
-from tests.app.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, wait_for_panels
-from tests.app.browser_support import go, metrics_json, open_app, settle, shown_metric
+from tests.app.browser.browser_support import ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, wait_for_panels
+from tests.app.browser.browser_support import go, metrics_json, open_app, settle, shown_metric
 
 pytestmark = BROWSER_MARKS
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser_support import BROWSER_MARKS, PANEL_TIMEOUT_MS
-from tests.app.browser_support import choose, go, open_app, settle, shown_metric
+from tests.app.browser.browser_support import BROWSER_MARKS, PANEL_TIMEOUT_MS
+from tests.app.browser.browser_support import choose, go, open_app, settle, shown_metric
 from tests.app.apptest_support import png_bytes
 
 pytestmark = BROWSER_MARKS

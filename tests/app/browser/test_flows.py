@@ -6,14 +6,12 @@ and live maps while sampling."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.app.browser_support import BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
-from tests.app.browser_support import choose, combo, go, metrics_json, open_app, settle, shown_metric, shows
+from tests.app.browser.browser_support import ROOT, BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, wait_for_panels
+from tests.app.browser.browser_support import choose, combo, go, metrics_json, open_app, settle, shown_metric, shows
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = BROWSER_MARKS
 
 

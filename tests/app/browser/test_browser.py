@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from tests.app.browser_support import (BROWSER_MARKS, ARTIFACTS, PANEL_TIMEOUT_MS, choose, cpu_slowdown, download, drag_box,
-                                       new_page, settle, shown_metric, wait_for_panels)
+from tests.app.browser.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, ROOT, choose, cpu_slowdown,
+                                               download, drag_box, new_page, settle, shown_metric, wait_for_panels)
 
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = BROWSER_MARKS
 QUALITY_BAR_S = 5.0  # a later visitor sees the default view's four panels within this, on an idle machine

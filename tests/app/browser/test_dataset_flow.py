@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.app.apptest_support import png_bytes
-from tests.app.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle,
+from tests.app.browser.browser_support import (ARTIFACTS, BROWSER_MARKS, PANEL_TIMEOUT_MS, choose, combo, go, open_app, settle,
                                        shown_metric)
 
 pytestmark = BROWSER_MARKS
