@@ -13,9 +13,9 @@ import pytest
 
 from uqcore import metrics as M
 from uqcore.calibration.intervals import Calibration, load_calibration
-from uqcore.calibration.fit import BIN_CHOICES, cross_validated_bins, variance_map
+from uqcore.calibration.fit import BIN_CHOICES, apply_variance_map, cross_validated_bins, variance_map
 from uqcore.errors import InputError
-from uqcore.scoring.scorer import interval_values
+from uqcore.scoring.scorer import EPS, interval_values
 
 
 def heteroscedastic_images(n, pixels=3000, floor=0.5, slope=4.0, spread=0.0, seed=0):
@@ -86,6 +86,25 @@ def test_cross_validated_bins_uses_held_out_images_only():
     cal = Calibration.from_residuals("isotonic", data, 0.9)
     assert cal.fitted["variance_map"]["bins"] == best and set(cal.fitted["variance_map"]["cv"]) == {
         str(b) for b in BIN_CHOICES}
+
+
+def test_cross_validated_bins_equal_a_plain_recomputation():
+    """Every fold's out-of-fold ENCE, recomputed from the images as given (the map fitted with
+    variance_map on the other folds, ENCE binned by the fold's raw variance): bit for bit the
+    same, variances with many ties included (their order decides the bins)."""
+    data = heteroscedastic_images(7, pixels=2000, seed=3)
+    data = [(r, np.round(v, 2)) for r, v in data]  # ~100 distinct values: large tie groups
+    k = 5
+    for b in BIN_CHOICES:
+        per_fold = []
+        for f in range(k):
+            fit = [data[i] for i in range(len(data)) if i % k != f]
+            held = [data[i] for i in range(len(data)) if i % k == f]
+            r2 = np.concatenate([(r ** 2).mean(0) for r, _ in held])
+            v = np.concatenate([v for _, v in held])
+            mapped = apply_variance_map(variance_map(fit, bins=b), v, EPS)
+            per_fold.append(M.ence_vectors(r2, mapped, bins=10, order_by=v))
+        assert cross_validated_bins(data)[1][b] == float(np.array(per_fold).mean()), b
 
 
 # -- guarantees with heterogeneous images ----------------------------------------------------------

@@ -79,6 +79,12 @@ def _pooled(data: Sequence[Vectors]) -> tuple[np.ndarray, np.ndarray]:
     return r2, np.concatenate([np.asarray(v, dtype=np.float64) for _, v in data])
 
 
+def _by_variance(r2: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels in the order of a stable sort by variance (ties: in the order given)."""
+    order = np.argsort(v, kind="stable")
+    return r2[order], v[order]
+
+
 def _isotonic_knots(r2: np.ndarray, v: np.ndarray, bins: int) -> dict[str, Any]:
     from scipy.optimize import isotonic_regression  # heavy: imported on first use
 
@@ -110,8 +116,11 @@ def cross_validated_bins(data: Sequence[Vectors], choices: Sequence[int] = BIN_C
     if n < 2:
         return max(choices), {}
     k = min(int(folds), n)
-    parts = [_pooled([data[i] for i in range(n) if i % k == f]) for f in range(k)]
-    rest = [_pooled([data[i] for i in range(n) if i % k != f]) for f in range(k)]
+    # each fold's pixels put in raw-variance order once: the stable sorts below (the knots' bins and
+    # the ENCE's bins, for every choice) then meet sorted input, which numpy's stable sort passes
+    # over in linear time; every bin holds the same pixels in the same order, so the same numbers
+    parts = [_by_variance(*_pooled([data[i] for i in range(n) if i % k == f])) for f in range(k)]
+    rest = [_by_variance(*_pooled([data[i] for i in range(n) if i % k != f])) for f in range(k)]
     per_fold: dict[int, np.ndarray] = {}
     for b in sorted(set(int(c) for c in choices)):
         per_fold[b] = np.array([M.ence_vectors(parts[f][0], apply_variance_map(_isotonic_knots(*rest[f], b),
