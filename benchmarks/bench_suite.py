@@ -7,7 +7,12 @@ it shows whether a run is bound by the cores (busy CPU ≈ cores × wall) or wai
 is the suite's reference loop (``tests/app/browser/browser_support.py::cpu_slowdown``: one million Python
 additions; 0.05 s on the day the suite's time bar was set). Linux only.
 
-    .venv/bin/python benchmarks/bench_suite.py [-- COMMAND ...]
+With ``--by-process``, also where the CPU went: every process's CPU time, read from
+``/proc/<pid>/stat`` every half second while the command runs and summed by kind (chromium, the
+Streamlit server, Ray, the pytest workers, ...). A process that lives less than half a second is
+missed, so the kinds add up to a little less than the busy CPU.
+
+    .venv/bin/python benchmarks/bench_suite.py [--by-process] [-- COMMAND ...]
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,15 +47,67 @@ def reference_loop() -> float:
     return sorted(walls)[1]
 
 
+# (kind, words of the command line that mark it), the first match wins
+PROCESS_KINDS = (("chromium", ("chrom",)), ("Streamlit server", ("streamlit run",)),
+                 ("Ray", ("ray/", "ray::", "raylet", "gcs_server")), ("pytest", ("pytest", "exec(eval(")),
+                 ("playwright driver", ("playwright",)))
+
+
+def process_kind(cmdline: str) -> str:
+    return next((kind for kind, words in PROCESS_KINDS if any(w in cmdline for w in words)), "other")
+
+
+class ProcessSampler:
+    """CPU seconds of every process by kind, from ``/proc`` every ``interval`` seconds until
+    ``stop()`` (the processes running at the start count from then on)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval, self.seen = interval, {}
+        self.start = {key: cpu for key, (cpu, _) in self._read().items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> dict:
+        now, tick = {}, os.sysconf("SC_CLK_TCK")
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                cmdline = open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+            except OSError:  # it ended meanwhile
+                continue
+            now[(pid, fields[19])] = ((int(fields[11]) + int(fields[12])) / tick, cmdline)  # utime + stime
+        return now
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.seen.update(self._read())
+
+    def stop(self) -> Counter:
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(self._read())
+        by_kind: Counter = Counter()
+        for key, (cpu, cmdline) in self.seen.items():
+            if key[0] != str(os.getpid()):
+                by_kind[process_kind(cmdline)] += cpu - self.start.get(key, 0.0)
+        return by_kind
+
+
 def main() -> int:
     args = sys.argv[1:]
     command = args[args.index("--") + 1:] if "--" in args else ["bash", "scripts/test.sh"]
     loop = reference_loop()
+    sampler = ProcessSampler() if "--by-process" in args[:args.index("--") if "--" in args else len(args)] else None
     cpu, wall = busy_seconds(), time.perf_counter()
     code = subprocess.call(command, cwd=ROOT)
     wall, cpu = time.perf_counter() - wall, busy_seconds() - cpu
     print(f"\n{' '.join(command)}: exit {code}, {wall:.1f} s wall, {cpu:.0f} s busy CPU on {os.cpu_count()} cores "
           f"({cpu / wall:.2f} busy on average); reference loop before it {loop:.3f} s (0.05 s when the bar was set)")
+    if sampler is not None:
+        by_kind = sampler.stop()
+        print("CPU seconds by process kind: " + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in
+                                                         by_kind.most_common() if seconds >= 0.5))
     return code
 
 

@@ -61,11 +61,16 @@ def test_bench_suite_times_a_command_and_its_busy_cpu():
     """bench_suite.py on a command that keeps one core busy for about a second: its exit code, wall
     time and the busy CPU over it (at least most of that second), and the reference loop."""
     spin = "import time; t = time.process_time()\nwhile time.process_time() - t < 1.0: pass"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_suite.py"), "--", sys.executable, "-c",
-                           spin], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_suite.py"), "--by-process", "--",
+                           sys.executable, "-c", spin], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r": exit 0, (\d+\.\d) s wall, (\d+) s busy CPU on \d+ cores \((\d+\.\d\d) busy on average\); "
                       r"reference loop before it (\d\.\d{3}) s", done.stdout)
     assert found, done.stdout
     wall, cpu, loop = float(found[1]), float(found[2]), float(found[4])
     assert wall >= 1.0 and cpu >= 1 and loop > 0
+    # --by-process: the spinning command (no known kind), seen at least until its last half second
+    by_kind = re.search(r"CPU seconds by process kind: (.*)", done.stdout)
+    assert by_kind, done.stdout
+    kinds = dict(part.rsplit(" ", 1) for part in by_kind[1].split(", "))
+    assert float(kinds["other"]) >= 0.5, kinds
