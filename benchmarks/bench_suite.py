@@ -79,14 +79,19 @@ class ProcessSampler:
             now[(pid, fields[19])] = ((int(fields[11]) + int(fields[12])) / tick, cmdline)  # utime + stime
         return now
 
+    def _update(self) -> None:
+        for key, (cpu, cmdline) in self._read().items():
+            # an ended process not yet reaped (a zombie) still has its CPU time but no command line
+            self.seen[key] = (cpu, cmdline or self.seen.get(key, (0.0, ""))[1])
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.seen.update(self._read())
+            self._update()
 
     def stop(self) -> Counter:
         self._stop.set()
         self._thread.join()
-        self.seen.update(self._read())
+        self._update()
         by_kind: Counter = Counter()
         for key, (cpu, cmdline) in self.seen.items():
             if key[0] != str(os.getpid()):
