@@ -26,6 +26,6 @@ if [ "${1:-}" = reliability ]; then
 fi
 # two worker processes, each taking whole test files (module fixtures set up once; the real-browser
 # files together), the long ones first, and its share of the cores (tests/conftest.py); about
-# 4-5 min on this 2-core machine, as the host's speed varies (docs/BENCHMARKS.md, "Test suite");
+# 4-4.5 min on this 2-core machine, more on a slower host (docs/BENCHMARKS.md, "Test suite");
 # add -p no:xdist to run in this process (a debugger, -x)
 exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"

@@ -3,10 +3,9 @@
 Streamlit runs a full garbage collection after each script run (``runner.postScriptGC``), which
 frees the reference cycles a run leaves behind (a run stopped for a rerun keeps its frames, and
 their tensors, alive in a traceback). A full collection walks every object the collector tracks:
-with torch, plotly and scipy loaded that is over 200,000 objects, about 0.1 s of CPU per run on
-the 2-core development machine, for objects that live as long as the process. After the first
-whole run they are frozen (``gc.freeze``): later collections walk only what was made since, and
-still free what a run leaves.
+with torch, plotly and scipy loaded, over 100,000 objects that live as long as the process, on
+every rerun. After the first whole run they are frozen (``gc.freeze``): later collections walk
+only what was made since, and still free what a run leaves (docs/BENCHMARKS.md, "Test suite").
 """
 
 from __future__ import annotations

@@ -182,8 +182,8 @@ def open_app(browser, url: str):
 
     Loading a page opens a new websocket, and Streamlit gives each websocket a new session (the
     previous one ends as its websocket closes), so every call starts as a new visitor does. The tab
-    is kept for the next call, so leave it open: a new tab would parse and compile the app's
-    JavaScript again, about 3 s of chromium's CPU per test on the 2-core development machine."""
+    is kept for the next call, so leave it open: a new tab's renderer would parse and compile the
+    app's JavaScript again (docs/BENCHMARKS.md, "Test suite")."""
     page = _TABS.get(browser)
     if page is None or page.is_closed():
         page = _TABS[browser] = new_page(browser, viewport={"width": 1400, "height": 1700}, accept_downloads=True)
