@@ -94,6 +94,7 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadFileScheduling
 
     class UnitScheduling(LoadFileScheduling):
+        # the method xdist's own scope schedulers override to define their units (xdist is pinned)
         def _split_scope(self, nodeid: str) -> str:
             return unit_of(nodeid)
 
