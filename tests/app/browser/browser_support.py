@@ -70,19 +70,18 @@ class ScriptRuns:
     one). Attached before the page connects (``new_page``)."""
 
     def __init__(self, page) -> None:
+        self.reset()
+        page.on("websocket", self._attach)
+
+    def reset(self) -> None:
+        """Nothing seen yet: at the start, and before the page loads the app again (a new
+        websocket, a new session; frames still arriving on the old websocket are ignored)."""
         self.events = 0          # frames seen, in order: the "when" of the fields below
         self.requests = 0        # reruns asked for so far
         self.last_request = 0    # when the latest one was asked for
         self.last_start = 0      # when the latest run started (a new_session message)
         self.last_finish = 0     # when the latest run ended (not cut short for a newer one)
         self.settled_at = 0      # requests already waited for by settle()
-        self.ws = None
-        page.on("websocket", self._attach)
-
-    def reset(self) -> None:
-        """Before the page loads the app again: a new websocket, a new session, nothing asked yet
-        (frames still arriving on the old websocket are ignored)."""
-        self.events = self.requests = self.last_request = self.last_start = self.last_finish = self.settled_at = 0
         self.ws = None
 
     def _attach(self, ws) -> None:
