@@ -543,7 +543,7 @@ def test_cuda_tensors_equal_numpy():
 
 # -- the docstrings' examples ---------------------------------------------------------------------
 METRIC_FAMILIES = ["validation", "levels", "sparsification", "correlation", "likelihood", "calibration", "quality",
-                  "alignment"]
+                  "alignment", "ordering"]
 
 
 @pytest.mark.parametrize("family", METRIC_FAMILIES)

@@ -52,6 +52,20 @@ def test_colour_mapped_picture_matches_the_colour_scale():
     assert picture[0, 0, 3] == 0 and picture[1, 1, 3] == 255
 
 
+def test_each_colour_scale_keeps_its_own_colours():
+    """The sampled colour scales are kept between figures (a cache): a named scale, the same
+    scale given as a list, and another one, each against plotly.colors computed here."""
+    from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+    z = np.linspace(0, 1, 255).reshape(15, 17)
+    for scale in ("magma", get_colorscale("magma"), "viridis", [[0, "rgb(0, 0, 0)"], [1, "#ff8000"]], "magma"):
+        picture = decode(plots.colour_panel("v", z, 1.0, colorscale=scale, unit="", name="v")[0].source)
+        reference = get_colorscale(scale) if isinstance(scale, str) else scale
+        for i, j in [(0, 0), (7, 3), (14, 16)]:
+            expected = unlabel_rgb(sample_colorscale(reference, [round(z[i, j] * 254) / 254])[0])
+            assert np.abs(picture[i, j, :3].astype(int) - np.array(expected)).max() <= 1, (scale, i, j)
+
+
 def test_figures_carry_no_streamlit_colour_placeholders():
     """Streamlit's plotly theme rewrites #000001-#000040 anywhere in a figure; magma starts with
     #000004, so colour scales go out as rgb() strings (else the darkest values turned pink)."""

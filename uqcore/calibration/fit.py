@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from uqcore.errors import InputError
+from uqcore.metrics.ordering import stable_order
 from uqcore.scoring.scorer import EPS, fit_scale
 
 KINDS = ("sigma", "isotonic", "conformal", "risk")
@@ -81,7 +82,7 @@ def _pooled(data: Sequence[Vectors]) -> tuple[np.ndarray, np.ndarray]:
 
 def _by_variance(r2: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pixels in the order of a stable sort by variance (ties: in the order given)."""
-    order = np.argsort(v, kind="stable")
+    order = stable_order(v)
     return r2[order], v[order]
 
 
@@ -89,7 +90,7 @@ def _isotonic_knots(r2: np.ndarray, v: np.ndarray, bins: int) -> dict[str, Any]:
     from scipy.optimize import isotonic_regression  # heavy: imported on first use
 
     b = max(1, min(int(bins), v.size // MIN_BIN_PIXELS))
-    order = np.argsort(v, kind="stable")
+    order = stable_order(v)
     groups = [g for g in np.array_split(order, b) if g.size]
     vm = np.array([v[g].mean() for g in groups])
     rm = np.array([r2[g].mean() for g in groups])
@@ -197,7 +198,7 @@ def _fit_risk(data: Sequence[Vectors], level: float, eps: float) -> dict[str, An
         scores.append(s)
         weights.append(np.full(s.size, 1.0 / (n * s.size)))
     s, w = np.concatenate(scores), np.concatenate(weights)
-    order = np.argsort(s, kind="stable")
+    order = stable_order(s)
     s, w = s[order], w[order]
     values, first = np.unique(s, return_index=True)
     tail = 1.0 - np.cumsum(np.add.reduceat(w, first))  # mean loss at λ = values[k]: weight strictly above

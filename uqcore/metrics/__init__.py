@@ -63,7 +63,8 @@ Families (one module each): ``validation`` (inputs, valid pixels, error maps), `
 superpixels, pooling), ``segmentation`` (local centre of mass, the block level's default), ``sparsification`` (curves, AUSE, AURG), ``correlation`` (Pearson,
 Spearman, all single-image numbers), ``likelihood`` (NLL, calibration, sigma-scaling),
 ``calibration`` (ENCE and its reliability diagram, interval coverage and width), ``quality``
-(PSNR, SSIM, depth errors), ``alignment`` (least-squares scale and shift of relative depth).
+(PSNR, SSIM, depth errors), ``alignment`` (least-squares scale and shift of relative depth),
+``ordering`` (the stable sort the rankings use, computed faster).
 Every public function carries a ``>>>`` example that the tests run (``tests/metrics/test_metrics.py``).
 """
 
@@ -86,6 +87,7 @@ from uqcore.metrics.likelihood import (
     nll,
     nll_vectors,
 )
+from uqcore.metrics.ordering import descending_order, stable_order
 from uqcore.metrics.quality import DEPTH_MIN, depth_quality, psnr, ssim
 from uqcore.metrics.sparsification import Sparsification, aurg, ause, ause_in_error_units, ause_rows, sparsification
 from uqcore.metrics.validation import error_map, valid_mask
@@ -97,5 +99,5 @@ __all__ = [
     "default_levels", "fit_variance_scale", "fit_scale_vectors", "nll_vectors", "calibration_vectors",
     "apply_variance_scale", "psnr", "ssim", "depth_quality", "Reliability", "reliability_diagram",
     "reliability_vectors", "ence", "ence_vectors", "coverage", "interval_width",
-    "DEPTH_KINDS", "align_depth", "fit_scale_shift",
+    "DEPTH_KINDS", "align_depth", "fit_scale_shift", "stable_order", "descending_order",
 ]

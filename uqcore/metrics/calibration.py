@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from uqcore.errors import InputError
+from uqcore.metrics.ordering import stable_order
 from uqcore.metrics.validation import as_float64, as_image, as_mask, check_finite
 
 __all__ = ["Reliability", "reliability_diagram", "reliability_vectors", "ence", "ence_vectors", "coverage",
@@ -61,12 +62,14 @@ class Reliability:
 
 
 def reliability_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0, *,
-                        order_by: Any = None) -> Reliability:
+                        order_by: Any = None, hint: Any = None) -> Reliability:
     """:func:`reliability_diagram` on 1-D squared errors (or [C, N] squared residuals, averaged
     over channels) and variances [N]; eps is added to the variances here. ``order_by`` [N]: sort
     the pixels into bins by this key instead of the variance (e.g. the raw variance, so that a
     recalibrated variance that is a non-decreasing function of it -- with ties where the function
-    is flat -- is binned exactly like the raw one).
+    is flat -- is binned exactly like the raw one). ``hint``: an order that may already sort the
+    key (:func:`stable_order`'s hint; e.g. the raw variance's order for the variance + eps);
+    it saves the sort and never changes the bins.
 
     >>> import numpy as np
     >>> from uqcore.metrics import reliability_vectors
@@ -91,7 +94,7 @@ def reliability_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, 
     key = v if order_by is None else np.asarray(as_float64(order_by, "order_by")).ravel()
     if key.size != v.size:
         raise InputError(f"order_by has {key.size} values for {v.size} pixels")
-    order = np.argsort(key, kind="stable")  # ties: row-major order of the pixels
+    order = stable_order(key, hint)  # ties: row-major order of the pixels
     groups = [g for g in np.array_split(order, min(int(bins), v.size)) if g.size]
     rmv = np.array([np.sqrt(v[g].mean()) for g in groups])
     rmse = np.array([np.sqrt(r2[g].mean()) for g in groups])
@@ -150,16 +153,17 @@ def ence(prediction: Any, target: Any, variance: Any, bins: int = DEFAULT_BINS, 
 
 
 def ence_vectors(sq_error: Any, variance: Any, bins: int = DEFAULT_BINS, eps: float = 0.0, *,
-                 order_by: Any = None) -> float:
+                 order_by: Any = None, hint: Any = None) -> float:
     """:func:`ence` on 1-D squared errors (or [C, N] squared residuals) and variances [N]
-    (``order_by``: the bins' sort key, as for :func:`reliability_vectors`).
+    (``order_by``: the bins' sort key; ``hint``: an order that may sort it; as for
+    :func:`reliability_vectors`).
 
     >>> import numpy as np
     >>> from uqcore.metrics import ence_vectors
     >>> ence_vectors(np.array([1.0, 1.0, 16.0, 16.0]), np.array([1.0, 1.0, 4.0, 4.0]), bins=2)
     0.5
     """
-    return reliability_vectors(sq_error, variance, bins=bins, eps=eps, order_by=order_by).ence
+    return reliability_vectors(sq_error, variance, bins=bins, eps=eps, order_by=order_by, hint=hint).ence
 
 
 def _bounds(target: Any, lower: Any, upper: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

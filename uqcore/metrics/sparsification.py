@@ -9,6 +9,7 @@ import numpy as np
 
 from uqcore.errors import InputError
 from uqcore.metrics.levels import prepare
+from uqcore.metrics.ordering import descending_order
 from uqcore.metrics.validation import check_finite
 
 __all__ = ["Sparsification", "sparsification", "ause", "ause_rows", "aurg", "ause_in_error_units"]
@@ -73,12 +74,15 @@ def _removal_counts(n: int, steps: int) -> np.ndarray:
     return (np.arange(steps, dtype=np.int64) * n) // steps  # floor(k/K * N), exact in integers
 
 
-def _remaining_means(error: np.ndarray, score: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _remaining_means(error: np.ndarray, score: np.ndarray, counts: np.ndarray,
+                     order: np.ndarray | None = None) -> np.ndarray:
     """Mean error left after removing the ``counts`` highest-``score`` points; ties averaged.
     Row by row: ``error`` / ``score`` [B, N] give [B, len(counts)] (every row with the
-    arithmetic of a single one, so a row gives the bits a 1-D call would)."""
+    arithmetic of a single one, so a row gives the bits a 1-D call would). ``order``: the
+    points by descending score, ties in index order (``np.argsort(-score, kind="stable")``)."""
     n = error.shape[-1]
-    order = np.argsort(-score, axis=-1, kind="stable")
+    if order is None:
+        order = descending_order(score) if score.ndim == 1 else np.argsort(-score, axis=-1, kind="stable")
     s = np.take_along_axis(score, order, -1)
     csum = np.concatenate((np.zeros((*error.shape[:-1], 1)), np.cumsum(np.take_along_axis(error, order, -1), -1)), -1)
     # the tie group of every sorted position: its start a and its end b (exclusive)
@@ -104,13 +108,16 @@ def _check_steps(steps: int) -> int:
     return int(steps)
 
 
-def sparsification_vectors(e: np.ndarray, u: np.ndarray, steps: int) -> Sparsification:
+def sparsification_vectors(e: np.ndarray, u: np.ndarray, steps: int, *, e_order: np.ndarray | None = None,
+                           u_order: np.ndarray | None = None) -> Sparsification:
+    """:func:`sparsification` of 1-D errors and uncertainties; ``e_order`` / ``u_order``: their
+    :func:`stable_order`, when the caller has them (the ranking then takes linear time)."""
     steps = _check_steps(steps)
     n = e.size
     fractions = np.arange(steps) / steps
     counts = _removal_counts(n, steps)
-    est = _remaining_means(e, u, counts)
-    ora = _remaining_means(e, e, counts)
+    est = _remaining_means(e, u, counts, None if u_order is None else descending_order(u, u_order))
+    ora = _remaining_means(e, e, counts, None if e_order is None else descending_order(e, e_order))
     mean = float(e.sum() / n)
     if mean == 0.0:
         z = np.zeros(steps)

@@ -10,6 +10,7 @@ times fewer bytes than full-resolution float heatmaps, which is most of what the
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -91,9 +92,19 @@ def rgb_colorscale(colorscale) -> list:
 
 
 def _lut(colorscale, steps: int) -> np.ndarray:
-    """A plotly colour scale sampled at ``steps`` evenly spaced positions: [steps, 3] uint8."""
-    scale = rgb_colorscale(colorscale)
-    return np.array([pc.unlabel_rgb(c) for c in pc.sample_colorscale(scale, np.linspace(0, 1, steps))], np.uint8)
+    """A plotly colour scale sampled at ``steps`` evenly spaced positions: [steps, 3] uint8,
+    read-only (plotly's sampling takes milliseconds; every map of every rerun needs one)."""
+    key = colorscale if isinstance(colorscale, str) else tuple((float(p), c if isinstance(c, str) else tuple(c))
+                                                                  for p, c in colorscale)
+    return _lut_of(key, int(steps))
+
+
+@functools.lru_cache(maxsize=64)
+def _lut_of(colorscale, steps: int) -> np.ndarray:
+    scale = rgb_colorscale(colorscale if isinstance(colorscale, str) else [list(pair) for pair in colorscale])
+    lut = np.array([pc.unlabel_rgb(c) for c in pc.sample_colorscale(scale, np.linspace(0, 1, steps))], np.uint8)
+    lut.flags.writeable = False
+    return lut
 
 
 def _colour_source(z: np.ndarray, colorscale, zmin: float, zmax: float) -> str:
