@@ -74,3 +74,10 @@ def test_bench_suite_times_a_command_and_its_busy_cpu():
     assert by_kind, done.stdout
     kinds = dict(part.rsplit(" ", 1) for part in by_kind[1].split(", "))
     assert float(kinds["other"]) >= 0.5, kinds
+
+
+def test_bench_ordering_smoke():
+    out = run_smoke("bench_ordering.py")  # it checks every order against numpy's itself
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| ")]
+    assert [r[0] for r in rows[1:]] == ["distinct", "float32 map", "few ties", "tile means", "zero plateau"]
+    assert all(float(r[3]) > 0 for r in rows[1:])

@@ -1,8 +1,8 @@
 """Stable orders of 1-D arrays: what ``np.argsort(key, kind="stable")`` returns, computed faster.
 
 The metrics rank pixels with a stable sort (ties in pixel order) so that bins and cumulative
-sums never depend on the sort's whim. Numpy's stable sort is a merge sort, about 1.7x its
-default introsort on 10^5 floats here; maps rarely tie, so sorting with the default and then
+sums never depend on the sort's whim. Numpy's stable sort is slower than its default one on
+floats (benchmarks/bench_ordering.py); maps rarely tie, so sorting with the default and then
 putting each run of equal keys back in index order gives the same order for less. A key that
 is a non-decreasing function of an already sorted one (the variance plus eps, a scaled or
 recalibrated variance) is ordered from that order in linear time (``hint``). The results are

@@ -250,7 +250,7 @@ def interval_values(calibration: Any, res: np.ndarray, v: np.ndarray, bins: int 
     res, v = _as_residuals(res, v)
     lo, hi = calibration.offsets(v)
     r2 = (res ** 2).mean(axis=0)
-    order = M.stable_order(v)  # sorts v + EPS too, but for ties EPS makes (found and put in index order)
+    order = M.stable_order(v)  # a hint for both keys: v + EPS and the calibrated variance never decrease along it
     return {"coverage": M.coverage(res, lo[None], hi[None]), "interval_width": M.interval_width(lo, hi),
             "ence": M.ence_vectors(r2, v, bins=bins, eps=EPS, hint=order),
             "ence_calibrated": M.ence_vectors(r2, calibration.calibrated_variance(v), bins=bins, order_by=v,
