@@ -5,7 +5,7 @@ sums never depend on the sort's whim. Numpy's stable sort is slower than its def
 floats (benchmarks/bench_ordering.py); maps rarely tie, so sorting with the default and then
 putting each run of equal keys back in index order gives the same order for less. A key that
 is a non-decreasing function of an already sorted one (the variance plus eps, a scaled or
-recalibrated variance) is ordered from that order in linear time (``hint``). The results are
+recalibrated variance) is ordered from that order without a full sort (``hint``). The results are
 the stable sort's, element for element (tests/metrics/test_ordering.py).
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from uqcore.errors import InputError
 
 __all__ = ["stable_order", "descending_order"]
 
@@ -25,7 +27,7 @@ def stable_order(key: Any, hint: Any = None) -> np.ndarray:
     stable order of values that ``key`` is a non-decreasing function of); it is checked, then
     only its runs of equal keys are put in index order. Without it, or where it does not sort
     ``key``, numpy's default sort is used (its stable one where a sample shows many ties:
-    plateaus, tile means, which the stable sort handles faster).
+    plateaus, tile means, where it is no slower).
 
     >>> import numpy as np
     >>> from uqcore.metrics import stable_order
@@ -34,7 +36,7 @@ def stable_order(key: Any, hint: Any = None) -> np.ndarray:
     """
     key = np.asarray(key)
     if key.ndim != 1:
-        raise ValueError(f"stable_order takes a 1-D key, got shape {key.shape}")
+        raise InputError(f"stable_order takes a 1-D key, got shape {key.shape}; pass the values flattened")
     n = key.size
     if n < 2:
         return np.arange(n)
@@ -48,7 +50,7 @@ def stable_order(key: Any, hint: Any = None) -> np.ndarray:
         return np.arange(n)
     sample = np.sort(key[::max(1, n // TIE_SAMPLE)])
     if np.count_nonzero(sample[1:] == sample[:-1]) * TIED_SHARE > sample.size:
-        return np.argsort(key, kind="stable")  # many ties (plateaus, tile means): the stable sort is faster
+        return np.argsort(key, kind="stable")  # many ties: fixing them would cost more than this sort saves
     order = np.argsort(key)
     ordered = key[order]
     if ordered.dtype.kind == "f" and np.isnan(ordered[-1]):  # NaN sorts last but never ties with itself
